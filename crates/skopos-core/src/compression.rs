@@ -1,0 +1,100 @@
+//! Layer compression formats: detection by magic bytes, and the names used on the
+//! command line (`--dest-compress-format`).
+
+use std::fmt;
+
+/// A compression algorithm a layer blob may be stored with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    /// zstd with a table of contents for partial pulls (`zstd:chunked`).
+    ZstdChunked,
+    Bzip2,
+    Xz,
+}
+
+impl Compression {
+    /// The name skopeo uses for this format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::ZstdChunked => "zstd:chunked",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+        }
+    }
+
+    /// Parse a `--dest-compress-format` value.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        Some(match name {
+            "gzip" => Compression::Gzip,
+            "zstd" => Compression::Zstd,
+            "zstd:chunked" => Compression::ZstdChunked,
+            "bzip2" => Compression::Bzip2,
+            "xz" => Compression::Xz,
+            _ => return None,
+        })
+    }
+
+    /// Detect the compression of a stream from its first bytes; `None` means uncompressed
+    /// (or unknown). A zstd:chunked blob is reported as plain zstd: it is one.
+    pub fn detect(prefix: &[u8]) -> Option<Compression> {
+        if prefix.starts_with(&[0x1f, 0x8b, 0x08]) {
+            Some(Compression::Gzip)
+        } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if prefix.starts_with(b"BZh") {
+            Some(Compression::Bzip2)
+        } else if prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Compression::Xz)
+        } else {
+            None
+        }
+    }
+
+    /// How many leading bytes [`Compression::detect`] needs.
+    pub const DETECT_LEN: usize = 6;
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_magic() {
+        assert_eq!(
+            Compression::detect(&[0x1f, 0x8b, 0x08, 0]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(Compression::detect(b"BZh91AY"), Some(Compression::Bzip2));
+        assert_eq!(Compression::detect(b"\xfd7zXZ\x00"), Some(Compression::Xz));
+        assert_eq!(Compression::detect(b"ustar"), None);
+        assert_eq!(Compression::detect(b""), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for c in [
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::ZstdChunked,
+            Compression::Bzip2,
+            Compression::Xz,
+        ] {
+            assert_eq!(Compression::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Compression::from_name("lz4"), None);
+    }
+}

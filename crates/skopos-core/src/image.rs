@@ -1,0 +1,169 @@
+//! The traits between transports and the copy engine.
+//!
+//! A transport opens an [`ImageSource`] (read side) or an [`ImageDestination`] (write
+//! side) for an [`crate::ImageName`]; the copy engine moves manifests and blobs from one
+//! to the other as streams, knowing nothing of either transport.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+use crate::digest::Digest;
+use crate::Result;
+
+/// A blob's bytes, streamed.
+pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What is known about a blob before reading it (from a manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub digest: Digest,
+    /// `None` when the manifest does not say (schema 1).
+    pub size: Option<u64>,
+    /// May be empty when unknown.
+    pub media_type: String,
+}
+
+/// What a destination stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenBlob {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// What a destination wants done to layer compression before layers reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerCompression {
+    /// Store layers as they come.
+    Preserve,
+    /// Compress uncompressed layers (with `--dest-compress-format`, gzip by default).
+    Compress,
+    /// Store layers uncompressed.
+    Decompress,
+}
+
+/// The per-side settings that transports read: the equivalent of containers/image's
+/// `types.SystemContext`. The CLI fills one for the source and one for the destination.
+#[derive(Debug, Clone, Default)]
+pub struct SystemContext {
+    /// Where large temporary files go (`--tmpdir`); `None` means `/var/tmp`.
+    pub tmpdir: Option<PathBuf>,
+    /// `--override-os`, `--override-arch`, `--override-variant`.
+    pub override_os: Option<String>,
+    pub override_arch: Option<String>,
+    pub override_variant: Option<String>,
+    /// `oci:` blobs live in this directory instead of the layout's `blobs/`.
+    pub oci_shared_blob_dir: Option<PathBuf>,
+    /// `--dest-oci-accept-uncompressed-layers`.
+    pub oci_accept_uncompressed_layers: bool,
+    /// `--dest-compress` for `dir:`.
+    pub dir_force_compress: bool,
+    /// `--dest-decompress` for `dir:`.
+    pub dir_force_decompress: bool,
+}
+
+impl SystemContext {
+    /// The directory for big temporary files.
+    pub fn tmpdir(&self) -> PathBuf {
+        self.tmpdir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/tmp"))
+    }
+}
+
+/// The read side of an image.
+#[async_trait]
+pub trait ImageSource: Send + Sync {
+    /// The manifest bytes, exactly as stored, and their MIME type (empty when the
+    /// transport does not know it; callers then guess from the bytes). `instance` selects
+    /// one image of a manifest list by digest; `None` is the top-level manifest.
+    async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)>;
+
+    /// A blob's bytes and, when known, its size. The stream is not verified here: the
+    /// copy engine verifies every digest while streaming.
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)>;
+
+    /// Signatures of the top-level manifest or of one instance.
+    async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+
+    /// Whether several blobs may be read at once.
+    fn has_thread_safe_get_blob(&self) -> bool {
+        true
+    }
+
+    /// The tags of the image's repository, for transports that have them (`inspect`'s
+    /// `RepoTags`); `None` elsewhere.
+    async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+}
+
+/// The write side of an image. Nothing written becomes visible until [`commit`]
+/// succeeds; dropping a destination without committing leaves the target as it was
+/// (temporary files are removed).
+///
+/// [`commit`]: ImageDestination::commit
+#[async_trait]
+pub trait ImageDestination: Send + Sync {
+    /// The manifest MIME types this destination can store, most preferred first; `None`
+    /// means any.
+    fn supported_manifest_types(&self) -> Option<Vec<&'static str>>;
+
+    /// Whether manifest lists / indexes can be stored.
+    fn supports_lists(&self) -> bool {
+        match self.supported_manifest_types() {
+            None => true,
+            Some(types) => types.iter().any(|t| crate::media_type::is_list(t)),
+        }
+    }
+
+    /// What should happen to layer compression on the way in.
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Preserve
+    }
+
+    /// `Ok(())` when signatures can be stored, otherwise the reason they cannot.
+    fn supports_signatures(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether several blobs may be written at once.
+    fn has_thread_safe_put_blob(&self) -> bool {
+        true
+    }
+
+    /// If the destination already has this blob, what it has; the copy then skips it.
+    async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>>;
+
+    /// Store a blob. `expected` is the digest when it is known in advance (the engine
+    /// verifies the stream against it, so the destination need not hash again); when it
+    /// is `None` (the bytes were recompressed on the way) the destination computes it.
+    /// A stream that ends in an error must leave nothing behind under the blob's name.
+    async fn put_blob(
+        &self,
+        stream: BlobReader,
+        expected: Option<&BlobInfo>,
+        is_config: bool,
+    ) -> Result<WrittenBlob>;
+
+    /// Store a manifest: the top-level one when `instance` is `None`, otherwise the
+    /// manifest of one image of a list (named by its digest). A destination that cannot
+    /// store this type returns an error carrying [`crate::error::ManifestTypeRejected`].
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        mime_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<()>;
+
+    /// Store signatures for the top-level manifest or one instance.
+    async fn put_signatures(&self, signatures: &[Vec<u8>], instance: Option<&Digest>)
+        -> Result<()>;
+
+    /// Make everything written visible, atomically where the transport allows.
+    async fn commit(&self) -> Result<()>;
+}

@@ -1,0 +1,21 @@
+//! The vocabulary every other skopos crate speaks: digests, media types, compression,
+//! image references (`transport:reference`), manifests and their conversions, and the
+//! [`ImageSource`] / [`ImageDestination`] traits that each transport implements and the
+//! copy engine drives.
+
+pub mod compression;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod manifest;
+pub mod media_type;
+pub mod platform;
+pub mod reference;
+
+pub use digest::Digest;
+pub use error::{ImageNotFound, Result};
+pub use image::{
+    BlobInfo, BlobReader, ImageDestination, ImageSource, LayerCompression, SystemContext,
+    WrittenBlob,
+};
+pub use reference::ImageName;

@@ -1,0 +1,48 @@
+//! Transports: one module per transport, each implementing
+//! [`skopos_core::ImageSource`] and [`skopos_core::ImageDestination`], and one table
+//! ([`open_source`], [`open_destination`]) from a parsed [`ImageName`] to them.
+
+pub mod dir;
+pub mod oci;
+
+use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
+
+/// Open `name` for reading.
+pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dyn ImageSource>> {
+    match name {
+        ImageName::Dir(path) => {
+            let _ = dir::DirSource::open(path)?;
+            todo!("dir/oci work")
+        }
+        ImageName::Oci { path, image } => {
+            let _ = oci::OciSource::open(path, image, ctx).await?;
+            todo!("dir/oci work")
+        }
+        other => Err(not_supported(other)),
+    }
+}
+
+/// Open `name` for writing.
+pub async fn open_destination(
+    name: &ImageName,
+    ctx: &SystemContext,
+) -> Result<Box<dyn ImageDestination>> {
+    match name {
+        ImageName::Dir(path) => {
+            let _ = dir::DirDestination::open(path, ctx)?;
+            todo!("dir/oci work")
+        }
+        ImageName::Oci { path, image } => {
+            let _ = oci::OciDestination::open(path, image, ctx)?;
+            todo!("dir/oci work")
+        }
+        other => Err(not_supported(other)),
+    }
+}
+
+fn not_supported(name: &ImageName) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the {} transport is not supported yet by skopos",
+        name.transport()
+    )
+}
