@@ -6,6 +6,7 @@
 pub mod compression;
 pub mod digest;
 pub mod error;
+pub mod gojson;
 pub mod image;
 pub mod manifest;
 pub mod media_type;
