@@ -8,6 +8,7 @@ pub mod digest;
 pub mod error;
 pub mod gojson;
 pub mod image;
+pub mod image_config;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;

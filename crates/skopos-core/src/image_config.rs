@@ -1,0 +1,1 @@
+//! Image configuration blobs (placeholder; the CLI/inspect work fills this in).

@@ -1,0 +1,1 @@
+//! `skopos copy` (placeholder: the lead writes the real command on the copy engine).
