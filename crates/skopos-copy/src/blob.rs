@@ -1,0 +1,354 @@
+//! One blob from source to destination: reuse check, streaming read, digest verification,
+//! compression changes, write.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use anyhow::Context as _;
+use async_compression::tokio::bufread::{
+    BzDecoder, GzipDecoder, GzipEncoder, XzDecoder, XzEncoder, ZstdDecoder, ZstdEncoder,
+};
+use async_compression::Level;
+use skopos_core::compression::Compression;
+use skopos_core::digest::{Algorithm, DigestingReader};
+use skopos_core::manifest::CompressionUpdate;
+use skopos_core::{
+    BlobInfo, BlobReader, Digest, ImageDestination, ImageSource, LayerCompression, Result,
+    WrittenBlob,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader, ReadBuf};
+
+use crate::events::{BlobKind, CopyEvent, ProgressSink};
+
+/// Read buffers between stages: large enough that per-call overhead vanishes next to
+/// hashing and (de)compression.
+const STREAM_BUFFER: usize = 1 << 20;
+
+/// How a layer should be treated on its way to the destination.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayerPlan {
+    /// False when the manifest must stay byte-identical (signatures, `--preserve-digests`).
+    pub can_modify: bool,
+    pub desired: LayerCompression,
+    /// `--dest-compress-format`, when given.
+    pub explicit_format: Option<Compression>,
+    pub level: Option<i32>,
+    /// The uncompressed digest is needed (conversion from schema 1).
+    pub need_diff_id: bool,
+}
+
+/// What happened to one blob.
+#[derive(Debug, Clone)]
+pub(crate) struct CopiedBlob {
+    pub written: WrittenBlob,
+    pub compression: CompressionUpdate,
+    /// The digest of the uncompressed content, when it was asked for.
+    pub diff_id: Option<Digest>,
+}
+
+/// What to do to a stream, decided once its first bytes are seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transform {
+    Keep,
+    Decompress(Compression),
+    Compress(Compression),
+    Recompress { from: Compression, to: Compression },
+}
+
+fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
+    if !plan.can_modify {
+        return Transform::Keep;
+    }
+    match (plan.desired, detected) {
+        (LayerCompression::Compress, None) => {
+            Transform::Compress(plan.explicit_format.unwrap_or(Compression::Gzip))
+        }
+        (LayerCompression::Compress, Some(from)) => match plan.explicit_format {
+            Some(to) if to != from => Transform::Recompress { from, to },
+            _ => Transform::Keep,
+        },
+        (LayerCompression::Decompress, Some(from)) => Transform::Decompress(from),
+        _ => Transform::Keep,
+    }
+}
+
+/// Copy a layer (or, with `kind == Config`, a config blob, which is never transformed).
+pub(crate) async fn copy_blob(
+    source: &dyn ImageSource,
+    destination: &dyn ImageDestination,
+    info: &BlobInfo,
+    kind: BlobKind,
+    plan: LayerPlan,
+    progress: &Arc<dyn ProgressSink>,
+) -> Result<CopiedBlob> {
+    progress.event(CopyEvent::BlobStarted {
+        digest: info.digest.clone(),
+        size: info.size,
+        kind,
+    });
+    if let Some(written) = destination
+        .try_reuse_blob(info)
+        .await
+        .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
+    {
+        progress.event(CopyEvent::BlobSkipped {
+            digest: info.digest.clone(),
+            kind,
+        });
+        let diff_id = if plan.need_diff_id {
+            Some(diff_id_from_source(source, info).await?)
+        } else {
+            None
+        };
+        return Ok(CopiedBlob {
+            written,
+            compression: CompressionUpdate::Unchanged,
+            diff_id,
+        });
+    }
+
+    let (stream, size) = source
+        .blob(info)
+        .await
+        .with_context(|| format!("reading blob {}", info.digest))?;
+    let size = size.or(info.size);
+    let counted = ProgressReader {
+        inner: stream,
+        digest: info.digest.clone(),
+        read: 0,
+        reported: 0,
+        progress: progress.clone(),
+    };
+    let verified = DigestingReader::verifying(counted, info.digest.clone(), size);
+    let (prefix, rest) = peek(verified)
+        .await
+        .with_context(|| format!("reading blob {}", info.digest))?;
+    let detected = Compression::detect(&prefix);
+    let stream = std::io::Cursor::new(prefix).chain(rest);
+    let transform = if kind == BlobKind::Config {
+        Transform::Keep
+    } else {
+        decide(&plan, detected)
+    };
+
+    let mut diff_id = None;
+    let (written, compression) = match transform {
+        Transform::Keep => {
+            let w = destination
+                .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
+                .await;
+            if plan.need_diff_id && detected.is_none() {
+                diff_id = Some(info.digest.clone());
+            }
+            (w, CompressionUpdate::Unchanged)
+        }
+        Transform::Decompress(from) => {
+            let w = destination
+                .put_blob(decoder(from, stream), None, false)
+                .await;
+            if let Ok(w) = &w {
+                diff_id = Some(w.digest.clone());
+            }
+            (w, CompressionUpdate::Decompressed)
+        }
+        Transform::Compress(to) => {
+            let w = destination
+                .put_blob(encoder(to, plan.level, stream)?, None, false)
+                .await;
+            diff_id = Some(info.digest.clone());
+            (w, CompressionUpdate::Compressed(to))
+        }
+        Transform::Recompress { from, to } => {
+            let (decoded, uncompressed) =
+                DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
+            let w = destination
+                .put_blob(encoder(to, plan.level, decoded)?, None, false)
+                .await;
+            diff_id = uncompressed.get().map(|s| s.digest);
+            (w, CompressionUpdate::Compressed(to))
+        }
+    };
+    let written = written.with_context(|| format!("copying blob {}", info.digest))?;
+    if plan.need_diff_id && diff_id.is_none() {
+        diff_id = Some(diff_id_from_source(source, info).await?);
+    }
+    progress.event(CopyEvent::BlobDone {
+        digest: info.digest.clone(),
+        kind,
+    });
+    Ok(CopiedBlob {
+        written,
+        compression,
+        diff_id,
+    })
+}
+
+/// The uncompressed digest of a source blob, by reading it again. Only schema 1 sources
+/// need this, and only for blobs that went through unchanged.
+async fn diff_id_from_source(source: &dyn ImageSource, info: &BlobInfo) -> Result<Digest> {
+    let (stream, size) = source
+        .blob(info)
+        .await
+        .with_context(|| format!("reading blob {}", info.digest))?;
+    let verified = DigestingReader::verifying(stream, info.digest.clone(), size.or(info.size));
+    let (prefix, rest) = peek(verified).await?;
+    let detected = Compression::detect(&prefix);
+    let stream = std::io::Cursor::new(prefix).chain(rest);
+    let plain: BlobReader = match detected {
+        Some(c) => decoder(c, stream),
+        None => Box::pin(stream),
+    };
+    let (mut hashing, summary) = DigestingReader::new(plain, Algorithm::Sha256, None, None);
+    tokio::io::copy(&mut hashing, &mut tokio::io::sink())
+        .await
+        .with_context(|| format!("computing the uncompressed digest of {}", info.digest))?;
+    summary
+        .get()
+        .map(|s| s.digest)
+        .ok_or_else(|| anyhow::anyhow!("computing the uncompressed digest of {}", info.digest))
+}
+
+/// Read up to [`Compression::DETECT_LEN`] bytes (fewer only at end of stream).
+async fn peek<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<(Vec<u8>, R)> {
+    let mut prefix = vec![0u8; Compression::DETECT_LEN];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        let n = reader.read(&mut prefix[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    prefix.truncate(filled);
+    Ok((prefix, reader))
+}
+
+fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) -> BlobReader {
+    let buffered = BufReader::with_capacity(STREAM_BUFFER, stream);
+    match from {
+        Compression::Gzip => {
+            let mut d = GzipDecoder::new(buffered);
+            // pigz, estargz and parallel gzip writers emit several members.
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Zstd | Compression::ZstdChunked => {
+            let mut d = ZstdDecoder::new(buffered);
+            // zstd:chunked blobs are many frames.
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
+        Compression::Xz => Box::pin(XzDecoder::new(buffered)),
+    }
+}
+
+fn encoder<R: AsyncRead + Send + Unpin + 'static>(
+    to: Compression,
+    level: Option<i32>,
+    stream: R,
+) -> Result<BlobReader> {
+    let buffered = BufReader::with_capacity(STREAM_BUFFER, stream);
+    let quality = level.map(Level::Precise).unwrap_or(Level::Default);
+    Ok(match to {
+        Compression::Gzip => Box::pin(GzipEncoder::with_quality(buffered, quality)),
+        Compression::Zstd => Box::pin(ZstdEncoder::with_quality(buffered, quality)),
+        Compression::Xz => Box::pin(XzEncoder::with_quality(buffered, quality)),
+        Compression::ZstdChunked | Compression::Bzip2 => {
+            anyhow::bail!("compressing layers with {to} is not supported")
+        }
+    })
+}
+
+/// Counts bytes read from the source and reports them, at most every 256 KiB.
+struct ProgressReader {
+    inner: BlobReader,
+    digest: Digest,
+    read: u64,
+    reported: u64,
+    progress: Arc<dyn ProgressSink>,
+}
+
+const PROGRESS_STEP: u64 = 256 * 1024;
+
+impl AsyncRead for ProgressReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = this.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let n = (buf.filled().len() - before) as u64;
+            this.read += n;
+            if n == 0 || this.read - this.reported >= PROGRESS_STEP {
+                this.reported = this.read;
+                this.progress.event(CopyEvent::BlobProgress {
+                    digest: this.digest.clone(),
+                    read: this.read,
+                });
+            }
+        }
+        poll
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(desired: LayerCompression, explicit: Option<Compression>) -> LayerPlan {
+        LayerPlan {
+            can_modify: true,
+            desired,
+            explicit_format: explicit,
+            level: None,
+            need_diff_id: false,
+        }
+    }
+
+    #[test]
+    fn decides_like_containers_image() {
+        use Compression::*;
+        use LayerCompression::*;
+        assert_eq!(
+            decide(&plan(Compress, None), None),
+            Transform::Compress(Gzip)
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(Zstd)), None),
+            Transform::Compress(Zstd)
+        );
+        assert_eq!(decide(&plan(Compress, None), Some(Gzip)), Transform::Keep);
+        assert_eq!(
+            decide(&plan(Compress, Some(Zstd)), Some(Gzip)),
+            Transform::Recompress {
+                from: Gzip,
+                to: Zstd
+            }
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(Gzip)), Some(Gzip)),
+            Transform::Keep
+        );
+        assert_eq!(
+            decide(&plan(Decompress, None), Some(Zstd)),
+            Transform::Decompress(Zstd)
+        );
+        assert_eq!(decide(&plan(Decompress, None), None), Transform::Keep);
+        // dir: keeps what it gets unless told otherwise, even with a format given.
+        assert_eq!(
+            decide(&plan(Preserve, Some(Zstd)), Some(Gzip)),
+            Transform::Keep
+        );
+        let frozen = LayerPlan {
+            can_modify: false,
+            ..plan(Compress, Some(Zstd))
+        };
+        assert_eq!(decide(&frozen, None), Transform::Keep);
+    }
+}

@@ -1,0 +1,168 @@
+//! Copying a manifest list / image index with all (`--all`) or none (`--multi-arch
+//! index-only`) of its images.
+
+use anyhow::{bail, Context as _};
+use skopos_core::manifest::{self, ListInstance, ManifestList};
+use skopos_core::media_type::{self, is_list, is_schema1};
+use skopos_core::Result;
+
+use crate::events::CopyEvent;
+use crate::options::ImageListSelection;
+use crate::single::{Copier, Placement};
+use crate::CopyOutcome;
+
+pub(crate) async fn copy_list(
+    copier: &Copier,
+    bytes: &[u8],
+    mime: &str,
+    list: &ManifestList,
+) -> Result<CopyOutcome> {
+    let options = &copier.options;
+    let destination = &copier.destination;
+    copier
+        .progress
+        .event(CopyEvent::GettingSignatures { list: true });
+    let signatures = if options.remove_signatures {
+        Vec::new()
+    } else {
+        copier
+            .source
+            .signatures(None)
+            .await
+            .context("reading list signatures")?
+    };
+    if !signatures.is_empty() {
+        if let Err(reason) = destination.supports_signatures() {
+            bail!("Can not copy signatures to the destination: {reason}");
+        }
+    }
+    let target_mime = list_target_type(
+        mime,
+        destination.supported_manifest_types(),
+        options.force_manifest_type,
+    )?;
+    let can_modify = signatures.is_empty() && !options.preserve_digests;
+    if !can_modify && target_mime != mime {
+        bail!("the manifest list of type {mime} would have to be converted to {target_mime}, which changes its digest (it is signed, or digests must be preserved)");
+    }
+
+    let instances = list.instances();
+    let to_copy: Vec<&ListInstance> = match options.image_list_selection {
+        ImageListSelection::IndexOnly => Vec::new(),
+        _ => instances.iter().collect(),
+    };
+    copier.progress.event(CopyEvent::CopyingImages {
+        copying: to_copy.len(),
+        total: instances.len(),
+    });
+    let mut updates = Vec::new();
+    for (i, instance) in to_copy.iter().enumerate() {
+        copier.progress.event(CopyEvent::CopyingImage {
+            digest: instance.digest.clone(),
+            index: i + 1,
+            count: to_copy.len(),
+        });
+        let (bytes, instance_mime, image) = copier.read_instance(&instance.digest).await?;
+        let copied = copier
+            .copy_single(
+                bytes,
+                instance_mime,
+                image,
+                Some(&instance.digest),
+                Placement::ListInstance,
+            )
+            .await
+            .with_context(|| format!("copying image {} from the list", instance.digest))?;
+        if copied.digest != instance.digest || copied.mime_type != instance.media_type {
+            updates.push((
+                instance.digest.clone(),
+                ListInstance {
+                    digest: copied.digest,
+                    size: copied.manifest.len() as u64,
+                    media_type: copied.mime_type,
+                    platform: instance.platform.clone(),
+                },
+            ));
+        }
+    }
+
+    let written = if updates.is_empty() && target_mime == mime {
+        bytes.to_vec()
+    } else {
+        list.convert(target_mime, &updates, None)
+            .with_context(|| format!("converting the manifest list to {target_mime}"))?
+    };
+    copier
+        .progress
+        .event(CopyEvent::WritingManifest { list: true });
+    destination
+        .put_manifest(&written, target_mime, None)
+        .await
+        .context("writing manifest list")?;
+    copier
+        .progress
+        .event(CopyEvent::StoringSignatures { list: true });
+    destination
+        .put_signatures(&signatures, None)
+        .await
+        .context("storing list signatures")?;
+    let digest = manifest::manifest_digest(&written)?;
+    Ok(CopyOutcome {
+        manifest: written,
+        mime_type: target_mime.to_string(),
+        digest,
+    })
+}
+
+/// The list type to write: `--format` decides the family (schema 1 and 2 → Docker list,
+/// OCI → OCI index); otherwise the source's type when the destination takes it, else the
+/// first list type the destination takes.
+fn list_target_type(
+    source_mime: &str,
+    destination_types: Option<Vec<&'static str>>,
+    forced: Option<&'static str>,
+) -> Result<&'static str> {
+    if let Some(forced) = forced {
+        return Ok(if forced == media_type::OCI_MANIFEST {
+            media_type::OCI_INDEX
+        } else if forced == media_type::DOCKER_V2_SCHEMA2 || is_schema1(forced) {
+            media_type::DOCKER_V2_LIST
+        } else {
+            bail!("cannot copy a manifest list with --format {forced}")
+        });
+    }
+    let source_type = if source_mime == media_type::OCI_INDEX {
+        media_type::OCI_INDEX
+    } else {
+        media_type::DOCKER_V2_LIST
+    };
+    let Some(types) = destination_types else {
+        return Ok(source_type);
+    };
+    if types.contains(&source_type) {
+        return Ok(source_type);
+    }
+    types.into_iter().find(|t| is_list(t)).ok_or_else(|| {
+        anyhow::anyhow!("the destination does not support copying multiple images as a group")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skopos_core::media_type::*;
+
+    #[test]
+    fn chooses_list_types() {
+        assert_eq!(list_target_type(OCI_INDEX, None, None).unwrap(), OCI_INDEX);
+        assert_eq!(
+            list_target_type(DOCKER_V2_LIST, Some(vec![OCI_MANIFEST, OCI_INDEX]), None).unwrap(),
+            OCI_INDEX
+        );
+        assert_eq!(
+            list_target_type(OCI_INDEX, None, Some(DOCKER_V2_SCHEMA2)).unwrap(),
+            DOCKER_V2_LIST
+        );
+        assert!(list_target_type(OCI_INDEX, Some(vec![DOCKER_V2_SCHEMA2]), None).is_err());
+    }
+}

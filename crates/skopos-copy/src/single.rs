@@ -1,0 +1,456 @@
+//! Copying one image: signatures, manifest format, layers in parallel, config, manifest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _};
+use skopos_core::error::ManifestTypeRejected;
+use skopos_core::manifest::{
+    self, AnyManifest, CompressionUpdate, ConversionInputs, LayerUpdate, Manifest,
+};
+use skopos_core::media_type::{self, is_list, is_schema1};
+use skopos_core::{BlobInfo, Digest, ImageDestination, ImageSource, Result};
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+
+use crate::blob::{copy_blob, CopiedBlob, LayerPlan};
+use crate::events::{BlobKind, CopyEvent, ProgressSink};
+use crate::{CopyOptions, CopyOutcome};
+
+/// A config blob larger than this is refused rather than read into memory.
+const MAX_CONFIG_SIZE: u64 = 64 << 20;
+
+/// Everything one copy works with; cheap to clone into parallel tasks.
+#[derive(Clone)]
+pub(crate) struct Copier {
+    pub source: Arc<dyn ImageSource>,
+    pub destination: Arc<dyn ImageDestination>,
+    pub options: Arc<CopyOptions>,
+    pub progress: Arc<dyn ProgressSink>,
+}
+
+/// Where the copied manifest goes at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// It is the destination's top-level manifest.
+    TopLevel,
+    /// It is one image of a list being copied.
+    ListInstance,
+}
+
+impl Copier {
+    /// Copy the list instance `digest` as if it were the whole image (`--multi-arch system`).
+    pub async fn copy_instance_as_top_level(&self, digest: &Digest) -> Result<CopyOutcome> {
+        let (bytes, mime, image) = self.read_instance(digest).await?;
+        self.copy_single(bytes, mime, image, Some(digest), Placement::TopLevel)
+            .await
+    }
+
+    /// Read and parse the manifest of list instance `digest`, checking its digest.
+    pub async fn read_instance(&self, digest: &Digest) -> Result<(Vec<u8>, String, Manifest)> {
+        let (bytes, mime) = self
+            .source
+            .manifest(Some(digest))
+            .await
+            .with_context(|| format!("reading manifest {digest} in the list"))?;
+        let actual = manifest::manifest_digest(&bytes)?;
+        if actual != *digest {
+            bail!("manifest {digest} in the list has digest {actual}: the source is corrupt");
+        }
+        let mime = if mime.is_empty() {
+            manifest::guess_mime_type(&bytes)
+        } else {
+            mime
+        };
+        match manifest::parse(&bytes, &mime)
+            .with_context(|| format!("parsing manifest {digest}"))?
+        {
+            AnyManifest::Image(image) => Ok((bytes, mime, image)),
+            AnyManifest::List(_) => {
+                bail!("manifest {digest} is a list nested in a list, which is not supported")
+            }
+        }
+    }
+
+    /// Copy one image whose manifest is `bytes` (of type `mime`). `source_instance` is its
+    /// digest when it is an instance of a source list.
+    pub async fn copy_single(
+        &self,
+        bytes: Vec<u8>,
+        mime: String,
+        image: Manifest,
+        source_instance: Option<&Digest>,
+        placement: Placement,
+    ) -> Result<CopyOutcome> {
+        let options = &self.options;
+        self.progress
+            .event(CopyEvent::GettingSignatures { list: false });
+        let signatures = if options.remove_signatures {
+            Vec::new()
+        } else {
+            self.source
+                .signatures(source_instance)
+                .await
+                .context("reading signatures")?
+        };
+        if !signatures.is_empty() {
+            if let Err(reason) = self.destination.supports_signatures() {
+                bail!("Can not copy signatures to the destination: {reason}");
+            }
+        }
+        let can_modify = signatures.is_empty() && !options.preserve_digests;
+        let candidates = manifest_candidates(
+            &mime,
+            self.destination.supported_manifest_types(),
+            options.force_manifest_type,
+            can_modify,
+        )?;
+        let need_diff_ids =
+            is_schema1(&mime) && candidates.iter().any(|candidate| !is_schema1(candidate));
+
+        let layers = image.layers();
+        let plan = LayerPlan {
+            can_modify,
+            desired: self.destination.desired_layer_compression(),
+            explicit_format: options.compression_format,
+            level: options.compression_level,
+            need_diff_id: need_diff_ids,
+        };
+        let copied = self
+            .copy_layers(layers.iter().map(|l| l.blob_info()).collect(), plan)
+            .await?;
+        let updates: Vec<LayerUpdate> = layers
+            .iter()
+            .map(|l| {
+                let c = &copied[&l.digest];
+                LayerUpdate {
+                    digest: c.written.digest.clone(),
+                    size: c.written.size,
+                    compression: c.compression,
+                }
+            })
+            .collect();
+        let layers_changed = updates
+            .iter()
+            .zip(&layers)
+            .any(|(u, l)| u.digest != l.digest || u.compression != CompressionUpdate::Unchanged);
+        let diff_ids: Option<Vec<Digest>> = if need_diff_ids {
+            layers
+                .iter()
+                .map(|l| copied[&l.digest].diff_id.clone())
+                .collect()
+        } else {
+            None
+        };
+
+        let config = match image.config() {
+            Some(info) => Some(self.copy_config(&info).await?),
+            None => None,
+        };
+
+        let inputs = ConversionInputs {
+            layers: layers_changed.then_some(updates.as_slice()),
+            config: config.as_deref(),
+            diff_ids: diff_ids.as_deref(),
+            docker_reference: options.destination_reference.as_ref(),
+        };
+        self.progress
+            .event(CopyEvent::WritingManifest { list: false });
+        let (written, written_mime) = self
+            .write_manifest(&bytes, &mime, &image, &candidates, &inputs, placement)
+            .await?;
+        let digest = manifest::manifest_digest(&written)?;
+        self.progress
+            .event(CopyEvent::StoringSignatures { list: false });
+        let instance = match placement {
+            Placement::TopLevel => None,
+            Placement::ListInstance => Some(&digest),
+        };
+        self.destination
+            .put_signatures(&signatures, instance)
+            .await
+            .context("storing signatures")?;
+        Ok(CopyOutcome {
+            manifest: written,
+            mime_type: written_mime,
+            digest,
+        })
+    }
+
+    /// Copy every distinct layer, several at once, keyed by source digest.
+    async fn copy_layers(
+        &self,
+        infos: Vec<BlobInfo>,
+        plan: LayerPlan,
+    ) -> Result<HashMap<Digest, CopiedBlob>> {
+        let parallel = if self.source.has_thread_safe_get_blob()
+            && self.destination.has_thread_safe_put_blob()
+        {
+            self.options.max_parallel_blobs.max(1)
+        } else {
+            1
+        };
+        let semaphore = Arc::new(Semaphore::new(parallel));
+        let mut seen = std::collections::HashSet::new();
+        let mut tasks = Vec::new();
+        for info in infos {
+            if !seen.insert(info.digest.clone()) {
+                continue;
+            }
+            let copier = self.clone();
+            let semaphore = semaphore.clone();
+            // Spawned, not joined in place: each layer's hashing and (de)compression
+            // then runs on its own worker thread.
+            tasks.push(tokio::spawn(async move {
+                let _permit = semaphore
+                    .acquire()
+                    .await
+                    .map_err(|_| anyhow!("the copy was cancelled"))?;
+                let copied = copy_blob(
+                    copier.source.as_ref(),
+                    copier.destination.as_ref(),
+                    &info,
+                    BlobKind::Layer,
+                    plan,
+                    &copier.progress,
+                )
+                .await?;
+                Ok::<_, anyhow::Error>((info.digest, copied))
+            }));
+        }
+        let mut copied = HashMap::new();
+        let mut first_error = None;
+        for task in tasks {
+            match task.await {
+                Ok(Ok((digest, blob))) => {
+                    copied.insert(digest, blob);
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(anyhow!("a layer copy failed: {join}"));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(copied),
+        }
+    }
+
+    /// Copy the config blob and return its bytes (verified against its digest).
+    async fn copy_config(&self, info: &BlobInfo) -> Result<Vec<u8>> {
+        self.progress.event(CopyEvent::BlobStarted {
+            digest: info.digest.clone(),
+            size: info.size,
+            kind: BlobKind::Config,
+        });
+        let context = || format!("reading config blob {}", info.digest);
+        if info.size.is_some_and(|s| s > MAX_CONFIG_SIZE) {
+            bail!(
+                "config blob {} is larger than {MAX_CONFIG_SIZE} bytes",
+                info.digest
+            );
+        }
+        let (stream, _) = self.source.blob(info).await.with_context(context)?;
+        let mut bytes = Vec::new();
+        stream
+            .take(MAX_CONFIG_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .with_context(context)?;
+        if info.size.is_some_and(|s| s != bytes.len() as u64) {
+            bail!(
+                "config blob {} has {} bytes, the manifest says {}",
+                info.digest,
+                bytes.len(),
+                info.size.unwrap_or_default()
+            );
+        }
+        if !info.digest.matches(&bytes) {
+            bail!("config blob {} does not match its digest", info.digest);
+        }
+        let present = self
+            .destination
+            .try_reuse_blob(info)
+            .await
+            .with_context(|| {
+                format!("checking whether the destination has blob {}", info.digest)
+            })?;
+        if present.is_some() {
+            self.progress.event(CopyEvent::BlobSkipped {
+                digest: info.digest.clone(),
+                kind: BlobKind::Config,
+            });
+        } else {
+            self.destination
+                .put_blob(
+                    Box::pin(std::io::Cursor::new(bytes.clone())),
+                    Some(info),
+                    true,
+                )
+                .await
+                .with_context(|| format!("writing config blob {}", info.digest))?;
+            self.progress.event(CopyEvent::BlobDone {
+                digest: info.digest.clone(),
+                kind: BlobKind::Config,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Write the manifest in the first candidate format the destination accepts.
+    async fn write_manifest(
+        &self,
+        original: &[u8],
+        original_mime: &str,
+        image: &Manifest,
+        candidates: &[String],
+        inputs: &ConversionInputs<'_>,
+        placement: Placement,
+    ) -> Result<(Vec<u8>, String)> {
+        let mut rejected = Vec::new();
+        for candidate in candidates {
+            let bytes = if candidate == original_mime && inputs.layers.is_none() {
+                original.to_vec()
+            } else {
+                image
+                    .convert(candidate, inputs)
+                    .with_context(|| format!("converting the manifest to {candidate}"))?
+            };
+            let digest = manifest::manifest_digest(&bytes)?;
+            let instance = match placement {
+                Placement::TopLevel => None,
+                Placement::ListInstance => Some(&digest),
+            };
+            match self
+                .destination
+                .put_manifest(&bytes, candidate, instance)
+                .await
+            {
+                Ok(()) => return Ok((bytes, candidate.clone())),
+                Err(e) if e.chain().any(|c| c.is::<ManifestTypeRejected>()) => {
+                    tracing::debug!("destination rejected manifest type {candidate}: {e:#}");
+                    rejected.push(candidate.clone());
+                }
+                Err(e) => return Err(e.context("writing manifest")),
+            }
+        }
+        bail!(
+            "Uploading manifest failed, attempted the following formats: {}",
+            rejected.join(", ")
+        )
+    }
+}
+
+/// The manifest types to try, best first (containers/image's
+/// `determineManifestConversion`): the source's own type when the destination takes it,
+/// then Docker schema 2, then signed schema 1, then whatever else the destination lists.
+/// `--format` replaces the destination's list.
+pub(crate) fn manifest_candidates(
+    source_mime: &str,
+    destination_types: Option<Vec<&'static str>>,
+    forced: Option<&'static str>,
+    can_modify: bool,
+) -> Result<Vec<String>> {
+    let supported: Option<Vec<&str>> = match forced {
+        Some(f) => Some(vec![f]),
+        None => destination_types,
+    };
+    let Some(supported) = supported else {
+        return Ok(vec![source_mime.to_string()]);
+    };
+    let single: Vec<&str> = supported.into_iter().filter(|t| !is_list(t)).collect();
+    if !can_modify {
+        if single.contains(&source_mime) {
+            return Ok(vec![source_mime.to_string()]);
+        }
+        bail!(
+            "the manifest of type {source_mime} cannot be converted to {} without changing its digest (it is signed, or digests must be preserved)",
+            single.join(", ")
+        );
+    }
+    let mut ordered: Vec<String> = Vec::new();
+    let mut push = |t: &str| {
+        if single.contains(&t) && !ordered.iter().any(|o| o == t) {
+            ordered.push(t.to_string());
+        }
+    };
+    push(source_mime);
+    push(media_type::DOCKER_V2_SCHEMA2);
+    push(media_type::DOCKER_V2_SCHEMA1_SIGNED);
+    for t in &single {
+        push(t);
+    }
+    if ordered.is_empty() {
+        bail!("the destination does not support any manifest type skopos can write");
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skopos_core::media_type::*;
+
+    #[test]
+    fn keeps_the_source_type_when_possible() {
+        let c = manifest_candidates(
+            OCI_MANIFEST,
+            Some(vec![OCI_MANIFEST, OCI_INDEX]),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(c, vec![OCI_MANIFEST]);
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true).unwrap();
+        assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn converts_to_what_the_destination_takes() {
+        let c = manifest_candidates(
+            DOCKER_V2_SCHEMA2,
+            Some(vec![OCI_MANIFEST, OCI_INDEX]),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(c, vec![OCI_MANIFEST]);
+        let dest = vec![
+            OCI_MANIFEST,
+            DOCKER_V2_SCHEMA2,
+            DOCKER_V2_SCHEMA1_SIGNED,
+            DOCKER_V2_LIST,
+        ];
+        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true).unwrap();
+        assert_eq!(
+            c,
+            vec![DOCKER_V2_SCHEMA2, DOCKER_V2_SCHEMA1_SIGNED, OCI_MANIFEST]
+        );
+    }
+
+    #[test]
+    fn format_overrides_the_destination() {
+        let c = manifest_candidates(
+            OCI_MANIFEST,
+            Some(vec![OCI_MANIFEST, OCI_INDEX]),
+            Some(DOCKER_V2_SCHEMA2),
+            true,
+        )
+        .unwrap();
+        assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn refuses_conversion_when_digests_must_stay() {
+        assert!(manifest_candidates(
+            DOCKER_V2_SCHEMA2,
+            Some(vec![OCI_MANIFEST, OCI_INDEX]),
+            None,
+            false
+        )
+        .is_err());
+    }
+}
