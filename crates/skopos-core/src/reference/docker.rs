@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::go_digest::{parse_go_digest, GoDigestError};
+use super::go_digest::parse_go_digest;
 use crate::digest::Digest;
 use crate::Result;
 
@@ -49,6 +49,10 @@ static ANCHORED_NAME: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("constant name regex compiles")
 });
+
+/// `anchoredTagRegexp`.
+static ANCHORED_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^{TAG}$")).expect("constant tag regex compiles"));
 
 /// A full 64-hex image ID, which cannot be used as a repository name.
 static IMAGE_ID: LazyLock<Regex> =
@@ -130,6 +134,36 @@ impl DockerReference {
         self
     }
 
+    /// The name alone, without tag or digest (Go's `TrimNamed`).
+    pub fn name_only(&self) -> DockerReference {
+        DockerReference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: None,
+            digest: None,
+        }
+    }
+
+    /// With `tag` set, keeping any digest (Go's `WithTag`); fails with Go's
+    /// `invalid tag format` when `tag` is not `[\w][\w.-]{0,127}`.
+    pub fn with_tag(&self, tag: &str) -> Result<DockerReference> {
+        if !ANCHORED_TAG.is_match(tag) {
+            anyhow::bail!("invalid tag format");
+        }
+        Ok(DockerReference {
+            tag: Some(tag.to_string()),
+            ..self.clone()
+        })
+    }
+
+    /// With `digest` set, keeping any tag (Go's `WithDigest`).
+    pub fn with_digest(&self, digest: Digest) -> DockerReference {
+        DockerReference {
+            digest: Some(digest),
+            ..self.clone()
+        }
+    }
+
     /// The name as docker users write it (Go's `FamiliarName`): `docker.io/` dropped, and
     /// `library/` too for official images, e.g. `busybox`, `foo/bar`, `quay.io/x/y`.
     pub fn familiar_name(&self) -> String {
@@ -207,7 +241,7 @@ fn parse_reference(s: &str) -> Result<DockerReference> {
         None => ("", name),
     };
     let digest = match captures.get(3) {
-        Some(m) => Some(parse_go_digest(m.as_str()).map_err(digest_error)?),
+        Some(m) => Some(parse_go_digest(m.as_str()).map_err(anyhow::Error::new)?),
         None => None,
     };
     Ok(DockerReference {
@@ -216,10 +250,6 @@ fn parse_reference(s: &str) -> Result<DockerReference> {
         tag: captures.get(2).map(|m| m.as_str().to_string()),
         digest,
     })
-}
-
-fn digest_error(err: GoDigestError) -> anyhow::Error {
-    anyhow::Error::new(err)
 }
 
 #[cfg(test)]
@@ -462,6 +492,34 @@ mod tests {
             parse(&format!("busybox@sha256:{HEX}")).familiar_string(),
             format!("busybox@sha256:{HEX}")
         );
+    }
+
+    #[test]
+    fn tags_and_digests_can_be_replaced() {
+        let digest: Digest = format!("sha256:{HEX}").parse().unwrap();
+        let tagged = parse("quay.io/a/b:1");
+        assert_eq!(tagged.name_only().to_string(), "quay.io/a/b");
+        assert_eq!(tagged.with_tag("v2").unwrap().to_string(), "quay.io/a/b:v2");
+        assert_eq!(
+            tagged.with_digest(digest.clone()).to_string(),
+            format!("quay.io/a/b:1@sha256:{HEX}")
+        );
+        assert_eq!(
+            tagged
+                .name_only()
+                .with_digest(digest)
+                .with_tag("t")
+                .unwrap()
+                .to_string(),
+            format!("quay.io/a/b:t@sha256:{HEX}")
+        );
+        for bad in ["", ".x", "-x", "a/b", &"a".repeat(129)] {
+            assert_eq!(
+                tagged.with_tag(bad).unwrap_err().to_string(),
+                "invalid tag format",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
