@@ -122,10 +122,14 @@ impl ImageName {
     ///
     /// The error's `Display` is exactly skopeo's message for the reference. The CLI must
     /// put skopeo's prefix for the command before it:
-    /// - `inspect`, `layers`: `Error parsing image name "<input>": ` (the input quoted as
-    ///   Go's `%q`, see [`go_text::go_quote`]);
+    /// - `inspect`: `Error parsing image name "<input>": ` (the input quoted as Go's
+    ///   `%q`, see [`go_text::go_quote`]);
     /// - `copy` source and `delete`: `Invalid source name <input>: `;
-    /// - `copy` destination: `Invalid destination name <input>: `.
+    /// - `copy` destination: `Invalid destination name <input>: `;
+    /// - `layers`, `list-tags` (docker-archive): none.
+    ///
+    /// `sync`'s transport-level parsing (`Transport.ParseReference(within)`) is this
+    /// function on `"<transport>:<within>"`, with sync's own prefix.
     ///
     /// Like skopeo, parsing looks at the file system for some transports: `dir:`, `oci:`,
     /// `oci-archive:` and `sif:` need the parent of their path to exist
@@ -166,6 +170,23 @@ impl ImageName {
             "tarball" => parse_tarball(within),
             _ => anyhow::bail!("Invalid image name \"{input}\", unknown transport \"{transport}\""),
         }
+    }
+
+    /// A `docker://` image for `reference` (containers/image's `docker.NewReference`),
+    /// which must have a tag or a digest, but not both.
+    pub fn docker(reference: DockerReference) -> Result<ImageName> {
+        if reference.is_name_only() {
+            anyhow::bail!(
+                "Docker reference {} has neither a tag nor a digest",
+                reference.familiar_string()
+            );
+        }
+        if reference.tag().is_some() && reference.digest().is_some() {
+            anyhow::bail!(
+                "Docker references with both a tag and digest are currently not supported"
+            );
+        }
+        Ok(ImageName::Docker(reference))
     }
 
     /// The transport's name as written before the first `:`.
@@ -209,11 +230,7 @@ fn parse_docker(within: &str) -> Result<ImageName> {
     let Some(name) = within.strip_prefix("//") else {
         anyhow::bail!("docker: image reference {within} does not start with //");
     };
-    let reference = DockerReference::parse_normalized(name)?.with_default_tag();
-    if reference.tag().is_some() && reference.digest().is_some() {
-        anyhow::bail!("Docker references with both a tag and digest are currently not supported");
-    }
-    Ok(ImageName::Docker(reference))
+    ImageName::docker(DockerReference::parse_normalized(name)?.with_default_tag())
 }
 
 /// containers/image `oci/internal`'s image-name grammar: components of ASCII

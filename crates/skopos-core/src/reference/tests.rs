@@ -126,6 +126,27 @@ fn docker_reference_errors() {
 }
 
 #[test]
+fn docker_images_from_references_need_exactly_one_of_tag_and_digest() {
+    let repository = DockerReference::parse_normalized("quay.io/a/b").unwrap();
+    assert_eq!(
+        ImageName::docker(repository.clone())
+            .unwrap_err()
+            .to_string(),
+        "Docker reference quay.io/a/b has neither a tag nor a digest"
+    );
+    let tagged = repository.with_tag("1").unwrap();
+    assert_eq!(
+        ImageName::docker(tagged.clone()).unwrap().to_string(),
+        "docker://quay.io/a/b:1"
+    );
+    let both = tagged.with_digest(format!("sha256:{HEX}").parse().unwrap());
+    assert_eq!(
+        ImageName::docker(both).unwrap_err().to_string(),
+        "Docker references with both a tag and digest are currently not supported"
+    );
+}
+
+#[test]
 fn dir_keeps_the_path_as_written_and_needs_its_parent() {
     let (_guard, tmp) = tempdir();
     assert_canonical(&format!("dir:{tmp}/new"), &format!("dir:{tmp}/new"));
