@@ -236,6 +236,35 @@ mod tests {
         assert_eq!(err.to_string(), format!("lstat {path}: not a directory"));
     }
 
+    /// Messages as skopeo 1.9.3 printed them for `dir:` with the same layout.
+    #[test]
+    fn symlink_failures_read_like_skopeo() {
+        let (_guard, base) = tempdir();
+        let b = base.to_str().unwrap();
+        std::os::unix::fs::symlink("missing", base.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("loop2", base.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", base.join("loop2")).unwrap();
+        let message = |path: &str| {
+            resolve_path_to_fully_explicit(&format!("{b}{path}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let missing = format!("lstat {b}/missing: no such file or directory");
+        assert_eq!(message("/dangling"), missing);
+        assert_eq!(message("/dangling/x"), missing);
+        assert_eq!(message("/missing/.."), missing);
+        assert_eq!(message("/missing/."), missing);
+        assert_eq!(
+            message("/missing/new/"),
+            format!("lstat {b}/missing: no such file or directory")
+        );
+        assert_eq!(message("/loop1"), "EvalSymlinks: too many links");
+        assert_eq!(
+            message("/loop1/x"),
+            format!("lstat {b}/loop1/x: too many levels of symbolic links")
+        );
+    }
+
     #[test]
     fn relative_paths_resolve_against_the_working_directory() {
         let cwd = std::fs::canonicalize(".").unwrap();
