@@ -1,0 +1,169 @@
+//! Go's standard-library text conventions that show up in skopeo's error messages:
+//! `strconv.Quote` (`%q`), `strconv.Atoi` errors and `syscall.Errno` strings. skopos
+//! reproduces them so that its messages are byte-identical to skopeo's.
+
+use std::fmt::Write as _;
+
+/// `s` quoted as Go's `strconv.Quote` (and so `fmt`'s `%q`) does: in double quotes, with
+/// `"` and `\` escaped, C escapes for the usual control characters and `\x`/`\u`/`\U`
+/// escapes for other non-printable characters.
+pub fn go_quote(s: &str) -> String {
+    let mut quoted = String::with_capacity(s.len() + 2);
+    quoted.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\u{7}' => quoted.push_str("\\a"),
+            '\u{8}' => quoted.push_str("\\b"),
+            '\u{c}' => quoted.push_str("\\f"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            '\u{b}' => quoted.push_str("\\v"),
+            c if is_go_printable(c) => quoted.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(quoted, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(quoted, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(quoted, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// An approximation of Go's `strconv.IsPrint`: exact for ASCII; for other characters,
+/// Unicode control and separator-like format characters are treated as non-printable.
+fn is_go_printable(c: char) -> bool {
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    !c.is_control()
+        && !matches!(
+            c,
+            '\u{a0}'
+                | '\u{ad}'
+                | '\u{2000}'..='\u{200f}'
+                | '\u{2028}'..='\u{202f}'
+                | '\u{205f}'..='\u{206f}'
+                | '\u{3000}'
+                | '\u{feff}'
+        )
+}
+
+/// Go's `strconv.Atoi`: an optional sign and at least one decimal digit, within `i64`.
+/// The error text is Go's, e.g. `strconv.Atoi: parsing "x": invalid syntax`.
+pub fn go_atoi(s: &str) -> Result<i64, String> {
+    let fail = |reason: &str| format!("strconv.Atoi: parsing {}: {reason}", go_quote(s));
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return Err(fail("invalid syntax"));
+    }
+    // Go scans left to right and reports whichever problem it meets first.
+    let mut magnitude: u64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(fail("invalid syntax"));
+        }
+        magnitude = magnitude
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u64::from(b - b'0')))
+            .ok_or_else(|| fail("value out of range"))?;
+    }
+    let value = if negative {
+        -i128::from(magnitude)
+    } else {
+        i128::from(magnitude)
+    };
+    i64::try_from(value).map_err(|_| fail("value out of range"))
+}
+
+/// The text Go prints for an OS error (`syscall.Errno.Error()`), e.g. `no such file or
+/// directory`, rather than Rust's `No such file or directory (os error 2)`.
+pub fn go_errno_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let Some(code) = err.raw_os_error() else {
+        return text;
+    };
+    let detail = text
+        .strip_suffix(&format!(" (os error {code})"))
+        .unwrap_or(&text);
+    // Go's errno table is the C library's wording with a lowercase first letter.
+    let mut chars = detail.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote(""), r#""""#);
+        assert_eq!(go_quote("busybox@"), r#""busybox@""#);
+        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(go_quote("a\nb\tc\u{1}"), r#""a\nb\tc\x01""#);
+        assert_eq!(go_quote("ünï"), "\"ünï\"");
+        assert_eq!(go_quote("\u{200b}"), r#""\u200b""#);
+    }
+
+    #[test]
+    fn atoi_accepts_go_integers() {
+        assert_eq!(go_atoi("0"), Ok(0));
+        assert_eq!(go_atoi("+2"), Ok(2));
+        assert_eq!(go_atoi("-1"), Ok(-1));
+        assert_eq!(go_atoi("-0"), Ok(0));
+        assert_eq!(go_atoi("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(go_atoi("-9223372036854775808"), Ok(i64::MIN));
+    }
+
+    #[test]
+    fn atoi_errors_read_like_go() {
+        assert_eq!(
+            go_atoi("").unwrap_err(),
+            r#"strconv.Atoi: parsing "": invalid syntax"#
+        );
+        assert_eq!(
+            go_atoi("a").unwrap_err(),
+            r#"strconv.Atoi: parsing "a": invalid syntax"#
+        );
+        assert_eq!(
+            go_atoi("-").unwrap_err(),
+            r#"strconv.Atoi: parsing "-": invalid syntax"#
+        );
+        assert_eq!(
+            go_atoi(" 1").unwrap_err(),
+            r#"strconv.Atoi: parsing " 1": invalid syntax"#
+        );
+        assert_eq!(
+            go_atoi("99999999999999999999").unwrap_err(),
+            r#"strconv.Atoi: parsing "99999999999999999999": value out of range"#
+        );
+        assert_eq!(
+            go_atoi("9223372036854775808").unwrap_err(),
+            r#"strconv.Atoi: parsing "9223372036854775808": value out of range"#
+        );
+    }
+
+    #[test]
+    fn errno_text_is_gos() {
+        let err = std::io::Error::from_raw_os_error(2);
+        assert_eq!(go_errno_text(&err), "no such file or directory");
+        let err = std::io::Error::from_raw_os_error(20);
+        assert_eq!(go_errno_text(&err), "not a directory");
+        let custom = std::io::Error::other("custom failure");
+        assert_eq!(go_errno_text(&custom), "custom failure");
+    }
+}
