@@ -39,7 +39,15 @@ const DIR_MODE: u32 = 0o755;
 /// `No such file or directory (os error 2)`.
 pub(crate) fn go_error_text(err: &io::Error) -> String {
     let Some(code) = err.raw_os_error() else {
-        return err.to_string();
+        // tempfile wraps the system's error to add the path, which we print ourselves.
+        let wrapped = err
+            .get_ref()
+            .and_then(|inner| inner.source())
+            .and_then(|source| source.downcast_ref::<io::Error>());
+        return match wrapped {
+            Some(original) => go_error_text(original),
+            None => err.to_string(),
+        };
     };
     let text = io::Error::from_raw_os_error(code).to_string();
     let text = match text.rfind(" (os error ") {
@@ -297,6 +305,8 @@ fn write_pieces(
     placement: BlobPlacement,
 ) -> Result<WrittenBlob> {
     let dir = &placement.temp_dir;
+    // A shared blob directory may not exist yet.
+    create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new()
         .prefix(placement.temp_prefix)
         .tempfile_in(dir)
@@ -388,6 +398,9 @@ mod tests {
     fn io_errors_read_like_go() {
         let err = io::Error::from_raw_os_error(2);
         assert_eq!(go_error_text(&err), "no such file or directory");
+        let missing = Path::new("/nonexistent-skopos-test-dir");
+        let wrapped = tempfile::tempfile_in(missing).unwrap_err();
+        assert_eq!(go_error_text(&wrapped), "no such file or directory");
         assert_eq!(
             path_error("open", Path::new("x/index.json"), &err).to_string(),
             "open x/index.json: no such file or directory"
