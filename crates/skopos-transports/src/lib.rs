@@ -3,6 +3,7 @@
 //! ([`open_source`], [`open_destination`]) from a parsed [`ImageName`] to them.
 
 pub mod dir;
+mod fsutil;
 pub mod oci;
 
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
@@ -10,13 +11,9 @@ use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContex
 /// Open `name` for reading.
 pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dyn ImageSource>> {
     match name {
-        ImageName::Dir(path) => {
-            let _ = dir::DirSource::open(path)?;
-            todo!("dir/oci work")
-        }
+        ImageName::Dir(path) => Ok(Box::new(dir::DirSource::open(path)?)),
         ImageName::Oci { path, image } => {
-            let _ = oci::OciSource::open(path, image, ctx).await?;
-            todo!("dir/oci work")
+            Ok(Box::new(oci::OciSource::open(path, image, ctx).await?))
         }
         other => Err(not_supported(other)),
     }
@@ -28,13 +25,9 @@ pub async fn open_destination(
     ctx: &SystemContext,
 ) -> Result<Box<dyn ImageDestination>> {
     match name {
-        ImageName::Dir(path) => {
-            let _ = dir::DirDestination::open(path, ctx)?;
-            todo!("dir/oci work")
-        }
+        ImageName::Dir(path) => Ok(Box::new(dir::DirDestination::open(path, ctx)?)),
         ImageName::Oci { path, image } => {
-            let _ = oci::OciDestination::open(path, image, ctx)?;
-            todo!("dir/oci work")
+            Ok(Box::new(oci::OciDestination::open(path, image, ctx)?))
         }
         other => Err(not_supported(other)),
     }

@@ -1,0 +1,439 @@
+//! File-system plumbing shared by the `dir:` and `oci:` transports: error messages worded
+//! like Go's (skopeo prints `open PATH: no such file or directory`), streaming blobs to and
+//! from files with large buffers on blocking threads, atomic small-file writes, and
+//! advisory directory locks.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use anyhow::{anyhow, Context as _};
+use rustix::fs::FlockOperation;
+use skopos_core::digest::Algorithm;
+use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::sync::mpsc;
+
+/// Size of every read and write of blob data: large, so that multi-gigabyte layers move in
+/// few system calls.
+pub(crate) const IO_CHUNK_SIZE: usize = 1 << 20;
+
+/// How many chunks may wait between the async side and the blocking thread of one blob.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Mode of files written whole (manifests, `index.json`, `version`), before the umask,
+/// as Go's `os.WriteFile(path, data, 0644)`.
+pub(crate) const FILE_MODE: u32 = 0o644;
+
+/// Mode of stored blobs: set explicitly (not subject to the umask), as skopeo does with
+/// `Chmod(0644)` on its temporary blob file.
+const BLOB_MODE: u32 = 0o644;
+
+/// Mode of created directories, before the umask (Go's `os.MkdirAll(path, 0755)`).
+const DIR_MODE: u32 = 0o755;
+
+/// The text Go gives an I/O error: `no such file or directory` rather than Rust's
+/// `No such file or directory (os error 2)`.
+pub(crate) fn go_error_text(err: &io::Error) -> String {
+    let Some(code) = err.raw_os_error() else {
+        // tempfile wraps the system's error to add the path, which we print ourselves.
+        let wrapped = err
+            .get_ref()
+            .and_then(|inner| inner.source())
+            .and_then(|source| source.downcast_ref::<io::Error>());
+        return match wrapped {
+            Some(original) => go_error_text(original),
+            None => err.to_string(),
+        };
+    };
+    let text = io::Error::from_raw_os_error(code).to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(end) => &text[..end],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// An error for `op` on `path`, worded like Go's `*PathError` (`open PATH: reason`).
+pub(crate) fn path_error(op: &str, path: &Path, err: &io::Error) -> anyhow::Error {
+    anyhow!("{op} {}: {}", path.display(), go_error_text(err))
+}
+
+/// Read a whole (small) file: manifests, `index.json`.
+pub(crate) async fn read_file(path: &Path) -> Result<Vec<u8>> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|err| path_error("open", path, &err))
+}
+
+/// Create `path` and its missing parents with mode 0755 (less the umask).
+pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+        .map_err(|err| path_error("mkdir", path, &err))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed to
+/// disk, then renamed over `path`. A new file gets mode 0644 less the umask; an existing
+/// file's mode is kept, as it is when Go's `os.WriteFile` rewrites a file.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    let existing_mode = match fs::metadata(path) {
+        Ok(meta) => Some(meta.permissions().mode() & 0o7777),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => return Err(path_error("stat", path, &err)),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(Permissions::from_mode(FILE_MODE))
+        .tempfile_in(dir)
+        .map_err(|err| path_error("create a temporary file in", dir, &err))?;
+    if let Some(mode) = existing_mode {
+        temp.as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(|err| path_error("chmod", temp.path(), &err))?;
+    }
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|err| path_error("write", temp.path(), &err))?;
+    temp.persist(path)
+        .map_err(|err| path_error("rename to", path, &err.error))?;
+    Ok(())
+}
+
+/// Write `bytes` to a new file `path` (mode 0644 less the umask), replacing any old one.
+/// For files in a private staging directory, where atomicity does not matter.
+pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(|err| path_error("open", path, &err))?;
+    file.write_all(bytes)
+        .map_err(|err| path_error("write", path, &err))
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// If a blob file exists at `path` (with `info`'s size, when known), what it holds.
+pub(crate) fn existing_blob(path: &Path, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() && info.size.is_none_or(|size| size == meta.len()) => {
+            Ok(Some(WrittenBlob {
+                digest: info.digest.clone(),
+                size: meta.len(),
+            }))
+        }
+        Ok(_) => Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(path_error("stat", path, &err)),
+    }
+}
+
+/// Open a blob file for streaming: a background thread reads ahead in large chunks so
+/// that disk reads overlap with whatever the consumer does with the bytes.
+pub(crate) async fn open_blob(path: &Path) -> Result<(BlobReader, Option<u64>)> {
+    let owned = path.to_path_buf();
+    let (file, size) = tokio::task::spawn_blocking(move || {
+        let file = File::open(&owned).map_err(|err| path_error("open", &owned, &err))?;
+        let size = file
+            .metadata()
+            .map_err(|err| path_error("stat", &owned, &err))?
+            .len();
+        Ok::<_, anyhow::Error>((file, size))
+    })
+    .await
+    .context("the blob-opening thread failed")??;
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || read_ahead(file, &sender));
+    let reader = ChunkReader {
+        receiver,
+        chunk: Vec::new(),
+        position: 0,
+        finished: false,
+    };
+    Ok((Box::pin(reader), Some(size)))
+}
+
+/// Feed `file` to `sender` chunk by chunk until end of file, an error, or the reader
+/// going away.
+fn read_ahead(mut file: File, sender: &mpsc::Sender<io::Result<Vec<u8>>>) {
+    loop {
+        let mut chunk = vec![0; IO_CHUNK_SIZE];
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match file.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    // Nobody may be listening any more; then there is nobody to tell.
+                    let _ = sender.blocking_send(Err(err));
+                    return;
+                }
+            }
+        }
+        if filled == 0 {
+            return;
+        }
+        chunk.truncate(filled);
+        if sender.blocking_send(Ok(chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The async end of [`read_ahead`].
+struct ChunkReader {
+    receiver: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    position: usize,
+    finished: bool,
+}
+
+impl AsyncRead for ChunkReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while this.position == this.chunk.len() && !this.finished {
+            match this.receiver.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => this.finished = true,
+                Poll::Ready(Some(Err(err))) => {
+                    this.finished = true;
+                    return Poll::Ready(Err(err));
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.chunk = chunk;
+                    this.position = 0;
+                }
+            }
+        }
+        let available = &this.chunk[this.position..];
+        let n = available.len().min(buf.remaining());
+        buf.put_slice(&available[..n]);
+        this.position += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Where [`store_blob`] puts a blob.
+pub(crate) struct BlobPlacement {
+    /// Directory for the temporary file; on the same file system as the final path.
+    pub temp_dir: PathBuf,
+    /// Name prefix of the temporary file (skopeo's `dir-put-blob` / `oci-put-blob`).
+    pub temp_prefix: &'static str,
+    /// The final path of the blob with this digest.
+    pub final_path: Box<dyn FnOnce(&Digest) -> PathBuf + Send>,
+}
+
+enum Piece {
+    Data(Vec<u8>),
+    /// The stream ended cleanly: the blob may be published.
+    End,
+}
+
+/// Stream `stream` into a temporary file, flush it to disk, make it mode 0644 and rename
+/// it to its digest's path, but only once the stream has ended without error; on any
+/// failure the temporary file is removed and nothing appears under the blob's name.
+/// The digest is `expected`'s (the copy engine verifies the stream) or, without one,
+/// computed here.
+pub(crate) async fn store_blob(
+    mut stream: BlobReader,
+    expected: Option<&BlobInfo>,
+    placement: BlobPlacement,
+) -> Result<WrittenBlob> {
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let expected = expected.cloned();
+    let writer = tokio::task::spawn_blocking(move || write_pieces(receiver, expected, placement));
+    let read_result = pump(&mut stream, &sender).await;
+    drop(sender);
+    let written = writer.await.context("the blob-writing thread failed")?;
+    // A stream error explains an aborted write better than the writer's own complaint.
+    read_result?;
+    written
+}
+
+/// Move the stream into `sender` in large pieces, ending with [`Piece::End`] only when
+/// the stream ended cleanly. Stops quietly when the writer has gone (it holds the error).
+async fn pump(stream: &mut BlobReader, sender: &mpsc::Sender<Piece>) -> Result<()> {
+    loop {
+        let mut chunk = Vec::with_capacity(IO_CHUNK_SIZE);
+        while chunk.len() < IO_CHUNK_SIZE {
+            let n = stream
+                .read_buf(&mut chunk)
+                .await
+                .context("reading the blob stream")?;
+            if n == 0 {
+                break;
+            }
+        }
+        let at_end = chunk.len() < IO_CHUNK_SIZE;
+        if !chunk.is_empty() && sender.send(Piece::Data(chunk)).await.is_err() {
+            return Ok(());
+        }
+        if at_end {
+            // If the writer has already failed, its error is what the caller reports.
+            let _ = sender.send(Piece::End).await;
+            return Ok(());
+        }
+    }
+}
+
+fn write_pieces(
+    mut receiver: mpsc::Receiver<Piece>,
+    expected: Option<BlobInfo>,
+    placement: BlobPlacement,
+) -> Result<WrittenBlob> {
+    let dir = &placement.temp_dir;
+    // A shared blob directory may not exist yet.
+    create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(placement.temp_prefix)
+        .tempfile_in(dir)
+        .map_err(|err| path_error("create a temporary file in", dir, &err))?;
+    let mut hasher = match &expected {
+        Some(_) => None,
+        None => Some(Algorithm::Sha256.hasher()),
+    };
+    let mut size: u64 = 0;
+    loop {
+        match receiver.blocking_recv() {
+            Some(Piece::Data(chunk)) => {
+                temp.write_all(&chunk)
+                    .map_err(|err| path_error("write", temp.path(), &err))?;
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(&chunk);
+                }
+                size += chunk.len() as u64;
+            }
+            Some(Piece::End) => break,
+            // Dropping `temp` removes the partial file.
+            None => return Err(anyhow!("the blob stream ended with an error")),
+        }
+    }
+    let digest = match (hasher, &expected) {
+        (Some(hasher), _) => hasher.finish(),
+        (None, Some(info)) => info.digest.clone(),
+        (None, None) => return Err(anyhow!("internal error: a blob with no digest")),
+    };
+    if let Some(expected_size) = expected.as_ref().and_then(|info| info.size) {
+        if expected_size != size {
+            return Err(anyhow!(
+                "Size mismatch when copying {digest}, expected {expected_size}, got {size}"
+            ));
+        }
+    }
+    let file = temp.as_file();
+    file.sync_all()
+        .map_err(|err| path_error("sync", temp.path(), &err))?;
+    file.set_permissions(Permissions::from_mode(BLOB_MODE))
+        .map_err(|err| path_error("chmod", temp.path(), &err))?;
+    let final_path = (placement.final_path)(&digest);
+    create_dir_all(parent_dir(&final_path))?;
+    temp.persist(&final_path)
+        .map_err(|err| path_error("rename to", &final_path, &err.error))?;
+    Ok(WrittenBlob { digest, size })
+}
+
+/// An advisory lock (`flock`) on a directory, released when dropped.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _handle: File,
+}
+
+impl DirLock {
+    /// Wait for an exclusive lock on `dir`. Blocks: call from a blocking thread.
+    pub(crate) fn exclusive(dir: &Path) -> Result<DirLock> {
+        let handle = File::open(dir).map_err(|err| path_error("open", dir, &err))?;
+        rustix::fs::flock(&handle, FlockOperation::LockExclusive)
+            .map_err(|err| path_error("lock", dir, &io::Error::from(err)))?;
+        Ok(DirLock { _handle: handle })
+    }
+
+    /// An exclusive lock on `dir` if nobody else holds one.
+    pub(crate) fn try_exclusive(dir: &Path) -> Result<Option<DirLock>> {
+        let handle = File::open(dir).map_err(|err| path_error("open", dir, &err))?;
+        match rustix::fs::flock(&handle, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(DirLock { _handle: handle })),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(err) => Err(path_error("lock", dir, &io::Error::from(err))),
+        }
+    }
+}
+
+/// Run blocking file-system work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("a file-system thread failed")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_like_go() {
+        let err = io::Error::from_raw_os_error(2);
+        assert_eq!(go_error_text(&err), "no such file or directory");
+        let missing = Path::new("/nonexistent-skopos-test-dir");
+        let wrapped = tempfile::tempfile_in(missing).unwrap_err();
+        assert_eq!(go_error_text(&wrapped), "no such file or directory");
+        assert_eq!(
+            path_error("open", Path::new("x/index.json"), &err).to_string(),
+            "open x/index.json: no such file or directory"
+        );
+    }
+
+    #[tokio::test]
+    async fn blob_reader_returns_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        // More than two chunks, not a multiple of the chunk size.
+        let data: Vec<u8> = (0..(2 * IO_CHUNK_SIZE + 12345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        fs::write(&path, &data).unwrap();
+        let (mut reader, size) = open_blob(&path).await.unwrap();
+        assert_eq!(size, Some(data.len() as u64));
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).await.unwrap();
+        assert!(read == data);
+    }
+
+    #[test]
+    fn atomic_write_keeps_an_existing_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        fs::write(&path, b"old").unwrap();
+        fs::set_permissions(&path, Permissions::from_mode(0o600)).unwrap();
+        write_file_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Only the file itself is left: no temporary file.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

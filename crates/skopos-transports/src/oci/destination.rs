@@ -1,0 +1,211 @@
+//! Writing an image into an OCI layout.
+//!
+//! Blobs (manifests included) are content-addressed files that appear atomically; the
+//! image only becomes visible when `commit` adds it to `index.json`. That update re-reads
+//! `index.json` under an advisory lock on the layout directory and replaces the file by
+//! a rename, so concurrent writers do not lose each other's tags and readers never see a
+//! half-written index. (skopeo instead rewrites the index it read when it started.)
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, Context as _};
+use async_trait::async_trait;
+use skopos_core::error::ManifestTypeRejected;
+use skopos_core::reference::OciImage;
+use skopos_core::{
+    media_type, BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result,
+    SystemContext, WrittenBlob,
+};
+
+use super::index::{Descriptor, Index, REF_NAME_ANNOTATION};
+use super::{index_path, oci_layout_path, BlobStore, OCI_LAYOUT_CONTENT};
+use crate::fsutil::{self, path_error, BlobPlacement, DirLock};
+
+/// An image being written into an OCI layout.
+#[derive(Debug)]
+pub struct OciDestination {
+    dir: PathBuf,
+    /// The ref name the image gets in `index.json`; `None` adds an unnamed entry.
+    name: Option<String>,
+    blobs: BlobStore,
+    /// Where temporary blob files go: beside the blobs, so that a rename publishes them.
+    temp_dir: PathBuf,
+    compression: LayerCompression,
+    /// The `index.json` entry for the top-level manifest, once it is written.
+    top_level: Mutex<Option<Descriptor>>,
+}
+
+impl OciDestination {
+    /// Prepare to write `image` into the layout at `path`, creating the layout if
+    /// needed. An existing `index.json` must be readable.
+    pub fn open(path: &Path, image: &OciImage, ctx: &SystemContext) -> Result<Self> {
+        let name = match image {
+            OciImage::Only => None,
+            OciImage::Named(name) => Some(name.clone()),
+            OciImage::Index(position) => {
+                return Err(anyhow!(
+                    "Destination reference must not contain a manifest index @{position}"
+                ))
+            }
+        };
+        read_index_if_present(path)?;
+        fsutil::create_dir_all(path)?;
+        // The OCI layout spec requires `blobs/`, even when it stays empty.
+        fsutil::create_dir_all(&path.join("blobs"))?;
+        let shared_blob_dir = ctx.oci_shared_blob_dir.as_deref();
+        let compression = if ctx.oci_accept_uncompressed_layers {
+            LayerCompression::Preserve
+        } else {
+            LayerCompression::Compress
+        };
+        Ok(OciDestination {
+            dir: path.to_path_buf(),
+            name,
+            blobs: BlobStore::new(path, shared_blob_dir),
+            temp_dir: shared_blob_dir.unwrap_or(path).to_path_buf(),
+            compression,
+            top_level: Mutex::new(None),
+        })
+    }
+}
+
+/// The layout's index, or `None` when it has none yet.
+fn read_index_if_present(layout: &Path) -> Result<Option<Index>> {
+    let path = index_path(layout);
+    match fs::read(&path) {
+        Ok(bytes) => Index::parse(&bytes, &path).map(Some),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(path_error("open", &path, &err)),
+    }
+}
+
+/// Add `top_level` to the layout's index, under the layout lock.
+fn update_index(layout: &Path, top_level: Option<Descriptor>) -> Result<()> {
+    let _lock = DirLock::exclusive(layout)?;
+    let mut index = read_index_if_present(layout)?.unwrap_or_else(Index::new);
+    if let Some(descriptor) = top_level {
+        index.add(descriptor);
+    }
+    let layout_file = oci_layout_path(layout);
+    if fs::read(&layout_file).ok().as_deref() != Some(OCI_LAYOUT_CONTENT) {
+        fsutil::write_file_atomic(&layout_file, OCI_LAYOUT_CONTENT)?;
+    }
+    fsutil::write_file_atomic(&index_path(layout), &index.to_bytes()?)
+}
+
+#[async_trait]
+impl ImageDestination for OciDestination {
+    fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
+        Some(vec![media_type::OCI_MANIFEST, media_type::OCI_INDEX])
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        self.compression
+    }
+
+    fn supports_signatures(&self) -> std::result::Result<(), String> {
+        Err("Pushing signatures for OCI images is not supported".to_string())
+    }
+
+    async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
+        let path = self.blobs.path(&info.digest);
+        let info = info.clone();
+        fsutil::blocking(move || fsutil::existing_blob(&path, &info)).await
+    }
+
+    async fn put_blob(
+        &self,
+        stream: BlobReader,
+        expected: Option<&BlobInfo>,
+        _is_config: bool,
+    ) -> Result<WrittenBlob> {
+        let blobs = self.blobs.clone();
+        let placement = BlobPlacement {
+            temp_dir: self.temp_dir.clone(),
+            temp_prefix: "oci-put-blob",
+            final_path: Box::new(move |digest| blobs.path(digest)),
+        };
+        fsutil::store_blob(stream, expected, placement).await
+    }
+
+    /// Manifests are blobs too; the top-level one also becomes the `index.json` entry
+    /// that `commit` adds.
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        mime_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<()> {
+        let mime_type = if mime_type.is_empty() {
+            skopos_core::manifest::guess_mime_type(manifest)
+        } else {
+            mime_type.to_string()
+        };
+        if mime_type != media_type::OCI_MANIFEST && mime_type != media_type::OCI_INDEX {
+            return Err(ManifestTypeRejected {
+                mime_type,
+                reason: "an OCI layout stores only OCI manifests and indexes".to_string(),
+            }
+            .into());
+        }
+        let digest = match instance {
+            Some(digest) => digest.clone(),
+            None => Digest::sha256_of(manifest),
+        };
+        let path = self.blobs.path(&digest);
+        let bytes = manifest.to_vec();
+        fsutil::blocking(move || {
+            if let Some(parent) = path.parent() {
+                fsutil::create_dir_all(parent)?;
+            }
+            fsutil::write_file_atomic(&path, &bytes)
+        })
+        .await?;
+        if instance.is_none() {
+            let mut descriptor = Descriptor {
+                media_type: mime_type,
+                digest: digest.to_string(),
+                size: i64::try_from(manifest.len()).context("the manifest is too large")?,
+                ..Descriptor::default()
+            };
+            if let Some(name) = &self.name {
+                descriptor
+                    .annotations
+                    .insert(REF_NAME_ANNOTATION.to_string(), name.clone());
+            }
+            *self
+                .top_level
+                .lock()
+                .map_err(|_| anyhow!("internal error: a poisoned lock"))? = Some(descriptor);
+        }
+        Ok(())
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<()> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        Err(anyhow!(
+            "Pushing signatures for OCI images is not supported"
+        ))
+    }
+
+    async fn commit(&self) -> Result<()> {
+        let top_level = self
+            .top_level
+            .lock()
+            .map_err(|_| anyhow!("internal error: a poisoned lock"))?
+            .clone();
+        let dir = self.dir.clone();
+        fsutil::blocking(move || update_index(&dir, top_level))
+            .await
+            .with_context(|| format!("updating the index of {}", self.dir.display()))
+    }
+}

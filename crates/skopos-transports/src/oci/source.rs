@@ -1,0 +1,62 @@
+//! Reading an image from an OCI layout.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use skopos_core::reference::OciImage;
+use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
+
+use super::index::{Descriptor, Index};
+use super::{index_path, BlobStore};
+use crate::fsutil;
+
+/// One image of an OCI layout, opened for reading.
+#[derive(Debug)]
+pub struct OciSource {
+    index: Index,
+    /// The `index.json` entry of the image: a manifest, or an index of several.
+    descriptor: Descriptor,
+    blobs: BlobStore,
+}
+
+impl OciSource {
+    /// Find `image` in the layout at `path`. A name that matches nothing is an
+    /// [`skopos_core::ImageNotFound`] error.
+    pub async fn open(path: &Path, image: &OciImage, ctx: &SystemContext) -> Result<Self> {
+        let index_file = index_path(path);
+        let index = Index::parse(&fsutil::read_file(&index_file).await?, &index_file)?;
+        let descriptor = index.find(image)?;
+        Ok(OciSource {
+            index,
+            descriptor,
+            blobs: BlobStore::new(path, ctx.oci_shared_blob_dir.as_deref()),
+        })
+    }
+
+    async fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        fsutil::read_file(&self.blobs.path(digest)).await
+    }
+}
+
+#[async_trait]
+impl ImageSource for OciSource {
+    /// The top-level manifest's MIME type is its `index.json` media type; an instance's
+    /// is the media type `index.json` gives its digest, if any, else `""`.
+    async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
+        match instance {
+            None => {
+                let digest = self.descriptor.parsed_digest()?;
+                let bytes = self.read_blob(&digest).await?;
+                Ok((bytes, self.descriptor.media_type.clone()))
+            }
+            Some(digest) => {
+                let bytes = self.read_blob(digest).await?;
+                Ok((bytes, self.index.media_type_of(digest).to_string()))
+            }
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
+        fsutil::open_blob(&self.blobs.path(&info.digest)).await
+    }
+}
