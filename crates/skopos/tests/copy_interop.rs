@@ -109,6 +109,32 @@ fn copy_format_v2s2_writes_the_same_manifest_bytes_as_skopeo() {
 }
 
 #[test]
+fn copy_of_zstd_source_layers_gives_the_same_trees_as_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image_from(
+        "src",
+        "t",
+        &ImageSpec::new(6)
+            .with_layers(2, 20_000)
+            .with_compression(Compression::Zstd),
+    );
+    copy_and_compare(&workspace, &["oci:src:t", &dest("oci", Some("t"))], &[]);
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--dest-decompress",
+            "oci:src:t",
+            "dir:plain-@WHO",
+        ])
+        .assert_both_succeed();
+    assert_same_tree(
+        &workspace.path("plain-skopos"),
+        &workspace.path("plain-skopeo"),
+    );
+}
+
+#[test]
 fn copy_with_zstd_reads_back_in_skopeo_with_the_same_diff_ids() {
     let workspace = Workspace::new();
     let image = workspace.image("src", "t", 1);

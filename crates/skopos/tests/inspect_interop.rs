@@ -152,3 +152,25 @@ fn inspect_of_uncompressed_and_label_free_image_matches_skopeo() {
         workspace.run_both(&args).assert_same_stdout();
     }
 }
+
+/// The committed example layout the README's first commands use.
+fn example_layout() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    format!("oci:{}:latest", path.display())
+}
+
+#[test]
+fn readme_example_inspects_and_copies_to_dir_like_skopeo() {
+    let workspace = Workspace::new();
+    let example = example_layout();
+    workspace
+        .run_both(&["inspect", &example])
+        .assert_same_stdout();
+    workspace
+        .run_both(&["copy", "-q", &example, "dir:example-@WHO"])
+        .assert_both_succeed();
+    common::assert_same_tree(
+        &workspace.path("example-skopos"),
+        &workspace.path("example-skopeo"),
+    );
+}
