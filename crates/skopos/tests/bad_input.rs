@@ -50,8 +50,9 @@ fn broken_source(breakage: Breakage) -> Workspace {
     workspace
 }
 
-/// Copies `oci:bad:t` into `dest` (first filled from `oci:good:t` by skopos itself) and checks
-/// the failure shape and that `dest_dir` did not change.
+/// Copies `oci:bad:t` into `dest` (first filled from `oci:good:t` by skopeo, so the setup does
+/// not depend on the code under test) and checks the failure shape and that the destination
+/// directory did not change.
 fn assert_failed_copy_leaves_destination_alone(what: &str, breakage: Breakage, dest: &str) {
     let workspace = broken_source(breakage);
     let dest_dir = dest
@@ -59,7 +60,7 @@ fn assert_failed_copy_leaves_destination_alone(what: &str, breakage: Breakage, d
         .nth(1)
         .unwrap_or_else(|| panic!("destination {dest} has no path"));
     workspace
-        .skopos(&["--insecure-policy", "copy", "-q", "oci:good:t", dest])
+        .skopeo(&["--insecure-policy", "copy", "-q", "oci:good:t", dest])
         .assert_success();
     let before = snapshot(&workspace.path(dest_dir));
     let outcome = workspace.skopos(&["--insecure-policy", "copy", "-q", "oci:bad:t", dest]);

@@ -119,6 +119,7 @@ fn skopeo_global_flags_are_accepted_like_skopeo() {
     common::create_dir(&workspace.path("registries.d"));
     common::create_dir(&workspace.path("tmp"));
     let pair = workspace.run_both(&[
+        "--debug",
         "--command-timeout",
         "60s",
         "--registries.d",

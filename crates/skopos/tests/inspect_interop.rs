@@ -55,7 +55,12 @@ fn inspect_raw_prints_the_manifest_bytes_verbatim() {
     let outcome = workspace.skopos(&["--insecure-policy", "inspect", "--raw", "oci:single:t"]);
     outcome.assert_success();
     let manifest = common::read(&workspace.layout("single").blob_path(&image.manifest.digest));
-    assert_eq!(outcome.stdout_bytes, manifest);
+    assert!(
+        outcome.stdout_bytes == manifest,
+        "`inspect --raw` printed {:?}, not the manifest blob {:?}",
+        outcome.stdout,
+        String::from_utf8_lossy(&manifest)
+    );
 }
 
 #[test]

@@ -305,6 +305,13 @@ fn snapshot_into(root: &Path, dir: &Path, entries: &mut BTreeMap<String, Entry>)
 /// Asserts that two trees hold the same names with the same bytes; the message lists what
 /// differs and shows small text files in full.
 pub fn assert_same_tree(actual: &Path, expected: &Path) {
+    for (tree, tool) in [(expected, "skopeo"), (actual, "skopos")] {
+        assert!(
+            tree.is_dir(),
+            "{} does not exist: {tool} did not write it",
+            tree.display()
+        );
+    }
     let actual_entries = snapshot(actual);
     let expected_entries = snapshot(expected);
     if actual_entries == expected_entries {
