@@ -194,3 +194,75 @@ fn bad_references_fail_with_exit_1_and_skopeos_message() {
         );
     }
 }
+
+/// Runs `args` through both tools and checks that skopos fails like skopeo: exit code 1, no
+/// panic, and a message containing `expected` (which skopeo's message must contain too).
+fn assert_fails_like_skopeo(args: &[&str], expected: &str) {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 1);
+    let pair = workspace.run_both(args);
+    assert_eq!(pair.skopeo.code, Some(1), "skopeo: {:?}", pair.skopeo);
+    assert!(
+        skopeo_message(&pair.skopeo.stderr).contains(expected),
+        "skopeo's message changed: {}",
+        pair.skopeo.stderr
+    );
+    assert!(
+        !pair.skopos.stderr.contains("panicked"),
+        "{}",
+        pair.skopos.stderr
+    );
+    assert_eq!(
+        pair.skopos.code,
+        Some(1),
+        "exit code of `{}` (stderr: {})",
+        pair.skopos.command,
+        pair.skopos.stderr
+    );
+    assert!(
+        skopeo_message(&pair.skopos.stderr).contains(expected),
+        "`{}` should say {expected:?}; said: {}",
+        pair.skopos.command,
+        pair.skopos.stderr
+    );
+}
+
+#[test]
+fn dest_compress_with_dest_decompress_is_an_error_like_skopeo() {
+    assert_fails_like_skopeo(
+        &[
+            "copy",
+            "--dest-compress",
+            "--dest-decompress",
+            "oci:src:t",
+            "dir:out-@WHO",
+        ],
+        "Cannot compress and decompress at the same time",
+    );
+}
+
+#[test]
+fn inspect_raw_with_format_is_an_error_like_skopeo() {
+    assert_fails_like_skopeo(
+        &["inspect", "--raw", "--format", "{{.Digest}}", "oci:src:t"],
+        "raw output does not support format option",
+    );
+}
+
+#[test]
+fn inspect_without_an_image_is_an_error_like_skopeo() {
+    assert_fails_like_skopeo(&["inspect"], "Exactly one argument expected");
+}
+
+#[test]
+fn unknown_flag_exits_1_like_skopeo() {
+    assert_fails_like_skopeo(
+        &["copy", "--bogus-flag", "oci:src:t", "dir:out-@WHO"],
+        "unknown flag: --bogus-flag",
+    );
+}
+
+#[test]
+fn unknown_subcommand_exits_1_like_skopeo() {
+    assert_fails_like_skopeo(&["frobnicate"], "Unrecognized command");
+}

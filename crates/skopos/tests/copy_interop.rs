@@ -485,8 +485,29 @@ fn copy_progress_lines_match_skopeo_when_stdout_is_not_a_terminal() {
 fn copy_progress_lines_of_a_list_copy_match_skopeo() {
     let workspace = Workspace::new();
     workspace.multi_arch("multi", "m");
+    let args = ["copy", "--all", "oci:multi:m", "oci:dest-@WHO:m"];
+    assert_same_progress(&args, &workspace);
+    // Again: every instance and blob is already there.
+    assert_same_progress(&args, &workspace);
+}
+
+#[test]
+fn copy_progress_lines_of_a_single_instance_from_a_list_match_skopeo() {
+    let workspace = Workspace::new();
+    workspace.multi_arch("multi", "m");
+    assert_same_progress(&["copy", "oci:multi:m", "dir:dest-@WHO"], &workspace);
+}
+
+#[test]
+fn copy_progress_lines_of_converting_and_decompressing_copies_match_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 1);
     assert_same_progress(
-        &["copy", "--all", "oci:multi:m", "oci:dest-@WHO:m"],
+        &["copy", "--format", "v2s2", "oci:src:t", "dir:dest-@WHO"],
+        &workspace,
+    );
+    assert_same_progress(
+        &["copy", "--dest-decompress", "oci:src:t", "dir:plain-@WHO"],
         &workspace,
     );
 }
