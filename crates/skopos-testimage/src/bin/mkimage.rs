@@ -126,3 +126,38 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(arguments: &[&str]) -> Result<Arguments, String> {
+        parse_arguments(arguments.iter().map(|argument| argument.to_string()))
+    }
+
+    #[test]
+    fn sizes_are_mib_unless_size_bytes_is_given() -> Result<(), String> {
+        let mib = parse(&["d", "t", "8", "64", "--seed", "3"])?;
+        assert_eq!((mib.layers, mib.layer_size, mib.seed), (8, 64 << 20, 3));
+        let bytes = parse(&["d", "t", "1", "512", "--size-bytes"])?;
+        assert_eq!(bytes.layer_size, 512);
+        Ok(())
+    }
+
+    #[test]
+    fn platforms_are_parsed_and_bad_ones_rejected() -> Result<(), String> {
+        let multi = parse(&[
+            "d",
+            "t",
+            "1",
+            "1",
+            "--platforms",
+            "linux/amd64,linux/arm64/v8",
+        ])?;
+        assert_eq!(multi.platforms.len(), 2);
+        assert!(parse(&["d", "t", "1", "1", "--platforms", "linux"]).is_err());
+        assert!(parse(&["d", "t", "1"]).is_err());
+        assert!(parse(&["d", "t", "x", "1"]).is_err());
+        Ok(())
+    }
+}
