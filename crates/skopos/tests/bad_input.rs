@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_one_line_failure, snapshot, Workspace};
+use common::{assert_one_line_failure, snapshot, tree_differences, Workspace};
 use skopos_testimage::{OciLayout, WrittenImage};
 
 /// How a test breaks the source layout.
@@ -29,7 +29,11 @@ fn truncate_the_config(layout: &OciLayout, image: &WrittenImage) -> std::io::Res
     layout.truncate_blob(&image.config.digest, 10)
 }
 
-const BREAKAGES: [(&str, Breakage); 5] = [
+fn delete_the_manifest(layout: &OciLayout, image: &WrittenImage) -> std::io::Result<()> {
+    layout.delete_blob(&image.manifest.digest)
+}
+
+const BREAKAGES: [(&str, Breakage); 6] = [
     ("truncated layer blob", truncate_a_layer),
     (
         "layer blob whose digest does not match",
@@ -38,6 +42,10 @@ const BREAKAGES: [(&str, Breakage); 5] = [
     ("index.json that is not JSON", break_index_json),
     ("manifest naming a missing layer blob", delete_a_layer),
     ("truncated config blob", truncate_the_config),
+    (
+        "index.json naming a missing manifest blob",
+        delete_the_manifest,
+    ),
 ];
 
 /// A workspace with a broken source `oci:bad:t` and a valid image at `oci:good:t`.
@@ -65,9 +73,16 @@ fn assert_failed_copy_leaves_destination_alone(what: &str, breakage: Breakage, d
     let before = snapshot(&workspace.path(dest_dir));
     let outcome = workspace.skopos(&["--insecure-policy", "copy", "-q", "oci:bad:t", dest]);
     assert_one_line_failure(&outcome, None);
+    let changes = tree_differences(
+        &snapshot(&workspace.path(dest_dir)),
+        &before,
+        "after",
+        "before",
+    );
     assert!(
-        snapshot(&workspace.path(dest_dir)) == before,
-        "copying a source with a {what} changed the existing destination {dest}"
+        changes.is_empty(),
+        "copying a source with a {what} changed the existing destination {dest}:\n{}",
+        changes.join("\n")
     );
 }
 

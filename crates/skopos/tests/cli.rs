@@ -54,6 +54,24 @@ fn every_subcommand_help_exits_zero() {
 }
 
 #[test]
+fn help_subcommand_exits_zero_like_skopeo() {
+    let workspace = Workspace::new();
+    for args in [
+        &["help"][..],
+        &["help", "copy"][..],
+        &["help", "inspect"][..],
+    ] {
+        let pair = workspace.run_both(args);
+        pair.assert_both_succeed();
+        assert!(
+            !pair.skopos.stdout.trim().is_empty(),
+            "`{}` printed nothing",
+            pair.skopos.command
+        );
+    }
+}
+
+#[test]
 fn version_prints_skopos_version_and_semver() {
     let workspace = Workspace::new();
     for flag in ["--version", "-v"] {

@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test binary uses a different subset of the harness
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -312,38 +311,42 @@ pub fn assert_same_tree(actual: &Path, expected: &Path) {
             tree.display()
         );
     }
-    let actual_entries = snapshot(actual);
-    let expected_entries = snapshot(expected);
-    if actual_entries == expected_entries {
-        return;
-    }
-    let mut report = format!(
-        "tree {} (skopos) differs from {} (skopeo):\n",
+    let differences = tree_differences(&snapshot(actual), &snapshot(expected), "skopos", "skopeo");
+    assert!(
+        differences.is_empty(),
+        "tree {} (skopos) differs from {} (skopeo):\n{}",
         actual.display(),
-        expected.display()
+        expected.display(),
+        differences.join("\n")
     );
-    for (name, entry) in &expected_entries {
-        match actual_entries.get(name) {
-            None => {
-                let _ = writeln!(report, "  missing: {name}");
-            }
-            Some(other) if other != entry => {
-                let _ = writeln!(
-                    report,
-                    "  differs: {name}\n    skopos: {}\n    skopeo: {}",
-                    describe(other),
-                    describe(entry)
-                );
-            }
+}
+
+/// One line per entry that is missing from, extra in, or different in `actual` compared with
+/// `expected`; the labels name the two sides in the lines.
+pub fn tree_differences(
+    actual: &BTreeMap<String, Entry>,
+    expected: &BTreeMap<String, Entry>,
+    actual_label: &str,
+    expected_label: &str,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (name, entry) in expected {
+        match actual.get(name) {
+            None => differences.push(format!("  missing: {name}")),
+            Some(other) if other != entry => differences.push(format!(
+                "  differs: {name}\n    {actual_label}: {}\n    {expected_label}: {}",
+                describe(other),
+                describe(entry)
+            )),
             Some(_) => {}
         }
     }
-    for name in actual_entries.keys() {
-        if !expected_entries.contains_key(name) {
-            let _ = writeln!(report, "  extra:   {name}");
+    for name in actual.keys() {
+        if !expected.contains_key(name) {
+            differences.push(format!("  extra:   {name}"));
         }
     }
-    panic!("{report}");
+    differences
 }
 
 fn describe(entry: &Entry) -> String {
