@@ -179,3 +179,33 @@ fn readme_example_inspects_and_copies_to_dir_like_skopeo() {
         &workspace.path("example-skopeo"),
     );
 }
+
+#[test]
+fn inspect_of_an_untagged_reference_to_a_one_image_layout_matches_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("single", "t", 1);
+    workspace
+        .run_both(&["inspect", "oci:single"])
+        .assert_same_stdout();
+}
+
+#[test]
+fn inspect_of_an_untagged_reference_to_a_two_image_layout_fails_like_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("two", "a", 1);
+    workspace.image("two", "b", 2);
+    let pair = workspace.run_both(&["inspect", "oci:two"]);
+    assert_eq!(pair.skopeo.code, Some(1), "skopeo: {:?}", pair.skopeo);
+    common::assert_one_line_failure(&pair.skopos, Some(1));
+    let expected = "more than one image in oci, choose an image";
+    assert!(
+        common::skopeo_message(&pair.skopeo.stderr).contains(expected),
+        "skopeo's message changed: {}",
+        pair.skopeo.stderr
+    );
+    assert!(
+        common::skopeo_message(&pair.skopos.stderr).contains(expected),
+        "skopos should say {expected:?}; said: {}",
+        pair.skopos.stderr
+    );
+}
