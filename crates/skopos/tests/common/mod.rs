@@ -1,0 +1,408 @@
+//! Shared harness of the integration tests: a temp work area per test, runners for skopos and
+//! for skopeo (the reference), tree comparison and error-output checks.
+//!
+//! Every command runs with its working directory in the test's temp dir and HOME / XDG dirs
+//! pointing inside it, so neither tool touches the machine's own stores or caches.
+#![allow(dead_code)] // each test binary uses a different subset of the harness
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use skopos_testimage::{ImageSpec, OciLayout, Platform, WrittenImage, WrittenIndex};
+
+/// The placeholder that [`Workspace::run_both`] replaces with `skopos` or `skopeo` in every
+/// argument, so the two tools write to different destinations from the same command line.
+pub const WHO: &str = "@WHO";
+
+/// A test's private temp directory.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+/// What one command did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The command line, for failure messages.
+    pub command: String,
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+    /// Standard output bytes, for byte-exact comparisons.
+    pub stdout_bytes: Vec<u8>,
+}
+
+impl Outcome {
+    fn from_output(command: String, output: Output) -> Outcome {
+        Outcome {
+            command,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout_bytes: output.stdout,
+        }
+    }
+
+    /// Panics (failing the test) unless the command exited 0.
+    pub fn assert_success(&self) -> &Outcome {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "`{}` failed\nstdout:\n{}\nstderr:\n{}",
+            self.command,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Both tools' outcomes for the same command line.
+#[derive(Debug)]
+pub struct Pair {
+    /// The tool under test.
+    pub skopos: Outcome,
+    /// The reference.
+    pub skopeo: Outcome,
+}
+
+impl Pair {
+    /// Asserts that both succeeded (skopeo first: if it fails, the test's expectation is wrong).
+    pub fn assert_both_succeed(&self) -> &Pair {
+        self.skopeo.assert_success();
+        self.skopos.assert_success();
+        self
+    }
+
+    /// Asserts that both succeeded and printed the same stdout bytes.
+    pub fn assert_same_stdout(&self) {
+        self.assert_both_succeed();
+        assert_eq!(
+            self.skopos.stdout, self.skopeo.stdout,
+            "stdout of `{}` differs from skopeo's",
+            self.skopos.command
+        );
+        assert_eq!(self.skopos.stdout_bytes, self.skopeo.stdout_bytes);
+    }
+}
+
+impl Workspace {
+    /// A fresh temp dir with private HOME and XDG dirs for both tools.
+    pub fn new() -> Workspace {
+        let dir = tempfile::Builder::new()
+            .prefix("skopos-test-")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("creating a temp dir for the test: {error}"));
+        let workspace = Workspace { dir };
+        for home in ["home-skopos", "home-skopeo"] {
+            create_dir(&workspace.path(home));
+        }
+        workspace
+    }
+
+    /// `name` inside the work area (relative names in command lines resolve against it too).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// An OCI layout (created if needed) at `name`.
+    pub fn layout(&self, name: &str) -> OciLayout {
+        OciLayout::create(self.path(name))
+            .unwrap_or_else(|error| panic!("creating OCI layout {name}: {error}"))
+    }
+
+    /// A three-layer gzip image (20 KB of content per layer) tagged `tag` in layout `name`.
+    pub fn image(&self, name: &str, tag: &str, seed: u64) -> WrittenImage {
+        self.image_from(name, tag, &ImageSpec::new(seed).with_layers(3, 20_000))
+    }
+
+    /// An image from `spec` tagged `tag` in layout `name`.
+    pub fn image_from(&self, name: &str, tag: &str, spec: &ImageSpec) -> WrittenImage {
+        self.layout(name)
+            .add_image(spec, Some(tag))
+            .unwrap_or_else(|error| panic!("writing test image {name}:{tag}: {error}"))
+    }
+
+    /// A linux/amd64 + linux/arm64/v8 + linux/s390x index tagged `tag` in layout `name`.
+    pub fn multi_arch(&self, name: &str, tag: &str) -> WrittenIndex {
+        self.layout(name)
+            .add_index(
+                &ImageSpec::new(11).with_layers(2, 12_000),
+                &Platform::three(),
+                Some(tag),
+            )
+            .unwrap_or_else(|error| panic!("writing test index {name}:{tag}: {error}"))
+    }
+
+    /// Runs skopos with exactly `args`. `$SKOPOS_UNDER_TEST` replaces the binary: pointing it
+    /// at a skopeo wrapper checks the tests' expectations against the reference itself.
+    pub fn skopos(&self, args: &[&str]) -> Outcome {
+        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
+        let mut command = Command::new(binary);
+        command.args(args);
+        self.run(command, "home-skopos", "skopos", args)
+    }
+
+    /// Runs skopeo with exactly `args`.
+    pub fn skopeo(&self, args: &[&str]) -> Outcome {
+        let binary = skopeo_binary();
+        let mut command = if user_namespace_available() {
+            // As root, skopeo keeps its blob-info cache in /var/lib/containers; as an ordinary
+            // user inside a user namespace it uses $XDG_DATA_HOME, which is in the temp dir.
+            let mut command = Command::new("unshare");
+            command.args(["--user", "--map-user=1000", "--map-group=1000"]);
+            command.arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        command.args(args);
+        self.run(command, "home-skopeo", "skopeo", args)
+    }
+
+    /// Runs `--insecure-policy ARGS` through skopeo, then through skopos, with [`WHO`] in each
+    /// argument replaced by the tool's name.
+    pub fn run_both(&self, args: &[&str]) -> Pair {
+        let for_tool = |tool: &str| -> Vec<String> {
+            std::iter::once("--insecure-policy".to_string())
+                .chain(args.iter().map(|arg| arg.replace(WHO, tool)))
+                .collect()
+        };
+        let skopeo_args = for_tool("skopeo");
+        let skopos_args = for_tool("skopos");
+        let skopeo = self.skopeo(&as_strs(&skopeo_args));
+        let skopos = self.skopos(&as_strs(&skopos_args));
+        Pair { skopos, skopeo }
+    }
+
+    fn run(&self, mut command: Command, home: &str, tool: &str, args: &[&str]) -> Outcome {
+        let home = self.path(home);
+        command
+            .current_dir(self.dir.path())
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .env("TMPDIR", self.dir.path())
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("DOCKER_CONFIG");
+        let line = format!("{tool} {}", args.join(" "));
+        let output = command
+            .output()
+            .unwrap_or_else(|error| panic!("starting `{line}`: {error}"));
+        Outcome::from_output(line, output)
+    }
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Creates a directory and its parents, failing the test on error.
+pub fn create_dir(path: &Path) {
+    fs::create_dir_all(path).unwrap_or_else(|error| panic!("creating {}: {error}", path.display()));
+}
+
+/// Reads a file, failing the test on error.
+pub fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+}
+
+/// Parses JSON text, failing the test with the text when it is not JSON.
+pub fn parse_json(text: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(text)
+        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", String::from_utf8_lossy(text)))
+}
+
+/// The skopeo binary: `$SKOPEO` if set, else `skopeo` on PATH (Debian: /usr/bin/skopeo).
+/// Fails the test with instructions when it is not installed.
+pub fn skopeo_binary() -> &'static Path {
+    static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let found = BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("SKOPEO") {
+            return Some(PathBuf::from(path));
+        }
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("skopeo"))
+                .find(|candidate| candidate.is_file())
+        })
+    });
+    match found {
+        Some(path) => path,
+        None => panic!(
+            "skopeo is not installed: these tests compare skopos with the reference skopeo \
+             (Debian's 1.9.3). Install it with `sudo apt-get install -y skopeo` (CI's .ci/run \
+             does), or point $SKOPEO at a skopeo binary."
+        ),
+    }
+}
+
+/// Whether `unshare --user --map-user=1000` works here (util-linux >= 2.38 and user namespaces
+/// allowed); only then can skopeo run as root without writing /var/lib/containers/cache.
+fn user_namespace_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("unshare")
+            .args(["--user", "--map-user=1000", "--map-group=1000", "true"])
+            .output()
+            .map(|output| output.status.success())
+            .unwrap_or(false)
+    })
+}
+
+/// One entry of a directory tree snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A directory (listed so empty directories count).
+    Directory,
+    /// A regular file's bytes.
+    File(Vec<u8>),
+    /// A symlink's target.
+    Symlink(PathBuf),
+}
+
+/// Every entry under `root`, keyed by its path relative to `root` (`/`-separated).
+pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    let mut entries = BTreeMap::new();
+    snapshot_into(root, root, &mut entries);
+    entries
+}
+
+fn snapshot_into(root: &Path, dir: &Path, entries: &mut BTreeMap<String, Entry>) {
+    let listing =
+        fs::read_dir(dir).unwrap_or_else(|error| panic!("listing {}: {error}", dir.display()));
+    for item in listing {
+        let item = item.unwrap_or_else(|error| panic!("listing {}: {error}", dir.display()));
+        let path = item.path();
+        let relative = path
+            .strip_prefix(root)
+            .map(|relative| relative.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| path.to_string_lossy().into_owned());
+        let kind = item
+            .file_type()
+            .unwrap_or_else(|error| panic!("stat {}: {error}", path.display()));
+        if kind.is_dir() {
+            entries.insert(relative, Entry::Directory);
+            snapshot_into(root, &path, entries);
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&path)
+                .unwrap_or_else(|error| panic!("readlink {}: {error}", path.display()));
+            entries.insert(relative, Entry::Symlink(target));
+        } else {
+            entries.insert(relative, Entry::File(read(&path)));
+        }
+    }
+}
+
+/// Asserts that two trees hold the same names with the same bytes; the message lists what
+/// differs and shows small text files in full.
+pub fn assert_same_tree(actual: &Path, expected: &Path) {
+    for (tree, tool) in [(expected, "skopeo"), (actual, "skopos")] {
+        assert!(
+            tree.is_dir(),
+            "{} does not exist: {tool} did not write it",
+            tree.display()
+        );
+    }
+    let differences = tree_differences(&snapshot(actual), &snapshot(expected), "skopos", "skopeo");
+    assert!(
+        differences.is_empty(),
+        "tree {} (skopos) differs from {} (skopeo):\n{}",
+        actual.display(),
+        expected.display(),
+        differences.join("\n")
+    );
+}
+
+/// One line per entry that is missing from, extra in, or different in `actual` compared with
+/// `expected`; the labels name the two sides in the lines.
+pub fn tree_differences(
+    actual: &BTreeMap<String, Entry>,
+    expected: &BTreeMap<String, Entry>,
+    actual_label: &str,
+    expected_label: &str,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (name, entry) in expected {
+        match actual.get(name) {
+            None => differences.push(format!("  missing: {name}")),
+            Some(other) if other != entry => differences.push(format!(
+                "  differs: {name}\n    {actual_label}: {}\n    {expected_label}: {}",
+                describe(other),
+                describe(entry)
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in actual.keys() {
+        if !expected.contains_key(name) {
+            differences.push(format!("  extra:   {name}"));
+        }
+    }
+    differences
+}
+
+fn describe(entry: &Entry) -> String {
+    match entry {
+        Entry::Directory => "directory".into(),
+        Entry::Symlink(target) => format!("symlink to {}", target.display()),
+        Entry::File(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) if bytes.len() <= 2000 => format!("{text:?}"),
+            _ => format!("{} binary bytes", bytes.len()),
+        },
+    }
+}
+
+/// Asserts the failure shape every error must have: a non-zero exit (`expected_code` when
+/// given), no panic, and exactly one non-empty line on stderr.
+pub fn assert_one_line_failure(outcome: &Outcome, expected_code: Option<i32>) {
+    assert!(
+        !outcome.stderr.contains("panicked"),
+        "`{}` panicked:\n{}",
+        outcome.command,
+        outcome.stderr
+    );
+    match expected_code {
+        Some(code) => assert_eq!(
+            outcome.code,
+            Some(code),
+            "exit code of `{}` (stderr: {})",
+            outcome.command,
+            outcome.stderr
+        ),
+        None => assert!(
+            matches!(outcome.code, Some(code) if code != 0),
+            "`{}` should fail with a non-zero exit code, got {:?} (stdout: {})",
+            outcome.command,
+            outcome.code,
+            outcome.stdout
+        ),
+    }
+    let lines: Vec<&str> = outcome.stderr.trim_end_matches('\n').lines().collect();
+    assert!(
+        lines.len() == 1 && !lines[0].trim().is_empty(),
+        "`{}` should print exactly one error line on stderr, got {} lines:\n{}",
+        outcome.command,
+        lines.len(),
+        outcome.stderr
+    );
+}
+
+/// The text of an error line without logrus's `time=… level=fatal msg="…"` wrapping and with its
+/// quoting undone; a line without that wrapping is returned as it is. Lets messages be compared
+/// whichever way each tool frames them.
+pub fn skopeo_message(stderr: &str) -> String {
+    let line = stderr.trim_end();
+    let quoted = line
+        .split_once("msg=\"")
+        .map(|(_, rest)| rest.strip_suffix('"').unwrap_or(rest))
+        .unwrap_or(line);
+    quoted.replace("\\\"", "\"").replace("\\\\", "\\")
+}
