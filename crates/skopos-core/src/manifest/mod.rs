@@ -19,7 +19,8 @@
 //! has no sizes) and `diff_ids` (one per [`Manifest::layers`] entry, throwaway layers
 //! included); schema 2 → OCI and anything → schema 1 need `config` (the source config
 //! blob); → schema 1 embeds the name and tag of `docker_reference` (empty when `None`).
-//! Schema 1 output is written unsigned (see [`Manifest::convert`]).
+//! Schema 1 output is signed with a throwaway key, as skopeo's is: its digest (signature
+//! stripped) is deterministic, its bytes are not.
 
 use std::collections::BTreeMap;
 
@@ -413,9 +414,11 @@ fn schema1_name_and_tag(reference: Option<&crate::reference::DockerReference>) -
     }
 }
 
-/// Bytes for a schema 1 manifest produced by a conversion or update.
+/// Bytes for a schema 1 manifest produced by a conversion or update: signed with a
+/// throwaway key whichever schema 1 MIME type was asked for, as containers/image does
+/// (registries refuse unsigned schema 1).
 fn schema1_bytes(manifest: &Schema1Manifest) -> Result<Vec<u8>> {
-    manifest.to_unsigned_bytes()
+    schema1::sign_with_throwaway_key(&manifest.to_unsigned_bytes()?)
 }
 
 /// The outcome of converting one image manifest.

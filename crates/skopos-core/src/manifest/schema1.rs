@@ -450,3 +450,138 @@ fn jose_base64_decode(s: &str) -> std::result::Result<Vec<u8>, String> {
         .decode(cleaned.trim_end_matches('='))
         .map_err(|e| e.to_string())
 }
+
+/// The DER prefix of a P-256 public key in PKIX (SubjectPublicKeyInfo) form, before the
+/// uncompressed point: libtrust derives key IDs from this encoding.
+pub(crate) const P256_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// A libtrust key ID: the first 30 bytes of the SHA-256 of the PKIX public key, in
+/// base32 without padding, in groups of four joined by `:`.
+pub(crate) fn libtrust_key_id(spki: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(spki);
+    let encoded = base32_no_pad(&hash[..30]);
+    encoded
+        .as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// RFC 4648 base32 (upper case), padding dropped.
+fn base32_no_pad(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for &byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// Sign compact schema 1 manifest bytes the way containers/image's
+/// `AddDummyV2S1Signature` does: a fresh ES256 key, a libtrust JWS "pretty signature"
+/// spliced in as the `signatures` member. Registries require a signature on schema 1
+/// manifests even though nothing verifies this one; [`strip_jws_signature`] gives back
+/// `unsigned` exactly.
+pub fn sign_with_throwaway_key(unsigned: &[u8]) -> Result<Vec<u8>> {
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{Signature, SigningKey};
+
+    // libtrust `NewJSONSignature`: the payload must be a JSON object; the signature goes
+    // after its last member.
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(unsigned)
+        .context("signing a schema 1 manifest: not a JSON object")?;
+    let is_space = |b: &u8| b.is_ascii_whitespace();
+    let close = unsigned
+        .iter()
+        .rposition(|b| !is_space(b))
+        .filter(|i| unsigned[*i] == b'}')
+        .ok_or_else(|| anyhow!("signing a schema 1 manifest: invalid json content"))?;
+    let last = unsigned[..close]
+        .iter()
+        .rposition(|b| !is_space(b))
+        .filter(|i| unsigned[*i] != b',')
+        .ok_or_else(|| anyhow!("signing a schema 1 manifest: invalid json content"))?;
+    let format_length = last + 1;
+    let format_tail = &unsigned[format_length..];
+
+    let key = loop {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| anyhow!("generating a signing key for a schema 1 manifest: {e}"))?;
+        // A random scalar is out of range with negligible probability; then try again.
+        if let Ok(key) = SigningKey::from_bytes(&secret.into()) {
+            break key;
+        }
+    };
+    let point = key.verifying_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        bail!("signing a schema 1 manifest: public key has no coordinates");
+    };
+    let mut spki = P256_SPKI_PREFIX.to_vec();
+    spki.extend_from_slice(point.as_bytes());
+
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let protected_header = serde_json::json!({
+        "formatLength": format_length,
+        "formatTail": b64(format_tail),
+        "time": time,
+    });
+    let protected = b64(&crate::gojson::to_vec(&protected_header)?);
+    let signing_input = format!("{protected}.{}", b64(unsigned));
+    let signature: Signature = key.sign(signing_input.as_bytes());
+
+    #[derive(Serialize)]
+    struct Jwk {
+        crv: &'static str,
+        kid: String,
+        kty: &'static str,
+        x: String,
+        y: String,
+    }
+    #[derive(Serialize)]
+    struct Header {
+        jwk: Jwk,
+        alg: &'static str,
+    }
+    #[derive(Serialize)]
+    struct JwsSignature {
+        header: Header,
+        signature: String,
+        protected: String,
+    }
+    let signatures = [JwsSignature {
+        header: Header {
+            jwk: Jwk {
+                crv: "P-256",
+                kid: libtrust_key_id(&spki),
+                kty: "EC",
+                x: b64(x),
+                y: b64(y),
+            },
+            alg: "ES256",
+        },
+        signature: b64(&signature.to_bytes()),
+        protected,
+    }];
+    let mut out = unsigned[..format_length].to_vec();
+    out.extend_from_slice(b",\"signatures\":");
+    out.extend_from_slice(&crate::gojson::to_vec(&signatures)?);
+    out.push(b'}');
+    Ok(out)
+}

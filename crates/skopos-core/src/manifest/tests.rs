@@ -447,17 +447,24 @@ fn to_schema1() {
     let out = image(OCI)
         .convert(mt::DOCKER_V2_SCHEMA1_SIGNED, &inputs)
         .unwrap();
-    assert_eq!(text(&out), text(&payload(OCI_TO_V2S1)));
+    assert_eq!(guess_mime_type(&out), mt::DOCKER_V2_SCHEMA1_SIGNED);
+    assert_eq!(text(&payload(&out)), text(&payload(OCI_TO_V2S1)));
+    assert_eq!(
+        manifest_digest(&out).unwrap(),
+        manifest_digest(OCI_TO_V2S1).unwrap()
+    );
 
     // Empty history entries become the gzipped empty layer; HTML in the config is escaped.
     let inputs = ConversionInputs {
         config: Some(DOCKER_CONFIG),
         ..Default::default()
     };
+    // Unsigned asked for, signed given: containers/image always signs schema 1.
     let out = image(DOCKER)
-        .convert(mt::DOCKER_V2_SCHEMA1_SIGNED, &inputs)
+        .convert(mt::DOCKER_V2_SCHEMA1, &inputs)
         .unwrap();
-    assert_eq!(text(&out), text(&payload(DOCKER_TO_V2S1)));
+    assert_eq!(guess_mime_type(&out), mt::DOCKER_V2_SCHEMA1_SIGNED);
+    assert_eq!(text(&payload(&out)), text(&payload(DOCKER_TO_V2S1)));
 }
 
 #[test]
@@ -829,4 +836,58 @@ fn index_falls_back_to_entries_without_platform() {
         index.choose_instance(&wanted("s390x", None)).unwrap(),
         digest(&"a".repeat(64))
     );
+}
+
+/// The parts of a libtrust signature block a verifier needs.
+#[derive(serde::Deserialize)]
+struct SignatureBlock {
+    header: SignatureHeader,
+    signature: String,
+    protected: String,
+}
+
+#[derive(serde::Deserialize)]
+struct SignatureHeader {
+    jwk: std::collections::BTreeMap<String, String>,
+    alg: String,
+}
+
+fn signature_blocks(signed: &[u8]) -> Vec<SignatureBlock> {
+    let value: serde_json::Value = serde_json::from_slice(signed).unwrap();
+    serde_json::from_value(value["signatures"].clone()).unwrap()
+}
+
+#[test]
+fn schema1_signatures_verify_like_libtrust() {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Verifier as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let point = |jwk: &std::collections::BTreeMap<String, String>| {
+        let mut sec1 = vec![4u8];
+        sec1.extend(b64.decode(&jwk["x"]).unwrap());
+        sec1.extend(b64.decode(&jwk["y"]).unwrap());
+        sec1
+    };
+
+    // The key ID derivation reproduces the one skopeo wrote.
+    let skopeo = &signature_blocks(OCI_TO_V2S1)[0];
+    let mut spki = schema1::P256_SPKI_PREFIX.to_vec();
+    spki.extend(point(&skopeo.header.jwk));
+    assert_eq!(schema1::libtrust_key_id(&spki), skopeo.header.jwk["kid"]);
+
+    // Our signature verifies over `protected.base64url(payload)`.
+    let unsigned = payload(OCI_TO_V2S1);
+    let signed = schema1::sign_with_throwaway_key(&unsigned).unwrap();
+    assert_eq!(schema1::strip_jws_signature(&signed).unwrap(), unsigned);
+    let block = &signature_blocks(&signed)[0];
+    assert_eq!(block.header.alg, "ES256");
+    assert_eq!(block.header.jwk["crv"], "P-256");
+    let mut spki = schema1::P256_SPKI_PREFIX.to_vec();
+    spki.extend(point(&block.header.jwk));
+    assert_eq!(schema1::libtrust_key_id(&spki), block.header.jwk["kid"]);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point(&block.header.jwk)).unwrap();
+    let signature =
+        p256::ecdsa::Signature::from_slice(&b64.decode(&block.signature).unwrap()).unwrap();
+    let message = format!("{}.{}", block.protected, b64.encode(&unsigned));
+    key.verify(message.as_bytes(), &signature).unwrap();
 }
