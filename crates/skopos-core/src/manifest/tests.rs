@@ -891,3 +891,68 @@ fn schema1_signatures_verify_like_libtrust() {
     let message = format!("{}.{}", block.protected, b64.encode(&unsigned));
     key.verify(message.as_bytes(), &signature).unwrap();
 }
+
+#[test]
+fn foreign_layers_convert_with_their_urls() {
+    let foreign = include_bytes!("testdata/docker-foreign.json");
+    let to_oci = include_bytes!("testdata/docker-foreign-to-oci.json");
+    let back = include_bytes!("testdata/docker-foreign-oci-to-v2s2.json");
+    let inputs = ConversionInputs {
+        config: Some(DOCKER_CONFIG),
+        ..Default::default()
+    };
+    let m = image(foreign);
+    assert_eq!(m.layers()[0].urls.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        text(&m.convert(mt::OCI_MANIFEST, &inputs).unwrap()),
+        text(to_oci)
+    );
+    assert_eq!(
+        text(
+            &image(to_oci)
+                .convert(mt::DOCKER_V2_SCHEMA2, &ConversionInputs::default())
+                .unwrap()
+        ),
+        text(back)
+    );
+}
+
+#[test]
+fn annotated_index_keeps_bytes_and_converts_platforms() {
+    let annotated = include_bytes!("testdata/index-annotated.json");
+    let expected = include_bytes!("testdata/index-annotated-to-list.json");
+    let index = manifest_list(annotated);
+    // skopeo `copy --all` without conversion wrote the index unchanged.
+    assert_eq!(
+        index.convert(mt::OCI_INDEX, &[], None).unwrap(),
+        annotated.to_vec()
+    );
+    // To a Docker list: annotations dropped, os.version/os.features kept, the entry
+    // without a platform given the host's (skopeo ran on linux/amd64).
+    let updates = list_updates(&[
+        (
+            "1bb9f8ec06c9bff1d48712ff14295a43c37034b768889d7e722aa59959781b0a",
+            "1f977e39fc1caf7545eb8708f9148d2655d2315edf33ca951dbfbbd71b00a54c",
+            585,
+            mt::DOCKER_V2_SCHEMA2,
+        ),
+        (
+            "721c9424444a866b98b6001db8262044fff0be58bc6069753683b3ac588d02b3",
+            "500ff27f162b1fe046e0d2370046f9197dabf75461b8219593d7572a50a703cc",
+            585,
+            mt::DOCKER_V2_SCHEMA2,
+        ),
+        (
+            "5b099c6a9f9b7be946a8bcf1bc5cbe03f138ad8d9e678fc38216d2f575963303",
+            "17d62f871a6916faad692bc996df07aa011f750ff7dfbdbb11b2bdd6226c04c5",
+            585,
+            mt::DOCKER_V2_SCHEMA2,
+        ),
+    ]);
+    let out = index.convert(mt::DOCKER_V2_LIST, &updates, None).unwrap();
+    if Platform::wanted(None, None, None).architecture == "amd64" {
+        assert_eq!(text(&out), text(expected));
+    } else {
+        assert_eq!(manifest_list(&out).instances().len(), 3);
+    }
+}
