@@ -414,18 +414,13 @@ fn schema1_name_and_tag(reference: Option<&crate::reference::DockerReference>) -
     }
 }
 
-/// Bytes for a schema 1 manifest produced by a conversion or update: signed with a
-/// throwaway key whichever schema 1 MIME type was asked for, as containers/image does
-/// (registries refuse unsigned schema 1).
-fn schema1_bytes(manifest: &Schema1Manifest) -> Result<Vec<u8>> {
-    schema1::sign_with_throwaway_key(&manifest.to_unsigned_bytes()?)
-}
-
 /// The outcome of converting one image manifest.
 struct Converted {
     manifest: Vec<u8>,
     /// A config blob the conversion generated, if any.
     config: Option<Vec<u8>>,
+    /// `manifest` is a new schema 1 manifest, still to be signed.
+    needs_signature: bool,
 }
 
 impl Manifest {
@@ -501,7 +496,13 @@ impl Manifest {
     /// refuses (e.g. zstd layers in a Docker schema 2 manifest). With the same MIME type
     /// and no layer digest changed, these are the source bytes.
     pub fn convert(&self, target_mime: &str, inputs: &ConversionInputs<'_>) -> Result<Vec<u8>> {
-        Ok(self.convert_all(target_mime, inputs)?.manifest)
+        let converted = self.convert_all(target_mime, inputs)?;
+        if converted.needs_signature {
+            // Signed whichever schema 1 MIME type was asked for, as containers/image does
+            // (registries refuse unsigned schema 1).
+            return schema1::sign_with_throwaway_key(&converted.manifest);
+        }
+        Ok(converted.manifest)
     }
 
     /// The config blob the conversion to `target_mime` generates, which the destination
@@ -528,10 +529,19 @@ impl Manifest {
         let unchanged = |bytes: &[u8]| Converted {
             manifest: bytes.to_vec(),
             config: None,
+            needs_signature: false,
         };
         let manifest_only = |manifest: Vec<u8>| Converted {
             manifest,
             config: None,
+            needs_signature: false,
+        };
+        let schema1_manifest = |manifest: &Schema1Manifest| -> Result<Converted> {
+            Ok(Converted {
+                manifest: manifest.to_unsigned_bytes()?,
+                config: None,
+                needs_signature: true,
+            })
         };
         match self {
             Manifest::Oci(p) => {
@@ -555,7 +565,7 @@ impl Manifest {
                     let s2 = convert::oci_to_schema2(oci)?;
                     let s1 =
                         convert::schema2_to_schema1(&s2, need_config()?, updates, &name, &tag)?;
-                    return Ok(manifest_only(schema1_bytes(&s1)?));
+                    return schema1_manifest(&s1);
                 }
             }
             Manifest::Schema2(p) => {
@@ -576,11 +586,12 @@ impl Manifest {
                     return Ok(Converted {
                         manifest: oci.to_bytes()?,
                         config: Some(config),
+                        needs_signature: false,
                     });
                 }
                 if to_schema1 {
                     let s1 = convert::schema2_to_schema1(s2, need_config()?, updates, &name, &tag)?;
-                    return Ok(manifest_only(schema1_bytes(&s1)?));
+                    return schema1_manifest(&s1);
                 }
             }
             Manifest::Schema1(p) => {
@@ -598,7 +609,7 @@ impl Manifest {
                     if reference_conflicts {
                         updated.set_reference(&name, &tag);
                     }
-                    return Ok(manifest_only(schema1_bytes(&updated)?));
+                    return schema1_manifest(&updated);
                 }
                 if target_mime == mt::DOCKER_V2_SCHEMA2 || target_mime == mt::OCI_MANIFEST {
                     let copied = inputs.layers.ok_or_else(|| {
@@ -616,6 +627,7 @@ impl Manifest {
                         return Ok(Converted {
                             manifest: s2.to_bytes()?,
                             config: Some(config),
+                            needs_signature: false,
                         });
                     }
                     let (mut oci, oci_config) = convert::schema2_to_oci(&s2, &config)?;
@@ -625,6 +637,7 @@ impl Manifest {
                     return Ok(Converted {
                         manifest: oci.to_bytes()?,
                         config: Some(oci_config),
+                        needs_signature: false,
                     });
                 }
             }
