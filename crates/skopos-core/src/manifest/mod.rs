@@ -34,6 +34,7 @@ use crate::platform::Platform;
 use crate::Result;
 
 mod convert;
+pub mod docker_v1_image;
 pub mod go_compat;
 pub mod list;
 pub mod oci;

@@ -111,31 +111,6 @@ pub struct Schema1InspectInfo {
     pub env: Option<Vec<String>>,
 }
 
-/// The subset of Docker's v1 image JSON that inspect reads.
-#[derive(Debug, Default, Deserialize)]
-struct V1Image {
-    #[serde(default)]
-    created: GoTime,
-    #[serde(default, deserialize_with = "null_default")]
-    docker_version: String,
-    #[serde(default, deserialize_with = "null_default")]
-    architecture: String,
-    #[serde(default, deserialize_with = "null_default")]
-    os: String,
-    #[serde(default, deserialize_with = "null_default")]
-    author: String,
-    #[serde(default)]
-    config: Option<V1ImageConfig>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct V1ImageConfig {
-    #[serde(rename = "Labels", default)]
-    labels: Option<BTreeMap<String, String>>,
-    #[serde(rename = "Env", default)]
-    env: Option<Vec<String>>,
-}
-
 /// A parsed schema 1 manifest with its v1Compatibility entries decoded (duplicates of
 /// consecutive layer IDs removed, as containers/image does).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,7 +258,7 @@ impl Schema1Manifest {
             .history
             .first()
             .ok_or_else(|| anyhow!("schema 1 manifest has no history"))?;
-        let image: V1Image = serde_json::from_str(&newest.v1_compatibility)
+        let image: super::docker_v1_image::V1Image = serde_json::from_str(&newest.v1_compatibility)
             .context("parsing the newest v1Compatibility entry")?;
         let (labels, env) = match image.config {
             Some(config) => (config.labels, config.env),
@@ -310,9 +285,19 @@ impl Schema1Manifest {
             .history
             .first()
             .ok_or_else(|| anyhow!("image has no layers"))?;
-        // Checked for validity as containers/image does, even though only the raw form is used.
-        serde_json::from_str::<serde::de::IgnoredAny>(&newest.v1_compatibility)
-            .context("decoding configuration")?;
+        let image: super::docker_v1_image::V1Image =
+            serde_json::from_str(&newest.v1_compatibility).context("decoding configuration")?;
+        // Images created by Docker before 1.8.3 lack fields that are not "omitempty";
+        // re-encoding adds them.
+        let reencoded;
+        let config_text = if !image.docker_version.is_empty()
+            && super::docker_v1_image::docker_version_less_than(&image.docker_version, "1.8.3")
+        {
+            reencoded = String::from_utf8(crate::gojson::to_vec(&image)?)?;
+            reencoded.as_str()
+        } else {
+            newest.v1_compatibility.as_str()
+        };
         let history: Vec<Schema2History> = self
             .compat
             .iter()
@@ -335,8 +320,7 @@ impl Schema1Manifest {
             diff_ids: diff_ids.iter().map(ToString::to_string).collect(),
         };
         let mut raw: BTreeMap<String, Box<RawValue>> =
-            serde_json::from_str(&newest.v1_compatibility)
-                .context("re-decoding compat image config")?;
+            serde_json::from_str(config_text).context("re-decoding compat image config")?;
         for dropped in ["id", "parent", "parent_id", "layer_id", "throwaway", "Size"] {
             raw.remove(dropped);
         }

@@ -956,3 +956,34 @@ fn annotated_index_keeps_bytes_and_converts_platforms() {
         assert_eq!(manifest_list(&out).instances().len(), 3);
     }
 }
+
+#[test]
+fn schema1_from_old_docker_is_reencoded() {
+    // An indented, unsigned schema 1 manifest whose newest entry says docker_version 1.6.2:
+    // containers/image re-encodes that entry, adding the zero-valued fields and dropping
+    // unknown ones, before building the schema 2 config.
+    let old = include_bytes!("testdata/schema1-docker-1.6.json");
+    let expected = include_bytes!("testdata/schema1-docker-1.6-to-v2s2.json");
+    let expected_config = include_bytes!("testdata/schema1-docker-1.6-to-v2s2-config.json");
+    let m = image(old);
+    assert_eq!(m.mime_type(), mt::DOCKER_V2_SCHEMA1);
+    let copied = updates(&GZIP_LAYERS, CompressionUpdate::Unchanged);
+    let ids = diff_ids();
+    let inputs = ConversionInputs {
+        layers: Some(&copied),
+        diff_ids: Some(&ids),
+        ..Default::default()
+    };
+    assert_eq!(
+        text(&m.convert(mt::DOCKER_V2_SCHEMA2, &inputs).unwrap()),
+        text(expected)
+    );
+    assert_eq!(
+        text(
+            &m.converted_config(mt::DOCKER_V2_SCHEMA2, &inputs)
+                .unwrap()
+                .unwrap()
+        ),
+        text(expected_config)
+    );
+}
