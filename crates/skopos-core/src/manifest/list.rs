@@ -114,6 +114,7 @@ impl Schema2List {
         Ok(list)
     }
 
+    /// The entries (none for a nil `manifests`).
     pub fn manifests(&self) -> &[Schema2ManifestDescriptor] {
         self.manifests.as_deref().unwrap_or_default()
     }
@@ -163,6 +164,7 @@ impl OciIndex {
         Ok(index)
     }
 
+    /// The entries (none for a nil `manifests`).
     pub fn manifests(&self) -> &[OciDescriptor] {
         self.manifests.as_deref().unwrap_or_default()
     }

@@ -177,8 +177,11 @@ pub struct ListInstance {
 #[derive(Debug, Clone, Default)]
 pub struct ConversionInputs<'a> {
     /// Layers as copied (same order and count as [`Manifest::layers`]); `None` = unchanged.
+    /// Applied only when some digest differs from the source's, as containers/image does.
+    /// Always needed from schema 1, whose manifest has no layer sizes.
     pub layers: Option<&'a [LayerUpdate]>,
-    /// The config blob (needed to produce schema 1).
+    /// The source config blob (needed to produce schema 1, and to convert schema 2 to
+    /// OCI, which re-encodes it).
     pub config: Option<&'a [u8]>,
     /// The uncompressed digests of the layers (needed to convert from schema 1).
     pub diff_ids: Option<&'a [Digest]>,
@@ -195,10 +198,8 @@ pub fn guess_mime_type(bytes: &[u8]) -> String {
 /// `guess_mime_type`, with `None` wherever Go's decoding would have failed.
 fn guess(bytes: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let object = match &value {
-        serde_json::Value::Object(object) => object,
-        serde_json::Value::Null => return None,
-        _ => return None,
+    let serde_json::Value::Object(object) = &value else {
+        return None;
     };
     let media_type = optional_str(field(object, "mediaType"))?;
     let schema_version = match field(object, "schemaVersion") {
@@ -425,6 +426,7 @@ struct Converted {
 }
 
 impl Manifest {
+    /// The MIME type the manifest was parsed as (normalized as containers/image does).
     pub fn mime_type(&self) -> &'static str {
         match self {
             Manifest::Schema1(p) => p.mime,
@@ -648,6 +650,7 @@ impl Manifest {
 }
 
 impl ManifestList {
+    /// `application/vnd.docker.distribution.manifest.list.v2+json` or the OCI index type.
     pub fn mime_type(&self) -> &'static str {
         match self {
             ManifestList::Docker(_) => mt::DOCKER_V2_LIST,
@@ -663,6 +666,7 @@ impl ManifestList {
         }
     }
 
+    /// The entries, in list order.
     pub fn instances(&self) -> Vec<ListInstance> {
         match self {
             ManifestList::Docker(p) => p.value().manifests().iter().map(|m| m.instance()).collect(),

@@ -160,6 +160,7 @@ impl OciManifest {
         }
     }
 
+    /// The layer descriptors, base first (none for a nil `layers`).
     pub fn layers(&self) -> &[OciDescriptor] {
         self.layers.as_deref().unwrap_or_default()
     }

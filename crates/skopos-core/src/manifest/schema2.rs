@@ -100,6 +100,7 @@ impl Schema2 {
         }
     }
 
+    /// The layer descriptors, base first (none for a nil `layers`).
     pub fn layers(&self) -> &[Schema2Descriptor] {
         self.layers.as_deref().unwrap_or_default()
     }
