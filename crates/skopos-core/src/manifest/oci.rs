@@ -1,0 +1,208 @@
+//! OCI image manifests and descriptors as the image-spec `specs-go/v1` types of
+//! v1.1.0-rc2 (the version skopeo 1.9.3 is built with) lay them out: descriptors have
+//! `data`, `platform` and `artifactType`; manifests have `subject` but no `artifactType`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context as _};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::media_type as mt;
+use crate::Result;
+
+use super::go_compat::{base64_bytes, go_quote, is_empty_str, null_default};
+use super::variants::{updated_media_type, OCI_VARIANTS};
+use super::{validate_unambiguous, AllowedFields, LayerInfo, LayerUpdate};
+
+/// An OCI platform (`specs-go/v1.Platform`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OciPlatform {
+    #[serde(default, deserialize_with = "null_default")]
+    pub architecture: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub os: String,
+    #[serde(
+        rename = "os.version",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_empty_str"
+    )]
+    pub os_version: String,
+    #[serde(
+        rename = "os.features",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub os_features: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_empty_str"
+    )]
+    pub variant: String,
+}
+
+/// An OCI content descriptor (`specs-go/v1.Descriptor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciDescriptor {
+    #[serde(
+        rename = "mediaType",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_empty_str"
+    )]
+    pub media_type: String,
+    pub digest: Digest,
+    #[serde(default, deserialize_with = "null_default")]
+    pub size: i64,
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub urls: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, with = "base64_bytes", skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<OciPlatform>,
+    #[serde(
+        rename = "artifactType",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_empty_str"
+    )]
+    pub artifact_type: String,
+}
+
+impl OciDescriptor {
+    /// A descriptor with only media type, digest and size set.
+    pub fn new(media_type: &str, digest: Digest, size: i64) -> OciDescriptor {
+        OciDescriptor {
+            media_type: media_type.to_string(),
+            digest,
+            size,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: Vec::new(),
+            platform: None,
+            artifact_type: String::new(),
+        }
+    }
+
+    pub(crate) fn layer_info(&self) -> LayerInfo {
+        LayerInfo {
+            digest: self.digest.clone(),
+            size: u64::try_from(self.size).ok(),
+            media_type: self.media_type.clone(),
+            urls: (!self.urls.is_empty()).then(|| self.urls.clone()),
+            annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+            empty_layer: false,
+        }
+    }
+}
+
+/// The fields of an OCI image manifest, in Go's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciManifest {
+    #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
+    pub schema_version: i64,
+    #[serde(
+        rename = "mediaType",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_empty_str"
+    )]
+    pub media_type: String,
+    pub config: OciDescriptor,
+    /// `None` is Go's nil slice (written as `null`).
+    #[serde(default)]
+    pub layers: Option<Vec<OciDescriptor>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<OciDescriptor>,
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl OciManifest {
+    /// Parse and validate as containers/image's `OCI1FromManifest` does.
+    pub fn from_bytes(bytes: &[u8]) -> Result<OciManifest> {
+        let parsed: OciManifest =
+            serde_json::from_slice(bytes).context("parsing OCI image manifest")?;
+        validate_unambiguous(
+            bytes,
+            mt::OCI_INDEX,
+            AllowedFields::CONFIG | AllowedFields::LAYERS,
+        )?;
+        Ok(parsed)
+    }
+
+    /// A new manifest from its parts (`OCI1FromComponents`).
+    pub fn from_components(config: OciDescriptor, layers: Vec<OciDescriptor>) -> OciManifest {
+        OciManifest {
+            schema_version: 2,
+            media_type: mt::OCI_MANIFEST.to_string(),
+            config,
+            layers: Some(layers),
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// The layer descriptors, base first (none for a nil `layers`).
+    pub fn layers(&self) -> &[OciDescriptor] {
+        self.layers.as_deref().unwrap_or_default()
+    }
+
+    /// Whether this is a container image rather than some other OCI artifact.
+    pub fn is_image(&self) -> bool {
+        self.config.media_type == mt::OCI_CONFIG
+    }
+
+    /// Replace the layers with their copied versions (`UpdateLayerInfos`).
+    pub fn update_layers(&mut self, updates: &[LayerUpdate]) -> Result<()> {
+        let layers = self.layers.get_or_insert_with(Vec::new);
+        if layers.len() != updates.len() {
+            bail!(
+                "Error preparing updated manifest: layer count changed from {} to {}",
+                layers.len(),
+                updates.len()
+            );
+        }
+        for (layer, update) in layers.iter_mut().zip(updates) {
+            let media_type =
+                updated_media_type(OCI_VARIANTS, &layer.media_type, update.compression).map_err(
+                    |e| {
+                        anyhow!(
+                            "preparing updated manifest, layer {}: {e}",
+                            go_quote(&update.digest.to_string())
+                        )
+                    },
+                )?;
+            // containers/image rebuilds each descriptor from the copied blob's info, which
+            // carries URLs and annotations but not `data`, `platform` or `artifactType`.
+            let size = i64::try_from(update.size).context("layer size out of range")?;
+            let mut rebuilt = OciDescriptor::new(&media_type, update.digest.clone(), size);
+            rebuilt.urls = std::mem::take(&mut layer.urls);
+            rebuilt.annotations = std::mem::take(&mut layer.annotations);
+            *layer = rebuilt;
+        }
+        Ok(())
+    }
+
+    /// Bytes as Go's `json.Marshal` writes them.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(crate::gojson::to_vec(self)?)
+    }
+}
