@@ -143,19 +143,17 @@ impl Copier {
             None
         };
 
-        let config = match image.config() {
-            Some(info) => Some(self.copy_config(&info).await?),
+        let source_config = match image.config() {
+            Some(info) => Some(self.read_config(&info).await?),
             None => None,
         };
 
         let inputs = ConversionInputs {
             layers: layers_changed.then_some(updates.as_slice()),
-            config: config.as_deref(),
+            config: source_config.as_deref(),
             diff_ids: diff_ids.as_deref(),
             docker_reference: options.destination_reference.as_ref(),
         };
-        self.progress
-            .event(CopyEvent::WritingManifest { list: false });
         let (written, written_mime) = self
             .write_manifest(&bytes, &mime, &image, &candidates, &inputs, placement)
             .await?;
@@ -239,13 +237,8 @@ impl Copier {
         }
     }
 
-    /// Copy the config blob and return its bytes (verified against its digest).
-    async fn copy_config(&self, info: &BlobInfo) -> Result<Vec<u8>> {
-        self.progress.event(CopyEvent::BlobStarted {
-            digest: info.digest.clone(),
-            size: info.size,
-            kind: BlobKind::Config,
-        });
+    /// Read the source's config blob, checking its size and digest.
+    async fn read_config(&self, info: &BlobInfo) -> Result<Vec<u8>> {
         let context = || format!("reading config blob {}", info.digest);
         if info.size.is_some_and(|s| s > MAX_CONFIG_SIZE) {
             bail!(
@@ -271,9 +264,25 @@ impl Copier {
         if !info.digest.matches(&bytes) {
             bail!("config blob {} does not match its digest", info.digest);
         }
+        Ok(bytes)
+    }
+
+    /// Store a small blob the engine holds in memory (a config, or schema 1's empty
+    /// layer), unless the destination has it already.
+    async fn store_blob_bytes(&self, bytes: &[u8], media_type: &str, kind: BlobKind) -> Result<()> {
+        let info = BlobInfo {
+            digest: Digest::sha256_of(bytes),
+            size: Some(bytes.len() as u64),
+            media_type: media_type.to_string(),
+        };
+        self.progress.event(CopyEvent::BlobStarted {
+            digest: info.digest.clone(),
+            size: info.size,
+            kind,
+        });
         let present = self
             .destination
-            .try_reuse_blob(info)
+            .try_reuse_blob(&info)
             .await
             .with_context(|| {
                 format!("checking whether the destination has blob {}", info.digest)
@@ -281,23 +290,23 @@ impl Copier {
         if present.is_some() {
             self.progress.event(CopyEvent::BlobSkipped {
                 digest: info.digest.clone(),
-                kind: BlobKind::Config,
+                kind,
             });
-        } else {
-            self.destination
-                .put_blob(
-                    Box::pin(std::io::Cursor::new(bytes.clone())),
-                    Some(info),
-                    true,
-                )
-                .await
-                .with_context(|| format!("writing config blob {}", info.digest))?;
-            self.progress.event(CopyEvent::BlobDone {
-                digest: info.digest.clone(),
-                kind: BlobKind::Config,
-            });
+            return Ok(());
         }
-        Ok(bytes)
+        self.destination
+            .put_blob(
+                Box::pin(std::io::Cursor::new(bytes.to_vec())),
+                Some(&info),
+                kind == BlobKind::Config,
+            )
+            .await
+            .with_context(|| format!("writing blob {}", info.digest))?;
+        self.progress.event(CopyEvent::BlobDone {
+            digest: info.digest.clone(),
+            kind,
+        });
+        Ok(())
     }
 
     /// Write the manifest in the first candidate format the destination accepts.
@@ -312,13 +321,33 @@ impl Copier {
     ) -> Result<(Vec<u8>, String)> {
         let mut rejected = Vec::new();
         for candidate in candidates {
+            let converting = || format!("creating an updated image manifest for {candidate}");
             let bytes = if candidate == original_mime && inputs.layers.is_none() {
                 original.to_vec()
             } else {
-                image
-                    .convert(candidate, inputs)
-                    .with_context(|| format!("converting the manifest to {candidate}"))?
+                image.convert(candidate, inputs).with_context(converting)?
             };
+            // The config goes in before the manifest that names it: the source's, or the
+            // one the conversion generated.
+            if let Some(config) = image
+                .converted_config(candidate, inputs)
+                .with_context(converting)?
+                .or_else(|| inputs.config.map(<[u8]>::to_vec))
+            {
+                let config_type = image.config().map(|c| c.media_type).unwrap_or_default();
+                self.store_blob_bytes(&config, &config_type, BlobKind::Config)
+                    .await?;
+            }
+            if is_schema1(candidate) && !is_schema1(original_mime) {
+                self.store_blob_bytes(
+                    manifest::GZIPPED_EMPTY_LAYER,
+                    media_type::DOCKER_LAYER_GZIP,
+                    BlobKind::Layer,
+                )
+                .await?;
+            }
+            self.progress
+                .event(CopyEvent::WritingManifest { list: false });
             let digest = manifest::manifest_digest(&bytes)?;
             let instance = match placement {
                 Placement::TopLevel => None,
