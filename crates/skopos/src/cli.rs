@@ -209,7 +209,71 @@ macro_rules! image_flags {
             pub no_creds: bool,
             $($extra)*
         }
+
+        impl $name {
+            /// The registry credentials these flags give, after skopeo's consistency checks
+            /// (`--creds` vs `--username`/`--password` vs `--no-creds`): `None` when none
+            /// were given, empty credentials for `--no-creds`.
+            pub fn docker_auth(&self) -> anyhow::Result<Option<DockerAuth>> {
+                docker_auth(
+                    self.creds.as_deref(),
+                    self.username.as_deref(),
+                    self.password.as_deref(),
+                    self.no_creds,
+                )
+            }
+        }
     };
+}
+
+/// A registry user name and password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerAuth {
+    pub username: String,
+    pub password: String,
+}
+
+/// skopeo's `imageOptions.newSystemContext` credential checks and `--creds` parsing.
+fn docker_auth(
+    creds: Option<&str>,
+    username: Option<&str>,
+    password: Option<&str>,
+    no_creds: bool,
+) -> anyhow::Result<Option<DockerAuth>> {
+    if creds.is_some() && no_creds {
+        anyhow::bail!("creds and no-creds cannot be specified at the same time");
+    }
+    if username.is_some() && no_creds {
+        anyhow::bail!("username and no-creds cannot be specified at the same time");
+    }
+    if creds.is_some() && username.is_some() {
+        anyhow::bail!("creds and username cannot be specified at the same time");
+    }
+    match (username, password) {
+        (Some(_), None) => anyhow::bail!("password must be specified when username is specified"),
+        (None, Some(_)) => anyhow::bail!("username must be specified when password is specified"),
+        _ => {}
+    }
+    if no_creds {
+        return Ok(Some(DockerAuth::default()));
+    }
+    if let Some(creds) = creds {
+        if creds.is_empty() {
+            anyhow::bail!("credentials can't be empty");
+        }
+        let (user, pass) = creds.split_once(':').unwrap_or((creds, ""));
+        if user.is_empty() {
+            anyhow::bail!("username can't be empty");
+        }
+        return Ok(Some(DockerAuth {
+            username: user.to_string(),
+            password: pass.to_string(),
+        }));
+    }
+    Ok(username.zip(password).map(|(user, pass)| DockerAuth {
+        username: user.to_string(),
+        password: pass.to_string(),
+    }))
 }
 
 image_flags!(
@@ -1025,6 +1089,47 @@ mod tests {
             }
             other => panic!("not inspect: {other:?}"),
         }
+    }
+
+    #[test]
+    fn credential_flags_are_checked_like_skopeo() {
+        let auth = |creds, user, pass, none| docker_auth(creds, user, pass, none);
+        assert_eq!(
+            auth(Some("u:p:q"), None, None, false).unwrap(),
+            Some(DockerAuth {
+                username: "u".into(),
+                password: "p:q".into()
+            })
+        );
+        assert_eq!(
+            auth(Some("u"), None, None, false).unwrap(),
+            Some(DockerAuth {
+                username: "u".into(),
+                password: String::new()
+            })
+        );
+        assert_eq!(
+            auth(None, None, None, true).unwrap(),
+            Some(DockerAuth::default())
+        );
+        assert_eq!(auth(None, None, None, false).unwrap(), None);
+        let message = |r: anyhow::Result<Option<DockerAuth>>| r.unwrap_err().to_string();
+        assert_eq!(
+            message(auth(Some("a"), Some("b"), None, false)),
+            "creds and username cannot be specified at the same time"
+        );
+        assert_eq!(
+            message(auth(None, Some("b"), None, false)),
+            "password must be specified when username is specified"
+        );
+        assert_eq!(
+            message(auth(Some(":p"), None, None, false)),
+            "username can't be empty"
+        );
+        assert_eq!(
+            message(auth(Some("a"), None, None, true)),
+            "creds and no-creds cannot be specified at the same time"
+        );
     }
 
     #[test]

@@ -4,6 +4,9 @@ use crate::cli::{CopyArgs, GlobalArgs};
 
 /// Run `copy` (not wired to the copy engine in this branch).
 pub async fn run(_: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
+    // skopeo checks each side's credential flags before anything else.
+    args.src.docker_auth()?;
+    args.dest.docker_auth()?;
     anyhow::bail!(
         "copy is not wired yet (asked to copy {} to {})",
         args.source(),

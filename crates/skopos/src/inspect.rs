@@ -77,7 +77,7 @@ impl InspectOutput {
     }
 
     /// The value templates see: Go field names; nil maps and slices print as `map[]` and
-    /// `[]`, a nil time as `<no value>`, a time as Go's `Time.String()`.
+    /// `[]`, a nil time as `<nil>`, a time as Go's `Time.String()`.
     pub fn to_template_value(&self) -> Value {
         let mut fields = BTreeMap::new();
         fields.insert("Name", string_value(&self.name));
@@ -147,8 +147,10 @@ fn string_value(text: &str) -> Value {
     Value::String(text.into())
 }
 
+/// Go prints a nil `*time.Time` as `<nil>` (so, unlike Go, `{{if .Created}}` is true
+/// for it here).
 fn time_value(time: Option<&GoTime>) -> Value {
-    time.map_or(Value::Nil, |t| string_value(&t.to_go_string()))
+    string_value(&time.map_or_else(|| "<nil>".to_string(), GoTime::to_go_string))
 }
 
 fn string_list_value(list: Option<&Vec<String>>) -> Value {
@@ -209,6 +211,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         ),
     };
 
+    args.image.docker_auth()?;
     let ctx = SystemContext {
         tmpdir: global.tmpdir.clone(),
         override_os: global.override_os.clone(),
@@ -614,7 +617,7 @@ mod tests {
         let empty = InspectOutput::new(String::new(), digest(), Vec::new(), ImageFacts::default());
         assert_eq!(
             template::render("{{.Created}}", empty.to_template_value()).unwrap(),
-            "<no value>\n"
+            "<nil>\n"
         );
     }
 

@@ -107,12 +107,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.len() != 1 {
                 bail!("Usage: delete imageReference");
             }
+            args.image.docker_auth()?;
             not_supported("delete")?;
         }
         Command::ListTags(args) => {
             if args.args.len() != 1 {
                 return Ok(Outcome::ShowUsage("list-tags"));
             }
+            args.image.docker_auth()?;
             not_supported("list-tags")?;
         }
         Command::Login(args) => {
@@ -152,6 +154,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.len() != 2 {
                 return Ok(Outcome::ShowUsage("sync"));
             }
+            args.src_image.docker_auth()?;
+            args.dest_image.docker_auth()?;
             not_supported("sync")?;
         }
         Command::Layers(args) => {
@@ -159,12 +163,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.is_empty() {
                 bail!("Usage: layers imageReference [layer...]");
             }
+            args.image.docker_auth()?;
             not_supported("layers")?;
         }
         Command::ExperimentalImageProxy(args) => {
             if !args.args.is_empty() {
                 bail!("Usage: skopos experimental-image-proxy");
             }
+            args.image.docker_auth()?;
             not_supported("experimental-image-proxy")?;
         }
         Command::UntrustedSignatureDumpWithoutVerification(args) => {
@@ -239,14 +245,18 @@ fn report_clap_error(err: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            logging::emit(LogLevel::Fatal, &pflag_message(err));
+            let last_arg = std::env::args_os()
+                .next_back()
+                .map(|arg| arg.to_string_lossy().into_owned());
+            logging::emit(LogLevel::Fatal, &pflag_message(err, last_arg.as_deref()));
             ExitCode::from(1)
         }
     }
 }
 
-/// What pflag / cobra would have said about this usage error.
-fn pflag_message(err: &clap::Error) -> String {
+/// What pflag / cobra would have said about this usage error. `last_arg` is the last
+/// command-line word (a flag missing its value is always the last one).
+fn pflag_message(err: &clap::Error, last_arg: Option<&str>) -> String {
     let context_string = |kind: ContextKind| match err.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),
         _ => None,
@@ -270,13 +280,20 @@ fn pflag_message(err: &clap::Error) -> String {
             )
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            let flag = context_string(ContextKind::InvalidArg)
+            let long = context_string(ContextKind::InvalidArg)
                 .map(|arg| flag_name(&arg))
                 .unwrap_or_default();
             let value = context_string(ContextKind::InvalidValue).unwrap_or_default();
             if value.is_empty() && err.kind() == ErrorKind::InvalidValue {
-                return format!("flag needs an argument: {flag}");
+                return match last_arg.and_then(|a| a.strip_prefix('-')) {
+                    Some(short) if !short.starts_with('-') && !short.is_empty() => {
+                        let letter = short.chars().last().unwrap_or('-');
+                        format!("flag needs an argument: '{letter}' in -{short}")
+                    }
+                    _ => format!("flag needs an argument: {long}"),
+                };
             }
+            let flag = with_shorthand(&long);
             let reason = std::error::Error::source(err)
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "invalid value".to_string());
@@ -294,12 +311,32 @@ fn pflag_message(err: &clap::Error) -> String {
     }
 }
 
-/// `--tls-verify[=<TLS_VERIFY>]` or `-f, --format <TEMPLATE>` → `--tls-verify`, `-f, --format`.
+/// `--tls-verify[=<TLS_VERIFY>]` or `--format <TEMPLATE>` → `--tls-verify`, `--format`.
 fn flag_name(arg: &str) -> String {
     arg.split([' ', '[', '='])
-        .take_while(|part| part.starts_with('-'))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// pflag names a flag with a shorthand `-n, --no-tags`.
+fn with_shorthand(long_flag: &str) -> String {
+    fn find_short(command: &clap::Command, long: &str) -> Option<char> {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long))
+            .and_then(clap::Arg::get_short)
+            .or_else(|| {
+                command
+                    .get_subcommands()
+                    .find_map(|sub| find_short(sub, long))
+            })
+    }
+    let long = long_flag.trim_start_matches('-');
+    match find_short(&Cli::command(), long) {
+        Some(short) => format!("-{short}, --{long}"),
+        None => long_flag.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -309,7 +346,10 @@ mod tests {
     fn usage_error(args: &[&str]) -> String {
         let mut argv = vec!["skopos"];
         argv.extend_from_slice(args);
-        pflag_message(&Cli::try_parse_from(argv).unwrap_err())
+        pflag_message(
+            &Cli::try_parse_from(&argv).unwrap_err(),
+            argv.last().copied(),
+        )
     }
 
     #[test]
