@@ -264,7 +264,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
             };
             return Ok(blob);
         }
-        let oci = oci_config(source.as_ref(), &image)
+        let oci = oci_config(source.as_ref(), &image, &image_bytes)
             .await
             .map_err(|err| prefixed("Error reading OCI-formatted configuration data", err))?;
         return match format {
@@ -407,9 +407,98 @@ async fn image_config_blob(source: &dyn ImageSource, image: &Manifest) -> anyhow
     read_config(source, &info).await
 }
 
-async fn oci_config(source: &dyn ImageSource, image: &Manifest) -> anyhow::Result<OciImage> {
+async fn oci_config(
+    source: &dyn ImageSource,
+    image: &Manifest,
+    image_bytes: &[u8],
+) -> anyhow::Result<OciImage> {
+    if let Manifest::Schema1(_) = image {
+        return oci_config_from_schema1(image_bytes);
+    }
     let blob = image_config_blob(source, image).await?;
     serde_json::from_slice(&blob).context("decoding the image configuration")
+}
+
+/// The `history` entries of a schema 1 manifest.
+#[derive(serde::Deserialize)]
+struct Schema1History {
+    #[serde(rename = "v1Compatibility")]
+    v1_compatibility: String,
+}
+
+/// The parts of a schema 1 manifest `inspect` reads.
+#[derive(serde::Deserialize)]
+struct Schema1Manifest {
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    history: Vec<Schema1History>,
+}
+
+/// What each `v1Compatibility` entry contributes to the converted history.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct V1Compatibility {
+    created: Option<GoTime>,
+    author: Option<String>,
+    comment: Option<String>,
+    throwaway: Option<bool>,
+    container_config: Option<V1ContainerConfig>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct V1ContainerConfig {
+    #[serde(rename = "Cmd")]
+    cmd: Option<Vec<String>>,
+}
+
+fn parse_schema1(manifest_bytes: &[u8]) -> anyhow::Result<Schema1Manifest> {
+    let schema1: Schema1Manifest =
+        serde_json::from_slice(manifest_bytes).context("decoding the schema 1 manifest")?;
+    if schema1.history.is_empty() {
+        bail!("schema 1 manifest has no history entries");
+    }
+    Ok(schema1)
+}
+
+/// containers/image's schema 1 → schema 2 config conversion (with unknown diff IDs, as
+/// `OCIConfig` does it), read as `v1.Image`: the newest `v1Compatibility` entry, a rootfs
+/// with one empty diff ID per non-throwaway layer, and a history built oldest first.
+pub fn oci_config_from_schema1(manifest_bytes: &[u8]) -> anyhow::Result<OciImage> {
+    let schema1 = parse_schema1(manifest_bytes)?;
+    let mut image: OciImage = match schema1.history.first() {
+        Some(newest) => serde_json::from_str(&newest.v1_compatibility)
+            .context("decoding the schema 1 v1Compatibility entry")?,
+        None => OciImage::default(),
+    };
+    let mut diff_ids = Vec::new();
+    let mut history = Vec::new();
+    for entry in schema1.history.iter().rev() {
+        let v1: V1Compatibility = serde_json::from_str(&entry.v1_compatibility)
+            .context("decoding the schema 1 v1Compatibility entry")?;
+        let empty_layer = v1.throwaway.unwrap_or(false);
+        if !empty_layer {
+            diff_ids.push(String::new());
+        }
+        history.push(OciHistory {
+            created: Some(v1.created.unwrap_or(GoTime::ZERO)),
+            created_by: v1
+                .container_config
+                .and_then(|c| c.cmd)
+                .unwrap_or_default()
+                .join(" "),
+            author: v1.author.unwrap_or_default(),
+            comment: v1.comment.unwrap_or_default(),
+            empty_layer,
+        });
+    }
+    image.rootfs = skopos_core::image_config::OciRootFs {
+        fs_type: "layers".to_string(),
+        diff_ids: Some(diff_ids),
+    };
+    image.history = Some(history);
+    Ok(image)
 }
 
 /// containers/image's `Inspect()` for each manifest type.
@@ -590,6 +679,17 @@ mod tests {
         assert_eq!(
             facts.created.map(|t| t.to_rfc3339_nano()).as_deref(),
             Some("2020-01-02T03:04:05.6+01:00")
+        );
+    }
+
+    #[test]
+    fn schema1_config_is_converted_like_containers_image() {
+        let manifest = br#"{"schemaVersion":1,"tag":"v1","history":[{"v1Compatibility":"{\"id\":\"x\",\"os\":\"linux\",\"architecture\":\"amd64\",\"author\":\"me\",\"created\":\"2023-06-30T23:59:58.120000000+02:00\",\"config\":{\"Cmd\":[\"/bin/sh\"]}}"},{"v1Compatibility":"{\"created\":\"2023-01-01T01:02:03.000000001-05:00\",\"container_config\":{\"Cmd\":[\"layer\",\"0\"]},\"throwaway\":true}"}]}"#;
+        let image = oci_config_from_schema1(manifest).unwrap();
+        let text = String::from_utf8(gojson::to_vec(&image).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"created":"2023-06-30T23:59:58.12+02:00","author":"me","architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[""]},"history":[{"created":"2023-01-01T01:02:03.000000001-05:00","created_by":"layer 0","empty_layer":true},{"created":"2023-06-30T23:59:58.12+02:00","author":"me"}]}"#
         );
     }
 
