@@ -571,20 +571,7 @@ pub fn facts_from_schema1(
     manifest_bytes: &[u8],
     layers: Vec<String>,
 ) -> anyhow::Result<ImageFacts> {
-    #[derive(serde::Deserialize)]
-    struct History {
-        #[serde(rename = "v1Compatibility")]
-        v1_compatibility: String,
-    }
-    #[derive(serde::Deserialize)]
-    struct Schema1 {
-        #[serde(default)]
-        tag: Option<String>,
-        #[serde(default)]
-        history: Vec<History>,
-    }
-    let schema1: Schema1 =
-        serde_json::from_slice(manifest_bytes).context("decoding the schema 1 manifest")?;
+    let schema1 = parse_schema1(manifest_bytes)?;
     let newest = schema1
         .history
         .first()
