@@ -25,6 +25,35 @@ use crate::template;
 /// containers/image refuses config blobs larger than this (`iolimits.MaxConfigBodySize`).
 const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
 
+/// The fields of [`InspectOutput`] as templates name them.
+const OUTPUT_FIELDS: &[&str] = &[
+    "Name",
+    "Tag",
+    "Digest",
+    "RepoTags",
+    "Created",
+    "DockerVersion",
+    "Labels",
+    "Architecture",
+    "Os",
+    "Layers",
+    "Env",
+];
+
+/// The fields of `v1.Image` as templates name them.
+const CONFIG_FIELDS: &[&str] = &[
+    "Created",
+    "Author",
+    "Architecture",
+    "Variant",
+    "OS",
+    "OSVersion",
+    "OSFeatures",
+    "Config",
+    "RootFS",
+    "History",
+];
+
 /// The default `inspect` output (skopeo's `inspect.Output` in 1.9.3, which has no
 /// `LayersData`), in Go field order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -269,7 +298,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
             .map_err(|err| prefixed("Error reading OCI-formatted configuration data", err))?;
         return match format {
             Some(f) if !template::is_json_format(f) => {
-                template::render(f, config_template_value(&oci))
+                template::render(f, config_template_value(&oci), CONFIG_FIELDS)
                     .map(String::into_bytes)
                     .map_err(|err| {
                         prefixed(
@@ -305,7 +334,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
     let output = InspectOutput::new(name_field, digest, repo_tags, facts);
     match format {
         Some(f) if !template::is_json_format(f) => {
-            template::render(f, output.to_template_value()).map(String::into_bytes)
+            template::render(f, output.to_template_value(), OUTPUT_FIELDS).map(String::into_bytes)
         }
         _ => indented_json(&output),
     }
@@ -689,7 +718,7 @@ mod tests {
         .unwrap();
         let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
         let value = output.to_template_value();
-        let render = |f: &str| template::render(f, value.clone()).unwrap();
+        let render = |f: &str| template::render(f, value.clone(), OUTPUT_FIELDS).unwrap();
         assert_eq!(
             render("{{.Created}}"),
             "2024-01-01 00:00:00.5 +0200 +0200\n"
@@ -703,7 +732,7 @@ mod tests {
 
         let empty = InspectOutput::new(String::new(), digest(), Vec::new(), ImageFacts::default());
         assert_eq!(
-            template::render("{{.Created}}", empty.to_template_value()).unwrap(),
+            template::render("{{.Created}}", empty.to_template_value(), OUTPUT_FIELDS).unwrap(),
             "<nil>\n"
         );
     }
@@ -718,7 +747,8 @@ mod tests {
         assert_eq!(
             template::render(
                 "{{.OS}} {{.Config.Cmd}} {{.RootFS.DiffIDs}} {{(index .History 0).CreatedBy}}",
-                value
+                value,
+                CONFIG_FIELDS
             )
             .unwrap(),
             "linux [sh] [sha256:aa] x\n"

@@ -3,7 +3,8 @@
 //! reproduces all three parts, including the tabwriter's quirk: text after the last line
 //! that has no tab-separated cells is lost.
 
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
+use gotmpl::parse::{Expr, Node, PipeNode};
 use gotmpl::{Template, Value};
 
 /// Template name, as it appears in skopeo's template errors.
@@ -67,16 +68,80 @@ fn replace_all(text: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Run `format` over `data` as skopeo's `printTmpl` does and return what reaches stdout.
-pub fn render(format: &str, data: Value) -> anyhow::Result<String> {
-    let source = format!("{{{{range . }}}}{}{{{{end}}}}", normalize_format(format));
+/// `fields` are the names of the Go struct's fields: Go refuses any other `.Field` (maps
+/// here would print `<no value>`).
+pub fn render(format: &str, data: Value, fields: &[&str]) -> anyhow::Result<String> {
+    let normalized = normalize_format(format);
+    let source = format!("{RANGE_OPEN}{normalized}{{{{end}}}}");
     let template = Template::new(TEMPLATE_NAME)
         .parse(&source)
         .map_err(|err| anyhow!("{err}"))?;
+    if let Some(message) = unknown_field(&normalized, &source, fields) {
+        bail!(message);
+    }
     let list = Value::List(vec![data].into());
     let text = template
         .execute_to_string(&list)
         .map_err(|err| anyhow!("{err}"))?;
     Ok(tabwriter_unflushed(&text))
+}
+
+/// What skopeo wraps the format in, so that it runs once for the one inspected image.
+const RANGE_OPEN: &str = "{{range . }}";
+
+/// Go's error for the first unconditionally executed `.Field` that the struct does not
+/// have. Only actions outside `if`/`with`/`range` bodies are checked, where dot is surely
+/// the struct and the action surely runs.
+fn unknown_field(normalized: &str, source: &str, fields: &[&str]) -> Option<String> {
+    const DEFINE_OPEN: &str = "{{define \"skopos-field-check\"}}";
+    let checked = format!("{DEFINE_OPEN}{normalized}{{{{end}}}}");
+    let template = Template::new(TEMPLATE_NAME).parse(&checked).ok()?;
+    let body = template.lookup("skopos-field-check")?;
+    let (offset, path) = body.nodes.iter().find_map(|node| match node {
+        Node::Action(action) => unknown_in_pipe(&action.pipe, fields),
+        Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+            unknown_in_pipe(&branch.pipe, fields)
+        }
+        _ => None,
+    })?;
+    // Positions in `checked` → positions in the template skopeo executes.
+    let offset = (offset + RANGE_OPEN.len()).checked_sub(DEFINE_OPEN.len())?;
+    let before = source.get(..offset)?;
+    let line = 1 + before.matches('\n').count();
+    let column = before
+        .rfind('\n')
+        .map_or(offset, |newline| offset - newline - 1);
+    let field = path.first()?;
+    Some(format!(
+        "template: {TEMPLATE_NAME}:{line}:{column}: executing \"{TEMPLATE_NAME}\" at <.{}>: can't evaluate field {field} in type interface {{}}",
+        path.join(".")
+    ))
+}
+
+/// The first `.Field` of `pipe` (its offset and path) whose first name is not in `fields`.
+fn unknown_in_pipe(pipe: &PipeNode, fields: &[&str]) -> Option<(usize, Vec<String>)> {
+    pipe.commands
+        .iter()
+        .flat_map(|command| command.args.iter())
+        .find_map(|arg| unknown_in_expr(arg, fields))
+}
+
+fn unknown_in_expr(expr: &Expr, fields: &[&str]) -> Option<(usize, Vec<String>)> {
+    match expr {
+        Expr::Field(pos, path) => {
+            let first = path.first()?;
+            // Go reports a field chain at its last element (`.Nope.X` at `.X`).
+            let last_offset = pos.offset
+                + path[..path.len() - 1]
+                    .iter()
+                    .map(|name| name.len() + 1)
+                    .sum::<usize>();
+            (!fields.contains(&first.as_str()))
+                .then(|| (last_offset, path.iter().map(ToString::to_string).collect()))
+        }
+        Expr::Pipe(_, pipe) => unknown_in_pipe(pipe, fields),
+        _ => None,
+    }
 }
 
 /// A cell of Go's tabwriter: its text and width in characters.
@@ -214,15 +279,31 @@ mod tests {
     #[test]
     fn renders_without_extra_functions() {
         let data = tmap! { "Os" => "linux", "Layers" => vec!["a".to_string(), "b".to_string()] };
-        assert_eq!(
-            render("{{.Os}} {{len .Layers}}", data.clone()).unwrap(),
-            "linux 2\n"
-        );
-        assert_eq!(
-            render("{{range .Layers}}{{.}},{{end}}", data.clone()).unwrap(),
-            "a,b,\n"
-        );
-        let err = render("{{json .Os}}", data).unwrap_err().to_string();
+        let fields = ["Os", "Layers"];
+        let render = |f: &str| render(f, data.clone(), &fields);
+        assert_eq!(render("{{.Os}} {{len .Layers}}").unwrap(), "linux 2\n");
+        assert_eq!(render("{{range .Layers}}{{.}},{{end}}").unwrap(), "a,b,\n");
+        let err = render("{{json .Os}}").unwrap_err().to_string();
         assert!(err.contains("json"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_fail_as_in_go() {
+        let data = tmap! { "Os" => "linux" };
+        let render = |f: &str| render(f, data.clone(), &["Os"]);
+        assert_eq!(
+            render("{{.Nope}}").unwrap_err().to_string(),
+            "template: skopeo inspect:1:14: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"
+        );
+        assert_eq!(
+            render("{{.Os}}\\n {{printf \"%s\" .Nope.X}}").unwrap_err().to_string(),
+            "template: skopeo inspect:2:20: executing \"skopeo inspect\" at <.Nope.X>: can't evaluate field Nope in type interface {}"
+        );
+        assert_eq!(
+            render("{{.Os}} {{.Nope}}").unwrap_err().to_string(),
+            "template: skopeo inspect:1:22: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"
+        );
+        // Not checked where it may not run, or where dot is something else.
+        assert_eq!(render("{{if false}}{{.Nope}}{{end}}ok").unwrap(), "ok\n");
     }
 }
