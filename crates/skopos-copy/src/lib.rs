@@ -15,7 +15,7 @@ mod options;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
-pub use options::{CopyOptions, ImageListSelection};
+pub use options::{CopyOptions, ImageListSelection, DEFAULT_PARALLEL_BLOBS};
 
 use std::sync::Arc;
 

@@ -1,15 +1,318 @@
-//! `skopos copy` (placeholder: the lead writes the real command on the copy engine).
+//! `skopos copy SOURCE-IMAGE DESTINATION-IMAGE`: flags → transports and copy options →
+//! the copy engine, with skopeo's progress output and `--digestfile`.
 
-use crate::cli::{CopyArgs, GlobalArgs};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 
-/// Run `copy` (not wired to the copy engine in this branch).
-pub async fn run(_: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
-    // skopeo checks each side's credential flags before anything else.
+use anyhow::{anyhow, bail, Context as _};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use skopos_copy::{
+    copy_image, BlobKind, CopyEvent, CopyOptions, ImageListSelection, NoProgress, ProgressSink,
+};
+use skopos_core::compression::Compression;
+use skopos_core::media_type;
+use skopos_core::platform::Platform;
+use skopos_core::retry::{with_retry, RetryOptions};
+use skopos_core::{Digest, ImageName, SystemContext};
+
+use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
+
+/// Run `copy`.
+pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
+    let options = copy_options(global, args)?;
+    let source_name = ImageName::parse(args.source())
+        .map_err(|e| e.context(format!("Invalid source name {}", args.source())))?;
+    let destination_name = ImageName::parse(args.destination())
+        .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
+    // skopeo checks each side's credential flags before anything else touches an image.
     args.src.docker_auth()?;
     args.dest.docker_auth()?;
-    anyhow::bail!(
-        "copy is not wired yet (asked to copy {} to {})",
-        args.source(),
-        args.destination()
-    )
+    let source_ctx = SystemContext {
+        oci_shared_blob_dir: args.src.shared_blob_dir.clone(),
+        ..base_context(global)
+    };
+    let destination_ctx = SystemContext {
+        oci_shared_blob_dir: args.dest.shared_blob_dir.clone(),
+        oci_accept_uncompressed_layers: args.dest_oci_accept_uncompressed_layers,
+        dir_force_compress: args.dest_compress,
+        dir_force_decompress: args.dest_decompress,
+        ..base_context(global)
+    };
+    let options = CopyOptions {
+        destination_reference: destination_name.docker_reference().cloned(),
+        ..options
+    };
+    let progress: Arc<dyn ProgressSink> = if args.quiet {
+        Arc::new(NoProgress)
+    } else {
+        Arc::new(Renderer::for_stdout())
+    };
+
+    let outcome = with_retry(retry_options(&args.retry)?, || async {
+        // containers/image opens the destination first; its errors win.
+        let destination = skopos_transports::open_destination(&destination_name, &destination_ctx)
+            .await
+            .with_context(|| format!("initializing destination {destination_name}"))?;
+        let source = skopos_transports::open_source(&source_name, &source_ctx)
+            .await
+            .with_context(|| format!("initializing source {source_name}"))?;
+        copy_image(
+            Arc::from(source),
+            Arc::from(destination),
+            options.clone(),
+            progress.clone(),
+        )
+        .await
+    })
+    .await?;
+
+    if let Some(path) = &args.digestfile {
+        std::fs::write(path, outcome.digest.to_string())
+            .with_context(|| format!("Failed to write digest to file {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The settings both sides share.
+fn base_context(global: &GlobalArgs) -> SystemContext {
+    SystemContext {
+        tmpdir: global.tmpdir.clone(),
+        override_os: global.override_os.clone(),
+        override_arch: global.override_arch.clone(),
+        override_variant: global.override_variant.clone(),
+        ..SystemContext::default()
+    }
+}
+
+/// The engine options the flags ask for, with skopeo's checks and messages.
+fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOptions> {
+    let force_manifest_type = match args.shared.format.as_deref() {
+        None | Some("") => None,
+        Some("oci") => Some(media_type::OCI_MANIFEST),
+        Some("v2s1") => Some(media_type::DOCKER_V2_SCHEMA1_SIGNED),
+        Some("v2s2") => Some(media_type::DOCKER_V2_SCHEMA2),
+        Some(other) => bail!(
+            "unknown format {}. Choose one of the supported formats: 'oci', 'v2s1', or 'v2s2'",
+            crate::logging::go_quote(other)
+        ),
+    };
+    if args.all && args.multi_arch.is_some() {
+        bail!("Cannot use --all and --multi-arch flags together");
+    }
+    let image_list_selection = if args.all {
+        ImageListSelection::All
+    } else {
+        match args.multi_arch.as_deref() {
+            None | Some("system") => ImageListSelection::System,
+            Some("all") => ImageListSelection::All,
+            Some("index-only") => ImageListSelection::IndexOnly,
+            Some(other) => bail!(
+                "unknown multi-arch option {}. Choose one of the supported options: 'system', 'all', or 'index-only'",
+                crate::logging::go_quote(other)
+            ),
+        }
+    };
+    let compression_format = match args.dest_compress_format.as_deref() {
+        None => None,
+        Some("zstd:chunked") => {
+            bail!("--dest-compress-format zstd:chunked is not supported by skopos yet")
+        }
+        Some(name) => Some(Compression::from_name(name).ok_or_else(|| {
+            anyhow!(
+                "cannot find compressor for {}",
+                crate::logging::go_quote(name)
+            )
+        })?),
+    };
+    if let Some(level) = args.dest_compress_level {
+        let format = compression_format.unwrap_or(Compression::Gzip);
+        let valid = match format {
+            Compression::Gzip => (1..=9).contains(&level),
+            Compression::Zstd => (1..=22).contains(&level),
+            _ => true,
+        };
+        if !valid {
+            bail!("invalid --dest-compress-level {level} for {format}");
+        }
+    }
+    for (flag, given) in [
+        ("--encryption-key", !args.encryption_key.is_empty()),
+        ("--decryption-key", !args.decryption_key.is_empty()),
+        ("--sign-by", args.shared.sign_by.is_some()),
+        (
+            "--sign-by-sq-fingerprint",
+            args.shared.sign_by_sq_fingerprint.is_some(),
+        ),
+        ("--sign-by-sigstore", args.shared.sign_by_sigstore.is_some()),
+        (
+            "--sign-by-sigstore-private-key",
+            args.shared.sign_by_sigstore_private_key.is_some(),
+        ),
+    ] {
+        if given {
+            bail!("{flag} is not supported by skopos yet");
+        }
+    }
+    Ok(CopyOptions {
+        image_list_selection,
+        platform: Platform::wanted(
+            global.override_os.as_deref(),
+            global.override_arch.as_deref(),
+            global.override_variant.as_deref(),
+        ),
+        force_manifest_type,
+        preserve_digests: args.shared.preserve_digests,
+        remove_signatures: args.shared.remove_signatures,
+        compression_format,
+        compression_level: args.dest_compress_level,
+        max_parallel_blobs: match args.image_parallel_copies {
+            None | Some(0) => skopos_copy::DEFAULT_PARALLEL_BLOBS,
+            Some(n) => n as usize,
+        },
+        destination_reference: None,
+    })
+}
+
+/// `--retry-times` / `--retry-delay`.
+pub fn retry_options(args: &RetryArgs) -> anyhow::Result<RetryOptions> {
+    let max_retries = u32::try_from(args.retry_times)
+        .map_err(|_| anyhow!("--retry-times must not be negative"))?;
+    Ok(RetryOptions {
+        max_retries,
+        delay: args.retry_delay.filter(|d| !d.is_zero()),
+    })
+}
+
+/// Renders copy events the way skopeo does: plain lines when stdout is not a terminal,
+/// one progress bar per blob when it is.
+enum Renderer {
+    Plain,
+    Bars {
+        multi: MultiProgress,
+        bars: Mutex<HashMap<Digest, ProgressBar>>,
+    },
+}
+
+impl Renderer {
+    fn for_stdout() -> Renderer {
+        if std::io::stdout().is_terminal() {
+            Renderer::Bars {
+                multi: MultiProgress::new(),
+                bars: Mutex::new(HashMap::new()),
+            }
+        } else {
+            Renderer::Plain
+        }
+    }
+
+    fn line(&self, text: String) {
+        match self {
+            Renderer::Plain => {
+                let mut out = std::io::stdout().lock();
+                // A closed stdout must not fail the copy.
+                let _ = writeln!(out, "{text}");
+            }
+            Renderer::Bars { multi, .. } => {
+                let _ = multi.println(text);
+            }
+        }
+    }
+}
+
+/// The plain line skopeo prints for an event, if any.
+fn plain_line(event: &CopyEvent) -> Option<String> {
+    Some(match event {
+        CopyEvent::GettingSignatures { list: false } => "Getting image source signatures".into(),
+        CopyEvent::GettingSignatures { list: true } => "Getting image list signatures".into(),
+        CopyEvent::CopyingImages { copying, total } => {
+            format!("Copying {copying} of {total} images in list")
+        }
+        CopyEvent::CopyingImage {
+            digest,
+            index,
+            count,
+        } => format!("Copying image {digest} ({index}/{count})"),
+        CopyEvent::BlobStarted { digest, kind, .. } => {
+            format!("Copying {} {digest}", kind_name(*kind))
+        }
+        CopyEvent::WritingManifest { list: false } => {
+            "Writing manifest to image destination".into()
+        }
+        CopyEvent::WritingManifest { list: true } => {
+            "Writing manifest list to image destination".into()
+        }
+        CopyEvent::StoringSignatures { list: false } => "Storing signatures".into(),
+        CopyEvent::StoringSignatures { list: true } => "Storing list signatures".into(),
+        CopyEvent::BlobProgress { .. }
+        | CopyEvent::BlobSkipped { .. }
+        | CopyEvent::BlobDone { .. } => return None,
+    })
+}
+
+fn kind_name(kind: BlobKind) -> &'static str {
+    match kind {
+        BlobKind::Layer => "blob",
+        BlobKind::Config => "config",
+    }
+}
+
+impl ProgressSink for Renderer {
+    fn event(&self, event: CopyEvent) {
+        let Renderer::Bars { multi, bars } = self else {
+            if let Some(line) = plain_line(&event) {
+                self.line(line);
+            }
+            return;
+        };
+        let Ok(mut bars) = bars.lock() else { return };
+        match event {
+            CopyEvent::BlobStarted { digest, size, kind } => {
+                let bar = multi.add(ProgressBar::new(size.unwrap_or(0)));
+                let template = if size.is_some() {
+                    "{prefix} {bar:30} {bytes} / {total_bytes} | {bytes_per_sec} {msg}"
+                } else {
+                    "{prefix} {bytes} | {bytes_per_sec} {msg}"
+                };
+                if let Ok(style) = ProgressStyle::with_template(template) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(format!("Copying {} {}", kind_name(kind), short(&digest)));
+                bars.insert(digest, bar);
+            }
+            CopyEvent::BlobProgress { digest, read } => {
+                if let Some(bar) = bars.get(&digest) {
+                    bar.set_position(read);
+                }
+            }
+            CopyEvent::BlobSkipped { digest, .. } => {
+                if let Some(bar) = bars.remove(&digest) {
+                    finish(&bar, "skipped: already exists");
+                }
+            }
+            CopyEvent::BlobDone { digest, .. } => {
+                if let Some(bar) = bars.remove(&digest) {
+                    finish(&bar, "done");
+                }
+            }
+            other => {
+                drop(bars);
+                if let Some(line) = plain_line(&other) {
+                    self.line(line);
+                }
+            }
+        }
+    }
+}
+
+fn finish(bar: &ProgressBar, message: &'static str) {
+    if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}") {
+        bar.set_style(style);
+    }
+    bar.finish_with_message(message);
+}
+
+/// The first 12 hex digits, as skopeo's bars show them.
+fn short(digest: &Digest) -> &str {
+    &digest.hex()[..12.min(digest.hex().len())]
 }
