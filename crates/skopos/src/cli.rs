@@ -38,6 +38,7 @@ pub struct Cli {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         value_parser = parse_go_bool
     )]
     pub deprecated_tls_verify: Option<bool>,
@@ -48,6 +49,7 @@ pub struct Cli {
 
 /// Options of the whole program (skopeo's persistent root flags).
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// enable debug output
     #[arg(
@@ -56,7 +58,9 @@ pub struct GlobalArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -69,7 +73,9 @@ pub struct GlobalArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -86,7 +92,9 @@ pub struct GlobalArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -193,6 +201,7 @@ macro_rules! image_flags {
                 num_args = 0..=1,
                 require_equals = true,
                 default_missing_value = "true",
+        value_name = "BOOL",
                 value_parser = parse_go_bool
             )]
             pub tls_verify: Option<bool>,
@@ -202,7 +211,9 @@ macro_rules! image_flags {
                 num_args = 0..=1,
                 require_equals = true,
                 default_missing_value = "true",
+        value_name = "BOOL",
                 default_value = "false",
+        hide_default_value = true,
                 action = ArgAction::Set,
                 value_parser = parse_go_bool
             )]
@@ -352,7 +363,14 @@ image_flags!(
 #[derive(Debug, Clone, Default, Args)]
 pub struct RetryArgs {
     /// the number of times to possibly retry
-    #[arg(long, default_value = "0", value_name = "N", value_parser = parse_go_int, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "0",
+        hide_default_value = true,
+        value_name = "N",
+        value_parser = parse_go_int,
+        allow_hyphen_values = true
+    )]
     pub retry_times: i64,
     /// Fixed delay between retries (default: exponential back-off)
     #[arg(long, value_name = "DURATION", value_parser = parse_go_duration)]
@@ -368,7 +386,9 @@ pub struct SharedCopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -379,7 +399,9 @@ pub struct SharedCopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -409,7 +431,9 @@ pub struct SharedCopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -436,6 +460,7 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         value_parser = parse_go_bool
     )]
     pub tls_verify: Option<bool>,
@@ -454,7 +479,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -466,7 +493,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -478,7 +507,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -499,7 +530,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -511,7 +544,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -536,7 +571,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -552,7 +589,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -573,7 +612,9 @@ pub struct CopyArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -631,7 +672,9 @@ pub struct InspectArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -642,7 +685,9 @@ pub struct InspectArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -657,7 +702,9 @@ pub struct InspectArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -712,7 +759,9 @@ pub struct LoginArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -726,7 +775,9 @@ pub struct LoginArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -737,6 +788,7 @@ pub struct LoginArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         value_parser = parse_go_bool
     )]
     pub tls_verify: Option<bool>,
@@ -750,7 +802,9 @@ pub struct LoginArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -770,7 +824,9 @@ pub struct LogoutArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -787,6 +843,7 @@ pub struct LogoutArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         value_parser = parse_go_bool
     )]
     pub tls_verify: Option<bool>,
@@ -855,6 +912,7 @@ pub struct SyncArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         value_parser = parse_go_bool
     )]
     pub tls_verify: Option<bool>,
@@ -878,7 +936,9 @@ pub struct SyncArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -896,7 +956,9 @@ pub struct SyncArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -907,7 +969,9 @@ pub struct SyncArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
@@ -918,7 +982,9 @@ pub struct SyncArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
+        value_name = "BOOL",
         default_value = "false",
+        hide_default_value = true,
         action = ArgAction::Set,
         value_parser = parse_go_bool
     )]
