@@ -252,16 +252,79 @@ enum Piece {
     End,
 }
 
+/// A blob in its temporary file, complete and flushed, not yet under its digest's name.
+/// Dropping it removes the file.
+#[derive(Debug)]
+pub(crate) struct StagedBlob {
+    temp: tempfile::TempPath,
+    final_path: PathBuf,
+}
+
+impl StagedBlob {
+    /// Where the blob goes when published.
+    pub(crate) fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Rename the blob to its final name. Blocks: call from a blocking thread.
+    pub(crate) fn publish(self) -> Result<()> {
+        create_dir_all(parent_dir(&self.final_path))?;
+        let final_path = self.final_path;
+        self.temp
+            .persist(&final_path)
+            .map_err(|err| path_error("rename to", &final_path, &err.error))?;
+        Ok(())
+    }
+}
+
+/// Write `bytes` (a manifest) into a staged blob that [`StagedBlob::publish`] later
+/// renames to `final_path`. Blocks: call from a blocking thread.
+pub(crate) fn stage_bytes(
+    temp_dir: &Path,
+    temp_prefix: &str,
+    final_path: PathBuf,
+    bytes: &[u8],
+) -> Result<StagedBlob> {
+    create_dir_all(temp_dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(temp_prefix)
+        .tempfile_in(temp_dir)
+        .map_err(|err| path_error("create a temporary file in", temp_dir, &err))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|err| path_error("write", temp.path(), &err))?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(BLOB_MODE))
+        .map_err(|err| path_error("chmod", temp.path(), &err))?;
+    Ok(StagedBlob {
+        temp: temp.into_temp_path(),
+        final_path,
+    })
+}
+
 /// Stream `stream` into a temporary file, flush it to disk, make it mode 0644 and rename
 /// it to its digest's path, but only once the stream has ended without error; on any
 /// failure the temporary file is removed and nothing appears under the blob's name.
 /// The digest is `expected`'s (the copy engine verifies the stream) or, without one,
 /// computed here.
 pub(crate) async fn store_blob(
-    mut stream: BlobReader,
+    stream: BlobReader,
     expected: Option<&BlobInfo>,
     placement: BlobPlacement,
 ) -> Result<WrittenBlob> {
+    let (written, staged) = stage_blob(stream, expected, placement).await?;
+    blocking(move || staged.publish()).await?;
+    Ok(written)
+}
+
+/// Like [`store_blob`], but leave the complete blob in its temporary file for the caller
+/// to publish (or drop) later: a destination that must not change anything visible
+/// before its commit uses this.
+pub(crate) async fn stage_blob(
+    mut stream: BlobReader,
+    expected: Option<&BlobInfo>,
+    placement: BlobPlacement,
+) -> Result<(WrittenBlob, StagedBlob)> {
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let expected = expected.cloned();
     let writer = tokio::task::spawn_blocking(move || write_pieces(receiver, expected, placement));
@@ -303,7 +366,7 @@ fn write_pieces(
     mut receiver: mpsc::Receiver<Piece>,
     expected: Option<BlobInfo>,
     placement: BlobPlacement,
-) -> Result<WrittenBlob> {
+) -> Result<(WrittenBlob, StagedBlob)> {
     let dir = &placement.temp_dir;
     // A shared blob directory may not exist yet.
     create_dir_all(dir)?;
@@ -349,10 +412,11 @@ fn write_pieces(
     file.set_permissions(Permissions::from_mode(BLOB_MODE))
         .map_err(|err| path_error("chmod", temp.path(), &err))?;
     let final_path = (placement.final_path)(&digest);
-    create_dir_all(parent_dir(&final_path))?;
-    temp.persist(&final_path)
-        .map_err(|err| path_error("rename to", &final_path, &err.error))?;
-    Ok(WrittenBlob { digest, size })
+    let staged = StagedBlob {
+        temp: temp.into_temp_path(),
+        final_path,
+    };
+    Ok((WrittenBlob { digest, size }, staged))
 }
 
 /// An advisory lock (`flock`) on a directory, released when dropped.

@@ -13,7 +13,7 @@ use crate::Result;
 
 use super::go_compat::{base64_bytes, go_quote, is_empty_str, null_default};
 use super::variants::{updated_media_type, OCI_VARIANTS};
-use super::{validate_unambiguous, AllowedFields, LayerInfo, LayerUpdate};
+use super::{validate_unambiguous, AllowedFields, CompressionUpdate, LayerInfo, LayerUpdate};
 
 /// An OCI platform (`specs-go/v1.Platform`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -191,11 +191,14 @@ impl OciManifest {
                     },
                 )?;
             // containers/image rebuilds each descriptor from the copied blob's info, which
-            // carries URLs and annotations but not `data`, `platform` or `artifactType`.
+            // carries URLs and annotations but not `data`, `platform` or `artifactType`; a
+            // blob whose bytes were transformed on the way is a new blob, without either.
             let size = i64::try_from(update.size).context("layer size out of range")?;
             let mut rebuilt = OciDescriptor::new(&media_type, update.digest.clone(), size);
-            rebuilt.urls = std::mem::take(&mut layer.urls);
-            rebuilt.annotations = std::mem::take(&mut layer.annotations);
+            if update.compression == CompressionUpdate::Unchanged {
+                rebuilt.urls = std::mem::take(&mut layer.urls);
+                rebuilt.annotations = std::mem::take(&mut layer.annotations);
+            }
             *layer = rebuilt;
         }
         Ok(())

@@ -10,7 +10,7 @@ use crate::Result;
 
 use super::go_compat::{go_quote, null_default};
 use super::variants::{updated_media_type, SCHEMA2_VARIANTS};
-use super::{validate_unambiguous, AllowedFields, LayerInfo, LayerUpdate};
+use super::{validate_unambiguous, AllowedFields, CompressionUpdate, LayerInfo, LayerUpdate};
 
 /// A descriptor in a schema 2 manifest (and, with a platform, in a Docker manifest list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +134,10 @@ impl Schema2 {
             layer.media_type = media_type;
             layer.digest = update.digest.clone();
             layer.size = i64::try_from(update.size).context("layer size out of range")?;
+            // A blob transformed on the way is a new blob: the source's URLs don't serve it.
+            if update.compression != CompressionUpdate::Unchanged {
+                layer.urls.clear();
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! a rename, so concurrent writers do not lose each other's tags and readers never see a
 //! half-written index. (skopeo instead rewrites the index it read when it started.)
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use skopos_core::{
 
 use super::index::{Descriptor, Index, REF_NAME_ANNOTATION};
 use super::{index_path, oci_layout_path, BlobStore, OCI_LAYOUT_CONTENT};
-use crate::fsutil::{self, path_error, BlobPlacement, DirLock};
+use crate::fsutil::{self, path_error, BlobPlacement, DirLock, StagedBlob};
 
 /// An image being written into an OCI layout.
 #[derive(Debug)]
@@ -36,6 +37,9 @@ pub struct OciDestination {
     compression: LayerCompression,
     /// The `index.json` entry for the top-level manifest, once it is written.
     top_level: Mutex<Option<Descriptor>>,
+    /// Blobs and manifests written so far, still under temporary names: `commit`
+    /// publishes them, so a failed copy adds nothing to the layout.
+    staged: Mutex<HashMap<PathBuf, (WrittenBlob, StagedBlob)>>,
 }
 
 impl OciDestination {
@@ -68,6 +72,7 @@ impl OciDestination {
             temp_dir: shared_blob_dir.unwrap_or(path).to_path_buf(),
             compression,
             top_level: Mutex::new(None),
+            staged: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -112,6 +117,10 @@ impl ImageDestination for OciDestination {
 
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
         let path = self.blobs.path(&info.digest);
+        if let Some((written, _)) = self.staged()?.get(&path) {
+            let size_matches = info.size.is_none_or(|size| size == written.size);
+            return Ok(size_matches.then(|| written.clone()));
+        }
         let info = info.clone();
         fsutil::blocking(move || fsutil::existing_blob(&path, &info)).await
     }
@@ -128,7 +137,10 @@ impl ImageDestination for OciDestination {
             temp_prefix: "oci-put-blob",
             final_path: Box::new(move |digest| blobs.path(digest)),
         };
-        fsutil::store_blob(stream, expected, placement).await
+        let (written, staged) = fsutil::stage_blob(stream, expected, placement).await?;
+        self.staged()?
+            .insert(staged.final_path().to_path_buf(), (written.clone(), staged));
+        Ok(written)
     }
 
     /// Manifests are blobs too; the top-level one also becomes the `index.json` entry
@@ -157,13 +169,16 @@ impl ImageDestination for OciDestination {
         };
         let path = self.blobs.path(&digest);
         let bytes = manifest.to_vec();
-        fsutil::blocking(move || {
-            if let Some(parent) = path.parent() {
-                fsutil::create_dir_all(parent)?;
-            }
-            fsutil::write_file_atomic(&path, &bytes)
-        })
-        .await?;
+        let temp_dir = self.temp_dir.clone();
+        let staged =
+            fsutil::blocking(move || fsutil::stage_bytes(&temp_dir, "oci-put-blob", path, &bytes))
+                .await?;
+        let written = WrittenBlob {
+            digest: digest.clone(),
+            size: manifest.len() as u64,
+        };
+        self.staged()?
+            .insert(staged.final_path().to_path_buf(), (written, staged));
         if instance.is_none() {
             let mut descriptor = Descriptor {
                 media_type: mime_type,
@@ -203,9 +218,25 @@ impl ImageDestination for OciDestination {
             .lock()
             .map_err(|_| anyhow!("internal error: a poisoned lock"))?
             .clone();
+        let staged: Vec<StagedBlob> = self.staged()?.drain().map(|(_, (_, s))| s).collect();
         let dir = self.dir.clone();
-        fsutil::blocking(move || update_index(&dir, top_level))
-            .await
-            .with_context(|| format!("updating the index of {}", self.dir.display()))
+        fsutil::blocking(move || {
+            for blob in staged {
+                blob.publish()?;
+            }
+            update_index(&dir, top_level)
+        })
+        .await
+        .with_context(|| format!("updating the index of {}", self.dir.display()))
+    }
+}
+
+impl OciDestination {
+    fn staged(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<PathBuf, (WrittenBlob, StagedBlob)>>> {
+        self.staged
+            .lock()
+            .map_err(|_| anyhow!("internal error: a poisoned lock"))
     }
 }
