@@ -217,24 +217,23 @@ impl Copier {
             }));
         }
         let mut copied = HashMap::new();
-        let mut first_error = None;
-        for task in tasks {
-            match task.await {
+        let mut pending = tasks.into_iter();
+        while let Some(task) = pending.next() {
+            let failure = match task.await {
                 Ok(Ok((digest, blob))) => {
                     copied.insert(digest, blob);
+                    continue;
                 }
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(join) => {
-                    first_error.get_or_insert(anyhow!("a layer copy failed: {join}"));
-                }
+                Ok(Err(e)) => e,
+                Err(join) => anyhow!("a layer copy failed: {join}"),
+            };
+            // One failed layer fails the image: stop the others instead of finishing them.
+            for rest in pending {
+                rest.abort();
             }
+            return Err(failure);
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(copied),
-        }
+        Ok(copied)
     }
 
     /// Read the source's config blob, checking its size and digest.
