@@ -148,50 +148,7 @@ fn quote_if_needed(text: &str) -> String {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`): printable characters as they are, `\n`-style escapes for
-/// the usual controls, `\xNN` for other ASCII controls, `\uNNNN` / `\UNNNNNNNN` for other
-/// non-printable characters.
-pub fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if !is_go_printable(c) => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` for assigned characters: not controls, format characters,
-/// separators other than the ASCII space.
-fn is_go_printable(c: char) -> bool {
-    !(c.is_control()
-        || matches!(c,
-            '\u{a0}' | '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}'
-            | '\u{1680}' | '\u{180e}' | '\u{2000}'..='\u{200f}' | '\u{2028}'..='\u{202f}'
-            | '\u{205f}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{3000}' | '\u{feff}'
-            | '\u{fff9}'..='\u{fffb}'))
-}
+pub use skopos_core::go_text::go_quote;
 
 /// Install the `tracing` subscriber: info and above, or debug and above with `--debug`.
 pub fn install(debug: bool) {

@@ -3,7 +3,6 @@
 //! as RFC 3339 with nanoseconds, raw JSON values re-emitted compacted and HTML-escaped,
 //! and Go's `%q` quoting for error messages.
 
-use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::de::{self, Deserialize, Deserializer};
@@ -145,31 +144,7 @@ pub fn compact_go(raw: &str) -> String {
     out
 }
 
-/// Go's `%q` formatting of a string (`strconv.Quote`), for error messages that must match
-/// skopeo's.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::go_text::go_quote;
 
 /// Serialize a `[]byte` field as Go does: standard base64 with padding.
 pub mod base64_bytes {

@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use super::go_text::go_errno_text;
+use crate::go_text::go_errno_text;
 use crate::Result;
 
 /// How many symlinks one resolution follows before giving up, as Go's `EvalSymlinks`.

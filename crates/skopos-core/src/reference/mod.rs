@@ -11,7 +11,6 @@
 mod docker;
 pub mod explicit_path;
 pub mod go_digest;
-pub mod go_text;
 mod storage;
 
 use std::fmt;
@@ -25,9 +24,9 @@ pub use explicit_path::resolve_path_to_fully_explicit;
 pub use storage::MINIMUM_TRUNCATED_ID_LENGTH;
 
 use crate::digest::{Algorithm, Digest};
+use crate::go_text::{go_atoi, go_errno_text, go_quote};
 use crate::Result;
 use go_digest::{parse_go_digest, GoDigestError};
-use go_text::{go_atoi, go_errno_text, go_quote};
 
 /// Which image of an `oci:` or `oci-archive:` layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +122,7 @@ impl ImageName {
     /// The error's `Display` is exactly skopeo's message for the reference. The CLI must
     /// put skopeo's prefix for the command before it:
     /// - `inspect`: `Error parsing image name "<input>": ` (the input quoted as Go's
-    ///   `%q`, see [`go_text::go_quote`]);
+    ///   `%q`, see [`crate::go_text::go_quote`]);
     /// - `copy` source and `delete`: `Invalid source name <input>: `;
     /// - `copy` destination: `Invalid destination name <input>: `;
     /// - `layers`, `list-tags` (docker-archive): none.

@@ -37,23 +37,18 @@ pub fn go_quote(s: &str) -> String {
     quoted
 }
 
-/// An approximation of Go's `strconv.IsPrint`: exact for ASCII; for other characters,
-/// Unicode control and separator-like format characters are treated as non-printable.
+/// Go's `unicode.IsPrint` for assigned characters: exact for ASCII; elsewhere controls,
+/// format characters and separators other than the ASCII space are non-printable.
 fn is_go_printable(c: char) -> bool {
     if c.is_ascii() {
         return (' '..='~').contains(&c);
     }
-    !c.is_control()
-        && !matches!(
-            c,
-            '\u{a0}'
-                | '\u{ad}'
-                | '\u{2000}'..='\u{200f}'
-                | '\u{2028}'..='\u{202f}'
-                | '\u{205f}'..='\u{206f}'
-                | '\u{3000}'
-                | '\u{feff}'
-        )
+    !(c.is_control()
+        || matches!(c,
+            '\u{a0}' | '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}'
+            | '\u{1680}' | '\u{180e}' | '\u{2000}'..='\u{200f}' | '\u{2028}'..='\u{202f}'
+            | '\u{205f}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{3000}' | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'))
 }
 
 /// Go's `strconv.Atoi`: an optional sign and at least one decimal digit, within `i64`.
