@@ -33,7 +33,10 @@ pub(crate) async fn copy_list(
     };
     if !signatures.is_empty() {
         if let Err(reason) = destination.supports_signatures() {
-            bail!("Can not copy signatures to the destination: {reason}");
+            bail!(
+                "Can not copy signatures to {}: {reason}",
+                options.destination_name
+            );
         }
     }
     let target_mime = list_target_type(

@@ -37,6 +37,8 @@ pub struct CopyOptions {
     pub max_parallel_blobs: usize,
     /// The destination's docker reference, for manifest formats that embed one.
     pub destination_reference: Option<DockerReference>,
+    /// How to name the destination in messages (`transport:reference`).
+    pub destination_name: String,
 }
 
 impl Default for CopyOptions {
@@ -51,6 +53,7 @@ impl Default for CopyOptions {
             compression_level: None,
             max_parallel_blobs: DEFAULT_PARALLEL_BLOBS,
             destination_reference: None,
+            destination_name: "the destination".to_string(),
         }
     }
 }

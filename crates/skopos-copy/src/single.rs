@@ -95,7 +95,10 @@ impl Copier {
         };
         if !signatures.is_empty() {
             if let Err(reason) = self.destination.supports_signatures() {
-                bail!("Can not copy signatures to the destination: {reason}");
+                bail!(
+                    "Can not copy signatures to {}: {reason}",
+                    options.destination_name
+                );
             }
         }
         let can_modify = signatures.is_empty() && !options.preserve_digests;

@@ -41,6 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     };
     let options = CopyOptions {
         destination_reference: destination_name.docker_reference().cloned(),
+        destination_name: destination_name.to_string(),
         ..options
     };
     let progress: Arc<dyn ProgressSink> = if args.quiet {
@@ -171,6 +172,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             Some(n) => n as usize,
         },
         destination_reference: None,
+        destination_name: String::new(),
     })
 }
 

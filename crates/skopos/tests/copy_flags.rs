@@ -1,0 +1,233 @@
+//! `copy` flags beyond the basic copies: signatures, digest preservation, uncompressed OCI
+//! layers, sparse index copies, compression levels and invalid values.
+
+mod common;
+
+use common::{assert_one_line_failure, assert_same_tree, parse_json, read, Workspace, WHO};
+use skopos_testimage::{Compression, ImageSpec};
+
+/// A `dir:` image with one (OpenPGP-looking) signature, made by skopeo.
+fn signed_dir(workspace: &Workspace) {
+    workspace.image("src", "t", 7);
+    workspace
+        .skopeo(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:signed"])
+        .assert_success();
+    std::fs::write(workspace.path("signed/signature-1"), b"\xa3\x01signature").unwrap();
+}
+
+#[test]
+fn copy_refuses_to_drop_signatures_the_destination_cannot_store() {
+    let workspace = Workspace::new();
+    signed_dir(&workspace);
+    let pair = workspace.run_both(&["copy", "-q", "dir:signed", &format!("oci:out-{WHO}:t")]);
+    assert_eq!(pair.skopeo.code, Some(1));
+    assert_one_line_failure(&pair.skopos, Some(1));
+    assert!(
+        pair.skopos
+            .stderr
+            .contains("Can not copy signatures to oci:out-skopos:t: Pushing signatures for OCI images is not supported"),
+        "{}",
+        pair.skopos.stderr
+    );
+}
+
+#[test]
+fn copy_remove_signatures_copies_without_them_like_skopeo() {
+    let workspace = Workspace::new();
+    signed_dir(&workspace);
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--remove-signatures",
+            "dir:signed",
+            &format!("oci:out-{WHO}:t"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(&workspace.path("out-skopos"), &workspace.path("out-skopeo"));
+}
+
+#[test]
+fn copy_keeps_signatures_between_dir_layouts_like_skopeo() {
+    let workspace = Workspace::new();
+    signed_dir(&workspace);
+    workspace
+        .run_both(&["copy", "-q", "dir:signed", &format!("dir:out-{WHO}")])
+        .assert_both_succeed();
+    assert_same_tree(&workspace.path("out-skopos"), &workspace.path("out-skopeo"));
+    assert!(workspace.path("out-skopos/signature-1").exists());
+}
+
+#[test]
+fn copy_preserve_digests_refuses_a_conversion() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 8);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--format",
+            "v2s2",
+            "oci:src:t",
+            "dir:v2s2",
+        ])
+        .assert_success();
+    let refused = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--preserve-digests",
+        "dir:v2s2",
+        "oci:out:t",
+    ]);
+    assert_one_line_failure(&refused, Some(1));
+    assert!(!workspace.path("out/index.json").exists());
+    // Without the flag the same copy converts to OCI.
+    workspace
+        .skopos(&["--insecure-policy", "copy", "-q", "dir:v2s2", "oci:out:t"])
+        .assert_success();
+}
+
+#[test]
+fn copy_preserve_digests_keeps_an_unconverted_copy_identical_to_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 9);
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--preserve-digests",
+            "--dest-compress-format",
+            "zstd",
+            "oci:src:t",
+            &format!("oci:out-{WHO}:t"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(&workspace.path("out-skopos"), &workspace.path("out-skopeo"));
+}
+
+#[test]
+fn copy_dest_oci_accept_uncompressed_layers_keeps_them_uncompressed_like_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image_from(
+        "src",
+        "t",
+        &ImageSpec::new(10)
+            .with_layers(2, 10_000)
+            .with_compression(Compression::Uncompressed),
+    );
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--dest-oci-accept-uncompressed-layers",
+            "oci:src:t",
+            &format!("oci:out-{WHO}:t"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(&workspace.path("out-skopos"), &workspace.path("out-skopeo"));
+}
+
+#[test]
+fn copy_multi_arch_index_only_copies_just_the_index_like_skopeo() {
+    let workspace = Workspace::new();
+    workspace.multi_arch("src", "m");
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--multi-arch",
+            "index-only",
+            "oci:src:m",
+            &format!("oci:out-{WHO}:m"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(&workspace.path("out-skopos"), &workspace.path("out-skopeo"));
+}
+
+/// The sizes of the layers of the image tagged `t` in the OCI layout `dir`.
+fn layer_sizes(workspace: &Workspace, dir: &str) -> Vec<u64> {
+    let index = parse_json(&read(&workspace.path(&format!("{dir}/index.json"))));
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest_path = format!(
+        "{dir}/blobs/sha256/{}",
+        digest.trim_start_matches("sha256:")
+    );
+    let manifest = parse_json(&read(&workspace.path(&manifest_path)));
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn copy_dest_compress_level_changes_how_hard_layers_are_compressed() {
+    let workspace = Workspace::new();
+    workspace.image_from(
+        "src",
+        "t",
+        &ImageSpec::new(11)
+            .with_layers(1, 200_000)
+            .with_compression(Compression::Uncompressed),
+    );
+    for level in ["1", "9"] {
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--dest-compress-level",
+                level,
+                "oci:src:t",
+                &format!("oci:level{level}:t"),
+            ])
+            .assert_success();
+    }
+    let fast = layer_sizes(&workspace, "level1");
+    let small = layer_sizes(&workspace, "level9");
+    assert!(
+        fast[0] > small[0],
+        "level 1 gave {fast:?}, level 9 gave {small:?}"
+    );
+}
+
+#[test]
+fn copy_rejects_invalid_flag_values_like_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 12);
+    for args in [
+        &["--format", "v2s3"][..],
+        &["--multi-arch", "some"][..],
+        &["--all", "--multi-arch", "all"][..],
+        &["--dest-compress-format", "lz4"][..],
+    ] {
+        let mut full = vec!["copy", "-q"];
+        full.extend_from_slice(args);
+        let out = format!("oci:out-{WHO}:t");
+        full.extend_from_slice(&["oci:src:t", &out]);
+        let pair = workspace.run_both(&full);
+        assert_eq!(pair.skopeo.code, Some(1), "{}", pair.skopeo.stderr);
+        assert_one_line_failure(&pair.skopos, Some(1));
+        assert_eq!(
+            common::skopeo_message(&pair.skopos.stderr),
+            common::skopeo_message(&pair.skopeo.stderr),
+            "for {args:?}"
+        );
+    }
+    let refused = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "--dest-compress-format",
+        "zstd:chunked",
+        "oci:src:t",
+        "oci:out:t",
+    ]);
+    assert_one_line_failure(&refused, Some(1));
+    assert!(refused.stderr.contains("zstd:chunked is not supported"));
+}
