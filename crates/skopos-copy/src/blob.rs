@@ -93,6 +93,7 @@ pub(crate) async fn copy_blob(
         .await
         .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
     {
+        tracing::debug!("Skipping blob {} (already present)", info.digest);
         progress.event(CopyEvent::BlobSkipped {
             digest: info.digest.clone(),
             kind,
@@ -132,6 +133,11 @@ pub(crate) async fn copy_blob(
     } else {
         decide(&plan, detected)
     };
+    tracing::debug!(
+        "Copying blob {}: detected compression {}, {transform:?}",
+        info.digest,
+        detected.map_or("none", Compression::name)
+    );
 
     let mut diff_id = None;
     let (written, compression) = match transform {

@@ -108,6 +108,10 @@ impl Copier {
             options.force_manifest_type,
             can_modify,
         )?;
+        tracing::debug!(
+            "Manifest has MIME type {mime}, ordered candidate list [{}]",
+            candidates.join(", ")
+        );
         let need_diff_ids =
             is_schema1(&mime) && candidates.iter().any(|candidate| !is_schema1(candidate));
 
