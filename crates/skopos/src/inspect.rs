@@ -1,6 +1,8 @@
-//! `skopos inspect IMAGE-NAME`, as skopeo 1.9.3 (containers/image v5.22) does it: the same
-//! JSON (keys, order, nulls, 4-space indent), the same raw modes, the same Go templates and
-//! the same error wording.
+//! `skopos inspect IMAGE-NAME`, as skopeo does it: the same JSON (keys, order, nulls,
+//! 4-space indent), the same raw modes, the same Go templates and the same error wording.
+//! Where newer skopeo differs from 1.9.3, this follows the newer one: the default output
+//! has `LayersData`, `--format` has containers/common's template functions, and the
+//! fetching steps honour `--retry-times` / `--retry-delay`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,14 +15,15 @@ use tokio::io::AsyncReadExt;
 use skopos_core::digest::Algorithm;
 use skopos_core::gojson;
 use skopos_core::image_config::{DockerImageConfig, GoTime, OciHistory, OciImage};
-use skopos_core::manifest::{self, AnyManifest, Manifest};
+use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest};
 use skopos_core::media_type;
 use skopos_core::platform::Platform;
+use skopos_core::retry::with_retry;
 use skopos_core::{BlobInfo, Digest, ImageName, ImageSource, SystemContext};
 
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
-use crate::template;
+use crate::template::{self, GoJson, RenderError};
 
 /// containers/image refuses config blobs larger than this (`iolimits.MaxConfigBodySize`).
 const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
@@ -37,6 +40,7 @@ const OUTPUT_FIELDS: &[&str] = &[
     "Architecture",
     "Os",
     "Layers",
+    "LayersData",
     "Env",
 ];
 
@@ -54,8 +58,7 @@ const CONFIG_FIELDS: &[&str] = &[
     "History",
 ];
 
-/// The default `inspect` output (skopeo's `inspect.Output` in 1.9.3, which has no
-/// `LayersData`), in Go field order.
+/// The default `inspect` output (skopeo's `inspect.Output`), in Go field order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InspectOutput {
@@ -71,7 +74,39 @@ pub struct InspectOutput {
     pub architecture: String,
     pub os: String,
     pub layers: Vec<String>,
+    pub layers_data: Vec<InspectLayer>,
     pub env: Option<Vec<String>>,
+}
+
+/// One layer as containers/image's `types.ImageInspectLayer` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectLayer {
+    /// The layer's media type in the manifest; empty for schema 1.
+    #[serde(rename = "MIMEType")]
+    pub mime_type: String,
+    pub digest: Digest,
+    /// The size the manifest gives; -1 when it gives none (schema 1).
+    pub size: i64,
+    /// The layer's annotations (OCI only); `None` is Go's nil map.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// containers/image's `imgInspectLayersFromLayerInfos(m.LayerInfos())`: every layer of
+/// the manifest, base first, schema 1 throwaway layers included.
+pub fn inspect_layers(layers: &[LayerInfo]) -> Vec<InspectLayer> {
+    layers
+        .iter()
+        .map(|layer| InspectLayer {
+            mime_type: layer.media_type.clone(),
+            digest: layer.digest.clone(),
+            size: layer
+                .size
+                .and_then(|size| i64::try_from(size).ok())
+                .unwrap_or(-1),
+            annotations: layer.annotations.clone(),
+        })
+        .collect()
 }
 
 /// What containers/image's `Inspect()` reports about one (single-platform) image.
@@ -84,7 +119,19 @@ pub struct ImageFacts {
     pub architecture: String,
     pub os: String,
     pub layers: Vec<String>,
+    pub layers_data: Vec<InspectLayer>,
     pub env: Option<Vec<String>>,
+}
+
+impl ImageFacts {
+    /// `Layers` and `LayersData` of the manifest's `layers`.
+    fn with_layers(self, layers: &[LayerInfo]) -> Self {
+        ImageFacts {
+            layers: layers.iter().map(|l| l.digest.to_string()).collect(),
+            layers_data: inspect_layers(layers),
+            ..self
+        }
+    }
 }
 
 impl InspectOutput {
@@ -101,47 +148,112 @@ impl InspectOutput {
             architecture: facts.architecture,
             os: facts.os,
             layers: facts.layers,
+            layers_data: facts.layers_data,
             env: facts.env,
         }
     }
 
-    /// The value templates see: Go field names; nil maps and slices print as `map[]` and
-    /// `[]`, a nil time as `<nil>`, a time as Go's `Time.String()`.
-    pub fn to_template_value(&self) -> Value {
+    /// The value templates see, and its Go JSON for the `json` function: Go field names;
+    /// nil maps and slices print as `map[]` and `[]`, a nil time as `<nil>`, a time as
+    /// Go's `Time.String()`. (`LayersData` entries print as `map[…]` here where Go prints
+    /// `{…}`.)
+    pub fn to_template_value(&self) -> (Value, GoJson) {
+        let mut json = GoJson::default();
+        let layers_data: Vec<Value> = self
+            .layers_data
+            .iter()
+            .map(|layer| {
+                let mut fields = BTreeMap::new();
+                fields.insert("MIMEType", string_value(&layer.mime_type));
+                fields.insert("Digest", string_value(&layer.digest.to_string()));
+                fields.insert("Size", Value::Int(layer.size));
+                fields.insert(
+                    "Annotations",
+                    json.remember(
+                        string_map_value(layer.annotations.as_ref()),
+                        &layer.annotations,
+                    ),
+                );
+                json.remember(map_value(fields), layer)
+            })
+            .collect();
         let mut fields = BTreeMap::new();
         fields.insert("Name", string_value(&self.name));
         fields.insert("Tag", string_value(&self.tag));
         fields.insert("Digest", string_value(&self.digest.to_string()));
         fields.insert("RepoTags", string_list_value(Some(&self.repo_tags)));
-        fields.insert("Created", time_value(self.created.as_ref()));
+        fields.insert("Created", time_value(&mut json, self.created.as_ref()));
         fields.insert("DockerVersion", string_value(&self.docker_version));
-        fields.insert("Labels", string_map_value(self.labels.as_ref()));
+        fields.insert(
+            "Labels",
+            json.remember(string_map_value(self.labels.as_ref()), &self.labels),
+        );
         fields.insert("Architecture", string_value(&self.architecture));
         fields.insert("Os", string_value(&self.os));
         fields.insert("Layers", string_list_value(Some(&self.layers)));
-        fields.insert("Env", string_list_value(self.env.as_ref()));
-        map_value(fields)
+        fields.insert(
+            "LayersData",
+            json.remember(Value::List(layers_data.into()), &self.layers_data),
+        );
+        fields.insert(
+            "Env",
+            json.remember(string_list_value(self.env.as_ref()), &self.env),
+        );
+        let value = json.remember(map_value(fields), self);
+        (value, json)
     }
 }
 
-/// The value templates see for `--config`: `v1.Image` with Go field names. (Nested structs
-/// print as `map[…]` here where Go prints `{…}`.)
-pub fn config_template_value(image: &OciImage) -> Value {
+/// The value templates see for `--config` (`v1.Image` with Go field names), and its Go
+/// JSON for the `json` function. (Nested structs print as `map[…]` here where Go prints
+/// `{…}`.)
+pub fn config_template_value(image: &OciImage) -> (Value, GoJson) {
+    let mut json = GoJson::default();
     let config = &image.config;
     let mut config_fields = BTreeMap::new();
     config_fields.insert("User", string_value(&config.user));
-    config_fields.insert("ExposedPorts", key_set_value(config.exposed_ports.as_ref()));
-    config_fields.insert("Env", string_list_value(config.env.as_ref()));
-    config_fields.insert("Entrypoint", string_list_value(config.entrypoint.as_ref()));
-    config_fields.insert("Cmd", string_list_value(config.cmd.as_ref()));
-    config_fields.insert("Volumes", key_set_value(config.volumes.as_ref()));
+    config_fields.insert(
+        "ExposedPorts",
+        json.remember(
+            key_set_value(config.exposed_ports.as_ref()),
+            &config.exposed_ports,
+        ),
+    );
+    config_fields.insert(
+        "Env",
+        json.remember(string_list_value(config.env.as_ref()), &config.env),
+    );
+    config_fields.insert(
+        "Entrypoint",
+        json.remember(
+            string_list_value(config.entrypoint.as_ref()),
+            &config.entrypoint,
+        ),
+    );
+    config_fields.insert(
+        "Cmd",
+        json.remember(string_list_value(config.cmd.as_ref()), &config.cmd),
+    );
+    config_fields.insert(
+        "Volumes",
+        json.remember(key_set_value(config.volumes.as_ref()), &config.volumes),
+    );
     config_fields.insert("WorkingDir", string_value(&config.working_dir));
-    config_fields.insert("Labels", string_map_value(config.labels.as_ref()));
+    config_fields.insert(
+        "Labels",
+        json.remember(string_map_value(config.labels.as_ref()), &config.labels),
+    );
     config_fields.insert("StopSignal", string_value(&config.stop_signal));
 
     let mut rootfs_fields = BTreeMap::new();
     rootfs_fields.insert("Type", string_value(&image.rootfs.fs_type));
-    rootfs_fields.insert("DiffIDs", string_list_value(image.rootfs.diff_ids.as_ref()));
+    rootfs_fields.insert(
+        "DiffIDs",
+        json.remember(
+            string_list_value(image.rootfs.diff_ids.as_ref()),
+            &image.rootfs.diff_ids,
+        ),
+    );
 
     let history: Vec<Value> = image
         .history
@@ -149,27 +261,40 @@ pub fn config_template_value(image: &OciImage) -> Value {
         .flatten()
         .map(|entry: &OciHistory| {
             let mut fields = BTreeMap::new();
-            fields.insert("Created", time_value(entry.created.as_ref()));
+            fields.insert("Created", time_value(&mut json, entry.created.as_ref()));
             fields.insert("CreatedBy", string_value(&entry.created_by));
             fields.insert("Author", string_value(&entry.author));
             fields.insert("Comment", string_value(&entry.comment));
             fields.insert("EmptyLayer", Value::Bool(entry.empty_layer));
-            map_value(fields)
+            json.remember(map_value(fields), entry)
         })
         .collect();
 
     let mut fields = BTreeMap::new();
-    fields.insert("Created", time_value(image.created.as_ref()));
+    fields.insert("Created", time_value(&mut json, image.created.as_ref()));
     fields.insert("Author", string_value(&image.author));
     fields.insert("Architecture", string_value(&image.architecture));
     fields.insert("Variant", string_value(&image.variant));
     fields.insert("OS", string_value(&image.os));
     fields.insert("OSVersion", string_value(&image.os_version));
-    fields.insert("OSFeatures", string_list_value(image.os_features.as_ref()));
-    fields.insert("Config", map_value(config_fields));
-    fields.insert("RootFS", map_value(rootfs_fields));
-    fields.insert("History", Value::List(history.into()));
-    map_value(fields)
+    fields.insert(
+        "OSFeatures",
+        json.remember(
+            string_list_value(image.os_features.as_ref()),
+            &image.os_features,
+        ),
+    );
+    fields.insert("Config", json.remember(map_value(config_fields), config));
+    fields.insert(
+        "RootFS",
+        json.remember(map_value(rootfs_fields), &image.rootfs),
+    );
+    fields.insert(
+        "History",
+        json.remember(Value::List(history.into()), &image.history),
+    );
+    let value = json.remember(map_value(fields), image);
+    (value, json)
 }
 
 fn string_value(text: &str) -> Value {
@@ -177,9 +302,11 @@ fn string_value(text: &str) -> Value {
 }
 
 /// Go prints a nil `*time.Time` as `<nil>` (so, unlike Go, `{{if .Created}}` is true
-/// for it here).
-fn time_value(time: Option<&GoTime>) -> Value {
-    string_value(&time.map_or_else(|| "<nil>".to_string(), GoTime::to_go_string))
+/// for it here) and marshals it as `null`; a time prints as `Time.String()` and marshals
+/// as RFC 3339.
+fn time_value(json: &mut GoJson, time: Option<&GoTime>) -> Value {
+    let printed = string_value(&time.map_or_else(|| "<nil>".to_string(), GoTime::to_go_string));
+    json.remember(printed, &time)
 }
 
 fn string_list_value(list: Option<&Vec<String>>) -> Value {
@@ -249,16 +376,17 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         oci_shared_blob_dir: args.image.shared_blob_dir.clone(),
         ..SystemContext::default()
     };
+    let retry = crate::copy::retry_options(&args.retry)?;
     let name_error = |err: anyhow::Error| {
         err.context(format!("Error parsing image name {}", go_quote(image_arg)))
     };
     let name = ImageName::parse(image_arg).map_err(name_error)?;
-    let source = skopos_transports::open_source(&name, &ctx)
+    let source = with_retry(retry, || skopos_transports::open_source(&name, &ctx))
         .await
         .map_err(name_error)?;
+    let source = source.as_ref();
 
-    let (top_bytes, top_mime) = source
-        .manifest(None)
+    let (top_bytes, top_mime) = with_retry(retry, || source.manifest(None))
         .await
         .map_err(|err| prefixed("Error retrieving manifest for image", err))?;
     if args.raw && !args.config {
@@ -278,14 +406,16 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         global.override_arch.as_deref(),
         global.override_variant.as_deref(),
     );
-    let (image_bytes, image) = single_image(source.as_ref(), &top_bytes, &top_mime, &platform)
-        .await
-        .map_err(|err| prefixed("Error parsing manifest for image", err))?;
+    let (image_bytes, image) = with_retry(retry, || {
+        single_image(source, &top_bytes, &top_mime, &platform)
+    })
+    .await
+    .map_err(|err| prefixed("Error parsing manifest for image", err))?;
 
     if args.config {
         if args.raw {
             let blob = match image.config() {
-                Some(info) => read_config(source.as_ref(), &info)
+                Some(info) => with_retry(retry, || read_config(source, &info))
                     .await
                     .map_err(|err| prefixed("Error reading configuration blob", err))?,
                 // Schema 1 has no config blob; containers/image returns nothing.
@@ -293,25 +423,24 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
             };
             return Ok(blob);
         }
-        let oci = oci_config(source.as_ref(), &image, &image_bytes)
+        let oci = with_retry(retry, || oci_config(source, &image, &image_bytes))
             .await
             .map_err(|err| prefixed("Error reading OCI-formatted configuration data", err))?;
         return match format {
             Some(f) if !template::is_json_format(f) => {
-                template::render(f, config_template_value(&oci), CONFIG_FIELDS)
-                    .map(String::into_bytes)
-                    .map_err(|err| {
-                        prefixed(
-                            "Error writing OCI-formatted configuration data to standard output",
-                            err,
-                        )
-                    })
+                let (value, json) = config_template_value(&oci);
+                print_template(f, value, json, CONFIG_FIELDS).map_err(|err| {
+                    prefixed(
+                        "Error writing OCI-formatted configuration data to standard output",
+                        err,
+                    )
+                })
             }
             _ => indented_json(&oci),
         };
     }
 
-    let facts = image_facts(source.as_ref(), &image, &image_bytes).await?;
+    let facts = with_retry(retry, || image_facts(source, &image, &image_bytes)).await?;
     let digest = if digest_algorithm == Algorithm::Sha256 {
         manifest::manifest_digest(&top_bytes)
             .map_err(|err| prefixed("Error computing manifest digest", err))?
@@ -334,9 +463,27 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
     let output = InspectOutput::new(name_field, digest, repo_tags, facts);
     match format {
         Some(f) if !template::is_json_format(f) => {
-            template::render(f, output.to_template_value(), OUTPUT_FIELDS).map(String::into_bytes)
+            let (value, json) = output.to_template_value();
+            print_template(f, value, json, OUTPUT_FIELDS)
         }
         _ => indented_json(&output),
+    }
+}
+
+/// The output of `format` over `value`. When the template fails while running, what it
+/// printed before the failure goes to stdout first, as with skopeo.
+fn print_template(
+    format: &str,
+    value: Value,
+    json: GoJson,
+    fields: &[&str],
+) -> anyhow::Result<Vec<u8>> {
+    match template::render(format, value, json, fields) {
+        Ok(text) => Ok(text.into_bytes()),
+        Err(RenderError { printed, error }) => {
+            write_stdout(printed.as_bytes())?;
+            Err(error)
+        }
     }
 }
 
@@ -536,50 +683,47 @@ async fn image_facts(
     image: &Manifest,
     image_bytes: &[u8],
 ) -> anyhow::Result<ImageFacts> {
-    let layers: Vec<String> = image
-        .layers()
-        .iter()
-        .map(|l| l.digest.to_string())
-        .collect();
+    let layers = image.layers();
     match image {
         Manifest::Oci(_) => {
             let blob = image_config_blob(source, image).await?;
-            facts_from_oci_config(&blob, layers)
+            facts_from_oci_config(&blob, &layers)
         }
         Manifest::Schema2(_) => {
             let blob = image_config_blob(source, image).await?;
-            facts_from_docker_config(&blob, layers)
+            facts_from_docker_config(&blob, &layers)
         }
-        Manifest::Schema1(_) => facts_from_schema1(image_bytes, layers),
+        Manifest::Schema1(_) => facts_from_schema1(image_bytes, &layers),
     }
 }
 
 /// An OCI image: everything from `v1.Image`, except `docker_version`.
-pub fn facts_from_oci_config(blob: &[u8], layers: Vec<String>) -> anyhow::Result<ImageFacts> {
+pub fn facts_from_oci_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
     let oci: OciImage = serde_json::from_slice(blob).context("decoding the image configuration")?;
     let docker: DockerImageConfig =
         serde_json::from_slice(blob).context("decoding the image configuration")?;
-    Ok(ImageFacts {
+    let facts = ImageFacts {
         tag: String::new(),
         created: oci.created,
         docker_version: docker.docker_version,
         labels: oci.config.labels,
         architecture: oci.architecture,
         os: oci.os,
-        layers,
         env: oci.config.env,
-    })
+        ..ImageFacts::default()
+    };
+    Ok(facts.with_layers(layers))
 }
 
 /// A Docker schema 2 image: `created` is not optional (Go's zero time when missing), and
 /// labels and environment come from `config` when there is one.
-pub fn facts_from_docker_config(blob: &[u8], layers: Vec<String>) -> anyhow::Result<ImageFacts> {
+pub fn facts_from_docker_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
     let docker: DockerImageConfig =
         serde_json::from_slice(blob).context("decoding the image configuration")?;
-    Ok(docker_facts(docker, String::new(), layers))
+    Ok(docker_facts(docker, String::new()).with_layers(layers))
 }
 
-fn docker_facts(docker: DockerImageConfig, tag: String, layers: Vec<String>) -> ImageFacts {
+fn docker_facts(docker: DockerImageConfig, tag: String) -> ImageFacts {
     let created = Some(docker.created_or_zero());
     let (labels, env) = docker.config.map(|c| (c.labels, c.env)).unwrap_or_default();
     ImageFacts {
@@ -589,8 +733,8 @@ fn docker_facts(docker: DockerImageConfig, tag: String, layers: Vec<String>) -> 
         labels,
         architecture: docker.architecture,
         os: docker.os,
-        layers,
         env,
+        ..ImageFacts::default()
     }
 }
 
@@ -598,7 +742,7 @@ fn docker_facts(docker: DockerImageConfig, tag: String, layers: Vec<String>) -> 
 /// manifest carries the tag.
 pub fn facts_from_schema1(
     manifest_bytes: &[u8],
-    layers: Vec<String>,
+    layers: &[LayerInfo],
 ) -> anyhow::Result<ImageFacts> {
     let schema1 = parse_schema1(manifest_bytes)?;
     let newest = schema1
@@ -607,11 +751,7 @@ pub fn facts_from_schema1(
         .ok_or_else(|| anyhow!("schema 1 manifest has no history entries"))?;
     let docker: DockerImageConfig = serde_json::from_str(&newest.v1_compatibility)
         .context("decoding the schema 1 v1Compatibility entry")?;
-    Ok(docker_facts(
-        docker,
-        schema1.tag.unwrap_or_default(),
-        layers,
-    ))
+    Ok(docker_facts(docker, schema1.tag.unwrap_or_default()).with_layers(layers))
 }
 
 /// Write `bytes` to stdout.
@@ -631,23 +771,44 @@ mod tests {
         Digest::sha256_of(b"m")
     }
 
+    fn layer(content: &[u8], size: Option<u64>, media_type: &str) -> LayerInfo {
+        LayerInfo {
+            digest: Digest::sha256_of(content),
+            size,
+            media_type: media_type.to_string(),
+            urls: None,
+            annotations: None,
+            empty_layer: false,
+        }
+    }
+
+    /// What a template prints for `output`.
+    fn render(output: &InspectOutput, format: &str) -> String {
+        let (value, json) = output.to_template_value();
+        template::render(format, value, json, OUTPUT_FIELDS)
+            .unwrap_or_else(|failure| panic!("{format}: {:#}", failure.error))
+    }
+
     #[test]
-    fn default_output_matches_skopeo_1_9_3() {
+    fn default_output_has_layers_data_after_layers() {
         let blob = br#"{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin"],"Cmd":["/bin/sh"],"Labels":{"bench.seed":"1"}},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-        let facts =
-            facts_from_oci_config(blob, vec!["sha256:aa".into(), "sha256:bb".into()]).unwrap();
+        let mut first = layer(b"a", Some(10), media_type::OCI_LAYER_GZIP);
+        first.annotations = Some(BTreeMap::from([("k".to_string(), "v".to_string())]));
+        let second = layer(b"b", Some(20), media_type::OCI_LAYER);
+        let facts = facts_from_oci_config(blob, &[first.clone(), second.clone()]).unwrap();
         let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
         let text = String::from_utf8(indented_json(&output).unwrap()).unwrap();
+        let (a, b) = (first.digest, second.digest);
         let expected = format!(
-            "{{\n    \"Digest\": \"{}\",\n    \"RepoTags\": [],\n    \"Created\": \"2024-01-01T00:00:00Z\",\n    \"DockerVersion\": \"\",\n    \"Labels\": {{\n        \"bench.seed\": \"1\"\n    }},\n    \"Architecture\": \"amd64\",\n    \"Os\": \"linux\",\n    \"Layers\": [\n        \"sha256:aa\",\n        \"sha256:bb\"\n    ],\n    \"Env\": [\n        \"PATH=/usr/bin:/bin\"\n    ]\n}}\n",
+            "{{\n    \"Digest\": \"{}\",\n    \"RepoTags\": [],\n    \"Created\": \"2024-01-01T00:00:00Z\",\n    \"DockerVersion\": \"\",\n    \"Labels\": {{\n        \"bench.seed\": \"1\"\n    }},\n    \"Architecture\": \"amd64\",\n    \"Os\": \"linux\",\n    \"Layers\": [\n        \"{a}\",\n        \"{b}\"\n    ],\n    \"LayersData\": [\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar+gzip\",\n            \"Digest\": \"{a}\",\n            \"Size\": 10,\n            \"Annotations\": {{\n                \"k\": \"v\"\n            }}\n        }},\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar\",\n            \"Digest\": \"{b}\",\n            \"Size\": 20,\n            \"Annotations\": null\n        }}\n    ],\n    \"Env\": [\n        \"PATH=/usr/bin:/bin\"\n    ]\n}}\n",
             digest()
         );
         assert_eq!(text, expected);
     }
 
     #[test]
-    fn missing_oci_fields_are_null_and_names_are_printed() {
-        let facts = facts_from_oci_config(b"{\"docker_version\":\"1.2\"}", Vec::new()).unwrap();
+    fn missing_oci_fields_are_null_and_an_image_without_layers_has_empty_layers_data() {
+        let facts = facts_from_oci_config(b"{\"docker_version\":\"1.2\"}", &[]).unwrap();
         let output = InspectOutput::new(
             "docker.io/library/x".into(),
             digest(),
@@ -658,7 +819,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                r#"{{"Name":"docker.io/library/x","Digest":"{}","RepoTags":["t"],"Created":null,"DockerVersion":"1.2","Labels":null,"Architecture":"","Os":"","Layers":[],"Env":null}}"#,
+                r#"{{"Name":"docker.io/library/x","Digest":"{}","RepoTags":["t"],"Created":null,"DockerVersion":"1.2","Labels":null,"Architecture":"","Os":"","Layers":[],"LayersData":[],"Env":null}}"#,
                 digest()
             )
         );
@@ -668,7 +829,7 @@ mod tests {
     fn docker_configs_have_a_zero_time_and_escaped_labels() {
         let facts = facts_from_docker_config(
             br#"{"architecture":"arm64","os":"linux","config":{"Labels":{"k":"<a&b>"}}}"#,
-            Vec::new(),
+            &[layer(b"a", Some(3), media_type::DOCKER_LAYER_GZIP)],
         )
         .unwrap();
         assert_eq!(facts.created, Some(GoTime::ZERO));
@@ -683,18 +844,69 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""Env":null"#), "{text}");
+        assert!(
+            text.contains(&format!(
+                r#""LayersData":[{{"MIMEType":"application/vnd.docker.image.rootfs.diff.tar.gzip","Digest":"{}","Size":3,"Annotations":null}}]"#,
+                Digest::sha256_of(b"a")
+            )),
+            "{text}"
+        );
     }
 
     #[test]
     fn schema1_facts_come_from_the_newest_history_entry() {
         let manifest = br#"{"schemaVersion":1,"name":"x","tag":"v1","history":[{"v1Compatibility":"{\"created\":\"2020-01-02T03:04:05.6+01:00\",\"os\":\"linux\",\"docker_version\":\"1.13\",\"config\":{\"Env\":[\"A=1\"]}}"},{"v1Compatibility":"{}"}]}"#;
-        let facts = facts_from_schema1(manifest, vec!["sha256:aa".into()]).unwrap();
+        let facts = facts_from_schema1(manifest, &[layer(b"a", None, "")]).unwrap();
         assert_eq!(facts.tag, "v1");
         assert_eq!(facts.docker_version, "1.13");
         assert_eq!(facts.env, Some(vec!["A=1".to_string()]));
+        assert_eq!(facts.layers, vec![Digest::sha256_of(b"a").to_string()]);
         assert_eq!(
             facts.created.map(|t| t.to_rfc3339_nano()).as_deref(),
             Some("2020-01-02T03:04:05.6+01:00")
+        );
+    }
+
+    #[test]
+    fn schema1_layers_data_has_every_layer_with_unknown_size_and_no_type() {
+        let (newest, base) = (Digest::sha256_of(b"newest"), Digest::sha256_of(b"base"));
+        let manifest = format!(
+            r#"{{"schemaVersion":1,"name":"x","tag":"v1","architecture":"amd64","fsLayers":[{{"blobSum":"{newest}"}},{{"blobSum":"{base}"}}],"history":[{{"v1Compatibility":"{{\"id\":\"{}\",\"parent\":\"{}\",\"throwaway\":true}}"}},{{"v1Compatibility":"{{\"id\":\"{}\"}}"}}]}}"#,
+            "b".repeat(64),
+            "a".repeat(64),
+            "a".repeat(64)
+        );
+        let AnyManifest::Image(image) =
+            manifest::parse(manifest.as_bytes(), media_type::DOCKER_V2_SCHEMA1).unwrap()
+        else {
+            panic!("a schema 1 manifest parsed as a list");
+        };
+        let layers_data = inspect_layers(&image.layers());
+        // Base first, and the throwaway layer is listed too, as containers/image does.
+        assert_eq!(
+            layers_data,
+            vec![
+                InspectLayer {
+                    mime_type: String::new(),
+                    digest: base,
+                    size: -1,
+                    annotations: None,
+                },
+                InspectLayer {
+                    mime_type: String::new(),
+                    digest: newest,
+                    size: -1,
+                    annotations: None,
+                },
+            ]
+        );
+        let text = String::from_utf8(gojson::to_vec(&layers_data[0]).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"MIMEType":"","Digest":"{}","Size":-1,"Annotations":null}}"#,
+                Digest::sha256_of(b"base")
+            )
         );
     }
 
@@ -713,45 +925,98 @@ mod tests {
     fn templates_see_go_values() {
         let facts = facts_from_oci_config(
             br#"{"created":"2024-01-01T00:00:00.5+02:00","os":"linux","config":{"Labels":{"a":"1"}}}"#,
-            vec!["sha256:aa".into()],
+            &[layer(b"a", Some(5), media_type::OCI_LAYER_GZIP)],
         )
         .unwrap();
         let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
-        let value = output.to_template_value();
-        let render = |f: &str| template::render(f, value.clone(), OUTPUT_FIELDS).unwrap();
+        let a = Digest::sha256_of(b"a");
         assert_eq!(
-            render("{{.Created}}"),
+            render(&output, "{{.Created}}"),
             "2024-01-01 00:00:00.5 +0200 +0200\n"
         );
         assert_eq!(
-            render("{{.Labels}}|{{.Env}}|{{.RepoTags}}"),
+            render(&output, "{{.Labels}}|{{.Env}}|{{.RepoTags}}"),
             "map[a:1]|[]|[]\n"
         );
-        assert_eq!(render("{{.Name}}|{{.Layers}}"), "|[sha256:aa]\n");
-        assert_eq!(render("{{index .Labels \"a\"}}"), "1\n");
+        assert_eq!(
+            render(&output, "{{.Name}}|{{.Layers}}"),
+            format!("|[{a}]\n")
+        );
+        assert_eq!(render(&output, "{{index .Labels \"a\"}}"), "1\n");
+        assert_eq!(
+            render(
+                &output,
+                "{{range .LayersData}}{{.MIMEType}} {{.Digest}} {{.Size}} {{.Annotations}}{{end}}"
+            ),
+            format!("application/vnd.oci.image.layer.v1.tar+gzip {a} 5 map[]\n")
+        );
+        assert_eq!(render(&output, "{{len .LayersData}}"), "1\n");
 
         let empty = InspectOutput::new(String::new(), digest(), Vec::new(), ImageFacts::default());
+        assert_eq!(render(&empty, "{{.Created}}"), "<nil>\n");
+    }
+
+    #[test]
+    fn json_function_marshals_go_values_without_html_escaping() {
+        let mut annotated = layer(b"a", Some(5), media_type::OCI_LAYER_GZIP);
+        annotated.annotations = Some(BTreeMap::from([("k".to_string(), "<v>".to_string())]));
+        let facts = facts_from_oci_config(
+            br#"{"created":"2024-01-01T00:00:00.5+02:00","os":"linux","config":{"Labels":{"a":"x&y"}}}"#,
+            &[annotated, layer(b"b", Some(6), media_type::OCI_LAYER)],
+        )
+        .unwrap();
+        let output = InspectOutput::new("docker.io/library/x".into(), digest(), Vec::new(), facts);
+        let (a, b) = (Digest::sha256_of(b"a"), Digest::sha256_of(b"b"));
         assert_eq!(
-            template::render("{{.Created}}", empty.to_template_value(), OUTPUT_FIELDS).unwrap(),
-            "<nil>\n"
+            render(
+                &output,
+                "{{json .Created}}|{{json .Env}}|{{json .Labels}}|{{json .RepoTags}}"
+            ),
+            "\"2024-01-01T00:00:00.5+02:00\"|null|{\"a\":\"x&y\"}|[]\n"
+        );
+        assert_eq!(
+            render(&output, "{{json .LayersData}}"),
+            format!(
+                "[{{\"MIMEType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"Digest\":\"{a}\",\"Size\":5,\"Annotations\":{{\"k\":\"<v>\"}}}},{{\"MIMEType\":\"application/vnd.oci.image.layer.v1.tar\",\"Digest\":\"{b}\",\"Size\":6,\"Annotations\":null}}]\n"
+            )
+        );
+        assert_eq!(
+            render(
+                &output,
+                "{{range .LayersData}}{{json .Annotations}};{{end}}"
+            ),
+            "{\"k\":\"<v>\"};null;\n"
+        );
+        // The whole struct, in Go field order with `omitempty` applied.
+        let whole = render(&output, "{{json .}}");
+        let mut expected = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
+        expected = expected
+            .replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&");
+        assert_eq!(whole, format!("{expected}\n"));
+        assert!(
+            whole.starts_with("{\"Name\":\"docker.io/library/x\",\"Digest\""),
+            "{whole}"
         );
     }
 
     #[test]
     fn config_templates_see_oci_field_names() {
         let oci: OciImage = serde_json::from_slice(
-            br#"{"os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"x"}]}"#,
+            br#"{"os":"linux","config":{"Cmd":["sh"],"ExposedPorts":{"80/tcp":{}}},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"x"}]}"#,
         )
         .unwrap();
-        let value = config_template_value(&oci);
+        let (value, json) = config_template_value(&oci);
         assert_eq!(
             template::render(
-                "{{.OS}} {{.Config.Cmd}} {{.RootFS.DiffIDs}} {{(index .History 0).CreatedBy}}",
+                "{{.OS}} {{.Config.Cmd}} {{.RootFS.DiffIDs}} {{(index .History 0).CreatedBy}} {{json .Config.ExposedPorts}} {{json .Config.Env}} {{json .RootFS}} {{json .History}}",
                 value,
+                json,
                 CONFIG_FIELDS
             )
             .unwrap(),
-            "linux [sh] [sha256:aa] x\n"
+            "linux [sh] [sha256:aa] x {\"80/tcp\":{}} null {\"type\":\"layers\",\"diff_ids\":[\"sha256:aa\"]} [{\"created_by\":\"x\"}]\n"
         );
     }
 }

@@ -1,18 +1,34 @@
-//! `inspect --format`: skopeo 1.9.3 runs Go's plain `text/template` (no extra functions)
-//! over a one-element list, through a `text/tabwriter` that it never flushes. This module
-//! reproduces all three parts, including the tabwriter's quirk: text after the last line
-//! that has no tab-separated cells is lost.
+//! `inspect --format`, as newer skopeo runs it through containers/common's `report`
+//! package: the format is normalized (`table ` prefix, `\t` / `\n` escapes, final newline),
+//! wrapped in `{{range .}}…{{end -}}` unless it ranges over dot itself, and executed over a
+//! one-element list with `report`'s extra functions (`join, json, lower, pad, split, title,
+//! truncate, upper`). Only `table` formats go through a tab writer, which is flushed at the
+//! end; other formats print exactly what the template writes.
 
-use anyhow::{anyhow, bail};
-use gotmpl::parse::{Expr, Node, PipeNode};
-use gotmpl::{Template, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use gotmpl::parse::{Expr, ListNode, Node, PipeNode};
+use gotmpl::{Template, TemplateError, Value};
+use serde::Serialize;
 
 /// Template name, as it appears in skopeo's template errors.
 const TEMPLATE_NAME: &str = "skopeo inspect";
 
-/// containers/common `report.IsJSON`: `json`, `{{json}}`, `{{ json . }}` (with spaces).
+/// What `report` wraps a format in, so that it runs once for the one inspected image.
+const RANGE_OPEN: &str = "{{range .}}";
+const RANGE_CLOSE: &str = "{{end -}}";
+
+/// Go's regexp `\s`: ASCII whitespace without vertical tab.
+fn is_go_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')
+}
+
+/// containers/common `report.IsJSON`: `json`, `{{json}}`, `{{ json. }}` (with spaces) mean
+/// plain JSON output. `{{json .}}` is not among them: it is a template calling `json`.
 pub fn is_json_format(format: &str) -> bool {
-    let trimmed = format.trim();
+    let trimmed = format.trim_matches(is_go_space);
     if trimmed == "json" {
         return true;
     }
@@ -22,10 +38,10 @@ pub fn is_json_format(format: &str) -> bool {
     else {
         return false;
     };
-    match inner.trim().strip_prefix("json") {
-        Some(rest) => matches!(rest.trim_start(), "" | "."),
-        None => false,
-    }
+    matches!(
+        inner.trim_matches(is_go_space).strip_prefix("json"),
+        Some("" | ".")
+    )
 }
 
 /// containers/common `report.NormalizeFormat`: a `table ` prefix turns spaces into tabs;
@@ -67,55 +83,598 @@ fn replace_all(text: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
-/// Run `format` over `data` as skopeo's `printTmpl` does and return what reaches stdout.
-/// `fields` are the names of the Go struct's fields: Go refuses any other `.Field` (maps
-/// here would print `<no value>`).
-pub fn render(format: &str, data: Value, fields: &[&str]) -> anyhow::Result<String> {
-    let normalized = normalize_format(format);
-    let source = format!("{RANGE_OPEN}{normalized}{{{{end}}}}");
-    let template = Template::new(TEMPLATE_NAME)
-        .parse(&source)
-        .map_err(|err| anyhow!("{err}"))?;
-    if let Some(message) = unknown_field(&normalized, &source, fields) {
-        bail!(message);
-    }
-    let list = Value::List(vec![data].into());
-    let text = template
-        .execute_to_string(&list)
-        .map_err(|err| anyhow!("{err}"))?;
-    Ok(tabwriter_unflushed(&text))
+/// `text` after optional Go whitespace and then `word`; `None` when `word` is not there.
+fn after_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    text.trim_start_matches(is_go_space).strip_prefix(word)
 }
 
-/// What skopeo wraps the format in, so that it runs once for the one inspected image.
-const RANGE_OPEN: &str = "{{range . }}";
+/// Whether `text` matches `report`'s `(?s){{\s*range\s*\.\s*}}.*{{\s*end\s*-?\s*}}`: a
+/// format that already ranges over dot is executed as it is.
+fn ranges_over_dot(text: &str) -> bool {
+    let mut search = text;
+    while let Some(at) = search.find("{{") {
+        let piece = &search[at + 2..];
+        if let Some(rest) = range_dot_opening(piece) {
+            // Any later opening is followed by fewer closings than this first one.
+            return contains_closing(rest);
+        }
+        search = piece;
+    }
+    false
+}
+
+/// `\s*range\s*\.\s*}}` at the start of `at`: what follows it.
+fn range_dot_opening(at: &str) -> Option<&str> {
+    let rest = after_word(at, "range")?;
+    let rest = after_word(rest, ".")?;
+    after_word(rest, "}}")
+}
+
+/// `\s*end\s*-?\s*}}` at the start of `at`: what follows it.
+fn end_closing(at: &str) -> Option<&str> {
+    let rest = after_word(at, "end")?;
+    let rest = rest.trim_start_matches(is_go_space);
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    after_word(rest, "}}")
+}
+
+/// Whether `text` contains `{{\s*end\s*-?\s*}}`.
+fn contains_closing(text: &str) -> bool {
+    let mut search = text;
+    while let Some(at) = search.find("{{") {
+        let piece = &search[at + 2..];
+        if end_closing(piece).is_some() {
+            return true;
+        }
+        search = piece;
+    }
+    false
+}
+
+/// What `json` prints for the parts of the template data whose Go JSON the plain value
+/// does not tell: structs (field order, `omitempty`), times, and nil slices and maps
+/// (which templates print as empty ones). Parts are known by the address of their shared
+/// allocation, which every clone the template makes of them keeps.
+#[derive(Debug, Default, Clone)]
+pub struct GoJson {
+    by_address: HashMap<usize, String>,
+}
+
+impl GoJson {
+    /// Record that `value` marshals as `source` does, and hand `value` back.
+    pub fn remember<T: Serialize + ?Sized>(&mut self, value: Value, source: &T) -> Value {
+        if let (Some(address), Ok(text)) = (address_of(&value), template_json(source)) {
+            self.by_address.insert(address, text);
+        }
+        value
+    }
+
+    /// `json.NewEncoder` with `SetEscapeHTML(false)`, trailing newline trimmed, as
+    /// `report`'s `json` does; `""` when Go could not encode the value (functions, NaN).
+    fn encode(&self, value: &Value) -> String {
+        let mut out = String::new();
+        match self.encode_into(value, &mut out) {
+            Ok(()) => out,
+            Err(Unencodable) => String::new(),
+        }
+    }
+
+    fn encode_into(&self, value: &Value, out: &mut String) -> Result<(), Unencodable> {
+        if let Some(text) = address_of(value).and_then(|a| self.by_address.get(&a)) {
+            out.push_str(text);
+            return Ok(());
+        }
+        match value {
+            Value::Nil => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(n) => out.push_str(&n.to_string()),
+            Value::Uint(n) => out.push_str(&n.to_string()),
+            Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
+            Value::String(s) => out.push_str(&template_json(s.as_ref()).map_err(|_| Unencodable)?),
+            Value::List(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    self.encode_into(item, out)?;
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push('{');
+                for (index, (key, item)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&template_json(key.as_ref()).map_err(|_| Unencodable)?);
+                    out.push(':');
+                    self.encode_into(item, out)?;
+                }
+                out.push('}');
+            }
+            _ => return Err(Unencodable),
+        }
+        Ok(())
+    }
+}
+
+/// A value Go's `encoding/json` refuses.
+struct Unencodable;
+
+/// The address of the allocation behind a string, list or map value.
+fn address_of(value: &Value) -> Option<usize> {
+    match value {
+        Value::String(s) => Some(Arc::as_ptr(s).cast::<u8>() as usize),
+        Value::List(items) => Some(Arc::as_ptr(items).cast::<u8>() as usize),
+        Value::Map(entries) => Some(Arc::as_ptr(entries).cast::<u8>() as usize),
+        _ => None,
+    }
+}
+
+/// Compact JSON as the `json` template function writes it: no HTML escaping (but
+/// U+2028 / U+2029 are still escaped, as Go always does).
+fn template_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, TemplateJsonFormatter);
+    value.serialize(&mut serializer)?;
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
+}
+
+/// serde_json's compact layout with Go's escaping of line and paragraph separators.
+struct TemplateJsonFormatter;
+
+impl serde_json::ser::Formatter for TemplateJsonFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (index, c) in fragment.char_indices() {
+            let escape = match c {
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..index])?;
+            writer.write_all(escape.as_bytes())?;
+            start = index + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// A template that could not be parsed or failed while running.
+#[derive(Debug)]
+pub struct RenderError {
+    /// What reached standard output before the failure (Go writes as it executes).
+    pub printed: String,
+    /// Why it failed.
+    pub error: anyhow::Error,
+}
+
+impl RenderError {
+    fn before_output(error: anyhow::Error) -> Self {
+        RenderError {
+            printed: String::new(),
+            error,
+        }
+    }
+}
+
+/// One way of reading the user's format: the template source to execute, and, when the
+/// format was wrapped in `{{range .}}`, the wrapped body (where dot is the data).
+struct Candidate {
+    source: String,
+    body: Option<String>,
+}
+
+impl Candidate {
+    fn wrapped(body: String) -> Self {
+        Candidate {
+            source: format!("{RANGE_OPEN}{body}{RANGE_CLOSE}"),
+            body: Some(body),
+        }
+    }
+
+    /// `report.EnforceRange`.
+    fn enforce_range(text: String) -> Self {
+        if ranges_over_dot(&text) {
+            Candidate {
+                source: text,
+                body: None,
+            }
+        } else {
+            Self::wrapped(text)
+        }
+    }
+}
+
+/// Run `format` over `data` as newer skopeo's `writeOutput` does (`report.New(…).Parse(
+/// report.OriginUser, format)`, `Execute([]any{data})`, `Flush()`) and return what reaches
+/// stdout. `fields` are the names of the Go struct's fields: Go refuses any other `.Field`
+/// (maps here would print `<no value>`). `json` tells the `json` function about `data`.
+pub fn render(
+    format: &str,
+    data: Value,
+    json: GoJson,
+    fields: &[&str],
+) -> Result<String, RenderError> {
+    let table = format.strip_prefix("table ");
+    // `report` first tries the normalized format, then (when that does not parse, e.g.
+    // a `\n` inside a string literal) the format as written.
+    let (normalized, as_written) = match table {
+        Some(rest) => (
+            Candidate::wrapped(normalize_format(format)),
+            Candidate::wrapped(rest.to_string()),
+        ),
+        None => (
+            Candidate::enforce_range(normalize_format(format)),
+            Candidate::enforce_range(format.to_string()),
+        ),
+    };
+    let json = Arc::new(json);
+    let parsed_normalized = if has_newline_in_quoted_literal(&normalized.source) {
+        None
+    } else {
+        new_template(&json).parse(&normalized.source).ok()
+    };
+    let (template, candidate) = match parsed_normalized {
+        Some(template) => (template, normalized),
+        None => match new_template(&json).parse(&as_written.source) {
+            Ok(template) => (template, as_written),
+            Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
+        },
+    };
+    let through_writer = |text: &str| {
+        if table.is_some() {
+            tabwriter_flushed(text)
+        } else {
+            text.to_string()
+        }
+    };
+    if let Some(body) = &candidate.body {
+        if let Some(unknown) = unknown_field(body, &candidate.source, fields, &json) {
+            let printed = unknown.printed_before(&json, &data);
+            return Err(RenderError {
+                printed: through_writer(&printed),
+                error: anyhow!(unknown.message),
+            });
+        }
+    }
+    let list = Value::List(vec![data].into());
+    let mut printed = String::new();
+    match template.execute_fmt(&mut printed, &list) {
+        Ok(()) => Ok(through_writer(&printed)),
+        Err(err) => Err(RenderError {
+            printed: through_writer(&printed),
+            error: anyhow!("{err}"),
+        }),
+    }
+}
+
+/// Whether an action in `source` has a `"…"` or `'…'` literal running over a line break,
+/// which Go's lexer refuses ("unterminated quoted string") though gotmpl accepts it. Raw
+/// `` `…` `` strings and comments may span lines.
+fn has_newline_in_quoted_literal(source: &str) -> bool {
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        let mut chars = rest[open + 2..].char_indices().peekable();
+        let action = &rest[open + 2..];
+        let mut end = action.len();
+        while let Some((index, c)) = chars.next() {
+            match c {
+                '}' if action[index..].starts_with("}}") => {
+                    end = index + 2;
+                    break;
+                }
+                '/' if action[index..].starts_with("/*") => match action[index + 2..].find("*/") {
+                    Some(close) => {
+                        let resume = index + 2 + close + 2;
+                        while chars.next_if(|&(i, _)| i < resume).is_some() {}
+                    }
+                    None => return false,
+                },
+                '`' => {
+                    while chars.next_if(|&(_, c)| c != '`').is_some() {}
+                    chars.next();
+                }
+                '"' | '\'' => {
+                    let quote = c;
+                    loop {
+                        match chars.next() {
+                            Some((_, '\\')) => {
+                                chars.next();
+                            }
+                            Some((_, '\n')) => return true,
+                            Some((_, c)) if c == quote => break,
+                            Some(_) => {}
+                            None => return false,
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &action[end.min(action.len())..];
+    }
+    false
+}
+
+/// A template with `report`'s functions.
+fn new_template(json: &Arc<GoJson>) -> Template {
+    let json = Arc::clone(json);
+    Template::new(TEMPLATE_NAME)
+        .func("join", join)
+        .func("json", move |args: &[Value]| {
+            let [value] = args else {
+                return Err(arg_count("json", 1, args));
+            };
+            Ok(string_value(json.encode(value)))
+        })
+        .func("lower", |args: &[Value]| {
+            one_string("lower", args).map(|s| string_value(go_lower(s)))
+        })
+        .func("pad", pad)
+        .func("split", split)
+        .func("title", |args: &[Value]| {
+            one_string("title", args).map(|s| string_value(go_title(s)))
+        })
+        .func("truncate", truncate)
+        .func("upper", |args: &[Value]| {
+            one_string("upper", args).map(|s| string_value(go_upper(s)))
+        })
+}
+
+fn string_value(text: String) -> Value {
+    Value::String(text.into())
+}
+
+/// Go's message for a call with the wrong number of arguments.
+fn arg_count(name: &str, want: usize, args: &[Value]) -> TemplateError {
+    TemplateError::Exec(format!(
+        "wrong number of args for {name}: want {want} got {}",
+        args.len()
+    ))
+}
+
+/// Go's message for an argument of the wrong type.
+fn wrong_type(expected: &str, got: &Value) -> TemplateError {
+    TemplateError::Exec(format!(
+        "wrong type for value; expected {expected}; got {}",
+        got.type_name()
+    ))
+}
+
+fn string_arg(value: &Value) -> Result<&str, TemplateError> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(wrong_type("string", other)),
+    }
+}
+
+fn int_arg(value: &Value) -> Result<i64, TemplateError> {
+    match value {
+        Value::Int(n) => Ok(*n),
+        Value::Uint(n) => i64::try_from(*n).map_err(|_| wrong_type("int", value)),
+        other => Err(wrong_type("int", other)),
+    }
+}
+
+fn one_string<'a>(name: &str, args: &'a [Value]) -> Result<&'a str, TemplateError> {
+    match args {
+        [value] => string_arg(value),
+        _ => Err(arg_count(name, 1, args)),
+    }
+}
+
+/// `strings.Join(elems []string, sep string)`.
+fn join(args: &[Value]) -> Result<Value, TemplateError> {
+    let [elements, separator] = args else {
+        return Err(arg_count("join", 2, args));
+    };
+    let Value::List(items) = elements else {
+        return Err(wrong_type("[]string", elements));
+    };
+    let items = items
+        .iter()
+        .map(string_arg)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(string_value(items.join(string_arg(separator)?)))
+}
+
+/// `strings.Split(s, sep string)`: an empty separator splits into characters.
+fn split(args: &[Value]) -> Result<Value, TemplateError> {
+    let [text, separator] = args else {
+        return Err(arg_count("split", 2, args));
+    };
+    let (text, separator) = (string_arg(text)?, string_arg(separator)?);
+    let parts: Vec<Value> = if separator.is_empty() {
+        text.chars().map(|c| string_value(c.to_string())).collect()
+    } else {
+        text.split(separator)
+            .map(|part| string_value(part.to_string()))
+            .collect()
+    };
+    Ok(Value::List(parts.into()))
+}
+
+/// `report`'s `pad(source string, prefix, suffix int)`: spaces around a non-empty string.
+fn pad(args: &[Value]) -> Result<Value, TemplateError> {
+    let [text, prefix, suffix] = args else {
+        return Err(arg_count("pad", 3, args));
+    };
+    let text = string_arg(text)?;
+    let (prefix, suffix) = (int_arg(prefix)?, int_arg(suffix)?);
+    if text.is_empty() {
+        return Ok(string_value(String::new()));
+    }
+    let spaces = |count: i64| {
+        usize::try_from(count)
+            .map(|count| " ".repeat(count))
+            .map_err(|_| {
+                TemplateError::Exec("error calling pad: strings: negative Repeat count".to_string())
+            })
+    };
+    Ok(string_value(format!(
+        "{}{text}{}",
+        spaces(prefix)?,
+        spaces(suffix)?
+    )))
+}
+
+/// `report`'s `truncate(source string, length int)`: the first `length` bytes. Go can cut
+/// a character in two; here the cut moves back to the character's start.
+fn truncate(args: &[Value]) -> Result<Value, TemplateError> {
+    let [text, length] = args else {
+        return Err(arg_count("truncate", 2, args));
+    };
+    let (text, length) = (string_arg(text)?, int_arg(length)?);
+    let Ok(length) = usize::try_from(length) else {
+        return Err(TemplateError::Exec(format!(
+            "error calling truncate: runtime error: slice bounds out of range [:{length}]"
+        )));
+    };
+    if text.len() < length {
+        return Ok(string_value(text.to_string()));
+    }
+    let mut cut = length;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Ok(string_value(text[..cut].to_string()))
+}
+
+/// Go's `strings.ToLower`: one-to-one simple case mapping per character.
+fn go_lower(text: &str) -> String {
+    text.chars().map(simple_lower).collect()
+}
+
+/// Go's `strings.ToUpper`.
+fn go_upper(text: &str) -> String {
+    text.chars().map(simple_upper).collect()
+}
+
+fn simple_lower(c: char) -> char {
+    // The one character whose full lowercase mapping is longer than its simple one.
+    if c == '\u{130}' {
+        return 'i';
+    }
+    single(c.to_lowercase()).unwrap_or(c)
+}
+
+fn simple_upper(c: char) -> char {
+    single(c.to_uppercase()).unwrap_or(c)
+}
+
+/// The mapping when it is one character (Go has no multi-character mappings).
+fn single(mut mapped: impl Iterator<Item = char>) -> Option<char> {
+    let first = mapped.next()?;
+    mapped.next().is_none().then_some(first)
+}
+
+/// Go's `unicode.ToTitle`: the uppercase letter, except for the Latin digraphs, whose
+/// title case is the capital-small form.
+fn simple_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        other => simple_upper(other),
+    }
+}
+
+/// Go's deprecated `strings.Title`: title-case every letter that follows a separator
+/// (ASCII other than letters, digits and `_`; beyond ASCII, white space).
+fn go_title(text: &str) -> String {
+    let is_separator = |c: char| {
+        if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        }
+    };
+    let mut previous = ' ';
+    text.chars()
+        .map(|c| {
+            let mapped = if is_separator(previous) {
+                simple_title(c)
+            } else {
+                c
+            };
+            previous = c;
+            mapped
+        })
+        .collect()
+}
+
+/// The first unconditionally executed `.Field` the struct does not have: Go's error
+/// message, and which top-level nodes ran before it.
+struct UnknownField {
+    message: String,
+    nodes_before: ListNode,
+}
+
+impl UnknownField {
+    /// What Go printed before failing: the output of the nodes before the failing one.
+    fn printed_before(&self, json: &Arc<GoJson>, data: &Value) -> String {
+        const PARTIAL: &str = "skopos-before-failure";
+        let mut printed = String::new();
+        // The nodes parsed once already, so this template parses; an error while running
+        // them would have come before the unknown field, so keep what they printed.
+        if let Ok(template) = new_template(json).parse("") {
+            let _ = template
+                .add_parse_tree(PARTIAL, self.nodes_before.clone())
+                .execute_template_fmt(&mut printed, PARTIAL, data);
+        }
+        printed
+    }
+}
 
 /// Go's error for the first unconditionally executed `.Field` that the struct does not
 /// have. Only actions outside `if`/`with`/`range` bodies are checked, where dot is surely
-/// the struct and the action surely runs.
-fn unknown_field(normalized: &str, source: &str, fields: &[&str]) -> Option<String> {
-    const DEFINE_OPEN: &str = "{{define \"skopos-field-check\"}}";
-    let checked = format!("{DEFINE_OPEN}{normalized}{{{{end}}}}");
-    let template = Template::new(TEMPLATE_NAME).parse(&checked).ok()?;
-    let body = template.lookup("skopos-field-check")?;
-    let (offset, path) = body.nodes.iter().find_map(|node| match node {
-        Node::Action(action) => unknown_in_pipe(&action.pipe, fields),
-        Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
-            unknown_in_pipe(&branch.pipe, fields)
-        }
-        _ => None,
+/// the struct and the action surely runs. `body` is the wrapped format within `source`.
+fn unknown_field(
+    body: &str,
+    source: &str,
+    fields: &[&str],
+    json: &Arc<GoJson>,
+) -> Option<UnknownField> {
+    const DEFINE_NAME: &str = "skopos-field-check";
+    let define_open = format!("{{{{define \"{DEFINE_NAME}\"}}}}");
+    let checked = format!("{define_open}{body}{{{{end}}}}");
+    let template = new_template(json).parse(&checked).ok()?;
+    let list = template.lookup(DEFINE_NAME)?;
+    let (index, (offset, path)) = list.nodes.iter().enumerate().find_map(|(index, node)| {
+        let found = match node {
+            Node::Action(action) => unknown_in_pipe(&action.pipe, fields),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                unknown_in_pipe(&branch.pipe, fields)
+            }
+            _ => None,
+        };
+        found.map(|found| (index, found))
     })?;
     // Positions in `checked` → positions in the template skopeo executes.
-    let offset = (offset + RANGE_OPEN.len()).checked_sub(DEFINE_OPEN.len())?;
+    let offset = (offset + RANGE_OPEN.len()).checked_sub(define_open.len())?;
     let before = source.get(..offset)?;
     let line = 1 + before.matches('\n').count();
     let column = before
         .rfind('\n')
         .map_or(offset, |newline| offset - newline - 1);
     let field = path.first()?;
-    Some(format!(
-        "template: {TEMPLATE_NAME}:{line}:{column}: executing \"{TEMPLATE_NAME}\" at <.{}>: can't evaluate field {field} in type interface {{}}",
-        path.join(".")
-    ))
+    Some(UnknownField {
+        message: format!(
+            "template: {TEMPLATE_NAME}:{line}:{column}: executing \"{TEMPLATE_NAME}\" at <.{}>: can't evaluate field {field} in type interface {{}}",
+            path.join(".")
+        ),
+        nodes_before: ListNode {
+            pos: list.pos,
+            nodes: list.nodes[..index].to_vec(),
+        },
+    })
 }
 
 /// The first `.Field` of `pipe` (its offset and path) whose first name is not in `fields`.
@@ -150,10 +709,18 @@ struct Cell {
     width: usize,
 }
 
-/// Go's `tabwriter.NewWriter(w, 8, 2, 2, ' ', 0)` fed `text` and never flushed: what it
-/// has written by then.
-pub fn tabwriter_unflushed(text: &str) -> String {
-    const MIN_WIDTH: usize = 8;
+impl Cell {
+    fn new(text: String) -> Self {
+        let width = text.chars().count();
+        Cell { text, width }
+    }
+}
+
+/// `report`'s table writer, Go's `tabwriter.NewWriter(w, 12, 2, 2, ' ', StripEscape)`,
+/// fed `text` and then flushed. (StripEscape concerns 0xff bytes, which UTF-8 text never
+/// holds.)
+pub fn tabwriter_flushed(text: &str) -> String {
+    const MIN_WIDTH: usize = 12;
     const PADDING: usize = 2;
 
     let mut out = String::new();
@@ -163,27 +730,15 @@ pub fn tabwriter_unflushed(text: &str) -> String {
     for c in text.chars() {
         match c {
             '\t' | '\u{b}' | '\n' | '\u{c}' => {
-                let width = cell.chars().count();
-                line.push(Cell {
-                    text: std::mem::take(&mut cell),
-                    width,
-                });
+                line.push(Cell::new(std::mem::take(&mut cell)));
                 if c == '\n' || c == '\u{c}' {
                     let cells_in_line = line.len();
                     lines.push(std::mem::take(&mut line));
                     // A line of one cell cannot affect later columns, so Go writes out
                     // everything buffered; a form feed always does.
                     if c == '\u{c}' || cells_in_line == 1 {
-                        let mut widths = Vec::new();
-                        format_block(
-                            &lines,
-                            0,
-                            lines.len(),
-                            &mut widths,
-                            MIN_WIDTH,
-                            PADDING,
-                            &mut out,
-                        );
+                        let layout = Layout::new(&lines, MIN_WIDTH, PADDING, None);
+                        layout.format(0, lines.len(), &mut Vec::new(), &mut out);
                         lines.clear();
                     }
                 }
@@ -191,55 +746,81 @@ pub fn tabwriter_unflushed(text: &str) -> String {
             other => cell.push(other),
         }
     }
+    // Flush: a pending cell ends, and the unfinished line is written without a newline.
+    if !cell.is_empty() {
+        line.push(Cell::new(cell));
+    }
+    lines.push(line);
+    let last = lines.len() - 1;
+    let layout = Layout::new(&lines, MIN_WIDTH, PADDING, Some(last));
+    layout.format(0, lines.len(), &mut Vec::new(), &mut out);
     out
 }
 
-/// Go's `Writer.format`: find column blocks left to right and write lines once the widths
-/// of all their columns are known. Every flushed line ends with a newline (the partial
-/// line after them, which Go would print without one, is empty at flush time).
-fn format_block(
-    lines: &[Vec<Cell>],
-    mut line0: usize,
-    line1: usize,
-    widths: &mut Vec<usize>,
+/// Buffered tabwriter lines and how to lay them out.
+struct Layout<'a> {
+    lines: &'a [Vec<Cell>],
     min_width: usize,
     padding: usize,
-    out: &mut String,
-) {
-    let column = widths.len();
-    let mut this = line0;
-    while this < line1 {
-        if column + 1 >= lines[this].len() {
-            this += 1;
-            continue;
-        }
-        write_lines(lines, line0, this, widths, out);
-        line0 = this;
-        let mut width = min_width;
-        while this < line1 && column + 1 < lines[this].len() {
-            width = width.max(lines[this][column].width + padding);
-            this += 1;
-        }
-        widths.push(width);
-        format_block(lines, line0, this, widths, min_width, padding, out);
-        widths.pop();
-        line0 = this;
-    }
-    write_lines(lines, line0, line1, widths, out);
+    /// The line written without a newline (the unfinished one at a flush).
+    unterminated: Option<usize>,
 }
 
-fn write_lines(lines: &[Vec<Cell>], from: usize, to: usize, widths: &[usize], out: &mut String) {
-    for line in &lines[from..to] {
-        for (index, cell) in line.iter().enumerate() {
-            out.push_str(&cell.text);
-            if let Some(&column_width) = widths.get(index) {
-                out.extend(std::iter::repeat_n(
-                    ' ',
-                    column_width.saturating_sub(cell.width),
-                ));
+impl<'a> Layout<'a> {
+    fn new(
+        lines: &'a [Vec<Cell>],
+        min_width: usize,
+        padding: usize,
+        unterminated: Option<usize>,
+    ) -> Self {
+        Layout {
+            lines,
+            min_width,
+            padding,
+            unterminated,
+        }
+    }
+
+    /// Go's `Writer.format`: find column blocks left to right and write lines once the
+    /// widths of all their columns are known.
+    fn format(&self, mut line0: usize, line1: usize, widths: &mut Vec<usize>, out: &mut String) {
+        let column = widths.len();
+        let mut this = line0;
+        while this < line1 {
+            if column + 1 >= self.lines[this].len() {
+                this += 1;
+                continue;
+            }
+            self.write_lines(line0, this, widths, out);
+            line0 = this;
+            let mut width = self.min_width;
+            while this < line1 && column + 1 < self.lines[this].len() {
+                width = width.max(self.lines[this][column].width + self.padding);
+                this += 1;
+            }
+            widths.push(width);
+            self.format(line0, this, widths, out);
+            widths.pop();
+            line0 = this;
+        }
+        self.write_lines(line0, line1, widths, out);
+    }
+
+    fn write_lines(&self, from: usize, to: usize, widths: &[usize], out: &mut String) {
+        for (index, line) in self.lines.iter().enumerate().take(to).skip(from) {
+            for (column, cell) in line.iter().enumerate() {
+                out.push_str(&cell.text);
+                if let Some(&column_width) = widths.get(column) {
+                    out.extend(std::iter::repeat_n(
+                        ' ',
+                        column_width.saturating_sub(cell.width),
+                    ));
+                }
+            }
+            if self.unterminated != Some(index) {
+                out.push('\n');
             }
         }
-        out.push('\n');
     }
 }
 
@@ -248,12 +829,49 @@ mod tests {
     use super::*;
     use gotmpl::tmap;
 
+    fn data() -> Value {
+        tmap! {
+            "Os" => "linux",
+            "Name" => "Hello wörld_x-y z",
+            "Layers" => vec!["a".to_string(), "b".to_string()],
+        }
+    }
+
+    const FIELDS: &[&str] = &["Os", "Name", "Layers"];
+
+    fn render_ok(format: &str) -> String {
+        render(format, data(), GoJson::default(), FIELDS)
+            .unwrap_or_else(|failure| panic!("{format}: {:#}", failure.error))
+    }
+
+    fn render_err(format: &str) -> RenderError {
+        match render(format, data(), GoJson::default(), FIELDS) {
+            Ok(text) => panic!("{format} should fail, printed {text:?}"),
+            Err(failure) => failure,
+        }
+    }
+
     #[test]
-    fn json_formats() {
-        for yes in ["json", " json ", "{{json}}", "{{ json . }}", "{{json .}}"] {
+    fn json_formats_are_those_of_newer_containers_common() {
+        for yes in [
+            "json",
+            " json ",
+            "{{json}}",
+            "{{json }}",
+            "{{json.}}",
+            "{{ json. }}",
+        ] {
             assert!(is_json_format(yes), "{yes}");
         }
-        for no in ["{{json .Labels}}", "jsonx", "{{.Os}}", ""] {
+        for no in [
+            "{{json .}}",
+            "{{ json . }}",
+            "{{json .Labels}}",
+            "jsonx",
+            "json .",
+            "{{.Os}}",
+            "",
+        ] {
             assert!(!is_json_format(no), "{no}");
         }
     }
@@ -266,44 +884,169 @@ mod tests {
     }
 
     #[test]
-    fn tabwriter_aligns_and_drops_unflushed_text() {
-        assert_eq!(
-            tabwriter_unflushed("x\ty\nab\tcdefghijkl\tz\nq\n"),
-            "x       y\nab      cdefghijkl  z\nq\n"
-        );
-        // The last line has cells: never flushed, so never written (as in skopeo 1.9.3).
-        assert_eq!(tabwriter_unflushed("linux\tamd64\n"), "");
-        assert_eq!(tabwriter_unflushed("plain\n"), "plain\n");
+    fn a_format_that_ranges_over_dot_is_not_wrapped() {
+        assert!(ranges_over_dot("{{range .}}{{.Os}}{{end}}"));
+        assert!(ranges_over_dot("{{ range . }}x{{ end - }}"));
+        assert!(!ranges_over_dot("{{range .Layers}}{{.}}{{end}}"));
+        assert!(!ranges_over_dot("{{range .}}no end"));
+        assert_eq!(render_ok("{{range .}}{{.Os}}{{end}}"), "linux\n");
     }
 
     #[test]
-    fn renders_without_extra_functions() {
-        let data = tmap! { "Os" => "linux", "Layers" => vec!["a".to_string(), "b".to_string()] };
-        let fields = ["Os", "Layers"];
-        let render = |f: &str| render(f, data.clone(), &fields);
-        assert_eq!(render("{{.Os}} {{len .Layers}}").unwrap(), "linux 2\n");
-        assert_eq!(render("{{range .Layers}}{{.}},{{end}}").unwrap(), "a,b,\n");
-        let err = render("{{json .Os}}").unwrap_err().to_string();
-        assert!(err.contains("json"), "{err}");
+    fn tabwriter_aligns_and_flushes_everything() {
+        assert_eq!(
+            tabwriter_flushed("x\ty\nab\tcdefghijklmnop\tz\nq\n"),
+            "x           y\nab          cdefghijklmnop  z\nq\n"
+        );
+        // Lines with cells are written at the flush (1.9.3 lost them), and an unfinished
+        // line keeps its lack of a newline.
+        assert_eq!(tabwriter_flushed("linux\tamd64\n"), "linux       amd64\n");
+        assert_eq!(tabwriter_flushed("a\tb"), "a           b");
+        assert_eq!(tabwriter_flushed("plain\n"), "plain\n");
     }
 
     #[test]
-    fn unknown_fields_fail_as_in_go() {
-        let data = tmap! { "Os" => "linux" };
-        let render = |f: &str| render(f, data.clone(), &["Os"]);
+    fn only_table_formats_go_through_the_tabwriter() {
         assert_eq!(
-            render("{{.Nope}}").unwrap_err().to_string(),
-            "template: skopeo inspect:1:14: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"
+            render_ok("table {{.Os}} {{len .Layers}}"),
+            "linux       2\n"
+        );
+        assert_eq!(render_ok("{{.Os}}\\t{{len .Layers}}"), "linux\t2\n");
+        assert_eq!(render_ok("{{.Os}} {{len .Layers}}"), "linux 2\n");
+        assert_eq!(render_ok("{{range .Layers}}{{.}},{{end}}"), "a,b,\n");
+    }
+
+    #[test]
+    fn a_format_that_does_not_parse_normalized_is_used_as_written() {
+        // Normalized, the `\n` inside the string would be a line break, which Go's lexer
+        // refuses; the format as written has the escape, and no newline is appended.
+        assert!(has_newline_in_quoted_literal("{{printf \"a\nb\"}}"));
+        assert!(!has_newline_in_quoted_literal(
+            "{{printf `a\nb`}}\n{{/* \" \n */}}"
+        ));
+        assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}"), "linux\n");
+        assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}x"), "linux\nx");
+    }
+
+    #[test]
+    fn join_split_lower_upper_title() {
+        assert_eq!(render_ok("{{join .Layers \", \"}}"), "a, b\n");
+        assert_eq!(render_ok("{{split \"a:b::c\" \":\"}}"), "[a b  c]\n");
+        assert_eq!(render_ok("{{split \"héllo\" \"\"}}"), "[h é l l o]\n");
+        assert_eq!(render_ok("{{len (split \"\" \",\")}}"), "1\n");
+        assert_eq!(
+            render_ok("{{join (split .Name \" \") \"+\"}}"),
+            "Hello+wörld_x-y+z\n"
+        );
+        assert_eq!(render_ok("{{lower .Name}}"), "hello wörld_x-y z\n");
+        assert_eq!(render_ok("{{upper .Name}}"), "HELLO WÖRLD_X-Y Z\n");
+        // Go maps one character to one: no "SS" for ß, a plain i for İ.
+        assert_eq!(
+            render_ok("{{upper \"straße\"}}|{{lower \"İx\"}}"),
+            "STRAßE|ix\n"
+        );
+        // `_` and letters continue a word; `-` and spaces start one.
+        assert_eq!(render_ok("{{title .Name}}"), "Hello Wörld_x-Y Z\n");
+        assert_eq!(render_ok("{{title \"ǆemal élan\"}}"), "ǅemal Élan\n");
+    }
+
+    #[test]
+    fn pad_and_truncate() {
+        assert_eq!(render_ok("[{{pad .Os 2 1}}]"), "[  linux ]\n");
+        assert_eq!(render_ok("[{{pad \"\" 2 1}}]"), "[]\n");
+        assert_eq!(
+            render_ok("{{truncate .Os 3}}|{{truncate .Os 5}}|{{truncate .Os 9}}"),
+            "lin|linux|linux\n"
+        );
+        assert_eq!(render_ok("{{truncate .Os 0}}|"), "|\n");
+        // A cut inside a character moves back to its start.
+        assert_eq!(render_ok("{{truncate \"wö\" 2}}"), "w\n");
+        let err = render_err("{{pad .Os -1 0}}").error.to_string();
+        assert!(err.contains("negative Repeat count"), "{err}");
+        let err = render_err("{{truncate .Os -1}}").error.to_string();
+        assert!(err.contains("slice bounds out of range [:-1]"), "{err}");
+    }
+
+    #[test]
+    fn functions_check_their_arguments() {
+        let err = render_err("{{join .Layers}}").error.to_string();
+        assert!(
+            err.contains("wrong number of args for join: want 2 got 1"),
+            "{err}"
+        );
+        let err = render_err("{{upper .Layers}}").error.to_string();
+        assert!(err.contains("expected string"), "{err}");
+        let err = render_err("{{nope .Os}}").error.to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn json_marshals_plain_values_without_html_escaping() {
+        assert_eq!(render_ok("{{json .Layers}}"), "[\"a\",\"b\"]\n");
+        assert_eq!(
+            render_ok("{{json \"<a&b>\"}}|{{json 3}}|{{json true}}"),
+            "\"<a&b>\"|3|true\n"
         );
         assert_eq!(
-            render("{{.Os}}\\n {{printf \"%s\" .Nope.X}}").unwrap_err().to_string(),
-            "template: skopeo inspect:2:20: executing \"skopeo inspect\" at <.Nope.X>: can't evaluate field Nope in type interface {}"
+            render_ok("{{json .}}"),
+            "{\"Layers\":[\"a\",\"b\"],\"Name\":\"Hello wörld_x-y z\",\"Os\":\"linux\"}\n"
+        );
+        assert_eq!(render_ok("{{json \"\u{2028}\"}}"), "\"\\u2028\"\n");
+    }
+
+    #[test]
+    fn remembered_go_json_wins_over_the_plain_value() {
+        let mut json = GoJson::default();
+        let nil_list = json.remember(Value::List(Vec::new().into()), &None::<Vec<String>>);
+        let empty_list = Value::List(Vec::new().into());
+        let data = tmap! { "Nil" => nil_list, "Empty" => empty_list };
+        let printed = render(
+            "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}}",
+            data,
+            json,
+            &["Nil", "Empty"],
+        );
+        assert_eq!(printed.unwrap(), "[][] null []\n");
+    }
+
+    #[test]
+    fn unknown_fields_fail_as_in_go_after_printing_what_came_before() {
+        let unknown = |format: &str| {
+            let failure = render_err(format);
+            (failure.printed, failure.error.to_string())
+        };
+        assert_eq!(
+            unknown("{{.Nope}}"),
+            (
+                String::new(),
+                "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
+            )
         );
         assert_eq!(
-            render("{{.Os}} {{.Nope}}").unwrap_err().to_string(),
-            "template: skopeo inspect:1:22: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"
+            unknown("{{.Os}}\\n {{printf \"%s\" .Nope.X}}"),
+            (
+                "linux\n ".to_string(),
+                "template: skopeo inspect:2:20: executing \"skopeo inspect\" at <.Nope.X>: can't evaluate field Nope in type interface {}".to_string()
+            )
+        );
+        assert_eq!(
+            unknown("{{.Os}} {{.Nope}}"),
+            (
+                "linux ".to_string(),
+                "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
+            )
         );
         // Not checked where it may not run, or where dot is something else.
-        assert_eq!(render("{{if false}}{{.Nope}}{{end}}ok").unwrap(), "ok\n");
+        assert_eq!(render_ok("{{if false}}{{.Nope}}{{end}}ok"), "ok\n");
+    }
+
+    #[test]
+    fn failures_while_running_keep_what_was_printed() {
+        let failure = render_err("{{.Os}}-{{index .Layers 5}}");
+        assert_eq!(failure.printed, "linux-");
+        // A table's writer is flushed after the failure: the pending line comes out
+        // (a lone cell before a tab is not padded).
+        let failure = render_err("table {{.Os}} {{index .Layers 5}}");
+        assert_eq!(failure.printed, "linux");
     }
 }

@@ -89,6 +89,50 @@ impl Pair {
         );
         assert_eq!(self.skopos.stdout_bytes, self.skopeo.stdout_bytes);
     }
+
+    /// For the default `inspect` output: asserts that both succeeded and that skopos printed
+    /// skopeo 1.9.3's JSON plus the `LayersData` member newer skopeo has, between `Layers`
+    /// and `Env`. Returns skopos's output, parsed.
+    pub fn assert_same_inspect_json(&self) -> serde_json::Value {
+        self.assert_both_succeed();
+        let stdout = &self.skopos.stdout;
+        assert_eq!(
+            without_layers_data(stdout),
+            self.skopeo.stdout,
+            "stdout of `{}` (LayersData removed) differs from skopeo's",
+            self.skopos.command
+        );
+        let position = |key: &str| {
+            stdout
+                .find(&format!("\n    \"{key}\": "))
+                .unwrap_or_else(|| panic!("no {key} in skopos's output:\n{stdout}"))
+        };
+        assert!(
+            position("Layers") < position("LayersData") && position("LayersData") < position("Env"),
+            "LayersData must come after Layers and before Env:\n{stdout}"
+        );
+        parse_json(&self.skopos.stdout_bytes)
+    }
+}
+
+/// skopos's default `inspect` output without the `LayersData` member, which skopeo 1.9.3
+/// does not print.
+pub fn without_layers_data(stdout: &str) -> String {
+    const KEY: &str = "\n    \"LayersData\": ";
+    const CLOSE: &str = "\n    ],";
+    let start = stdout
+        .find(KEY)
+        .unwrap_or_else(|| panic!("no LayersData in skopos's output:\n{stdout}"));
+    let value = &stdout[start + KEY.len()..];
+    let length = if value.starts_with("[],") {
+        "[],".len()
+    } else {
+        value
+            .find(CLOSE)
+            .map(|close| close + CLOSE.len())
+            .unwrap_or_else(|| panic!("unterminated LayersData in skopos's output:\n{stdout}"))
+    };
+    format!("{}{}", &stdout[..start], &value[length..])
 }
 
 impl Workspace {
