@@ -23,7 +23,7 @@ use skopos_core::{BlobInfo, Digest, ImageName, ImageSource, SystemContext};
 
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
-use crate::template::{self, GoJson, RenderError};
+use crate::template::{self, GoForms, RenderError};
 
 /// containers/image refuses config blobs larger than this (`iolimits.MaxConfigBodySize`).
 const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
@@ -153,12 +153,11 @@ impl InspectOutput {
         }
     }
 
-    /// The value templates see, and its Go JSON for the `json` function: Go field names;
+    /// The value templates see, and how Go prints and marshals its parts: Go field names;
     /// nil maps and slices print as `map[]` and `[]`, a nil time as `<nil>`, a time as
-    /// Go's `Time.String()`. (`LayersData` entries print as `map[…]` here where Go prints
-    /// `{…}`.)
-    pub fn to_template_value(&self) -> (Value, GoJson) {
-        let mut json = GoJson::default();
+    /// Go's `Time.String()`, structs (the output, `LayersData` entries) as `{…}`.
+    pub fn to_template_value(&self) -> (Value, GoForms) {
+        let mut go = GoForms::default();
         let layers_data: Vec<Value> = self
             .layers_data
             .iter()
@@ -169,12 +168,13 @@ impl InspectOutput {
                 fields.insert("Size", Value::Int(layer.size));
                 fields.insert(
                     "Annotations",
-                    json.remember(
+                    go.remember_json(
                         string_map_value(layer.annotations.as_ref()),
                         &layer.annotations,
                     ),
                 );
-                json.remember(map_value(fields), layer)
+                let item = go.remember_json(map_value(fields), layer);
+                go.remember_printed(item, printed_layer(layer))
             })
             .collect();
         let mut fields = BTreeMap::new();
@@ -182,66 +182,121 @@ impl InspectOutput {
         fields.insert("Tag", string_value(&self.tag));
         fields.insert("Digest", string_value(&self.digest.to_string()));
         fields.insert("RepoTags", string_list_value(Some(&self.repo_tags)));
-        fields.insert("Created", time_value(&mut json, self.created.as_ref()));
+        fields.insert("Created", time_value(&mut go, self.created.as_ref()));
         fields.insert("DockerVersion", string_value(&self.docker_version));
         fields.insert(
             "Labels",
-            json.remember(string_map_value(self.labels.as_ref()), &self.labels),
+            go.remember_json(string_map_value(self.labels.as_ref()), &self.labels),
         );
         fields.insert("Architecture", string_value(&self.architecture));
         fields.insert("Os", string_value(&self.os));
         fields.insert("Layers", string_list_value(Some(&self.layers)));
         fields.insert(
             "LayersData",
-            json.remember(Value::List(layers_data.into()), &self.layers_data),
+            go.remember_json(Value::List(layers_data.into()), &self.layers_data),
         );
         fields.insert(
             "Env",
-            json.remember(string_list_value(self.env.as_ref()), &self.env),
+            go.remember_json(string_list_value(self.env.as_ref()), &self.env),
         );
-        let value = json.remember(map_value(fields), self);
-        (value, json)
+        let value = go.remember_json(map_value(fields), self);
+        let value = go.remember_printed(value, self.printed());
+        (value, go)
+    }
+
+    /// Go's `%v` of the struct (`{{.}}`).
+    fn printed(&self) -> String {
+        let layers_data: Vec<String> = self.layers_data.iter().map(printed_layer).collect();
+        format!(
+            "{{{} {} {} {} {} {} {} {} {} {} [{}] {}}}",
+            self.name,
+            self.tag,
+            self.digest,
+            printed_list(Some(&self.repo_tags)),
+            printed_time(self.created.as_ref()),
+            self.docker_version,
+            printed_map(self.labels.as_ref()),
+            self.architecture,
+            self.os,
+            printed_list(Some(&self.layers)),
+            layers_data.join(" "),
+            printed_list(self.env.as_ref()),
+        )
     }
 }
 
-/// The value templates see for `--config` (`v1.Image` with Go field names), and its Go
-/// JSON for the `json` function. (Nested structs print as `map[…]` here where Go prints
-/// `{…}`.)
-pub fn config_template_value(image: &OciImage) -> (Value, GoJson) {
-    let mut json = GoJson::default();
+/// Go's `%v` of a `types.ImageInspectLayer`.
+fn printed_layer(layer: &InspectLayer) -> String {
+    format!(
+        "{{{} {} {} {}}}",
+        layer.mime_type,
+        layer.digest,
+        layer.size,
+        printed_map(layer.annotations.as_ref())
+    )
+}
+
+/// Go's `%v` of a string slice (nil prints like empty).
+fn printed_list(items: Option<&Vec<String>>) -> String {
+    format!(
+        "[{}]",
+        items.map(|items| items.join(" ")).unwrap_or_default()
+    )
+}
+
+/// Go's `%v` of a map (sorted keys; nil prints like empty).
+fn printed_map<V: std::fmt::Display>(map: Option<&BTreeMap<String, V>>) -> String {
+    let entries: Vec<String> = map
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}:{value}"))
+        .collect();
+    format!("map[{}]", entries.join(" "))
+}
+
+/// Go's `%v` of a `*time.Time`.
+fn printed_time(time: Option<&GoTime>) -> String {
+    time.map_or_else(|| "<nil>".to_string(), GoTime::to_go_string)
+}
+
+/// The value templates see for `--config` (`v1.Image` with Go field names), and how Go
+/// prints and marshals its parts. `Config`, `RootFS` and `History` entries print as Go's
+/// `{…}`; the whole `v1.Image` (`{{.}}`) still prints as `map[…]`.
+pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
+    let mut go = GoForms::default();
     let config = &image.config;
     let mut config_fields = BTreeMap::new();
     config_fields.insert("User", string_value(&config.user));
     config_fields.insert(
         "ExposedPorts",
-        json.remember(
+        go.remember_json(
             key_set_value(config.exposed_ports.as_ref()),
             &config.exposed_ports,
         ),
     );
     config_fields.insert(
         "Env",
-        json.remember(string_list_value(config.env.as_ref()), &config.env),
+        go.remember_json(string_list_value(config.env.as_ref()), &config.env),
     );
     config_fields.insert(
         "Entrypoint",
-        json.remember(
+        go.remember_json(
             string_list_value(config.entrypoint.as_ref()),
             &config.entrypoint,
         ),
     );
     config_fields.insert(
         "Cmd",
-        json.remember(string_list_value(config.cmd.as_ref()), &config.cmd),
+        go.remember_json(string_list_value(config.cmd.as_ref()), &config.cmd),
     );
     config_fields.insert(
         "Volumes",
-        json.remember(key_set_value(config.volumes.as_ref()), &config.volumes),
+        go.remember_json(key_set_value(config.volumes.as_ref()), &config.volumes),
     );
     config_fields.insert("WorkingDir", string_value(&config.working_dir));
     config_fields.insert(
         "Labels",
-        json.remember(string_map_value(config.labels.as_ref()), &config.labels),
+        go.remember_json(string_map_value(config.labels.as_ref()), &config.labels),
     );
     config_fields.insert("StopSignal", string_value(&config.stop_signal));
 
@@ -249,7 +304,7 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoJson) {
     rootfs_fields.insert("Type", string_value(&image.rootfs.fs_type));
     rootfs_fields.insert(
         "DiffIDs",
-        json.remember(
+        go.remember_json(
             string_list_value(image.rootfs.diff_ids.as_ref()),
             &image.rootfs.diff_ids,
         ),
@@ -261,17 +316,26 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoJson) {
         .flatten()
         .map(|entry: &OciHistory| {
             let mut fields = BTreeMap::new();
-            fields.insert("Created", time_value(&mut json, entry.created.as_ref()));
+            fields.insert("Created", time_value(&mut go, entry.created.as_ref()));
             fields.insert("CreatedBy", string_value(&entry.created_by));
             fields.insert("Author", string_value(&entry.author));
             fields.insert("Comment", string_value(&entry.comment));
             fields.insert("EmptyLayer", Value::Bool(entry.empty_layer));
-            json.remember(map_value(fields), entry)
+            let item = go.remember_json(map_value(fields), entry);
+            let printed = format!(
+                "{{{} {} {} {} {}}}",
+                printed_time(entry.created.as_ref()),
+                entry.created_by,
+                entry.author,
+                entry.comment,
+                entry.empty_layer
+            );
+            go.remember_printed(item, printed)
         })
         .collect();
 
     let mut fields = BTreeMap::new();
-    fields.insert("Created", time_value(&mut json, image.created.as_ref()));
+    fields.insert("Created", time_value(&mut go, image.created.as_ref()));
     fields.insert("Author", string_value(&image.author));
     fields.insert("Architecture", string_value(&image.architecture));
     fields.insert("Variant", string_value(&image.variant));
@@ -279,22 +343,54 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoJson) {
     fields.insert("OSVersion", string_value(&image.os_version));
     fields.insert(
         "OSFeatures",
-        json.remember(
+        go.remember_json(
             string_list_value(image.os_features.as_ref()),
             &image.os_features,
         ),
     );
-    fields.insert("Config", json.remember(map_value(config_fields), config));
+    let config_value = go.remember_json(map_value(config_fields), config);
     fields.insert(
-        "RootFS",
-        json.remember(map_value(rootfs_fields), &image.rootfs),
+        "Config",
+        go.remember_printed(config_value, printed_config(config)),
     );
+    let rootfs_value = go.remember_json(map_value(rootfs_fields), &image.rootfs);
+    let rootfs_printed = format!(
+        "{{{} {}}}",
+        image.rootfs.fs_type,
+        printed_list(image.rootfs.diff_ids.as_ref())
+    );
+    fields.insert("RootFS", go.remember_printed(rootfs_value, rootfs_printed));
     fields.insert(
         "History",
-        json.remember(Value::List(history.into()), &image.history),
+        go.remember_json(Value::List(history.into()), &image.history),
     );
-    let value = json.remember(map_value(fields), image);
-    (value, json)
+    let value = go.remember_json(map_value(fields), image);
+    (value, go)
+}
+
+/// Go's `%v` of a `v1.ImageConfig` (whose last field, `ArgsEscaped`, skopos does not
+/// read: it prints as false).
+fn printed_config(config: &skopos_core::image_config::OciImageConfig) -> String {
+    let key_set = |map: Option<&BTreeMap<String, skopos_core::image_config::EmptyObject>>| {
+        let keys: Vec<String> = map
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| format!("{k}:{{}}"))
+            .collect();
+        format!("map[{}]", keys.join(" "))
+    };
+    format!(
+        "{{{} {} {} {} {} {} {} {} {} false}}",
+        config.user,
+        key_set(config.exposed_ports.as_ref()),
+        printed_list(config.env.as_ref()),
+        printed_list(config.entrypoint.as_ref()),
+        printed_list(config.cmd.as_ref()),
+        key_set(config.volumes.as_ref()),
+        config.working_dir,
+        printed_map(config.labels.as_ref()),
+        config.stop_signal,
+    )
 }
 
 fn string_value(text: &str) -> Value {
@@ -304,9 +400,9 @@ fn string_value(text: &str) -> Value {
 /// Go prints a nil `*time.Time` as `<nil>` (so, unlike Go, `{{if .Created}}` is true
 /// for it here) and marshals it as `null`; a time prints as `Time.String()` and marshals
 /// as RFC 3339.
-fn time_value(json: &mut GoJson, time: Option<&GoTime>) -> Value {
-    let printed = string_value(&time.map_or_else(|| "<nil>".to_string(), GoTime::to_go_string));
-    json.remember(printed, &time)
+fn time_value(go: &mut GoForms, time: Option<&GoTime>) -> Value {
+    let printed = string_value(&printed_time(time));
+    go.remember_json(printed, &time)
 }
 
 fn string_list_value(list: Option<&Vec<String>>) -> Value {
@@ -475,7 +571,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
 fn print_template(
     format: &str,
     value: Value,
-    json: GoJson,
+    json: GoForms,
     fields: &[&str],
 ) -> anyhow::Result<Vec<u8>> {
     match template::render(format, value, json, fields) {
@@ -951,6 +1047,18 @@ mod tests {
             format!("application/vnd.oci.image.layer.v1.tar+gzip {a} 5 map[]\n")
         );
         assert_eq!(render(&output, "{{len .LayersData}}"), "1\n");
+        // Structs print as Go's `{…}`, nested in lists too.
+        assert_eq!(
+            render(&output, "{{.LayersData}}"),
+            format!("[{{application/vnd.oci.image.layer.v1.tar+gzip {a} 5 map[]}}]\n")
+        );
+        assert_eq!(
+            render(&output, "{{.}}"),
+            format!(
+                "{{  {} [] 2024-01-01 00:00:00.5 +0200 +0200  map[a:1]  linux [{a}] [{{application/vnd.oci.image.layer.v1.tar+gzip {a} 5 map[]}}] []}}\n",
+                digest()
+            )
+        );
 
         let empty = InspectOutput::new(String::new(), digest(), Vec::new(), ImageFacts::default());
         assert_eq!(render(&empty, "{{.Created}}"), "<nil>\n");
@@ -1017,6 +1125,12 @@ mod tests {
             )
             .unwrap(),
             "linux [sh] [sha256:aa] x {\"80/tcp\":{}} null {\"type\":\"layers\",\"diff_ids\":[\"sha256:aa\"]} [{\"created_by\":\"x\"}]\n"
+        );
+        let (value, json) = config_template_value(&oci);
+        assert_eq!(
+            template::render("{{.Config}}|{{.RootFS}}|{{.History}}", value, json, CONFIG_FIELDS)
+                .unwrap(),
+            "{ map[80/tcp:{}] [] [] [sh] map[]  map[]  false}|{layers [sha256:aa]}|[{<nil> x   false}]\n"
         );
     }
 }

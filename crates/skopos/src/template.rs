@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use gotmpl::parse::{Expr, ListNode, Node, PipeNode};
+use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use serde::Serialize;
 
@@ -131,22 +131,78 @@ fn contains_closing(text: &str) -> bool {
     false
 }
 
-/// What `json` prints for the parts of the template data whose Go JSON the plain value
-/// does not tell: structs (field order, `omitempty`), times, and nil slices and maps
-/// (which templates print as empty ones). Parts are known by the address of their shared
-/// allocation, which every clone the template makes of them keeps.
+/// How Go would marshal (`json`) and print (`{{…}}`) the parts of the template data
+/// that the plain value does not tell: structs (field order, `omitempty`, `{…}` when
+/// printed), times, and nil slices and maps (which templates print as empty ones). Parts
+/// are known by the address of their shared allocation, which every clone the template
+/// makes of them keeps.
 #[derive(Debug, Default, Clone)]
-pub struct GoJson {
-    by_address: HashMap<usize, String>,
+pub struct GoForms {
+    json_by_address: HashMap<usize, String>,
+    printed_by_address: HashMap<usize, String>,
 }
 
-impl GoJson {
+impl GoForms {
     /// Record that `value` marshals as `source` does, and hand `value` back.
-    pub fn remember<T: Serialize + ?Sized>(&mut self, value: Value, source: &T) -> Value {
+    pub fn remember_json<T: Serialize + ?Sized>(&mut self, value: Value, source: &T) -> Value {
         if let (Some(address), Ok(text)) = (address_of(&value), template_json(source)) {
-            self.by_address.insert(address, text);
+            self.json_by_address.insert(address, text);
         }
         value
+    }
+
+    /// Record that templates print `value` as `printed` (Go's `%v` of a struct), and hand
+    /// `value` back.
+    pub fn remember_printed(&mut self, value: Value, printed: String) -> Value {
+        if let Some(address) = address_of(&value) {
+            self.printed_by_address.insert(address, printed);
+        }
+        value
+    }
+
+    /// What an action prints for `value`: Go's `%v`, with structs as remembered.
+    fn print(&self, value: &Value) -> String {
+        match value {
+            // What Go prints for a missing value.
+            Value::Nil => "<no value>".to_string(),
+            other => {
+                let mut out = String::new();
+                self.print_into(other, &mut out);
+                out
+            }
+        }
+    }
+
+    fn print_into(&self, value: &Value, out: &mut String) {
+        if let Some(text) = address_of(value).and_then(|a| self.printed_by_address.get(&a)) {
+            out.push_str(text);
+            return;
+        }
+        match value {
+            Value::List(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(' ');
+                    }
+                    self.print_into(item, out);
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push_str("map[");
+                for (index, (key, item)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(key);
+                    out.push(':');
+                    self.print_into(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
     }
 
     /// `json.NewEncoder` with `SetEscapeHTML(false)`, trailing newline trimmed, as
@@ -160,7 +216,7 @@ impl GoJson {
     }
 
     fn encode_into(&self, value: &Value, out: &mut String) -> Result<(), Unencodable> {
-        if let Some(text) = address_of(value).and_then(|a| self.by_address.get(&a)) {
+        if let Some(text) = address_of(value).and_then(|a| self.json_by_address.get(&a)) {
             out.push_str(text);
             return Ok(());
         }
@@ -298,7 +354,7 @@ impl Candidate {
 pub fn render(
     format: &str,
     data: Value,
-    json: GoJson,
+    json: GoForms,
     fields: &[&str],
 ) -> Result<String, RenderError> {
     let table = format.strip_prefix("table ");
@@ -327,6 +383,7 @@ pub fn render(
             Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
         },
     };
+    let template = print_like_go(template);
     let through_writer = |text: &str| {
         if table.is_some() {
             tabwriter_flushed(text)
@@ -345,7 +402,7 @@ pub fn render(
     }
     let list = Value::List(vec![data].into());
     let mut printed = String::new();
-    match template.execute_fmt(&mut printed, &list) {
+    match template.execute_template_fmt(&mut printed, TEMPLATE_NAME, &list) {
         Ok(()) => Ok(through_writer(&printed)),
         Err(err) => Err(RenderError {
             printed: through_writer(&printed),
@@ -402,10 +459,57 @@ fn has_newline_in_quoted_literal(source: &str) -> bool {
     false
 }
 
+/// The function every printing action ends in, so that values print as Go prints them.
+const PRINT_FUNCTION: &str = "_skopos_print";
+
+/// `template` with every printing action of every template in it piped into
+/// [`PRINT_FUNCTION`].
+fn print_like_go(template: Template) -> Template {
+    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
+    names.into_iter().fold(template, |template, name| {
+        match template.lookup(&name).cloned() {
+            Some(mut tree) => {
+                pipe_actions_into_print(&mut tree.nodes);
+                template.add_parse_tree(&name, tree)
+            }
+            None => template,
+        }
+    })
+}
+
+fn pipe_actions_into_print(nodes: &mut [Node]) {
+    for node in nodes {
+        match node {
+            Node::Action(action) if action.pipe.decl.is_empty() => {
+                let pos = action.pipe.pos;
+                action.pipe.commands.push(CommandNode {
+                    pos,
+                    args: vec![Expr::Identifier(pos, PRINT_FUNCTION.into())],
+                });
+            }
+            Node::List(list) => pipe_actions_into_print(&mut list.nodes),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                pipe_actions_into_print(&mut branch.body.nodes);
+                if let Some(else_body) = &mut branch.else_body {
+                    pipe_actions_into_print(&mut else_body.nodes);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A template with `report`'s functions.
-fn new_template(json: &Arc<GoJson>) -> Template {
+fn new_template(json: &Arc<GoForms>) -> Template {
     let json = Arc::clone(json);
+    let forms = Arc::clone(&json);
     Template::new(TEMPLATE_NAME)
+        .func(PRINT_FUNCTION, move |args: &[Value]| {
+            let [value] = args else {
+                return Err(arg_count(PRINT_FUNCTION, 1, args));
+            };
+            Ok(string_value(forms.print(value)))
+        })
         .func("join", join)
         .func("json", move |args: &[Value]| {
             let [value] = args else {
@@ -619,14 +723,16 @@ struct UnknownField {
 
 impl UnknownField {
     /// What Go printed before failing: the output of the nodes before the failing one.
-    fn printed_before(&self, json: &Arc<GoJson>, data: &Value) -> String {
+    fn printed_before(&self, json: &Arc<GoForms>, data: &Value) -> String {
         const PARTIAL: &str = "skopos-before-failure";
         let mut printed = String::new();
         // The nodes parsed once already, so this template parses; an error while running
         // them would have come before the unknown field, so keep what they printed.
         if let Ok(template) = new_template(json).parse("") {
+            let mut nodes_before = self.nodes_before.clone();
+            pipe_actions_into_print(&mut nodes_before.nodes);
             let _ = template
-                .add_parse_tree(PARTIAL, self.nodes_before.clone())
+                .add_parse_tree(PARTIAL, nodes_before)
                 .execute_template_fmt(&mut printed, PARTIAL, data);
         }
         printed
@@ -640,7 +746,7 @@ fn unknown_field(
     body: &str,
     source: &str,
     fields: &[&str],
-    json: &Arc<GoJson>,
+    json: &Arc<GoForms>,
 ) -> Option<UnknownField> {
     const DEFINE_NAME: &str = "skopos-field-check";
     let define_open = format!("{{{{define \"{DEFINE_NAME}\"}}}}");
@@ -840,12 +946,12 @@ mod tests {
     const FIELDS: &[&str] = &["Os", "Name", "Layers"];
 
     fn render_ok(format: &str) -> String {
-        render(format, data(), GoJson::default(), FIELDS)
+        render(format, data(), GoForms::default(), FIELDS)
             .unwrap_or_else(|failure| panic!("{format}: {:#}", failure.error))
     }
 
     fn render_err(format: &str) -> RenderError {
-        match render(format, data(), GoJson::default(), FIELDS) {
+        match render(format, data(), GoForms::default(), FIELDS) {
             Ok(text) => panic!("{format} should fail, printed {text:?}"),
             Err(failure) => failure,
         }
@@ -995,18 +1101,20 @@ mod tests {
     }
 
     #[test]
-    fn remembered_go_json_wins_over_the_plain_value() {
-        let mut json = GoJson::default();
-        let nil_list = json.remember(Value::List(Vec::new().into()), &None::<Vec<String>>);
+    fn remembered_go_forms_win_over_the_plain_value() {
+        let mut go = GoForms::default();
+        let nil_list = go.remember_json(Value::List(Vec::new().into()), &None::<Vec<String>>);
         let empty_list = Value::List(Vec::new().into());
-        let data = tmap! { "Nil" => nil_list, "Empty" => empty_list };
+        let record = go.remember_printed(tmap! { "A" => "x", "B" => 2i64 }, "{x 2}".to_string());
+        let records = Value::List(vec![record.clone(), record].into());
+        let data = tmap! { "Nil" => nil_list, "Empty" => empty_list, "Records" => records };
         let printed = render(
-            "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}}",
+            "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}} {{.Records}} {{index .Records 0}} {{(index .Records 1).A}}",
             data,
-            json,
-            &["Nil", "Empty"],
+            go,
+            &["Nil", "Empty", "Records"],
         );
-        assert_eq!(printed.unwrap(), "[][] null []\n");
+        assert_eq!(printed.unwrap(), "[][] null [] [{x 2} {x 2}] {x 2} x\n");
     }
 
     #[test]

@@ -243,6 +243,24 @@ fn inspect_format_sees_layers_data() {
         skopos_format(&workspace, "{{(index .LayersData 0).Annotations}}"),
         "map[org.example.layer.comment:first layer]\n"
     );
+    // Printed whole, entries are Go structs: `{MIMEType Digest Size Annotations}`.
+    let printed: Vec<String> = image
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(index, l)| {
+            let annotations = if index == 0 {
+                "map[org.example.layer.comment:first layer]"
+            } else {
+                "map[]"
+            };
+            format!("{{{} {} {} {annotations}}}", l.media_type, l.digest, l.size)
+        })
+        .collect();
+    assert_eq!(
+        skopos_format(&workspace, "{{.LayersData}}"),
+        format!("[{}]\n", printed.join(" "))
+    );
     let inspected =
         common::parse_json(skopos_format(&workspace, "{{json .LayersData}}").as_bytes());
     assert_eq!(inspected.as_array().map(Vec::len), Some(image.layers.len()));
