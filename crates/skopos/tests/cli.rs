@@ -151,7 +151,7 @@ fn skopeo_global_flags_are_accepted_like_skopeo() {
         "inspect",
         "oci:src:t",
     ]);
-    pair.assert_same_stdout();
+    pair.assert_same_inspect_json();
 }
 
 #[test]

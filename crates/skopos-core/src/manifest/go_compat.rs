@@ -3,7 +3,6 @@
 //! as RFC 3339 with nanoseconds, raw JSON values re-emitted compacted and HTML-escaped,
 //! and Go's `%q` quoting for error messages.
 
-
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::de::{self, Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
