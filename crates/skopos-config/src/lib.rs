@@ -10,3 +10,4 @@
 //! explicit input so that callers and tests decide what the "real" environment is.
 
 pub mod auth;
+pub mod registries;
