@@ -10,4 +10,5 @@
 //! explicit input so that callers and tests decide what the "real" environment is.
 
 pub mod auth;
+pub mod certs;
 pub mod registries;
