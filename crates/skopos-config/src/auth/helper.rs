@@ -72,7 +72,8 @@ pub fn run_credential_helper(
     };
     let executable = find_executable(&program, search_path).ok_or_else(|| {
         failure(format!(
-            "exec: \"{program}\": executable file not found in $PATH"
+            "error {} credentials - err: exec: \"{program}\": executable file not found in $PATH, out: ``",
+            action.verb()
         ))
     })?;
     let mut command = Command::new(&executable);

@@ -291,27 +291,29 @@ pub enum AuthError {
     /// A `docker-credential-*` helper that failed or could not be run.
     #[error("{message}")]
     Helper { helper: String, message: String },
-    /// Several of the above, from different helpers.
+    /// The errors of the helpers tried (registries.conf `credential-helpers`), all failed.
     #[error("{}", format_multiple(.0))]
     Multiple(Vec<AuthError>),
 }
 
+/// go-multierror's text, which containers/image v5.23 uses for errors collected from
+/// several helpers: `1 error occurred:\n\t* …\n\n`.
 fn format_multiple(errors: &[AuthError]) -> String {
-    let items: Vec<String> = errors.iter().map(|err| format!("* {err}")).collect();
-    format!(
-        "{} errors occurred:\n\t{}",
-        errors.len(),
-        items.join("\n\t")
-    )
+    let points: Vec<String> = errors.iter().map(|err| format!("* {err}")).collect();
+    if errors.len() == 1 {
+        format!("1 error occurred:\n\t{}\n\n", points.join(""))
+    } else {
+        format!(
+            "{} errors occurred:\n\t{}\n\n",
+            errors.len(),
+            points.join("\n\t")
+        )
+    }
 }
 
-/// Several errors collected from helpers as one (a single one is returned as is).
-fn combine_errors(mut errors: Vec<AuthError>) -> AuthError {
-    if errors.len() == 1 {
-        errors.remove(0)
-    } else {
-        AuthError::Multiple(errors)
-    }
+/// Errors collected from the helpers tried, as one.
+fn combine_errors(errors: Vec<AuthError>) -> AuthError {
+    AuthError::Multiple(errors)
 }
 
 /// Checks a credentials key (`host[:port]`, `host/ns`, `host/ns/repo`) as containers/image

@@ -425,7 +425,7 @@ fn cred_helpers_entry_runs_the_helper_before_auths() {
     let err = get_credentials(&files, "missing.example").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "exec: \"docker-credential-nonexistent\": executable file not found in $PATH"
+        "1 error occurred:\n\t* error getting credentials - err: exec: \"docker-credential-nonexistent\": executable file not found in $PATH, out: ``\n\n"
     );
 }
 
@@ -440,7 +440,7 @@ fn failing_helper_reports_status_and_output() {
     let err = get_credentials(&sandbox.files(), "broken.example").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "error getting credentials - err: exit status 3, out: `helper exploded`"
+        "1 error occurred:\n\t* error getting credentials - err: exit status 3, out: `helper exploded`\n\n"
     );
 }
 
@@ -550,7 +550,7 @@ fn malformed_files_name_the_file() {
     let quoted = format!("\"{}\"", path.display());
     assert!(
         message.starts_with(&format!(
-            "reading JSON file {quoted}: unmarshaling JSON at {quoted}: "
+            "1 error occurred:\n\t* reading JSON file {quoted}: unmarshaling JSON at {quoted}: "
         )),
         "{message}"
     );
@@ -666,7 +666,7 @@ fn set_credentials_uses_a_cred_helpers_entry() {
     let err = set_credentials(&files, "known.example/ns", "u", "p").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "namespaced key is not supported for credential helper test"
+        "1 error occurred:\n\t* namespaced key is not supported for credential helper test\n\n"
     );
     assert_eq!(
         set_credentials(&files, "known.example", "u", "p").unwrap(),
