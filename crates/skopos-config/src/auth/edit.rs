@@ -273,13 +273,8 @@ fn edit_auth_file(
             })?;
     }
     let mut contents = read_editable(&path)?;
-    let result = editor(&mut contents).map_err(|err| match err {
-        // Keep the typed errors callers match on.
-        err @ (AuthError::NotLoggedIn(_)
-        | AuthError::NamespacedHelperKey(_)
-        | AuthError::Helper { .. }) => err,
-        err => file_error(&path, format!("updating {}: {err}", quoted_path(&path))),
-    })?;
+    let result = editor(&mut contents)
+        .map_err(|err| file_error(&path, format!("updating {}: {err}", quoted_path(&path))))?;
     if result.updated {
         write_editable(&path, contents, target)?;
     }

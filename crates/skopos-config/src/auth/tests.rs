@@ -772,3 +772,45 @@ fn remove_all_clears_files_and_helpers() {
         "known.example\nknown.example\nother.example\n"
     );
 }
+
+#[test]
+fn helper_failures_inside_a_file_edit_name_the_file() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.write_json(
+        "run/containers/auth.json",
+        json!({"credHelpers": {"gone.example": "nonexistent"}}),
+    );
+    let err = set_credentials(&sandbox.files(), "gone.example", "u", "p").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "1 error occurred:\n\t* updating \"{}\": error storing credentials - err: exec: \"docker-credential-nonexistent\": executable file not found in $PATH, out: ``\n\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn logout_erases_from_the_creds_store() {
+    let sandbox = Sandbox::new();
+    sandbox.install_test_helper();
+    let mut files = sandbox.files();
+    files.compat_auth_file = Some(sandbox.path("docker/config.json"));
+    sandbox.write_json(
+        "docker/config.json",
+        json!({"auths": {"known.example": {}}, "credsStore": "test"}),
+    );
+    remove_credentials(&files, "known.example").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("bin/erased")).unwrap(),
+        "known.example\n"
+    );
+    assert_eq!(
+        read_json(&sandbox.path("docker/config.json")),
+        json!({"auths": {}, "credsStore": "test"})
+    );
+    assert!(matches!(
+        remove_credentials(&files, "unknown.example"),
+        Err(AuthError::NotLoggedIn(_))
+    ));
+}

@@ -459,3 +459,27 @@ fn rewrites_into_invalid_references_fail() {
         "{err}"
     );
 }
+
+#[test]
+fn blocked_message_names_the_main_file_and_drop_in_directory() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.write(
+        "flag.conf",
+        "[[registry]]\nlocation = \"blocked.example\"\nblocked = true\n",
+    );
+    let mut search = sandbox.search();
+    search.explicit = Some(path.clone());
+    let config = load(&search).unwrap();
+    let resolved = config.resolve_str("blocked.example/x").unwrap();
+    assert!(resolved.blocked);
+    assert_eq!(
+        config.blocked_message(resolved.prefix.as_deref().unwrap()),
+        format!(
+            "registry blocked.example is blocked in {} or {}",
+            path.display(),
+            sandbox
+                .path("home/.config/containers/registries.conf.d")
+                .display()
+        )
+    );
+}
