@@ -209,7 +209,8 @@ fn toml_error_text(text: &str, err: &toml::de::Error) -> String {
     let message = err.message().lines().next().unwrap_or_default().to_string();
     match err.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|byte| **byte == b'\n').count() + 1;
             format!("toml: line {line}: {message}")
         }
         None => format!("toml: {message}"),
