@@ -1,0 +1,14 @@
+//! skopeo's configuration files, as plain data and pure lookups (no network):
+//!
+//! - [`auth`]: containers-auth.json / Docker `config.json` credentials, credential helpers,
+//!   and the edits `login` / `logout` make;
+//! - [`registries`]: containers-registries.conf(5) v2 (and minimal v1): prefixes, rewrites,
+//!   mirrors, `insecure`, `blocked`;
+//! - [`certs`]: containers-certs.d(5) per-registry CA certificates and client identities.
+//!
+//! Every lookup takes its environment (home directory, XDG variables, search roots) as an
+//! explicit input so that callers and tests decide what the "real" environment is.
+
+pub mod auth;
+pub mod certs;
+pub mod registries;
