@@ -19,7 +19,7 @@ pub mod retry;
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, ImageDestination, ImageSource, LayerCompression, SystemContext,
-    WrittenBlob,
+    BlobInfo, BlobReader, DockerCredentials, ImageDestination, ImageSource, LayerCompression,
+    Secret, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;

@@ -3,6 +3,7 @@
 //! ([`open_source`], [`open_destination`]) from a parsed [`ImageName`] to them.
 
 pub mod dir;
+pub mod docker;
 mod fsutil;
 pub mod oci;
 
@@ -12,6 +13,9 @@ use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContex
 pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dyn ImageSource>> {
     match name {
         ImageName::Dir(path) => Ok(Box::new(dir::DirSource::open(path)?)),
+        ImageName::Docker(reference) => {
+            Ok(Box::new(docker::DockerSource::open(reference, ctx).await?))
+        }
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciSource::open(path, image, ctx).await?))
         }
@@ -26,6 +30,9 @@ pub async fn open_destination(
 ) -> Result<Box<dyn ImageDestination>> {
     match name {
         ImageName::Dir(path) => Ok(Box::new(dir::DirDestination::open(path, ctx)?)),
+        ImageName::Docker(reference) => Ok(Box::new(
+            docker::DockerDestination::open(reference, ctx).await?,
+        )),
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciDestination::open(path, image, ctx)?))
         }

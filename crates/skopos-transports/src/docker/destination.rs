@@ -1,0 +1,143 @@
+//! Writing an image to a registry.
+
+use async_trait::async_trait;
+use skopos_config::auth::Environment;
+use skopos_core::media_type as mt;
+use skopos_core::reference::DockerReference;
+use skopos_core::{
+    BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result, SystemContext,
+    WrittenBlob,
+};
+
+use super::settings::{connect, push_target, registries_conf, Endpoint};
+
+/// An image being pushed to a registry. The registry makes each manifest visible as it is
+/// PUT; the manifest goes last, so an interrupted push leaves no tag on a partial image.
+pub struct DockerDestination {
+    endpoint: Endpoint,
+    /// A repository on the same registry holding the source image: blobs are mounted from
+    /// it instead of uploaded.
+    mount_from: Option<String>,
+}
+
+impl DockerDestination {
+    /// Prepare to push to `reference`.
+    pub async fn open(
+        reference: &DockerReference,
+        ctx: &SystemContext,
+    ) -> Result<DockerDestination> {
+        let env = Environment::from_process();
+        let conf = registries_conf(&env, ctx)?;
+        let target = push_target(reference, &conf)?;
+        let endpoint = connect(&target, &env, &conf, ctx)?;
+        let mount_from = ctx
+            .docker_mount_source
+            .as_ref()
+            .filter(|source| {
+                source.domain() == endpoint.reference.domain()
+                    && source.path() != endpoint.reference.path()
+            })
+            .map(|source| source.path().to_string());
+        Ok(DockerDestination {
+            endpoint,
+            mount_from,
+        })
+    }
+}
+
+#[async_trait]
+impl ImageDestination for DockerDestination {
+    fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
+        Some(vec![
+            mt::OCI_MANIFEST,
+            mt::DOCKER_V2_SCHEMA2,
+            mt::DOCKER_V2_SCHEMA1_SIGNED,
+            mt::DOCKER_V2_SCHEMA1,
+            mt::DOCKER_V2_LIST,
+            mt::OCI_INDEX,
+        ])
+    }
+
+    fn desired_layer_compression(&self) -> LayerCompression {
+        LayerCompression::Compress
+    }
+
+    fn supports_signatures(&self) -> std::result::Result<(), String> {
+        Err("storing signatures in a registry is not supported by skopos yet".to_string())
+    }
+
+    async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
+        let client = &self.endpoint.client;
+        let repository = &self.endpoint.repository;
+        if let Some(size) = client.blob_exists(repository, &info.digest).await? {
+            return Ok(Some(WrittenBlob {
+                digest: info.digest.clone(),
+                size,
+            }));
+        }
+        let Some(from) = &self.mount_from else {
+            return Ok(None);
+        };
+        if !client.mount_blob(repository, &info.digest, from).await? {
+            return Ok(None);
+        }
+        let size = match info.size {
+            Some(size) => size,
+            None => client
+                .blob_exists(repository, &info.digest)
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(Some(WrittenBlob {
+            digest: info.digest.clone(),
+            size,
+        }))
+    }
+
+    async fn put_blob(
+        &self,
+        stream: BlobReader,
+        expected: Option<&BlobInfo>,
+        _is_config: bool,
+    ) -> Result<WrittenBlob> {
+        self.endpoint
+            .client
+            .put_blob(&self.endpoint.repository, stream, expected)
+            .await
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &[u8],
+        mime_type: &str,
+        instance: Option<&Digest>,
+    ) -> Result<()> {
+        let reference = match (instance, self.endpoint.reference.tag()) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.to_string(),
+            (None, None) => Digest::sha256_of(manifest).to_string(),
+        };
+        self.endpoint
+            .client
+            .put_manifest(&self.endpoint.repository, &reference, manifest, mime_type)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_signatures(
+        &self,
+        signatures: &[Vec<u8>],
+        _instance: Option<&Digest>,
+    ) -> Result<()> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        Err(anyhow::anyhow!(
+            "storing signatures in a registry is not supported by skopos yet"
+        ))
+    }
+
+    async fn commit(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! From a docker reference and a [`SystemContext`] to a connected registry client:
+//! registries.conf (rewrites, mirrors, `insecure`, `blocked`), credentials (command line,
+//! then auth files and credential helpers) and TLS material (certs.d).
+
+use anyhow::{anyhow, Context as _};
+use skopos_config::auth::{self, AuthFiles, Environment};
+use skopos_config::certs::{load_cert_dir, CertRoots};
+use skopos_config::registries::{self, RegistriesConf, RegistriesConfSearch};
+use skopos_core::reference::DockerReference;
+use skopos_core::{DockerCredentials, Result, SystemContext};
+use skopos_registry::{ClientConfig, Credentials, RegistryClient};
+
+/// A registry client for one repository.
+pub(crate) struct Endpoint {
+    pub client: RegistryClient,
+    /// The repository path within the registry (`library/busybox`).
+    pub repository: String,
+    /// The reference as it applies at this endpoint (rewritten by registries.conf).
+    pub reference: DockerReference,
+}
+
+/// One place an image can be read from, in the order to try them.
+pub(crate) struct PullCandidate {
+    pub reference: DockerReference,
+    pub insecure: bool,
+}
+
+/// The parsed registries.conf for this context.
+pub(crate) fn registries_conf(env: &Environment, ctx: &SystemContext) -> Result<RegistriesConf> {
+    let search = RegistriesConfSearch::new(
+        env.home.clone(),
+        ctx.registries_conf.clone(),
+        std::env::var_os("CONTAINERS_REGISTRIES_CONF").map(Into::into),
+    );
+    Ok(registries::load(&search)?)
+}
+
+/// Where to pull `reference` from: mirrors first, the primary location last. Fails when
+/// registries.conf blocks the registry.
+pub(crate) fn pull_candidates(
+    reference: &DockerReference,
+    conf: &RegistriesConf,
+) -> Result<Vec<PullCandidate>> {
+    let resolved = conf.resolve(reference)?;
+    if resolved.blocked {
+        let prefix = resolved.prefix.as_deref().unwrap_or(reference.domain());
+        return Err(anyhow!(conf.blocked_message(prefix)));
+    }
+    Ok(resolved
+        .pull_sources
+        .into_iter()
+        .map(|source| PullCandidate {
+            reference: source.reference,
+            insecure: source.insecure,
+        })
+        .collect())
+}
+
+/// Where to push `reference`, and whether that registry is insecure.
+pub(crate) fn push_target(
+    reference: &DockerReference,
+    conf: &RegistriesConf,
+) -> Result<PullCandidate> {
+    let resolved = conf.resolve(reference)?;
+    if resolved.blocked {
+        let prefix = resolved.prefix.as_deref().unwrap_or(reference.domain());
+        return Err(anyhow!(conf.blocked_message(prefix)));
+    }
+    Ok(PullCandidate {
+        reference: resolved.push_reference,
+        insecure: resolved.insecure,
+    })
+}
+
+/// A client for the registry of `target`, with the credentials and TLS settings that
+/// apply to it.
+pub(crate) fn connect(
+    target: &PullCandidate,
+    env: &Environment,
+    conf: &RegistriesConf,
+    ctx: &SystemContext,
+) -> Result<Endpoint> {
+    let reference = &target.reference;
+    let host = reference.domain();
+    let tls_verify = ctx.docker_tls_verify.unwrap_or(!target.insecure);
+    let cert_dir = CertRoots::new(env.home.as_deref())
+        .cert_dir(ctx.docker_cert_dir.as_deref(), host)?;
+    let tls = match cert_dir {
+        Some(dir) => load_cert_dir(&dir)?,
+        None => Default::default(),
+    };
+    let credentials = match &ctx.docker_credentials {
+        Some(DockerCredentials::Anonymous) => Credentials::Anonymous,
+        Some(DockerCredentials::Basic { username, password }) => Credentials::Basic {
+            username: username.clone(),
+            password: password.expose().to_string(),
+        },
+        Some(DockerCredentials::BearerToken(token)) => {
+            Credentials::BearerToken(token.expose().to_string())
+        }
+        None => {
+            let files = AuthFiles::for_image_access(
+                env.clone(),
+                ctx.auth_file.clone(),
+                conf.credential_helpers.clone(),
+            );
+            match auth::get_credentials(&files, &reference.name())
+                .with_context(|| format!("getting credentials for {}", reference.name()))?
+            {
+                auth::Credentials::Anonymous => Credentials::Anonymous,
+                auth::Credentials::Basic { username, password } => {
+                    Credentials::Basic { username, password }
+                }
+                auth::Credentials::IdentityToken { token, .. } => {
+                    Credentials::IdentityToken(token)
+                }
+            }
+        }
+    };
+    let config = ClientConfig {
+        // Docker Hub's API lives on another host than its name.
+        registry: if host == "docker.io" {
+            "registry-1.docker.io".to_string()
+        } else {
+            host.to_string()
+        },
+        tls_verify,
+        insecure_http_allowed: !tls_verify,
+        ca_certs_pem: tls.ca_certificates.into_iter().map(|c| c.pem).collect(),
+        client_identity_pem: tls.client_identities.into_iter().next().map(|identity| {
+            let mut pem = identity.cert_pem;
+            pem.extend_from_slice(b"\n");
+            pem.extend_from_slice(&identity.key_pem);
+            pem
+        }),
+        credentials,
+        user_agent: ctx
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("skopos/{}", env!("CARGO_PKG_VERSION"))),
+    };
+    Ok(Endpoint {
+        client: RegistryClient::new(config)?,
+        repository: reference.path().to_string(),
+        reference: reference.clone(),
+    })
+}

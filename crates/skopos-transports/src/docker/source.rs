@@ -1,0 +1,90 @@
+//! Reading an image from a registry.
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use skopos_config::auth::Environment;
+use skopos_core::reference::DockerReference;
+use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
+
+use super::settings::{connect, pull_candidates, registries_conf, Endpoint};
+
+/// An image in a registry, opened for reading.
+pub struct DockerSource {
+    endpoint: Endpoint,
+    /// The top-level manifest, read when opening (that is how a mirror is chosen).
+    top_level: (Vec<u8>, String),
+}
+
+/// The tag or digest to ask the registry for.
+fn manifest_reference(reference: &DockerReference) -> String {
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => digest.to_string(),
+        (None, Some(tag)) => tag.to_string(),
+        (None, None) => "latest".to_string(),
+    }
+}
+
+impl DockerSource {
+    /// Open `reference`, trying registries.conf's mirrors first and the primary location
+    /// last; the first endpoint that serves the manifest is used.
+    pub async fn open(reference: &DockerReference, ctx: &SystemContext) -> Result<DockerSource> {
+        let env = Environment::from_process();
+        let conf = registries_conf(&env, ctx)?;
+        let mut last_error = None;
+        for candidate in pull_candidates(reference, &conf)? {
+            let attempt = async {
+                let endpoint = connect(&candidate, &env, &conf, ctx)?;
+                let top_level = endpoint
+                    .client
+                    .get_manifest(
+                        &endpoint.repository,
+                        &manifest_reference(&endpoint.reference),
+                    )
+                    .await?;
+                Ok::<_, anyhow::Error>(DockerSource {
+                    endpoint,
+                    top_level,
+                })
+            };
+            match attempt.await {
+                Ok(source) => return Ok(source),
+                Err(err) => {
+                    tracing::debug!("reading {} failed: {err:#}", candidate.reference);
+                    last_error = Some(err);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow!("no location to pull {reference} from")))
+    }
+}
+
+#[async_trait]
+impl ImageSource for DockerSource {
+    async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
+        match instance {
+            None => Ok(self.top_level.clone()),
+            Some(digest) => {
+                self.endpoint
+                    .client
+                    .get_manifest(&self.endpoint.repository, &digest.to_string())
+                    .await
+            }
+        }
+    }
+
+    async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
+        self.endpoint
+            .client
+            .get_blob(&self.endpoint.repository, &info.digest)
+            .await
+    }
+
+    async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
+        let tags = self
+            .endpoint
+            .client
+            .list_tags(&self.endpoint.repository)
+            .await?;
+        Ok(Some(tags))
+    }
+}
