@@ -222,6 +222,28 @@ macro_rules! image_flags {
         }
 
         impl $name {
+            /// Put the registry settings of these flags (credentials, certificates, TLS
+            /// verification) into `ctx`, after skopeo's consistency checks.
+            pub fn apply_registry_settings(
+                &self,
+                ctx: &mut skopos_core::SystemContext,
+            ) -> anyhow::Result<()> {
+                use skopos_core::{DockerCredentials, Secret};
+                // containers/image sends a given bearer token in preference to anything else.
+                ctx.docker_credentials = match (self.docker_auth()?, &self.registry_token) {
+                    (_, Some(token)) => Some(DockerCredentials::BearerToken(Secret::new(token.clone()))),
+                    (Some(auth), None) if auth.username.is_empty() => Some(DockerCredentials::Anonymous),
+                    (Some(auth), None) => Some(DockerCredentials::Basic {
+                        username: auth.username,
+                        password: Secret::new(auth.password),
+                    }),
+                    (None, None) => None,
+                };
+                ctx.docker_cert_dir = self.cert_dir.clone();
+                ctx.docker_tls_verify = self.tls_verify;
+                Ok(())
+            }
+
             /// The registry credentials these flags give, after skopeo's consistency checks
             /// (`--creds` vs `--username`/`--password` vs `--no-creds`): `None` when none
             /// were given, empty credentials for `--no-creds`.

@@ -25,20 +25,32 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         .map_err(|e| e.context(format!("Invalid source name {}", args.source())))?;
     let destination_name = ImageName::parse(args.destination())
         .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
-    // skopeo checks each side's credential flags before anything else touches an image.
-    args.src.docker_auth()?;
-    args.dest.docker_auth()?;
-    let source_ctx = SystemContext {
+    let mut source_ctx = SystemContext {
         oci_shared_blob_dir: args.src.shared_blob_dir.clone(),
+        auth_file: args.src.authfile.clone().or_else(|| args.authfile.clone()),
         ..base_context(global)
     };
-    let destination_ctx = SystemContext {
+    // skopeo checks each side's credential flags before anything else touches an image.
+    args.src.apply_registry_settings(&mut source_ctx)?;
+    let mut destination_ctx = SystemContext {
         oci_shared_blob_dir: args.dest.shared_blob_dir.clone(),
         oci_accept_uncompressed_layers: args.dest_oci_accept_uncompressed_layers,
         dir_force_compress: args.dest_compress,
         dir_force_decompress: args.dest_decompress,
+        auth_file: args.dest.authfile.clone().or_else(|| args.authfile.clone()),
+        docker_mount_source: match &source_name {
+            ImageName::Docker(reference) => Some(reference.clone()),
+            _ => None,
+        },
         ..base_context(global)
     };
+    args.dest.apply_registry_settings(&mut destination_ctx)?;
+    // The deprecated copy-wide --tls-verify applies where a side says nothing.
+    if let Some(verify) = args.tls_verify {
+        for ctx in [&mut source_ctx, &mut destination_ctx] {
+            ctx.docker_tls_verify.get_or_insert(verify);
+        }
+    }
     let options = CopyOptions {
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
@@ -75,13 +87,19 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The settings both sides share.
-fn base_context(global: &GlobalArgs) -> SystemContext {
+/// The settings every image access shares: global flags.
+pub fn base_context(global: &GlobalArgs) -> SystemContext {
+    let version = env!("CARGO_PKG_VERSION");
     SystemContext {
         tmpdir: global.tmpdir.clone(),
         override_os: global.override_os.clone(),
         override_arch: global.override_arch.clone(),
         override_variant: global.override_variant.clone(),
+        registries_conf: global.registries_conf.clone(),
+        user_agent: Some(match global.user_agent_prefix.as_deref() {
+            Some(prefix) if !prefix.is_empty() => format!("{prefix} skopos/{version}"),
+            _ => format!("skopos/{version}"),
+        }),
         ..SystemContext::default()
     }
 }

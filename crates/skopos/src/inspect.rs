@@ -463,15 +463,12 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         ),
     };
 
-    args.image.docker_auth()?;
-    let ctx = SystemContext {
-        tmpdir: global.tmpdir.clone(),
-        override_os: global.override_os.clone(),
-        override_arch: global.override_arch.clone(),
-        override_variant: global.override_variant.clone(),
+    let mut ctx = SystemContext {
         oci_shared_blob_dir: args.image.shared_blob_dir.clone(),
-        ..SystemContext::default()
+        auth_file: args.image.authfile.clone(),
+        ..crate::copy::base_context(global)
     };
+    args.image.apply_registry_settings(&mut ctx)?;
     let retry = crate::copy::retry_options(&args.retry)?;
     let name_error = |err: anyhow::Error| {
         err.context(format!("Error parsing image name {}", go_quote(image_arg)))
