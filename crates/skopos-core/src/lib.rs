@@ -7,6 +7,7 @@ pub mod compression;
 pub mod digest;
 pub mod error;
 pub mod go_text;
+pub mod go_time;
 pub mod gojson;
 pub mod image;
 pub mod image_config;

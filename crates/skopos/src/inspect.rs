@@ -13,8 +13,11 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
 use skopos_core::digest::Algorithm;
+use skopos_core::go_time::GoTime;
 use skopos_core::gojson;
-use skopos_core::image_config::{DockerImageConfig, GoTime, OciHistory, OciImage};
+use skopos_core::image_config::{OciHistory, OciImage};
+use skopos_core::manifest::docker_v1_image::V1Image;
+use skopos_core::manifest::schema1::{Schema1, V1Compatibility};
 use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest};
 use skopos_core::media_type;
 use skopos_core::platform::Platform;
@@ -371,7 +374,7 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
 /// Go's `%v` of a `v1.ImageConfig` (whose last field, `ArgsEscaped`, skopos does not
 /// read: it prints as false).
 fn printed_config(config: &skopos_core::image_config::OciImageConfig) -> String {
-    let key_set = |map: Option<&BTreeMap<String, skopos_core::image_config::EmptyObject>>| {
+    let key_set = |map: Option<&BTreeMap<String, skopos_core::manifest::go_compat::Empty>>| {
         let keys: Vec<String> = map
             .into_iter()
             .flatten()
@@ -688,42 +691,8 @@ async fn oci_config(
     serde_json::from_slice(&blob).context("decoding the image configuration")
 }
 
-/// The `history` entries of a schema 1 manifest.
-#[derive(serde::Deserialize)]
-struct Schema1History {
-    #[serde(rename = "v1Compatibility")]
-    v1_compatibility: String,
-}
-
-/// The parts of a schema 1 manifest `inspect` reads.
-#[derive(serde::Deserialize)]
-struct Schema1Manifest {
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    history: Vec<Schema1History>,
-}
-
-/// What each `v1Compatibility` entry contributes to the converted history.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct V1Compatibility {
-    created: Option<GoTime>,
-    author: Option<String>,
-    comment: Option<String>,
-    throwaway: Option<bool>,
-    container_config: Option<V1ContainerConfig>,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct V1ContainerConfig {
-    #[serde(rename = "Cmd")]
-    cmd: Option<Vec<String>>,
-}
-
-fn parse_schema1(manifest_bytes: &[u8]) -> anyhow::Result<Schema1Manifest> {
-    let schema1: Schema1Manifest =
+fn parse_schema1(manifest_bytes: &[u8]) -> anyhow::Result<Schema1> {
+    let schema1: Schema1 =
         serde_json::from_slice(manifest_bytes).context("decoding the schema 1 manifest")?;
     if schema1.history.is_empty() {
         bail!("schema 1 manifest has no history entries");
@@ -746,20 +715,15 @@ pub fn oci_config_from_schema1(manifest_bytes: &[u8]) -> anyhow::Result<OciImage
     for entry in schema1.history.iter().rev() {
         let v1: V1Compatibility = serde_json::from_str(&entry.v1_compatibility)
             .context("decoding the schema 1 v1Compatibility entry")?;
-        let empty_layer = v1.throwaway.unwrap_or(false);
-        if !empty_layer {
+        if !v1.throwaway {
             diff_ids.push(String::new());
         }
         history.push(OciHistory {
-            created: Some(v1.created.unwrap_or(GoTime::ZERO)),
-            created_by: v1
-                .container_config
-                .and_then(|c| c.cmd)
-                .unwrap_or_default()
-                .join(" "),
-            author: v1.author.unwrap_or_default(),
-            comment: v1.comment.unwrap_or_default(),
-            empty_layer,
+            created: Some(v1.created),
+            created_by: v1.container_config.cmd.unwrap_or_default().join(" "),
+            author: v1.author,
+            comment: v1.comment,
+            empty_layer: v1.throwaway,
         });
     }
     image.rootfs = skopos_core::image_config::OciRootFs {
@@ -793,7 +757,7 @@ async fn image_facts(
 /// An OCI image: everything from `v1.Image`, except `docker_version`.
 pub fn facts_from_oci_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
     let oci: OciImage = serde_json::from_slice(blob).context("decoding the image configuration")?;
-    let docker: DockerImageConfig =
+    let docker: V1Image =
         serde_json::from_slice(blob).context("decoding the image configuration")?;
     let facts = ImageFacts {
         tag: String::new(),
@@ -811,13 +775,13 @@ pub fn facts_from_oci_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Resul
 /// A Docker schema 2 image: `created` is not optional (Go's zero time when missing), and
 /// labels and environment come from `config` when there is one.
 pub fn facts_from_docker_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
-    let docker: DockerImageConfig =
+    let docker: V1Image =
         serde_json::from_slice(blob).context("decoding the image configuration")?;
     Ok(docker_facts(docker, String::new()).with_layers(layers))
 }
 
-fn docker_facts(docker: DockerImageConfig, tag: String) -> ImageFacts {
-    let created = Some(docker.created_or_zero());
+fn docker_facts(docker: V1Image, tag: String) -> ImageFacts {
+    let created = Some(docker.created);
     let (labels, env) = docker.config.map(|c| (c.labels, c.env)).unwrap_or_default();
     ImageFacts {
         tag,
@@ -842,9 +806,9 @@ pub fn facts_from_schema1(
         .history
         .first()
         .ok_or_else(|| anyhow!("schema 1 manifest has no history entries"))?;
-    let docker: DockerImageConfig = serde_json::from_str(&newest.v1_compatibility)
+    let docker: V1Image = serde_json::from_str(&newest.v1_compatibility)
         .context("decoding the schema 1 v1Compatibility entry")?;
-    Ok(docker_facts(docker, schema1.tag.unwrap_or_default()).with_layers(layers))
+    Ok(docker_facts(docker, schema1.tag).with_layers(layers))
 }
 
 /// Write `bytes` to stdout.

@@ -7,12 +7,13 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
+use crate::go_time::GoTime;
+use crate::image_config::OciImage;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{go_quote, is_empty_str, null_default, GoTime};
+use super::go_compat::{go_quote, is_empty_str, null_default};
 use super::oci::{OciDescriptor, OciManifest};
-use super::oci_config::docker_config_to_oci;
 use super::schema1::{
     marshal_raw_map, to_raw, FsLayer, HistoryEntry, Schema1, Schema1Manifest, V1Compatibility,
     V1ContainerConfig,
@@ -64,6 +65,15 @@ pub(crate) fn oci_to_schema2(oci: &OciManifest) -> Result<Schema2> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Schema2::from_components(config, Some(layers)))
+}
+
+/// A config blob re-encoded as an OCI image config, as containers/image's
+/// `OCIConfig()` + `json.Marshal` produce it when converting a Docker image to OCI: fields
+/// OCI does not know are dropped and the rest is written in `v1.Image` order.
+fn docker_config_to_oci(config: &[u8]) -> Result<Vec<u8>> {
+    let image: OciImage = serde_json::from_slice(config)
+        .map_err(|e| anyhow!("parsing image config as an OCI config: {e}"))?;
+    Ok(crate::gojson::to_vec(&image)?)
 }
 
 /// Docker schema 2 → OCI, given the source config blob. Returns the manifest and the new

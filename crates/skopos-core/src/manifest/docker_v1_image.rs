@@ -1,14 +1,22 @@
 //! Docker's v1 image JSON (containers/image `manifest.Schema2V1Image` and
-//! `Schema2Config`). Converting a schema 1 image built by Docker older than 1.8.3 re-encodes
-//! its newest v1Compatibility entry through these types, as containers/image does, so that
-//! fields those versions left out get their zero values.
+//! `Schema2Config`): the Docker image config, also the shape of a schema 1 manifest's
+//! `v1Compatibility` entries. Converting a schema 1 image built by Docker older than 1.8.3
+//! re-encodes its newest v1Compatibility entry through these types, as containers/image
+//! does, so that fields those versions left out get their zero values; `inspect` reads the
+//! Docker-only facts (`docker_version`, and for Docker images `created`, labels and
+//! environment) from them, as containers/image's `Inspect()` does.
+//!
+//! This is a different Go type from the OCI `v1.Image` ([`crate::image_config::OciImage`]):
+//! other fields (container config, `Size`, docker version), other JSON names, and a
+//! `created` that is not a pointer (absent means Go's zero time, not nil).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::go_compat::{is_empty_str, is_false, null_default, GoTime};
-use super::oci_config::Empty;
+use crate::go_time::GoTime;
+
+use super::go_compat::{is_empty_str, is_false, is_zero, null_default, Empty};
 
 /// Docker's `strslice.StrSlice`: read from a string or a list of strings, written as a list
 /// (`null` when nil).
@@ -38,10 +46,6 @@ impl StrSlice {
     fn is_empty(&self) -> bool {
         self.0.as_ref().is_none_or(Vec::is_empty)
     }
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
 }
 
 /// `manifest.Schema2HealthConfig`; durations are Go `time.Duration` nanoseconds.

@@ -1,10 +1,12 @@
-//! Helpers that make serde read and write manifest JSON the way Go's `encoding/json` does
-//! for the containers/image structs: `null` read as the zero value, `time.Time` written
-//! as RFC 3339 with nanoseconds, raw JSON values re-emitted compacted and HTML-escaped,
-//! and Go's `%q` quoting for error messages.
+//! Helpers that make serde read and write image JSON (manifests and configs) the way Go's
+//! `encoding/json` does for the containers/image and image-spec structs: `null` read as the
+//! zero value, `omitempty` tests, Go's `struct{}`, raw JSON values re-emitted compacted and
+//! HTML-escaped, and Go's `%q` quoting for error messages. Go's `time.Time` is
+//! [`crate::go_time::GoTime`].
 
-use chrono::{DateTime, FixedOffset, SecondsFormat};
-use serde::de::{self, Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny};
 use serde::ser::{Serialize, Serializer};
 
 /// Deserialize `null` (and, with `#[serde(default)]`, a missing field) as `T::default()`,
@@ -33,69 +35,39 @@ pub fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// A Go `time.Time`: keeps the instant and the UTC offset it was written with, and is
-/// written back as `time.RFC3339Nano` (trailing zeros of the fraction dropped, `Z` for
-/// a zero offset). The default is Go's zero time, `0001-01-01T00:00:00Z`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GoTime(pub DateTime<FixedOffset>);
-
-impl Default for GoTime {
-    fn default() -> Self {
-        // Year 1 is inside chrono's range, so this parse cannot fail; fall back to the epoch
-        // only to avoid a panic path.
-        let zero = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z")
-            .unwrap_or_else(|_| DateTime::<FixedOffset>::default());
-        GoTime(zero)
-    }
+/// Whether an integer field is zero (Go `omitempty`).
+pub fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
-impl GoTime {
-    /// Parse an RFC 3339 timestamp as Go's `time.Time.UnmarshalJSON` accepts it.
-    pub fn parse(s: &str) -> Result<GoTime, String> {
-        DateTime::parse_from_rfc3339(s)
-            .map(GoTime)
-            .map_err(|e| format!("parsing time {s:?} as RFC 3339: {e}"))
-    }
-
-    /// The text Go's `MarshalJSON` writes (without the quotes).
-    pub fn to_go_string(&self) -> String {
-        let use_z = self.0.offset().local_minus_utc() == 0;
-        let full = self.0.to_rfc3339_opts(SecondsFormat::Nanos, use_z);
-        // Layout: YYYY-MM-DDTHH:MM:SS.nnnnnnnnn(Z|±hh:mm); Go's `.999999999` drops
-        // trailing zeros of the fraction, and the dot with them when nothing is left.
-        let (Some(head), Some(rest)) = (full.get(..19), full.get(19..)) else {
-            return full;
-        };
-        let Some(fraction_and_zone) = rest.strip_prefix('.') else {
-            return full;
-        };
-        let zone_start = fraction_and_zone
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction_and_zone.len());
-        let fraction = fraction_and_zone[..zone_start].trim_end_matches('0');
-        let mut out = head.to_string();
-        if !fraction.is_empty() {
-            out.push('.');
-            out.push_str(fraction);
-        }
-        out.push_str(&fraction_and_zone[zone_start..]);
-        out
-    }
+/// Whether a map field that keeps Go's nil / empty distinction is nil or empty (Go
+/// `omitempty`).
+pub fn is_none_or_empty_map<K, V>(map: &Option<BTreeMap<K, V>>) -> bool {
+    map.as_ref().is_none_or(BTreeMap::is_empty)
 }
 
-impl Serialize for GoTime {
+/// Whether a slice field that keeps Go's nil / empty distinction is nil or empty (Go
+/// `omitempty`).
+pub fn is_none_or_empty_vec<T>(list: &Option<Vec<T>>) -> bool {
+    list.as_ref().is_none_or(Vec::is_empty)
+}
+
+/// Go's `struct{}` (the value type of port and volume sets): read from an object, whose
+/// fields are ignored, or `null`; anything else is an error, as in Go. Written as `{}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Empty;
+
+impl Serialize for Empty {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_go_string())
+        use serde::ser::SerializeMap;
+        serializer.serialize_map(Some(0))?.end()
     }
 }
 
-impl<'de> Deserialize<'de> for GoTime {
+impl<'de> Deserialize<'de> for Empty {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Go ignores `null` for a time.Time, leaving the zero value.
-        match Option::<String>::deserialize(deserializer)? {
-            None => Ok(GoTime::default()),
-            Some(s) => GoTime::parse(&s).map_err(de::Error::custom),
-        }
+        Option::<BTreeMap<String, IgnoredAny>>::deserialize(deserializer)?;
+        Ok(Empty)
     }
 }
 
@@ -171,21 +143,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_round_trips_like_go() {
-        for (input, output) in [
-            ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
-            ("2024-01-01T00:00:00.500Z", "2024-01-01T00:00:00.5Z"),
-            (
-                "2024-01-02T03:04:05.123456789+01:00",
-                "2024-01-02T03:04:05.123456789+01:00",
-            ),
-            ("2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00Z"),
-            ("2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00Z"),
-        ] {
-            assert_eq!(GoTime::parse(input).unwrap().to_go_string(), output);
+    fn empty_struct_reads_objects_and_null_only() {
+        for ok in ["{}", "{\"a\":1}", "null"] {
+            assert_eq!(serde_json::from_str::<Empty>(ok).unwrap(), Empty, "{ok}");
         }
-        assert_eq!(GoTime::default().to_go_string(), "0001-01-01T00:00:00Z");
-        assert!(GoTime::parse("yesterday").is_err());
+        for bad in ["\"x\"", "1", "[]", "true"] {
+            assert!(
+                serde_json::from_str::<Empty>(bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+        assert_eq!(serde_json::to_string(&Empty).unwrap(), "{}");
     }
 
     #[test]

@@ -38,7 +38,6 @@ pub mod docker_v1_image;
 pub mod go_compat;
 pub mod list;
 pub mod oci;
-pub mod oci_config;
 pub mod schema1;
 pub mod schema2;
 mod variants;

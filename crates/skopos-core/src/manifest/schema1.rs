@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::digest::Digest;
+use crate::go_time::GoTime;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{compact_go, is_empty_str, is_false, null_default, GoTime};
+use super::go_compat::{compact_go, is_empty_str, is_false, null_default};
 use super::{validate_unambiguous, AllowedFields, LayerInfo, LayerUpdate};
 
 /// One `fsLayers` entry.
@@ -40,7 +41,10 @@ pub struct V1ContainerConfig {
 }
 
 /// The parts of a v1Compatibility entry that containers/image reads
-/// (`manifest.Schema1V1Compatibility`), in its field order.
+/// (`manifest.Schema1V1Compatibility`), in its field order. Kept apart from the full
+/// Docker image config ([`super::docker_v1_image::V1Image`]) because Go has two types too:
+/// this one is decoded from every entry (layer IDs, parents, `throwaway`, history), that one
+/// only from the newest entry, and their JSON differs (`throwaway` exists only here).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V1Compatibility {
     #[serde(default, deserialize_with = "null_default")]
@@ -266,7 +270,7 @@ impl Schema1Manifest {
         };
         Ok(Schema1InspectInfo {
             tag: self.manifest.tag.clone(),
-            created: image.created.to_go_string(),
+            created: image.created.to_rfc3339_nano(),
             docker_version: image.docker_version,
             architecture: image.architecture,
             os: image.os,

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::anyhow;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+use skopos_core::manifest::go_compat::null_default;
 use skopos_core::media_type;
 use skopos_core::reference::OciImage;
 use skopos_core::{Digest, ImageNotFound, Result};
@@ -18,23 +19,19 @@ pub(crate) const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name"
 /// omitted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Index {
-    #[serde(
-        rename = "schemaVersion",
-        default,
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
     #[serde(
         rename = "mediaType",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub media_type: String,
     #[serde(
         rename = "artifactType",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub artifact_type: String,
@@ -45,7 +42,7 @@ pub(crate) struct Index {
     pub subject: Option<Descriptor>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub annotations: BTreeMap<String, String>,
@@ -58,30 +55,30 @@ pub(crate) struct Descriptor {
     #[serde(
         rename = "mediaType",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub media_type: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_default")]
     pub digest: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_default")]
     pub size: i64,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub urls: Vec<String>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub annotations: BTreeMap<String, String>,
     /// Base64 content (image-spec 1.1); kept as the string it was.
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub data: String,
@@ -90,7 +87,7 @@ pub(crate) struct Descriptor {
     #[serde(
         rename = "artifactType",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub artifact_type: String,
@@ -99,39 +96,30 @@ pub(crate) struct Descriptor {
 /// A descriptor's platform, in Go's field order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Platform {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_default")]
     pub architecture: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_default")]
     pub os: String,
     #[serde(
         rename = "os.version",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub os_version: String,
     #[serde(
         rename = "os.features",
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub os_features: Vec<String>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub variant: String,
-}
-
-/// JSON `null` leaves a Go field at its zero value.
-fn null_as_default<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl Descriptor {
