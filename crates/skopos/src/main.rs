@@ -107,15 +107,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.len() != 1 {
                 bail!("Usage: delete imageReference");
             }
-            args.image.docker_auth()?;
-            not_supported("delete")?;
+            delete(&global, &args).await?;
         }
         Command::ListTags(args) => {
             if args.args.len() != 1 {
                 return Ok(Outcome::ShowUsage("list-tags"));
             }
-            args.image.docker_auth()?;
-            not_supported("list-tags")?;
+            let output = list_tags(&global, &args).await?;
+            inspect::write_stdout(&output)?;
         }
         Command::Login(args) => {
             if args.args.is_empty() && !args.get_login {
@@ -337,6 +336,72 @@ fn with_shorthand(long_flag: &str) -> String {
         Some(short) => format!("-{short}, --{long}"),
         None => long_flag.to_string(),
     }
+}
+
+/// `delete IMAGE`: only registries can delete images so far.
+async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Result<()> {
+    let input = &args.args[0];
+    let name = skopos_core::ImageName::parse(input)
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    let mut ctx = skopos_core::SystemContext {
+        auth_file: args.image.authfile.clone(),
+        ..copy::base_context(global)
+    };
+    args.image.apply_registry_settings(&mut ctx)?;
+    let skopos_core::ImageName::Docker(reference) = &name else {
+        bail!(
+            "Deleting images not implemented for {}: images",
+            name.transport()
+        );
+    };
+    skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
+        skopos_transports::docker::delete_image(reference, &ctx)
+    })
+    .await
+}
+
+/// The JSON `list-tags` prints, skopeo's `tagListOutput`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagList {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    repository: String,
+    tags: Vec<String>,
+}
+
+/// `list-tags docker://REPOSITORY`.
+async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Result<Vec<u8>> {
+    let input = &args.args[0];
+    let (transport, rest) = input.split_once(':').unwrap_or((input, ""));
+    if transport != "docker" {
+        bail!(
+            "Unsupported transport '{transport}' for tag listing. Only supported: docker, docker-archive"
+        );
+    }
+    let Some(repository) = rest.strip_prefix("//") else {
+        bail!("Invalid source name {input}: docker: image reference {rest} does not start with //");
+    };
+    let reference = skopos_core::reference::DockerReference::parse_normalized(repository)
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    if reference.tag().is_some() || reference.digest().is_some() {
+        bail!("No tag or digest allowed in reference");
+    }
+    let mut ctx = skopos_core::SystemContext {
+        auth_file: args.image.authfile.clone(),
+        ..copy::base_context(global)
+    };
+    args.image.apply_registry_settings(&mut ctx)?;
+    let tags = skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
+        skopos_transports::docker::repository_tags(&reference, &ctx)
+    })
+    .await?;
+    let output = TagList {
+        repository: reference.name(),
+        tags,
+    };
+    let mut bytes = skopos_core::gojson::to_vec_indent(&output, "    ")?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 #[cfg(test)]
