@@ -6,6 +6,7 @@ mod copy;
 mod flags;
 mod inspect;
 mod logging;
+mod login;
 mod template;
 
 use std::process::ExitCode;
@@ -120,13 +121,13 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.is_empty() && !args.get_login {
                 bail!("please provide a registry to login to");
             }
-            not_supported("login")?;
+            login::login(&global, &args, &mut std::io::stdout().lock()).await?;
         }
         Command::Logout(args) => {
             if args.args.is_empty() && !args.all {
                 bail!("please provide a registry to logout from");
             }
-            not_supported("logout")?;
+            login::logout(&args, &mut std::io::stdout().lock())?;
         }
         Command::StandaloneSign(args) => {
             if args.args.len() != 3 || args.output.is_none() {

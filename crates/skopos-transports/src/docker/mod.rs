@@ -46,3 +46,15 @@ pub async fn delete_image(reference: &DockerReference, ctx: &SystemContext) -> R
         .delete_manifest(&endpoint.repository, &digest)
         .await
 }
+
+/// Check that the credentials in `ctx` are accepted by registry `host` (what `login` does
+/// before storing them).
+pub async fn check_credentials(host: &str, ctx: &SystemContext) -> Result<()> {
+    let env = Environment::from_process();
+    let conf = settings::registries_conf(&env, ctx)?;
+    let insecure = conf
+        .find_registry(host)
+        .is_some_and(|registry| registry.insecure);
+    let client = settings::client_for(host, host, insecure, &env, &conf, ctx)?;
+    client.ping().await
+}

@@ -81,8 +81,24 @@ pub(crate) fn connect(
     ctx: &SystemContext,
 ) -> Result<Endpoint> {
     let reference = &target.reference;
-    let host = reference.domain();
-    let tls_verify = ctx.docker_tls_verify.unwrap_or(!target.insecure);
+    Ok(Endpoint {
+        client: client_for(reference.domain(), &reference.name(), target.insecure, env, conf, ctx)?,
+        repository: reference.path().to_string(),
+        reference: reference.clone(),
+    })
+}
+
+/// A client for registry `host`; `auth_key` (`host[/namespace…]`) selects the stored
+/// credentials when the command line gives none.
+pub(crate) fn client_for(
+    host: &str,
+    auth_key: &str,
+    insecure: bool,
+    env: &Environment,
+    conf: &RegistriesConf,
+    ctx: &SystemContext,
+) -> Result<RegistryClient> {
+    let tls_verify = ctx.docker_tls_verify.unwrap_or(!insecure);
     let cert_dir = CertRoots::new(env.home.as_deref())
         .cert_dir(ctx.docker_cert_dir.as_deref(), host)?;
     let tls = match cert_dir {
@@ -104,8 +120,8 @@ pub(crate) fn connect(
                 ctx.auth_file.clone(),
                 conf.credential_helpers.clone(),
             );
-            match auth::get_credentials(&files, &reference.name())
-                .with_context(|| format!("getting credentials for {}", reference.name()))?
+            match auth::get_credentials(&files, auth_key)
+                .with_context(|| format!("getting credentials for {auth_key}"))?
             {
                 auth::Credentials::Anonymous => Credentials::Anonymous,
                 auth::Credentials::Basic { username, password } => {
@@ -139,9 +155,5 @@ pub(crate) fn connect(
             .clone()
             .unwrap_or_else(|| format!("skopos/{}", env!("CARGO_PKG_VERSION"))),
     };
-    Ok(Endpoint {
-        client: RegistryClient::new(config)?,
-        repository: reference.path().to_string(),
-        reference: reference.clone(),
-    })
+    RegistryClient::new(config)
 }
