@@ -222,9 +222,23 @@ macro_rules! image_flags {
         }
 
         impl $name {
+            /// The registry credentials these flags give, after skopeo's consistency checks
+            /// (`--creds` vs `--username`/`--password` vs `--no-creds`): `None` when none
+            /// were given, empty credentials for `--no-creds`.
+            pub fn docker_auth(&self) -> anyhow::Result<Option<DockerAuth>> {
+                docker_auth(
+                    self.creds.as_deref(),
+                    self.username.as_deref(),
+                    self.password.as_deref(),
+                    self.no_creds,
+                )
+            }
+        }
+
+        impl RegistryFlags for $name {
             /// Put the registry settings of these flags (credentials, certificates, TLS
             /// verification) into `ctx`, after skopeo's consistency checks.
-            pub fn apply_registry_settings(
+            fn apply_registry_settings(
                 &self,
                 ctx: &mut skopos_core::SystemContext,
             ) -> anyhow::Result<()> {
@@ -244,19 +258,15 @@ macro_rules! image_flags {
                 Ok(())
             }
 
-            /// The registry credentials these flags give, after skopeo's consistency checks
-            /// (`--creds` vs `--username`/`--password` vs `--no-creds`): `None` when none
-            /// were given, empty credentials for `--no-creds`.
-            pub fn docker_auth(&self) -> anyhow::Result<Option<DockerAuth>> {
-                docker_auth(
-                    self.creds.as_deref(),
-                    self.username.as_deref(),
-                    self.password.as_deref(),
-                    self.no_creds,
-                )
-            }
         }
     };
+}
+
+/// Flags that say how to reach a registry; every image-flags struct has them.
+pub trait RegistryFlags {
+    /// Put the registry settings of these flags (credentials, certificates, TLS
+    /// verification) into `ctx`, after skopeo's consistency checks.
+    fn apply_registry_settings(&self, ctx: &mut skopos_core::SystemContext) -> anyhow::Result<()>;
 }
 
 /// A registry user name and password.

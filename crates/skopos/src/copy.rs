@@ -16,6 +16,7 @@ use skopos_core::platform::Platform;
 use skopos_core::retry::{with_retry, RetryOptions};
 use skopos_core::{Digest, ImageName, SystemContext};
 
+use crate::cli::RegistryFlags as _;
 use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
 
 /// Run `copy`.

@@ -24,6 +24,7 @@ use skopos_core::platform::Platform;
 use skopos_core::retry::with_retry;
 use skopos_core::{BlobInfo, Digest, ImageName, ImageSource, SystemContext};
 
+use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
 use crate::template::{self, GoForms, RenderError};

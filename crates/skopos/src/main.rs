@@ -15,7 +15,7 @@ use anyhow::{bail, Context as _};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, GlobalArgs};
+use cli::{Cli, Command, GlobalArgs, RegistryFlags as _};
 use logging::{go_quote, LogLevel};
 
 /// How a run ended, beyond success and failure.

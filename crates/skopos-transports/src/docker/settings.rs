@@ -133,6 +133,7 @@ pub(crate) fn client_for(
             }
         }
     };
+    let defaults = ClientConfig::new(host);
     let config = ClientConfig {
         // Docker Hub's API lives on another host than its name.
         registry: if host == "docker.io" {
@@ -153,7 +154,8 @@ pub(crate) fn client_for(
         user_agent: ctx
             .user_agent
             .clone()
-            .unwrap_or_else(|| format!("skopos/{}", env!("CARGO_PKG_VERSION"))),
+            .unwrap_or(defaults.user_agent),
+        retry_base_delay: defaults.retry_base_delay,
     };
     RegistryClient::new(config)
 }

@@ -1,0 +1,317 @@
+//! Blob operations: existence checks, streaming downloads that resume after a broken
+//! connection, cross-repository mounts and streaming uploads.
+
+use std::io;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt as _;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
+use reqwest::{Method, Response, StatusCode, Url};
+use skopos_core::digest::DigestingReader;
+use skopos_core::{BlobInfo, BlobReader, Digest, WrittenBlob};
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use crate::auth::Scope;
+use crate::client::{Request, RequestBody};
+use crate::errors::{response_error, NotFound};
+use crate::{RegistryClient, Result};
+
+/// Reconnections in a row, without any byte received in between, before a download fails.
+const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 3;
+
+impl RegistryClient {
+    /// The size of blob `digest` in `repo`, or `None` when the registry does not have it.
+    pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<Option<u64>> {
+        let context = || {
+            format!(
+                "checking whether blob {digest} exists in {}/{repo}",
+                self.registry()
+            )
+        };
+        let request = Request::new(
+            Method::HEAD,
+            format!("/v2/{repo}/blobs/{digest}"),
+            vec![Scope::pull(repo)],
+        );
+        let response = self.send(request).await.with_context(context)?;
+        match response.status() {
+            StatusCode::OK => Ok(Some(content_length(&response).unwrap_or(0))),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(response_error(response, NotFound::IsPlainError)
+                .await
+                .context(context())),
+        }
+    }
+
+    /// Stream blob `digest` from `repo`, with its size when the registry sends it.
+    /// Redirects (to a CDN, typically) are followed without the `Authorization` header.
+    /// A connection that breaks mid-way is resumed with a `Range` request. The stream
+    /// ends with an `InvalidData` error if the bytes do not match `digest`.
+    pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<(BlobReader, Option<u64>)> {
+        let context = || format!("fetching blob {digest} from {}/{repo}", self.registry());
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let request = Request::new(Method::GET, path.clone(), vec![Scope::pull(repo)]);
+        let response = self.send(request).await.with_context(context)?;
+        if response.status() != StatusCode::OK {
+            return Err(response_error(response, NotFound::IsPlainError)
+                .await
+                .context(context()));
+        }
+        let size = content_length(&response);
+        let download = Download {
+            client: self.clone(),
+            path,
+            repo: repo.to_string(),
+            offset: 0,
+            body: Some(response.bytes_stream().boxed()),
+            failures: 0,
+            finished: false,
+        };
+        let stream = futures_util::stream::unfold(download, Download::next_chunk).boxed();
+        let reader = DigestingReader::verifying(StreamReader::new(stream), digest.clone(), size);
+        Ok((Box::pin(reader), size))
+    }
+
+    /// Ask the registry to make blob `digest` of `from_repo` available in `repo` without
+    /// uploading it. `false` means it did not (the caller then uploads the blob).
+    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from_repo: &str) -> Result<bool> {
+        let context = || {
+            format!(
+                "mounting blob {digest} from {from_repo} into {}/{repo}",
+                self.registry()
+            )
+        };
+        let request = Request::new(
+            Method::POST,
+            format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from_repo}"),
+            vec![Scope::push(repo), Scope::pull(from_repo)],
+        );
+        let response = self.send(request).await.with_context(context)?;
+        match response.status() {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => {
+                // The registry could not mount and started an upload instead: cancel it.
+                if let Ok(location) = upload_location(&response) {
+                    self.cancel_upload(repo, location).await;
+                }
+                Ok(false)
+            }
+            _ => Err(response_error(response, NotFound::IsPlainError)
+                .await
+                .context(context())),
+        }
+    }
+
+    /// Upload a blob from `stream`. With `expected` known the upload is one streaming
+    /// `PUT …?digest=` after the `POST`; otherwise the data goes in one streaming `PATCH`,
+    /// hashed on the way, and a final `PUT` names the digest. Either way the content is
+    /// hashed and a mismatch with `expected` aborts the upload.
+    pub async fn put_blob(
+        &self,
+        repo: &str,
+        stream: BlobReader,
+        expected: Option<&BlobInfo>,
+    ) -> Result<WrittenBlob> {
+        let context = || format!("uploading a blob to {}/{repo}", self.registry());
+        let request = Request::new(
+            Method::POST,
+            format!("/v2/{repo}/blobs/uploads/"),
+            vec![Scope::push(repo)],
+        );
+        let response = self.send(request).await.with_context(context)?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(response_error(response, NotFound::IsPlainError)
+                .await
+                .context(context()));
+        }
+        let location = upload_location(&response).with_context(context)?;
+        let result = self
+            .upload_to(repo, location.clone(), stream, expected)
+            .await;
+        if result.is_err() {
+            self.cancel_upload(repo, location).await;
+        }
+        result.with_context(context)
+    }
+
+    async fn upload_to(
+        &self,
+        repo: &str,
+        location: Url,
+        stream: BlobReader,
+        expected: Option<&BlobInfo>,
+    ) -> Result<WrittenBlob> {
+        let algorithm = expected
+            .map(|info| info.digest.algorithm())
+            .unwrap_or(skopos_core::digest::Algorithm::Sha256);
+        let (reader, summary) = DigestingReader::new(
+            stream,
+            algorithm,
+            expected.map(|info| info.digest.clone()),
+            expected.and_then(|info| info.size),
+        );
+        let body = reqwest::Body::wrap_stream(ReaderStream::new(reader));
+        let finish_location = match expected {
+            Some(info) => {
+                let url = with_digest(location, &info.digest);
+                let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
+                    .header(CONTENT_TYPE, "application/octet-stream")?
+                    .body(RequestBody::Stream(body));
+                let response = self.send(request).await?;
+                expect_status(response, StatusCode::CREATED).await?;
+                None
+            }
+            None => {
+                let request =
+                    Request::new(Method::PATCH, location.as_str(), vec![Scope::push(repo)])
+                        .header(CONTENT_TYPE, "application/octet-stream")?
+                        .body(RequestBody::Stream(body));
+                let response = self.send(request).await?;
+                let response = expect_status(response, StatusCode::ACCEPTED).await?;
+                Some(upload_location(&response)?)
+            }
+        };
+        let written = summary
+            .get()
+            .context("the blob stream was not read to its end")?;
+        if let Some(location) = finish_location {
+            let url = with_digest(location, &written.digest);
+            let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
+                .header(CONTENT_LENGTH, "0")?;
+            let response = self.send(request).await?;
+            expect_status(response, StatusCode::CREATED).await?;
+        }
+        Ok(WrittenBlob {
+            digest: written.digest,
+            size: written.size,
+        })
+    }
+
+    /// Best effort: a stale upload only wastes registry space until it is purged.
+    async fn cancel_upload(&self, repo: &str, location: Url) {
+        let request = Request::new(Method::DELETE, location.as_str(), vec![Scope::push(repo)]);
+        match self.send(request).await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => tracing::debug!("cancelling upload: status {}", response.status()),
+            Err(err) => tracing::debug!("cancelling upload: {err:#}"),
+        }
+    }
+}
+
+/// The state of a resumable blob download.
+struct Download {
+    client: RegistryClient,
+    path: String,
+    repo: String,
+    offset: u64,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    failures: u32,
+    finished: bool,
+}
+
+impl Download {
+    async fn next_chunk(mut self) -> Option<(io::Result<Bytes>, Download)> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            let Some(body) = self.body.as_mut() else {
+                match reconnect(&self.client, &self.path, &self.repo, self.offset).await {
+                    Ok(body) => self.body = Some(body),
+                    Err(err) => {
+                        self.finished = true;
+                        return Some((Err(io::Error::other(format!("{err:#}"))), self));
+                    }
+                }
+                continue;
+            };
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    self.offset += chunk.len() as u64;
+                    self.failures = 0;
+                    return Some((Ok(chunk), self));
+                }
+                Some(Err(err)) => {
+                    self.body = None;
+                    self.failures += 1;
+                    if self.failures > MAX_RESUMES_WITHOUT_PROGRESS {
+                        self.finished = true;
+                        let err = anyhow::Error::new(err).context("reading blob");
+                        return Some((Err(io::Error::other(format!("{err:#}"))), self));
+                    }
+                    tracing::debug!(
+                        "blob download broke at byte {} ({err}), resuming",
+                        self.offset
+                    );
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Ask for the rest of the blob at `path` from `offset` on. (A free function: the
+/// download's body stream is not `Sync`, so the future must not borrow the download.)
+async fn reconnect(
+    client: &RegistryClient,
+    path: &str,
+    repo: &str,
+    offset: u64,
+) -> Result<BoxStream<'static, reqwest::Result<Bytes>>> {
+    let request = Request::new(Method::GET, path, vec![Scope::pull(repo)])
+        .header(RANGE, &format!("bytes={offset}-"))?;
+    let response = client
+        .send(request)
+        .await
+        .context("resuming a broken blob download")?;
+    let resumed_here = response
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(&format!("bytes {offset}-")));
+    if response.status() != StatusCode::PARTIAL_CONTENT || !resumed_here {
+        anyhow::bail!(
+                "the blob download broke at byte {offset} and the registry cannot resume it (status {})",
+                response.status()
+            );
+    }
+    Ok(response.bytes_stream().boxed())
+}
+
+fn content_length(response: &Response) -> Option<u64> {
+    response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The absolute upload URL from a `Location` header (registries often send a path).
+fn upload_location(response: &Response) -> Result<Url> {
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .context("the registry did not say where to upload (no Location header)")?
+        .to_str()
+        .context("the registry sent an invalid Location header")?;
+    response
+        .url()
+        .join(location)
+        .with_context(|| format!("the registry sent an invalid upload location {location:?}"))
+}
+
+/// `url` with `digest=<digest>` added to its query.
+fn with_digest(mut url: Url, digest: &Digest) -> Url {
+    url.query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
+    url
+}
+
+async fn expect_status(response: Response, expected: StatusCode) -> Result<Response> {
+    if response.status() == expected {
+        return Ok(response);
+    }
+    Err(response_error(response, NotFound::IsPlainError).await)
+}

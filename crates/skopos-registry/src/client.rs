@@ -1,0 +1,325 @@
+//! The client itself: one reqwest client per registry host, the `/v2/` ping that picks
+//! the scheme and the authentication method, and the request loop that adds
+//! authorization, re-authenticates on 401 and waits out 429/502/503/504.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use crate::auth::{basic_header, AuthScheme, Scope, TokenCache};
+use crate::challenge;
+use crate::config::{ClientConfig, Credentials};
+use crate::errors::status_message;
+use crate::Result;
+
+/// Attempts for a body-less request that keeps getting 429/502/503/504 (containers/image).
+const MAX_ATTEMPTS: u32 = 5;
+/// The longest wait between those attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// A client for one registry host. Cheap to clone; clones share the connection pool,
+/// the ping result and the token cache.
+#[derive(Clone)]
+pub struct RegistryClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) registry: String,
+    http: reqwest::Client,
+    credentials: Credentials,
+    insecure_http_allowed: bool,
+    retry_base_delay: Duration,
+    endpoint: tokio::sync::OnceCell<Endpoint>,
+    tokens: TokenCache,
+}
+
+/// Where and how to talk to the registry, as learnt from the ping.
+struct Endpoint {
+    /// `https://host[:port]` or `http://host[:port]`.
+    base: String,
+    auth: AuthScheme,
+}
+
+/// The body of a request. Only the first two can be sent again.
+pub(crate) enum RequestBody {
+    Empty,
+    Bytes(Bytes),
+    Stream(reqwest::Body),
+}
+
+/// One request to the registry.
+pub(crate) struct Request {
+    pub(crate) method: Method,
+    /// Either a path below the registry (`/v2/…`) or an absolute URL (upload locations).
+    pub(crate) target: String,
+    pub(crate) scopes: Vec<Scope>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: RequestBody,
+}
+
+impl Request {
+    pub(crate) fn new(method: Method, target: impl Into<String>, scopes: Vec<Scope>) -> Request {
+        Request {
+            method,
+            target: target.into(),
+            scopes,
+            headers: HeaderMap::new(),
+            body: RequestBody::Empty,
+        }
+    }
+
+    pub(crate) fn header(
+        mut self,
+        name: reqwest::header::HeaderName,
+        value: &str,
+    ) -> Result<Request> {
+        let value = HeaderValue::from_str(value)
+            .with_context(|| format!("invalid value for HTTP header {name}"))?;
+        self.headers.insert(name, value);
+        Ok(self)
+    }
+
+    pub(crate) fn body(mut self, body: RequestBody) -> Request {
+        self.body = body;
+        self
+    }
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("registry", &self.inner.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client for `config.registry`. Nothing is sent until the first operation.
+    pub fn new(config: ClientConfig) -> Result<RegistryClient> {
+        let registry = config.registry.clone();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Docker-Distribution-API-Version",
+            HeaderValue::from_static("registry/2.0"),
+        );
+        let mut builder = reqwest::Client::builder()
+            .user_agent(config.user_agent.as_str())
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(30))
+            .danger_accept_invalid_certs(!config.tls_verify);
+        for pem in &config.ca_certs_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .with_context(|| format!("reading a CA certificate for registry {registry}"))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some(pem) = &config.client_identity_pem {
+            let identity = reqwest::Identity::from_pem(pem).with_context(|| {
+                format!("reading the client certificate and key for registry {registry}")
+            })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder
+            .build()
+            .with_context(|| format!("setting up an HTTP client for registry {registry}"))?;
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                registry,
+                http,
+                credentials: config.credentials,
+                insecure_http_allowed: config.insecure_http_allowed,
+                retry_base_delay: config.retry_base_delay,
+                endpoint: tokio::sync::OnceCell::new(),
+                tokens: TokenCache::default(),
+            }),
+        })
+    }
+
+    /// The registry host this client talks to (`host[:port]`).
+    pub fn registry(&self) -> &str {
+        &self.inner.registry
+    }
+
+    /// Check that the registry answers (`GET /v2/`); every operation does this once anyway.
+    pub async fn ping(&self) -> Result<()> {
+        self.endpoint().await.map(|_| ())
+    }
+
+    async fn endpoint(&self) -> Result<&Endpoint> {
+        self.inner
+            .endpoint
+            .get_or_try_init(|| async {
+                let https = self.ping_scheme("https").await;
+                let result = match https {
+                    Err(err) if self.inner.insecure_http_allowed => {
+                        tracing::debug!("HTTPS ping failed ({err:#}), trying plain HTTP");
+                        self.ping_scheme("http").await
+                    }
+                    other => other,
+                };
+                result
+                    .with_context(|| format!("pinging container registry {}", self.inner.registry))
+            })
+            .await
+    }
+
+    async fn ping_scheme(&self, scheme: &str) -> Result<Endpoint> {
+        let base = format!("{scheme}://{}", self.inner.registry);
+        let url = format!("{base}/v2/");
+        tracing::debug!("GET {url}");
+        let response = self.inner.http.get(&url).send().await?;
+        let status = response.status();
+        if status != StatusCode::OK && status != StatusCode::UNAUTHORIZED {
+            anyhow::bail!(status_message(status));
+        }
+        let challenges: Vec<_> = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(challenge::parse)
+            .collect();
+        let auth = AuthScheme::from_challenges(&challenges)?;
+        Ok(Endpoint { base, auth })
+    }
+
+    /// The `Authorization` value for a request needing `scopes`, if any.
+    async fn authorization(
+        &self,
+        endpoint: &Endpoint,
+        scopes: &[Scope],
+        refresh: bool,
+    ) -> Result<Option<String>> {
+        let credentials = &self.inner.credentials;
+        match (&endpoint.auth, credentials) {
+            (AuthScheme::None, _) => Ok(None),
+            (AuthScheme::Basic, Credentials::Basic { username, password }) => {
+                Ok(Some(basic_header(username, password)))
+            }
+            (AuthScheme::Basic, _) => Ok(None),
+            (AuthScheme::Bearer { .. }, Credentials::BearerToken(token)) => {
+                Ok(Some(format!("Bearer {token}")))
+            }
+            (AuthScheme::Bearer { realm, service }, _) => {
+                let token = self
+                    .inner
+                    .tokens
+                    .token(
+                        &self.inner.http,
+                        credentials,
+                        realm,
+                        service.as_deref(),
+                        scopes,
+                        refresh,
+                    )
+                    .await?;
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
+    }
+
+    /// Send `request`, authorized. A 401 from a token-authenticated registry is retried once
+    /// with a fresh token (including any scope the challenge asks for); 429/502/503/504 on a
+    /// body-less request is retried up to [`MAX_ATTEMPTS`] times. Any other status is the
+    /// caller's to judge.
+    pub(crate) async fn send(&self, mut request: Request) -> Result<Response> {
+        let endpoint = self.endpoint().await?;
+        let url = if request.target.starts_with('/') {
+            format!("{}{}", endpoint.base, request.target)
+        } else {
+            request.target.clone()
+        };
+        let url = Url::parse(&url).with_context(|| format!("invalid registry URL {url:?}"))?;
+        let mut stream = match std::mem::replace(&mut request.body, RequestBody::Empty) {
+            RequestBody::Stream(body) => Some(body),
+            other => {
+                request.body = other;
+                None
+            }
+        };
+        let replayable = stream.is_none();
+        let bodyless = matches!(request.body, RequestBody::Empty) && replayable;
+        let mut attempt = 1;
+        let mut refresh_token = false;
+        loop {
+            let authorization = self
+                .authorization(endpoint, &request.scopes, refresh_token)
+                .await?;
+            let mut builder = self
+                .inner
+                .http
+                .request(request.method.clone(), url.clone())
+                .headers(request.headers.clone());
+            if let Some(authorization) = authorization {
+                builder = builder.header(AUTHORIZATION, authorization);
+            }
+            builder = match (&request.body, stream.take()) {
+                (_, Some(body)) => builder.body(body),
+                (RequestBody::Bytes(bytes), None) => builder.body(bytes.clone()),
+                _ => builder,
+            };
+            tracing::debug!("{} {url}", request.method);
+            let response = builder.send().await?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED
+                && replayable
+                && !refresh_token
+                && matches!(endpoint.auth, AuthScheme::Bearer { .. })
+                && !matches!(self.inner.credentials, Credentials::BearerToken(_))
+            {
+                // The token may have expired, or lack a scope the registry names.
+                request.scopes.extend(insufficient_scopes(&response));
+                refresh_token = true;
+                continue;
+            }
+            if crate::errors::is_transient_status(status) && bodyless && attempt < MAX_ATTEMPTS {
+                let delay = retry_after(&response).unwrap_or_else(|| {
+                    self.inner.retry_base_delay * 2u32.saturating_pow(attempt - 1)
+                });
+                let delay = delay.min(MAX_RETRY_DELAY);
+                tracing::debug!(
+                    "{} {url}: {status}, attempt {attempt} of {MAX_ATTEMPTS}, waiting {delay:?}",
+                    request.method
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+}
+
+/// The scopes a `Bearer … error="insufficient_scope",scope="…"` challenge asks for.
+fn insufficient_scopes(response: &Response) -> Vec<Scope> {
+    response
+        .headers()
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(challenge::parse)
+        .filter(|c| c.scheme == "bearer")
+        .filter(|c| c.params.get("error").map(String::as_str) == Some("insufficient_scope"))
+        .filter_map(|c| c.params.get("scope").cloned())
+        .flat_map(|scopes| {
+            scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(|s| Scope(s.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A `Retry-After` given in seconds (the HTTP-date form is rare from registries and is
+/// treated as absent).
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}

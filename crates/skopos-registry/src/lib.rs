@@ -1,0 +1,41 @@
+//! A client for the Docker Registry HTTP API V2 (the OCI distribution API), the
+//! foundation of skopos's `docker://` transport. It takes already-resolved settings
+//! ([`ClientConfig`]); reading auth.json, registries.conf and certs.d happens elsewhere.
+//!
+//! Modules:
+//! - `config`: [`ClientConfig`] and [`Credentials`] (whose `Debug` never shows secrets).
+//! - `client`: [`RegistryClient`], the `/v2/` ping (HTTPS, then plain HTTP only when
+//!   allowed), and the request loop (authorization, 401 re-authentication, 429/5xx waits).
+//! - `challenge`: the `WWW-Authenticate` parser.
+//! - `auth`: Basic headers, bearer token requests (GET with Basic credentials, or the
+//!   OAuth2 refresh-token POST) and the per-scope-set token cache.
+//! - `errors`: registry JSON error bodies to skopeo-like messages, [`RegistryError`],
+//!   and the `ImageNotFound` / `Transient` markers of skopos-core.
+//! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`].
+//!
+//! Dependencies, and why:
+//! - `reqwest` (rustls with ring, native roots): HTTP/1.1 + HTTP/2, per-client CA roots and
+//!   client identity, streaming bodies, redirects that drop `Authorization` across hosts;
+//!   rustls avoids linking OpenSSL, ring builds faster than aws-lc.
+//! - `tokio`, `tokio-util`, `futures-util`, `bytes`: async runtime and the adapters
+//!   between `AsyncRead` blob streams and HTTP body streams.
+//! - `serde`, `serde_json`: registry error bodies, token responses and tag lists.
+//! - `base64`: Basic credentials.
+//! - `anyhow`, `thiserror`: error chains with context, and the typed [`RegistryError`].
+//! - `tracing`: debug logs of requests (never of credentials or tokens).
+//! - `skopos-core`: `Digest`, `DigestingReader`, blob types, error markers, media types.
+
+mod auth;
+mod blob;
+mod challenge;
+mod client;
+mod config;
+mod errors;
+mod manifest;
+mod tags;
+
+pub use client::RegistryClient;
+pub use config::{ClientConfig, Credentials};
+pub use errors::RegistryError;
+pub use manifest::ManifestHead;
+pub use skopos_core::Result;

@@ -1,0 +1,280 @@
+//! End-to-end tests against the CNCF distribution registry.
+
+mod common;
+
+use common::{blob_info, read_all, reader, RegistryOptions, TestImage, TestRegistry, TestTls};
+use skopos_core::error::is_image_not_found;
+use skopos_core::media_type::OCI_MANIFEST;
+use skopos_core::Digest;
+use skopos_registry::{Credentials, RegistryClient};
+
+/// Push `image` to `repo:tag`: the layer with its digest known (one monolithic PUT), the
+/// config without (PATCH then PUT).
+async fn push(client: &RegistryClient, repo: &str, tag: &str, image: &TestImage) -> Digest {
+    let layer = client
+        .put_blob(repo, reader(&image.layer), Some(&blob_info(&image.layer)))
+        .await
+        .unwrap();
+    assert_eq!(layer.digest, Digest::sha256_of(&image.layer));
+    assert_eq!(layer.size, image.layer.len() as u64);
+    let config = client
+        .put_blob(repo, reader(&image.config), None)
+        .await
+        .unwrap();
+    assert_eq!(config.digest, Digest::sha256_of(&image.config));
+    assert_eq!(config.size, image.config.len() as u64);
+    client
+        .put_manifest(repo, tag, &image.manifest, OCI_MANIFEST)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn push_pull_mount_tags_delete_over_plain_http() {
+    let registry = TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        ..Default::default()
+    });
+    let client = registry.http_client();
+    let image = TestImage::new(1);
+    let digest = push(&client, "ns/app", "v1", &image).await;
+    assert_eq!(digest, Digest::sha256_of(&image.manifest));
+
+    // Pull back by tag and by digest.
+    let (bytes, mime) = client.get_manifest("ns/app", "v1").await.unwrap();
+    assert_eq!(bytes, image.manifest);
+    assert_eq!(mime, OCI_MANIFEST);
+    let (bytes, _) = client
+        .get_manifest("ns/app", &digest.to_string())
+        .await
+        .unwrap();
+    assert_eq!(bytes, image.manifest);
+    let head = client.head_manifest("ns/app", "v1").await.unwrap().unwrap();
+    assert_eq!(head.digest.as_ref(), Some(&digest));
+    assert_eq!(head.media_type, OCI_MANIFEST);
+    assert_eq!(head.size, Some(image.manifest.len() as u64));
+    assert_eq!(client.head_manifest("ns/app", "nope").await.unwrap(), None);
+
+    let layer_digest = Digest::sha256_of(&image.layer);
+    assert_eq!(
+        client.blob_exists("ns/app", &layer_digest).await.unwrap(),
+        Some(image.layer.len() as u64)
+    );
+    let (stream, size) = client.get_blob("ns/app", &layer_digest).await.unwrap();
+    assert_eq!(size, Some(image.layer.len() as u64));
+    assert_eq!(read_all(stream).await.unwrap(), image.layer);
+
+    // Mount into another repository; a blob the source does not have is not mounted.
+    assert_eq!(
+        client.blob_exists("other", &layer_digest).await.unwrap(),
+        None
+    );
+    assert!(client
+        .mount_blob("other", &layer_digest, "ns/app")
+        .await
+        .unwrap());
+    assert!(client
+        .blob_exists("other", &layer_digest)
+        .await
+        .unwrap()
+        .is_some());
+    let unknown = Digest::sha256_of(b"not uploaded anywhere");
+    assert!(!client
+        .mount_blob("other", &unknown, "ns/app")
+        .await
+        .unwrap());
+
+    // Tags, across pages of two.
+    for tag in ["v2", "v3", "v4", "latest"] {
+        client
+            .put_manifest("ns/app", tag, &image.manifest, OCI_MANIFEST)
+            .await
+            .unwrap();
+    }
+    let mut tags = client.list_tags_in_pages("ns/app", Some(2)).await.unwrap();
+    tags.sort();
+    assert_eq!(tags, ["latest", "v1", "v2", "v3", "v4"]);
+    let mut tags = client.list_tags("ns/app").await.unwrap();
+    tags.sort();
+    assert_eq!(tags.len(), 5);
+
+    // Delete: the manifest and all its tags are gone.
+    client.delete_manifest("ns/app", &digest).await.unwrap();
+    let err = client.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+    let err = client.delete_manifest("ns/app", &digest).await.unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+}
+
+#[tokio::test]
+async fn missing_images_are_image_not_found() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = registry.http_client();
+    let err = client
+        .get_manifest("nothing/here", "latest")
+        .await
+        .unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+    assert_eq!(
+        format!("{err:#}"),
+        format!(
+            "reading manifest latest in {}/nothing/here: manifest unknown: manifest unknown",
+            registry.host
+        )
+    );
+    let err = client.list_tags("nothing/here").await.unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+    let missing = Digest::sha256_of(b"missing");
+    assert_eq!(
+        client.blob_exists("nothing/here", &missing).await.unwrap(),
+        None
+    );
+    let err = client
+        .get_blob("nothing/here", &missing)
+        .await
+        .err()
+        .unwrap();
+    assert!(!is_image_not_found(&err), "{err:#}");
+    assert!(format!("{err:#}").contains("blob unknown"), "{err:#}");
+}
+
+#[tokio::test]
+async fn digest_mismatches_are_refused() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = registry.http_client();
+    let image = TestImage::new(2);
+    // Declaring a wrong digest for the uploaded bytes fails, and stores nothing.
+    let mut wrong = blob_info(&image.layer);
+    wrong.digest = Digest::sha256_of(b"something else");
+    let err = client
+        .put_blob("repo", reader(&image.layer), Some(&wrong))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("uploading a blob"), "{err:#}");
+    assert_eq!(
+        client.blob_exists("repo", &wrong.digest).await.unwrap(),
+        None
+    );
+    // Asking for a manifest by a digest it does not have is "not found".
+    let err = client
+        .get_manifest("repo", &Digest::sha256_of(b"x").to_string())
+        .await
+        .unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+}
+
+#[tokio::test]
+async fn deletes_disabled_give_a_clear_error() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = registry.http_client();
+    let image = TestImage::new(3);
+    let digest = push(&client, "repo", "t", &image).await;
+    let err = client.delete_manifest("repo", &digest).await.unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(shown.contains("does not allow deleting images"), "{shown}");
+    assert!(shown.contains("unsupported"), "{shown}");
+}
+
+#[tokio::test]
+async fn plain_http_needs_permission() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = RegistryClient::new(registry.config()).unwrap();
+    let err = client.ping().await.unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(
+        shown.starts_with(&format!("pinging container registry {}: ", registry.host)),
+        "{shown}"
+    );
+    assert!(!shown.contains('\n'), "{shown}");
+}
+
+#[tokio::test]
+async fn unreachable_registry_is_one_line_naming_the_host() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = skopos_registry::ClientConfig::new(format!("127.0.0.1:{port}"));
+    config.insecure_http_allowed = true;
+    let client = RegistryClient::new(config).unwrap();
+    let err = client.get_manifest("a", "b").await.unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(
+        shown.contains(&format!("pinging container registry 127.0.0.1:{port}")),
+        "{shown}"
+    );
+    assert!(
+        shown.to_lowercase().contains("connection refused"),
+        "{shown}"
+    );
+    assert!(!shown.contains('\n'), "{shown}");
+    assert!(skopos_core::retry::is_retryable(&err), "{shown}");
+}
+
+#[tokio::test]
+async fn htpasswd_over_tls() {
+    let tls = TestTls::generate();
+    let registry = TestRegistry::start(RegistryOptions {
+        tls: Some(&tls),
+        htpasswd_user: Some(("alice", "s3cret")),
+        delete_enabled: true,
+    });
+    let alice = Credentials::Basic {
+        username: "alice".into(),
+        password: "s3cret".into(),
+    };
+    let client = registry.tls_client(&tls, alice.clone());
+    let image = TestImage::new(4);
+    let digest = push(&client, "private/app", "v1", &image).await;
+    let (bytes, _) = client
+        .get_manifest("private/app", &digest.to_string())
+        .await
+        .unwrap();
+    assert_eq!(bytes, image.manifest);
+
+    // A wrong password, or none, is refused with skopeo's message, without the secret.
+    let wrong = registry.tls_client(
+        &tls,
+        Credentials::Basic {
+            username: "alice".into(),
+            password: "wrong-password".into(),
+        },
+    );
+    let err = wrong.get_manifest("private/app", "v1").await.unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(
+        shown.ends_with("unauthorized: authentication required"),
+        "{shown}"
+    );
+    assert!(!shown.contains("wrong-password"), "{shown}");
+    assert!(!format!("{err:?}").contains("wrong-password"));
+    let anonymous = registry.tls_client(&tls, Credentials::Anonymous);
+    let err = anonymous.list_tags("private/app").await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("authentication required"),
+        "{err:#}"
+    );
+
+    // Without the CA the certificate is refused, in one line naming the host.
+    let mut config = registry.config();
+    config.credentials = alice.clone();
+    let untrusting = RegistryClient::new(config.clone()).unwrap();
+    let err = untrusting
+        .get_manifest("private/app", "v1")
+        .await
+        .unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(
+        shown.contains(&format!("pinging container registry {}", registry.host)),
+        "{shown}"
+    );
+    assert!(shown.contains("certificate"), "{shown}");
+    assert!(!shown.contains('\n'), "{shown}");
+
+    // With verification off, the same client works.
+    config.tls_verify = false;
+    let unverified = RegistryClient::new(config).unwrap();
+    let (bytes, _) = unverified.get_manifest("private/app", "v1").await.unwrap();
+    assert_eq!(bytes, image.manifest);
+}
