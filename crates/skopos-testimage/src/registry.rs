@@ -41,8 +41,8 @@ impl TestTls {
             .signed_by(&server_key, &ca_cert, &ca_key)
             .expect("signing the server certificate");
         let client_key = KeyPair::generate().expect("generating a client key");
-        let mut params = CertificateParams::new(Vec::<String>::new())
-            .expect("client certificate parameters");
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).expect("client certificate parameters");
         params
             .distinguished_name
             .push(DnType::CommonName, "skopos test client");

@@ -22,12 +22,19 @@ fn login_key(argument: &str) -> anyhow::Result<String> {
     Ok(key)
 }
 
-fn auth_files(authfile: Option<std::path::PathBuf>, compat: Option<std::path::PathBuf>) -> AuthFiles {
+fn auth_files(
+    authfile: Option<std::path::PathBuf>,
+    compat: Option<std::path::PathBuf>,
+) -> AuthFiles {
     AuthFiles::for_login(Environment::from_process(), authfile, compat, Vec::new())
 }
 
 /// `login REGISTRY`.
-pub async fn login(global: &GlobalArgs, args: &LoginArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn login(
+    global: &GlobalArgs,
+    args: &LoginArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if args.authfile.is_some() && args.compat_auth_file.is_some() {
         bail!("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously");
     }
@@ -86,9 +93,15 @@ pub async fn login(global: &GlobalArgs, args: &LoginArgs, out: &mut dyn Write) -
         .await
         .map_err(|err| {
             if is_unauthorized(&err) {
-                anyhow!("logging into {}: invalid username/password", crate::logging::go_quote(&key))
+                anyhow!(
+                    "logging into {}: invalid username/password",
+                    crate::logging::go_quote(&key)
+                )
             } else {
-                err.context(format!("authenticating creds for {}", crate::logging::go_quote(&key)))
+                err.context(format!(
+                    "authenticating creds for {}",
+                    crate::logging::go_quote(&key)
+                ))
             }
         })?;
     let used = auth::set_credentials(&files, &key, &username, &password)?;

@@ -16,7 +16,10 @@ use skopos_core::{Result, SystemContext};
 
 /// The tags of `reference`'s repository (`skopos list-tags docker://…`), following the
 /// registry's pagination.
-pub async fn repository_tags(reference: &DockerReference, ctx: &SystemContext) -> Result<Vec<String>> {
+pub async fn repository_tags(
+    reference: &DockerReference,
+    ctx: &SystemContext,
+) -> Result<Vec<String>> {
     let env = Environment::from_process();
     let conf = settings::registries_conf(&env, ctx)?;
     let target = settings::push_target(reference, &conf)?;

@@ -82,7 +82,14 @@ pub(crate) fn connect(
 ) -> Result<Endpoint> {
     let reference = &target.reference;
     Ok(Endpoint {
-        client: client_for(reference.domain(), &reference.name(), target.insecure, env, conf, ctx)?,
+        client: client_for(
+            reference.domain(),
+            &reference.name(),
+            target.insecure,
+            env,
+            conf,
+            ctx,
+        )?,
         repository: reference.path().to_string(),
         reference: reference.clone(),
     })
@@ -99,8 +106,8 @@ pub(crate) fn client_for(
     ctx: &SystemContext,
 ) -> Result<RegistryClient> {
     let tls_verify = ctx.docker_tls_verify.unwrap_or(!insecure);
-    let cert_dir = CertRoots::new(env.home.as_deref())
-        .cert_dir(ctx.docker_cert_dir.as_deref(), host)?;
+    let cert_dir =
+        CertRoots::new(env.home.as_deref()).cert_dir(ctx.docker_cert_dir.as_deref(), host)?;
     let tls = match cert_dir {
         Some(dir) => load_cert_dir(&dir)?,
         None => Default::default(),
@@ -127,9 +134,7 @@ pub(crate) fn client_for(
                 auth::Credentials::Basic { username, password } => {
                     Credentials::Basic { username, password }
                 }
-                auth::Credentials::IdentityToken { token, .. } => {
-                    Credentials::IdentityToken(token)
-                }
+                auth::Credentials::IdentityToken { token, .. } => Credentials::IdentityToken(token),
             }
         }
     };
@@ -151,10 +156,7 @@ pub(crate) fn client_for(
             pem
         }),
         credentials,
-        user_agent: ctx
-            .user_agent
-            .clone()
-            .unwrap_or(defaults.user_agent),
+        user_agent: ctx.user_agent.clone().unwrap_or(defaults.user_agent),
         retry_base_delay: defaults.retry_base_delay,
     };
     RegistryClient::new(config)

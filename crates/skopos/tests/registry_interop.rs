@@ -1,0 +1,359 @@
+//! `docker://` against real registries (the distribution registry from Debian, started per
+//! test on a free loopback port): images pushed by one tool read back by the other with the
+//! same digests, `inspect` / `list-tags` output equal to skopeo's, `delete`, TLS with a
+//! generated CA, htpasswd credentials, `login` / `logout`.
+
+mod common;
+
+use common::{assert_one_line_failure, assert_same_tree, parse_json, Workspace, WHO};
+use skopos_testimage::registry::{RegistryOptions, TestRegistry, TestTls};
+
+/// A plain-HTTP registry with deletes enabled.
+fn plain_registry() -> TestRegistry {
+    TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        ..RegistryOptions::default()
+    })
+}
+
+fn raw_digest(workspace: &Workspace, image: &str) -> String {
+    let raw = workspace.skopeo(&[
+        "--insecure-policy",
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        image,
+    ]);
+    raw.assert_success();
+    skopos_core::Digest::sha256_of(&raw.stdout_bytes).to_string()
+}
+
+#[test]
+fn push_by_skopos_reads_back_in_skopeo_with_the_same_digest() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 21);
+    let target = format!("docker://{}/skopos/push:v1", registry.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "oci:src:t",
+            &target,
+        ])
+        .assert_success();
+    assert_eq!(raw_digest(&workspace, &target), image.manifest.digest);
+    // skopeo pulls it back to the same layout skopos's source was.
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            "oci:back:t",
+        ])
+        .assert_success();
+    assert_same_tree(&workspace.path("back"), &workspace.path("src"));
+}
+
+#[test]
+fn pull_by_skopos_of_an_image_pushed_by_skopeo_matches_skopeos_pull() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 22);
+    let target = format!("docker://{}/skopeo/push:v1", registry.host);
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "oci:src:t",
+            &target,
+        ])
+        .assert_success();
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            &format!("oci:pulled-{WHO}:t"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(
+        &workspace.path("pulled-skopos"),
+        &workspace.path("pulled-skopeo"),
+    );
+}
+
+#[test]
+fn inspect_and_list_tags_print_what_skopeo_prints() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 23);
+    for tag in ["one", "two", "three"] {
+        let target = format!("docker://{}/lib/tagged:{tag}", registry.host);
+        workspace
+            .skopeo(&[
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                "oci:src:t",
+                &target,
+            ])
+            .assert_success();
+    }
+    let image = format!("docker://{}/lib/tagged:two", registry.host);
+    let json = workspace
+        .run_both(&["inspect", "--tls-verify=false", &image])
+        .assert_same_inspect_json();
+    assert_eq!(json["RepoTags"].as_array().map(Vec::len), Some(3));
+    workspace
+        .run_both(&["inspect", "--tls-verify=false", "--raw", &image])
+        .assert_same_stdout();
+    workspace
+        .run_both(&["inspect", "--tls-verify=false", "--config", &image])
+        .assert_same_stdout();
+    workspace
+        .run_both(&[
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{}/lib/tagged", registry.host),
+        ])
+        .assert_same_stdout();
+}
+
+#[test]
+fn a_missing_image_exits_2_like_skopeo() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = format!("docker://{}/none/here:v1", registry.host);
+    let pair = workspace.run_both(&["inspect", "--tls-verify=false", &image]);
+    assert_eq!(pair.skopeo.code, Some(2), "{}", pair.skopeo.stderr);
+    assert_one_line_failure(&pair.skopos, Some(2));
+    assert_eq!(
+        common::skopeo_message(&pair.skopos.stderr),
+        common::skopeo_message(&pair.skopeo.stderr)
+    );
+}
+
+#[test]
+fn delete_removes_the_manifest_so_inspect_then_exits_2() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 24);
+    let image = format!("docker://{}/del/me:v1", registry.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "oci:src:t",
+            &image,
+        ])
+        .assert_success();
+    workspace
+        .skopos(&["--insecure-policy", "delete", "--tls-verify=false", &image])
+        .assert_success();
+    let gone = workspace.skopeo(&["--insecure-policy", "inspect", "--tls-verify=false", &image]);
+    assert_eq!(gone.code, Some(2), "{}", gone.stderr);
+}
+
+#[test]
+fn copy_within_one_registry_and_a_whole_index_keep_their_digests() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let index = workspace.multi_arch("src", "m");
+    let first = format!("docker://{}/multi/a:v1", registry.host);
+    let second = format!("docker://{}/multi/b:v1", registry.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            "oci:src:m",
+            &first,
+        ])
+        .assert_success();
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &first,
+            &second,
+        ])
+        .assert_success();
+    assert_eq!(raw_digest(&workspace, &first), index.index.digest);
+    assert_eq!(raw_digest(&workspace, &second), index.index.digest);
+}
+
+/// A TLS registry with a generated CA that accepts `user`/`pass`.
+fn private_registry(tls: &TestTls) -> TestRegistry {
+    TestRegistry::start(RegistryOptions {
+        tls: Some(tls),
+        htpasswd_user: Some(("user", "pass")),
+        ..RegistryOptions::default()
+    })
+}
+
+#[test]
+fn tls_and_credentials_are_checked_like_skopeo() {
+    let tls = TestTls::generate();
+    let registry = private_registry(&tls);
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 25);
+    let certs = tls.write_cert_dir(&workspace.path("certs"));
+    let certs = certs.to_str().unwrap();
+    let image = format!("docker://{}/private/img:v1", registry.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-cert-dir",
+            certs,
+            "--dest-creds",
+            "user:pass",
+            "oci:src:t",
+            &image,
+        ])
+        .assert_success();
+    // Good credentials: the same output as skopeo.
+    workspace
+        .run_both(&[
+            "inspect",
+            "--cert-dir",
+            certs,
+            "--creds",
+            "user:pass",
+            "--raw",
+            &image,
+        ])
+        .assert_same_stdout();
+    // No credentials, wrong password, unknown CA: one line, exit 1, no secret in it.
+    for args in [
+        vec!["inspect", "--cert-dir", certs, &image],
+        vec![
+            "inspect",
+            "--cert-dir",
+            certs,
+            "--creds",
+            "user:wrong-secret",
+            &image,
+        ],
+        vec!["inspect", "--creds", "user:pass", &image],
+    ] {
+        let mut full = vec!["--insecure-policy"];
+        full.extend(args.iter().copied());
+        let failed = workspace.skopos(&full);
+        assert_one_line_failure(&failed, Some(1));
+        assert!(!failed.stderr.contains("wrong-secret"), "{}", failed.stderr);
+        let reference = workspace.skopeo(&full);
+        assert_eq!(reference.code, Some(1), "{}", reference.stderr);
+    }
+}
+
+#[test]
+fn login_writes_credentials_skopeo_can_use_and_logout_removes_them() {
+    let tls = TestTls::generate();
+    let registry = private_registry(&tls);
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 26);
+    let certs = tls.write_cert_dir(&workspace.path("certs"));
+    let certs = certs.to_str().unwrap();
+    let auth_file = workspace.path("auth.json");
+    let auth_file = auth_file.to_str().unwrap();
+    let image = format!("docker://{}/private/img:v1", registry.host);
+
+    let refused = workspace.skopos(&[
+        "login",
+        "--authfile",
+        auth_file,
+        "--cert-dir",
+        certs,
+        "-u",
+        "user",
+        "-p",
+        "wrong",
+        &registry.host,
+    ]);
+    assert_one_line_failure(&refused, Some(1));
+    assert!(
+        refused.stderr.contains("invalid username/password"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!std::path::Path::new(auth_file).exists());
+
+    let login = workspace.skopos(&[
+        "login",
+        "--authfile",
+        auth_file,
+        "--cert-dir",
+        certs,
+        "-u",
+        "user",
+        "-p",
+        "pass",
+        &registry.host,
+    ]);
+    login.assert_success();
+    assert_eq!(login.stdout, "Login Succeeded!\n");
+    let stored = parse_json(&std::fs::read(auth_file).unwrap());
+    assert!(stored["auths"][registry.host.as_str()]["auth"].is_string());
+
+    // The stored credentials work for pushing with skopos and reading with skopeo.
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--authfile",
+            auth_file,
+            "--dest-cert-dir",
+            certs,
+            "oci:src:t",
+            &image,
+        ])
+        .assert_success();
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "inspect",
+            "--authfile",
+            auth_file,
+            "--cert-dir",
+            certs,
+            &image,
+        ])
+        .assert_success();
+
+    let logout = workspace.skopos(&["logout", "--authfile", auth_file, &registry.host]);
+    logout.assert_success();
+    assert_eq!(
+        logout.stdout,
+        format!("Removed login credentials for {}\n", registry.host)
+    );
+    let denied = workspace.skopos(&[
+        "--insecure-policy",
+        "inspect",
+        "--authfile",
+        auth_file,
+        "--cert-dir",
+        certs,
+        &image,
+    ]);
+    assert_one_line_failure(&denied, Some(1));
+}
