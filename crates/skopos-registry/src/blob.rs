@@ -83,10 +83,11 @@ impl RegistryClient {
                 self.registry()
             )
         };
+        let scopes = vec![Scope::push(repo), Scope::pull(from_repo)];
         let request = Request::new(
             Method::POST,
             format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from_repo}"),
-            vec![Scope::push(repo), Scope::pull(from_repo)],
+            scopes.clone(),
         );
         let response = self.send(request).await.with_context(context)?;
         match response.status() {
@@ -94,7 +95,7 @@ impl RegistryClient {
             StatusCode::ACCEPTED => {
                 // The registry could not mount and started an upload instead: cancel it.
                 if let Ok(location) = upload_location(&response) {
-                    self.cancel_upload(repo, location).await;
+                    self.cancel_upload(location, scopes).await;
                 }
                 Ok(false)
             }
@@ -131,7 +132,7 @@ impl RegistryClient {
             .upload_to(repo, location.clone(), stream, expected)
             .await;
         if result.is_err() {
-            self.cancel_upload(repo, location).await;
+            self.cancel_upload(location, vec![Scope::push(repo)]).await;
         }
         result.with_context(context)
     }
@@ -190,8 +191,9 @@ impl RegistryClient {
     }
 
     /// Best effort: a stale upload only wastes registry space until it is purged.
-    async fn cancel_upload(&self, repo: &str, location: Url) {
-        let request = Request::new(Method::DELETE, location.as_str(), vec![Scope::push(repo)]);
+    /// `scopes` are those of the request that started the upload, so its token is reused.
+    async fn cancel_upload(&self, location: Url, scopes: Vec<Scope>) {
+        let request = Request::new(Method::DELETE, location.as_str(), scopes);
         match self.send(request).await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => tracing::debug!("cancelling upload: status {}", response.status()),
