@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod fake;
+pub mod token;
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub struct RegistryOptions<'a> {
     /// `(user, password)` accepted through htpasswd.
     pub htpasswd_user: Option<(&'a str, &'a str)>,
     pub delete_enabled: bool,
+    /// `(realm URL, PEM of the token signing certificate)` for `auth: token`.
+    pub token_auth: Option<(&'a str, &'a str)>,
 }
 
 /// A running registry; stopped when dropped.
@@ -102,6 +105,15 @@ impl TestRegistry {
             auth = format!(
                 "auth:\n  htpasswd:\n    realm: skopos-test\n    path: {}\n",
                 file.display()
+            );
+        }
+        if let Some((realm, cert_pem)) = options.token_auth {
+            let bundle = write(dir.path(), "token-signer.pem", cert_pem);
+            auth = format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token::SERVICE,
+                token::ISSUER,
+                bundle.display()
             );
         }
         // Binding port 0 finds a free port; another process may take it before the
