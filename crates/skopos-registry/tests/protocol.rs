@@ -66,7 +66,10 @@ async fn bearer_tokens_per_scope_set_cached_and_widened_on_insufficient_scope() 
                 )
             }
             ("GET", "/v2/app/tags/list") if authorization == "Bearer tok-2" => {
-                Reply::status(200).body(r#"{"name":"app","tags":["a",""]}"#)
+                Reply::status(200).body(format!(
+                    r#"{{"name":"app","tags":["a","","{}"]}}"#,
+                    Digest::sha256_of(b"listed as a tag")
+                ))
             }
             ("POST", "/v2/dst/blobs/uploads/") if authorization.starts_with("Bearer tok-") => {
                 if request.target.contains("from=src&") || request.target.ends_with("from=src") {

@@ -169,6 +169,29 @@ async fn digest_mismatches_are_refused() {
 }
 
 #[tokio::test]
+async fn invalid_manifests_are_rejected_as_a_type() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = registry.http_client();
+    let err = client
+        .put_manifest(
+            "repo",
+            "t",
+            b"{\"schemaVersion\":2,\"layers\":7}",
+            OCI_MANIFEST,
+        )
+        .await
+        .unwrap_err();
+    let rejected = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<skopos_core::error::ManifestTypeRejected>());
+    assert_eq!(
+        rejected.map(|r| r.mime_type.as_str()),
+        Some(OCI_MANIFEST),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
 async fn deletes_disabled_give_a_clear_error() {
     let registry = TestRegistry::start(RegistryOptions::default());
     let client = registry.http_client();
@@ -224,7 +247,7 @@ async fn htpasswd_over_tls() {
         tls: Some(&tls),
         htpasswd_user: Some(("alice", "s3cret")),
         delete_enabled: true,
-        token_auth: None,
+        ..Default::default()
     });
     let alice = Credentials::Basic {
         username: "alice".into(),
@@ -354,4 +377,36 @@ async fn token_auth_push_pull_mount_delete() {
         "{shown}"
     );
     assert!(!shown.contains("not-her-password"), "{shown}");
+}
+
+#[tokio::test]
+async fn client_certificates() {
+    let tls = TestTls::generate();
+    let registry = TestRegistry::start(RegistryOptions {
+        tls: Some(&tls),
+        require_client_cert: true,
+        ..Default::default()
+    });
+    let mut config = registry.config();
+    config.ca_certs_pem = vec![tls.ca_pem.as_bytes().to_vec()];
+    let without = RegistryClient::new(config.clone()).unwrap();
+    let err = without.ping().await.unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with(&format!("pinging container registry {}", registry.host)),
+        "{err:#}"
+    );
+    config.client_identity_pem = Some(tls.client_identity_pem.as_bytes().to_vec());
+    let with = RegistryClient::new(config.clone()).unwrap();
+    with.ping().await.unwrap();
+    assert_eq!(
+        with.head_manifest("some/repo", "latest").await.unwrap(),
+        None
+    );
+
+    config.client_identity_pem = Some(b"not a PEM".to_vec());
+    let err = RegistryClient::new(config).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("reading the client certificate and key for registry"),
+        "{err:#}"
+    );
 }

@@ -21,6 +21,8 @@ pub struct TestTls {
     pub ca_pem: String,
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    /// A client certificate signed by the CA, followed by its key.
+    pub client_identity_pem: String,
 }
 
 impl TestTls {
@@ -39,10 +41,18 @@ impl TestTls {
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         let server_cert = params.signed_by(&server_key, &ca_cert, &ca_key).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "skopos test client");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = params.signed_by(&client_key, &ca_cert, &ca_key).unwrap();
         TestTls {
             ca_pem: ca_cert.pem(),
             server_cert_pem: server_cert.pem(),
             server_key_pem: server_key.serialize_pem(),
+            client_identity_pem: format!("{}{}", client_cert.pem(), client_key.serialize_pem()),
         }
     }
 }
@@ -54,6 +64,8 @@ pub struct RegistryOptions<'a> {
     /// `(user, password)` accepted through htpasswd.
     pub htpasswd_user: Option<(&'a str, &'a str)>,
     pub delete_enabled: bool,
+    /// Require TLS clients to present a certificate signed by the test CA.
+    pub require_client_cert: bool,
     /// `(realm URL, PEM of the token signing certificate)` for `auth: token`.
     pub token_auth: Option<(&'a str, &'a str)>,
 }
@@ -89,6 +101,10 @@ impl TestRegistry {
                 cert.display(),
                 key.display()
             ));
+            if options.require_client_cert {
+                let ca = write(dir.path(), "client-ca.pem", &tls.ca_pem);
+                extra.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         let mut auth = String::new();
         if let Some((user, password)) = options.htpasswd_user {
