@@ -20,9 +20,12 @@ use crate::{RegistryClient, Result};
 
 /// Reconnections in a row, without any byte received in between, before a download fails.
 const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 3;
+/// Read size when streaming an upload body.
+const UPLOAD_CHUNK: usize = 256 * 1024;
 
 impl RegistryClient {
     /// The size of blob `digest` in `repo`, or `None` when the registry does not have it.
+    /// (A registry that omits `Content-Length` gets a size of 0; registries send it.)
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<Option<u64>> {
         let context = || {
             format!(
@@ -153,7 +156,8 @@ impl RegistryClient {
             expected.map(|info| info.digest.clone()),
             expected.and_then(|info| info.size),
         );
-        let body = reqwest::Body::wrap_stream(ReaderStream::new(reader));
+        // Larger reads than ReaderStream's 4 KiB default: fewer, bigger HTTP body frames.
+        let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
         let finish_location = match expected {
             Some(info) => {
                 let url = with_digest(location, &info.digest);
