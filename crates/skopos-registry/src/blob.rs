@@ -20,9 +20,12 @@ use crate::{RegistryClient, Result};
 
 /// Reconnections in a row, without any byte received in between, before a download fails.
 const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 3;
+/// Read size when streaming an upload body.
+const UPLOAD_CHUNK: usize = 256 * 1024;
 
 impl RegistryClient {
     /// The size of blob `digest` in `repo`, or `None` when the registry does not have it.
+    /// (A registry that omits `Content-Length` gets a size of 0; registries send it.)
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<Option<u64>> {
         let context = || {
             format!(
@@ -83,10 +86,11 @@ impl RegistryClient {
                 self.registry()
             )
         };
+        let scopes = vec![Scope::push(repo), Scope::pull(from_repo)];
         let request = Request::new(
             Method::POST,
             format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from_repo}"),
-            vec![Scope::push(repo), Scope::pull(from_repo)],
+            scopes.clone(),
         );
         let response = self.send(request).await.with_context(context)?;
         match response.status() {
@@ -94,7 +98,7 @@ impl RegistryClient {
             StatusCode::ACCEPTED => {
                 // The registry could not mount and started an upload instead: cancel it.
                 if let Ok(location) = upload_location(&response) {
-                    self.cancel_upload(repo, location).await;
+                    self.cancel_upload(location, scopes).await;
                 }
                 Ok(false)
             }
@@ -131,7 +135,7 @@ impl RegistryClient {
             .upload_to(repo, location.clone(), stream, expected)
             .await;
         if result.is_err() {
-            self.cancel_upload(repo, location).await;
+            self.cancel_upload(location, vec![Scope::push(repo)]).await;
         }
         result.with_context(context)
     }
@@ -152,7 +156,8 @@ impl RegistryClient {
             expected.map(|info| info.digest.clone()),
             expected.and_then(|info| info.size),
         );
-        let body = reqwest::Body::wrap_stream(ReaderStream::new(reader));
+        // Larger reads than ReaderStream's 4 KiB default: fewer, bigger HTTP body frames.
+        let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
         let finish_location = match expected {
             Some(info) => {
                 let url = with_digest(location, &info.digest);
@@ -190,8 +195,9 @@ impl RegistryClient {
     }
 
     /// Best effort: a stale upload only wastes registry space until it is purged.
-    async fn cancel_upload(&self, repo: &str, location: Url) {
-        let request = Request::new(Method::DELETE, location.as_str(), vec![Scope::push(repo)]);
+    /// `scopes` are those of the request that started the upload, so its token is reused.
+    async fn cancel_upload(&self, location: Url, scopes: Vec<Scope>) {
+        let request = Request::new(Method::DELETE, location.as_str(), scopes);
         match self.send(request).await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => tracing::debug!("cancelling upload: status {}", response.status()),

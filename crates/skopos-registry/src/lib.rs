@@ -24,6 +24,11 @@
 //! - `anyhow`, `thiserror`: error chains with context, and the typed [`RegistryError`].
 //! - `tracing`: debug logs of requests (never of credentials or tokens).
 //! - `skopos-core`: `Digest`, `DigestingReader`, blob types, error markers, media types.
+//!
+//! Test-only: `rcgen` makes the CA, server and client certificates of the TLS tests,
+//! `ring` signs the JWTs of the in-test token issuer (it is already in the tree through
+//! rustls), `tempfile` holds each test registry's storage.
+//! The tests run Debian's `docker-registry` (`apt-get install docker-registry apache2-utils`).
 
 mod auth;
 mod blob;

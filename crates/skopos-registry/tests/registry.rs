@@ -2,6 +2,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use base64::Engine as _;
+use common::fake::{FakeServer, Reply};
+use common::token::TokenIssuer;
 use common::{blob_info, read_all, reader, RegistryOptions, TestImage, TestRegistry, TestTls};
 use skopos_core::error::is_image_not_found;
 use skopos_core::media_type::OCI_MANIFEST;
@@ -164,6 +169,29 @@ async fn digest_mismatches_are_refused() {
 }
 
 #[tokio::test]
+async fn invalid_manifests_are_rejected_as_a_type() {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let client = registry.http_client();
+    let err = client
+        .put_manifest(
+            "repo",
+            "t",
+            b"{\"schemaVersion\":2,\"layers\":7}",
+            OCI_MANIFEST,
+        )
+        .await
+        .unwrap_err();
+    let rejected = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<skopos_core::error::ManifestTypeRejected>());
+    assert_eq!(
+        rejected.map(|r| r.mime_type.as_str()),
+        Some(OCI_MANIFEST),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
 async fn deletes_disabled_give_a_clear_error() {
     let registry = TestRegistry::start(RegistryOptions::default());
     let client = registry.http_client();
@@ -219,6 +247,7 @@ async fn htpasswd_over_tls() {
         tls: Some(&tls),
         htpasswd_user: Some(("alice", "s3cret")),
         delete_enabled: true,
+        ..Default::default()
     });
     let alice = Credentials::Basic {
         username: "alice".into(),
@@ -277,4 +306,107 @@ async fn htpasswd_over_tls() {
     let unverified = RegistryClient::new(config).unwrap();
     let (bytes, _) = unverified.get_manifest("private/app", "v1").await.unwrap();
     assert_eq!(bytes, image.manifest);
+}
+
+#[tokio::test]
+async fn token_auth_push_pull_mount_delete() {
+    let issuer = Arc::new(TokenIssuer::new());
+    let signer = issuer.clone();
+    let expected_login = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+    );
+    let token_server = FakeServer::start(move |request| {
+        if request.header("authorization") != Some(expected_login.as_str()) {
+            return Reply::status(401)
+                .body(r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid login"}]}"#);
+        }
+        let token = signer.issue("alice", &request.params("scope", false));
+        Reply::status(200).body(format!(r#"{{"token":"{token}","expires_in":300}}"#))
+    })
+    .await;
+    let realm = format!("http://{}/token", token_server.host);
+    let registry = TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        token_auth: Some((&realm, &issuer.cert_pem)),
+        ..Default::default()
+    });
+    let mut config = registry.config();
+    config.insecure_http_allowed = true;
+    config.credentials = Credentials::Basic {
+        username: "alice".into(),
+        password: "s3cret".into(),
+    };
+    let client = RegistryClient::new(config.clone()).unwrap();
+    let image = TestImage::new(5);
+    let digest = push(&client, "team/app", "v1", &image).await;
+    let (bytes, _) = client
+        .get_manifest("team/app", &digest.to_string())
+        .await
+        .unwrap();
+    assert_eq!(bytes, image.manifest);
+    let layer_digest = Digest::sha256_of(&image.layer);
+    let (stream, _) = client.get_blob("team/app", &layer_digest).await.unwrap();
+    assert_eq!(read_all(stream).await.unwrap(), image.layer);
+    // One token carries push on the target and pull on the source.
+    assert!(client
+        .mount_blob("team/copy", &layer_digest, "team/app")
+        .await
+        .unwrap());
+    assert!(token_server
+        .requests()
+        .iter()
+        .any(|r| r.params("scope", false)
+            == ["repository:team/app:pull", "repository:team/copy:pull,push"]));
+    assert_eq!(client.list_tags("team/app").await.unwrap(), ["v1"]);
+    client.delete_manifest("team/app", &digest).await.unwrap();
+    let err = client.get_manifest("team/app", "v1").await.unwrap_err();
+    assert!(is_image_not_found(&err), "{err:#}");
+
+    config.credentials = Credentials::Basic {
+        username: "alice".into(),
+        password: "not-her-password".into(),
+    };
+    let wrong = RegistryClient::new(config).unwrap();
+    let err = wrong.get_manifest("team/app", "v1").await.unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(
+        shown.ends_with(
+            "unable to retrieve auth token: invalid username/password: unauthorized: invalid login"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("not-her-password"), "{shown}");
+}
+
+#[tokio::test]
+async fn client_certificates() {
+    let tls = TestTls::generate();
+    let registry = TestRegistry::start(RegistryOptions {
+        tls: Some(&tls),
+        require_client_cert: true,
+        ..Default::default()
+    });
+    let mut config = registry.config();
+    config.ca_certs_pem = vec![tls.ca_pem.as_bytes().to_vec()];
+    let without = RegistryClient::new(config.clone()).unwrap();
+    let err = without.ping().await.unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with(&format!("pinging container registry {}", registry.host)),
+        "{err:#}"
+    );
+    config.client_identity_pem = Some(tls.client_identity_pem.as_bytes().to_vec());
+    let with = RegistryClient::new(config.clone()).unwrap();
+    with.ping().await.unwrap();
+    assert_eq!(
+        with.head_manifest("some/repo", "latest").await.unwrap(),
+        None
+    );
+
+    config.client_identity_pem = Some(b"not a PEM".to_vec());
+    let err = RegistryClient::new(config).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("reading the client certificate and key for registry"),
+        "{err:#}"
+    );
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod fake;
+pub mod token;
+
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +21,8 @@ pub struct TestTls {
     pub ca_pem: String,
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    /// A client certificate signed by the CA, followed by its key.
+    pub client_identity_pem: String,
 }
 
 impl TestTls {
@@ -36,10 +41,18 @@ impl TestTls {
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         let server_cert = params.signed_by(&server_key, &ca_cert, &ca_key).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "skopos test client");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = params.signed_by(&client_key, &ca_cert, &ca_key).unwrap();
         TestTls {
             ca_pem: ca_cert.pem(),
             server_cert_pem: server_cert.pem(),
             server_key_pem: server_key.serialize_pem(),
+            client_identity_pem: format!("{}{}", client_cert.pem(), client_key.serialize_pem()),
         }
     }
 }
@@ -51,6 +64,10 @@ pub struct RegistryOptions<'a> {
     /// `(user, password)` accepted through htpasswd.
     pub htpasswd_user: Option<(&'a str, &'a str)>,
     pub delete_enabled: bool,
+    /// Require TLS clients to present a certificate signed by the test CA.
+    pub require_client_cert: bool,
+    /// `(realm URL, PEM of the token signing certificate)` for `auth: token`.
+    pub token_auth: Option<(&'a str, &'a str)>,
 }
 
 /// A running registry; stopped when dropped.
@@ -84,6 +101,10 @@ impl TestRegistry {
                 cert.display(),
                 key.display()
             ));
+            if options.require_client_cert {
+                let ca = write(dir.path(), "client-ca.pem", &tls.ca_pem);
+                extra.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         let mut auth = String::new();
         if let Some((user, password)) = options.htpasswd_user {
@@ -100,6 +121,15 @@ impl TestRegistry {
             auth = format!(
                 "auth:\n  htpasswd:\n    realm: skopos-test\n    path: {}\n",
                 file.display()
+            );
+        }
+        if let Some((realm, cert_pem)) = options.token_auth {
+            let bundle = write(dir.path(), "token-signer.pem", cert_pem);
+            auth = format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token::SERVICE,
+                token::ISSUER,
+                bundle.display()
             );
         }
         // Binding port 0 finds a free port; another process may take it before the
