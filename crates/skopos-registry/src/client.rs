@@ -151,6 +151,18 @@ impl RegistryClient {
         self.endpoint().await.map(|_| ())
     }
 
+    /// Check that the configured credentials are accepted, as `login` must before storing
+    /// them (containers/image `CheckAuth`): an authorized `GET /v2/` has to answer 200.
+    pub async fn check_credentials(&self) -> Result<()> {
+        let response = self
+            .send(Request::new(Method::GET, "/v2/", Vec::new()))
+            .await?;
+        if response.status() == StatusCode::OK {
+            return Ok(());
+        }
+        Err(crate::errors::response_error(response, crate::errors::NotFound::IsPlainError).await)
+    }
+
     async fn endpoint(&self) -> Result<&Endpoint> {
         self.inner
             .endpoint

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::fake::{FakeServer, Reply};
 use common::token::TokenIssuer;
-use common::{blob_info, read_all, reader, RegistryOptions, TestImage, TestRegistry, TestTls};
+use common::{blob_info, read_all, reader, TestImage, TestRegistryClients as _};
 use skopos_core::error::is_image_not_found;
 use skopos_core::media_type::OCI_MANIFEST;
 use skopos_core::Digest;
 use skopos_registry::{Credentials, RegistryClient};
+use skopos_testimage::registry::{RegistryOptions, TestRegistry, TestTls};
 
 /// Push `image` to `repo:tag`: the layer with its digest known (one monolithic PUT), the
 /// config without (PATCH then PUT).
@@ -270,6 +271,10 @@ async fn htpasswd_over_tls() {
             password: "wrong-password".into(),
         },
     );
+    // `login`'s check: the right password passes, a wrong one does not.
+    client.check_credentials().await.unwrap();
+    let err = wrong.check_credentials().await.unwrap_err();
+    assert!(format!("{err:#}").contains("unauthorized"), "{err:#}");
     let err = wrong.get_manifest("private/app", "v1").await.unwrap_err();
     let shown = format!("{err:#}");
     assert!(
@@ -328,7 +333,12 @@ async fn token_auth_push_pull_mount_delete() {
     let realm = format!("http://{}/token", token_server.host);
     let registry = TestRegistry::start(RegistryOptions {
         delete_enabled: true,
-        token_auth: Some((&realm, &issuer.cert_pem)),
+        token_auth: Some((
+            &realm,
+            common::token::SERVICE,
+            common::token::ISSUER,
+            &issuer.cert_pem,
+        )),
         ..Default::default()
     });
     let mut config = registry.config();

@@ -59,5 +59,5 @@ pub async fn check_credentials(host: &str, ctx: &SystemContext) -> Result<()> {
         .find_registry(host)
         .is_some_and(|registry| registry.insecure);
     let client = settings::client_for(host, host, insecure, &env, &conf, ctx)?;
-    client.ping().await
+    client.check_credentials().await
 }

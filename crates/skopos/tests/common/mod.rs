@@ -227,6 +227,8 @@ impl Workspace {
 
     fn run(&self, mut command: Command, home: &str, tool: &str, args: &[&str]) -> Outcome {
         let home = self.path(home);
+        // Both tools warn on every run when $XDG_RUNTIME_DIR names a missing directory.
+        std::fs::create_dir_all(home.join("run")).expect("creating the runtime dir");
         command
             .current_dir(self.dir.path())
             .env("HOME", &home)
