@@ -53,6 +53,18 @@ impl RegistryClient {
     /// A connection that breaks mid-way is resumed with a `Range` request. The stream
     /// ends with an `InvalidData` error if the bytes do not match `digest`.
     pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<(BlobReader, Option<u64>)> {
+        let (stream, size) = self.get_blob_unverified(repo, digest).await?;
+        let reader = DigestingReader::verifying(stream, digest.clone(), size);
+        Ok((Box::pin(reader), size))
+    }
+
+    /// [`Self::get_blob`] without the digest check, for callers that verify the stream
+    /// themselves (the copy engine does, for every transport).
+    pub async fn get_blob_unverified(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<(BlobReader, Option<u64>)> {
         let context = || format!("fetching blob {digest} from {}/{repo}", self.registry());
         let path = format!("/v2/{repo}/blobs/{digest}");
         let request = Request::new(Method::GET, path.clone(), vec![Scope::pull(repo)]);
@@ -73,8 +85,7 @@ impl RegistryClient {
             finished: false,
         };
         let stream = futures_util::stream::unfold(download, Download::next_chunk).boxed();
-        let reader = DigestingReader::verifying(StreamReader::new(stream), digest.clone(), size);
-        Ok((Box::pin(reader), size))
+        Ok((Box::pin(StreamReader::new(stream)), size))
     }
 
     /// Ask the registry to make blob `digest` of `from_repo` available in `repo` without
@@ -147,27 +158,37 @@ impl RegistryClient {
         stream: BlobReader,
         expected: Option<&BlobInfo>,
     ) -> Result<WrittenBlob> {
-        let algorithm = expected
-            .map(|info| info.digest.algorithm())
-            .unwrap_or(skopos_core::digest::Algorithm::Sha256);
-        let (reader, summary) = DigestingReader::new(
-            stream,
-            algorithm,
-            expected.map(|info| info.digest.clone()),
-            expected.and_then(|info| info.size),
-        );
+        if let Some(info) = expected {
+            // The registry hashes what it receives and refuses a `?digest=` that does not
+            // match, so hashing here too would only cost CPU; the size is counted.
+            let (reader, counted) = CountingReader::new(stream);
+            let body =
+                reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
+            let url = with_digest(location, &info.digest);
+            let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
+                .header(CONTENT_TYPE, "application/octet-stream")?
+                .body(RequestBody::Stream(body));
+            let response = self.send(request).await?;
+            expect_status(response, StatusCode::CREATED).await?;
+            let size = counted.load(std::sync::atomic::Ordering::Relaxed);
+            if info.size.is_some_and(|expected_size| expected_size != size) {
+                anyhow::bail!(
+                    "blob {} has {size} bytes, expected {}",
+                    info.digest,
+                    info.size.unwrap_or_default()
+                );
+            }
+            return Ok(WrittenBlob {
+                digest: info.digest.clone(),
+                size,
+            });
+        }
+        let (reader, summary) =
+            DigestingReader::new(stream, skopos_core::digest::Algorithm::Sha256, None, None);
         // Larger reads than ReaderStream's 4 KiB default: fewer, bigger HTTP body frames.
         let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
         let finish_location = match expected {
-            Some(info) => {
-                let url = with_digest(location, &info.digest);
-                let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
-                    .header(CONTENT_TYPE, "application/octet-stream")?
-                    .body(RequestBody::Stream(body));
-                let response = self.send(request).await?;
-                expect_status(response, StatusCode::CREATED).await?;
-                None
-            }
+            Some(_) => None,
             None => {
                 let request =
                     Request::new(Method::PATCH, location.as_str(), vec![Scope::push(repo)])
@@ -320,4 +341,40 @@ async fn expect_status(response: Response, expected: StatusCode) -> Result<Respo
         return Ok(response);
     }
     Err(response_error(response, NotFound::IsPlainError).await)
+}
+
+/// Counts the bytes read through it.
+struct CountingReader {
+    inner: BlobReader,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingReader {
+    fn new(inner: BlobReader) -> (CountingReader, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        (
+            CountingReader {
+                inner,
+                count: count.clone(),
+            },
+            count,
+        )
+    }
+}
+
+impl tokio::io::AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &poll {
+            let read = (buf.filled().len() - before) as u64;
+            self.count
+                .fetch_add(read, std::sync::atomic::Ordering::Relaxed);
+        }
+        poll
+    }
 }

@@ -17,9 +17,9 @@ use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::mpsc;
 
-/// Size of every read and write of blob data: large, so that multi-gigabyte layers move in
-/// few system calls.
-pub(crate) const IO_CHUNK_SIZE: usize = 1 << 20;
+/// Size of every read and write of blob data: large enough that system calls cost little
+/// next to hashing, small enough that six parallel blobs keep memory low.
+pub(crate) const IO_CHUNK_SIZE: usize = 256 * 1024;
 
 /// How many chunks may wait between the async side and the blocking thread of one blob.
 const CHUNKS_IN_FLIGHT: usize = 4;
