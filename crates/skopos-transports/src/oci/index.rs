@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
 use skopos_core::manifest::go_compat::null_default;
+use skopos_core::manifest::oci::OciPlatform;
 use skopos_core::media_type;
 use skopos_core::reference::OciImage;
 use skopos_core::{Digest, ImageNotFound, Result};
@@ -83,7 +84,7 @@ pub(crate) struct Descriptor {
     )]
     pub data: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
+    pub platform: Option<OciPlatform>,
     #[serde(
         rename = "artifactType",
         default,
@@ -91,35 +92,6 @@ pub(crate) struct Descriptor {
         skip_serializing_if = "String::is_empty"
     )]
     pub artifact_type: String,
-}
-
-/// A descriptor's platform, in Go's field order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Platform {
-    #[serde(default, deserialize_with = "null_default")]
-    pub architecture: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub os: String,
-    #[serde(
-        rename = "os.version",
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub os_version: String,
-    #[serde(
-        rename = "os.features",
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub os_features: Vec<String>,
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub variant: String,
 }
 
 impl Descriptor {
