@@ -537,7 +537,24 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         };
     }
 
-    let facts = with_retry(retry, || image_facts(source, &image, &image_bytes)).await?;
+    // The tag list is independent of the image: fetch it while the config is read.
+    let repo_tags = async {
+        if args.no_tags {
+            return Ok(Vec::new());
+        }
+        source
+            .repository_tags()
+            .await
+            .map(Option::unwrap_or_default)
+            .map_err(|err| prefixed("Error determining repository tags", err))
+    };
+    let (facts, repo_tags) = tokio::join!(
+        with_retry(retry, || image_facts(source, &image, &image_bytes)),
+        repo_tags
+    );
+    // The image's own errors come first, as in skopeo, which reads them first.
+    let facts = facts?;
+    let repo_tags = repo_tags?;
     let digest = if digest_algorithm == Algorithm::Sha256 {
         manifest::manifest_digest(&top_bytes)
             .map_err(|err| prefixed("Error computing manifest digest", err))?
@@ -548,15 +565,6 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         .docker_reference()
         .map(|r| r.name())
         .unwrap_or_default();
-    let repo_tags = if args.no_tags {
-        Vec::new()
-    } else {
-        source
-            .repository_tags()
-            .await
-            .map_err(|err| prefixed("Error determining repository tags", err))?
-            .unwrap_or_default()
-    };
     let output = InspectOutput::new(name_field, digest, repo_tags, facts);
     match format {
         Some(f) if !template::is_json_format(f) => {
