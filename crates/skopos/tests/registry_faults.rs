@@ -1,0 +1,354 @@
+//! `docker://` through a loopback proxy in front of a real registry: how many requests a push
+//! makes (per blob, for new blobs, existing blobs and cross-repository mounts), and recovery
+//! from faults — a pull whose blob download breaks, a push whose upload breaks, a 429 with
+//! `Retry-After`, a 500 with `--retry-times`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{assert_one_line_failure, snapshot, Workspace};
+use skopos_testimage::proxy::{Exchange, Fault, FaultAction, RegistryProxy};
+use skopos_testimage::registry::{RegistryOptions, TestRegistry};
+use skopos_testimage::WrittenImage;
+
+/// A plain-HTTP registry and a proxy in front of it.
+fn registry_behind_proxy() -> (TestRegistry, RegistryProxy) {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    (registry, proxy)
+}
+
+/// `skopos --insecure-policy copy -q ARGS`, with TLS verification off on both sides.
+fn copy(workspace: &Workspace, args: &[&str]) -> common::Outcome {
+    let mut all = vec![
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+    ];
+    all.extend_from_slice(args);
+    workspace.skopos(&all)
+}
+
+/// One line per exchange, for failure messages and the test log.
+fn listing(exchanges: &[Exchange]) -> String {
+    exchanges
+        .iter()
+        .map(|exchange| {
+            let status = exchange
+                .status
+                .map_or_else(|| "dropped".to_string(), |status| status.to_string());
+            let fault = exchange
+                .fault
+                .as_ref()
+                .map_or_else(String::new, |fault| format!("  [fault: {fault:?}]"));
+            format!(
+                "  {} {} -> {status}{fault}",
+                exchange.method, exchange.target
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `/v2/` pings and token requests: needed once per client, not per blob.
+fn is_overhead(exchange: &Exchange) -> bool {
+    exchange.target == "/v2/" || exchange.target.contains("token")
+}
+
+/// Requests per method that name blob `digest` (its hex part, so `?digest=sha256%3A…`
+/// counts too).
+fn per_method(exchanges: &[Exchange], digest: &str) -> BTreeMap<String, usize> {
+    let hex = digest.trim_start_matches("sha256:");
+    let mut counts = BTreeMap::new();
+    for exchange in exchanges.iter().filter(|e| e.target.contains(hex)) {
+        *counts.entry(exchange.method.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn count(exchanges: &[Exchange], method: &str, matches: impl Fn(&str) -> bool) -> usize {
+    exchanges
+        .iter()
+        .filter(|e| e.method == method && matches(&e.target))
+        .count()
+}
+
+fn blob_digests(image: &WrittenImage) -> Vec<String> {
+    std::iter::once(&image.config)
+        .chain(&image.layers)
+        .map(|blob| blob.digest.clone())
+        .collect()
+}
+
+fn counts_of(map: &BTreeMap<String, usize>) -> String {
+    map.iter()
+        .map(|(method, n)| format!("{method}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_push_costs_at_most_three_requests_per_new_blob_one_head_per_existing_blob_and_a_mount_across_repositories(
+) {
+    let (_registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 31);
+    let blobs = blob_digests(&image);
+    let repo = |path: &str| format!("docker://{}/{path}", proxy.host);
+
+    // 1. Every blob is new.
+    copy(&workspace, &["oci:src:t", &repo("a:v1")]).assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    println!("first push:\n{log}");
+    for digest in &blobs {
+        let counts = per_method(&exchanges, digest);
+        println!("  new blob {digest}: {}", counts_of(&counts));
+        assert_eq!(counts.get("HEAD"), Some(&1), "HEADs of {digest}:\n{log}");
+        assert_eq!(counts.get("PUT"), Some(&1), "PUTs of {digest}:\n{log}");
+        assert_eq!(counts.values().sum::<usize>(), 2, "{digest}:\n{log}");
+    }
+    let upload_posts = count(&exchanges, "POST", |t| t == "/v2/a/blobs/uploads/");
+    assert_eq!(upload_posts, blobs.len(), "one POST per new blob:\n{log}");
+    let blob_requests = exchanges
+        .iter()
+        .filter(|e| !is_overhead(e) && e.target.contains("/blobs/"))
+        .count();
+    assert!(
+        blob_requests <= 3 * blobs.len(),
+        "{blob_requests} blob requests for {} new blobs:\n{log}",
+        blobs.len()
+    );
+    assert_eq!(count(&exchanges, "PUT", |t| t == "/v2/a/manifests/v1"), 1);
+    println!(
+        "  overhead: {} pings/token requests",
+        exchanges.iter().filter(|e| is_overhead(e)).count()
+    );
+
+    // 2. Every blob exists: one HEAD each, nothing uploaded.
+    proxy.clear_exchanges();
+    copy(&workspace, &["oci:src:t", &repo("a:v2")]).assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    println!("second push, same repository:\n{log}");
+    for digest in &blobs {
+        let counts = per_method(&exchanges, digest);
+        println!("  existing blob {digest}: {}", counts_of(&counts));
+        assert_eq!(
+            counts,
+            BTreeMap::from([("HEAD".to_string(), 1)]),
+            "requests naming {digest}:\n{log}"
+        );
+    }
+    assert_eq!(count(&exchanges, "POST", |_| true), 0, "no uploads:\n{log}");
+
+    // 3. Another repository of the same registry: blobs are mounted, not uploaded.
+    proxy.clear_exchanges();
+    copy(&workspace, &[&repo("a:v1"), &repo("b:v1")]).assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    println!("copy a:v1 -> b:v1:\n{log}");
+    for digest in &blobs {
+        let mount = format!("/v2/b/blobs/uploads/?mount={digest}&from=a");
+        let counts = per_method(&exchanges, digest);
+        println!("  mounted blob {digest}: {}", counts_of(&counts));
+        assert_eq!(
+            count(&exchanges, "POST", |t| t == mount),
+            1,
+            "a mount of {digest}:\n{log}"
+        );
+        assert_eq!(
+            count(&exchanges, "PUT", |t| t.starts_with("/v2/b/blobs/")),
+            0,
+            "no blob upload into b:\n{log}"
+        );
+    }
+    assert_eq!(
+        count(&exchanges, "POST", |t| t == "/v2/b/blobs/uploads/"),
+        0,
+        "no plain upload into b:\n{log}"
+    );
+    assert_eq!(count(&exchanges, "PATCH", |_| true), 0, "{log}");
+}
+
+#[test]
+fn a_pull_whose_blob_download_breaks_mid_way_still_gives_the_same_bytes() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 32);
+    let direct = format!("docker://{}/pull:v1", registry.host);
+    copy(&workspace, &["oci:src:t", &direct]).assert_success();
+    copy(&workspace, &[&direct, "oci:clean:t"]).assert_success();
+
+    let layer = &image.layers[0];
+    assert!(layer.size > 8192, "the layer must be larger than the cut");
+    proxy.add_fault(Fault::new(
+        "GET",
+        &format!("^/v2/pull/blobs/{}$", layer.digest),
+        FaultAction::DropResponseAfter(8192),
+    ));
+    copy(
+        &workspace,
+        &[&format!("docker://{}/pull:v1", proxy.host), "oci:faulty:t"],
+    )
+    .assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    println!("{log}");
+    assert!(
+        snapshot(&workspace.path("faulty")) == snapshot(&workspace.path("clean")),
+        "the pull through a broken connection differs from a clean pull"
+    );
+    let gets: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| e.method == "GET" && e.target.contains(layer.hex()))
+        .collect();
+    assert!(
+        gets.len() >= 2 && gets[0].fault.is_some(),
+        "the broken download must be fetched again:\n{log}"
+    );
+}
+
+#[test]
+fn a_push_whose_upload_breaks_fails_cleanly_leaves_no_tag_and_succeeds_when_retried() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 33);
+    let target = format!("docker://{}/push:v1", proxy.host);
+    let layer = &image.layers[1];
+    // Whichever way the layer goes up (one PUT with `?digest=`, or PATCH + PUT), its
+    // upload is the one that breaks.
+    proxy.add_fault(Fault::new(
+        "PUT",
+        &format!("^/v2/push/blobs/uploads/.*{}", layer.hex()),
+        FaultAction::DropRequestAfter(4096),
+    ));
+    proxy.add_fault(Fault::new(
+        "PATCH",
+        "^/v2/push/blobs/uploads/",
+        FaultAction::DropRequestAfter(4096),
+    ));
+    let failed = copy(&workspace, &["oci:src:t", &target]);
+    println!("{}\n{}", failed.stderr, listing(&proxy.exchanges()));
+    assert_one_line_failure(&failed, Some(1));
+    assert!(
+        proxy
+            .exchanges()
+            .iter()
+            .any(|e| e.fault.is_some() && e.status.is_none()),
+        "the fault did not fire:\n{}",
+        listing(&proxy.exchanges())
+    );
+    let missing = workspace.skopos(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/push:v1", registry.host),
+    ]);
+    assert_one_line_failure(&missing, Some(2));
+
+    copy(&workspace, &["oci:src:t", &target]).assert_success();
+    let raw = workspace.skopos(&["inspect", "--raw", "--tls-verify=false", &target]);
+    raw.assert_success();
+    assert_eq!(
+        skopos_core::Digest::sha256_of(&raw.stdout_bytes).to_string(),
+        image.manifest.digest
+    );
+}
+
+#[test]
+fn a_429_with_retry_after_on_the_manifest_is_waited_out() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 34);
+    copy(
+        &workspace,
+        &[
+            "oci:src:t",
+            &format!("docker://{}/limited:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    proxy.add_fault(Fault::new(
+        "GET",
+        "^/v2/limited/manifests/",
+        FaultAction::Reply {
+            status: 429,
+            retry_after: Some(1),
+        },
+    ));
+    let started = Instant::now();
+    workspace
+        .skopos(&[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{}/limited:v1", proxy.host),
+        ])
+        .assert_success();
+    let elapsed = started.elapsed();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    println!("{log}");
+    let manifest_statuses: Vec<Option<u16>> = exchanges
+        .iter()
+        .filter(|e| e.method == "GET" && e.target.starts_with("/v2/limited/manifests/"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        manifest_statuses.first(),
+        Some(&Some(429)),
+        "first manifest GET:\n{log}"
+    );
+    assert!(
+        manifest_statuses.contains(&Some(200)),
+        "a manifest GET after the 429 succeeds:\n{log}"
+    );
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited out ({elapsed:?})"
+    );
+}
+
+#[test]
+#[ignore = "a 500 is not retryable in skopos (nor in skopeo 1.9.3): only 429/502/503/504 and \
+            network errors are; run with --ignored once 500 on a GET is retried"]
+fn a_500_on_a_blob_get_is_retried_with_retry_times() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 35);
+    let direct = format!("docker://{}/flaky:v1", registry.host);
+    copy(&workspace, &["oci:src:t", &direct]).assert_success();
+    copy(&workspace, &[&direct, "oci:clean:t"]).assert_success();
+    proxy.add_fault(Fault::new(
+        "GET",
+        &format!("^/v2/flaky/blobs/{}$", image.layers[0].digest),
+        FaultAction::Reply {
+            status: 500,
+            retry_after: None,
+        },
+    ));
+    let outcome = copy(
+        &workspace,
+        &[
+            "--retry-times",
+            "1",
+            &format!("docker://{}/flaky:v1", proxy.host),
+            "oci:retried:t",
+        ],
+    );
+    let log = listing(&proxy.exchanges());
+    println!("{log}");
+    outcome.assert_success();
+    assert!(
+        proxy.exchanges().iter().any(|e| e.status == Some(500)),
+        "the fault did not fire:\n{log}"
+    );
+    assert!(
+        snapshot(&workspace.path("retried")) == snapshot(&workspace.path("clean")),
+        "the retried pull differs from a clean pull"
+    );
+}
