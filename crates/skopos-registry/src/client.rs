@@ -280,7 +280,13 @@ impl RegistryClient {
                 _ => builder,
             };
             tracing::debug!("{} {url}", request.method);
-            let response = builder.send().await?;
+            let response = builder.send().await.map_err(|err| {
+                // Upload locations carry the registry's upload state in their query:
+                // long, and nothing a user needs; the path says enough.
+                let mut shown = url.clone();
+                shown.set_query(None);
+                err.without_url().with_url(shown)
+            })?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED
                 && replayable

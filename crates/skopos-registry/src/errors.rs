@@ -82,7 +82,9 @@ pub(crate) fn error_from_parts(
         }
         None => (None, status_message(status)),
     };
-    if is_transient_status(status) {
+    // Rate limits and server-side failures may pass: `--retry-times` retries them (the
+    // client itself only retries 429/502–504, and only requests without a body).
+    if is_transient_status(status) || status.is_server_error() {
         return anyhow::Error::new(Transient(message));
     }
     let image_missing = matches!(code.as_deref(), Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN"))

@@ -314,8 +314,6 @@ fn a_429_with_retry_after_on_the_manifest_is_waited_out() {
 }
 
 #[test]
-#[ignore = "a 500 is not retryable in skopos (nor in skopeo 1.9.3): only 429/502/503/504 and \
-            network errors are; run with --ignored once 500 on a GET is retried"]
 fn a_500_on_a_blob_get_is_retried_with_retry_times() {
     let (registry, proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
