@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
 pub mod registry;
+pub mod token;
 
 /// Media type of an OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
