@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use common::fake::{FakeServer, Reply};
-use common::token::TokenIssuer;
 use common::{blob_info, read_all, reader, TestImage, TestRegistryClients as _};
 use skopos_core::error::is_image_not_found;
 use skopos_core::media_type::OCI_MANIFEST;
 use skopos_core::Digest;
 use skopos_registry::{Credentials, RegistryClient};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry, TestTls};
+use skopos_testimage::token::{TokenIssuer, ISSUER, SERVICE};
 
 /// Push `image` to `repo:tag`: the layer with its digest known (one monolithic PUT), the
 /// config without (PATCH then PUT).
@@ -333,12 +333,7 @@ async fn token_auth_push_pull_mount_delete() {
     let realm = format!("http://{}/token", token_server.host);
     let registry = TestRegistry::start(RegistryOptions {
         delete_enabled: true,
-        token_auth: Some((
-            &realm,
-            common::token::SERVICE,
-            common::token::ISSUER,
-            &issuer.cert_pem,
-        )),
+        token_auth: Some((&realm, SERVICE, ISSUER, &issuer.cert_pem)),
         ..Default::default()
     });
     let mut config = registry.config();

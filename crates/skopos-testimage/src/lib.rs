@@ -16,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 pub mod proxy;
 pub mod registry;
+pub mod token;
 
 /// Media type of an OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -44,14 +44,18 @@ pub async fn login(
     let key = login_key(argument)?;
     let host = key.split('/').next().unwrap_or(&key).to_string();
     let files = auth_files(args.authfile.clone(), args.compat_auth_file.clone());
+    let stored = auth::get_credentials(&files, &key)?;
     if args.get_login {
-        return match auth::get_credentials(&files, &key)? {
-            Credentials::Anonymous => Err(anyhow!("not logged into {key}")),
-            stored => {
-                writeln!(out, "{}", stored.username().unwrap_or_default())?;
+        return match stored.username() {
+            Some(username) if !username.is_empty() => {
+                writeln!(out, "{username}")?;
                 Ok(())
             }
+            _ => Err(anyhow!("not logged into {key}")),
         };
+    }
+    if matches!(stored, Credentials::IdentityToken { .. }) {
+        bail!("currently logged in, auth file contains an Identity token");
     }
     if args.password_stdin && args.password.is_some() {
         bail!("--password and --password-stdin are mutually exclusive");
@@ -59,37 +63,51 @@ pub async fn login(
     if args.password_stdin && args.username.is_none() {
         bail!("Must provide --username with --password-stdin");
     }
-    let username = match &args.username {
-        Some(username) => username.clone(),
-        None => prompt("Username: ", out)?,
-    };
-    let password = if args.password_stdin {
+    let given_password = if args.password_stdin {
         let mut lines = Vec::new();
         for line in std::io::stdin().lock().lines() {
             lines.push(line.context("reading the password from stdin")?);
         }
         lines.concat()
     } else {
-        match &args.password {
-            Some(password) => password.clone(),
-            None => rpassword::prompt_password("Password: ")
-                .context("reading the password from the terminal")?,
+        args.password.clone().unwrap_or_default()
+    };
+    // Like skopeo: with neither a username nor a password given, stored credentials that
+    // still work make the login a no-op; stored ones that fail lead to the prompts.
+    if args.username.is_none() && given_password.is_empty() {
+        if let Credentials::Basic { username, password } = &stored {
+            if !username.is_empty() && !password.is_empty() {
+                writeln!(out, "Authenticating with existing credentials for {key}")?;
+                if check_credentials(global, args, &host, username, password)
+                    .await
+                    .is_ok()
+                {
+                    writeln!(
+                        out,
+                        "Existing credentials are valid. Already logged in to {host}"
+                    )?;
+                    return Ok(());
+                }
+                writeln!(
+                    out,
+                    "Existing credentials are invalid, please enter valid username and password"
+                )?;
+            }
         }
+    }
+    let username = match &args.username {
+        Some(username) => username.clone(),
+        None => prompt_username(stored.username(), out).context("getting username and password")?,
+    };
+    let password = if given_password.is_empty() {
+        prompt_password(out).context("getting username and password")?
+    } else {
+        given_password
     };
     if username.is_empty() || password.is_empty() {
         bail!("username and password must not be empty");
     }
-    let mut ctx = SystemContext {
-        docker_cert_dir: args.cert_dir.clone(),
-        docker_tls_verify: args.tls_verify,
-        docker_credentials: Some(DockerCredentials::Basic {
-            username: username.clone(),
-            password: Secret::new(password.clone()),
-        }),
-        ..crate::copy::base_context(global)
-    };
-    ctx.auth_file = args.authfile.clone();
-    skopos_transports::docker::check_credentials(&host, &ctx)
+    check_credentials(global, args, &host, &username, &password)
         .await
         .map_err(|err| {
             if is_unauthorized(&err) {
@@ -106,10 +124,32 @@ pub async fn login(
         })?;
     let used = auth::set_credentials(&files, &key, &username, &password)?;
     if args.verbose {
-        writeln!(out, "Used: {used}")?;
+        // skopeo prints this with Println("Used: ", file): two spaces.
+        writeln!(out, "Used:  {used}")?;
     }
     writeln!(out, "Login Succeeded!")?;
     Ok(())
+}
+
+/// Whether registry `host` accepts `username` / `password`, with the login's TLS settings.
+async fn check_credentials(
+    global: &GlobalArgs,
+    args: &LoginArgs,
+    host: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut ctx = SystemContext {
+        docker_cert_dir: args.cert_dir.clone(),
+        docker_tls_verify: args.tls_verify,
+        docker_credentials: Some(DockerCredentials::Basic {
+            username: username.to_string(),
+            password: Secret::new(password.to_string()),
+        }),
+        ..crate::copy::base_context(global)
+    };
+    ctx.auth_file = args.authfile.clone();
+    skopos_transports::docker::check_credentials(host, &ctx).await
 }
 
 /// Whether the registry refused the credentials.
@@ -118,19 +158,38 @@ fn is_unauthorized(err: &anyhow::Error) -> bool {
     text.contains("unauthorized") || text.contains("authentication required")
 }
 
-/// Ask for a line on the terminal.
-fn prompt(question: &str, out: &mut dyn Write) -> anyhow::Result<String> {
-    if !std::io::stdin().is_terminal() {
-        bail!("no username given (use --username) and stdin is not a terminal to ask for one");
+/// Ask for the username on stdin (a terminal or not, as skopeo does), offering the stored
+/// one as the default for an empty answer.
+fn prompt_username(stored: Option<&str>, out: &mut dyn Write) -> anyhow::Result<String> {
+    match stored.filter(|username| !username.is_empty()) {
+        Some(stored) => write!(out, "Username ({stored}): ")?,
+        None => write!(out, "Username: ")?,
     }
-    write!(out, "{question}")?;
     out.flush()?;
     let mut line = String::new();
-    std::io::stdin()
+    let read = std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .context("reading the username")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        .context("reading username")?;
+    if read == 0 {
+        bail!("reading username: EOF");
+    }
+    let answer = line.trim();
+    Ok(match (answer.is_empty(), stored) {
+        (true, Some(stored)) => stored.to_string(),
+        _ => answer.to_string(),
+    })
+}
+
+/// Ask for the password on the terminal without echo.
+fn prompt_password(out: &mut dyn Write) -> anyhow::Result<String> {
+    write!(out, "Password: ")?;
+    out.flush()?;
+    if !std::io::stdin().is_terminal() {
+        // skopeo reads the password from stdin with terminal echo off, which fails this way.
+        bail!("reading password: inappropriate ioctl for device");
+    }
+    rpassword::read_password().context("reading password")
 }
 
 /// `logout REGISTRY` / `logout --all`.

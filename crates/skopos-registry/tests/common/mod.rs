@@ -4,7 +4,6 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod fake;
-pub mod token;
 
 use std::time::Duration;
 
