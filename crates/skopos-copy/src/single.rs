@@ -234,9 +234,15 @@ impl Copier {
                 Ok(Err(e)) => e,
                 Err(join) => anyhow!("a layer copy failed: {join}"),
             };
-            // One failed layer fails the image: stop the others instead of finishing them.
-            for rest in pending {
-                rest.abort();
+            // One failed layer fails the image: stop the others instead of finishing them,
+            // and wait until they are gone, so that the destination is dropped (and cleans
+            // up) only once nothing writes into it any more.
+            let rest: Vec<_> = pending.collect();
+            for task in &rest {
+                task.abort();
+            }
+            for task in rest {
+                let _ = task.await;
             }
             return Err(failure);
         }

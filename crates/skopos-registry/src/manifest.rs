@@ -39,7 +39,9 @@ impl RegistryClient {
             vec![Scope::pull(repo)],
         )
         .header(ACCEPT, &ALL_MANIFEST_TYPES.join(", "))?;
-        let mut response = self.send(request).await.with_context(context)?;
+        // Failures to reach the registry or to get a token explain themselves; like
+        // skopeo, only the registry's answer about the manifest gets this context.
+        let mut response = self.send(request).await?;
         if response.status() != StatusCode::OK {
             return Err(response_error(response, NotFound::IsImageNotFound)
                 .await

@@ -323,6 +323,14 @@ impl Drop for DirDestination {
         if let Ok(mut staging) = self.staging.lock() {
             drop(staging.take());
         }
+        // A blob writer thread of a cancelled copy may still be closing its temporary file
+        // in there; give it a moment rather than leave an empty staging directory behind.
+        for _ in 0..50 {
+            if !self.staging_path.exists() || fs::remove_dir_all(&self.staging_path).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         if self.created_dir {
             // Fails, harmlessly, if anything else has appeared in the meantime.
             let _ = fs::remove_dir(&self.dir);
