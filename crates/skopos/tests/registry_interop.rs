@@ -206,6 +206,7 @@ fn private_registry(tls: &TestTls) -> TestRegistry {
     TestRegistry::start(RegistryOptions {
         tls: Some(tls),
         htpasswd_user: Some(("user", "pass")),
+        delete_enabled: true,
         ..RegistryOptions::default()
     })
 }
@@ -244,6 +245,34 @@ fn tls_and_credentials_are_checked_like_skopeo() {
             &image,
         ])
         .assert_same_stdout();
+    // And for list-tags and a pull.
+    let repository = format!("docker://{}/private/img", registry.host);
+    workspace
+        .run_both(&[
+            "list-tags",
+            "--cert-dir",
+            certs,
+            "--creds",
+            "user:pass",
+            &repository,
+        ])
+        .assert_same_stdout();
+    workspace
+        .run_both(&[
+            "copy",
+            "-q",
+            "--src-cert-dir",
+            certs,
+            "--src-creds",
+            "user:pass",
+            &image,
+            &format!("oci:pulled-{WHO}:t"),
+        ])
+        .assert_both_succeed();
+    assert_same_tree(
+        &workspace.path("pulled-skopos"),
+        &workspace.path("pulled-skopeo"),
+    );
     // No credentials, wrong password, unknown CA: one line, exit 1, no secret in it.
     for args in [
         vec!["inspect", "--cert-dir", certs, &image],
@@ -265,6 +294,28 @@ fn tls_and_credentials_are_checked_like_skopeo() {
         let reference = workspace.skopeo(&full);
         assert_eq!(reference.code, Some(1), "{}", reference.stderr);
     }
+    // Deleting needs the credentials too.
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "delete",
+            "--cert-dir",
+            certs,
+            "--creds",
+            "user:pass",
+            &image,
+        ])
+        .assert_success();
+    let gone = workspace.skopos(&[
+        "--insecure-policy",
+        "inspect",
+        "--cert-dir",
+        certs,
+        "--creds",
+        "user:pass",
+        &image,
+    ]);
+    assert_one_line_failure(&gone, Some(2));
 }
 
 #[test]
