@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 pub(crate) const IO_CHUNK_SIZE: usize = 256 * 1024;
 
 /// How many chunks may wait between the async side and the blocking thread of one blob.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// Mode of files written whole (manifests, `index.json`, `version`), before the umask,
 /// as Go's `os.WriteFile(path, data, 0644)`.
