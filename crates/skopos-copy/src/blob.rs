@@ -123,11 +123,9 @@ pub(crate) async fn copy_blob(
         progress: progress.clone(),
     };
     let verified = DigestingReader::verifying(counted, info.digest.clone(), size);
-    let (prefix, rest) = peek(verified)
+    let (detected, stream) = detect_compression(verified)
         .await
         .with_context(|| format!("reading blob {}", info.digest))?;
-    let detected = Compression::detect(&prefix);
-    let stream = std::io::Cursor::new(prefix).chain(rest);
     let transform = if kind == BlobKind::Config {
         Transform::Keep
     } else {
@@ -199,9 +197,7 @@ async fn diff_id_from_source(source: &dyn ImageSource, info: &BlobInfo) -> Resul
         .await
         .with_context(|| format!("reading blob {}", info.digest))?;
     let verified = DigestingReader::verifying(stream, info.digest.clone(), size.or(info.size));
-    let (prefix, rest) = peek(verified).await?;
-    let detected = Compression::detect(&prefix);
-    let stream = std::io::Cursor::new(prefix).chain(rest);
+    let (detected, stream) = detect_compression(verified).await?;
     let plain: BlobReader = match detected {
         Some(c) => decoder(c, stream),
         None => Box::pin(stream),
@@ -216,8 +212,14 @@ async fn diff_id_from_source(source: &dyn ImageSource, info: &BlobInfo) -> Resul
         .ok_or_else(|| anyhow::anyhow!("computing the uncompressed digest of {}", info.digest))
 }
 
-/// Read up to [`Compression::DETECT_LEN`] bytes (fewer only at end of stream).
-async fn peek<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<(Vec<u8>, R)> {
+/// The compression of `reader`'s content, detected from its first bytes, and the whole
+/// stream again (those bytes put back in front).
+async fn detect_compression<R: AsyncRead + Unpin>(
+    mut reader: R,
+) -> io::Result<(
+    Option<Compression>,
+    tokio::io::Chain<std::io::Cursor<Vec<u8>>, R>,
+)> {
     let mut prefix = vec![0u8; Compression::DETECT_LEN];
     let mut filled = 0;
     while filled < prefix.len() {
@@ -228,7 +230,8 @@ async fn peek<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<(Vec<u8>, R)> {
         filled += n;
     }
     prefix.truncate(filled);
-    Ok((prefix, reader))
+    let detected = Compression::detect(&prefix);
+    Ok((detected, std::io::Cursor::new(prefix).chain(reader)))
 }
 
 fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) -> BlobReader {

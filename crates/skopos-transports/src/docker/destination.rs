@@ -1,7 +1,6 @@
 //! Writing an image to a registry.
 
 use async_trait::async_trait;
-use skopos_config::auth::Environment;
 use skopos_core::media_type as mt;
 use skopos_core::reference::DockerReference;
 use skopos_core::{
@@ -9,7 +8,7 @@ use skopos_core::{
     WrittenBlob,
 };
 
-use super::settings::{connect, push_target, registries_conf, Endpoint};
+use super::settings::{connect_primary, Endpoint};
 
 /// An image being pushed to a registry. The registry makes each manifest visible as it is
 /// PUT; the manifest goes last, so an interrupted push leaves no tag on a partial image.
@@ -26,10 +25,7 @@ impl DockerDestination {
         reference: &DockerReference,
         ctx: &SystemContext,
     ) -> Result<DockerDestination> {
-        let env = Environment::from_process();
-        let conf = registries_conf(&env, ctx)?;
-        let target = push_target(reference, &conf)?;
-        let endpoint = connect(&target, &env, &conf, ctx)?;
+        let endpoint = connect_primary(reference, ctx)?;
         let mount_from = ctx
             .docker_mount_source
             .as_ref()

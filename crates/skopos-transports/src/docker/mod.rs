@@ -20,28 +20,17 @@ pub async fn repository_tags(
     reference: &DockerReference,
     ctx: &SystemContext,
 ) -> Result<Vec<String>> {
-    let env = Environment::from_process();
-    let conf = settings::registries_conf(&env, ctx)?;
-    let target = settings::push_target(reference, &conf)?;
-    let endpoint = settings::connect(&target, &env, &conf, ctx)?;
+    let endpoint = settings::connect_primary(reference, ctx)?;
     endpoint.client.list_tags(&endpoint.repository).await
 }
 
 /// Delete the manifest `reference` names (`skopos delete docker://…`): a tag is resolved
 /// to its digest first, so every tag pointing at that manifest goes with it, as in skopeo.
 pub async fn delete_image(reference: &DockerReference, ctx: &SystemContext) -> Result<()> {
-    let env = Environment::from_process();
-    let conf = settings::registries_conf(&env, ctx)?;
-    let target = settings::push_target(reference, &conf)?;
-    let endpoint = settings::connect(&target, &env, &conf, ctx)?;
-    let wanted = match (reference.digest(), reference.tag()) {
-        (Some(digest), _) => digest.to_string(),
-        (None, Some(tag)) => tag.to_string(),
-        (None, None) => "latest".to_string(),
-    };
+    let endpoint = settings::connect_primary(reference, ctx)?;
     let (manifest, _) = endpoint
         .client
-        .get_manifest(&endpoint.repository, &wanted)
+        .get_manifest(&endpoint.repository, &settings::tag_or_digest(reference))
         .await?;
     let digest = skopos_core::manifest::manifest_digest(&manifest)?;
     endpoint

@@ -5,7 +5,7 @@
 use anyhow::{anyhow, Context as _};
 use skopos_config::auth::{self, AuthFiles, Environment};
 use skopos_config::certs::{load_cert_dir, CertRoots};
-use skopos_config::registries::{self, RegistriesConf, RegistriesConfSearch};
+use skopos_config::registries::{self, RegistriesConf, RegistriesConfSearch, ResolvedReference};
 use skopos_core::reference::DockerReference;
 use skopos_core::{DockerCredentials, Result, SystemContext};
 use skopos_registry::{ClientConfig, Credentials, RegistryClient};
@@ -35,18 +35,26 @@ pub(crate) fn registries_conf(env: &Environment, ctx: &SystemContext) -> Result<
     Ok(registries::load(&search)?)
 }
 
+/// What registries.conf says about `reference`; an error when it blocks the registry.
+fn resolve_unblocked(
+    reference: &DockerReference,
+    conf: &RegistriesConf,
+) -> Result<ResolvedReference> {
+    let resolved = conf.resolve(reference)?;
+    if resolved.blocked {
+        let prefix = resolved.prefix.as_deref().unwrap_or(reference.domain());
+        return Err(anyhow!(conf.blocked_message(prefix)));
+    }
+    Ok(resolved)
+}
+
 /// Where to pull `reference` from: mirrors first, the primary location last. Fails when
 /// registries.conf blocks the registry.
 pub(crate) fn pull_candidates(
     reference: &DockerReference,
     conf: &RegistriesConf,
 ) -> Result<Vec<PullCandidate>> {
-    let resolved = conf.resolve(reference)?;
-    if resolved.blocked {
-        let prefix = resolved.prefix.as_deref().unwrap_or(reference.domain());
-        return Err(anyhow!(conf.blocked_message(prefix)));
-    }
-    Ok(resolved
+    Ok(resolve_unblocked(reference, conf)?
         .pull_sources
         .into_iter()
         .map(|source| PullCandidate {
@@ -56,20 +64,29 @@ pub(crate) fn pull_candidates(
         .collect())
 }
 
-/// Where to push `reference`, and whether that registry is insecure.
-pub(crate) fn push_target(
+/// A client for `reference`'s repository at its own registry (no mirrors): for pushes,
+/// deletes and tag listing.
+pub(crate) fn connect_primary(
     reference: &DockerReference,
-    conf: &RegistriesConf,
-) -> Result<PullCandidate> {
-    let resolved = conf.resolve(reference)?;
-    if resolved.blocked {
-        let prefix = resolved.prefix.as_deref().unwrap_or(reference.domain());
-        return Err(anyhow!(conf.blocked_message(prefix)));
-    }
-    Ok(PullCandidate {
+    ctx: &SystemContext,
+) -> Result<Endpoint> {
+    let env = Environment::from_process();
+    let conf = registries_conf(&env, ctx)?;
+    let resolved = resolve_unblocked(reference, &conf)?;
+    let target = PullCandidate {
         reference: resolved.push_reference,
         insecure: resolved.insecure,
-    })
+    };
+    connect(&target, &env, &conf, ctx)
+}
+
+/// The tag or digest to ask the registry for.
+pub(crate) fn tag_or_digest(reference: &DockerReference) -> String {
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => digest.to_string(),
+        (None, Some(tag)) => tag.to_string(),
+        (None, None) => "latest".to_string(),
+    }
 }
 
 /// A client for the registry of `target`, with the credentials and TLS settings that

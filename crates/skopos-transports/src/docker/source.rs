@@ -6,22 +6,13 @@ use skopos_config::auth::Environment;
 use skopos_core::reference::DockerReference;
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
-use super::settings::{connect, pull_candidates, registries_conf, Endpoint};
+use super::settings::{connect, pull_candidates, registries_conf, tag_or_digest, Endpoint};
 
 /// An image in a registry, opened for reading.
 pub struct DockerSource {
     endpoint: Endpoint,
     /// The top-level manifest, read when opening (that is how a mirror is chosen).
     top_level: (Vec<u8>, String),
-}
-
-/// The tag or digest to ask the registry for.
-fn manifest_reference(reference: &DockerReference) -> String {
-    match (reference.digest(), reference.tag()) {
-        (Some(digest), _) => digest.to_string(),
-        (None, Some(tag)) => tag.to_string(),
-        (None, None) => "latest".to_string(),
-    }
 }
 
 impl DockerSource {
@@ -36,10 +27,7 @@ impl DockerSource {
                 let endpoint = connect(&candidate, &env, &conf, ctx)?;
                 let top_level = endpoint
                     .client
-                    .get_manifest(
-                        &endpoint.repository,
-                        &manifest_reference(&endpoint.reference),
-                    )
+                    .get_manifest(&endpoint.repository, &tag_or_digest(&endpoint.reference))
                     .await?;
                 Ok::<_, anyhow::Error>(DockerSource {
                     endpoint,
