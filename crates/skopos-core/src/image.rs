@@ -78,6 +78,12 @@ pub struct SystemContext {
     /// For a registry destination: the image being copied, when it comes from a registry,
     /// so that blobs on the same registry can be mounted instead of uploaded.
     pub docker_mount_source: Option<crate::reference::DockerReference>,
+    /// `--daemon-host` / `--src-daemon-host` / `--dest-daemon-host` for `docker-daemon:`;
+    /// `None` means `$DOCKER_HOST`, else the default socket. The daemon's TLS settings are
+    /// `docker_cert_dir` and `docker_tls_verify`, as in skopeo.
+    pub docker_daemon_host: Option<String>,
+    /// `--additional-tag`: more names for the image a `docker-archive:` destination writes.
+    pub docker_archive_additional_tags: Vec<crate::reference::DockerReference>,
 }
 
 /// A password or token: kept out of `Debug` output so it never reaches a log.

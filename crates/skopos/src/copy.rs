@@ -28,6 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
     let mut source_ctx = SystemContext {
         oci_shared_blob_dir: args.src.shared_blob_dir.clone(),
+        docker_daemon_host: args.src.daemon_host.clone(),
         auth_file: args.src.authfile.clone().or_else(|| args.authfile.clone()),
         ..base_context(global)
     };
@@ -35,6 +36,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     args.src.apply_registry_settings(&mut source_ctx)?;
     let mut destination_ctx = SystemContext {
         oci_shared_blob_dir: args.dest.shared_blob_dir.clone(),
+        docker_daemon_host: args.dest.daemon_host.clone(),
         oci_accept_uncompressed_layers: args.dest_oci_accept_uncompressed_layers,
         dir_force_compress: args.dest_compress,
         dir_force_decompress: args.dest_decompress,
@@ -46,6 +48,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         ..base_context(global)
     };
     args.dest.apply_registry_settings(&mut destination_ctx)?;
+    destination_ctx.docker_archive_additional_tags = additional_tags(&args.additional_tag)?;
     // The deprecated copy-wide --tls-verify applies where a side says nothing.
     if let Some(verify) = args.tls_verify {
         for ctx in [&mut source_ctx, &mut destination_ctx] {
@@ -89,6 +92,24 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
 }
 
 /// The settings every image access shares: global flags.
+/// `--additional-tag` values as references, with skopeo's checks: each must parse and carry
+/// a tag.
+fn additional_tags(
+    values: &[String],
+) -> anyhow::Result<Vec<skopos_core::reference::DockerReference>> {
+    values
+        .iter()
+        .map(|value| {
+            let reference = skopos_core::reference::DockerReference::parse_normalized(value)
+                .map_err(|err| anyhow!("error parsing additional-tag '{value}': {err:#}"))?;
+            if reference.tag().is_none() {
+                bail!("additional-tag '{value}' must be a tagged reference");
+            }
+            Ok(reference)
+        })
+        .collect()
+}
+
 pub fn base_context(global: &GlobalArgs) -> SystemContext {
     let version = env!("CARGO_PKG_VERSION");
     SystemContext {

@@ -469,6 +469,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
 
     let mut ctx = SystemContext {
         oci_shared_blob_dir: args.image.shared_blob_dir.clone(),
+        docker_daemon_host: args.image.daemon_host.clone(),
         auth_file: args.image.authfile.clone(),
         ..crate::copy::base_context(global)
     };
