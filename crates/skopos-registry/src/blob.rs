@@ -20,8 +20,9 @@ use crate::{RegistryClient, Result};
 
 /// Reconnections in a row, without any byte received in between, before a download fails.
 const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 3;
-/// Read size when streaming an upload body.
-const UPLOAD_CHUNK: usize = 256 * 1024;
+/// Read size when streaming an upload body: the same 64 KiB as the file readers, so one
+/// upload holds little more than the chunks hyper is writing.
+const UPLOAD_CHUNK: usize = 64 * 1024;
 
 impl RegistryClient {
     /// The size of blob `digest` in `repo`, or `None` when the registry does not have it.

@@ -17,9 +17,10 @@ use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::mpsc;
 
-/// Size of every read and write of blob data: large enough that system calls cost little
-/// next to hashing, small enough that six parallel blobs keep memory low.
-pub(crate) const IO_CHUNK_SIZE: usize = 256 * 1024;
+/// Size of every read and write of blob data: 64 KiB keeps system calls cheap next to
+/// hashing (256 KiB was no faster) while six blobs in flight hold about 1.5 MiB of chunks
+/// instead of 6.
+pub(crate) const IO_CHUNK_SIZE: usize = 64 * 1024;
 
 /// How many chunks may wait between the async side and the blocking thread of one blob.
 const CHUNKS_IN_FLIGHT: usize = 2;
