@@ -68,14 +68,17 @@ impl TarIndex {
         (&file)
             .rewind()
             .map_err(|err| fail(format!("seek: {}", go_error_text(&err))))?;
+        // A tar is whole 512-byte blocks: a header that cannot be read from a file that
+        // is not is most likely cut short.
+        let cut_short = length % 512 != 0;
         let mut members = HashMap::new();
         {
             let mut reader = tar::Archive::new(&file);
             let entries = reader
                 .entries_with_seek()
-                .map_err(|err| fail(describe_tar_error(&err)))?;
+                .map_err(|err| fail(describe_tar_error(&err, cut_short)))?;
             for entry in entries {
-                let entry = entry.map_err(|err| fail(describe_tar_error(&err)))?;
+                let entry = entry.map_err(|err| fail(describe_tar_error(&err, cut_short)))?;
                 let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let Some(name) = clean_member_name(&raw_name).map_err(fail)? else {
                     // The root directory itself (`./`).
@@ -242,10 +245,10 @@ impl TarIndex {
 
 /// Why the tar reader failed, in Go's words where it is the format's fault: the tar
 /// crate's own messages can quote raw header bytes.
-fn describe_tar_error(err: &io::Error) -> String {
+fn describe_tar_error(err: &io::Error, cut_short: bool) -> String {
     if err.raw_os_error().is_some() {
         go_error_text(err)
-    } else if err.kind() == io::ErrorKind::UnexpectedEof {
+    } else if cut_short || err.kind() == io::ErrorKind::UnexpectedEof {
         "unexpected EOF: the archive is truncated".to_string()
     } else {
         "archive/tar: invalid tar header".to_string()
@@ -456,9 +459,21 @@ mod tests {
     }
 
     #[test]
+    fn a_header_cut_short_is_a_truncated_archive() {
+        let file = tar_with(&[("a", T::Regular, b"x"), ("b", T::Regular, b"y")]);
+        // Inside the second header.
+        file.as_file().set_len(1024 + 100).unwrap();
+        let err = index_of(&file).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "untarring file \"a.tar\": unexpected EOF: the archive is truncated"
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_a_tar_is_an_invalid_header() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        let noise: Vec<u8> = (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let noise: Vec<u8> = (0..3072u32).map(|i| (i * 7919 % 251) as u8).collect();
         io::Write::write_all(&mut file, &noise).unwrap();
         let err = index_of(&file).unwrap_err();
         assert_eq!(
