@@ -1,7 +1,7 @@
 //! Reading an image from an OCI archive, in place.
 
 use std::fs::File;
-use std::io::{self, Read as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -100,17 +100,12 @@ fn open_tar(resolved: &Path, tmpdir: &Path) -> Result<Opened> {
             path_error("open", resolved, &err)
         )
     })?;
-    let mut magic = [0u8; Compression::DETECT_LEN];
-    let mut filled = 0;
-    while filled < magic.len() {
-        match file.read(&mut magic[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(path_error("read", resolved, &err)),
-        }
-    }
-    match Compression::detect(&magic[..filled]) {
+    let mut magic = Vec::with_capacity(Compression::DETECT_LEN);
+    (&mut file)
+        .take(Compression::DETECT_LEN as u64)
+        .read_to_end(&mut magic)
+        .map_err(|err| path_error("read", resolved, &err))?;
+    match Compression::detect(&magic) {
         None => Ok(Opened::Ready(TarIndex::build(file, resolved)?)),
         Some(compression) => Ok(Opened::Compressed {
             file,
@@ -235,7 +230,7 @@ mod tests {
         let bytes = if gzip {
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            io::Write::write_all(&mut encoder, &bytes).unwrap();
+            std::io::Write::write_all(&mut encoder, &bytes).unwrap();
             encoder.finish().unwrap()
         } else {
             bytes
