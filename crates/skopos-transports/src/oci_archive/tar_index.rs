@@ -84,43 +84,10 @@ impl TarIndex {
                     // The root directory itself (`./`).
                     continue;
                 };
-                let kind = entry.header().entry_type();
-                let member = if kind.is_file() || kind.is_contiguous() {
-                    let offset = entry.raw_file_position();
-                    let size = entry.size();
-                    if offset.checked_add(size).is_none_or(|end| end > length) {
-                        return Err(fail(format!(
-                            "unexpected EOF in {raw_name:?}: the archive is truncated"
-                        )));
-                    }
-                    Member::File { offset, size }
-                } else if kind.is_dir() {
-                    Member::Directory
-                } else if kind.is_symlink() {
-                    let target = link_target(&entry).map_err(&fail)?;
-                    check_symlink_target(&name, &target).map_err(|why| {
-                        fail(format!("invalid symlink {raw_name:?} -> {target:?}{why}"))
-                    })?;
-                    Member::Symlink(target)
-                } else if kind.is_hard_link() {
-                    let target = link_target(&entry).map_err(&fail)?;
-                    let invalid = |why: &str| {
-                        fail(format!("invalid hardlink {raw_name:?} -> {target:?}{why}"))
-                    };
-                    let target_name = clean_member_name(&target)
-                        .map_err(|_| invalid(""))?
-                        .ok_or_else(|| invalid(": not a regular file"))?;
-                    match members.get(&target_name) {
-                        Some(file @ Member::File { .. }) => file.clone(),
-                        Some(_) => return Err(invalid(": not a regular file")),
-                        None => return Err(invalid(": no such file in the archive")),
-                    }
-                } else if kind.is_gnu_sparse() {
-                    Member::Unreadable("a sparse file")
-                } else if kind.is_pax_global_extensions() {
+                let Some(member) =
+                    classify(&entry, &raw_name, &name, length, &members).map_err(fail)?
+                else {
                     continue;
-                } else {
-                    Member::Unreadable("not a regular file")
                 };
                 // A later entry replaces an earlier one, as extraction would.
                 members.insert(name, member);
@@ -241,6 +208,55 @@ impl TarIndex {
         };
         anyhow!("reading {name} in {}: {why}", self.archive.display())
     }
+}
+
+/// What the entry `raw_name` (cleaned: `name`) of an archive of `length` bytes adds to
+/// `members` so far; `None` for entries that only describe others. Errors are the reason
+/// the archive is invalid.
+fn classify<R: io::Read>(
+    entry: &tar::Entry<'_, R>,
+    raw_name: &str,
+    name: &str,
+    length: u64,
+    members: &HashMap<String, Member>,
+) -> std::result::Result<Option<Member>, String> {
+    let kind = entry.header().entry_type();
+    let member = if kind.is_file() || kind.is_contiguous() {
+        let offset = entry.raw_file_position();
+        let size = entry.size();
+        if offset.checked_add(size).is_none_or(|end| end > length) {
+            return Err(format!(
+                "unexpected EOF in {raw_name:?}: the archive is truncated"
+            ));
+        }
+        Member::File { offset, size }
+    } else if kind.is_dir() {
+        Member::Directory
+    } else if kind.is_symlink() {
+        let target = link_target(entry)?;
+        check_symlink_target(name, &target)
+            .map_err(|why| format!("invalid symlink {raw_name:?} -> {target:?}{why}"))?;
+        Member::Symlink(target)
+    } else if kind.is_hard_link() {
+        // A hard link names an earlier entry: it shares that file's bytes.
+        let target = link_target(entry)?;
+        let invalid = |why: &str| format!("invalid hardlink {raw_name:?} -> {target:?}{why}");
+        let target_name = clean_member_name(&target)
+            .map_err(|_| invalid(""))?
+            .ok_or_else(|| invalid(": not a regular file"))?;
+        match members.get(&target_name) {
+            Some(file @ Member::File { .. }) => file.clone(),
+            Some(_) => return Err(invalid(": not a regular file")),
+            None => return Err(invalid(": no such file in the archive")),
+        }
+    } else if kind.is_gnu_sparse() {
+        Member::Unreadable("a sparse file")
+    } else if kind.is_pax_global_extensions() {
+        return Ok(None);
+    } else {
+        Member::Unreadable("not a regular file")
+    };
+    Ok(Some(member))
 }
 
 /// Why the tar reader failed, in Go's words where it is the format's fault: the tar
