@@ -110,7 +110,17 @@ fn examine(file: &Path, stdin: &Bytes) -> Result<Layer> {
                 DateTime::<Local>::from(modified),
             )
         };
-    let read_failed = |err: io::Error| anyhow!("error reading {}: {err}", go_quote(&name));
+    // Worded as Go's: `read FILE: is a directory`, `unexpected EOF`.
+    let read_failed = |err: io::Error| {
+        let why = if err.raw_os_error().is_some() {
+            fsutil::path_error("read", file, &err).to_string()
+        } else if err.kind() == io::ErrorKind::UnexpectedEof {
+            "unexpected EOF".to_string()
+        } else {
+            err.to_string()
+        };
+        anyhow!("error reading {}: {why}", go_quote(&name))
+    };
     let mut raw = BufReader::with_capacity(
         IO_CHUNK_SIZE,
         HashingReader {
@@ -399,10 +409,19 @@ mod tests {
         let err = TarballSource::open(std::slice::from_ref(&broken))
             .await
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("error reading \"{}\": ", broken.display())),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            format!("error reading \"{}\": unexpected EOF", broken.display())
+        );
+        let err = TarballSource::open(&[work.path().to_path_buf()])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "error reading \"{0}\": read {0}: is a directory",
+                work.path().display()
+            )
         );
         let missing = work.path().join("missing");
         let err = TarballSource::open(std::slice::from_ref(&missing))
