@@ -6,6 +6,8 @@ pub mod dir;
 pub mod docker;
 mod fsutil;
 pub mod oci;
+pub mod oci_archive;
+pub mod tarball;
 
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
 
@@ -19,6 +21,10 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciSource::open(path, image, ctx).await?))
         }
+        ImageName::OciArchive { path, image } => Ok(Box::new(
+            oci_archive::OciArchiveSource::open(path, image, ctx).await?,
+        )),
+        ImageName::Tarball(files) => Ok(Box::new(tarball::TarballSource::open(files).await?)),
         other => Err(not_supported(other)),
     }
 }
@@ -36,6 +42,12 @@ pub async fn open_destination(
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciDestination::open(path, image, ctx)?))
         }
+        ImageName::OciArchive { path, image } => Ok(Box::new(
+            oci_archive::OciArchiveDestination::open(path, image, ctx)?,
+        )),
+        ImageName::Tarball(_) => Err(anyhow::anyhow!(
+            "\"tarball:\" locations can only be read from, not written to"
+        )),
         other => Err(not_supported(other)),
     }
 }

@@ -7,7 +7,7 @@
 //! ```
 
 mod destination;
-mod index;
+pub(crate) mod index;
 mod source;
 
 use std::path::{Path, PathBuf};
