@@ -4,6 +4,7 @@
 
 pub mod dir;
 pub mod docker;
+mod docker_daemon;
 mod fsutil;
 pub mod oci;
 
