@@ -4,6 +4,7 @@
 
 pub mod dir;
 pub mod docker;
+pub mod docker_archive;
 mod fsutil;
 pub mod oci;
 
@@ -19,6 +20,9 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciSource::open(path, image, ctx).await?))
         }
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveSource::open(path, image, ctx).await?,
+        )),
         other => Err(not_supported(other)),
     }
 }
@@ -36,6 +40,9 @@ pub async fn open_destination(
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciDestination::open(path, image, ctx)?))
         }
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveDestination::open(path, image, ctx).await?,
+        )),
         other => Err(not_supported(other)),
     }
 }
