@@ -109,47 +109,53 @@ impl DockerArchiveDestination {
                 go_error_text(err)
             )
         };
-        let existing = match tokio::fs::metadata(path).await {
-            Ok(metadata) => Some(metadata),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        // Only a plain regular file (or a new one) is replaced by a rename: a symlink
+        // (`/dev/stdout`), pipe or device is written through, as skopeo does.
+        let replaceable = match tokio::fs::symlink_metadata(path).await {
+            Ok(metadata) => metadata.is_file(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => true,
             Err(err) => return Err(opening_error(&err)),
         };
-        let (sink, finisher): (ArchiveSink, Box<dyn ArchiveFinisher>) = match existing {
-            Some(metadata) if !metadata.is_file() => {
-                let file = tokio::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .await
-                    .map_err(|err| opening_error(&err))?;
-                (Box::new(file), Box::new(CloseSink))
+        let (sink, finisher): (ArchiveSink, Box<dyn ArchiveFinisher>) = if replaceable {
+            if tokio::fs::metadata(path)
+                .await
+                .is_ok_and(|metadata| metadata.len() != 0)
+            {
+                return Err(not_empty());
             }
-            Some(metadata) if metadata.len() != 0 => {
-                return Err(anyhow!(
-                    "docker-archive doesn't support modifying existing images"
-                ))
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let temp = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .permissions(std::fs::Permissions::from_mode(0o644))
+                .tempfile_in(parent_dir(path))
+                .map_err(|err| opening_error(&err))?;
+            let (file, temp_path) = temp.into_parts();
+            let for_sync = file.try_clone().map_err(|err| opening_error(&err))?;
+            (
+                Box::new(tokio::fs::File::from_std(file)),
+                Box::new(RenameIntoPlace {
+                    temp: temp_path,
+                    file: for_sync,
+                    target: path.to_path_buf(),
+                }),
+            )
+        } else {
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .mode(0o644)
+                .open(path)
+                .await
+                .map_err(|err| opening_error(&err))?;
+            let metadata = file.metadata().await.map_err(|err| opening_error(&err))?;
+            if metadata.is_file() && metadata.len() != 0 {
+                return Err(not_empty());
             }
-            _ => {
-                let name = path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let temp = tempfile::Builder::new()
-                    .prefix(&format!(".{name}."))
-                    .suffix(".tmp")
-                    .permissions(std::fs::Permissions::from_mode(0o644))
-                    .tempfile_in(parent_dir(path))
-                    .map_err(|err| opening_error(&err))?;
-                let (file, temp_path) = temp.into_parts();
-                let for_sync = file.try_clone().map_err(|err| opening_error(&err))?;
-                (
-                    Box::new(tokio::fs::File::from_std(file)),
-                    Box::new(RenameIntoPlace {
-                        temp: temp_path,
-                        file: for_sync,
-                        target: path.to_path_buf(),
-                    }),
-                )
-            }
+            (Box::new(file), Box::new(CloseSink))
         };
         Ok(Self::with_sink(sink, repo_tags, ctx, finisher))
     }
@@ -388,6 +394,10 @@ struct ParsedSchema2 {
     config: Schema2Descriptor,
     #[serde(default)]
     layers: Option<Vec<Schema2Descriptor>>,
+}
+
+fn not_empty() -> anyhow::Error {
+    anyhow!("docker-archive doesn't support modifying existing images")
 }
 
 fn committed() -> anyhow::Error {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -404,7 +404,14 @@ fn read_prefix(file: &File, prefix: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Every entry of the tar: name, kind, data offset and size. Data is skipped by seeking.
-fn index_entries(file: &File) -> Result<HashMap<String, Entry>> {
+fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
+    // A spooled file's offset is at its end, where its writer left it.
+    file.seek(io::SeekFrom::Start(0))
+        .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?;
+    let file_size = file
+        .metadata()
+        .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?
+        .len();
     let mut archive = tar::Archive::new(file);
     let mut entries = HashMap::new();
     for entry in archive
@@ -426,10 +433,6 @@ fn index_entries(file: &File) -> Result<HashMap<String, Entry>> {
         let size = entry.size();
         let offset = entry.raw_file_position();
         let end = offset.checked_add(size);
-        let file_size = file
-            .metadata()
-            .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?
-            .len();
         if end.is_none_or(|end| end > file_size) {
             bail!("reading the archive: unexpected EOF (entry {name} is truncated)");
         }
