@@ -215,3 +215,36 @@ async fn a_corrupt_layer_fails_the_copy_and_leaves_the_destination_alone() {
         .join(bad.layers[1].hex())
         .exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequential_destination_gets_the_layers_in_manifest_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(tmp.path().join("src")).unwrap();
+    let image = layout
+        .add_image(&ImageSpec::new(7).with_layers(8, 1024), Some("t"))
+        .unwrap();
+    let expected: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
+    // docker-archive: writes one blob at a time; its tar must list layers in order, as
+    // skopeo's does. Several runs, since task start order varies from run to run.
+    for run in 0..4 {
+        let dest = ImageName::DockerArchive {
+            path: tmp.path().join(format!("archive-{run}.tar")),
+            image: skopos_core::reference::ArchiveImage::Only,
+        };
+        let (_, events) = copy(&oci(layout.root(), "t"), &dest, CopyOptions::default())
+            .await
+            .unwrap();
+        let started: Vec<String> = events
+            .iter()
+            .filter_map(|event| match event {
+                CopyEvent::BlobStarted {
+                    digest,
+                    kind: skopos_copy::BlobKind::Layer,
+                    ..
+                } => Some(digest.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, expected, "run {run}");
+    }
+}
