@@ -147,6 +147,8 @@ impl DockerArchiveDestination {
             let file = tokio::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
+                // A non-empty regular file is refused below, untouched.
+                .truncate(false)
                 .mode(0o644)
                 .open(path)
                 .await
