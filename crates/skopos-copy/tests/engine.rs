@@ -248,3 +248,34 @@ async fn a_sequential_destination_gets_the_layers_in_manifest_order() {
         assert_eq!(started, expected, "run {run}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_to_a_destination_without_lists_fails_as_skopeo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(tmp.path().join("src")).unwrap();
+    layout
+        .add_index(
+            &ImageSpec::new(3).with_layers(1, 1024),
+            &Platform::three(),
+            Some("m"),
+        )
+        .unwrap();
+    let archive = tmp.path().join("archive.tar");
+    let options = CopyOptions {
+        image_list_selection: ImageListSelection::All,
+        destination_name: format!("docker-archive:{}", archive.display()),
+        ..CopyOptions::default()
+    };
+    let dest = ImageName::DockerArchive {
+        path: archive.clone(),
+        image: skopos_core::reference::ArchiveImage::Only,
+    };
+    let err = copy(&oci(layout.root(), "m"), &dest, options)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "copying multiple images: destination transport \"docker-archive\" does not support copying multiple images as a group"
+    );
+    assert!(!archive.exists());
+}
