@@ -4,6 +4,7 @@
 
 pub mod dir;
 pub mod docker;
+pub mod docker_archive;
 mod docker_daemon;
 mod fsutil;
 pub mod oci;
@@ -20,6 +21,9 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciSource::open(path, image, ctx).await?))
         }
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveSource::open(path, image, ctx).await?,
+        )),
         other => Err(not_supported(other)),
     }
 }
@@ -37,6 +41,9 @@ pub async fn open_destination(
         ImageName::Oci { path, image } => {
             Ok(Box::new(oci::OciDestination::open(path, image, ctx)?))
         }
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveDestination::open(path, image, ctx).await?,
+        )),
         other => Err(not_supported(other)),
     }
 }
