@@ -24,6 +24,9 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::DockerArchive { path, image } => Ok(Box::new(
             docker_archive::DockerArchiveSource::open(path, image, ctx).await?,
         )),
+        ImageName::DockerDaemon(image) => {
+            Ok(Box::new(docker_daemon::open_source(image, ctx).await?))
+        }
         other => Err(not_supported(other)),
     }
 }
@@ -43,6 +46,9 @@ pub async fn open_destination(
         }
         ImageName::DockerArchive { path, image } => Ok(Box::new(
             docker_archive::DockerArchiveDestination::open(path, image, ctx).await?,
+        )),
+        ImageName::DockerDaemon(image) => Ok(Box::new(
+            docker_daemon::DockerDaemonDestination::open(image, ctx).await?,
         )),
         other => Err(not_supported(other)),
     }

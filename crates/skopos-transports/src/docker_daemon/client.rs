@@ -137,11 +137,6 @@ impl DaemonClient {
         })
     }
 
-    /// The host as given (`unix:///var/run/docker.sock`).
-    pub(crate) fn host(&self) -> &str {
-        &self.host
-    }
-
     /// `GET /images/get?names=NAME`: the image as a `docker save` tar, streamed.
     pub(crate) async fn image_save(&self, name: &str) -> Result<BlobReader> {
         let path = format!("/images/get?names={}", query_escape(name));

@@ -304,6 +304,35 @@ async fn podman_loads_what_it_saved_through_the_client() {
 }
 
 #[tokio::test]
+async fn podman_loads_nothing_from_an_upload_dropped_before_it_finished() {
+    let service = podman();
+    let work = tempfile::tempdir().expect("temp dir");
+    let rootfs = work.path().join("rootfs.tar");
+    let layer = tar_with_one_file().into_inner().expect("finishing the tar");
+    std::fs::write(&rootfs, layer).expect("writing the layer");
+    service.podman_ok(&[
+        "import",
+        rootfs.to_str().expect("UTF-8 path"),
+        "example.com/client/aborted:1",
+    ]);
+    let archive = work.path().join("saved.tar");
+    service.save("example.com/client/aborted:1", &archive);
+    service.remove_image("example.com/client/aborted:1");
+    let archive = std::fs::read(&archive).expect("reading the saved image");
+
+    // The whole, valid archive goes up, but the body is never finished.
+    let client = DaemonClient::new(&context_for(&service.host())).expect("client");
+    let LoadUpload { mut writer, reply } = client.image_load().await.expect("connected");
+    writer.write_all(&archive).await.expect("uploading");
+    writer.flush().await.expect("uploading");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(writer);
+    drop(reply);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!service.has_image("example.com/client/aborted:1"));
+}
+
+#[tokio::test]
 async fn podman_reports_a_missing_image_as_skopeo_prints_it() {
     let client = DaemonClient::new(&context_for(&podman().host())).expect("client");
     let err = client
