@@ -161,3 +161,7 @@ impl ImageDestination for DockerDaemonDestination {
         self.archive.commit().await
     }
 }
+
+#[cfg(test)]
+#[path = "destination_tests.rs"]
+mod tests;
