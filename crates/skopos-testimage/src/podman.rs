@@ -32,9 +32,10 @@ exec 3<&-
 wait $service
 [ -n "$dir" ] && rm -rf -- "$dir""#;
 
-/// Settings that keep podman to its temporary directory and quiet: file events (no journald),
-/// cgroupfs (no systemd), no containers.conf or storage.conf from the machine.
-const CONTAINERS_CONF: &str = "[engine]\nevents_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\n";
+/// containers.conf for the service and CLI: file events (no journald), cgroupfs (no
+/// systemd), and image copies staged in the temp dir instead of /var/tmp (`{tmp}` is
+/// replaced). Being named by `CONTAINERS_CONF`, it is the only containers.conf podman reads.
+const CONTAINERS_CONF: &str = "[engine]\nevents_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\nimage_copy_tmp_dir = \"{tmp}\"\n";
 
 /// A running `podman system service`; stopped when dropped.
 pub struct PodmanService {
@@ -59,7 +60,9 @@ impl PodmanService {
         for sub in ["tmp", "xdg-runtime", "xdg-config", "xdg-data", "home"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("creating a podman temp dir");
         }
-        std::fs::write(dir.path().join("containers.conf"), CONTAINERS_CONF)
+        let containers_conf =
+            CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
+        std::fs::write(dir.path().join("containers.conf"), containers_conf)
             .expect("writing containers.conf for podman");
         std::fs::write(dir.path().join("storage.conf"), storage_conf(dir.path()))
             .expect("writing storage.conf for podman");

@@ -599,13 +599,13 @@ impl LoadReply {
         }
     }
 
-    /// The request's error if it has already ended with one: a write into the body fails
-    /// once the daemon hung up, and this says why it did.
-    pub(crate) async fn early_failure(&mut self) -> Option<anyhow::Error> {
-        if self.task.as_ref().is_some_and(|task| !task.is_finished()) {
-            return None;
+    /// The request's error if it ends with one within `patience`: a write into the body
+    /// fails once the daemon hung up, and the reply, which follows shortly, says why.
+    pub(crate) async fn failure_within(&mut self, patience: Duration) -> Option<anyhow::Error> {
+        match tokio::time::timeout(patience, self.wait()).await {
+            Ok(outcome) => outcome.err(),
+            Err(_still_running) => None,
         }
-        self.wait().await.err()
     }
 }
 

@@ -266,7 +266,9 @@ async fn podman_loads_what_it_saved_through_the_client() {
     let work = tempfile::tempdir().expect("temp dir");
     // An image made by podman itself: a one-layer tar imported under a name.
     let rootfs = work.path().join("rootfs.tar");
-    let layer = tar_with_one_file().into_inner().expect("finishing the tar");
+    let layer = tar_with_one_file(b"saved")
+        .into_inner()
+        .expect("finishing the tar");
     std::fs::write(&rootfs, layer).expect("writing the layer");
     service.podman_ok(&[
         "import",
@@ -308,7 +310,9 @@ async fn podman_loads_nothing_from_an_upload_dropped_before_it_finished() {
     let service = podman();
     let work = tempfile::tempdir().expect("temp dir");
     let rootfs = work.path().join("rootfs.tar");
-    let layer = tar_with_one_file().into_inner().expect("finishing the tar");
+    let layer = tar_with_one_file(b"aborted")
+        .into_inner()
+        .expect("finishing the tar");
     std::fs::write(&rootfs, layer).expect("writing the layer");
     service.podman_ok(&[
         "import",
@@ -348,14 +352,16 @@ async fn podman_reports_a_missing_image_as_skopeo_prints_it() {
     );
 }
 
-fn tar_with_one_file() -> tar::Builder<Vec<u8>> {
+/// A layer tar holding one file with `contents`: tests sharing the podman service use
+/// different contents so that removing one test's image never removes another's layer.
+fn tar_with_one_file(contents: &[u8]) -> tar::Builder<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
-    header.set_size(5);
+    header.set_size(contents.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
     builder
-        .append_data(&mut header, "hello.txt", &b"hello"[..])
+        .append_data(&mut header, "hello.txt", contents)
         .expect("tar entry");
     builder
 }

@@ -21,6 +21,10 @@ use crate::docker_archive::{ArchiveFinisher, ArchiveSink, DockerArchiveDestinati
 /// What containers/image says when loading into the daemon fails.
 const SAVING: &str = "saving image to docker engine";
 
+/// How long a failed write into the request body waits for the daemon's reply, which
+/// explains the failure better than the broken connection does.
+const DAEMON_REPLY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An image being loaded into a daemon.
 pub(crate) struct DockerDaemonDestination {
     archive: DockerArchiveDestination,
@@ -65,7 +69,13 @@ impl DockerDaemonDestination {
     /// When writing into the request body failed, the daemon's own reason if it has
     /// already given one (it hung up with an error), else `err`.
     async fn explain(&self, err: anyhow::Error) -> anyhow::Error {
-        match self.reply.lock().await.early_failure().await {
+        match self
+            .reply
+            .lock()
+            .await
+            .failure_within(DAEMON_REPLY_PATIENCE)
+            .await
+        {
             Some(daemon) => daemon.context(SAVING),
             None => err,
         }

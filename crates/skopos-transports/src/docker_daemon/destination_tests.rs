@@ -139,3 +139,45 @@ async fn only_name_and_tag_destinations_are_accepted() {
         format!("Invalid destination docker-daemon:sha256:{hex}: a destination must be a name:tag")
     );
 }
+
+#[tokio::test]
+async fn a_daemon_that_refuses_the_upload_midway_is_quoted_in_the_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("daemon.sock");
+    let listener = UnixListener::bind(&socket).expect("binding the fake daemon's socket");
+    // Answers an error as soon as the request starts, then hangs up.
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accepting");
+        let mut buffer = vec![0u8; 4096];
+        let _ = stream.read(&mut buffer).await;
+        let body = "no space left on device";
+        let reply = format!(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, reply.as_bytes()).await;
+    });
+    let ctx = SystemContext {
+        docker_daemon_host: Some(format!("unix://{}", socket.display())),
+        tmpdir: Some(dir.path().to_path_buf()),
+        ..SystemContext::default()
+    };
+    let destination = DockerDaemonDestination::open(&named("example.com/a:b"), &ctx)
+        .await
+        .expect("connected");
+    server.await.expect("fake daemon");
+    let layer = vec![7u8; 8 * 1024 * 1024];
+    let layer_info = blob_info(&layer, media_type::DOCKER_LAYER_GZIP);
+    let err = destination
+        .put_blob(
+            Box::pin(std::io::Cursor::new(layer)),
+            Some(&layer_info),
+            false,
+        )
+        .await
+        .expect_err("the daemon hung up");
+    assert_eq!(
+        format!("{err:#}"),
+        "saving image to docker engine: Error response from daemon: no space left on device"
+    );
+}
