@@ -123,6 +123,11 @@ impl DockerArchiveDestination {
             {
                 return Err(not_empty());
             }
+            // Checked first: the temporary file's error would name the temporary file.
+            let dir = parent_dir(path);
+            tokio::fs::metadata(&dir)
+                .await
+                .map_err(|err| opening_error(&err))?;
             let name = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
@@ -131,7 +136,7 @@ impl DockerArchiveDestination {
                 .prefix(&format!(".{name}."))
                 .suffix(".tmp")
                 .permissions(std::fs::Permissions::from_mode(0o644))
-                .tempfile_in(parent_dir(path))
+                .tempfile_in(&dir)
                 .map_err(|err| opening_error(&err))?;
             let (file, temp_path) = temp.into_parts();
             let for_sync = file.try_clone().map_err(|err| opening_error(&err))?;
