@@ -344,7 +344,8 @@ impl Copier {
     ) -> Result<(Vec<u8>, String)> {
         let mut rejected = Vec::new();
         for candidate in candidates {
-            let converting = || format!("creating an updated image manifest for {candidate}");
+            // skopeo's wording, which does not name the candidate type.
+            let converting = || "creating an updated image manifest".to_string();
             let bytes = if candidate == original_mime && inputs.layers.is_none() {
                 original.to_vec()
             } else {

@@ -61,17 +61,16 @@ impl std::fmt::Debug for DockerArchiveDestination {
 
 impl DockerArchiveDestination {
     /// Write the archive into `sink`; `commit` finishes the tar and hands the sink to
-    /// `finisher`. `repo_tags` are the image's names (may be empty); the additional tags
-    /// of `ctx` (`--additional-tag`) are added to them, and big temporary files go to its
-    /// tmpdir.
+    /// `finisher`. `repo_tags` are the image's names (may be empty; each must have a
+    /// tag); big temporary files go to `ctx`'s tmpdir. `ctx.docker_archive_additional_tags`
+    /// is not used here: containers/image applies `--additional-tag` to `docker-archive:`
+    /// files only, not to `docker-daemon:`.
     pub fn with_sink(
         sink: ArchiveSink,
         repo_tags: Vec<DockerReference>,
         ctx: &SystemContext,
         finisher: Box<dyn ArchiveFinisher>,
     ) -> DockerArchiveDestination {
-        let mut repo_tags = repo_tags;
-        repo_tags.extend(ctx.docker_archive_additional_tags.iter().cloned());
         DockerArchiveDestination {
             state: Mutex::new(State {
                 writer: Some(ArchiveWriter::new(sink)),
@@ -83,7 +82,8 @@ impl DockerArchiveDestination {
         }
     }
 
-    /// `docker-archive:PATH[:NAME:TAG]` for writing. A regular file is written under a
+    /// `docker-archive:PATH[:NAME:TAG]` for writing, with `--additional-tag`'s names
+    /// (`ctx.docker_archive_additional_tags`) too. A regular file is written under a
     /// temporary name next to PATH and renamed into place on commit (so a failed copy
     /// leaves nothing); an existing non-empty file is refused, as skopeo refuses it; a
     /// pipe or device is written directly.
@@ -101,6 +101,8 @@ impl DockerArchiveDestination {
             ArchiveImage::Only => Vec::new(),
             ArchiveImage::Named(reference) => vec![reference.clone()],
         };
+        let mut repo_tags = repo_tags;
+        repo_tags.extend(ctx.docker_archive_additional_tags.iter().cloned());
         let opening_error = |err: &io::Error| {
             anyhow!(
                 "opening file {}: open {}: {}",
@@ -123,6 +125,11 @@ impl DockerArchiveDestination {
             {
                 return Err(not_empty());
             }
+            // Checked first: the temporary file's error would name the temporary file.
+            let dir = parent_dir(path);
+            tokio::fs::metadata(&dir)
+                .await
+                .map_err(|err| opening_error(&err))?;
             let name = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
@@ -131,7 +138,7 @@ impl DockerArchiveDestination {
                 .prefix(&format!(".{name}."))
                 .suffix(".tmp")
                 .permissions(std::fs::Permissions::from_mode(0o644))
-                .tempfile_in(parent_dir(path))
+                .tempfile_in(&dir)
                 .map_err(|err| opening_error(&err))?;
             let (file, temp_path) = temp.into_parts();
             let for_sync = file.try_clone().map_err(|err| opening_error(&err))?;

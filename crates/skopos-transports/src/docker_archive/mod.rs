@@ -24,7 +24,8 @@
 //!   `commit` writes `manifest.json`, `repositories` and the end of the tar, flushes, then
 //!   passes the sink to the [`ArchiveFinisher`] (close the request body and wait for the
 //!   daemon's reply, for instance). Dropping the destination without `commit` just drops
-//!   the sink. [`ArchiveWriter`] is the tar writer underneath, usable on its own.
+//!   the sink. The tags are exactly `repo_tags` (`--additional-tag` is for files only, as
+//!   in containers/image, whose daemon source also always reads "the only image"). [`ArchiveWriter`] is the tar writer underneath, usable on its own.
 //!
 //! The file transport: [`DockerArchiveSource::open`] reads an uncompressed regular file
 //! in place (indexed once, then positioned reads: several layers at once) and spools

@@ -407,18 +407,15 @@ fn read_prefix(file: &File, prefix: &mut [u8]) -> io::Result<usize> {
 fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
     // A spooled file's offset is at its end, where its writer left it.
     file.seek(io::SeekFrom::Start(0))
-        .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?;
-    let file_size = file
-        .metadata()
-        .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?
-        .len();
+        .map_err(|err| index_error(&err))?;
+    let file_size = file.metadata().map_err(|err| index_error(&err))?.len();
     let mut archive = tar::Archive::new(file);
     let mut entries = HashMap::new();
     for entry in archive
         .entries_with_seek()
-        .map_err(|err| anyhow!("reading the archive: {}", go_error_text(&err)))?
+        .map_err(|err| index_error(&err))?
     {
-        let entry = entry.map_err(|err| anyhow!("reading the archive: {err}"))?;
+        let entry = entry.map_err(|err| index_error(&err))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::Regular,
@@ -434,7 +431,7 @@ fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
         let offset = entry.raw_file_position();
         let end = offset.checked_add(size);
         if end.is_none_or(|end| end > file_size) {
-            bail!("reading the archive: unexpected EOF (entry {name} is truncated)");
+            return Err(index_error(&io::ErrorKind::UnexpectedEof.into()));
         }
         entries.entry(clean_path(&name)).or_insert(Entry {
             name,
@@ -444,6 +441,20 @@ fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
         });
     }
     Ok(entries)
+}
+
+/// An error met while indexing. containers/image meets a broken archive while it looks
+/// for `manifest.json` (which `docker save` writes last), and says so.
+fn index_error(err: &io::Error) -> anyhow::Error {
+    // The tar crate reports a short header block in words of its own.
+    let truncated = err.kind() == io::ErrorKind::UnexpectedEof
+        || err.to_string().contains("failed to read entire block");
+    let reason = if truncated {
+        "unexpected EOF".to_string()
+    } else {
+        go_error_text(err)
+    };
+    anyhow!("loading tar component {MANIFEST_FILE}: {reason}")
 }
 
 /// Go's `path.Clean`: the shortest equivalent slash-separated path.
