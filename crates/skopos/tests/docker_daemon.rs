@@ -323,3 +323,25 @@ fn a_copy_that_fails_midway_loads_nothing() {
     );
     assert!(!podman().has_image("example.com/dd/broken:1"));
 }
+
+#[test]
+fn additional_tags_are_not_given_to_daemon_images_as_skopeo_does_not() {
+    let workspace = Workspace::new();
+    small_image(&workspace, 48);
+    let host = podman().host();
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--additional-tag",
+            "example.com/dd/extra:2",
+            "--dest-daemon-host",
+            &host,
+            "oci:src:t",
+            "docker-daemon:example.com/dd/main:1",
+        ])
+        .assert_success();
+    assert!(podman().has_image("example.com/dd/main:1"));
+    assert!(!podman().has_image("example.com/dd/extra:2"));
+}

@@ -50,15 +50,12 @@ impl DockerDaemonDestination {
         let client = DaemonClient::new(ctx)?;
         let LoadUpload { writer, reply } = client.image_load().await.context(SAVING)?;
         let reply = Arc::new(Mutex::new(reply));
-        // `--additional-tag` is for docker-archive: files only, as in skopeo.
-        let archive_ctx = SystemContext {
-            docker_archive_additional_tags: Vec::new(),
-            ..ctx.clone()
-        };
+        // Only the destination's own name: `--additional-tag` is for docker-archive: files
+        // only, as in skopeo.
         let archive = DockerArchiveDestination::with_sink(
             Box::new(writer),
             vec![reference],
-            &archive_ctx,
+            ctx,
             Box::new(AwaitDaemonReply {
                 reply: reply.clone(),
             }),
