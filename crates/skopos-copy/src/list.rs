@@ -19,6 +19,19 @@ pub(crate) async fn copy_list(
 ) -> Result<CopyOutcome> {
     let options = &copier.options;
     let destination = &copier.destination;
+    // Checked before anything is read or printed, as containers/image does.
+    if !destination.supports_lists() {
+        let transport = options
+            .destination_name
+            .split_once(':')
+            .map_or(options.destination_name.as_str(), |(transport, _)| {
+                transport
+            });
+        bail!(
+            "copying multiple images: destination transport {} does not support copying multiple images as a group",
+            skopos_core::go_text::go_quote(transport)
+        );
+    }
     copier
         .progress
         .event(CopyEvent::GettingSignatures { list: true });

@@ -198,19 +198,29 @@ impl Copier {
         let semaphore = Arc::new(Semaphore::new(parallel));
         let mut seen = std::collections::HashSet::new();
         let mut tasks = Vec::new();
+        // Set by a failed layer, so that no more layers are started.
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for info in infos {
             if !seen.insert(info.digest.clone()) {
                 continue;
             }
             let copier = self.clone();
-            let semaphore = semaphore.clone();
+            // Taken here, in manifest order, as containers/image does: with one permit (a
+            // destination that writes sequentially, like a tar) the layers are then
+            // written in manifest order, not in whatever order the tasks start.
+            let permit = semaphore
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| anyhow!("the copy was cancelled"))?;
+            if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let failed = failed.clone();
             // Spawned, not joined in place: each layer's hashing and (de)compression
             // then runs on its own worker thread.
             tasks.push(tokio::spawn(async move {
-                let _permit = semaphore
-                    .acquire()
-                    .await
-                    .map_err(|_| anyhow!("the copy was cancelled"))?;
+                let _permit = permit;
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
@@ -219,7 +229,8 @@ impl Copier {
                     plan,
                     &copier.progress,
                 )
-                .await?;
+                .await
+                .inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::SeqCst))?;
                 Ok::<_, anyhow::Error>((info.digest, copied))
             }));
         }
@@ -333,7 +344,8 @@ impl Copier {
     ) -> Result<(Vec<u8>, String)> {
         let mut rejected = Vec::new();
         for candidate in candidates {
-            let converting = || format!("creating an updated image manifest for {candidate}");
+            // skopeo's wording, which does not name the candidate type.
+            let converting = || "creating an updated image manifest".to_string();
             let bytes = if candidate == original_mime && inputs.layers.is_none() {
                 original.to_vec()
             } else {

@@ -215,3 +215,67 @@ async fn a_corrupt_layer_fails_the_copy_and_leaves_the_destination_alone() {
         .join(bad.layers[1].hex())
         .exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequential_destination_gets_the_layers_in_manifest_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(tmp.path().join("src")).unwrap();
+    let image = layout
+        .add_image(&ImageSpec::new(7).with_layers(8, 1024), Some("t"))
+        .unwrap();
+    let expected: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
+    // docker-archive: writes one blob at a time; its tar must list layers in order, as
+    // skopeo's does. Several runs, since task start order varies from run to run.
+    for run in 0..4 {
+        let dest = ImageName::DockerArchive {
+            path: tmp.path().join(format!("archive-{run}.tar")),
+            image: skopos_core::reference::ArchiveImage::Only,
+        };
+        let (_, events) = copy(&oci(layout.root(), "t"), &dest, CopyOptions::default())
+            .await
+            .unwrap();
+        let started: Vec<String> = events
+            .iter()
+            .filter_map(|event| match event {
+                CopyEvent::BlobStarted {
+                    digest,
+                    kind: skopos_copy::BlobKind::Layer,
+                    ..
+                } => Some(digest.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, expected, "run {run}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_to_a_destination_without_lists_fails_as_skopeo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(tmp.path().join("src")).unwrap();
+    layout
+        .add_index(
+            &ImageSpec::new(3).with_layers(1, 1024),
+            &Platform::three(),
+            Some("m"),
+        )
+        .unwrap();
+    let archive = tmp.path().join("archive.tar");
+    let options = CopyOptions {
+        image_list_selection: ImageListSelection::All,
+        destination_name: format!("docker-archive:{}", archive.display()),
+        ..CopyOptions::default()
+    };
+    let dest = ImageName::DockerArchive {
+        path: archive.clone(),
+        image: skopos_core::reference::ArchiveImage::Only,
+    };
+    let err = copy(&oci(layout.root(), "m"), &dest, options)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "copying multiple images: destination transport \"docker-archive\" does not support copying multiple images as a group"
+    );
+    assert!(!archive.exists());
+}

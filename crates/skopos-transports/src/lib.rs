@@ -4,6 +4,8 @@
 
 pub mod dir;
 pub mod docker;
+pub mod docker_archive;
+mod docker_daemon;
 mod fsutil;
 pub mod oci;
 pub mod oci_archive;
@@ -25,6 +27,12 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
             oci_archive::OciArchiveSource::open(path, image, ctx).await?,
         )),
         ImageName::Tarball(files) => Ok(Box::new(tarball::TarballSource::open(files).await?)),
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveSource::open(path, image, ctx).await?,
+        )),
+        ImageName::DockerDaemon(image) => {
+            Ok(Box::new(docker_daemon::open_source(image, ctx).await?))
+        }
         other => Err(not_supported(other)),
     }
 }
@@ -47,6 +55,12 @@ pub async fn open_destination(
         )),
         ImageName::Tarball(_) => Err(anyhow::anyhow!(
             "\"tarball:\" locations can only be read from, not written to"
+        )),
+        ImageName::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchiveDestination::open(path, image, ctx).await?,
+        )),
+        ImageName::DockerDaemon(image) => Ok(Box::new(
+            docker_daemon::DockerDaemonDestination::open(image, ctx).await?,
         )),
         other => Err(not_supported(other)),
     }

@@ -374,6 +374,9 @@ struct TagList {
 async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Result<Vec<u8>> {
     let input = &args.args[0];
     let (transport, rest) = input.split_once(':').unwrap_or((input, ""));
+    if transport == "docker-archive" {
+        return list_archive_tags(global, args).await;
+    }
     if transport != "docker" {
         bail!(
             "Unsupported transport '{transport}' for tag listing. Only supported: docker, docker-archive"
@@ -401,6 +404,31 @@ async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Res
         tags,
     };
     let mut bytes = skopos_core::gojson::to_vec_indent(&output, "    ")?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// The JSON `list-tags docker-archive:PATH` prints: no repository, and Go's `null` for
+/// an archive without images.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArchiveTagList {
+    tags: Option<Vec<String>>,
+}
+
+/// `list-tags docker-archive:PATH`: the tags of every image in the archive (any image
+/// selector in the name is ignored, as skopeo ignores it).
+async fn list_archive_tags(
+    global: &GlobalArgs,
+    args: &cli::ListTagsArgs,
+) -> anyhow::Result<Vec<u8>> {
+    let name = skopos_core::ImageName::parse(&args.args[0])?;
+    let skopos_core::ImageName::DockerArchive { path, .. } = &name else {
+        bail!("internal error: {name} is not a docker-archive: name");
+    };
+    let ctx = copy::base_context(global);
+    let tags = skopos_transports::docker_archive::list_tags(path, &ctx).await?;
+    let mut bytes = skopos_core::gojson::to_vec_indent(&ArchiveTagList { tags }, "    ")?;
     bytes.push(b'\n');
     Ok(bytes)
 }
