@@ -71,6 +71,9 @@ pub async fn copy_image(
             }
         },
     };
-    destination.commit().await?;
+    destination
+        .commit()
+        .await
+        .context("committing the finished image")?;
     Ok(outcome)
 }

@@ -608,3 +608,24 @@ fn links_inside_the_archive_are_followed() {
         ]))
         .assert_same_stdout();
 }
+
+#[test]
+fn a_directory_in_the_archives_place_fails_at_commit_with_skopeos_message() {
+    let workspace = workspace();
+    workspace.image("src", "t", 1);
+    std::fs::create_dir(workspace.path("taken")).expect("creating the directory");
+    let pair = workspace.run_both(&with_tmpdir(&[
+        "copy",
+        "-q",
+        "oci:src:t",
+        "oci-archive:taken",
+    ]));
+    assert_one_line_failure(&pair.skopos, Some(1));
+    let ours = skopeo_message(&pair.skopos.stderr);
+    assert!(
+        ours.starts_with("committing the finished image: "),
+        "unexpected message: {ours}"
+    );
+    assert_eq!(ours, skopeo_message(&pair.skopeo.stderr));
+    assert!(workspace.path("taken").is_dir());
+}
