@@ -123,7 +123,7 @@ async fn an_image_written_to_a_sink_reads_back_from_a_spooled_stream() {
     let archive = buffer.0.lock().expect("buffer lock").clone();
     assert_eq!(*finished.lock().expect("finish lock"), Some(archive.len()));
 
-    let spooled = spool_to_temp_file(Box::pin(io::Cursor::new(archive)), &ctx)
+    let spooled = spool_to_temp_file(Box::pin(io::Cursor::new(archive.clone())), &ctx)
         .await
         .expect("spooling");
     let spooled_path = spooled.path().to_path_buf();
@@ -132,14 +132,9 @@ async fn an_image_written_to_a_sink_reads_back_from_a_spooled_stream() {
         ArchiveImage::Index(0),
         ArchiveImage::Named(DockerReference::parse_normalized("example.com/a/b:c").expect("tag")),
     ] {
-        let spooled = spool_to_temp_file(
-            Box::pin(io::Cursor::new(
-                buffer.0.lock().expect("buffer lock").clone(),
-            )),
-            &ctx,
-        )
-        .await
-        .expect("spooling");
+        let spooled = spool_to_temp_file(Box::pin(io::Cursor::new(archive.clone())), &ctx)
+            .await
+            .expect("spooling");
         let source = DockerArchiveSource::from_spooled(spooled, &selection)
             .await
             .expect("opening");
