@@ -491,27 +491,42 @@ fn compressed_archives_and_streams_read_like_skopeo() {
     }
 
     let expected = skopeo_raw_and_config(&workspace, "docker-archive:theirs.tar");
+    common::create_dir(&workspace.path("spool"));
     for file in ["theirs.tar", "theirs.tar.gz"] {
         let piped = skopos_with_stdin(
             &workspace,
-            &["inspect", "--raw", "docker-archive:/dev/stdin"],
+            &[
+                "--tmpdir",
+                "spool",
+                "inspect",
+                "--raw",
+                "docker-archive:/dev/stdin",
+            ],
             read(&workspace.path(file)),
         );
         piped.assert_success();
         assert_eq!(piped.stdout_bytes, expected[0], "{file} on a pipe");
     }
-    // The spooled copies are gone afterwards.
-    let leftovers: Vec<_> = fs::read_dir(workspace.path(""))
-        .unwrap()
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with("docker-tar")
-        })
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // The spooled copies went to --tmpdir (where there is none, spooling fails) and are
+    // gone afterwards.
+    assert_eq!(fs::read_dir(workspace.path("spool")).unwrap().count(), 0);
+    let no_tmpdir = skopos_with_stdin(
+        &workspace,
+        &[
+            "--tmpdir",
+            "missing",
+            "inspect",
+            "--raw",
+            "docker-archive:/dev/stdin",
+        ],
+        read(&workspace.path("theirs.tar")),
+    );
+    assert_one_line_failure(&no_tmpdir, Some(1));
+    assert!(
+        no_tmpdir.stderr.contains("creating temporary file"),
+        "{}",
+        no_tmpdir.stderr
+    );
 }
 
 #[test]

@@ -85,3 +85,6 @@ pub async fn list_tags(path: &Path, ctx: &SystemContext) -> Result<Option<Vec<St
     }
     Ok(listing)
 }
+
+#[cfg(test)]
+mod tests;

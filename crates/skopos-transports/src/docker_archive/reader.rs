@@ -40,7 +40,7 @@ const CHUNKS_AHEAD: usize = 2;
 const DECODER_BUFFER: usize = 256 * 1024;
 
 /// containers/image's limits on what it reads into memory.
-const MAX_MANIFEST_SIZE: u64 = 20 * 1024 * 1024;
+const MAX_MANIFEST_SIZE: u64 = 1024 * 1024;
 pub(crate) const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
 
 /// One element of `manifest.json`.

@@ -170,7 +170,9 @@ async fn prepare(archive: &ArchiveFile, image: &ArchiveImage) -> Result<Prepared
     let config_digest = Digest::sha256_of(&config);
     let mut descriptors = Vec::with_capacity(diff_ids.len());
     for diff_id in &diff_ids {
-        let (_, size) = &layers[diff_id];
+        let (_, size) = layers.get(diff_id).ok_or_else(|| {
+            anyhow!("Internal inconsistency: Information about layer {diff_id} missing")
+        })?;
         descriptors.push(Schema2Descriptor {
             // What containers/image writes, although the layers are not compressed.
             media_type: media_type::DOCKER_LAYER_GZIP.to_string(),
