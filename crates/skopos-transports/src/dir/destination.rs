@@ -324,8 +324,9 @@ impl Drop for DirDestination {
             drop(staging.take());
         }
         // A blob writer thread of a cancelled copy may still be closing its temporary file
-        // in there; give it a moment rather than leave an empty staging directory behind.
-        for _ in 0..50 {
+        // in there; give it a moment (up to 2 s: a loaded machine can be slow to schedule it)
+        // rather than leave a staging directory behind.
+        for _ in 0..200 {
             if !self.staging_path.exists() || fs::remove_dir_all(&self.staging_path).is_ok() {
                 break;
             }
