@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use async_compression::tokio::bufread::{
-    BzDecoder, GzipDecoder, GzipEncoder, XzDecoder, XzEncoder, ZstdDecoder, ZstdEncoder,
+    BzDecoder, GzipDecoder, XzDecoder, XzEncoder, ZstdDecoder, ZstdEncoder,
 };
 use async_compression::Level;
 use skopos_core::compression::Compression;
@@ -21,6 +21,10 @@ use skopos_core::{
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
+use crate::gzip::AdaptiveGzipEncoder;
+
+/// gzip's own default, which Go's `gzip.DefaultCompression` also means.
+const DEFAULT_GZIP_LEVEL: u32 = 6;
 
 /// Read buffers between stages: large enough that per-call overhead vanishes next to
 /// hashing and (de)compression.
@@ -259,16 +263,34 @@ fn encoder<R: AsyncRead + Send + Unpin + 'static>(
     level: Option<i32>,
     stream: R,
 ) -> Result<BlobReader> {
-    let buffered = BufReader::with_capacity(STREAM_BUFFER, stream);
     let quality = level.map(Level::Precise).unwrap_or(Level::Default);
     Ok(match to {
-        Compression::Gzip => Box::pin(GzipEncoder::with_quality(buffered, quality)),
-        Compression::Zstd => Box::pin(ZstdEncoder::with_quality(buffered, quality)),
-        Compression::Xz => Box::pin(XzEncoder::with_quality(buffered, quality)),
+        // Reads whole 64 KiB blocks itself: no buffer in front.
+        Compression::Gzip => Box::pin(AdaptiveGzipEncoder::new(stream, gzip_level(level)?)),
+        Compression::Zstd => Box::pin(ZstdEncoder::with_quality(
+            BufReader::with_capacity(STREAM_BUFFER, stream),
+            quality,
+        )),
+        Compression::Xz => Box::pin(XzEncoder::with_quality(
+            BufReader::with_capacity(STREAM_BUFFER, stream),
+            quality,
+        )),
         Compression::ZstdChunked | Compression::Bzip2 => {
             anyhow::bail!("compressing layers with {to} is not supported")
         }
     })
+}
+
+/// The gzip level to use: `--dest-compress-level` (checked to be 1–9 by the CLI) or gzip's
+/// default.
+fn gzip_level(level: Option<i32>) -> Result<u32> {
+    match level {
+        None => Ok(DEFAULT_GZIP_LEVEL),
+        Some(level) => u32::try_from(level)
+            .ok()
+            .filter(|level| (1..=9).contains(level))
+            .ok_or_else(|| anyhow::anyhow!("invalid gzip compression level {level}")),
+    }
 }
 
 /// Counts bytes read from the source and reports them, at most every 256 KiB.

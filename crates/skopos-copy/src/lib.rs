@@ -10,6 +10,7 @@
 
 mod blob;
 mod events;
+mod gzip;
 mod list;
 mod options;
 mod single;
