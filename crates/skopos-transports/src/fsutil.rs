@@ -163,13 +163,7 @@ pub(crate) async fn open_blob(path: &Path) -> Result<(BlobReader, Option<u64>)> 
     .context("the blob-opening thread failed")??;
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     tokio::task::spawn_blocking(move || read_ahead(file, &sender));
-    let reader = ChunkReader {
-        receiver,
-        chunk: Vec::new(),
-        position: 0,
-        finished: false,
-    };
-    Ok((Box::pin(reader), Some(size)))
+    Ok((chunk_reader(receiver), Some(size)))
 }
 
 /// Feed `file` to `sender` chunk by chunk until end of file, an error, or the reader
@@ -200,7 +194,17 @@ fn read_ahead(mut file: File, sender: &mpsc::Sender<io::Result<Vec<u8>>>) {
     }
 }
 
-/// The async end of [`read_ahead`].
+/// The async end of a blocking thread that reads a file chunk by chunk ([`read_ahead`], or a
+/// range of an archive): the chunks as a stream, ending at the first error.
+pub(crate) fn chunk_reader(receiver: mpsc::Receiver<io::Result<Vec<u8>>>) -> BlobReader {
+    Box::pin(ChunkReader {
+        receiver,
+        chunk: Vec::new(),
+        position: 0,
+        finished: false,
+    })
+}
+
 struct ChunkReader {
     receiver: mpsc::Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,

@@ -12,9 +12,7 @@ use std::fs::File;
 use std::io::{self, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use anyhow::{anyhow, bail, Context as _};
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
@@ -22,7 +20,7 @@ use serde::Deserialize;
 use skopos_core::compression::Compression;
 use skopos_core::go_text::go_quote;
 use skopos_core::{BlobReader, Result, SystemContext};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::fsutil::go_error_text;
@@ -31,7 +29,7 @@ use crate::fsutil::go_error_text;
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";
 
 /// Size of each positioned read when streaming a component.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = crate::fsutil::IO_CHUNK_SIZE;
 
 /// How many chunks one component stream may have read ahead.
 const CHUNKS_AHEAD: usize = 2;
@@ -345,12 +343,7 @@ impl ArchiveFile {
         let file = self.file.clone();
         let range = component.clone();
         tokio::task::spawn_blocking(move || read_range(&file, &range, &sender));
-        Box::pin(RangeReader {
-            receiver,
-            chunk: Vec::new(),
-            position: 0,
-            finished: false,
-        })
+        crate::fsutil::chunk_reader(receiver)
     }
 
     /// The compression of a component, from its first bytes.
@@ -508,43 +501,6 @@ fn read_range(file: &File, range: &Component, sender: &mpsc::Sender<io::Result<V
             return;
         }
         position += length as u64;
-    }
-}
-
-/// The async end of [`read_range`].
-struct RangeReader {
-    receiver: mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    position: usize,
-    finished: bool,
-}
-
-impl AsyncRead for RangeReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        while this.position == this.chunk.len() && !this.finished {
-            match this.receiver.poll_recv(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => this.finished = true,
-                Poll::Ready(Some(Err(err))) => {
-                    this.finished = true;
-                    return Poll::Ready(Err(err));
-                }
-                Poll::Ready(Some(Ok(chunk))) => {
-                    this.chunk = chunk;
-                    this.position = 0;
-                }
-            }
-        }
-        let available = &this.chunk[this.position..];
-        let n = available.len().min(buf.remaining());
-        buf.put_slice(&available[..n]);
-        this.position += n;
-        Poll::Ready(Ok(()))
     }
 }
 
