@@ -111,6 +111,20 @@ impl Descriptor {
 }
 
 impl Index {
+    /// Which blob holds the manifest a source is asked for, and its MIME type: the chosen
+    /// image's own when `instance` is `None`, else the instance's, with the media type
+    /// `index.json` gives its digest (if any), as c/image's OCI sources report it.
+    pub fn manifest_location(
+        &self,
+        chosen: &Descriptor,
+        instance: Option<&Digest>,
+    ) -> Result<(Digest, String)> {
+        match instance {
+            None => Ok((chosen.parsed_digest()?, chosen.media_type.clone())),
+            Some(digest) => Ok((digest.clone(), self.media_type_of(digest).to_string())),
+        }
+    }
+
     /// A fresh index, as skopeo 1.9.3 starts one (no `mediaType`).
     pub fn new() -> Index {
         Index {

@@ -165,17 +165,8 @@ impl ImageSource for OciArchiveSource {
     /// As the `oci:` transport: the top-level manifest's MIME type is its `index.json`
     /// media type; an instance's is the media type `index.json` gives its digest, if any.
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        match instance {
-            None => {
-                let digest = self.descriptor.parsed_digest()?;
-                let bytes = self.read_blob(&digest).await?;
-                Ok((bytes, self.descriptor.media_type.clone()))
-            }
-            Some(digest) => {
-                let bytes = self.read_blob(digest).await?;
-                Ok((bytes, self.index.media_type_of(digest).to_string()))
-            }
-        }
+        let (digest, mime_type) = self.index.manifest_location(&self.descriptor, instance)?;
+        Ok((self.read_blob(&digest).await?, mime_type))
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
