@@ -21,7 +21,11 @@ pub enum Json {
 impl Json {
     /// Parse a whole document; trailing data is an error.
     pub fn parse(bytes: &[u8]) -> anyhow::Result<Json> {
-        serde_json::from_slice(bytes).map_err(|err| anyhow::anyhow!("{err}"))
+        serde_json::from_slice(bytes).map_err(|err| match err.classify() {
+            // Go's wording for a truncated document.
+            serde_json::error::Category::Eof => anyhow::anyhow!("unexpected end of JSON input"),
+            _ => anyhow::anyhow!("{err}"),
+        })
     }
 
     /// The kind word Go's `encoding/json` uses in "cannot unmarshal KIND into …".

@@ -40,8 +40,7 @@ impl Policy {
 
     /// Read and parse one policy file.
     pub fn from_file(path: &Path) -> Result<Policy> {
-        let bytes = std::fs::read(path)
-            .map_err(|err| anyhow!("open {}: {}", path.display(), go_errno_text(&err)))?;
+        let bytes = read_file_like_go(path)?;
         Policy::from_bytes(&bytes).map_err(|err| {
             anyhow!(
                 "invalid policy in {}: {err:#}",
@@ -122,6 +121,17 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// Go's `os.ReadFile`: errors name the failing step and path (`open P: …`, `read P: …`).
+fn read_file_like_go(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)
+        .map_err(|err| anyhow!("open {}: {}", path.display(), go_errno_text(&err)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|err| anyhow!("read {}: {}", path.display(), go_errno_text(&err)))?;
+    Ok(bytes)
 }
 
 /// `$HOME/.config/containers/policy.json` if it exists, else the system policy.

@@ -229,6 +229,18 @@ fn load_reports_missing_and_invalid_files_as_skopeo() {
             invalid.display()
         )
     );
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(root.path()), false).unwrap_err()),
+        format!("read {}: is a directory", root.path().display())
+    );
+    std::fs::write(&invalid, "").unwrap();
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(&invalid), false).unwrap_err()),
+        format!(
+            "invalid policy in \"{}\": unexpected end of JSON input",
+            invalid.display()
+        )
+    );
     // --insecure-policy never reads a file.
     assert_eq!(
         Policy::load(Some(&missing), true).unwrap(),

@@ -357,3 +357,21 @@ fn inspect_does_not_evaluate_the_policy() {
         assert_eq!(skopos.stdout_bytes, skopeo.stdout_bytes);
     }
 }
+
+#[test]
+fn without_policy_flag_the_users_policy_file_wins() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 68);
+    // Each tool's $HOME is its own directory in the work area.
+    for home in ["home-skopeo", "home-skopos"] {
+        let config = workspace.path(home).join(".config/containers");
+        common::create_dir(&config);
+        std::fs::write(config.join("policy.json"), REJECT).unwrap();
+    }
+    let (skopeo, skopos) = run_both(&workspace, &["copy", "oci:src:t", &format!("oci:{WHO}:t")]);
+    assert_same_refusal(
+        &skopeo,
+        &skopos,
+        "Source image rejected: Running image oci:src:t is rejected by policy.",
+    );
+}
