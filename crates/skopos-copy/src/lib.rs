@@ -16,7 +16,7 @@ mod options;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
-pub use options::{CopyOptions, ImageListSelection, DEFAULT_PARALLEL_BLOBS};
+pub use options::{CopyOptions, ImageListSelection, SourcePolicy, DEFAULT_PARALLEL_BLOBS};
 
 use std::sync::Arc;
 
@@ -65,7 +65,10 @@ pub async fn copy_image(
                 let chosen = list
                     .choose_instance(&copier.options.platform)
                     .context("choosing an image from the manifest list")?;
-                copier.copy_instance_as_top_level(&chosen).await?
+                copier
+                    .copy_instance_as_top_level(&chosen)
+                    .await
+                    .context("copying system image from manifest list")?
             }
             ImageListSelection::All | ImageListSelection::IndexOnly => {
                 list::copy_list(&copier, &bytes, &mime, &list).await?

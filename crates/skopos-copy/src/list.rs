@@ -88,7 +88,13 @@ pub(crate) async fn copy_list(
                 Placement::ListInstance,
             )
             .await
-            .with_context(|| format!("copying image {} from the list", instance.digest))?;
+            .with_context(|| {
+                format!(
+                    "copying image {}/{} from manifest list",
+                    i + 1,
+                    to_copy.len()
+                )
+            })?;
         if copied.digest != instance.digest || copied.mime_type != instance.media_type {
             updates.push((
                 instance.digest.clone(),

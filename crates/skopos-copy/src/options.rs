@@ -1,8 +1,11 @@
 //! What a copy should do, independent of any command line.
 
+use std::sync::Arc;
+
 use skopos_core::compression::Compression;
 use skopos_core::platform::Platform;
 use skopos_core::reference::DockerReference;
+use skopos_core::{Digest, ImageSource, Result};
 
 /// Which images of a manifest list to copy (`--multi-arch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,6 +42,25 @@ pub struct CopyOptions {
     pub destination_reference: Option<DockerReference>,
     /// How to name the destination in messages (`transport:reference`).
     pub destination_name: String,
+    /// The trust policy each copied image must satisfy; `None` accepts every image (the
+    /// CLI always sets one, `--insecure-policy` being an accept-anything policy).
+    pub source_policy: Option<Arc<dyn SourcePolicy>>,
+}
+
+/// Decides whether a source image may be copied: containers/image's
+/// `IsRunningImageAllowed`, asked for each image copied (the chosen instance of a list,
+/// or every instance with `--all`) before anything about it is read or written.
+#[async_trait::async_trait]
+pub trait SourcePolicy: Send + Sync + std::fmt::Debug {
+    /// `Ok` when the image may be copied; otherwise why not. `instance` is the image's
+    /// digest when it is an instance of a list, `manifest` its manifest; the image's
+    /// signatures are `source.signatures(instance)`.
+    async fn check(
+        &self,
+        source: &dyn ImageSource,
+        instance: Option<&Digest>,
+        manifest: &[u8],
+    ) -> Result<()>;
 }
 
 impl Default for CopyOptions {
@@ -54,6 +76,7 @@ impl Default for CopyOptions {
             max_parallel_blobs: DEFAULT_PARALLEL_BLOBS,
             destination_reference: None,
             destination_name: "the destination".to_string(),
+            source_policy: None,
         }
     }
 }

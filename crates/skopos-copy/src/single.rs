@@ -83,6 +83,13 @@ impl Copier {
         placement: Placement,
     ) -> Result<CopyOutcome> {
         let options = &self.options;
+        // As containers/image: before anything else about the image is read or written.
+        if let Some(policy) = &options.source_policy {
+            policy
+                .check(self.source.as_ref(), source_instance, &bytes)
+                .await
+                .context("Source image rejected")?;
+        }
         self.progress
             .event(CopyEvent::GettingSignatures { list: false });
         let signatures = if options.remove_signatures {

@@ -9,18 +9,23 @@ use anyhow::{anyhow, bail, Context as _};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use skopos_copy::{
     copy_image, BlobKind, CopyEvent, CopyOptions, ImageListSelection, NoProgress, ProgressSink,
+    SourcePolicy,
 };
 use skopos_core::compression::Compression;
 use skopos_core::media_type;
 use skopos_core::platform::Platform;
 use skopos_core::retry::{with_retry, RetryOptions};
-use skopos_core::{Digest, ImageName, SystemContext};
+use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
+use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
+    // skopeo loads the trust policy before it looks at anything else.
+    let policy = Policy::load(global.policy.as_deref(), global.insecure_policy)
+        .map_err(|err| anyhow!("Error loading trust policy: {err:#}"))?;
     let options = copy_options(global, args)?;
     let source_name = ImageName::parse(args.source())
         .map_err(|e| e.context(format!("Invalid source name {}", args.source())))?;
@@ -58,6 +63,10 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     let options = CopyOptions {
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
+        source_policy: Some(Arc::new(SourceImagePolicy {
+            policy,
+            source_name: source_name.clone(),
+        })),
         ..options
     };
     let progress: Arc<dyn ProgressSink> = if args.quiet {
@@ -89,6 +98,28 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
             .with_context(|| format!("Failed to write digest to file {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The trust policy applied to the copy's source: every image copied is judged under the
+/// source's name, as containers/image does for list instances too.
+#[derive(Debug)]
+struct SourceImagePolicy {
+    policy: Policy,
+    source_name: ImageName,
+}
+
+#[async_trait::async_trait]
+impl SourcePolicy for SourceImagePolicy {
+    async fn check(
+        &self,
+        source: &dyn ImageSource,
+        instance: Option<&Digest>,
+        _manifest: &[u8],
+    ) -> skopos_core::Result<()> {
+        self.policy
+            .check_image(&self.source_name, || source.signatures(instance))
+            .await
+    }
 }
 
 /// The settings every image access shares: global flags.
@@ -213,6 +244,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         },
         destination_reference: None,
         destination_name: String::new(),
+        source_policy: None,
     })
 }
 

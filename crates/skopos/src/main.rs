@@ -183,17 +183,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Signature policies are not evaluated yet: every command behaves as with
-/// `--insecure-policy`, and says so when debugging.
+/// The policy flags every command checks. The policy itself is loaded by the commands
+/// that evaluate it (`copy`, as in skopeo; `inspect`, `delete` and `list-tags` do not).
 fn check_policy_flags(global: &GlobalArgs) -> anyhow::Result<()> {
     if global.require_signed {
         if global.insecure_policy {
             bail!("--require-signed and --insecure-policy cannot be used together");
         }
         bail!("--require-signed is not supported yet: skopos does not verify signatures");
-    }
-    if !global.insecure_policy {
-        tracing::debug!("Signature policy is not enforced yet: behaving as with --insecure-policy");
     }
     Ok(())
 }

@@ -1,0 +1,466 @@
+//! policy.json (containers-policy.json(5)) as containers/image v5.23 reads it: every object
+//! is parsed strictly (unknown, duplicate or missing keys are errors) because a typo in a
+//! security policy must never be silently ignored. Error texts are containers/image's.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use anyhow::{anyhow, bail, Result};
+use base64::Engine as _;
+use regex::Regex;
+use skopos_core::reference::DockerReference;
+
+use crate::json::Json;
+
+/// A parsed trust policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Requirements for images no transport scope matches.
+    pub default: Vec<Requirement>,
+    /// Transport name → scope (`""` for the whole transport) → requirements.
+    pub transports: BTreeMap<String, BTreeMap<String, Vec<Requirement>>>,
+}
+
+/// One requirement an image must satisfy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requirement {
+    InsecureAcceptAnything,
+    Reject,
+    SignedBy(SignedBy),
+    SignedBaseLayer { base_layer_identity: ReferenceMatch },
+    SigstoreSigned(SigstoreSigned),
+}
+
+/// A `signedBy` requirement (simple signing, GPG or X.509 keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedBy {
+    /// `GPGKeys`, `signedByGPGKeys`, `X509Certificates` or `signedByX509CAs`.
+    pub key_type: String,
+    pub keys: KeySource,
+    pub signed_identity: ReferenceMatch,
+}
+
+/// A `sigstoreSigned` requirement; `keys` is never [`KeySource::Paths`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigstoreSigned {
+    pub keys: KeySource,
+    pub signed_identity: ReferenceMatch,
+}
+
+/// Where a signature requirement's public keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    Path(String),
+    Paths(Vec<String>),
+    Data(Vec<u8>),
+}
+
+/// How a signature's claimed identity must relate to the image's reference.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReferenceMatch {
+    MatchExact,
+    MatchRepoDigestOrExact,
+    MatchRepository,
+    ExactReference(String),
+    ExactRepository(String),
+    RemapIdentity {
+        prefix: String,
+        signed_prefix: String,
+    },
+}
+
+/// The key types `signedBy` accepts.
+const KEY_TYPES: [&str; 4] = [
+    "GPGKeys",
+    "signedByGPGKeys",
+    "X509Certificates",
+    "signedByX509CAs",
+];
+
+impl Policy {
+    /// The policy `--insecure-policy` stands for: accept anything.
+    pub fn insecure_accept_anything() -> Policy {
+        Policy {
+            default: vec![Requirement::InsecureAcceptAnything],
+            transports: BTreeMap::new(),
+        }
+    }
+
+    /// Parse policy.json contents (`signature.NewPolicyFromBytes`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Policy> {
+        let document = Json::parse(bytes)?;
+        let mut default = None;
+        let mut transports = BTreeMap::new();
+        for_each_member(&document, |key, value| {
+            match key {
+                "default" => default = Some(requirements(value)?),
+                "transports" => transports = transport_scopes(value)?,
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        let Some(default) = default else {
+            bail!("Default policy is missing");
+        };
+        Ok(Policy {
+            default,
+            transports,
+        })
+    }
+}
+
+/// Walk an object's members in order with `ParanoidUnmarshalJSONObject`'s checks:
+/// `value` must be an object, no key twice, and `member` returns `false` for a key it does
+/// not know.
+fn for_each_member<'a>(
+    value: &'a Json,
+    mut member: impl FnMut(&'a str, &'a Json) -> Result<bool>,
+) -> Result<()> {
+    let Json::Object(members) = value else {
+        bail!("JSON object expected, got \"{}\"", value.go_token_text());
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in members {
+        if seen.contains(&key.as_str()) {
+            bail!("Duplicate key \"{key}\"");
+        }
+        seen.push(key);
+        if !member(key, value)? {
+            bail!("Unknown key \"{key}\"");
+        }
+    }
+    Ok(())
+}
+
+/// `ParanoidUnmarshalJSONObjectExactFields`: exactly the keys in `fields`, each once.
+fn exact_fields<'a>(value: &'a Json, fields: &[&str]) -> Result<Vec<&'a Json>> {
+    let mut found: Vec<Option<&'a Json>> = vec![None; fields.len()];
+    for_each_member(value, |key, member| {
+        match fields.iter().position(|field| *field == key) {
+            Some(i) => {
+                found[i] = Some(member);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })?;
+    fields
+        .iter()
+        .zip(found)
+        .map(|(field, value)| {
+            value.ok_or_else(|| anyhow!("Key \"{field}\" missing in a JSON object"))
+        })
+        .collect()
+}
+
+fn cannot_unmarshal(value: &Json, go_type: &str) -> anyhow::Error {
+    anyhow!(
+        "json: cannot unmarshal {} into Go value of type {go_type}",
+        value.go_kind()
+    )
+}
+
+/// A JSON string; `null` leaves Go's string empty.
+fn string(value: &Json) -> Result<String> {
+    match value {
+        Json::String(s) => Ok(s.clone()),
+        Json::Null => Ok(String::new()),
+        other => Err(cannot_unmarshal(other, "string")),
+    }
+}
+
+/// The `"transports"` member: transport name → scopes.
+fn transport_scopes(value: &Json) -> Result<BTreeMap<String, BTreeMap<String, Vec<Requirement>>>> {
+    let mut transports = BTreeMap::new();
+    for_each_member(value, |transport, scopes_json| {
+        let mut scopes = BTreeMap::new();
+        for_each_member(scopes_json, |scope, requirements_json| {
+            // containers/image treats a scope its transport refuses as an unknown key.
+            if !scope.is_empty() && !scope_is_valid(transport, scope) {
+                return Ok(false);
+            }
+            scopes.insert(scope.to_string(), requirements(requirements_json)?);
+            Ok(true)
+        })?;
+        transports.insert(transport.to_string(), scopes);
+        Ok(true)
+    })?;
+    Ok(transports)
+}
+
+/// The transport's `ValidatePolicyConfigurationScope` for a non-empty scope. Transports
+/// containers/image does not know accept any scope.
+fn scope_is_valid(transport: &str, scope: &str) -> bool {
+    match transport {
+        "dir" | "oci" | "oci-archive" | "sif" => {
+            scope.starts_with('/') && scope != "/" && is_clean_path(scope)
+        }
+        "docker-archive" | "tarball" => false,
+        // An image ID cannot be a namespace.
+        "docker-daemon" => skopos_core::reference::go_digest::parse_go_digest(scope).is_err(),
+        _ => true,
+    }
+}
+
+/// Whether an absolute path is already in Go's `filepath.Clean` form.
+fn is_clean_path(path: &str) -> bool {
+    !path.ends_with('/')
+        && path[1..]
+            .split('/')
+            .all(|component| !component.is_empty() && component != "." && component != "..")
+}
+
+/// A non-empty list of requirements (`PolicyRequirements.UnmarshalJSON`).
+fn requirements(value: &Json) -> Result<Vec<Requirement>> {
+    let items: &[Json] = match value {
+        Json::Array(items) => items,
+        Json::Null => &[],
+        other => return Err(cannot_unmarshal(other, "[]json.RawMessage")),
+    };
+    if items.is_empty() {
+        bail!("List of verification policy requirements must not be empty");
+    }
+    items.iter().map(requirement).collect()
+}
+
+/// The `type` member, read leniently first to pick the parser, as containers/image does.
+fn type_field(value: &Json, go_struct: &str, go_field_type: &str) -> Result<String> {
+    match value {
+        Json::Object(members) => match members.iter().rev().find(|(key, _)| key == "type") {
+            Some((_, Json::String(s))) => Ok(s.clone()),
+            Some((_, Json::Null)) | None => Ok(String::new()),
+            Some((_, other)) => bail!(
+                "json: cannot unmarshal {} into Go struct field {go_struct}.type of type {go_field_type}",
+                other.go_kind()
+            ),
+        },
+        Json::Null => Ok(String::new()),
+        other => Err(cannot_unmarshal(other, &format!("signature.{go_struct}"))),
+    }
+}
+
+fn requirement(value: &Json) -> Result<Requirement> {
+    let kind = type_field(value, "prCommon", "signature.prTypeName")?;
+    match kind.as_str() {
+        "insecureAcceptAnything" => {
+            exact_fields(value, &["type"])?;
+            Ok(Requirement::InsecureAcceptAnything)
+        }
+        "reject" => {
+            exact_fields(value, &["type"])?;
+            Ok(Requirement::Reject)
+        }
+        "signedBy" => signed_by(value).map(Requirement::SignedBy),
+        "signedBaseLayer" => {
+            let fields = exact_fields(value, &["type", "baseLayerIdentity"])?;
+            Ok(Requirement::SignedBaseLayer {
+                base_layer_identity: reference_match(fields[1])?,
+            })
+        }
+        "sigstoreSigned" => sigstore_signed(value).map(Requirement::SigstoreSigned),
+        other => bail!("Unknown policy requirement type \"{other}\""),
+    }
+}
+
+fn key_paths(value: &Json) -> Result<Option<Vec<String>>> {
+    match value {
+        Json::Array(items) => items.iter().map(string).collect::<Result<_>>().map(Some),
+        Json::Null => Ok(None),
+        other => Err(cannot_unmarshal(other, "[]string")),
+    }
+}
+
+/// Go decodes `[]byte` from standard base64.
+fn key_data(value: &Json) -> Result<Option<Vec<u8>>> {
+    match value {
+        Json::String(text) => {
+            let text: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .map(Some)
+                .map_err(|err| match err {
+                    base64::DecodeError::InvalidByte(offset, _)
+                    | base64::DecodeError::InvalidLastSymbol(offset, _) => {
+                        anyhow!("illegal base64 data at input byte {offset}")
+                    }
+                    _ => anyhow!("illegal base64 data at input byte {}", text.len()),
+                })
+        }
+        Json::Null => Ok(None),
+        other => Err(cannot_unmarshal(other, "[]uint8")),
+    }
+}
+
+fn signed_by(value: &Json) -> Result<SignedBy> {
+    let mut key_type = String::new();
+    let (mut path, mut paths, mut data) = (None, None, None);
+    let mut identity = None;
+    for_each_member(value, |key, member| {
+        match key {
+            "type" => {
+                string(member)?;
+            }
+            "keyType" => {
+                let text = string(member)?;
+                if !KEY_TYPES.contains(&text.as_str()) {
+                    bail!("Unrecognized keyType value \"{text}\"");
+                }
+                key_type = text;
+            }
+            "keyPath" => path = Some(string(member)?),
+            "keyPaths" => paths = Some(key_paths(member)?),
+            "keyData" => data = Some(key_data(member)?),
+            "signedIdentity" => identity = Some(member),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let signed_identity = match identity {
+        None => ReferenceMatch::MatchRepoDigestOrExact,
+        Some(json) => reference_match(json)?,
+    };
+    let keys = match (path, paths, data) {
+        (Some(path), None, None) => key_source(Some(path), None, None),
+        (None, Some(paths), None) => key_source(None, paths, None),
+        (None, None, Some(data)) => key_source(None, None, data),
+        (None, None, None) => bail!(
+            "Exactly one of keyPath, keyPaths and keyData must be specified, none of them present"
+        ),
+        _ => bail!(
+            "Exactly one of keyPath, keyPaths and keyData must be specified, more than one present"
+        ),
+    };
+    if !KEY_TYPES.contains(&key_type.as_str()) {
+        bail!("invalid keyType \"{key_type}\"");
+    }
+    let Some(keys) = keys else {
+        bail!("exactly one of keyPath, keyPaths and keyData must be specified");
+    };
+    Ok(SignedBy {
+        key_type,
+        keys,
+        signed_identity,
+    })
+}
+
+/// The one key source `newPRSignedBy` counts: an empty path, a `null` list or `null` data
+/// does not count.
+fn key_source(
+    path: Option<String>,
+    paths: Option<Vec<String>>,
+    data: Option<Vec<u8>>,
+) -> Option<KeySource> {
+    match (path.filter(|p| !p.is_empty()), paths, data) {
+        (Some(path), None, None) => Some(KeySource::Path(path)),
+        (None, Some(paths), None) => Some(KeySource::Paths(paths)),
+        (None, None, Some(data)) => Some(KeySource::Data(data)),
+        _ => None,
+    }
+}
+
+fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
+    let (mut path, mut data) = (None, None);
+    let mut identity = None;
+    for_each_member(value, |key, member| {
+        match key {
+            "type" => {
+                string(member)?;
+            }
+            "keyPath" => path = Some(string(member)?),
+            "keyData" => data = Some(key_data(member)?),
+            "signedIdentity" => identity = Some(member),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let signed_identity = match identity {
+        None => ReferenceMatch::MatchRepoDigestOrExact,
+        Some(json) => reference_match(json)?,
+    };
+    let keys = match (path, data) {
+        (Some(_), Some(_)) => bail!("keyPath and keyData cannot be used simultaneously"),
+        (Some(path), None) => KeySource::Path(path),
+        (None, Some(data)) => KeySource::Data(data.unwrap_or_default()),
+        (None, None) => bail!("At least one of keyPath and keyData must be specified"),
+    };
+    Ok(SigstoreSigned {
+        keys,
+        signed_identity,
+    })
+}
+
+fn reference_match(value: &Json) -> Result<ReferenceMatch> {
+    let kind = type_field(value, "prmCommon", "signature.prmTypeName")?;
+    Ok(match kind.as_str() {
+        "matchExact" => {
+            exact_fields(value, &["type"])?;
+            ReferenceMatch::MatchExact
+        }
+        "matchRepoDigestOrExact" => {
+            exact_fields(value, &["type"])?;
+            ReferenceMatch::MatchRepoDigestOrExact
+        }
+        "matchRepository" => {
+            exact_fields(value, &["type"])?;
+            ReferenceMatch::MatchRepository
+        }
+        "exactReference" => {
+            let fields = exact_fields(value, &["type", "dockerReference"])?;
+            let text = string(fields[1])?;
+            let reference = DockerReference::parse_normalized(&text)
+                .map_err(|err| anyhow!("Invalid format of dockerReference {text}: {err:#}"))?;
+            if reference.is_name_only() {
+                bail!("dockerReference {text} contains neither a tag nor digest");
+            }
+            ReferenceMatch::ExactReference(text)
+        }
+        "exactRepository" => {
+            let fields = exact_fields(value, &["type", "dockerRepository"])?;
+            let text = string(fields[1])?;
+            DockerReference::parse_normalized(&text)
+                .map_err(|err| anyhow!("Invalid format of dockerRepository {text}: {err:#}"))?;
+            ReferenceMatch::ExactRepository(text)
+        }
+        "remapIdentity" => {
+            let fields = exact_fields(value, &["type", "prefix", "signedPrefix"])?;
+            let prefix = string(fields[1])?;
+            let signed_prefix = string(fields[2])?;
+            validate_remap_prefix(&prefix)?;
+            validate_remap_prefix(&signed_prefix)?;
+            ReferenceMatch::RemapIdentity {
+                prefix,
+                signed_prefix,
+            }
+        }
+        other => bail!("Unknown policy reference match type \"{other}\""),
+    })
+}
+
+/// docker/reference's domain grammar (v5.23: host names and ports, no IPv6 literals).
+const DOMAIN: &str = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?";
+const NAME_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
+
+static REMAP_DOMAIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^{DOMAIN}$")).expect("constant domain regex compiles"));
+static REMAP_DOMAIN_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!("^{DOMAIN}/")).expect("constant domain prefix regex compiles")
+});
+static REMAP_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        "^(?:{DOMAIN}/)?{NAME_COMPONENT}(?:/{NAME_COMPONENT})*$"
+    ))
+    .expect("constant name regex compiles")
+});
+
+/// A `remapIdentity` prefix must be a host[:port] or a name that starts with one.
+fn validate_remap_prefix(prefix: &str) -> Result<()> {
+    if REMAP_DOMAIN.is_match(prefix)
+        || (REMAP_NAME.is_match(prefix) && REMAP_DOMAIN_PREFIX.is_match(prefix))
+    {
+        return Ok(());
+    }
+    bail!(
+        "prefix {} is not valid",
+        skopos_core::go_text::go_quote(prefix)
+    )
+}

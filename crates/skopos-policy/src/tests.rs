@@ -1,0 +1,337 @@
+use super::*;
+
+fn parse_error(text: &str) -> String {
+    format!("{:#}", Policy::from_bytes(text.as_bytes()).unwrap_err())
+}
+
+fn image(input: &str) -> ImageName {
+    ImageName::parse(input).unwrap()
+}
+
+async fn no_signatures() -> Result<Vec<Vec<u8>>> {
+    Ok(Vec::new())
+}
+
+async fn one_signature() -> Result<Vec<Vec<u8>>> {
+    Ok(vec![b"signature".to_vec()])
+}
+
+#[test]
+fn parses_every_requirement_and_identity_type() {
+    let policy = Policy::from_bytes(
+        br#"{
+        "default": [{"type": "reject"}],
+        "transports": {
+            "docker": {
+                "": [{"type": "insecureAcceptAnything"}],
+                "example.com/app": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k.gpg"}],
+                "example.com/paths": [{"type": "signedBy", "keyType": "signedByGPGKeys", "keyPaths": ["/a", "/b"],
+                    "signedIdentity": {"type": "remapIdentity", "prefix": "example.com", "signedPrefix": "mirror.example.com/ns"}}],
+                "example.com/data": [{"type": "signedBy", "keyType": "GPGKeys", "keyData": "aGVsbG8=",
+                    "signedIdentity": {"type": "exactReference", "dockerReference": "example.com/app:v1"}}],
+                "example.com/repo": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k",
+                    "signedIdentity": {"type": "exactRepository", "dockerRepository": "example.com/app"}}],
+                "example.com/base": [{"type": "signedBaseLayer", "baseLayerIdentity": {"type": "matchRepository"}}],
+                "*.example.com": [{"type": "sigstoreSigned", "keyPath": "/cosign.pub",
+                    "signedIdentity": {"type": "matchExact"}}]
+            },
+            "dir": {"/tmp/images": [{"type": "reject"}]},
+            "unknown-transport": {"anything goes": [{"type": "reject"}]}
+        }
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(policy.default, [Requirement::Reject]);
+    let docker = &policy.transports["docker"];
+    assert_eq!(
+        docker["example.com/app"],
+        [Requirement::SignedBy(SignedBy {
+            key_type: "GPGKeys".into(),
+            keys: KeySource::Path("/k.gpg".into()),
+            signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+        })]
+    );
+    assert_eq!(
+        docker["example.com/data"],
+        [Requirement::SignedBy(SignedBy {
+            key_type: "GPGKeys".into(),
+            keys: KeySource::Data(b"hello".to_vec()),
+            signed_identity: ReferenceMatch::ExactReference("example.com/app:v1".into()),
+        })]
+    );
+    assert_eq!(
+        docker["*.example.com"],
+        [Requirement::SigstoreSigned(SigstoreSigned {
+            keys: KeySource::Path("/cosign.pub".into()),
+            signed_identity: ReferenceMatch::MatchExact,
+        })]
+    );
+    assert!(matches!(
+        &docker["example.com/paths"][0],
+        Requirement::SignedBy(SignedBy {
+            signed_identity: ReferenceMatch::RemapIdentity { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn refuses_unknown_duplicate_and_missing_keys() {
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "reject"}], "extra": 1}"#),
+        r#"Unknown key "extra""#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "reject"}], "default": [{"type": "reject"}]}"#),
+        r#"Duplicate key "default""#
+    );
+    assert_eq!(
+        parse_error(r#"{"transports": {}}"#),
+        "Default policy is missing"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "reject", "keyPath": "/k"}]}"#),
+        r#"Unknown key "keyPath""#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "reject", "type": "reject"}]}"#),
+        r#"Duplicate key "type""#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "signedBaseLayer"}]}"#),
+        r#"Key "baseLayerIdentity" missing in a JSON object"#
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "reject"}], "transports": {"docker": {"a": [{"type": "reject"}], "a": [{"type": "reject"}]}}}"#
+        ),
+        r#"Duplicate key "a""#
+    );
+}
+
+#[test]
+fn refuses_bad_requirements() {
+    assert_eq!(
+        parse_error(r#"{"default": []}"#),
+        "List of verification policy requirements must not be empty"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "acceptEverything"}]}"#),
+        r#"Unknown policy requirement type "acceptEverything""#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{}]}"#),
+        r#"Unknown policy requirement type """#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": {"type": "reject"}}"#),
+        "json: cannot unmarshal object into Go value of type []json.RawMessage"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys"}]}"#),
+        "Exactly one of keyPath, keyPaths and keyData must be specified, none of them present"
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/a", "keyData": ""}]}"#
+        ),
+        "Exactly one of keyPath, keyPaths and keyData must be specified, more than one present"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "signedBy", "keyPath": "/a"}]}"#),
+        r#"invalid keyType """#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "signedBy", "keyType": "PGP", "keyPath": "/a"}]}"#),
+        r#"Unrecognized keyType value "PGP""#
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyData": "!!"}]}"#
+        ),
+        "illegal base64 data at input byte 0"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": 3}]}"#),
+        "json: cannot unmarshal number into Go value of type string"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "sigstoreSigned"}]}"#),
+        "At least one of keyPath and keyData must be specified"
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "sigstoreSigned", "keyPath": "/a", "keyData": ""}]}"#),
+        "keyPath and keyData cannot be used simultaneously"
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/a", "signedIdentity": {"type": "matchAll"}}]}"#
+        ),
+        r#"Unknown policy reference match type "matchAll""#
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/a", "signedIdentity": {"type": "exactReference", "dockerReference": "example.com/app"}}]}"#
+        ),
+        "dockerReference example.com/app contains neither a tag nor digest"
+    );
+    assert_eq!(
+        parse_error(
+            r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/a", "signedIdentity": {"type": "remapIdentity", "prefix": "example.com/UPPER", "signedPrefix": "example.com"}}]}"#
+        ),
+        r#"prefix "example.com/UPPER" is not valid"#
+    );
+    assert_eq!(
+        parse_error(r#"{"default": [{"type": "reject"}], "transports": []}"#),
+        r#"JSON object expected, got "[""#
+    );
+}
+
+#[test]
+fn scopes_a_transport_refuses_are_unknown_keys() {
+    for (transport, scope) in [
+        ("dir", "relative/path"),
+        ("dir", "/"),
+        ("oci", "/not/clean/"),
+        ("oci-archive", "/a/../b"),
+        ("docker-archive", "/a.tar"),
+        ("tarball", "/a.tar"),
+        (
+            "docker-daemon",
+            "sha256:0123456789012345678901234567890123456789012345678901234567890123",
+        ),
+    ] {
+        let text = format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"{transport}": {{"{scope}": [{{"type": "reject"}}]}}}}}}"#
+        );
+        assert_eq!(
+            parse_error(&text),
+            format!("Unknown key \"{scope}\""),
+            "{transport} {scope}"
+        );
+    }
+}
+
+#[test]
+fn load_reports_missing_and_invalid_files_as_skopeo() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("missing.json");
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(&missing), false).unwrap_err()),
+        format!("open {}: no such file or directory", missing.display())
+    );
+    let invalid = root.path().join("policy.json");
+    std::fs::write(&invalid, r#"{"default": []}"#).unwrap();
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(&invalid), false).unwrap_err()),
+        format!(
+            "invalid policy in \"{}\": List of verification policy requirements must not be empty",
+            invalid.display()
+        )
+    );
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(root.path()), false).unwrap_err()),
+        format!("read {}: is a directory", root.path().display())
+    );
+    std::fs::write(&invalid, "").unwrap();
+    assert_eq!(
+        format!("{:#}", Policy::load(Some(&invalid), false).unwrap_err()),
+        format!(
+            "invalid policy in \"{}\": unexpected end of JSON input",
+            invalid.display()
+        )
+    );
+    // --insecure-policy never reads a file.
+    assert_eq!(
+        Policy::load(Some(&missing), true).unwrap(),
+        Policy::insecure_accept_anything()
+    );
+}
+
+#[test]
+fn picks_the_most_specific_scope() {
+    let policy = Policy::from_bytes(
+        br#"{
+        "default": [{"type": "insecureAcceptAnything"}],
+        "transports": {"docker": {
+            "": [{"type": "reject"}],
+            "example.com/ns": [{"type": "insecureAcceptAnything"}],
+            "example.com/ns/app:v1": [{"type": "signedBaseLayer", "baseLayerIdentity": {"type": "matchExact"}}],
+            "*.example.org": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k"}]
+        }}
+    }"#,
+    )
+    .unwrap();
+    let kind = |input: &str| policy.requirements_for(&image(input)).unwrap()[0].clone();
+    assert_eq!(
+        kind("docker://example.com/ns/app:v2"),
+        Requirement::InsecureAcceptAnything
+    );
+    assert!(matches!(
+        kind("docker://example.com/ns/app:v1"),
+        Requirement::SignedBaseLayer { .. }
+    ));
+    assert!(matches!(
+        kind("docker://registry.example.org/app"),
+        Requirement::SignedBy(_)
+    ));
+    assert_eq!(kind("docker://busybox"), Requirement::Reject);
+    // Other transports fall back to the default.
+    assert_eq!(
+        kind("docker-daemon:busybox:latest"),
+        Requirement::InsecureAcceptAnything
+    );
+}
+
+#[tokio::test]
+async fn evaluates_requirements_failing_closed() {
+    let policy = Policy::from_bytes(
+        br#"{
+        "default": [{"type": "insecureAcceptAnything"}, {"type": "reject"}],
+        "transports": {"docker": {
+            "accepted.example.com": [{"type": "insecureAcceptAnything"}],
+            "base.example.com": [{"type": "signedBaseLayer", "baseLayerIdentity": {"type": "matchExact"}}],
+            "signed.example.com": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k"}],
+            "sigstore.example.com": [{"type": "sigstoreSigned", "keyPath": "/k"}]
+        }}
+    }"#,
+    )
+    .unwrap();
+    let verdict = |input: &'static str, signed: bool| {
+        let policy = &policy;
+        async move {
+            let name = image(input);
+            let result = if signed {
+                policy.check_image(&name, one_signature).await
+            } else {
+                policy.check_image(&name, no_signatures).await
+            };
+            result.map_err(|err| format!("{err:#}"))
+        }
+    };
+    assert_eq!(
+        verdict("docker://accepted.example.com/app", false).await,
+        Ok(())
+    );
+    // Every requirement must accept.
+    assert_eq!(
+        verdict("docker://other.example.com/app", false).await,
+        Err("Running image docker://other.example.com/app:latest is rejected by policy.".into())
+    );
+    assert_eq!(
+        verdict("docker://base.example.com/app", false).await,
+        Err("signedBaseLayer not implemented yet!".into())
+    );
+    assert_eq!(
+        verdict("docker://signed.example.com/app", false).await,
+        Err("A signature was required, but no signature exists".into())
+    );
+    assert_eq!(
+        verdict("docker://signed.example.com/app", true).await,
+        Err("signedBy requirements are not supported by skopos yet: cannot verify signatures for docker://signed.example.com/app:latest".into())
+    );
+    assert_eq!(
+        verdict("docker://sigstore.example.com/app", true).await,
+        Err("sigstoreSigned requirements are not supported by skopos yet: cannot verify signatures for docker://sigstore.example.com/app:latest".into())
+    );
+}
