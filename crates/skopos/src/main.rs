@@ -26,8 +26,22 @@ enum Outcome {
     ShowUsage(&'static str),
 }
 
+/// glibc gives every thread that allocates its own malloc arena, and each arena keeps the
+/// pages it touched: with six blobs in flight on the runtime's threads that was 2–3 MiB of
+/// peak memory for nothing. Blob buffers are few and large, so one shared arena costs no
+/// measurable time (checked on push, pull and registry-to-registry copies).
+fn use_one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator settings; it is called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
     logging::mark_start();
+    use_one_malloc_arena();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err),
