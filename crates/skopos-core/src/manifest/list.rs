@@ -324,25 +324,50 @@ impl OciIndex {
     }
 }
 
+/// An entry of a Docker manifest list or OCI index: what an instance update changes.
+pub(crate) trait ListEntry {
+    fn digest(&self) -> &Digest;
+    /// Point the entry at `new`: its digest, size and media type.
+    fn point_at(&mut self, new: &ListInstance) -> Result<()>;
+}
+
+/// Both entry types carry the same three fields under the same names.
+macro_rules! list_entry {
+    ($($entry:ty),*) => {$(
+        impl ListEntry for $entry {
+            fn digest(&self) -> &Digest {
+                &self.digest
+            }
+
+            fn point_at(&mut self, new: &ListInstance) -> Result<()> {
+                self.digest = new.digest.clone();
+                self.size = i64::try_from(new.size)?;
+                self.media_type = new.media_type.clone();
+                Ok(())
+            }
+        }
+    )*};
+}
+
+list_entry!(Schema2ManifestDescriptor, OciDescriptor);
+
 /// Apply instance replacements (old digest → new descriptor) and the `keep` filter to a
 /// list of entries, in place.
-pub(crate) fn update_entries<T>(
+pub(crate) fn update_entries<T: ListEntry>(
     entries: &mut Vec<T>,
     updates: &[(Digest, ListInstance)],
     keep: Option<&[Digest]>,
-    digest_of: impl Fn(&T) -> &Digest,
-    apply: impl Fn(&mut T, &ListInstance) -> Result<()>,
 ) -> Result<()> {
     if let Some(keep) = keep {
-        entries.retain(|e| keep.contains(digest_of(e)));
+        entries.retain(|e| keep.contains(e.digest()));
     }
     for entry in entries.iter_mut() {
-        let current = digest_of(entry).clone();
+        let current = entry.digest().clone();
         if let Some((_, new)) = updates.iter().find(|(old, _)| *old == current) {
             if new.media_type.is_empty() {
                 bail!("update for instance {current} passed to the list update had no media type");
             }
-            apply(entry, new)?;
+            entry.point_at(new)?;
         }
     }
     Ok(())

@@ -712,13 +712,6 @@ impl ManifestList {
                     updated.manifests.get_or_insert_with(Vec::new),
                     updates,
                     keep,
-                    |m| &m.digest,
-                    |m, new| {
-                        m.digest = new.digest.clone();
-                        m.size = i64::try_from(new.size)?;
-                        m.media_type = new.media_type.clone();
-                        Ok(())
-                    },
                 )?;
                 let rebuilt = if target == mt::OCI_INDEX {
                     crate::gojson::to_vec(&updated.to_oci_index().rebuilt())?
@@ -739,13 +732,6 @@ impl ManifestList {
                     updated.manifests.get_or_insert_with(Vec::new),
                     updates,
                     keep,
-                    |m| &m.digest,
-                    |m, new| {
-                        m.digest = new.digest.clone();
-                        m.size = i64::try_from(new.size)?;
-                        m.media_type = new.media_type.clone();
-                        Ok(())
-                    },
                 )?;
                 let rebuilt = if target == mt::DOCKER_V2_LIST {
                     crate::gojson::to_vec(&updated.to_schema2_list().rebuilt())?
