@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use anyhow::Context as _;
-use async_compression::tokio::bufread::{
-    BzDecoder, GzipDecoder, XzDecoder, XzEncoder, ZstdDecoder, ZstdEncoder,
-};
+use async_compression::tokio::bufread::{XzEncoder, ZstdEncoder};
 use async_compression::Level;
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
@@ -239,23 +237,7 @@ async fn detect_compression<R: AsyncRead + Unpin>(
 }
 
 fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) -> BlobReader {
-    let buffered = BufReader::with_capacity(STREAM_BUFFER, stream);
-    match from {
-        Compression::Gzip => {
-            let mut d = GzipDecoder::new(buffered);
-            // pigz, estargz and parallel gzip writers emit several members.
-            d.multiple_members(true);
-            Box::pin(d)
-        }
-        Compression::Zstd | Compression::ZstdChunked => {
-            let mut d = ZstdDecoder::new(buffered);
-            // zstd:chunked blobs are many frames.
-            d.multiple_members(true);
-            Box::pin(d)
-        }
-        Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
-        Compression::Xz => Box::pin(XzDecoder::new(buffered)),
-    }
+    from.decompressing(stream, STREAM_BUFFER)
 }
 
 fn encoder<R: AsyncRead + Send + Unpin + 'static>(

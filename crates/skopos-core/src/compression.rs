@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
+use tokio::io::{AsyncRead, BufReader};
+
+use crate::BlobReader;
+
 /// A compression algorithm a layer blob may be stored with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
@@ -15,6 +20,31 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// `stream` decompressed, read through a buffer of `buffer_size` bytes. Every member of
+    /// a multi-member gzip or zstd stream is read, as Go's readers do (pigz and estargz
+    /// write several gzip members, zstd:chunked many zstd frames).
+    pub fn decompressing<R: AsyncRead + Send + Unpin + 'static>(
+        self,
+        stream: R,
+        buffer_size: usize,
+    ) -> BlobReader {
+        let buffered = BufReader::with_capacity(buffer_size, stream);
+        match self {
+            Compression::Gzip => {
+                let mut decoder = GzipDecoder::new(buffered);
+                decoder.multiple_members(true);
+                Box::pin(decoder)
+            }
+            Compression::Zstd | Compression::ZstdChunked => {
+                let mut decoder = ZstdDecoder::new(buffered);
+                decoder.multiple_members(true);
+                Box::pin(decoder)
+            }
+            Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
+            Compression::Xz => Box::pin(XzDecoder::new(buffered)),
+        }
+    }
+
     /// The name skopeo uses for this format.
     pub fn name(self) -> &'static str {
         match self {

@@ -15,12 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
 use serde::Deserialize;
 use skopos_core::compression::Compression;
 use skopos_core::go_text::go_quote;
 use skopos_core::{BlobReader, Result, SystemContext};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::fsutil::go_error_text;
@@ -104,7 +103,7 @@ pub async fn spool_to_temp_file(stream: BlobReader, ctx: &SystemContext) -> Resu
     let compression = Compression::detect(&prefix);
     let rejoined = std::io::Cursor::new(prefix).chain(stream);
     let mut input: BlobReader = match compression {
-        Some(compression) => decoder(compression, rejoined),
+        Some(compression) => compression.decompressing(rejoined, DECODER_BUFFER),
         None => Box::pin(rejoined),
     };
     let mut output =
@@ -140,29 +139,6 @@ async fn read_magic(stream: &mut BlobReader) -> io::Result<Vec<u8>> {
         prefix.extend_from_slice(&byte[..read]);
     }
     Ok(prefix)
-}
-
-/// A decompressing reader for `compression`, as containers/image's `AutoDecompress`.
-pub(crate) fn decoder<R: AsyncRead + Send + Unpin + 'static>(
-    compression: Compression,
-    stream: R,
-) -> BlobReader {
-    let buffered = BufReader::with_capacity(DECODER_BUFFER, stream);
-    match compression {
-        Compression::Gzip => {
-            let mut decoder = GzipDecoder::new(buffered);
-            // Go's gzip reader reads every member of a multi-member file.
-            decoder.multiple_members(true);
-            Box::pin(decoder)
-        }
-        Compression::Zstd | Compression::ZstdChunked => {
-            let mut decoder = ZstdDecoder::new(buffered);
-            decoder.multiple_members(true);
-            Box::pin(decoder)
-        }
-        Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
-        Compression::Xz => Box::pin(XzDecoder::new(buffered)),
-    }
 }
 
 /// What a tar entry is.
@@ -367,7 +343,7 @@ impl ArchiveFile {
     pub(crate) async fn uncompressed_stream(&self, component: &Component) -> Result<BlobReader> {
         let raw = self.stream(component);
         Ok(match self.compression_of(component).await? {
-            Some(compression) => decoder(compression, raw),
+            Some(compression) => compression.decompressing(raw, DECODER_BUFFER),
             None => raw,
         })
     }

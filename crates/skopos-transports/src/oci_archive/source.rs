@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
 use async_trait::async_trait;
 use skopos_core::compression::Compression;
 use skopos_core::reference::{resolve_path_to_fully_explicit, OciImage};
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
-use tokio::io::{AsyncRead, BufReader};
 
 use super::tar_index::TarIndex;
 use crate::fsutil::{self, path_error};
@@ -130,21 +128,7 @@ async fn decompress_to_temp_file(
     tokio::io::AsyncSeekExt::rewind(&mut input)
         .await
         .map_err(|err| path_error("seek", resolved, &err))?;
-    let buffered = BufReader::with_capacity(fsutil::IO_CHUNK_SIZE, input);
-    let mut decoder: std::pin::Pin<Box<dyn AsyncRead + Send>> = match compression {
-        Compression::Gzip => {
-            let mut decoder = GzipDecoder::new(buffered);
-            decoder.multiple_members(true);
-            Box::pin(decoder)
-        }
-        Compression::Zstd | Compression::ZstdChunked => {
-            let mut decoder = ZstdDecoder::new(buffered);
-            decoder.multiple_members(true);
-            Box::pin(decoder)
-        }
-        Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
-        Compression::Xz => Box::pin(XzDecoder::new(buffered)),
-    };
+    let mut decoder = compression.decompressing(input, fsutil::IO_CHUNK_SIZE);
     let mut output = tokio::fs::File::from_std(plain);
     tokio::io::copy(&mut decoder, &mut output)
         .await
