@@ -16,7 +16,7 @@ use skopos_core::{
     BlobInfo, BlobReader, Digest, ImageDestination, ImageSource, LayerCompression, Result,
     WrittenBlob,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::gzip::AdaptiveGzipEncoder;
@@ -125,7 +125,7 @@ pub(crate) async fn copy_blob(
         progress: progress.clone(),
     };
     let verified = DigestingReader::verifying(counted, info.digest.clone(), size);
-    let (detected, stream) = detect_compression(verified)
+    let (detected, stream) = Compression::detect_in(verified)
         .await
         .with_context(|| format!("reading blob {}", info.digest))?;
     let transform = if kind == BlobKind::Config {
@@ -199,7 +199,7 @@ async fn diff_id_from_source(source: &dyn ImageSource, info: &BlobInfo) -> Resul
         .await
         .with_context(|| format!("reading blob {}", info.digest))?;
     let verified = DigestingReader::verifying(stream, info.digest.clone(), size.or(info.size));
-    let (detected, stream) = detect_compression(verified).await?;
+    let (detected, stream) = Compression::detect_in(verified).await?;
     let plain: BlobReader = match detected {
         Some(c) => decoder(c, stream),
         None => Box::pin(stream),
@@ -212,28 +212,6 @@ async fn diff_id_from_source(source: &dyn ImageSource, info: &BlobInfo) -> Resul
         .get()
         .map(|s| s.digest)
         .ok_or_else(|| anyhow::anyhow!("computing the uncompressed digest of {}", info.digest))
-}
-
-/// The compression of `reader`'s content, detected from its first bytes, and the whole
-/// stream again (those bytes put back in front).
-async fn detect_compression<R: AsyncRead + Unpin>(
-    mut reader: R,
-) -> io::Result<(
-    Option<Compression>,
-    tokio::io::Chain<std::io::Cursor<Vec<u8>>, R>,
-)> {
-    let mut prefix = vec![0u8; Compression::DETECT_LEN];
-    let mut filled = 0;
-    while filled < prefix.len() {
-        let n = reader.read(&mut prefix[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    prefix.truncate(filled);
-    let detected = Compression::detect(&prefix);
-    Ok((detected, std::io::Cursor::new(prefix).chain(reader)))
 }
 
 fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) -> BlobReader {

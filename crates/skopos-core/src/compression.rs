@@ -4,7 +4,7 @@
 use std::fmt;
 
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
-use tokio::io::{AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 
 use crate::BlobReader;
 
@@ -43,6 +43,28 @@ impl Compression {
             Compression::Bzip2 => Box::pin(BzDecoder::new(buffered)),
             Compression::Xz => Box::pin(XzDecoder::new(buffered)),
         }
+    }
+
+    /// The compression of `reader`'s content, detected from its first bytes, and the whole
+    /// stream again (those bytes put back in front).
+    pub async fn detect_in<R: AsyncRead + Unpin>(
+        mut reader: R,
+    ) -> std::io::Result<(
+        Option<Compression>,
+        tokio::io::Chain<std::io::Cursor<Vec<u8>>, R>,
+    )> {
+        let mut prefix = vec![0u8; Compression::DETECT_LEN];
+        let mut filled = 0;
+        while filled < prefix.len() {
+            let n = reader.read(&mut prefix[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        prefix.truncate(filled);
+        let detected = Compression::detect(&prefix);
+        Ok((detected, std::io::Cursor::new(prefix).chain(reader)))
     }
 
     /// The name skopeo uses for this format.

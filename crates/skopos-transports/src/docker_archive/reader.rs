@@ -96,12 +96,9 @@ pub async fn spool_to_temp_file(stream: BlobReader, ctx: &SystemContext) -> Resu
     let copy = std_file
         .try_clone()
         .map_err(|err| anyhow!("creating temporary file: {}", go_error_text(&err)))?;
-    let mut stream = stream;
-    let prefix = read_magic(&mut stream)
+    let (compression, rejoined) = Compression::detect_in(stream)
         .await
         .map_err(|err| anyhow!("auto-decompressing input: {}", go_error_text(&err)))?;
-    let compression = Compression::detect(&prefix);
-    let rejoined = std::io::Cursor::new(prefix).chain(stream);
     let mut input: BlobReader = match compression {
         Some(compression) => compression.decompressing(rejoined, DECODER_BUFFER),
         None => Box::pin(rejoined),
@@ -124,21 +121,6 @@ pub async fn spool_to_temp_file(stream: BlobReader, ctx: &SystemContext) -> Resu
         file: std_file,
         path,
     })
-}
-
-/// The first [`Compression::DETECT_LEN`] bytes of `stream` (fewer when it is shorter).
-async fn read_magic(stream: &mut BlobReader) -> io::Result<Vec<u8>> {
-    let mut prefix = Vec::with_capacity(Compression::DETECT_LEN);
-    while prefix.len() < Compression::DETECT_LEN {
-        let mut byte = [0u8; Compression::DETECT_LEN];
-        let wanted = Compression::DETECT_LEN - prefix.len();
-        let read = stream.read(&mut byte[..wanted]).await?;
-        if read == 0 {
-            break;
-        }
-        prefix.extend_from_slice(&byte[..read]);
-    }
-    Ok(prefix)
 }
 
 /// What a tar entry is.
