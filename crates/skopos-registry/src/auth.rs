@@ -6,12 +6,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use reqwest::{StatusCode, Url};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, StatusCode};
 use serde::Deserialize;
+use url::Url;
 
 use crate::challenge::Challenge;
 use crate::config::Credentials;
 use crate::errors::{response_error, NotFound};
+use crate::http_client::{Body, HttpClient};
 use crate::Result;
 
 /// Tokens without `expires_in` (or with a shorter one) are kept this long, as in the
@@ -93,7 +97,7 @@ impl TokenCache {
     /// A token for `scopes`, from the cache unless `refresh` or expired.
     pub(crate) async fn token(
         &self,
-        http: &reqwest::Client,
+        http: &HttpClient,
         credentials: &Credentials,
         realm: &Url,
         service: Option<&str>,
@@ -136,7 +140,7 @@ impl TokenCache {
 }
 
 async fn fetch_token(
-    http: &reqwest::Client,
+    http: &HttpClient,
     credentials: &Credentials,
     realm: &Url,
     service: Option<&str>,
@@ -147,28 +151,41 @@ async fn fetch_token(
         params.push(("service", service));
     }
     params.extend(scopes.iter().map(|scope| ("scope", *scope)));
-    let request = match credentials {
+    let mut url = realm.clone();
+    let mut headers = HeaderMap::new();
+    let (method, body) = match credentials {
         // An identity token is an OAuth2 refresh token, exchanged with a form POST.
         Credentials::IdentityToken(refresh_token) => {
             params.push(("grant_type", "refresh_token"));
             params.push(("refresh_token", refresh_token));
             params.push(("client_id", "containers/image"));
-            http.post(realm.clone()).form(&params)
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            (Method::POST, Body::Bytes(Bytes::from(form)))
         }
         Credentials::Basic { username, password } => {
             params.push(("account", username));
-            http.get(realm.clone()).query(&params).header(
-                reqwest::header::AUTHORIZATION,
-                basic_header(username, password),
-            )
+            add_query(&mut url, &params);
+            headers.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&basic_header(username, password))
+                    .context("invalid characters in the registry credentials")?,
+            );
+            (Method::GET, Body::Empty)
         }
         Credentials::Anonymous | Credentials::BearerToken(_) => {
-            http.get(realm.clone()).query(&params)
+            add_query(&mut url, &params);
+            (Method::GET, Body::Empty)
         }
     };
     tracing::debug!("requesting a bearer token from {realm} for {scopes:?}");
-    let response = request
-        .send()
+    let response = http
+        .send(method, url, headers, body)
         .await
         .with_context(|| format!("requesting a bearer token from {realm}"))?;
     let status = response.status();
@@ -185,6 +202,13 @@ async fn fetch_token(
         .with_context(|| format!("reading the bearer token from {realm}"))?;
     serde_json::from_slice(&body)
         .with_context(|| format!("the token server at {realm} returned invalid JSON"))
+}
+
+/// `url` with `params` added to its query.
+fn add_query(url: &mut Url, params: &[(&str, &str)]) {
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params);
+    }
 }
 
 /// `Basic <base64(user:password)>`.

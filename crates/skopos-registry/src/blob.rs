@@ -7,22 +7,21 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt as _;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
-use reqwest::{Method, Response, StatusCode, Url};
+use http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
+use http::{Method, StatusCode};
 use skopos_core::digest::DigestingReader;
 use skopos_core::{BlobInfo, BlobReader, Digest, WrittenBlob};
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio_util::io::StreamReader;
+use url::Url;
 
 use crate::auth::Scope;
-use crate::client::{Request, RequestBody};
+use crate::client::Request;
 use crate::errors::{response_error, NotFound};
+use crate::http_client::{Body, Response};
 use crate::{RegistryClient, Result};
 
 /// Reconnections in a row, without any byte received in between, before a download fails.
 const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 3;
-/// Read size when streaming an upload body: the same 64 KiB as the file readers, so one
-/// upload holds little more than the chunks hyper is writing.
-const UPLOAD_CHUNK: usize = 64 * 1024;
 
 impl RegistryClient {
     /// The size of blob `digest` in `repo`, or `None` when the registry does not have it.
@@ -81,7 +80,7 @@ impl RegistryClient {
             path,
             repo: repo.to_string(),
             offset: 0,
-            body: Some(response.bytes_stream().boxed()),
+            body: Some(response.bytes_stream()),
             failures: 0,
             finished: false,
         };
@@ -163,12 +162,11 @@ impl RegistryClient {
             // The registry hashes what it receives and refuses a `?digest=` that does not
             // match, so hashing here too would only cost CPU; the size is counted.
             let (reader, counted) = CountingReader::new(stream);
-            let body =
-                reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
+            let body = Body::from_reader(reader);
             let url = with_digest(location, &info.digest);
             let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
                 .header(CONTENT_TYPE, "application/octet-stream")?
-                .body(RequestBody::Stream(body));
+                .body(body);
             let response = self.send(request).await?;
             expect_status(response, StatusCode::CREATED).await?;
             let size = counted.load(std::sync::atomic::Ordering::Relaxed);
@@ -186,15 +184,14 @@ impl RegistryClient {
         }
         let (reader, summary) =
             DigestingReader::new(stream, skopos_core::digest::Algorithm::Sha256, None, None);
-        // Larger reads than ReaderStream's 4 KiB default: fewer, bigger HTTP body frames.
-        let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(reader, UPLOAD_CHUNK));
+        let body = Body::from_reader(reader);
         let finish_location = match expected {
             Some(_) => None,
             None => {
                 let request =
                     Request::new(Method::PATCH, location.as_str(), vec![Scope::push(repo)])
                         .header(CONTENT_TYPE, "application/octet-stream")?
-                        .body(RequestBody::Stream(body));
+                        .body(body);
                 let response = self.send(request).await?;
                 let response = expect_status(response, StatusCode::ACCEPTED).await?;
                 Some(upload_location(&response)?)
@@ -234,7 +231,7 @@ struct Download {
     path: String,
     repo: String,
     offset: u64,
-    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    body: Option<BoxStream<'static, std::result::Result<Bytes, hyper::Error>>>,
     failures: u32,
     finished: bool,
 }
@@ -287,7 +284,7 @@ async fn reconnect(
     path: &str,
     repo: &str,
     offset: u64,
-) -> Result<BoxStream<'static, reqwest::Result<Bytes>>> {
+) -> Result<BoxStream<'static, std::result::Result<Bytes, hyper::Error>>> {
     let request = Request::new(Method::GET, path, vec![Scope::pull(repo)])
         .header(RANGE, &format!("bytes={offset}-"))?;
     let response = client
@@ -305,7 +302,7 @@ async fn reconnect(
                 response.status()
             );
     }
-    Ok(response.bytes_stream().boxed())
+    Ok(response.bytes_stream())
 }
 
 fn content_length(response: &Response) -> Option<u64> {

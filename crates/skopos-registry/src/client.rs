@@ -1,4 +1,4 @@
-//! The client itself: one reqwest client per registry host, the `/v2/` ping that picks
+//! The client itself: one HTTP client per registry host, the `/v2/` ping that picks
 //! the scheme and the authentication method, and the request loop that adds
 //! authorization, re-authenticates on 401 and waits out 429/502/503/504.
 
@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use reqwest::{Method, Response, StatusCode, Url};
+use http::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE,
+};
+use http::{Method, StatusCode};
+use url::Url;
 
 use crate::auth::{basic_header, AuthScheme, Scope, TokenCache};
 use crate::challenge;
 use crate::config::{ClientConfig, Credentials};
 use crate::errors::status_message;
+use crate::http_client::{Body, HttpClient, Response};
 use crate::Result;
 
 /// Attempts for a body-less request that keeps getting 429/502/503/504 (containers/image).
@@ -30,7 +33,7 @@ pub struct RegistryClient {
 
 pub(crate) struct Inner {
     pub(crate) registry: String,
-    http: reqwest::Client,
+    http: HttpClient,
     credentials: Credentials,
     insecure_http_allowed: bool,
     retry_base_delay: Duration,
@@ -45,13 +48,6 @@ struct Endpoint {
     auth: AuthScheme,
 }
 
-/// The body of a request. Only the first two can be sent again.
-pub(crate) enum RequestBody {
-    Empty,
-    Bytes(Bytes),
-    Stream(reqwest::Body),
-}
-
 /// One request to the registry.
 pub(crate) struct Request {
     pub(crate) method: Method,
@@ -59,7 +55,7 @@ pub(crate) struct Request {
     pub(crate) target: String,
     pub(crate) scopes: Vec<Scope>,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: RequestBody,
+    pub(crate) body: Body,
 }
 
 impl Request {
@@ -69,22 +65,18 @@ impl Request {
             target: target.into(),
             scopes,
             headers: HeaderMap::new(),
-            body: RequestBody::Empty,
+            body: Body::Empty,
         }
     }
 
-    pub(crate) fn header(
-        mut self,
-        name: reqwest::header::HeaderName,
-        value: &str,
-    ) -> Result<Request> {
+    pub(crate) fn header(mut self, name: http::header::HeaderName, value: &str) -> Result<Request> {
         let value = HeaderValue::from_str(value)
             .with_context(|| format!("invalid value for HTTP header {name}"))?;
         self.headers.insert(name, value);
         Ok(self)
     }
 
-    pub(crate) fn body(mut self, body: RequestBody) -> Request {
+    pub(crate) fn body(mut self, body: Body) -> Request {
         self.body = body;
         self
     }
@@ -107,30 +99,11 @@ impl RegistryClient {
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),
         );
-        let mut builder = reqwest::Client::builder()
-            .user_agent(config.user_agent.as_str())
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(30))
-            .danger_accept_invalid_certs(!config.tls_verify)
-            // Loading the system's CA store reads hundreds of files; pointless when
-            // certificates are not verified anyway.
-            .tls_built_in_root_certs(config.tls_verify);
-        for pem in &config.ca_certs_pem {
-            let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                .with_context(|| format!("reading a CA certificate for registry {registry}"))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if let Some(pem) = &config.client_identity_pem {
-            let identity = reqwest::Identity::from_pem(pem).with_context(|| {
-                format!("reading the client certificate and key for registry {registry}")
-            })?;
-            builder = builder.identity(identity);
-        }
-        let http = builder
-            .build()
-            .with_context(|| format!("setting up an HTTP client for registry {registry}"))?;
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_str(&config.user_agent).context("invalid User-Agent")?,
+        );
+        let http = HttpClient::new(crate::tls::client_config(&config)?, headers);
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 registry,
@@ -188,7 +161,12 @@ impl RegistryClient {
         let base = format!("{scheme}://{}", self.inner.registry);
         let url = format!("{base}/v2/");
         tracing::debug!("GET {url}");
-        let response = self.inner.http.get(&url).send().await?;
+        let url = Url::parse(&url).with_context(|| format!("invalid registry URL {url:?}"))?;
+        let response = self
+            .inner
+            .http
+            .send(Method::GET, url, HeaderMap::new(), Body::Empty)
+            .await?;
         let status = response.status();
         if status != StatusCode::OK && status != StatusCode::UNAUTHORIZED {
             anyhow::bail!(status_message(status));
@@ -251,42 +229,33 @@ impl RegistryClient {
             request.target.clone()
         };
         let url = Url::parse(&url).with_context(|| format!("invalid registry URL {url:?}"))?;
-        let mut stream = match std::mem::replace(&mut request.body, RequestBody::Empty) {
-            RequestBody::Stream(body) => Some(body),
-            other => {
-                request.body = other;
-                None
-            }
-        };
-        let replayable = stream.is_none();
-        let bodyless = matches!(request.body, RequestBody::Empty) && replayable;
+        let replayable = !matches!(request.body, Body::Stream(_));
+        let bodyless = matches!(request.body, Body::Empty);
         let mut attempt = 1;
         let mut refresh_token = false;
         loop {
             let authorization = self
                 .authorization(endpoint, &request.scopes, refresh_token)
                 .await?;
-            let mut builder = self
-                .inner
-                .http
-                .request(request.method.clone(), url.clone())
-                .headers(request.headers.clone());
+            let mut headers = request.headers.clone();
             if let Some(authorization) = authorization {
-                builder = builder.header(AUTHORIZATION, authorization);
+                headers.insert(
+                    AUTHORIZATION,
+                    HeaderValue::from_str(&authorization)
+                        .context("invalid characters in the registry credentials")?,
+                );
             }
-            builder = match (&request.body, stream.take()) {
-                (_, Some(body)) => builder.body(body),
-                (RequestBody::Bytes(bytes), None) => builder.body(bytes.clone()),
-                _ => builder,
+            let body = match &request.body {
+                Body::Empty => Body::Empty,
+                Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
+                Body::Stream(_) => std::mem::replace(&mut request.body, Body::Empty),
             };
             tracing::debug!("{} {url}", request.method);
-            let response = builder.send().await.map_err(|err| {
-                // Upload locations carry the registry's upload state in their query:
-                // long, and nothing a user needs; the path says enough.
-                let mut shown = url.clone();
-                shown.set_query(None);
-                err.without_url().with_url(shown)
-            })?;
+            let response = self
+                .inner
+                .http
+                .send(request.method.clone(), url.clone(), headers, body)
+                .await?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED
                 && replayable

@@ -1,10 +1,12 @@
 //! Turning a registry's error responses into skopeo-like messages, with the markers that
 //! callers act on: [`ImageNotFound`] (exit status 2) and [`Transient`] (retry).
 
-use reqwest::{Response, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use skopos_core::retry::Transient;
 use skopos_core::ImageNotFound;
+
+use crate::http_client::Response;
 
 /// Error bodies are small; a misbehaving server must not make us buffer megabytes.
 const MAX_ERROR_BODY: usize = 64 * 1024;

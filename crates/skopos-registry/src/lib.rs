@@ -12,11 +12,16 @@
 //! - `errors`: registry JSON error bodies to skopeo-like messages, [`RegistryError`],
 //!   and the `ImageNotFound` / `Transient` markers of skopos-core.
 //! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`].
+//! - `http_client`: the HTTP/1.1 client under all of it (bounded read buffers, proxies from
+//!   the environment, redirects); `tls`: its TLS settings.
 //!
 //! Dependencies, and why:
-//! - `reqwest` (rustls with ring, native roots): HTTP/1.1 + HTTP/2, per-client CA roots and
-//!   client identity, streaming bodies, redirects that drop `Authorization` across hosts;
-//!   rustls avoids linking OpenSSL, ring builds faster than aws-lc.
+//! - `hyper` + `hyper-util` (HTTP/1.1 client, connection pool, proxy matching and `CONNECT`
+//!   tunnels): used directly rather than through reqwest so that a connection's read buffer
+//!   can be capped (see `http_client`); `http`, `http-body-util`, `tower-service` are their
+//!   vocabulary; `url` parses and joins URLs (`Location`, `Link`, token realms).
+//! - `rustls` (ring), `hyper-rustls`, `rustls-native-certs`: TLS without OpenSSL, the system's
+//!   CA roots plus certs.d; ring builds faster than aws-lc.
 //! - `tokio`, `tokio-util`, `futures-util`, `bytes`: async runtime and the adapters
 //!   between `AsyncRead` blob streams and HTTP body streams.
 //! - `serde`, `serde_json`: registry error bodies, token responses and tag lists.
@@ -36,8 +41,10 @@ mod challenge;
 mod client;
 mod config;
 mod errors;
+mod http_client;
 mod manifest;
 mod tags;
+pub mod tls;
 
 pub use client::RegistryClient;
 pub use config::{ClientConfig, Credentials};

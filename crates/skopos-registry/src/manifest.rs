@@ -2,16 +2,17 @@
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::{Method, Response, StatusCode};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, StatusCode};
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::manifest_digest;
 use skopos_core::media_type::ALL_MANIFEST_TYPES;
 use skopos_core::{Digest, ImageNotFound};
 
 use crate::auth::Scope;
-use crate::client::{Request, RequestBody};
+use crate::client::Request;
 use crate::errors::{response_error, NotFound, RegistryError};
+use crate::http_client::{Body, Response};
 use crate::{RegistryClient, Result};
 
 /// Manifests larger than this are refused, as containers/image does (4 MiB).
@@ -128,7 +129,7 @@ impl RegistryClient {
             vec![Scope::push(repo)],
         )
         .header(CONTENT_TYPE, mime)?
-        .body(RequestBody::Bytes(Bytes::copy_from_slice(bytes)));
+        .body(Body::Bytes(Bytes::copy_from_slice(bytes)));
         let response = self.send(request).await.with_context(context)?;
         if response.status() != StatusCode::CREATED {
             let err = response_error(response, NotFound::IsPlainError).await;

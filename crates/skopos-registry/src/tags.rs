@@ -1,8 +1,8 @@
 //! Tag listing: `GET /v2/<repo>/tags/list`, following `Link: <…>; rel="next"` pages.
 
 use anyhow::Context as _;
-use reqwest::header::LINK;
-use reqwest::{Method, StatusCode};
+use http::header::LINK;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use skopos_core::Digest;
 

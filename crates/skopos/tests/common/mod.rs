@@ -190,7 +190,18 @@ impl Workspace {
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
         let mut command = Command::new(binary);
         command.args(args);
-        self.run(command, "home-skopos", "skopos", args)
+        self.run(command, "home-skopos", "skopos", args, &[])
+    }
+
+    /// [`Workspace::skopos`] with `env` added to the environment.
+    pub fn skopos_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Outcome {
+        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
+        let mut command = Command::new(binary);
+        command.args(args);
+        let mut outcome = self.run(command, "home-skopos", "skopos", args, env);
+        outcome.command = format!("{env:?} {}", outcome.command);
+        outcome
     }
 
     /// Runs skopeo with exactly `args`.
@@ -207,7 +218,7 @@ impl Workspace {
             Command::new(binary)
         };
         command.args(args);
-        self.run(command, "home-skopeo", "skopeo", args)
+        self.run(command, "home-skopeo", "skopeo", args, &[])
     }
 
     /// Runs `--insecure-policy ARGS` through skopeo, then through skopos, with [`WHO`] in each
@@ -225,7 +236,14 @@ impl Workspace {
         Pair { skopos, skopeo }
     }
 
-    fn run(&self, mut command: Command, home: &str, tool: &str, args: &[&str]) -> Outcome {
+    fn run(
+        &self,
+        mut command: Command,
+        home: &str,
+        tool: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Outcome {
         let home = self.path(home);
         // Both tools warn on every run when $XDG_RUNTIME_DIR names a missing directory.
         std::fs::create_dir_all(home.join("run")).expect("creating the runtime dir");
@@ -238,6 +256,21 @@ impl Workspace {
             .env("TMPDIR", self.dir.path())
             .env_remove("REGISTRY_AUTH_FILE")
             .env_remove("DOCKER_CONFIG");
+        // The registries of the tests are on loopback: a proxy of the machine running them
+        // must not come between.
+        for proxy in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
+        command.envs(env.iter().copied());
         let line = format!("{tool} {}", args.join(" "));
         let output = command
             .output()
