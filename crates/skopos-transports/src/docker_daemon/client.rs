@@ -34,6 +34,7 @@ use hyper_util::rt::TokioIo;
 use skopos_core::go_text::go_quote;
 use skopos_core::image::BlobReader;
 use skopos_core::{Result, SystemContext};
+use skopos_registry::tls::NoVerification;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
@@ -454,14 +455,14 @@ fn server_name(address: &str) -> Result<ServerName<'static>> {
 /// go-connections' `tlsconfig.Client`: system roots plus `ca.pem`, the `cert.pem`/`key.pem`
 /// identity, or no verification at all with `--tls-verify=false`.
 fn tls_config(ctx: &SystemContext) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = skopos_registry::tls::crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?;
     let builder = if ctx.docker_tls_verify == Some(false) {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerification::new(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         // Unreadable system certificates are skipped, as Go's SystemCertPool does.
@@ -515,56 +516,6 @@ fn client_identity(
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|_| anyhow!("tls: failed to find any PEM data in key input"))?;
     Ok((certificates, key))
-}
-
-/// `--tls-verify=false` for the daemon: any certificate is accepted, but handshake
-/// signatures are still checked so the session keys are sound.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A running `POST /images/load`: the body's writer and the daemon's reply.
