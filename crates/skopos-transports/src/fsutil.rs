@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 /// instead of 6.
 pub(crate) const IO_CHUNK_SIZE: usize = 64 * 1024;
 
-/// How many chunks may wait between the async side and the blocking thread of one blob.
-const CHUNKS_IN_FLIGHT: usize = 2;
+/// How many chunks may wait between the async side and the blocking thread of one blob. One
+/// is enough for the disk and the network to overlap (the thread works on the next chunk
+/// meanwhile); each more costs 64 KiB per blob copied in parallel.
+const CHUNKS_IN_FLIGHT: usize = 1;
 
 /// Mode of files written whole (manifests, `index.json`, `version`), before the umask,
 /// as Go's `os.WriteFile(path, data, 0644)`.
