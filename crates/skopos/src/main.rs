@@ -7,6 +7,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod progress;
 mod template;
 
 use std::process::ExitCode;
