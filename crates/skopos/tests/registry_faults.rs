@@ -1,7 +1,7 @@
 //! `docker://` through a loopback proxy in front of a real registry: how many requests a push
 //! makes (per blob, for new blobs, existing blobs and cross-repository mounts), and recovery
 //! from faults — a pull whose blob download breaks, a push whose upload breaks, a 429 with
-//! `Retry-After`, a 500 with `--retry-times`.
+//! `Retry-After`, a 500 with `--retry-times`, a connection closed without an answer.
 
 mod common;
 
@@ -310,6 +310,47 @@ fn a_429_with_retry_after_on_the_manifest_is_waited_out() {
     assert!(
         elapsed >= Duration::from_secs(1),
         "Retry-After: 1 was not waited out ({elapsed:?})"
+    );
+}
+
+#[test]
+fn a_request_whose_connection_closes_without_an_answer_is_sent_once_more() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 35);
+    copy(
+        &workspace,
+        &[
+            "oci:src:t",
+            &format!("docker://{}/closing:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    // What a load balancer does to a kept-alive connection it timed out: the request goes
+    // out and the connection closes with no answer. No --retry-times here.
+    proxy.add_fault(Fault::new(
+        "GET",
+        "^/v2/closing/manifests/",
+        FaultAction::DropRequestAfter(0),
+    ));
+    workspace
+        .skopos(&[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{}/closing:v1", proxy.host),
+        ])
+        .assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    let manifest_statuses: Vec<Option<u16>> = exchanges
+        .iter()
+        .filter(|e| e.method == "GET" && e.target.starts_with("/v2/closing/manifests/"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        manifest_statuses.get(..2),
+        Some(&[None, Some(200)][..]),
+        "the dropped manifest GET is sent again at once:\n{log}"
     );
 }
 
