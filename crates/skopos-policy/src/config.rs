@@ -3,12 +3,10 @@
 //! security policy must never be silently ignored. Error texts are containers/image's.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use anyhow::{anyhow, bail, Result};
 use base64::Engine as _;
-use regex::Regex;
-use skopos_core::reference::DockerReference;
+use skopos_core::reference::{is_docker_domain, split_docker_name, DockerReference};
 
 use crate::json::Json;
 
@@ -436,26 +434,12 @@ fn reference_match(value: &Json) -> Result<ReferenceMatch> {
     })
 }
 
-/// docker/reference's domain grammar (v5.23: host names and ports, no IPv6 literals).
-const DOMAIN: &str = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?";
-const NAME_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
-
-static REMAP_DOMAIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{DOMAIN}$")).expect("constant domain regex compiles"));
-static REMAP_DOMAIN_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!("^{DOMAIN}/")).expect("constant domain prefix regex compiles")
-});
-static REMAP_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        "^(?:{DOMAIN}/)?{NAME_COMPONENT}(?:/{NAME_COMPONENT})*$"
-    ))
-    .expect("constant name regex compiles")
-});
-
 /// A `remapIdentity` prefix must be a host[:port] or a name that starts with one.
 fn validate_remap_prefix(prefix: &str) -> Result<()> {
-    if REMAP_DOMAIN.is_match(prefix)
-        || (REMAP_NAME.is_match(prefix) && REMAP_DOMAIN_PREFIX.is_match(prefix))
+    // containers/image asks for a whole domain, or a name that matches the name grammar
+    // and starts with `domain/`: that is a name whose parse takes a domain.
+    if is_docker_domain(prefix)
+        || split_docker_name(prefix).is_some_and(|(domain, _)| !domain.is_empty())
     {
         return Ok(());
     }
@@ -463,4 +447,109 @@ fn validate_remap_prefix(prefix: &str) -> Result<()> {
         "prefix {} is not valid",
         skopos_core::go_text::go_quote(prefix)
     )
+}
+
+/// `validate_remap_prefix` against the regexes it was written with before (containers/image
+/// v5.23's domain and name patterns), over hand-picked and generated prefixes.
+#[cfg(test)]
+mod remap_prefix_equivalence {
+    use regex::Regex;
+
+    use super::validate_remap_prefix;
+
+    const DOMAIN: &str = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?";
+    const NAME_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
+
+    /// Fragments that matter to the domain and name rules.
+    const TOKENS: &[&str] = &[
+        "a",
+        "z",
+        "0",
+        "A",
+        "Z",
+        ".",
+        "_",
+        "__",
+        "-",
+        "--",
+        "/",
+        ":",
+        "5000",
+        "@",
+        "localhost",
+        "example.com",
+        "[::1]",
+        "é",
+        "\u{212A}",
+        " ",
+    ];
+
+    #[test]
+    fn agrees_with_the_regexes_it_replaced() {
+        let domain = Regex::new(&format!("^{DOMAIN}$")).unwrap();
+        let domain_prefix = Regex::new(&format!("^{DOMAIN}/")).unwrap();
+        let name = Regex::new(&format!(
+            "^(?:{DOMAIN}/)?{NAME_COMPONENT}(?:/{NAME_COMPONENT})*$"
+        ))
+        .unwrap();
+        let mut prefixes: Vec<String> = [
+            "",
+            "example.com",
+            "example.com:5000",
+            "example.com:5000/ns/repo",
+            "example.com/UPPER",
+            "EXAMPLE.COM/ns",
+            "example.com/",
+            "/ns",
+            "ns",
+            "ns/repo",
+            "a_b/c",
+            "a_b.com/c",
+            "-a.com/b",
+            "a.com:/b",
+            "[::1]:5000/a",
+            "example.com/a___b",
+            "example.com/a--b",
+            "example.com/a.-b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A fixed-seed SplitMix64, so every run checks the same prefixes.
+        let mut state: u64 = 0x5eed_2e3a_9000;
+        let mut below = |n: usize| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let count = below(8);
+            prefixes.push((0..count).map(|_| TOKENS[below(TOKENS.len())]).collect());
+        }
+        let mut valid = 0;
+        for prefix in &prefixes {
+            let old_verdict = domain.is_match(prefix)
+                || (name.is_match(prefix) && domain_prefix.is_match(prefix));
+            let verdict = validate_remap_prefix(prefix);
+            assert_eq!(verdict.is_ok(), old_verdict, "{prefix:?}");
+            if let Err(err) = verdict {
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "prefix {} is not valid",
+                        skopos_core::go_text::go_quote(prefix)
+                    )
+                );
+            }
+            valid += usize::from(old_verdict);
+        }
+        // Both verdicts must be common, or the comparison says little.
+        assert!(
+            valid > prefixes.len() / 20 && valid < prefixes.len() * 19 / 20,
+            "{valid} of {} prefixes valid",
+            prefixes.len()
+        );
+    }
 }

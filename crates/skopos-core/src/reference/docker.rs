@@ -7,9 +7,6 @@
 //! a digest.
 
 use std::fmt;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use super::go_digest::parse_go_digest;
 use crate::digest::Digest;
@@ -22,45 +19,124 @@ const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
 const OFFICIAL_REPO_PREFIX: &str = "library/";
 
-// The pieces of the grammar, spelled as in distribution/reference's regexp.go. `\w` is
-// written out because Go's `\w` is ASCII-only while the regex crate's is Unicode.
-const NAME_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
-const DOMAIN_COMPONENT: &str = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const TAG: &str = r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,127}";
-const DIGEST: &str = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}";
-
-fn domain_pattern() -> String {
-    format!(r"{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*(?::[0-9]+)?")
-}
-
-/// `ReferenceRegexp`: captures the whole name, the tag and the digest.
-static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    let domain = domain_pattern();
-    let name = format!(r"(?:{domain}/)?{NAME_COMPONENT}(?:/{NAME_COMPONENT})*");
-    Regex::new(&format!(r"^({name})(?::({TAG}))?(?:@({DIGEST}))?$"))
-        .expect("constant reference regex compiles")
-});
-
-/// `anchoredNameRegexp`: splits a name into its domain and path.
-static ANCHORED_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    let domain = domain_pattern();
-    Regex::new(&format!(
-        r"^(?:({domain})/)?({NAME_COMPONENT}(?:/{NAME_COMPONENT})*)$"
-    ))
-    .expect("constant name regex compiles")
-});
-
-/// `anchoredTagRegexp`.
-static ANCHORED_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{TAG}$")).expect("constant tag regex compiles"));
-
-/// A full 64-hex image ID, which cannot be used as a repository name.
-static IMAGE_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-f0-9]{64}$").expect("constant ID regex compiles"));
+// The grammar of distribution/reference's regexp.go, matched by hand: the patterns are
+// constants, and a regex engine for them cost start-up time on every run and hundreds of
+// KB of code in the binary. Every matcher works on bytes and accepts ASCII only, as Go's classes (`\w`,
+// `[a-z]`) do; `grammar_equivalence` tests them against the regexes they replace.
 
 /// Whether `s` is a full (64 lowercase hex) image ID.
 pub fn is_full_image_id(s: &str) -> bool {
-    IMAGE_ID.is_match(s)
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The parts of a reference that `ReferenceRegexp` captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ReferenceParts<'a> {
+    pub(super) name: &'a str,
+    pub(super) tag: Option<&'a str>,
+    pub(super) digest: Option<&'a str>,
+}
+
+/// `ReferenceRegexp` = name (`:` tag)? (`@` digest)?, anchored at both ends.
+pub(super) fn match_reference(s: &str) -> Option<ReferenceParts<'_>> {
+    // Neither the name, the tag nor the digest holds an '@': the first one starts the digest.
+    let (before_digest, digest) = match s.split_once('@') {
+        Some((before, digest)) => (before, Some(digest)),
+        None => (s, None),
+    };
+    // A tag holds neither ':' nor '/', while the only ':' a name may hold (a port) is
+    // followed by a '/': so a last ':' with no '/' after it is where the tag starts.
+    let (name, tag) = match before_digest.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (before_digest, None),
+    };
+    let valid = split_docker_name(name).is_some()
+        && tag.is_none_or(is_tag)
+        && digest.is_none_or(is_reference_digest);
+    valid.then_some(ReferenceParts { name, tag, digest })
+}
+
+/// `anchoredNameRegexp` = (domain `/`)? path: `Some((domain, path))` when `name` is a
+/// repository name, with an empty domain when the first component cannot be one. Like
+/// the regex's greedy `?`, a first component that is a valid domain is taken as one.
+pub fn split_docker_name(name: &str) -> Option<(&str, &str)> {
+    if let Some((domain, path)) = name.split_once('/') {
+        if is_docker_domain(domain) && is_path(path) {
+            return Some((domain, path));
+        }
+    }
+    is_path(name).then_some(("", name))
+}
+
+/// `domain` = domain-component (`.` domain-component)* (`:` `[0-9]+`)?: a host name with
+/// an optional port (containers/image v5.23 has no IPv6 literals).
+pub fn is_docker_domain(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    host.split('.').all(is_domain_component)
+        && port.is_none_or(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `domain-component` = `[a-zA-Z0-9]` | `[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`.
+fn is_domain_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    first != b'-'
+        && last != b'-'
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `path` = path-component (`/` path-component)*.
+fn is_path(path: &str) -> bool {
+    path.split('/').all(is_path_component)
+}
+
+/// `path-component` = alpha-numeric (separator alpha-numeric)*, where alpha-numeric is
+/// `[a-z0-9]+` and separator is `.`, `_`, `__` or any run of `-` (`[-]*`, so none too).
+fn is_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let is_alphanumeric = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    bytes.first().is_some_and(is_alphanumeric)
+        && bytes.last().is_some_and(is_alphanumeric)
+        && bytes.split(is_alphanumeric).all(|separator| {
+            matches!(separator, b"." | b"_" | b"__") || separator.iter().all(|&b| b == b'-')
+        })
+}
+
+/// `tag` = `[\w][\w.-]{0,127}`, with Go's ASCII-only `\w`.
+pub(super) fn is_tag(tag: &str) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = tag.as_bytes();
+    bytes.len() <= 128
+        && bytes.first().is_some_and(|&b| is_word(b))
+        && bytes.iter().all(|&b| is_word(b) || b == b'.' || b == b'-')
+}
+
+/// `digest` = algorithm `:` `[[:xdigit:]]{32,}`, where algorithm is
+/// algorithm-component (`[-_+.]` algorithm-component)* and an algorithm-component is
+/// `[A-Za-z][A-Za-z0-9]*`.
+fn is_reference_digest(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let is_algorithm_component = |component: &str| {
+        component
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphabetic)
+            && component.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    algorithm
+        .split(['-', '_', '+', '.'])
+        .all(is_algorithm_component)
+        && hex.len() >= 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A normalized docker reference: `domain/path[:tag][@digest]`.
@@ -147,7 +223,7 @@ impl DockerReference {
     /// With `tag` set, keeping any digest (Go's `WithTag`); fails with Go's
     /// `invalid tag format` when `tag` is not `[\w][\w.-]{0,127}`.
     pub fn with_tag(&self, tag: &str) -> Result<DockerReference> {
-        if !ANCHORED_TAG.is_match(tag) {
+        if !is_tag(tag) {
             anyhow::bail!("invalid tag format");
         }
         Ok(DockerReference {
@@ -222,32 +298,25 @@ fn split_docker_domain(name: &str) -> (&str, String) {
 }
 
 /// Go's `reference.Parse` for a string that always has a name.
-fn parse_reference(s: &str) -> Result<DockerReference> {
-    let Some(captures) = REFERENCE.captures(s) else {
-        if REFERENCE.is_match(&s.to_lowercase()) {
+pub(super) fn parse_reference(s: &str) -> Result<DockerReference> {
+    let Some(parts) = match_reference(s) else {
+        if match_reference(&s.to_lowercase()).is_some() {
             anyhow::bail!("repository name must be lowercase");
         }
         anyhow::bail!("invalid reference format");
     };
-    let name = captures.get(1).map_or("", |m| m.as_str());
-    if name.len() > NAME_TOTAL_LENGTH_MAX {
+    if parts.name.len() > NAME_TOTAL_LENGTH_MAX {
         anyhow::bail!("repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters");
     }
-    let (domain, path) = match ANCHORED_NAME.captures(name) {
-        Some(parts) => (
-            parts.get(1).map_or("", |m| m.as_str()),
-            parts.get(2).map_or(name, |m| m.as_str()),
-        ),
-        None => ("", name),
-    };
-    let digest = match captures.get(3) {
-        Some(m) => Some(parse_go_digest(m.as_str()).map_err(anyhow::Error::new)?),
+    let (domain, path) = split_docker_name(parts.name).unwrap_or(("", parts.name));
+    let digest = match parts.digest {
+        Some(digest) => Some(parse_go_digest(digest).map_err(anyhow::Error::new)?),
         None => None,
     };
     Ok(DockerReference {
         domain: domain.to_string(),
         path: path.to_string(),
-        tag: captures.get(2).map(|m| m.as_str().to_string()),
+        tag: parts.tag.map(str::to_string),
         digest,
     })
 }

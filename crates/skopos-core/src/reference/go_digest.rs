@@ -1,10 +1,6 @@
 //! Digest validation with the rules and messages of `github.com/opencontainers/go-digest`
 //! v1.0.0 (`digest.Parse`), which skopeo applies to the digests inside references.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::digest::Digest;
 
 /// Why go-digest rejects a string, with go-digest's own wording.
@@ -21,11 +17,27 @@ pub enum GoDigestError {
     Sha384NotSupported,
 }
 
-/// go-digest's `DigestRegexpAnchored`: the shape of any `algorithm:encoded` string.
-static ANY_DIGEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-        .expect("constant digest regex compiles")
-});
+/// go-digest's `DigestRegexpAnchored`, the shape of any `algorithm:encoded` string:
+/// algorithm = `[a-z0-9]+` (`[.+_-]` `[a-z0-9]+`)*, encoded = `[a-zA-Z0-9=_-]+`.
+/// Matched by hand rather than by a regex engine, as the docker reference grammar is.
+pub(super) fn is_any_digest(s: &str) -> bool {
+    let Some((algorithm, encoded)) = s.split_once(':') else {
+        return false;
+    };
+    let is_algorithm_component = |component: &str| {
+        !component.is_empty()
+            && component
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    algorithm
+        .split(['.', '+', '_', '-'])
+        .all(is_algorithm_component)
+        && !encoded.is_empty()
+        && encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+}
 
 /// `digest.Parse(s)`: split at the first `:`, then check the algorithm, the encoded
 /// length and the lowercase hex, in go-digest's order (so the first failing check
@@ -39,7 +51,7 @@ pub fn parse_go_digest(s: &str) -> Result<Digest, GoDigestError> {
         "sha256" => 64,
         "sha384" => 96,
         "sha512" => 128,
-        _ if ANY_DIGEST.is_match(s) => return Err(GoDigestError::Unsupported),
+        _ if is_any_digest(s) => return Err(GoDigestError::Unsupported),
         _ => return Err(GoDigestError::InvalidFormat),
     };
     if encoded.len() != hex_len {

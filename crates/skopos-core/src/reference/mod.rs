@@ -15,11 +15,10 @@ mod storage;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
-use regex::Regex;
-
-pub use docker::{is_full_image_id, DockerReference, NAME_TOTAL_LENGTH_MAX};
+pub use docker::{
+    is_docker_domain, is_full_image_id, split_docker_name, DockerReference, NAME_TOTAL_LENGTH_MAX,
+};
 pub use explicit_path::resolve_path_to_fully_explicit;
 pub use storage::MINIMUM_TRUNCATED_ID_LENGTH;
 
@@ -232,13 +231,23 @@ fn parse_docker(within: &str) -> Result<ImageName> {
     ImageName::docker(DockerReference::parse_normalized(name)?.with_default_tag())
 }
 
-/// containers/image `oci/internal`'s image-name grammar: components of ASCII
-/// alphanumerics joined by `-`, `.`, `_`, `:`, `@`, `+` or `--`, separated by `/`.
-static OCI_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    let component = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*";
-    Regex::new(&format!("^{component}(?:/{component})*$"))
-        .expect("constant OCI name regex compiles")
-});
+/// containers/image `oci/internal`'s image-name grammar: component (`/` component)*,
+/// where component = `[A-Za-z0-9]+` ((`[-._:@+]` | `--`) `[A-Za-z0-9]+`)*. Matched by
+/// hand on ASCII bytes rather than by a regex engine (see `docker.rs`).
+fn is_oci_image_name(name: &str) -> bool {
+    name.split('/').all(|component| {
+        let bytes = component.as_bytes();
+        bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+            && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+            && bytes
+                .split(u8::is_ascii_alphanumeric)
+                .all(|separator| match separator {
+                    [] | [b'-' | b'.' | b'_' | b':' | b'@' | b'+'] => true,
+                    [first, second] => *first == b'-' && *second == b'-',
+                    _ => false,
+                })
+    })
+}
 
 /// `oci:` / `oci-archive:` `PATH[:NAME]`: the path ends at the first `:` and must have an
 /// existing parent; a non-empty NAME must fit the OCI image-name grammar.
@@ -247,7 +256,7 @@ fn parse_oci(within: &str) -> Result<(PathBuf, OciImage)> {
     resolve_path_to_fully_explicit(path)?;
     let image = if name.is_empty() {
         OciImage::Only
-    } else if OCI_IMAGE_NAME.is_match(name) {
+    } else if is_oci_image_name(name) {
         OciImage::Named(name.to_string())
     } else {
         anyhow::bail!("Invalid image {name}");
@@ -387,5 +396,7 @@ impl fmt::Display for ImageName {
     }
 }
 
+#[cfg(test)]
+mod grammar_equivalence;
 #[cfg(test)]
 mod tests;
