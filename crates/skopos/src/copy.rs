@@ -1,10 +1,12 @@
 //! `skopos copy SOURCE-IMAGE DESTINATION-IMAGE`: flags → transports and copy options →
 //! the copy engine, with skopeo's progress output and `--digestfile`.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context as _};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use skopos_copy::{
     copy_image, BlobKind, CopyEvent, CopyOptions, ImageListSelection, NoProgress, ProgressSink,
     SourcePolicy,
@@ -18,7 +20,6 @@ use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
-use crate::progress::{stdout_columns, TerminalBars};
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
@@ -261,13 +262,19 @@ pub fn retry_options(args: &RetryArgs) -> anyhow::Result<RetryOptions> {
 /// one progress bar per blob when it is.
 enum Renderer {
     Plain,
-    Bars(TerminalBars<std::io::Stdout>),
+    Bars {
+        multi: MultiProgress,
+        bars: Mutex<HashMap<Digest, ProgressBar>>,
+    },
 }
 
 impl Renderer {
     fn for_stdout() -> Renderer {
         if std::io::stdout().is_terminal() {
-            Renderer::Bars(TerminalBars::new(std::io::stdout(), stdout_columns()))
+            Renderer::Bars {
+                multi: MultiProgress::new(),
+                bars: Mutex::new(HashMap::new()),
+            }
         } else {
             Renderer::Plain
         }
@@ -280,7 +287,9 @@ impl Renderer {
                 // A closed stdout must not fail the copy.
                 let _ = writeln!(out, "{text}");
             }
-            Renderer::Bars(bars) => bars.line(&text),
+            Renderer::Bars { multi, .. } => {
+                let _ = multi.println(text);
+            }
         }
     }
 }
@@ -324,29 +333,57 @@ fn kind_name(kind: BlobKind) -> &'static str {
 
 impl ProgressSink for Renderer {
     fn event(&self, event: CopyEvent) {
-        let Renderer::Bars(bars) = self else {
+        let Renderer::Bars { multi, bars } = self else {
             if let Some(line) = plain_line(&event) {
                 self.line(line);
             }
             return;
         };
+        let Ok(mut bars) = bars.lock() else { return };
         match event {
             CopyEvent::BlobStarted { digest, size, kind } => {
-                let prefix = format!("Copying {} {}", kind_name(kind), short(&digest));
-                bars.start(digest, prefix, size);
+                let bar = multi.add(ProgressBar::new(size.unwrap_or(0)));
+                let template = if size.is_some() {
+                    "{prefix} {bar:30} {bytes} / {total_bytes} | {bytes_per_sec} {msg}"
+                } else {
+                    "{prefix} {bytes} | {bytes_per_sec} {msg}"
+                };
+                if let Ok(style) = ProgressStyle::with_template(template) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(format!("Copying {} {}", kind_name(kind), short(&digest)));
+                bars.insert(digest, bar);
             }
-            CopyEvent::BlobProgress { digest, read } => bars.advance(&digest, read),
+            CopyEvent::BlobProgress { digest, read } => {
+                if let Some(bar) = bars.get(&digest) {
+                    bar.set_position(read);
+                }
+            }
             CopyEvent::BlobSkipped { digest, .. } => {
-                bars.finish(&digest, "skipped: already exists");
+                if let Some(bar) = bars.remove(&digest) {
+                    finish(&bar, "skipped: already exists");
+                }
             }
-            CopyEvent::BlobDone { digest, .. } => bars.finish(&digest, "done"),
+            CopyEvent::BlobDone { digest, .. } => {
+                if let Some(bar) = bars.remove(&digest) {
+                    finish(&bar, "done");
+                }
+            }
             other => {
+                drop(bars);
                 if let Some(line) = plain_line(&other) {
                     self.line(line);
                 }
             }
         }
     }
+}
+
+fn finish(bar: &ProgressBar, message: &'static str) {
+    if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}") {
+        bar.set_style(style);
+    }
+    bar.finish_with_message(message);
 }
 
 /// The first 12 hex digits, as skopeo's bars show them.

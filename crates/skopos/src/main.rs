@@ -7,7 +7,6 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
-mod progress;
 mod template;
 
 use std::process::ExitCode;
