@@ -15,7 +15,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::LazyLock;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -50,6 +50,11 @@ const SAMPLE_STORED_ENTROPY_BITS: f64 =
 /// flags tables whose byte values are evenly spread overall but alike locally (libcrypt has
 /// 34 KiB of them, which deflate shrinks by 27 %), which the byte counts alone call random.
 const MAX_RANDOM_NEIGHBOURS_SHARING_HIGH_BITS: usize = SAMPLE * 3 / 32;
+
+/// Once some output is handed to a read, at most this many blocks are compressed to fill the
+/// rest of its buffer: compressible blocks yield a few hundred bytes each, and a read must not
+/// hold the thread for many of them.
+const MAX_BLOCKS_PER_READ: usize = 4;
 
 /// Gzip-compresses the bytes of `inner` as they are read.
 pub(crate) struct AdaptiveGzipEncoder<R> {
@@ -88,6 +93,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for AdaptiveGzipEncoder<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let start = buf.filled().len();
+        let mut blocks_compressed = 0;
         loop {
             if this.handed < this.output.len() {
                 let n = buf.remaining().min(this.output.len() - this.handed);
@@ -97,9 +104,15 @@ impl<R: AsyncRead + Unpin> AsyncRead for AdaptiveGzipEncoder<R> {
                     this.output.clear();
                     this.handed = 0;
                 }
-                return Poll::Ready(Ok(()));
             }
-            if this.finished {
+            // The caller's buffer is filled as far as blocks at hand allow, so that a stored
+            // block (a few bytes longer than a 64 KiB buffer) does not come out as one full
+            // read and one of a few bytes, each an upload frame and a write.
+            let handed_some = buf.filled().len() > start;
+            if buf.remaining() == 0
+                || this.finished
+                || (handed_some && blocks_compressed >= MAX_BLOCKS_PER_READ)
+            {
                 return Poll::Ready(Ok(()));
             }
             if this.input_ended {
@@ -109,7 +122,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for AdaptiveGzipEncoder<R> {
             }
             while this.filled < BLOCK {
                 let mut read = ReadBuf::new(&mut this.input[this.filled..]);
-                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+                match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                    Poll::Ready(result) => result?,
+                    // Hand out what is ready rather than hold it back until more input comes.
+                    Poll::Pending if handed_some => return Poll::Ready(Ok(())),
+                    Poll::Pending => return Poll::Pending,
+                }
                 let n = read.filled().len();
                 if n == 0 {
                     this.input_ended = true;
@@ -121,6 +139,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for AdaptiveGzipEncoder<R> {
                 this.encoder
                     .compress_block(&this.input[..this.filled], &mut this.output)?;
                 this.filled = 0;
+                blocks_compressed += 1;
             }
         }
     }
@@ -495,6 +514,32 @@ mod tests {
         assert_eq!(small_reads, large_reads);
         assert_eq!(odd_reads, large_reads);
         assert_eq!(gunzip(&large_reads), data);
+    }
+
+    #[tokio::test]
+    async fn reads_are_filled_when_the_input_is_at_hand() {
+        // Each stored block comes out a few bytes longer than the buffer: the rest must go
+        // out with the next block's bytes, not as a read of its own.
+        let data = noise(8 * BLOCK, 21);
+        let mut encoder = AdaptiveGzipEncoder::new(&data[..], 6);
+        let mut out = Vec::new();
+        let mut buffer = vec![0; BLOCK];
+        let mut read_sizes = Vec::new();
+        loop {
+            let n = encoder.read(&mut buffer).await.expect("compressing");
+            if n == 0 {
+                break;
+            }
+            read_sizes.push(n);
+            out.extend_from_slice(&buffer[..n]);
+        }
+        let (last, full) = read_sizes.split_last().expect("some output");
+        assert!(
+            full.iter().all(|&n| n == BLOCK),
+            "read sizes {read_sizes:?}"
+        );
+        assert!(*last <= BLOCK);
+        assert_eq!(gunzip(&out), data);
     }
 
     #[tokio::test]
