@@ -142,12 +142,11 @@ impl Response {
     }
 }
 
-/// An HTTP/1.1 client with a pool of keep-alive connections per host. Cheap to clone.
-#[derive(Clone)]
+/// An HTTP/1.1 client with a pool of keep-alive connections per host.
 pub(crate) struct HttpClient {
     client: Client<Connector, WireBody>,
     proxies: Arc<Matcher>,
-    default_headers: Arc<HeaderMap>,
+    default_headers: HeaderMap,
 }
 
 impl HttpClient {
@@ -174,7 +173,7 @@ impl HttpClient {
         HttpClient {
             client,
             proxies,
-            default_headers: Arc::new(default_headers),
+            default_headers,
         }
     }
 
@@ -193,22 +192,26 @@ impl HttpClient {
         let mut headers = headers;
         let mut body = body;
         for _ in 0..=MAX_REDIRECTS {
-            let request = self.build_request(&method, &url, &headers, body.take_for_sending())?;
-            let response = match self.client.request(request).await {
-                Ok(response) => response,
-                Err(err) if body.can_be_sent_again() && closed_before_answering(&err) => {
-                    // A kept-alive connection the server (or a proxy, or a load balancer)
-                    // had closed: the request went nowhere, so it is sent once more, on a
-                    // new connection, as Go's client does.
-                    tracing::debug!("{method} {}: {err}, sending it again", without_query(&url));
-                    let request =
-                        self.build_request(&method, &url, &headers, body.take_for_sending())?;
-                    self.client
-                        .request(request)
-                        .await
-                        .map_err(|err| transport_error(&method, &url, err))?
+            let mut resent = false;
+            let response = loop {
+                let request =
+                    self.build_request(&method, &url, &headers, body.take_for_sending())?;
+                match self.client.request(request).await {
+                    Ok(response) => break response,
+                    Err(err)
+                        if !resent && body.can_be_sent_again() && closed_before_answering(&err) =>
+                    {
+                        // A kept-alive connection the server (or a proxy, or a load balancer)
+                        // had closed: the request went nowhere, so it is sent once more, on a
+                        // new connection, as Go's client does.
+                        tracing::debug!(
+                            "{method} {}: {err}, sending it again",
+                            without_query(&url)
+                        );
+                        resent = true;
+                    }
+                    Err(err) => return Err(transport_error(&method, &url, err)),
                 }
-                Err(err) => return Err(transport_error(&method, &url, err)),
             };
             let (parts, incoming) = response.into_parts();
             let response = Response {
@@ -375,7 +378,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 /// HTTP requests), or through a `CONNECT` tunnel of an HTTP proxy (HTTPS requests; TLS to the
 /// server then runs inside the tunnel).
 #[derive(Clone)]
-pub(crate) struct ProxyConnector {
+struct ProxyConnector {
     tcp: HttpConnector,
     proxies: Arc<Matcher>,
 }
@@ -456,7 +459,7 @@ struct ProxyError {
 
 /// A TCP connection that tells hyper whether it leads to a proxy (then requests are sent with
 /// absolute URLs).
-pub(crate) struct ProxiedStream {
+struct ProxiedStream {
     stream: TokioIo<tokio::net::TcpStream>,
     to_proxy: bool,
 }
