@@ -245,11 +245,7 @@ impl RegistryClient {
                         .context("invalid characters in the registry credentials")?,
                 );
             }
-            let body = match &request.body {
-                Body::Empty => Body::Empty,
-                Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
-                Body::Stream(_) => std::mem::replace(&mut request.body, Body::Empty),
-            };
+            let body = request.body.take_for_attempt();
             tracing::debug!("{} {url}", request.method);
             let response = self
                 .inner

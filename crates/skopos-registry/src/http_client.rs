@@ -75,14 +75,21 @@ impl Body {
         !matches!(self, Body::Stream(_))
     }
 
-    /// What to send now. A stream is sent once: what remains of it afterwards is empty.
-    fn take_for_sending(&mut self) -> WireBody {
+    /// The body for one attempt at a request: a copy of what can be sent again; a stream is
+    /// taken, leaving an empty one behind (it is sent once).
+    pub(crate) fn take_for_attempt(&mut self) -> Body {
+        match self {
+            Body::Empty => Body::Empty,
+            Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
+            Body::Stream(stream) => Body::Stream(std::mem::replace(stream, empty_body())),
+        }
+    }
+
+    fn into_wire(self) -> WireBody {
         match self {
             Body::Empty => empty_body(),
-            Body::Bytes(bytes) => Full::new(bytes.clone())
-                .map_err(BoxError::from)
-                .boxed_unsync(),
-            Body::Stream(stream) => std::mem::replace(stream, empty_body()),
+            Body::Bytes(bytes) => Full::new(bytes).map_err(BoxError::from).boxed_unsync(),
+            Body::Stream(stream) => stream,
         }
     }
 }
@@ -194,8 +201,12 @@ impl HttpClient {
         for _ in 0..=MAX_REDIRECTS {
             let mut resent = false;
             let response = loop {
-                let request =
-                    self.build_request(&method, &url, &headers, body.take_for_sending())?;
+                let request = self.build_request(
+                    &method,
+                    &url,
+                    &headers,
+                    body.take_for_attempt().into_wire(),
+                )?;
                 match self.client.request(request).await {
                     Ok(response) => break response,
                     Err(err)
