@@ -2,7 +2,7 @@
 //! roots plus the certs.d CAs, an optional client certificate, or no verification at all
 //! (`--tls-verify=false`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -20,6 +20,14 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The system's CA certificates, read once per process: a copy between two registries, or a
+/// registry and a TLS daemon, needs them for each. Unreadable ones are skipped, as Go's
+/// SystemCertPool does.
+pub fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
 /// The rustls configuration for `config`'s registry.
 pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
     let registry = &config.registry;
@@ -29,8 +37,7 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         .context("setting up TLS")?;
     let builder = if config.tls_verify {
         let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates are skipped, as Go's SystemCertPool does.
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots.add_parsable_certificates(system_roots().iter().cloned());
         for pem in &config.ca_certs_pem {
             let certificates = CertificateDer::pem_slice_iter(pem)
                 .collect::<std::result::Result<Vec<_>, _>>()

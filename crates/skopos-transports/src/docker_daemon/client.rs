@@ -465,8 +465,7 @@ fn tls_config(ctx: &SystemContext) -> Result<rustls::ClientConfig> {
             .with_custom_certificate_verifier(Arc::new(NoVerification::new(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates are skipped, as Go's SystemCertPool does.
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots.add_parsable_certificates(skopos_registry::tls::system_roots().iter().cloned());
         if let Some(dir) = &ctx.docker_cert_dir {
             let ca_file = dir.join("ca.pem");
             let pem = std::fs::read(&ca_file).map_err(|err| {
