@@ -186,11 +186,7 @@ impl Workspace {
     /// Runs skopos with exactly `args`. `$SKOPOS_UNDER_TEST` replaces the binary: pointing it
     /// at a skopeo wrapper checks the tests' expectations against the reference itself.
     pub fn skopos(&self, args: &[&str]) -> Outcome {
-        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
-        let mut command = Command::new(binary);
-        command.args(args);
-        self.run(command, "home-skopos", "skopos", args, &[])
+        self.skopos_with_env(&[], args)
     }
 
     /// [`Workspace::skopos`] with `env` added to the environment.
@@ -200,7 +196,9 @@ impl Workspace {
         let mut command = Command::new(binary);
         command.args(args);
         let mut outcome = self.run(command, "home-skopos", "skopos", args, env);
-        outcome.command = format!("{env:?} {}", outcome.command);
+        if !env.is_empty() {
+            outcome.command = format!("{env:?} {}", outcome.command);
+        }
         outcome
     }
 
