@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use anyhow::{anyhow, Context as _};
 use rustix::fs::FlockOperation;
-use skopos_core::digest::Algorithm;
+use skopos_core::digest::{Algorithm, Hasher};
 use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::mpsc;
@@ -328,14 +328,81 @@ pub(crate) async fn store_blob(
 /// to publish (or drop) later: a destination that must not change anything visible
 /// before its commit uses this.
 pub(crate) async fn stage_blob(
-    mut stream: BlobReader,
+    stream: BlobReader,
     expected: Option<&BlobInfo>,
     placement: BlobPlacement,
 ) -> Result<(WrittenBlob, StagedBlob)> {
-    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    stage_blob_with(stream, expected, placement, thread_sleeps).await
+}
+
+/// A write into the page cache costs about what hashing the same bytes does, far less
+/// than handing the bytes to another thread (two context switches per chunk: a pull spent
+/// a fifth of its CPU on them). So a blob's chunks are written from the copy task itself,
+/// until a write has to sleep: then the page cache has stopped absorbing them (dirty-page
+/// throttling, a slow or network file system) and a blocking thread writes the rest, so
+/// that the async threads keep serving the network meanwhile. `sleeps` counts the times
+/// the calling thread has slept ([`thread_sleeps`]; tests pass their own).
+async fn stage_blob_with(
+    mut stream: BlobReader,
+    expected: Option<&BlobInfo>,
+    placement: BlobPlacement,
+    sleeps: fn() -> u64,
+) -> Result<(WrittenBlob, StagedBlob)> {
     let expected = expected.cloned();
-    let writer = tokio::task::spawn_blocking(move || write_pieces(receiver, expected, placement));
-    let read_result = pump(&mut stream, &sender).await;
+    let BlobPlacement {
+        temp_dir,
+        temp_prefix,
+        final_path,
+    } = placement;
+    let hashed = expected.is_none();
+    let mut file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed)).await?;
+    let mut chunk = vec![0; IO_CHUNK_SIZE];
+    loop {
+        let filled = fill(&mut stream, &mut chunk).await?;
+        let sleeps_before = sleeps();
+        file.write(&chunk[..filled])?;
+        if filled < chunk.len() {
+            break;
+        }
+        if sleeps() != sleeps_before {
+            file = write_on_thread(&mut stream, file).await?;
+            break;
+        }
+    }
+    blocking(move || file.finish(expected.as_ref(), final_path)).await
+}
+
+/// How many times the calling thread has given up the CPU to wait (its voluntary context
+/// switches; being preempted does not count).
+fn thread_sleeps() -> u64 {
+    // SAFETY: getrusage only writes the `rusage` it is given, which is plain data.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // Cannot fail with these arguments; were it to, nothing would look like a sleep.
+    let _ = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    u64::try_from(usage.ru_nvcsw).unwrap_or(0)
+}
+
+/// Read from `stream` until `chunk` is full or the stream ends; how much was read.
+async fn fill(stream: &mut BlobReader, chunk: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < chunk.len() {
+        let n = stream
+            .read(&mut chunk[filled..])
+            .await
+            .context("reading the blob stream")?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// Write the rest of `stream` into `file` from a blocking thread.
+async fn write_on_thread(stream: &mut BlobReader, file: BlobFile) -> Result<BlobFile> {
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking(move || file.write_from(receiver));
+    let read_result = pump(stream, &sender).await;
     drop(sender);
     let written = writer.await.context("the blob-writing thread failed")?;
     // A stream error explains an aborted write better than the writer's own complaint.
@@ -347,17 +414,10 @@ pub(crate) async fn stage_blob(
 /// the stream ended cleanly. Stops quietly when the writer has gone (it holds the error).
 async fn pump(stream: &mut BlobReader, sender: &mpsc::Sender<Piece>) -> Result<()> {
     loop {
-        let mut chunk = Vec::with_capacity(IO_CHUNK_SIZE);
-        while chunk.len() < IO_CHUNK_SIZE {
-            let n = stream
-                .read_buf(&mut chunk)
-                .await
-                .context("reading the blob stream")?;
-            if n == 0 {
-                break;
-            }
-        }
-        let at_end = chunk.len() < IO_CHUNK_SIZE;
+        let mut chunk = vec![0; IO_CHUNK_SIZE];
+        let filled = fill(stream, &mut chunk).await?;
+        let at_end = filled < chunk.len();
+        chunk.truncate(filled);
         if !chunk.is_empty() && sender.send(Piece::Data(chunk)).await.is_err() {
             return Ok(());
         }
@@ -369,61 +429,86 @@ async fn pump(stream: &mut BlobReader, sender: &mpsc::Sender<Piece>) -> Result<(
     }
 }
 
-fn write_pieces(
-    mut receiver: mpsc::Receiver<Piece>,
-    expected: Option<BlobInfo>,
-    placement: BlobPlacement,
-) -> Result<(WrittenBlob, StagedBlob)> {
-    let dir = &placement.temp_dir;
-    // A shared blob directory may not exist yet.
-    create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(placement.temp_prefix)
-        .tempfile_in(dir)
-        .map_err(|err| path_error("create a temporary file in", dir, &err))?;
-    let mut hasher = match &expected {
-        Some(_) => None,
-        None => Some(Algorithm::Sha256.hasher()),
-    };
-    let mut size: u64 = 0;
-    loop {
-        match receiver.blocking_recv() {
-            Some(Piece::Data(chunk)) => {
-                temp.write_all(&chunk)
-                    .map_err(|err| path_error("write", temp.path(), &err))?;
-                if let Some(hasher) = hasher.as_mut() {
-                    hasher.update(&chunk);
-                }
-                size += chunk.len() as u64;
+/// A blob's temporary file while it is written: removed when dropped unfinished.
+struct BlobFile {
+    temp: tempfile::NamedTempFile,
+    /// Hashes the content when nobody has said what its digest is.
+    hasher: Option<Hasher>,
+    size: u64,
+}
+
+impl BlobFile {
+    /// Blocks: call from a blocking thread.
+    fn create(dir: &Path, prefix: &str, hashed: bool) -> Result<BlobFile> {
+        // A shared blob directory may not exist yet.
+        create_dir_all(dir)?;
+        let temp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempfile_in(dir)
+            .map_err(|err| path_error("create a temporary file in", dir, &err))?;
+        Ok(BlobFile {
+            temp,
+            hasher: hashed.then(|| Algorithm::Sha256.hasher()),
+            size: 0,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.temp
+            .write_all(bytes)
+            .map_err(|err| path_error("write", self.temp.path(), &err))?;
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(bytes);
+        }
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Write what arrives on `receiver` until [`Piece::End`]. Blocks: call from a blocking
+    /// thread.
+    fn write_from(mut self, mut receiver: mpsc::Receiver<Piece>) -> Result<BlobFile> {
+        loop {
+            match receiver.blocking_recv() {
+                Some(Piece::Data(chunk)) => self.write(&chunk)?,
+                Some(Piece::End) => return Ok(self),
+                // Dropping `self` removes the partial file.
+                None => return Err(anyhow!("the blob stream ended with an error")),
             }
-            Some(Piece::End) => break,
-            // Dropping `temp` removes the partial file.
-            None => return Err(anyhow!("the blob stream ended with an error")),
         }
     }
-    let digest = match (hasher, &expected) {
-        (Some(hasher), _) => hasher.finish(),
-        (None, Some(info)) => info.digest.clone(),
-        (None, None) => return Err(anyhow!("internal error: a blob with no digest")),
-    };
-    if let Some(expected_size) = expected.as_ref().and_then(|info| info.size) {
-        if expected_size != size {
-            return Err(anyhow!(
-                "Size mismatch when copying {digest}, expected {expected_size}, got {size}"
-            ));
+
+    /// Check the size, flush the file to disk and make it mode 0644. Blocks: call from a
+    /// blocking thread.
+    fn finish(
+        self,
+        expected: Option<&BlobInfo>,
+        final_path: Box<dyn FnOnce(&Digest) -> PathBuf + Send>,
+    ) -> Result<(WrittenBlob, StagedBlob)> {
+        let size = self.size;
+        let digest = match (self.hasher, expected) {
+            (Some(hasher), _) => hasher.finish(),
+            (None, Some(info)) => info.digest.clone(),
+            (None, None) => return Err(anyhow!("internal error: a blob with no digest")),
+        };
+        if let Some(expected_size) = expected.and_then(|info| info.size) {
+            if expected_size != size {
+                return Err(anyhow!(
+                    "Size mismatch when copying {digest}, expected {expected_size}, got {size}"
+                ));
+            }
         }
+        let temp = self.temp;
+        let file = temp.as_file();
+        file.sync_all()
+            .map_err(|err| path_error("sync", temp.path(), &err))?;
+        file.set_permissions(Permissions::from_mode(BLOB_MODE))
+            .map_err(|err| path_error("chmod", temp.path(), &err))?;
+        let staged = StagedBlob {
+            temp: temp.into_temp_path(),
+            final_path: final_path(&digest),
+        };
+        Ok((WrittenBlob { digest, size }, staged))
     }
-    let file = temp.as_file();
-    file.sync_all()
-        .map_err(|err| path_error("sync", temp.path(), &err))?;
-    file.set_permissions(Permissions::from_mode(BLOB_MODE))
-        .map_err(|err| path_error("chmod", temp.path(), &err))?;
-    let final_path = (placement.final_path)(&digest);
-    let staged = StagedBlob {
-        temp: temp.into_temp_path(),
-        final_path,
-    };
-    Ok((WrittenBlob { digest, size }, staged))
 }
 
 /// An advisory lock (`flock`) on a directory, released when dropped.
@@ -492,6 +577,69 @@ mod tests {
         let mut read = Vec::new();
         reader.read_to_end(&mut read).await.unwrap();
         assert!(read == data);
+    }
+
+    /// A `sleeps` for [`stage_blob_with`] by which every write slept; counts its calls.
+    fn every_write_sleeps() -> u64 {
+        SLEEPS_ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+    static SLEEPS_ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    fn placement_in(dir: &Path) -> BlobPlacement {
+        let final_path = dir.join("blob");
+        BlobPlacement {
+            temp_dir: dir.join("tmp"),
+            temp_prefix: "test-put-blob",
+            final_path: Box::new(move |_| final_path),
+        }
+    }
+
+    struct FailingReader;
+
+    impl AsyncRead for FailingReader {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Ready(Err(io::Error::other("connection reset")))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blob_whose_write_slept_is_finished_by_a_blocking_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..(3 * IO_CHUNK_SIZE + 777))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let stream: BlobReader = Box::pin(io::Cursor::new(data.clone()));
+        let (written, staged) =
+            stage_blob_with(stream, None, placement_in(dir.path()), every_write_sleeps)
+                .await
+                .unwrap();
+        // Asked around the first write only: the thread wrote the other three chunks.
+        assert_eq!(SLEEPS_ASKED.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let mut hasher = Algorithm::Sha256.hasher();
+        hasher.update(&data);
+        assert_eq!(written.digest, hasher.finish());
+        assert_eq!(written.size, data.len() as u64);
+        staged.publish().unwrap();
+        assert!(fs::read(dir.path().join("blob")).unwrap() == data);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stream_error_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = vec![7u8; 2 * IO_CHUNK_SIZE + 5];
+        let stream: BlobReader =
+            Box::pin(AsyncReadExt::chain(io::Cursor::new(data), FailingReader));
+        let err = stage_blob(stream, None, placement_in(dir.path()))
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("connection reset"), "{err:#}");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert!(!dir.path().join("blob").exists());
     }
 
     #[test]
