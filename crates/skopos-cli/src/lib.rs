@@ -1,0 +1,518 @@
+//! skopeo's command line, run by the `skopos` binary. Exit status 0 on success, 2 when the
+//! image does not exist, 1 for any other failure, which is reported as one logrus-style line
+//! on stderr.
+
+mod cli;
+mod copy;
+mod flags;
+mod inspect;
+mod logging;
+mod login;
+mod template;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command, GlobalArgs, RegistryFlags as _};
+use logging::{go_quote, LogLevel};
+
+/// How a run ended, beyond success and failure.
+enum Outcome {
+    Done,
+    /// skopeo prints the command's usage on stdout and exits 0 for a wrong argument count
+    /// of `copy`, `list-tags` and `sync`.
+    ShowUsage(&'static str),
+}
+
+/// glibc gives every thread that allocates its own malloc arena, and each arena keeps the
+/// pages it touched: with six blobs in flight on the runtime's threads that was 2–3 MiB of
+/// peak memory for nothing. Blob buffers are few and large, so one shared arena costs no
+/// measurable time (checked on push, pull and registry-to-registry copies).
+fn use_one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator settings; it is called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Parse the process's arguments, run the command, report the outcome.
+pub fn main() -> ExitCode {
+    logging::mark_start();
+    use_one_malloc_arena();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return report_clap_error(&err),
+    };
+    logging::install(cli.global.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&anyhow::Error::new(err).context("starting the async runtime")),
+    };
+    let timeout = cli.global.command_timeout.filter(|t| !t.is_zero());
+    let result = runtime.block_on(async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, run(cli))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("context deadline exceeded"))),
+            None => run(cli).await,
+        }
+    });
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ShowUsage(command)) => {
+            let mut root = Cli::command();
+            if let Some(sub) = root.find_subcommand_mut(command) {
+                let _ = sub.print_help();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err),
+    }
+}
+
+/// Print `err` as skopeo's fatal line and pick the exit status.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    logging::emit(LogLevel::Fatal, &format!("{err:#}"));
+    ExitCode::from(exit_status(err))
+}
+
+/// 2 when the image was not found anywhere in the chain, else 1.
+fn exit_status(err: &anyhow::Error) -> u8 {
+    if skopos_core::error::is_image_not_found(err) {
+        2
+    } else {
+        1
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = cli.global;
+    check_policy_flags(&global)?;
+    if cli.deprecated_tls_verify.is_some() {
+        tracing::warn!("'--tls-verify' is deprecated, please set this on the specific subcommand");
+    }
+    let Some(command) = cli.command else {
+        bail!("Missing command 'skopos COMMAND'\nTry 'skopos --help' for more information");
+    };
+    match command {
+        Command::Copy(args) => {
+            if args.images.len() != 2 {
+                return Ok(Outcome::ShowUsage("copy"));
+            }
+            copy::run(&global, &args).await?;
+        }
+        Command::Inspect(args) => {
+            let output = inspect::run(&global, &args).await?;
+            inspect::write_stdout(&output)?;
+        }
+        Command::ManifestDigest(args) => {
+            let [path] = args.args.as_slice() else {
+                bail!("Usage: skopos manifest-digest manifest");
+            };
+            let output = manifest_digest(path)?;
+            inspect::write_stdout(output.as_bytes())?;
+        }
+        Command::Delete(args) => {
+            if args.args.len() != 1 {
+                bail!("Usage: delete imageReference");
+            }
+            delete(&global, &args).await?;
+        }
+        Command::ListTags(args) => {
+            if args.args.len() != 1 {
+                return Ok(Outcome::ShowUsage("list-tags"));
+            }
+            let output = list_tags(&global, &args).await?;
+            inspect::write_stdout(&output)?;
+        }
+        Command::Login(args) => {
+            if args.args.is_empty() && !args.get_login {
+                bail!("please provide a registry to login to");
+            }
+            login::login(&global, &args, &mut std::io::stdout().lock()).await?;
+        }
+        Command::Logout(args) => {
+            if args.args.is_empty() && !args.all {
+                bail!("please provide a registry to logout from");
+            }
+            login::logout(&args, &mut std::io::stdout().lock())?;
+        }
+        Command::StandaloneSign(args) => {
+            if args.args.len() != 3 || args.output.is_none() {
+                bail!("Usage: skopos standalone-sign manifest docker-reference key-fingerprint -o signature");
+            }
+            not_supported("standalone-sign")?;
+        }
+        Command::StandaloneVerify(args) => {
+            if args.args.len() != 4 {
+                bail!("Usage: skopos standalone-verify manifest docker-reference key-fingerprint signature");
+            }
+            not_supported("standalone-verify")?;
+        }
+        Command::GenerateSigstoreKey(args) => {
+            if !args.args.is_empty() {
+                bail!("Usage: generate-sigstore-key --output-prefix PREFIX");
+            }
+            if args.output_prefix.is_none() {
+                bail!("--output-prefix must be specified");
+            }
+            not_supported("generate-sigstore-key")?;
+        }
+        Command::Sync(args) => {
+            if args.args.len() != 2 {
+                return Ok(Outcome::ShowUsage("sync"));
+            }
+            args.src_image.docker_auth()?;
+            args.dest_image.docker_auth()?;
+            not_supported("sync")?;
+        }
+        Command::Layers(args) => {
+            eprintln!("DEPRECATED: skopos layers is deprecated in favor of skopos copy");
+            if args.args.is_empty() {
+                bail!("Usage: layers imageReference [layer...]");
+            }
+            args.image.docker_auth()?;
+            not_supported("layers")?;
+        }
+        Command::ExperimentalImageProxy(args) => {
+            if !args.args.is_empty() {
+                bail!("Usage: skopos experimental-image-proxy");
+            }
+            args.image.docker_auth()?;
+            not_supported("experimental-image-proxy")?;
+        }
+        Command::UntrustedSignatureDumpWithoutVerification(args) => {
+            if args.args.len() != 1 {
+                bail!("Usage: skopos untrusted-signature-dump-without-verification signature");
+            }
+            not_supported("untrusted-signature-dump-without-verification")?;
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// The policy flags every command checks. The policy itself is loaded by the commands
+/// that evaluate it (`copy`, as in skopeo; `inspect`, `delete` and `list-tags` do not).
+fn check_policy_flags(global: &GlobalArgs) -> anyhow::Result<()> {
+    if global.require_signed {
+        if global.insecure_policy {
+            bail!("--require-signed and --insecure-policy cannot be used together");
+        }
+        bail!("--require-signed is not supported yet: skopos does not verify signatures");
+    }
+    Ok(())
+}
+
+fn not_supported(command: &str) -> anyhow::Result<()> {
+    bail!("the {command} command is not supported yet by skopos")
+}
+
+/// `manifest-digest FILE`: `sha256:<hex>` and a newline.
+fn manifest_digest(path: &str) -> anyhow::Result<String> {
+    let bytes = read_file_like_go(path).context(format!("Error reading manifest from {path}"))?;
+    let digest = skopos_core::manifest::manifest_digest(&bytes)
+        .with_context(|| format!("Error computing digest of manifest from {path}"))?;
+    Ok(format!("{digest}\n"))
+}
+
+/// `os.ReadFile`: errors read `open PATH: no such file or directory`, as Go words them.
+fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)
+        .map_err(|err| anyhow::anyhow!("open {path}: {}", go_io_error(&err)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|err| anyhow::anyhow!("read {path}: {}", go_io_error(&err)))?;
+    Ok(bytes)
+}
+
+/// An OS error as Go prints it: the lowercase `strerror` text, without Rust's
+/// ` (os error N)` suffix.
+fn go_io_error(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.find(" (os error ") {
+        Some(end) => &text[..end],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Help and version go to stdout with status 0; usage errors become one fatal line with
+/// pflag's wording and status 1, as in skopeo.
+fn report_clap_error(err: &clap::Error) -> ExitCode {
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let last_arg = std::env::args_os()
+                .next_back()
+                .map(|arg| arg.to_string_lossy().into_owned());
+            logging::emit(LogLevel::Fatal, &pflag_message(err, last_arg.as_deref()));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What pflag / cobra would have said about this usage error. `last_arg` is the last
+/// command-line word (a flag missing its value is always the last one).
+fn pflag_message(err: &clap::Error, last_arg: Option<&str>) -> String {
+    let context_string = |kind: ContextKind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    match err.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = context_string(ContextKind::InvalidArg).unwrap_or_default();
+            let flag = arg.split('=').next().unwrap_or_default();
+            match flag.strip_prefix('-') {
+                Some(short) if !short.starts_with('-') => {
+                    let letter = short.chars().next().unwrap_or('-');
+                    format!("unknown shorthand flag: '{letter}' in {flag}")
+                }
+                _ => format!("unknown flag: {flag}"),
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let name = context_string(ContextKind::InvalidSubcommand).unwrap_or_default();
+            format!(
+                "Unrecognized command `skopos {name}`\nTry 'skopos --help' for more information"
+            )
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let long = context_string(ContextKind::InvalidArg)
+                .map(|arg| flag_name(&arg))
+                .unwrap_or_default();
+            let value = context_string(ContextKind::InvalidValue).unwrap_or_default();
+            if value.is_empty() && err.kind() == ErrorKind::InvalidValue {
+                return match last_arg.and_then(|a| a.strip_prefix('-')) {
+                    Some(short) if !short.starts_with('-') && !short.is_empty() => {
+                        let letter = short.chars().last().unwrap_or('-');
+                        format!("flag needs an argument: '{letter}' in -{short}")
+                    }
+                    _ => format!("flag needs an argument: {long}"),
+                };
+            }
+            let flag = with_shorthand(&long);
+            let reason = std::error::Error::source(err)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "invalid value".to_string());
+            format!(
+                "invalid argument {} for {} flag: {reason}",
+                go_quote(&value),
+                go_quote(&flag)
+            )
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        }
+    }
+}
+
+/// `--tls-verify[=<TLS_VERIFY>]` or `--format <TEMPLATE>` → `--tls-verify`, `--format`.
+fn flag_name(arg: &str) -> String {
+    arg.split([' ', '[', '='])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// pflag names a flag with a shorthand `-n, --no-tags`.
+fn with_shorthand(long_flag: &str) -> String {
+    fn find_short(command: &clap::Command, long: &str) -> Option<char> {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long))
+            .and_then(clap::Arg::get_short)
+            .or_else(|| {
+                command
+                    .get_subcommands()
+                    .find_map(|sub| find_short(sub, long))
+            })
+    }
+    let long = long_flag.trim_start_matches('-');
+    match find_short(&Cli::command(), long) {
+        Some(short) => format!("-{short}, --{long}"),
+        None => long_flag.to_string(),
+    }
+}
+
+/// `delete IMAGE`: only registries can delete images so far.
+async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Result<()> {
+    let input = &args.args[0];
+    let name = skopos_core::ImageName::parse(input)
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    let mut ctx = skopos_core::SystemContext {
+        auth_file: args.image.authfile.clone(),
+        ..copy::base_context(global)
+    };
+    args.image.apply_registry_settings(&mut ctx)?;
+    let skopos_core::ImageName::Docker(reference) = &name else {
+        bail!(
+            "Deleting images not implemented for {}: images",
+            name.transport()
+        );
+    };
+    skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
+        skopos_transports::docker::delete_image(reference, &ctx)
+    })
+    .await
+}
+
+/// The JSON `list-tags` prints, skopeo's `tagListOutput`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagList {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    repository: String,
+    tags: Vec<String>,
+}
+
+/// `list-tags docker://REPOSITORY`.
+async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Result<Vec<u8>> {
+    let input = &args.args[0];
+    let (transport, rest) = input.split_once(':').unwrap_or((input, ""));
+    if transport == "docker-archive" {
+        return list_archive_tags(global, args).await;
+    }
+    if transport != "docker" {
+        bail!(
+            "Unsupported transport '{transport}' for tag listing. Only supported: docker, docker-archive"
+        );
+    }
+    let Some(repository) = rest.strip_prefix("//") else {
+        bail!("Invalid source name {input}: docker: image reference {rest} does not start with //");
+    };
+    let reference = skopos_core::reference::DockerReference::parse_normalized(repository)
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    if reference.tag().is_some() || reference.digest().is_some() {
+        bail!("No tag or digest allowed in reference");
+    }
+    let mut ctx = skopos_core::SystemContext {
+        auth_file: args.image.authfile.clone(),
+        ..copy::base_context(global)
+    };
+    args.image.apply_registry_settings(&mut ctx)?;
+    let tags = skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
+        skopos_transports::docker::repository_tags(&reference, &ctx)
+    })
+    .await?;
+    let output = TagList {
+        repository: reference.name(),
+        tags,
+    };
+    let mut bytes = skopos_core::gojson::to_vec_indent(&output, "    ")?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// The JSON `list-tags docker-archive:PATH` prints: no repository, and Go's `null` for
+/// an archive without images.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArchiveTagList {
+    tags: Option<Vec<String>>,
+}
+
+/// `list-tags docker-archive:PATH`: the tags of every image in the archive (any image
+/// selector in the name is ignored, as skopeo ignores it).
+async fn list_archive_tags(
+    global: &GlobalArgs,
+    args: &cli::ListTagsArgs,
+) -> anyhow::Result<Vec<u8>> {
+    let name = skopos_core::ImageName::parse(&args.args[0])?;
+    let skopos_core::ImageName::DockerArchive { path, .. } = &name else {
+        bail!("internal error: {name} is not a docker-archive: name");
+    };
+    let ctx = copy::base_context(global);
+    let tags = skopos_transports::docker_archive::list_tags(path, &ctx).await?;
+    let mut bytes = skopos_core::gojson::to_vec_indent(&ArchiveTagList { tags }, "    ")?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_error(args: &[&str]) -> String {
+        let mut argv = vec!["skopos"];
+        argv.extend_from_slice(args);
+        pflag_message(
+            &Cli::try_parse_from(&argv).unwrap_err(),
+            argv.last().copied(),
+        )
+    }
+
+    #[test]
+    fn usage_errors_use_pflag_wording() {
+        assert_eq!(
+            usage_error(&["inspect", "--bogus", "x"]),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            usage_error(&["inspect", "--tls-verify=maybe", "x"]),
+            "invalid argument \"maybe\" for \"--tls-verify\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
+        assert_eq!(
+            usage_error(&["bogus"]),
+            "Unrecognized command `skopos bogus`\nTry 'skopos --help' for more information"
+        );
+        assert_eq!(
+            usage_error(&["inspect", "--format"]),
+            "flag needs an argument: --format"
+        );
+    }
+
+    #[test]
+    fn not_found_maps_to_exit_status_2() {
+        let not_found = anyhow::Error::new(skopos_core::ImageNotFound("no image".into()))
+            .context("Error parsing image name \"oci:x\"");
+        assert_eq!(exit_status(&not_found), 2);
+        assert_eq!(
+            format!("{not_found:#}"),
+            "Error parsing image name \"oci:x\": no image"
+        );
+        assert_eq!(exit_status(&anyhow::anyhow!("other")), 1);
+    }
+
+    #[test]
+    fn manifest_digest_reports_unreadable_files_like_skopeo() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let err = manifest_digest(missing.to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "Error reading manifest from {0}: open {0}: no such file or directory",
+                missing.display()
+            )
+        );
+    }
+
+    #[test]
+    fn policy_flags() {
+        let global = GlobalArgs {
+            require_signed: true,
+            insecure_policy: true,
+            ..GlobalArgs::default()
+        };
+        assert!(check_policy_flags(&global).is_err());
+        assert!(check_policy_flags(&GlobalArgs::default()).is_ok());
+    }
+}
