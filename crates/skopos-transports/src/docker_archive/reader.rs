@@ -20,18 +20,11 @@ use skopos_core::compression::Compression;
 use skopos_core::go_text::go_quote;
 use skopos_core::{BlobReader, Result, SystemContext};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
-use crate::fsutil::go_error_text;
+use crate::fsutil::{go_error_text, FileRange};
 
 /// The archive's table of contents.
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";
-
-/// Size of each positioned read when streaming a component.
-const READ_CHUNK: usize = crate::fsutil::IO_CHUNK_SIZE;
-
-/// How many chunks one component stream may have read ahead.
-const CHUNKS_AHEAD: usize = 2;
 
 /// Buffer in front of a decompressor.
 const DECODER_BUFFER: usize = 256 * 1024;
@@ -297,11 +290,8 @@ impl ArchiveFile {
 
     /// Stream a component's raw bytes.
     pub(crate) fn stream(&self, component: &Component) -> BlobReader {
-        let (sender, receiver) = mpsc::channel(CHUNKS_AHEAD);
-        let file = self.file.clone();
-        let range = component.clone();
-        tokio::task::spawn_blocking(move || read_range(&file, &range, &sender));
-        crate::fsutil::chunk_reader(receiver)
+        let range = FileRange::new(Arc::clone(&self.file), component.offset, component.size);
+        Box::pin(range)
     }
 
     /// The compression of a component, from its first bytes.
@@ -447,21 +437,6 @@ fn inside_archive(name: &str) -> Result<String> {
 
 /// Send the bytes of `range` to `sender` in chunks, until the end, an error, or the
 /// reader going away.
-fn read_range(file: &File, range: &Component, sender: &mpsc::Sender<io::Result<Vec<u8>>>) {
-    let mut position = range.offset;
-    let end = range.offset + range.size;
-    while position < end {
-        let length = (end - position).min(READ_CHUNK as u64) as usize;
-        let mut chunk = vec![0; length];
-        let result = file.read_exact_at(&mut chunk, position).map(|()| chunk);
-        let failed = result.is_err();
-        if sender.blocking_send(result).is_err() || failed {
-            return;
-        }
-        position += length as u64;
-    }
-}
-
 /// Read a whole stream into memory, up to `limit` bytes.
 pub(crate) async fn read_at_most(stream: &mut BlobReader, limit: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();

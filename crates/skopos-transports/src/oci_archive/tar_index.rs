@@ -18,18 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use bytes::Bytes;
 use skopos_core::{BlobReader, Result};
-use tokio::sync::mpsc;
-use tokio_util::io::StreamReader;
 
-use crate::fsutil::{go_error_text, IO_CHUNK_SIZE};
+use crate::fsutil::{go_error_text, FileRange};
 
 /// How many symlinks one lookup may pass through, as Linux's limit (`ELOOP`).
 const MAX_SYMLINK_HOPS: usize = 40;
-
-/// How many chunks of one member may wait between the reading thread and the consumer.
-const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// What a member name designates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,45 +153,14 @@ impl TarIndex {
         .context("the archive-reading thread failed")?
     }
 
-    /// A stream of the member `name`'s bytes, and its size. A background thread reads
-    /// ahead in large chunks.
+    /// A stream of the member `name`'s bytes, and its size.
     pub(crate) fn open(self: &Arc<Self>, name: &str) -> Result<(BlobReader, u64)> {
         let (offset, size) = self.locate(name)?;
-        let (sender, mut receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
         let index = Arc::clone(self);
         let owned_name = name.to_string();
-        tokio::task::spawn_blocking(move || {
-            index.read_range_into(&owned_name, offset, size, &sender);
-        });
-        let chunks = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-        Ok((Box::pin(StreamReader::new(chunks)), size))
-    }
-
-    /// Send `size` bytes from `offset` to `sender` chunk by chunk; stops at the first
-    /// error (which it sends) or when the reader goes away.
-    fn read_range_into(
-        &self,
-        name: &str,
-        offset: u64,
-        size: u64,
-        sender: &mpsc::Sender<io::Result<Bytes>>,
-    ) {
-        let mut done = 0u64;
-        while done < size {
-            let want = usize::try_from(size - done).map_or(IO_CHUNK_SIZE, |n| n.min(IO_CHUNK_SIZE));
-            let mut chunk = vec![0; want];
-            let result = self
-                .file
-                .read_exact_at(&mut chunk, offset + done)
-                .map(|()| Bytes::from(chunk))
-                .map_err(|err| io::Error::other(self.read_error(name, &err)));
-            let failed = result.is_err();
-            // Nobody may be listening any more; then there is nobody to tell.
-            if sender.blocking_send(result).is_err() || failed {
-                return;
-            }
-            done += want as u64;
-        }
+        let range = FileRange::new(Arc::clone(&self.file), offset, size)
+            .with_error_text(move |err| io::Error::other(index.read_error(&owned_name, &err)));
+        Ok((Box::pin(range), size))
     }
 
     fn read_error(&self, name: &str, err: &io::Error) -> anyhow::Error {
@@ -326,6 +289,7 @@ fn check_symlink_target(link: &str, target: &str) -> std::result::Result<(), &'s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::IO_CHUNK_SIZE;
     use tokio::io::AsyncReadExt;
 
     /// One entry of a hand-made tar: name, kind, and data or link target.
