@@ -24,9 +24,11 @@ use crate::gzip::AdaptiveGzipEncoder;
 /// gzip's own default, which Go's `gzip.DefaultCompression` also means.
 const DEFAULT_GZIP_LEVEL: u32 = 6;
 
-/// Read buffers between stages: large enough that per-call overhead vanishes next to
-/// hashing and (de)compression.
-const STREAM_BUFFER: usize = 1 << 20;
+/// Read buffers in front of (de)compressors: large enough that per-call overhead vanishes
+/// next to the codec's work. Each is filled whole now that file sources read straight into
+/// it, so every blob copied in parallel holds one: 1 MiB cost a zstd recompression of eight
+/// layers 9 MiB of peak memory for no measurable speed.
+const STREAM_BUFFER: usize = 128 << 10;
 
 /// How a layer should be treated on its way to the destination.
 #[derive(Debug, Clone, Copy)]
