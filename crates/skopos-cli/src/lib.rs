@@ -226,27 +226,14 @@ fn manifest_digest(path: &str) -> anyhow::Result<String> {
 /// `os.ReadFile`: errors read `open PATH: no such file or directory`, as Go words them.
 fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)
-        .map_err(|err| anyhow::anyhow!("open {path}: {}", go_io_error(&err)))?;
+    let mut file = std::fs::File::open(path).map_err(|err| {
+        anyhow::anyhow!("open {path}: {}", skopos_core::go_text::go_errno_text(&err))
+    })?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|err| anyhow::anyhow!("read {path}: {}", go_io_error(&err)))?;
+    file.read_to_end(&mut bytes).map_err(|err| {
+        anyhow::anyhow!("read {path}: {}", skopos_core::go_text::go_errno_text(&err))
+    })?;
     Ok(bytes)
-}
-
-/// An OS error as Go prints it: the lowercase `strerror` text, without Rust's
-/// ` (os error N)` suffix.
-fn go_io_error(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.find(" (os error ") {
-        Some(end) => &text[..end],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Help and version go to stdout with status 0; usage errors become one fatal line with

@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use anyhow::{anyhow, Context as _};
 use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
+use skopos_core::go_text::go_errno_text;
 use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::mpsc;
@@ -42,28 +43,19 @@ const BLOB_MODE: u32 = 0o644;
 const DIR_MODE: u32 = 0o755;
 
 /// The text Go gives an I/O error: `no such file or directory` rather than Rust's
-/// `No such file or directory (os error 2)`.
+/// `No such file or directory (os error 2)`, also when tempfile has wrapped the error to add
+/// the path (which callers print themselves).
 pub(crate) fn go_error_text(err: &io::Error) -> String {
-    let Some(code) = err.raw_os_error() else {
-        // tempfile wraps the system's error to add the path, which we print ourselves.
-        let wrapped = err
-            .get_ref()
-            .and_then(|inner| inner.source())
-            .and_then(|source| source.downcast_ref::<io::Error>());
-        return match wrapped {
-            Some(original) => go_error_text(original),
-            None => err.to_string(),
-        };
-    };
-    let text = io::Error::from_raw_os_error(code).to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(end) => &text[..end],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    if err.raw_os_error().is_some() {
+        return go_errno_text(err);
+    }
+    let wrapped = err
+        .get_ref()
+        .and_then(|inner| inner.source())
+        .and_then(|source| source.downcast_ref::<io::Error>());
+    match wrapped {
+        Some(original) => go_error_text(original),
+        None => err.to_string(),
     }
 }
 
