@@ -1,7 +1,7 @@
-//! File-system plumbing shared by the `dir:` and `oci:` transports: error messages worded
-//! like Go's (skopeo prints `open PATH: no such file or directory`), streaming blobs to and
-//! from files with large buffers on blocking threads, atomic small-file writes, and
-//! advisory directory locks.
+//! File-system plumbing shared by the file-based transports: error messages worded like
+//! Go's (skopeo prints `open PATH: no such file or directory`), streaming blobs to and from
+//! files (from the async task while the page cache takes the I/O, on a blocking thread once
+//! it would wait for the disk), atomic small-file writes, and advisory directory locks.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::future::Future;
