@@ -438,10 +438,14 @@ async fn stage_blob_with(
 /// How many times the calling thread has given up the CPU to wait (its voluntary context
 /// switches; being preempted does not count).
 fn thread_sleeps() -> u64 {
-    // SAFETY: getrusage only writes the `rusage` it is given, which is plain data.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // Cannot fail with these arguments; were it to, nothing would look like a sleep.
-    let _ = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    // SAFETY: `rusage` is plain integers, for which all zeroes is a valid value, and
+    // getrusage only writes into the one it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        // Cannot fail with these arguments; were it to, nothing would look like a sleep.
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage
+    };
     u64::try_from(usage.ru_nvcsw).unwrap_or(0)
 }
 
