@@ -44,6 +44,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         docker_daemon_host: args.dest.daemon_host.clone(),
         oci_accept_uncompressed_layers: args.dest_oci_accept_uncompressed_layers,
         dir_force_compress: args.dest_compress,
+        docker_precompute_digests: args.dest_precompute_digests,
         dir_force_decompress: args.dest_decompress,
         auth_file: args.dest.authfile.clone().or_else(|| args.authfile.clone()),
         docker_mount_source: match &source_name {

@@ -82,6 +82,10 @@ pub struct SystemContext {
     /// `None` means `$DOCKER_HOST`, else the default socket. The daemon's TLS settings are
     /// `docker_cert_dir` and `docker_tls_verify`, as in skopeo.
     pub docker_daemon_host: Option<String>,
+    /// `--dest-precompute-digests`: a registry destination hashes a blob whose digest nobody
+    /// knows yet (a layer compressed on the way) into a temporary file first, so that a blob
+    /// the registry already has is not uploaded again.
+    pub docker_precompute_digests: bool,
     /// `--additional-tag`: more names for the image a `docker-archive:` destination writes.
     pub docker_archive_additional_tags: Vec<crate::reference::DockerReference>,
 }

@@ -418,21 +418,47 @@ async fn stage_blob_with(
         final_path,
     } = placement;
     let hashed = expected.is_none();
-    let mut file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed)).await?;
+    let file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed)).await?;
+    let file = write_stream(&mut stream, file, sleeps).await?;
+    blocking(move || file.finish(expected.as_ref(), final_path)).await
+}
+
+/// Copy `stream` into a new temporary file in `dir` (removed when dropped), hashing it on
+/// the way: how a destination learns a blob's digest before it sends the blob anywhere.
+pub(crate) async fn spool_blob(
+    mut stream: BlobReader,
+    dir: &Path,
+    prefix: &'static str,
+) -> Result<(WrittenBlob, tempfile::NamedTempFile)> {
+    let dir = dir.to_path_buf();
+    let file = blocking(move || BlobFile::create(&dir, prefix, true)).await?;
+    let file = write_stream(&mut stream, file, thread_sleeps).await?;
+    let BlobFile { temp, hasher, size } = file;
+    let digest = hasher
+        .ok_or_else(|| anyhow!("internal error: a spooled blob was not hashed"))?
+        .finish();
+    Ok((WrittenBlob { digest, size }, temp))
+}
+
+/// Write all of `stream` into `file`, from this task while writes do not sleep (see
+/// [`stage_blob_with`]).
+async fn write_stream(
+    stream: &mut BlobReader,
+    mut file: BlobFile,
+    sleeps: fn() -> u64,
+) -> Result<BlobFile> {
     let mut chunk = vec![0; IO_CHUNK_SIZE];
     loop {
-        let filled = fill(&mut stream, &mut chunk).await?;
+        let filled = fill(stream, &mut chunk).await?;
         let sleeps_before = sleeps();
         file.write(&chunk[..filled])?;
         if filled < chunk.len() {
-            break;
+            return Ok(file);
         }
         if sleeps() != sleeps_before {
-            file = write_on_thread(&mut stream, file).await?;
-            break;
+            return write_on_thread(stream, file).await;
         }
     }
-    blocking(move || file.finish(expected.as_ref(), final_path)).await
 }
 
 /// How many times the calling thread has given up the CPU to wait (its voluntary context

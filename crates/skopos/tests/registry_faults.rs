@@ -1,5 +1,6 @@
 //! `docker://` through a loopback proxy in front of a real registry: how many requests a push
-//! makes (per blob, for new blobs, existing blobs and cross-repository mounts), and recovery
+//! makes (per blob, for new blobs, existing blobs and cross-repository mounts, and with
+//! `--dest-precompute-digests` for layers compressed on the way), and recovery
 //! from faults — a pull whose blob download breaks, a push whose upload breaks, a 429 with
 //! `Retry-After`, a 500 with `--retry-times`, a connection closed without an answer.
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{assert_one_line_failure, snapshot, Workspace};
 use skopos_testimage::proxy::{Exchange, Fault, FaultAction, RegistryProxy};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
-use skopos_testimage::WrittenImage;
+use skopos_testimage::{Compression, ImageSpec, WrittenImage};
 
 /// A plain-HTTP registry and a proxy in front of it.
 fn registry_behind_proxy() -> (TestRegistry, RegistryProxy) {
@@ -174,6 +175,66 @@ fn a_push_costs_at_most_three_requests_per_new_blob_one_head_per_existing_blob_a
         "no plain upload into b:\n{log}"
     );
     assert_eq!(count(&exchanges, "PATCH", |_| true), 0, "{log}");
+}
+
+#[test]
+fn dest_precompute_digests_skips_uploading_a_layer_compressed_on_the_way_that_the_registry_has() {
+    let (_registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    // Uncompressed layers: a registry push gzips them, so their digests are known only once
+    // compressed.
+    let spec = ImageSpec::new(47).with_compression(Compression::Uncompressed);
+    let image = workspace.image_from("src", "t", &spec);
+    let target = format!("docker://{}/p:v1", proxy.host);
+    let tmpdir = workspace.path("tmp");
+    let tmpdir = tmpdir.to_str().expect("a UTF-8 path");
+    let push = |precompute: bool| {
+        proxy.clear_exchanges();
+        let mut args = vec!["--tmpdir", tmpdir, "--insecure-policy", "copy", "-q"];
+        if precompute {
+            args.push("--dest-precompute-digests");
+        }
+        args.extend(["--dest-tls-verify=false", "oci:src:t", &target]);
+        workspace.skopos(&args).assert_success();
+        proxy.exchanges()
+    };
+    let uploads =
+        |exchanges: &[Exchange]| count(exchanges, "POST", |t| t == "/v2/p/blobs/uploads/");
+    let layers = image.layers.len();
+
+    // Nothing there yet: every blob is uploaded, once, with the flag as without it.
+    let first = push(true);
+    assert_eq!(uploads(&first), layers + 1, "{}", listing(&first));
+    let manifest = workspace.skopos(&["inspect", "--raw", "--tls-verify=false", &target]);
+    manifest.assert_success();
+    let manifest = common::parse_json(&manifest.stdout_bytes);
+    let compressed: Vec<String> = manifest["layers"]
+        .as_array()
+        .expect("a layers array")
+        .iter()
+        .map(|layer| layer["digest"].as_str().expect("a digest").to_string())
+        .collect();
+
+    // Without the flag the compressed layers go up again: their digests are unknown before.
+    let again = push(false);
+    assert_eq!(uploads(&again), layers, "{}", listing(&again));
+
+    // With it each is hashed first, found by one HEAD and not uploaded.
+    let precomputed = push(true);
+    let log = listing(&precomputed);
+    assert_eq!(uploads(&precomputed), 0, "no uploads:\n{log}");
+    for digest in &compressed {
+        assert_eq!(
+            per_method(&precomputed, digest),
+            BTreeMap::from([("HEAD".to_string(), 1)]),
+            "requests naming {digest}:\n{log}"
+        );
+    }
+    // The spooled copies are gone.
+    let left: Vec<_> = std::fs::read_dir(workspace.path("tmp"))
+        .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in --tmpdir: {left:?}");
 }
 
 #[test]

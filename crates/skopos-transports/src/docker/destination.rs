@@ -1,5 +1,8 @@
 //! Writing an image to a registry.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use skopos_core::media_type as mt;
 use skopos_core::reference::DockerReference;
@@ -9,6 +12,7 @@ use skopos_core::{
 };
 
 use super::settings::{connect_primary, Endpoint};
+use crate::fsutil::{self, FileRange};
 
 /// An image being pushed to a registry. The registry makes each manifest visible as it is
 /// PUT; the manifest goes last, so an interrupted push leaves no tag on a partial image.
@@ -17,6 +21,9 @@ pub struct DockerDestination {
     /// A repository on the same registry holding the source image: blobs are mounted from
     /// it instead of uploaded.
     mount_from: Option<String>,
+    /// Where blobs of unknown digest are hashed before upload (`--dest-precompute-digests`);
+    /// `None` uploads them as they come.
+    precompute_digests_in: Option<PathBuf>,
 }
 
 impl DockerDestination {
@@ -37,6 +44,7 @@ impl DockerDestination {
         Ok(DockerDestination {
             endpoint,
             mount_from,
+            precompute_digests_in: ctx.docker_precompute_digests.then(|| ctx.tmpdir()),
         })
     }
 }
@@ -96,10 +104,35 @@ impl ImageDestination for DockerDestination {
         expected: Option<&BlobInfo>,
         _is_config: bool,
     ) -> Result<WrittenBlob> {
-        self.endpoint
-            .client
-            .put_blob(&self.endpoint.repository, stream, expected)
-            .await
+        let client = &self.endpoint.client;
+        let repository = &self.endpoint.repository;
+        let (None, Some(spool_dir)) = (expected, &self.precompute_digests_in) else {
+            return client.put_blob(repository, stream, expected).await;
+        };
+        tracing::debug!("Precomputing digest layer for {repository}");
+        let (spooled, file) = fsutil::spool_blob(stream, spool_dir, "stream-blob").await?;
+        if let Some(size) = client.blob_exists(repository, &spooled.digest).await? {
+            tracing::debug!("Skipping blob {} (already present)", spooled.digest);
+            return Ok(WrittenBlob {
+                digest: spooled.digest,
+                size,
+            });
+        }
+        let reopened = file
+            .reopen()
+            .map_err(|err| fsutil::path_error("open", file.path(), &err))?;
+        let content = FileRange::new(Arc::new(reopened), 0, spooled.size);
+        let info = BlobInfo {
+            digest: spooled.digest,
+            size: Some(spooled.size),
+            media_type: String::new(),
+        };
+        // `file` lives until the upload is done: dropping it removes the spooled copy.
+        let written = client
+            .put_blob(repository, Box::pin(content), Some(&info))
+            .await;
+        drop(file);
+        written
     }
 
     async fn put_manifest(
