@@ -324,7 +324,6 @@ impl ImageToCopy<'_> {
             .check_image(self.source_name, || source.signatures(instance.as_ref()))
             .await
             .context("Source image rejected")?;
-        self.progress.line("Getting image source signatures".into());
         if !self.options.remove_signatures
             && !source.signatures(instance.as_ref()).await?.is_empty()
         {
@@ -343,6 +342,8 @@ impl ImageToCopy<'_> {
         if manifest::manifest_digest(&destination_bytes)? != source_digest {
             return Ok(None);
         }
+        // What containers/image prints when it stops at this point.
+        self.progress.line("Getting image source signatures".into());
         self.progress
             .line("Skipping: image already present at destination".into());
         Ok(Some(source_digest))
@@ -400,20 +401,10 @@ async fn images_to_copy(
                     skopos_core::go_text::go_errno_text(&err)
                 )
             })?;
-            let mut directories = Vec::new();
-            walk_for_images(Path::new(source), &mut directories).map_err(|err| {
+            let mut images = Vec::new();
+            walk_for_images(source, &mut images).map_err(|err| {
                 err.context(format!("Error walking the path {}", go_quote(source)))
             })?;
-            let images = directories
-                .into_iter()
-                .map(|directory| {
-                    let resolved =
-                        skopos_core::reference::explicit_path::resolve_path_to_fully_explicit(
-                            &directory.to_string_lossy(),
-                        )?;
-                    Ok(ImageName::Dir(resolved))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
             if images.is_empty() {
                 bail!("No images to sync found in {}", go_quote(source));
             }
@@ -456,25 +447,26 @@ async fn images_in_repository(
 
 /// Go's `filepath.WalkDir` as skopeo uses it: entries in lexical order, and a directory
 /// holding a `manifest.json` file is one image, whose remaining entries are not visited.
-fn walk_for_images(path: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// Paths are kept as the walk builds them (SOURCE joined with entry names, cleaned), since
+/// skopeo shows them and derives destination names from them.
+fn walk_for_images(path: &str, found: &mut Vec<ImageName>) -> anyhow::Result<()> {
     let metadata = std::fs::symlink_metadata(path)
-        .map_err(|err| anyhow!("lstat {}: {}", path.display(), go_errno(&err)))?;
+        .map_err(|err| anyhow!("lstat {path}: {}", go_errno(&err)))?;
     if !metadata.is_dir() {
         return Ok(());
     }
     let mut entries = std::fs::read_dir(path)
-        .map_err(|err| anyhow!("open {}: {}", path.display(), go_errno(&err)))?
+        .map_err(|err| anyhow!("open {path}: {}", go_errno(&err)))?
         .map(|entry| entry.map(|entry| (entry.file_name(), entry.file_type())))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| anyhow!("readdirent {}: {}", path.display(), go_errno(&err)))?;
+        .map_err(|err| anyhow!("readdirent {path}: {}", go_errno(&err)))?;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, file_type) in entries {
-        let file_type =
-            file_type.map_err(|err| anyhow!("lstat {}: {}", path.display(), go_errno(&err)))?;
+        let file_type = file_type.map_err(|err| anyhow!("lstat {path}: {}", go_errno(&err)))?;
         if file_type.is_dir() {
-            walk_for_images(&path.join(&name), found)?;
+            walk_for_images(&go_path_join(path, &name.to_string_lossy()), found)?;
         } else if name == "manifest.json" {
-            found.push(path.to_path_buf());
+            found.push(ImageName::Dir(PathBuf::from(go_path_clean(path))));
             return Ok(());
         }
     }
@@ -729,14 +721,8 @@ fn destination_reference(target: &str, transport: &str) -> anyhow::Result<ImageN
             go_errno(&err)
         )
     })?;
-    let resolved = skopos_core::reference::explicit_path::resolve_path_to_fully_explicit(target)
-        .map_err(|err| {
-            err.context(format!(
-                "Cannot obtain a valid image reference for transport \"dir\" and reference {}",
-                go_quote(target)
-            ))
-        })?;
-    Ok(ImageName::Dir(resolved))
+    // Named as given, as containers/image shows a `dir:` reference.
+    Ok(ImageName::Dir(PathBuf::from(target)))
 }
 
 /// `os.MkdirAll(path, 0755)`.
