@@ -149,10 +149,23 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     let destination = &args.args[1];
     let mut errors_present = false;
     let mut images_synced = 0usize;
-    let mut digest_lines = String::new();
     if args.dry_run {
         crate::logging::emit(LogLevel::Warning, "Running in dry-run mode");
     }
+    // One line per copied image, written as each copy finishes (skopeo 1.17's --digestfile).
+    let mut digest_file = match &args.digestfile {
+        Some(path) if !args.dry_run => Some((
+            path,
+            std::fs::File::create(path).map_err(|err| {
+                anyhow!(
+                    "Error creating digest file: open {}: {}",
+                    path.display(),
+                    go_errno(&err)
+                )
+            })?,
+        )),
+        _ => None,
+    };
     for repository in &repositories {
         let count = repository.images.len();
         for (index, source_name) in repository.images.iter().enumerate() {
@@ -193,7 +206,17 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
             };
             match with_retry(retry, || image.copy()).await {
                 Ok(digest) => {
-                    digest_lines.push_str(&format!("{digest} {destination_name}\n"));
+                    if let Some((path, file)) = &mut digest_file {
+                        use std::io::Write as _;
+                        writeln!(file, "{digest} {destination_name}").map_err(|err| {
+                            anyhow!(
+                                "Failed to write digest to file {}: write {}: {}",
+                                go_quote(&path.to_string_lossy()),
+                                path.display(),
+                                go_errno(&err)
+                            )
+                        })?;
+                    }
                     images_synced += 1;
                 }
                 Err(err) if args.keep_going => {
@@ -227,12 +250,6 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
             repositories.len()
         ),
     );
-    if let Some(path) = &args.digestfile {
-        if !args.dry_run {
-            std::fs::write(path, digest_lines)
-                .with_context(|| format!("Error writing digest file {}", path.display()))?;
-        }
-    }
     if errors_present {
         bail!("Sync failed due to previous reported error(s) for one or more images");
     }

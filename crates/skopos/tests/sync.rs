@@ -508,3 +508,87 @@ fn wrong_argument_count_prints_the_usage_like_skopeo() {
         assert!(skopos.stdout.contains("Usage:"), "{}", skopos.stdout);
     }
 }
+
+#[test]
+fn all_and_format_reach_the_copy_like_skopeo() {
+    let workspace = Workspace::new();
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    workspace.multi_arch("index", "t");
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            "oci:index:t",
+            &format!("docker://{host}/multi/app:t"),
+        ])
+        .assert_success();
+    let single = small_image(&workspace, "src", "s", 64);
+    push(
+        &workspace,
+        &single,
+        &format!("docker://{host}/single/app:s"),
+    );
+    for (flags, repository, out) in [
+        (&["--all"][..], "multi/app", "all-@WHO"),
+        (&[][..], "multi/app", "system-@WHO"),
+        (&["--format", "v2s2"][..], "single/app", "v2s2-@WHO"),
+    ] {
+        let repository = format!("{host}/{repository}");
+        let mut args = vec![
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "dir",
+            "--src-tls-verify=false",
+        ];
+        args.extend_from_slice(flags);
+        args.extend([repository.as_str(), out]);
+        workspace.run_both(&args).assert_both_succeed();
+        assert_same_tree(
+            &workspace.path(&out.replace(WHO, "skopos")),
+            &workspace.path(&out.replace(WHO, "skopeo")),
+        );
+    }
+}
+
+#[test]
+fn append_suffix_and_digestfile_name_the_copied_images() {
+    let workspace = Workspace::new();
+    let registry = registry_with_two_tags(&workspace, "src/app");
+    let host = &registry.host;
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--append-suffix=-mirror",
+            "--digestfile",
+            "digests",
+            &format!("{host}/src/app"),
+            &format!("{host}/m"),
+        ])
+        .assert_success();
+    let mut expected = String::new();
+    for tag in ["v1", "v2"] {
+        let digest = raw_digest(&workspace, &format!("docker://{host}/src/app:{tag}"));
+        assert_eq!(
+            raw_digest(&workspace, &format!("docker://{host}/m/app:{tag}-mirror")),
+            digest
+        );
+        expected.push_str(&format!("{digest} docker://{host}/m/app:{tag}-mirror\n"));
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&common::read(&workspace.path("digests"))),
+        expected
+    );
+}
