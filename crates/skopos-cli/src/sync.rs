@@ -442,13 +442,26 @@ async fn images_in_repository(
 ) -> anyhow::Result<Vec<ImageName>> {
     let name = repository.name();
     emit_with_fields(LogLevel::Info, "Getting tags", &[("image", name.clone())]);
-    let tags = skopos_transports::docker::repository_tags(repository, ctx)
-        .await
-        .map_err(|err| {
-            err.context(format!(
+    let tags = match skopos_transports::docker::repository_tags(repository, ctx).await {
+        Ok(tags) => tags,
+        // Some registries block the tag list; skopeo goes on as if it were empty.
+        Err(err) if unauthorized(&err).is_some() => {
+            let refusal = unauthorized(&err).map(ToString::to_string);
+            crate::logging::emit(
+                LogLevel::Warning,
+                &format!(
+                    "Registry disallows tag list retrieval: unable to retrieve auth token: invalid username/password: {}",
+                    refusal.unwrap_or_default()
+                ),
+            );
+            Vec::new()
+        }
+        Err(err) => {
+            return Err(err.context(format!(
                 "Error determining repository tags for image {name}"
-            ))
-        })?;
+            )))
+        }
+    };
     tags.iter()
         .map(|tag| {
             let tagged = repository.with_tag(tag).map_err(|err| {
@@ -460,6 +473,14 @@ async fn images_in_repository(
             ImageName::docker(tagged)
         })
         .collect()
+}
+
+/// The registry's 401 in `err`'s chain, if any (containers/image's
+/// `ErrUnauthorizedForCredentials`).
+fn unauthorized(err: &anyhow::Error) -> Option<&skopos_registry::RegistryError> {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<skopos_registry::RegistryError>())
+        .find(|registry_error| registry_error.status == 401)
 }
 
 /// Go's `filepath.WalkDir` as skopeo uses it: entries in lexical order, and a directory

@@ -592,3 +592,29 @@ fn append_suffix_and_digestfile_name_the_copied_images() {
         expected
     );
 }
+
+#[test]
+fn a_registry_refusing_the_tag_list_is_a_warning_like_skopeo() {
+    let workspace = Workspace::new();
+    let registry = TestRegistry::start(RegistryOptions {
+        htpasswd_user: Some(("user", "secret")),
+        ..RegistryOptions::default()
+    });
+    let host = &registry.host;
+    let pair = workspace.run_both(&[
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--src-tls-verify=false",
+        &format!("{host}/private/app"),
+        "out-@WHO",
+    ]);
+    assert_eq!(pair.skopeo.code, Some(1), "{}", pair.skopeo.stderr);
+    assert_eq!(pair.skopos.code, Some(1), "{}", pair.skopos.stderr);
+    assert_eq!(
+        log_lines(&pair.skopos.stderr, "skopos"),
+        log_lines(&pair.skopeo.stderr, "skopeo")
+    );
+}
