@@ -33,12 +33,12 @@ struct SourceRepository {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct RegistrySyncConfig {
-    /// repository -> tags and/or digests; an empty list means every tag.
-    images: IndexMap<String, Vec<String>>,
+    /// repository -> tags and/or digests; an empty (or null) list means every tag.
+    images: IndexMap<String, Option<Vec<String>>>,
     /// repository -> regular expression the copied tags must match.
     #[serde(rename = "images-by-tag-regex")]
-    images_by_tag_regex: IndexMap<String, String>,
-    credentials: YamlCredentials,
+    images_by_tag_regex: IndexMap<String, Option<String>>,
+    credentials: Option<YamlCredentials>,
     /// `None` (omitted) verifies TLS in skopeo 1.9.3, whatever `--src-tls-verify` says.
     #[serde(rename = "tls-verify")]
     tls_verify: Option<bool>,
@@ -522,10 +522,12 @@ async fn images_from_yaml(
     source_ctx: &SystemContext,
 ) -> anyhow::Result<Vec<SourceRepository>> {
     let text = crate::read_file_like_go(path)?;
-    let config: IndexMap<String, Option<RegistrySyncConfig>> = serde_norway::from_slice(&text)
-        .map_err(|err| anyhow!("Failed to unmarshal {}: {err}", go_quote(path)))?;
+    let config: Option<IndexMap<String, Option<RegistrySyncConfig>>> =
+        serde_norway::from_slice(&text)
+            .map_err(|err| anyhow!("Failed to unmarshal {}: {err}", go_quote(path)))?;
     let mut repositories = Vec::new();
-    for (registry, registry_config) in config {
+    // An empty file is an empty map to Go's decoder.
+    for (registry, registry_config) in config.unwrap_or_default() {
         let registry_config = registry_config.unwrap_or_default();
         if registry_config.images.is_empty() && registry_config.images_by_tag_regex.is_empty() {
             emit_with_fields(
@@ -553,11 +555,13 @@ async fn images_from_registry(
         docker_tls_verify: config.tls_verify,
         ..source_ctx.clone()
     };
-    if !config.credentials.username.is_empty() || !config.credentials.password.is_empty() {
-        context.docker_credentials = Some(DockerCredentials::Basic {
-            username: config.credentials.username.clone(),
-            password: Secret::new(config.credentials.password.clone()),
-        });
+    if let Some(credentials) = &config.credentials {
+        if !credentials.username.is_empty() || !credentials.password.is_empty() {
+            context.docker_credentials = Some(DockerCredentials::Basic {
+                username: credentials.username.clone(),
+                password: Secret::new(credentials.password.clone()),
+            });
+        }
     }
     let mut repositories = Vec::new();
     for (repo, refs) in &config.images {
@@ -566,6 +570,7 @@ async fn images_from_registry(
             continue;
         };
         emit_with_fields(LogLevel::Info, "Processing repo", &fields);
+        let refs = refs.as_deref().unwrap_or_default();
         let images = if refs.is_empty() {
             emit_with_fields(LogLevel::Info, "Querying registry for image tags", &fields);
             match images_in_repository(&repository, &context).await {
@@ -592,12 +597,14 @@ async fn images_from_registry(
         });
     }
     for (repo, pattern) in &config.images_by_tag_regex {
+        // Go decodes a null into the empty pattern, which matches every tag.
+        let pattern = pattern.clone().unwrap_or_default();
         let fields = repo_fields(registry, repo);
         let Some(repository) = parse_repository(registry, repo, &fields) else {
             continue;
         };
         emit_with_fields(LogLevel::Info, "Processing repo", &fields);
-        let regex = match regex_lite::Regex::new(pattern) {
+        let regex = match regex_lite::Regex::new(&pattern) {
             Ok(regex) => regex,
             Err(err) => {
                 let mut with_regex = fields.to_vec();
@@ -845,10 +852,31 @@ mod tests {
             registry.images.keys().collect::<Vec<_>>(),
             ["busybox", "redis"]
         );
-        assert_eq!(registry.images["redis"], ["1.0"]);
-        assert_eq!(registry.images_by_tag_regex["nginx"], "^1\\.13$");
-        assert_eq!(registry.credentials.username, "u");
+        assert_eq!(
+            registry.images["redis"].as_deref(),
+            Some(&["1.0".to_string()][..])
+        );
+        assert_eq!(
+            registry.images_by_tag_regex["nginx"].as_deref(),
+            Some("^1\\.13$")
+        );
+        assert_eq!(
+            registry.credentials.as_ref().map(|c| c.username.as_str()),
+            Some("u")
+        );
         assert_eq!(registry.tls_verify, Some(false));
         assert!(config["empty.example"].is_none());
+        // Nulls decode as Go's zero values, an empty file as no registries.
+        let nulls: IndexMap<String, Option<RegistrySyncConfig>> = serde_norway::from_str(
+            "r:\n  images:\n    busybox:\n  images-by-tag-regex:\n    x:\n  credentials:\n  tls-verify:\n",
+        )
+        .expect("valid YAML");
+        let registry = nulls["r"].as_ref().expect("an entry");
+        assert_eq!(registry.images["busybox"], None);
+        assert_eq!(registry.images_by_tag_regex["x"], None);
+        assert_eq!(registry.tls_verify, None);
+        let empty: Option<IndexMap<String, Option<RegistrySyncConfig>>> =
+            serde_norway::from_str("").expect("an empty document");
+        assert!(empty.is_none());
     }
 }
