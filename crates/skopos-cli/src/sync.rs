@@ -360,7 +360,9 @@ impl ImageToCopy<'_> {
             return Ok(None);
         }
         // What containers/image prints when it stops at this point.
-        self.progress.line("Getting image source signatures".into());
+        if !self.options.remove_signatures {
+            self.progress.line("Getting image source signatures".into());
+        }
         self.progress
             .line("Skipping: image already present at destination".into());
         Ok(Some(source_digest))

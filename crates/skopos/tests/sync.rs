@@ -394,6 +394,25 @@ fn dry_run_writes_nothing_and_logs_the_counts() {
         &workspace,
         &format!("docker://{host}/mirror/app:v1")
     ));
+    // To `dir`, skopeo 1.9.3 still creates the (empty) image directories in a dry run.
+    let pair = workspace.run_both(&[
+        "sync",
+        "--dry-run",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--src-tls-verify=false",
+        &format!("{host}/src/app"),
+        "dry-@WHO",
+    ]);
+    pair.assert_same_stdout();
+    assert_same_tree(&workspace.path("dry-skopos"), &workspace.path("dry-skopeo"));
+    assert!(!workspace.path("dry-skopos/app:v1/manifest.json").exists());
+    assert_eq!(
+        log_lines(&pair.skopos.stderr, "skopos"),
+        log_lines(&pair.skopeo.stderr, "skopeo")
+    );
 }
 
 #[test]
@@ -616,5 +635,52 @@ fn a_registry_refusing_the_tag_list_is_a_warning_like_skopeo() {
     assert_eq!(
         log_lines(&pair.skopos.stderr, "skopos"),
         log_lines(&pair.skopeo.stderr, "skopeo")
+    );
+}
+
+#[test]
+fn remove_signatures_drops_what_the_registry_cannot_store() {
+    let workspace = Workspace::new();
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    dir_tree(&workspace);
+    // Signatures are opaque to a copy under the insecure policy.
+    std::fs::write(
+        workspace.path("tree/a/one/signature-1"),
+        b"not really a signature",
+    )
+    .expect("writing a signature file");
+    let sync = |flags: &[&str], destination: &str| {
+        let mut args = vec![
+            "sync",
+            "--src",
+            "dir",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+        ];
+        args.extend_from_slice(flags);
+        let destination = format!("{host}/{destination}");
+        args.extend(["tree/a/one", destination.as_str()]);
+        workspace.run_both(&args)
+    };
+    // Without the flag both tools fail on the signature (with different wording: skopeo
+    // cannot parse it, skopos cannot store signatures in a registry yet).
+    let refused = sync(&[], "signed-@WHO");
+    assert_eq!(refused.skopeo.code, Some(1), "{}", refused.skopeo.stderr);
+    assert_eq!(refused.skopos.code, Some(1), "{}", refused.skopos.stderr);
+    let removed = sync(&["--remove-signatures"], "unsigned-@WHO");
+    // (The copy engine prints "Getting image source signatures" even when it removes them,
+    // skopeo does not: stdout is not compared here.)
+    removed.assert_both_succeed();
+    assert_eq!(
+        raw_digest(
+            &workspace,
+            &format!("docker://{host}/unsigned-skopos/one:latest")
+        ),
+        raw_digest(
+            &workspace,
+            &format!("docker://{host}/unsigned-skopeo/one:latest")
+        )
     );
 }
