@@ -19,7 +19,7 @@ use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
 use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
-use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
+use crate::cli::{CopyArgs, GlobalArgs, RetryArgs, SharedCopyArgs};
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
@@ -64,10 +64,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     let options = CopyOptions {
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
-        source_policy: Some(Arc::new(SourceImagePolicy {
-            policy,
-            source_name: source_name.clone(),
-        })),
+        source_policy: Some(SourceImagePolicy::new(policy, source_name.clone())),
         ..options
     };
     let progress: Arc<dyn ProgressSink> = if args.quiet {
@@ -104,9 +101,19 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
 /// The trust policy applied to the copy's source: every image copied is judged under the
 /// source's name, as containers/image does for list instances too.
 #[derive(Debug)]
-struct SourceImagePolicy {
+pub(crate) struct SourceImagePolicy {
     policy: Policy,
     source_name: ImageName,
+}
+
+impl SourceImagePolicy {
+    /// `policy` applied to images read from `source_name`, as the engine wants it.
+    pub(crate) fn new(policy: Policy, source_name: ImageName) -> Arc<SourceImagePolicy> {
+        Arc::new(SourceImagePolicy {
+            policy,
+            source_name,
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -160,16 +167,7 @@ pub fn base_context(global: &GlobalArgs) -> SystemContext {
 
 /// The engine options the flags ask for, with skopeo's checks and messages.
 fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOptions> {
-    let force_manifest_type = match args.shared.format.as_deref() {
-        None | Some("") => None,
-        Some("oci") => Some(media_type::OCI_MANIFEST),
-        Some("v2s1") => Some(media_type::DOCKER_V2_SCHEMA1_SIGNED),
-        Some("v2s2") => Some(media_type::DOCKER_V2_SCHEMA2),
-        Some(other) => bail!(
-            "unknown format {}. Choose one of the supported formats: 'oci', 'v2s1', or 'v2s2'",
-            crate::logging::go_quote(other)
-        ),
-    };
+    let force_manifest_type = forced_manifest_type(args.shared.format.as_deref())?;
     if args.all && args.multi_arch.is_some() {
         bail!("Cannot use --all and --multi-arch flags together");
     }
@@ -212,21 +210,12 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
     for (flag, given) in [
         ("--encryption-key", !args.encryption_key.is_empty()),
         ("--decryption-key", !args.decryption_key.is_empty()),
-        ("--sign-by", args.shared.sign_by.is_some()),
-        (
-            "--sign-by-sq-fingerprint",
-            args.shared.sign_by_sq_fingerprint.is_some(),
-        ),
-        ("--sign-by-sigstore", args.shared.sign_by_sigstore.is_some()),
-        (
-            "--sign-by-sigstore-private-key",
-            args.shared.sign_by_sigstore_private_key.is_some(),
-        ),
     ] {
         if given {
             bail!("{flag} is not supported by skopos yet");
         }
     }
+    refuse_signing(&args.shared)?;
     Ok(CopyOptions {
         image_list_selection,
         platform: Platform::wanted(
@@ -249,6 +238,41 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
     })
 }
 
+/// The manifest type `--format` forces (`None`: keep the source's, with fallbacks).
+pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Option<&'static str>> {
+    Ok(match format {
+        None | Some("") => None,
+        Some("oci") => Some(media_type::OCI_MANIFEST),
+        Some("v2s1") => Some(media_type::DOCKER_V2_SCHEMA1_SIGNED),
+        Some("v2s2") => Some(media_type::DOCKER_V2_SCHEMA2),
+        Some(other) => bail!(
+            "unknown format {}. Choose one of the supported formats: 'oci', 'v2s1', or 'v2s2'",
+            crate::logging::go_quote(other)
+        ),
+    })
+}
+
+/// skopos cannot sign yet: a signing flag is an error rather than an unsigned image.
+pub(crate) fn refuse_signing(shared: &SharedCopyArgs) -> anyhow::Result<()> {
+    for (flag, given) in [
+        ("--sign-by", shared.sign_by.is_some()),
+        (
+            "--sign-by-sq-fingerprint",
+            shared.sign_by_sq_fingerprint.is_some(),
+        ),
+        ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
+        (
+            "--sign-by-sigstore-private-key",
+            shared.sign_by_sigstore_private_key.is_some(),
+        ),
+    ] {
+        if given {
+            bail!("{flag} is not supported by skopos yet");
+        }
+    }
+    Ok(())
+}
+
 /// `--retry-times` / `--retry-delay`.
 pub fn retry_options(args: &RetryArgs) -> anyhow::Result<RetryOptions> {
     let max_retries = u32::try_from(args.retry_times)
@@ -261,7 +285,7 @@ pub fn retry_options(args: &RetryArgs) -> anyhow::Result<RetryOptions> {
 
 /// Renders copy events the way skopeo does: plain lines when stdout is not a terminal,
 /// one progress bar per blob when it is.
-enum Renderer {
+pub(crate) enum Renderer {
     Plain,
     Bars {
         multi: MultiProgress,
@@ -270,7 +294,8 @@ enum Renderer {
 }
 
 impl Renderer {
-    fn for_stdout() -> Renderer {
+    /// Bars on a terminal, plain lines otherwise.
+    pub(crate) fn for_stdout() -> Renderer {
         if std::io::stdout().is_terminal() {
             Renderer::Bars {
                 multi: MultiProgress::new(),
@@ -281,7 +306,8 @@ impl Renderer {
         }
     }
 
-    fn line(&self, text: String) {
+    /// Print one line of progress text (above the bars on a terminal).
+    pub(crate) fn line(&self, text: String) {
         match self {
             Renderer::Plain => {
                 let mut out = std::io::stdout().lock();

@@ -8,6 +8,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod sync;
 mod template;
 
 use std::process::ExitCode;
@@ -170,9 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.len() != 2 {
                 return Ok(Outcome::ShowUsage("sync"));
             }
-            args.src_image.docker_auth()?;
-            args.dest_image.docker_auth()?;
-            not_supported("sync")?;
+            sync::run(&global, &args).await?;
         }
         Command::Layers(args) => {
             eprintln!("DEPRECATED: skopos layers is deprecated in favor of skopos copy");

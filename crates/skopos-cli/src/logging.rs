@@ -95,8 +95,21 @@ impl LineStyle {
 
 /// One logrus line, with its trailing newline.
 pub fn format_line(level: LogLevel, message: &str, style: &LineStyle) -> String {
+    format_line_with_fields(level, message, &[], style)
+}
+
+/// One logrus line with `fields` (logrus's `WithFields`) after the message, sorted by
+/// name as logrus's text formatter sorts them.
+pub fn format_line_with_fields(
+    level: LogLevel,
+    message: &str,
+    fields: &[(&str, String)],
+    style: &LineStyle,
+) -> String {
     // logrus drops one trailing newline of the message.
     let message = message.strip_suffix('\n').unwrap_or(message);
+    let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
     match style {
         LineStyle::Plain { timestamp } => {
             let mut line = String::new();
@@ -107,17 +120,35 @@ pub fn format_line(level: LogLevel, message: &str, style: &LineStyle) -> String 
                 level.name(),
                 quote_if_needed(message)
             );
+            for (name, value) in sorted {
+                let _ = write!(line, " {name}={}", quote_if_needed(value));
+            }
             line.push('\n');
             line
         }
         LineStyle::Terminal { elapsed_seconds } => {
             let short: String = level.name().to_uppercase().chars().take(4).collect();
-            format!(
-                "\x1b[{}m{short}\x1b[0m[{elapsed_seconds:04}] {message:<44} \n",
-                level.color()
-            )
+            let color = level.color();
+            let mut line =
+                format!("\x1b[{color}m{short}\x1b[0m[{elapsed_seconds:04}] {message:<44} ");
+            for (name, value) in sorted {
+                let _ = write!(
+                    line,
+                    " \x1b[{color}m{name}\x1b[0m={}",
+                    quote_if_needed(value)
+                );
+            }
+            line.push('\n');
+            line
         }
     }
+}
+
+/// Write one line with fields to stderr (errors writing diagnostics cannot be reported
+/// anywhere).
+pub fn emit_with_fields(level: LogLevel, message: &str, fields: &[(&str, String)]) {
+    let line = format_line_with_fields(level, message, fields, &LineStyle::for_stderr());
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Write one line to stderr (errors writing diagnostics cannot be reported anywhere).
@@ -170,11 +201,11 @@ impl<S: Subscriber> Layer<S> for LogrusLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut visitor = MessageVisitor::default();
         event.record(&mut visitor);
-        let mut message = visitor.message;
-        for (name, value) in visitor.fields {
-            let _ = write!(message, " {name}={value}");
-        }
-        emit(LogLevel::from_tracing(event.metadata().level()), &message);
+        emit_with_fields(
+            LogLevel::from_tracing(event.metadata().level()),
+            &visitor.message,
+            &visitor.fields,
+        );
     }
 }
 
@@ -226,6 +257,29 @@ mod tests {
         assert_eq!(
             format_line(LogLevel::Fatal, "Missing command\nTry it", &style),
             "time=\"2026-11-28T00:03:37Z\" level=fatal msg=\"Missing command\\nTry it\"\n"
+        );
+    }
+
+    #[test]
+    fn fields_follow_the_message_sorted_by_name() {
+        let fields = [
+            ("to", "dir:/tmp/b c".to_string()),
+            ("from", "docker://h/r:t".to_string()),
+        ];
+        let plain = LineStyle::Plain {
+            timestamp: "2026-11-28T00:03:37Z".to_string(),
+        };
+        assert_eq!(
+            format_line_with_fields(LogLevel::Info, "Copying image ref 1/2", &fields, &plain),
+            "time=\"2026-11-28T00:03:37Z\" level=info msg=\"Copying image ref 1/2\" from=\"docker://h/r:t\" to=\"dir:/tmp/b c\"\n"
+        );
+        let terminal = LineStyle::Terminal { elapsed_seconds: 0 };
+        assert_eq!(
+            format_line_with_fields(LogLevel::Info, "m", &fields[..1], &terminal),
+            format!(
+                "\x1b[36mINFO\x1b[0m[0000] m{}  \x1b[36mto\x1b[0m=\"dir:/tmp/b c\"\n",
+                " ".repeat(43)
+            )
         );
     }
 
