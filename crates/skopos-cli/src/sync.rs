@@ -19,6 +19,7 @@ use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, refuse_signing, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
 use crate::logging::{emit_with_fields, go_quote, LogLevel};
+use skopos_core::go_text::{go_path_clean, go_path_join};
 
 /// The images of one sync source and how to reach them (skopeo's `repoDescriptor`).
 struct SourceRepository {
@@ -793,42 +794,6 @@ fn go_path_base(path: &str) -> String {
     trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
 }
 
-/// Go's `path.Join` of two elements: joined with `/` and lexically cleaned.
-fn go_path_join(first: &str, second: &str) -> String {
-    let joined = match (first.is_empty(), second.is_empty()) {
-        (true, true) => return String::new(),
-        (true, false) => second.to_string(),
-        (false, true) => first.to_string(),
-        (false, false) => format!("{first}/{second}"),
-    };
-    go_path_clean(&joined)
-}
-
-/// Go's `path.Clean`.
-fn go_path_clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|last| *last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -838,10 +803,6 @@ mod tests {
         assert_eq!(go_path_base("host:5000/a/busybox:latest"), "busybox:latest");
         assert_eq!(go_path_base("src/"), "src");
         assert_eq!(go_path_base(""), ".");
-        assert_eq!(go_path_join("dest/", "/sub/img"), "dest/sub/img");
-        assert_eq!(go_path_join("/d/./x", "../y"), "/d/y");
-        assert_eq!(go_path_join("..", "a"), "../a");
-        assert_eq!(go_path_clean("/.."), "/");
     }
 
     #[test]

@@ -100,9 +100,69 @@ pub fn go_errno_text(err: &std::io::Error) -> String {
     }
 }
 
+/// Go's `path.Clean` (and `filepath.Clean` on Unix): the shortest lexically equivalent
+/// slash-separated path — `//`, `.` and `..` collapsed, no trailing slash, `.` for nothing.
+pub fn go_path_clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|last| *last != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_string(),
+        (false, false) => body,
+    }
+}
+
+/// Go's `path.Join` (and `filepath.Join` on Unix) of two elements: empty elements are
+/// skipped, the result cleaned; two empty elements give an empty string.
+pub fn go_path_join(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => go_path_clean(second),
+        (false, true) => go_path_clean(first),
+        (false, false) => go_path_clean(&format!("{first}/{second}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_cleaned_and_joined_like_go() {
+        for (input, expected) in [
+            ("", "."),
+            ("/", "/"),
+            ("/a//b/./c/..", "/a/b"),
+            ("/..", "/"),
+            ("/../x", "/x"),
+            ("a/../..", ".."),
+            ("../x", "../x"),
+            ("a/", "a"),
+            ("a/b/../c", "a/c"),
+            ("./manifest.json", "manifest.json"),
+        ] {
+            assert_eq!(go_path_clean(input), expected, "{input}");
+        }
+        assert_eq!(go_path_join("", ""), "");
+        assert_eq!(go_path_join("dest/", "/sub/img"), "dest/sub/img");
+        assert_eq!(go_path_join("/d/./x", "../y"), "/d/y");
+        assert_eq!(go_path_join("..", "a"), "../a");
+        assert_eq!(go_path_join("", "a//b"), "a/b");
+    }
 
     #[test]
     fn quotes_like_go() {

@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::go_text::go_errno_text;
+use crate::go_text::{go_errno_text, go_path_clean, go_path_join};
 use crate::Result;
 
 /// How many symlinks one resolution follows before giving up, as Go's `EvalSymlinks`.
@@ -26,7 +26,7 @@ pub fn resolve_path_to_fully_explicit(path: &str) -> Result<PathBuf> {
             if file == "." || file == ".." {
                 anyhow::bail!("Unexpectedly missing special filename component in {path}");
             }
-            Ok(go_clean(&go_join(&resolved_parent, file)).into())
+            Ok(go_path_clean(&go_path_join(&resolved_parent, file)).into())
         }
         Err(err) => Err(path_error("lstat", path, &err)),
     }
@@ -34,7 +34,7 @@ pub fn resolve_path_to_fully_explicit(path: &str) -> Result<PathBuf> {
 
 fn resolve_existing(path: &str) -> Result<String> {
     let absolute = go_abs(path)?;
-    Ok(go_clean(&eval_symlinks(&absolute)?))
+    Ok(go_path_clean(&eval_symlinks(&absolute)?))
 }
 
 fn path_error(op: &str, path: &str, err: &io::Error) -> anyhow::Error {
@@ -49,55 +49,17 @@ fn go_split(path: &str) -> (&str, &str) {
     }
 }
 
-/// Go's `filepath.Join` of two elements: empty elements are skipped, the result cleaned.
-fn go_join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => String::new(),
-        (true, false) => go_clean(b),
-        (false, true) => go_clean(a),
-        (false, false) => go_clean(&format!("{a}/{b}")),
-    }
-}
-
 /// Go's `filepath.Abs`.
 fn go_abs(path: &str) -> Result<String> {
     if path.starts_with('/') {
-        return Ok(go_clean(path));
+        return Ok(go_path_clean(path));
     }
     let cwd =
         std::env::current_dir().map_err(|err| anyhow::anyhow!("getwd: {}", go_errno_text(&err)))?;
     let cwd = cwd.to_str().ok_or_else(|| {
         anyhow::anyhow!("the current directory {} is not valid UTF-8", cwd.display())
     })?;
-    Ok(go_join(cwd, path))
-}
-
-/// Go's `filepath.Clean` (lexical: collapses `//`, `.` and `..`).
-pub(crate) fn go_clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if matches!(parts.last(), Some(&last) if last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            _ => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
+    Ok(go_path_join(cwd, path))
 }
 
 /// Go's `filepath.EvalSymlinks` for an absolute path: walks it component by component,
@@ -183,16 +145,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let real = std::fs::canonicalize(dir.path()).unwrap();
         (dir, real)
-    }
-
-    #[test]
-    fn clean_is_lexical_like_go() {
-        assert_eq!(go_clean(""), ".");
-        assert_eq!(go_clean("/"), "/");
-        assert_eq!(go_clean("/a//b/./c/.."), "/a/b");
-        assert_eq!(go_clean("/.."), "/");
-        assert_eq!(go_clean("a/../.."), "..");
-        assert_eq!(go_clean("a/"), "a");
     }
 
     #[test]

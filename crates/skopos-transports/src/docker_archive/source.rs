@@ -7,13 +7,13 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use serde::Deserialize;
-use skopos_core::go_text::go_quote;
+use skopos_core::go_text::{go_path_clean, go_quote};
 use skopos_core::manifest::schema2::{Schema2, Schema2Descriptor};
 use skopos_core::reference::{ArchiveImage, DockerReference};
 use skopos_core::{media_type, BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
 use super::reader::MAX_CONFIG_SIZE;
-use super::reader::{clean_path, ArchiveFile, Component, ManifestItem, SpooledArchive};
+use super::reader::{ArchiveFile, Component, ManifestItem, SpooledArchive};
 
 /// An image of a docker-archive (or of a `docker save` stream a daemon sent).
 #[derive(Debug)]
@@ -150,7 +150,7 @@ async fn prepare(archive: &ArchiveFile, image: &ArchiveImage) -> Result<Prepared
             // The same layer twice in one image: docker save links the copies.
             continue;
         }
-        let cleaned = clean_path(layer_path);
+        let cleaned = go_path_clean(layer_path);
         if paths_used
             .insert(cleaned.clone(), diff_id.clone())
             .is_some()
