@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use skopos_core::platform::Platform;
 
 use crate::flags::{parse_go_bool, parse_go_duration, parse_go_i32, parse_go_int, parse_go_u32};
 
@@ -135,6 +136,18 @@ pub struct GlobalArgs {
     /// path to a containers-tls-details.yaml(5) file
     #[arg(long, global = true, value_name = "PATH")]
     pub tls_details: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The platform to pick from an image list: the host's, changed by `--override-os`,
+    /// `--override-arch` and `--override-variant`.
+    pub fn wanted_platform(&self) -> Platform {
+        Platform::wanted(
+            self.override_os.as_deref(),
+            self.override_arch.as_deref(),
+            self.override_variant.as_deref(),
+        )
+    }
 }
 
 /// The subcommands.

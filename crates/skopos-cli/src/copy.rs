@@ -13,7 +13,6 @@ use skopos_copy::{
 };
 use skopos_core::compression::Compression;
 use skopos_core::media_type;
-use skopos_core::platform::Platform;
 use skopos_core::retry::{with_retry, RetryOptions};
 use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
 use skopos_policy::Policy;
@@ -218,11 +217,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
     refuse_signing(&args.shared)?;
     Ok(CopyOptions {
         image_list_selection,
-        platform: Platform::wanted(
-            global.override_os.as_deref(),
-            global.override_arch.as_deref(),
-            global.override_variant.as_deref(),
-        ),
+        platform: global.wanted_platform(),
         force_manifest_type,
         preserve_digests: args.shared.preserve_digests,
         remove_signatures: args.shared.remove_signatures,

@@ -499,11 +499,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         }
     }
 
-    let platform = Platform::wanted(
-        global.override_os.as_deref(),
-        global.override_arch.as_deref(),
-        global.override_variant.as_deref(),
-    );
+    let platform = global.wanted_platform();
     let (image_bytes, image) = with_retry(retry, || {
         single_image(source, &top_bytes, &top_mime, &platform)
     })

@@ -9,7 +9,6 @@ use anyhow::{anyhow, bail, Context as _};
 use indexmap::IndexMap;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
 use skopos_core::manifest::{self, AnyManifest};
-use skopos_core::platform::Platform;
 use skopos_core::reference::DockerReference;
 use skopos_core::retry::with_retry;
 use skopos_core::{Digest, DockerCredentials, ImageName, ImageSource, Secret, SystemContext};
@@ -130,11 +129,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     refuse_signing(&args.shared)?;
     let options = CopyOptions {
         image_list_selection,
-        platform: Platform::wanted(
-            global.override_os.as_deref(),
-            global.override_arch.as_deref(),
-            global.override_variant.as_deref(),
-        ),
+        platform: global.wanted_platform(),
         force_manifest_type,
         preserve_digests: args.shared.preserve_digests,
         remove_signatures: args.shared.remove_signatures,
