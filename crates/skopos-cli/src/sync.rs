@@ -584,15 +584,7 @@ async fn images_from_registry(
                 .filter_map(|reference| tagged_or_digested(&repository, reference))
                 .collect()
         };
-        if images.is_empty() {
-            emit_with_fields(LogLevel::Warning, "No refs to sync found", &fields);
-            continue;
-        }
-        repositories.push(SourceRepository {
-            images,
-            context: context.clone(),
-            dir_base: None,
-        });
+        add_repository(&mut repositories, images, &context, &fields);
     }
     for (repo, pattern) in &config.images_by_tag_regex {
         // Go decodes a null into the empty pattern, which matches every tag.
@@ -639,17 +631,27 @@ async fn images_from_registry(
                     .is_some_and(|tag| regex.is_match(tag))
             })
             .collect();
-        if images.is_empty() {
-            emit_with_fields(LogLevel::Warning, "No refs to sync found", &fields);
-            continue;
-        }
-        repositories.push(SourceRepository {
-            images,
-            context: context.clone(),
-            dir_base: None,
-        });
+        add_repository(&mut repositories, images, &context, &fields);
     }
     repositories
+}
+
+/// Add a repository's images to the sync, or warn as skopeo does when none were found.
+fn add_repository(
+    repositories: &mut Vec<SourceRepository>,
+    images: Vec<ImageName>,
+    context: &SystemContext,
+    fields: &[(&'static str, String)],
+) {
+    if images.is_empty() {
+        emit_with_fields(LogLevel::Warning, "No refs to sync found", fields);
+        return;
+    }
+    repositories.push(SourceRepository {
+        images,
+        context: context.clone(),
+        dir_base: None,
+    });
 }
 
 fn repo_fields(registry: &str, repo: &str) -> [(&'static str, String); 2] {
