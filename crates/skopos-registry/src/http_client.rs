@@ -32,6 +32,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use skopos_core::go_text::go_errno_text;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 use url::Url;
@@ -350,6 +351,7 @@ fn transport_error(
     let request = format!("{} {:?}", method_name(method), without_query(url));
     let mut causes: Vec<String> = Vec::new();
     let mut kind = std::io::ErrorKind::Other;
+    let mut os_error = None;
     let mut next = std::error::Error::source(&err);
     if next.is_none() {
         causes.push(err.to_string());
@@ -357,6 +359,7 @@ fn transport_error(
     while let Some(cause) = next {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             kind = io.kind();
+            os_error = io.raw_os_error().or(os_error);
         }
         let text = cause.to_string();
         // An io::Error wrapping another error shows the same text twice.
@@ -364,6 +367,18 @@ fn transport_error(
             causes.push(text);
         }
         next = cause.source();
+    }
+    // A refused or unreachable TCP connection, worded as Go's dialer words it
+    // (`dial tcp 127.0.0.1:5000: connect: connection refused`), which skopeo users know.
+    if let (Some(code), Some(host)) = (os_error, url.host_str()) {
+        if causes
+            .first()
+            .is_some_and(|first| first == "tcp connect error")
+        {
+            let errno = go_errno_text(&std::io::Error::from_raw_os_error(code));
+            let port = url.port_or_known_default().unwrap_or_default();
+            causes = vec![format!("dial tcp {host}:{port}: connect: {errno}")];
+        }
     }
     let innermost = causes.pop().unwrap_or_default();
     let mut error = anyhow::Error::new(std::io::Error::new(kind, innermost));
