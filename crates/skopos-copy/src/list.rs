@@ -32,12 +32,12 @@ pub(crate) async fn copy_list(
             skopos_core::go_text::go_quote(transport)
         );
     }
-    copier
-        .progress
-        .event(CopyEvent::GettingSignatures { list: true });
     let signatures = if options.remove_signatures {
         Vec::new()
     } else {
+        copier
+            .progress
+            .event(CopyEvent::GettingSignatures { list: true });
         copier
             .source
             .signatures(None)

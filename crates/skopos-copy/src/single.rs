@@ -90,11 +90,12 @@ impl Copier {
                 .await
                 .context("Source image rejected")?;
         }
-        self.progress
-            .event(CopyEvent::GettingSignatures { list: false });
+        // As containers/image, "Getting image source signatures" only when they are read.
         let signatures = if options.remove_signatures {
             Vec::new()
         } else {
+            self.progress
+                .event(CopyEvent::GettingSignatures { list: false });
             self.source
                 .signatures(source_instance)
                 .await
