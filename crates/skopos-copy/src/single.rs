@@ -422,16 +422,12 @@ pub(crate) fn manifest_candidates(
     let Some(supported) = supported else {
         return Ok(vec![source_mime.to_string()]);
     };
-    let single: Vec<&str> = supported.into_iter().filter(|t| !is_list(t)).collect();
     if !can_modify {
-        if single.contains(&source_mime) {
-            return Ok(vec![source_mime.to_string()]);
-        }
-        bail!(
-            "the manifest of type {source_mime} cannot be converted to {} without changing its digest (it is signed, or digests must be preserved)",
-            single.join(", ")
-        );
+        // As containers/image: no conversion is possible, so the manifest goes as it is and
+        // the destination takes it or says why not.
+        return Ok(vec![source_mime.to_string()]);
     }
+    let single: Vec<&str> = supported.into_iter().filter(|t| !is_list(t)).collect();
     let mut ordered: Vec<String> = Vec::new();
     let mut push = |t: &str| {
         if single.contains(&t) && !ordered.iter().any(|o| o == t) {
@@ -505,13 +501,14 @@ mod tests {
     }
 
     #[test]
-    fn refuses_conversion_when_digests_must_stay() {
-        assert!(manifest_candidates(
+    fn keeps_the_source_type_when_digests_must_stay() {
+        let c = manifest_candidates(
             DOCKER_V2_SCHEMA2,
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
-            None,
-            false
+            Some(OCI_MANIFEST),
+            false,
         )
-        .is_err());
+        .unwrap();
+        assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
     }
 }

@@ -14,7 +14,6 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
-use skopos_core::error::ManifestTypeRejected;
 use skopos_core::reference::OciImage;
 use skopos_core::{
     media_type, BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result,
@@ -156,13 +155,8 @@ impl ImageDestination for OciDestination {
         } else {
             mime_type.to_string()
         };
-        if mime_type != media_type::OCI_MANIFEST && mime_type != media_type::OCI_INDEX {
-            return Err(ManifestTypeRejected {
-                mime_type,
-                reason: "an OCI layout stores only OCI manifests and indexes".to_string(),
-            }
-            .into());
-        }
+        // Other manifest types only arrive when the copy may not convert (signatures,
+        // `--preserve-digests`); containers/image then stores them as they are, and so do we.
         let digest = match instance {
             Some(digest) => digest.clone(),
             None => Digest::sha256_of(manifest),
