@@ -16,18 +16,6 @@ fn plain_registry() -> TestRegistry {
     })
 }
 
-fn raw_digest(workspace: &Workspace, image: &str) -> String {
-    let raw = workspace.skopeo(&[
-        "--insecure-policy",
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        image,
-    ]);
-    raw.assert_success();
-    skopos_core::Digest::sha256_of(&raw.stdout_bytes).to_string()
-}
-
 #[test]
 fn push_by_skopos_reads_back_in_skopeo_with_the_same_digest() {
     let registry = plain_registry();
@@ -44,7 +32,10 @@ fn push_by_skopos_reads_back_in_skopeo_with_the_same_digest() {
             &target,
         ])
         .assert_success();
-    assert_eq!(raw_digest(&workspace, &target), image.manifest.digest);
+    assert_eq!(
+        common::registry_manifest_digest(&workspace, &target),
+        image.manifest.digest
+    );
     // skopeo pulls it back: the same blobs as the source.
     workspace
         .skopeo(&[
@@ -197,8 +188,14 @@ fn copy_within_one_registry_and_a_whole_index_keep_their_digests() {
             &second,
         ])
         .assert_success();
-    assert_eq!(raw_digest(&workspace, &first), index.index.digest);
-    assert_eq!(raw_digest(&workspace, &second), index.index.digest);
+    assert_eq!(
+        common::registry_manifest_digest(&workspace, &first),
+        index.index.digest
+    );
+    assert_eq!(
+        common::registry_manifest_digest(&workspace, &second),
+        index.index.digest
+    );
 }
 
 /// A TLS registry with a generated CA that accepts `user`/`pass`.

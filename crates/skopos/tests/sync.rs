@@ -44,19 +44,6 @@ fn registry_with_two_tags(workspace: &Workspace, repo: &str) -> TestRegistry {
     registry
 }
 
-/// The digest of the manifest a registry image has, read by skopeo.
-fn raw_digest(workspace: &Workspace, image: &str) -> String {
-    let raw = workspace.skopeo(&[
-        "--insecure-policy",
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        image,
-    ]);
-    raw.assert_success();
-    skopos_core::Digest::sha256_of(&raw.stdout_bytes).to_string()
-}
-
 /// Whether the registry has `image` (skopeo's view).
 fn registry_has(workspace: &Workspace, image: &str) -> bool {
     workspace
@@ -106,8 +93,11 @@ fn docker_to_docker_copies_every_tag_and_skips_them_the_second_time() {
     first.assert_same_stdout();
     for tag in ["v1", "v2"] {
         assert_eq!(
-            raw_digest(&workspace, &format!("docker://{host}/skopos/app:{tag}")),
-            raw_digest(&workspace, &format!("docker://{host}/src/app:{tag}")),
+            common::registry_manifest_digest(
+                &workspace,
+                &format!("docker://{host}/skopos/app:{tag}")
+            ),
+            common::registry_manifest_digest(&workspace, &format!("docker://{host}/src/app:{tag}")),
             "digest of skopos/app:{tag}"
         );
     }
@@ -255,11 +245,14 @@ fn dir_to_docker_pushes_every_image_of_the_tree_like_skopeo() {
     pair.assert_both_succeed();
     for tool in ["skopos", "skopeo"] {
         assert_eq!(
-            raw_digest(&workspace, &format!("docker://{host}/{tool}/a/one:latest")),
+            common::registry_manifest_digest(
+                &workspace,
+                &format!("docker://{host}/{tool}/a/one:latest")
+            ),
             one
         );
         assert_eq!(
-            raw_digest(
+            common::registry_manifest_digest(
                 &workspace,
                 &format!("docker://{host}/{tool}/b/c/two:latest")
             ),
@@ -285,7 +278,7 @@ fn dir_to_docker_pushes_every_image_of_the_tree_like_skopeo() {
         ])
         .assert_success();
     assert_eq!(
-        raw_digest(&workspace, &format!("docker://{host}/flat/two:latest")),
+        common::registry_manifest_digest(&workspace, &format!("docker://{host}/flat/two:latest")),
         two
     );
     // SOURCE that is itself an image: its base name.
@@ -304,7 +297,7 @@ fn dir_to_docker_pushes_every_image_of_the_tree_like_skopeo() {
         ])
         .assert_success();
     assert_eq!(
-        raw_digest(&workspace, &format!("docker://{host}/single/one:latest")),
+        common::registry_manifest_digest(&workspace, &format!("docker://{host}/single/one:latest")),
         one
     );
 }
@@ -599,9 +592,13 @@ fn append_suffix_and_digestfile_name_the_copied_images() {
         .assert_success();
     let mut expected = String::new();
     for tag in ["v1", "v2"] {
-        let digest = raw_digest(&workspace, &format!("docker://{host}/src/app:{tag}"));
+        let digest =
+            common::registry_manifest_digest(&workspace, &format!("docker://{host}/src/app:{tag}"));
         assert_eq!(
-            raw_digest(&workspace, &format!("docker://{host}/m/app:{tag}-mirror")),
+            common::registry_manifest_digest(
+                &workspace,
+                &format!("docker://{host}/m/app:{tag}-mirror")
+            ),
             digest
         );
         expected.push_str(&format!("{digest} docker://{host}/m/app:{tag}-mirror\n"));
@@ -674,11 +671,11 @@ fn remove_signatures_drops_what_the_registry_cannot_store() {
     // No "Getting image source signatures" when they are removed.
     removed.assert_same_stdout();
     assert_eq!(
-        raw_digest(
+        common::registry_manifest_digest(
             &workspace,
             &format!("docker://{host}/unsigned-skopos/one:latest")
         ),
-        raw_digest(
+        common::registry_manifest_digest(
             &workspace,
             &format!("docker://{host}/unsigned-skopeo/one:latest")
         )

@@ -483,3 +483,17 @@ pub fn skopeo_message(stderr: &str) -> String {
         .unwrap_or(line);
     quoted.replace("\\\"", "\"").replace("\\\\", "\\")
 }
+
+/// The digest of the manifest a registry image has, as skopeo reads it (plain HTTP or an
+/// unverified certificate).
+pub fn registry_manifest_digest(workspace: &Workspace, image: &str) -> String {
+    let raw = workspace.skopeo(&[
+        "--insecure-policy",
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        image,
+    ]);
+    raw.assert_success();
+    skopos_core::Digest::sha256_of(&raw.stdout_bytes).to_string()
+}
