@@ -54,14 +54,7 @@ impl Compression {
         tokio::io::Chain<std::io::Cursor<Vec<u8>>, R>,
     )> {
         let mut prefix = vec![0u8; Compression::DETECT_LEN];
-        let mut filled = 0;
-        while filled < prefix.len() {
-            let n = reader.read(&mut prefix[filled..]).await?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
+        let filled = crate::read::read_full(&mut reader, &mut prefix).await?;
         prefix.truncate(filled);
         let detected = Compression::detect(&prefix);
         Ok((detected, std::io::Cursor::new(prefix).chain(reader)))

@@ -14,6 +14,7 @@ pub mod image_config;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
+pub mod read;
 pub mod reference;
 pub mod retry;
 

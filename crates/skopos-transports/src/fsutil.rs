@@ -17,8 +17,9 @@ use anyhow::{anyhow, Context as _};
 use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
 use skopos_core::go_text::go_errno_text;
+use skopos_core::read::read_full;
 use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 /// Size of every read and write of blob data: 64 KiB keeps system calls cheap next to
@@ -477,18 +478,9 @@ fn thread_sleeps() -> u64 {
 
 /// Read from `stream` until `chunk` is full or the stream ends; how much was read.
 async fn fill(stream: &mut BlobReader, chunk: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < chunk.len() {
-        let n = stream
-            .read(&mut chunk[filled..])
-            .await
-            .context("reading the blob stream")?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
+    read_full(stream, chunk)
+        .await
+        .context("reading the blob stream")
 }
 
 /// Write the rest of `stream` into `file` from a blocking thread.
@@ -642,6 +634,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     #[test]
     fn io_errors_read_like_go() {
