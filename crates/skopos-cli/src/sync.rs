@@ -18,7 +18,7 @@ use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, refuse_signing, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
 use crate::logging::{emit_with_fields, go_quote, LogLevel};
-use skopos_core::go_text::{go_path_clean, go_path_join};
+use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join};
 
 /// The images of one sync source and how to reach them (skopeo's `repoDescriptor`).
 struct SourceRepository {
@@ -156,7 +156,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                 anyhow!(
                     "Error creating digest file: open {}: {}",
                     path.display(),
-                    go_errno(&err)
+                    go_errno_text(&err)
                 )
             })?,
         )),
@@ -209,7 +209,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                                 "Failed to write digest to file {}: write {}: {}",
                                 go_quote(&path.to_string_lossy()),
                                 path.display(),
-                                go_errno(&err)
+                                go_errno_text(&err)
                             )
                         })?;
                     }
@@ -442,23 +442,23 @@ async fn images_in_repository(
     emit_with_fields(LogLevel::Info, "Getting tags", &[("image", name.clone())]);
     let tags = match skopos_transports::docker::repository_tags(repository, ctx).await {
         Ok(tags) => tags,
-        // Some registries block the tag list; skopeo goes on as if it were empty.
-        Err(err) if unauthorized(&err).is_some() => {
-            let refusal = unauthorized(&err).map(ToString::to_string);
-            crate::logging::emit(
-                LogLevel::Warning,
-                &format!(
-                    "Registry disallows tag list retrieval: unable to retrieve auth token: invalid username/password: {}",
-                    refusal.unwrap_or_default()
-                ),
-            );
-            Vec::new()
-        }
-        Err(err) => {
-            return Err(err.context(format!(
-                "Error determining repository tags for image {name}"
-            )))
-        }
+        Err(err) => match unauthorized(&err) {
+            // Some registries block the tag list; skopeo goes on as if it were empty.
+            Some(refusal) => {
+                crate::logging::emit(
+                    LogLevel::Warning,
+                    &format!(
+                        "Registry disallows tag list retrieval: unable to retrieve auth token: invalid username/password: {refusal}"
+                    ),
+                );
+                Vec::new()
+            }
+            None => {
+                return Err(err.context(format!(
+                    "Error determining repository tags for image {name}"
+                )))
+            }
+        },
     };
     tags.iter()
         .map(|tag| {
@@ -487,18 +487,19 @@ fn unauthorized(err: &anyhow::Error) -> Option<&skopos_registry::RegistryError> 
 /// skopeo shows them and derives destination names from them.
 fn walk_for_images(path: &str, found: &mut Vec<ImageName>) -> anyhow::Result<()> {
     let metadata = std::fs::symlink_metadata(path)
-        .map_err(|err| anyhow!("lstat {path}: {}", go_errno(&err)))?;
+        .map_err(|err| anyhow!("lstat {path}: {}", go_errno_text(&err)))?;
     if !metadata.is_dir() {
         return Ok(());
     }
     let mut entries = std::fs::read_dir(path)
-        .map_err(|err| anyhow!("open {path}: {}", go_errno(&err)))?
+        .map_err(|err| anyhow!("open {path}: {}", go_errno_text(&err)))?
         .map(|entry| entry.map(|entry| (entry.file_name(), entry.file_type())))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| anyhow!("readdirent {path}: {}", go_errno(&err)))?;
+        .map_err(|err| anyhow!("readdirent {path}: {}", go_errno_text(&err)))?;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, file_type) in entries {
-        let file_type = file_type.map_err(|err| anyhow!("lstat {path}: {}", go_errno(&err)))?;
+        let file_type =
+            file_type.map_err(|err| anyhow!("lstat {path}: {}", go_errno_text(&err)))?;
         if file_type.is_dir() {
             walk_for_images(&go_path_join(path, &name.to_string_lossy()), found)?;
         } else if name == "manifest.json" {
@@ -507,10 +508,6 @@ fn walk_for_images(path: &str, found: &mut Vec<ImageName>) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-fn go_errno(err: &std::io::Error) -> String {
-    skopos_core::go_text::go_errno_text(err)
 }
 
 /// The images a `--src yaml` file lists, one repository per entry, registries in file
@@ -757,13 +754,13 @@ fn destination_reference(target: &str, transport: &str) -> anyhow::Result<ImageN
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => bail!(
             "Destination directory could not be used: stat {target}: {}",
-            go_errno(&err)
+            go_errno_text(&err)
         ),
     }
     create_dir_0755(Path::new(target)).map_err(|err| {
         anyhow!(
             "Error creating directory for image {target}: mkdir {target}: {}",
-            go_errno(&err)
+            go_errno_text(&err)
         )
     })?;
     // Named as given, as containers/image shows a `dir:` reference.
