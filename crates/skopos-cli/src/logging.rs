@@ -199,6 +199,11 @@ struct LogrusLayer;
 
 impl<S: Subscriber> Layer<S> for LogrusLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        // Only skopos's own messages are skopeo's log lines; a library's progress chatter
+        // (backhand reports each squashfs table it reads at info level) is not.
+        if !event.metadata().target().starts_with("skopos") {
+            return;
+        }
         let mut visitor = MessageVisitor::default();
         event.record(&mut visitor);
         emit_with_fields(

@@ -1,5 +1,6 @@
-//! Content digests (`sha256:<hex>`, `sha512:<hex>`), hashing, and a reader adapter that
-//! hashes a stream as it passes and fails at its end when the digest is not the expected one.
+//! Content digests (`sha256:<hex>`, `sha512:<hex>`), hashing, a reader adapter that hashes a
+//! stream as it passes and fails at its end when the digest is not the expected one, and a
+//! writer adapter that hashes what a transport generates.
 
 use std::fmt;
 use std::pin::Pin;
@@ -280,6 +281,48 @@ impl<R: AsyncRead + Unpin> AsyncRead for DigestingReader<R> {
     }
 }
 
+/// Hashes and counts everything written through it to `inner` (a file being made, or
+/// [`std::io::sink`] to only hash): the synchronous counterpart of [`DigestingReader`], for
+/// blobs that a transport generates (a layer tar it builds, a decompressed stream it digests).
+pub struct DigestingWriter<W> {
+    inner: W,
+    hasher: Hasher,
+    size: u64,
+}
+
+impl<W: std::io::Write> DigestingWriter<W> {
+    /// Hash with `algorithm` what is written to `inner`.
+    pub fn new(inner: W, algorithm: Algorithm) -> Self {
+        DigestingWriter {
+            inner,
+            hasher: algorithm.hasher(),
+            size: 0,
+        }
+    }
+
+    /// The digest and size of everything written, and the inner writer.
+    pub fn finish(self) -> (StreamSummary, W) {
+        let summary = StreamSummary {
+            digest: self.hasher.finish(),
+            size: self.size,
+        };
+        (summary, self.inner)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for DigestingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +376,16 @@ mod tests {
         let s = handle.get().unwrap();
         assert_eq!(s.size, 3);
         assert_eq!(s.digest, Digest::sha256_of(b"abc"));
+    }
+
+    #[test]
+    fn writer_hashes_counts_and_forwards() {
+        let mut writer = DigestingWriter::new(Vec::new(), Algorithm::Sha256);
+        std::io::Write::write_all(&mut writer, b"hello ").unwrap();
+        std::io::Write::write_all(&mut writer, b"world").unwrap();
+        let (summary, written) = writer.finish();
+        assert_eq!(written, b"hello world");
+        assert_eq!(summary.size, 11);
+        assert_eq!(summary.digest, Digest::sha256_of(b"hello world"));
     }
 }

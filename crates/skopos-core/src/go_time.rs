@@ -133,6 +133,12 @@ impl GoTime {
         format!(".{}", digits.trim_end_matches('0'))
     }
 
+    /// A time as Go holds one it made from the clock or a file time (`time.Unix`,
+    /// `FileInfo.ModTime`): in the machine's local zone, which is how it is marshalled.
+    pub fn from_local(time: &chrono::DateTime<chrono::Local>) -> Result<GoTime, TimeParseError> {
+        GoTime::parse_rfc3339(&time.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string())
+    }
+
     /// Go's `time.RFC3339Nano` layout, as `MarshalJSON` writes it.
     pub fn to_rfc3339_nano(&self) -> String {
         let (year, month, day, hour, minute, second) = self.civil();

@@ -9,6 +9,7 @@ mod docker_daemon;
 mod fsutil;
 pub mod oci;
 pub mod oci_archive;
+pub mod sif;
 pub mod tarball;
 
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
@@ -33,6 +34,7 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::DockerDaemon(image) => {
             Ok(Box::new(docker_daemon::open_source(image, ctx).await?))
         }
+        ImageName::Sif(path) => Ok(Box::new(sif::SifSource::open(path, ctx).await?)),
         other => Err(not_supported(other)),
     }
 }
@@ -55,6 +57,9 @@ pub async fn open_destination(
         )),
         ImageName::Tarball(_) => Err(anyhow::anyhow!(
             "\"tarball:\" locations can only be read from, not written to"
+        )),
+        ImageName::Sif(_) => Err(anyhow::anyhow!(
+            "\"sif:\" locations can only be read from, not written to"
         )),
         ImageName::DockerArchive { path, image } => Ok(Box::new(
             docker_archive::DockerArchiveDestination::open(path, image, ctx).await?,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Local};
 use skopos_core::compression::Compression;
-use skopos_core::digest::{Algorithm, Hasher};
+use skopos_core::digest::{Algorithm, DigestingWriter, Hasher};
 use skopos_core::go_text::go_quote;
 use skopos_core::go_time::GoTime;
 use skopos_core::image_config::{OciHistory, OciImage, OciRootFs};
@@ -133,10 +133,10 @@ fn examine(file: &Path, stdin: &Bytes) -> Result<Layer> {
         Compression::detect(raw.fill_buf().map_err(read_failed)?) == Some(Compression::Gzip);
     let diff_id = if is_gzip {
         let mut decompressed = flate2::bufread::MultiGzDecoder::new(raw);
-        let mut diff_hasher = HashingSink(Algorithm::Sha256.hasher());
+        let mut diff_hasher = DigestingWriter::new(io::sink(), Algorithm::Sha256);
         io::copy(&mut decompressed, &mut diff_hasher).map_err(read_failed)?;
         raw = decompressed.into_inner();
-        Some(diff_hasher.0.finish())
+        Some(diff_hasher.finish().0.digest)
     } else {
         None
     };
@@ -217,10 +217,9 @@ fn manifest_bytes(layers: &[Layer], config: &[u8], config_digest: &Digest) -> Re
     gojson::to_vec(&manifest).context("encoding the tarball image's manifest")
 }
 
-/// A local time as Go's `time.Time` holds a file's modification time (in the local zone).
+/// A file's modification time as Go's `time.Time` holds it (in the local zone).
 fn go_time(time: &DateTime<Local>) -> Result<GoTime> {
-    let text = time.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string();
-    GoTime::parse_rfc3339(&text).map_err(|err| anyhow!("a file time out of range: {err}"))
+    GoTime::from_local(time).map_err(|err| anyhow!("a file time out of range: {err}"))
 }
 
 /// Hashes everything read through it.
@@ -234,20 +233,6 @@ impl Read for HashingReader {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-/// Hashes everything written to it.
-struct HashingSink(Hasher);
-
-impl io::Write for HashingSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

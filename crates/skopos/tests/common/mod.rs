@@ -219,6 +219,20 @@ impl Workspace {
         self.run(command, "home-skopeo", "skopeo", args, &[])
     }
 
+    /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args`, as the test's own user: that
+    /// build keeps its blob-info cache in memory (no cgo, no SQLite), so it writes nothing
+    /// outside the temp dir even as root. `None` when the variable is unset, after printing
+    /// that `what` was skipped, so that a run without the peer binaries says what it left out.
+    pub fn skopeo_1_22(&self, what: &str, args: &[&str]) -> Option<Outcome> {
+        let Some(binary) = std::env::var_os("SKOPEO_1_22") else {
+            report_skipped(&format!("{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"));
+            return None;
+        };
+        let mut command = Command::new(binary);
+        command.args(args);
+        Some(self.run(command, "home-skopeo", "skopeo-1.22", args, &[]))
+    }
+
     /// Runs `--insecure-policy ARGS` through skopeo, then through skopos, with [`WHO`] in each
     /// argument replaced by the tool's name.
     pub fn run_both(&self, args: &[&str]) -> Pair {
@@ -279,6 +293,13 @@ impl Workspace {
 
 fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// Prints `SKIPPED: what` where the person running the tests sees it: straight to the process's
+/// stderr, which the test harness's output capture (it only takes `eprintln!`) does not hide.
+pub fn report_skipped(what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what}");
 }
 
 /// Creates a directory and its parents, failing the test on error.
