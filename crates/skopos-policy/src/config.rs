@@ -196,7 +196,22 @@ fn scope_is_valid(transport: &str, scope: &str) -> bool {
         "docker-archive" | "tarball" => false,
         // An image ID cannot be a namespace.
         "docker-daemon" => skopos_core::reference::go_digest::parse_go_digest(scope).is_err(),
+        "atomic" => is_atomic_scope(scope),
         _ => true,
+    }
+}
+
+/// `HOSTNAME[/NAMESPACE[/STREAM[:TAG]]]`, the openshift transport's
+/// `^[^/]*(/[^:/]*(/[^:/]*(:[^:/]*)?)?)?$`.
+fn is_atomic_scope(scope: &str) -> bool {
+    let parts: Vec<&str> = scope.split('/').collect();
+    match parts.as_slice() {
+        [_host] => true,
+        [_host, namespace] => !namespace.contains(':'),
+        [_host, namespace, stream_and_tag] => {
+            !namespace.contains(':') && stream_and_tag.matches(':').count() <= 1
+        }
+        _ => false,
     }
 }
 

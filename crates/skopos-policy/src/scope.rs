@@ -18,7 +18,7 @@ pub struct ImageScopes {
 impl ImageScopes {
     /// The scopes of `name`. Paths are resolved to their absolute, symlink-free form now,
     /// so the path's parent must exist. Transports whose scopes skopos does not compute
-    /// (containers-storage, ostree, atomic) are an error when the policy gives them any
+    /// (containers-storage, ostree) are an error when the policy gives them any
     /// specific scope, rather than silently falling back to a broader one: the caller
     /// passes `has_specific_scopes` for that.
     pub fn of(name: &ImageName, has_specific_scopes: bool) -> Result<ImageScopes> {
@@ -27,6 +27,10 @@ impl ImageScopes {
             | ImageName::DockerDaemon(DaemonImage::Named(reference)) => ImageScopes {
                 identity: docker_identity(reference)?,
                 namespaces: docker_namespaces(reference),
+            },
+            ImageName::Atomic(reference) => ImageScopes {
+                identity: docker_identity(reference.docker_reference())?,
+                namespaces: docker_namespaces(reference.docker_reference()),
             },
             ImageName::DockerDaemon(DaemonImage::Id(_))
             | ImageName::DockerArchive { .. }
@@ -47,7 +51,7 @@ impl ImageScopes {
                     namespaces,
                 }
             }
-            ImageName::ContainersStorage(_) | ImageName::Ostree { .. } | ImageName::Atomic(_) => {
+            ImageName::ContainersStorage(_) | ImageName::Ostree { .. } => {
                 if has_specific_scopes {
                     bail!(
                         "policy scopes for the {} transport are not supported by skopos yet: only its \"\" scope can be used",

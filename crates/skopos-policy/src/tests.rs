@@ -200,6 +200,9 @@ fn scopes_a_transport_refuses_are_unknown_keys() {
             "docker-daemon",
             "sha256:0123456789012345678901234567890123456789012345678901234567890123",
         ),
+        ("atomic", "host/ns/stream/extra"),
+        ("atomic", "host/ns:x/stream"),
+        ("atomic", "host/ns/stream:a:b"),
     ] {
         let text = format!(
             r#"{{"default": [{{"type": "reject"}}], "transports": {{"{transport}": {{"{scope}": [{{"type": "reject"}}]}}}}}}"#
@@ -333,5 +336,32 @@ async fn evaluates_requirements_failing_closed() {
     assert_eq!(
         verdict("docker://sigstore.example.com/app", true).await,
         Err("sigstoreSigned requirements are not supported by skopos yet: cannot verify signatures for docker://sigstore.example.com/app:latest".into())
+    );
+}
+
+#[test]
+fn atomic_images_are_scoped_as_their_docker_reference() {
+    let policy = Policy::from_bytes(
+        br#"{
+        "default": [{"type": "reject"}],
+        "transports": {"atomic": {
+            "registry.example:5000/ns": [{"type": "insecureAcceptAnything"}],
+            "registry.example:5000/ns/locked:v1": [{"type": "reject"}]
+        }}
+    }"#,
+    )
+    .unwrap();
+    let kind = |input: &str| policy.requirements_for(&image(input)).unwrap()[0].clone();
+    assert_eq!(
+        kind("atomic:registry.example:5000/ns/app:v1"),
+        Requirement::InsecureAcceptAnything
+    );
+    assert_eq!(
+        kind("atomic:registry.example:5000/ns/locked:v1"),
+        Requirement::Reject
+    );
+    assert_eq!(
+        kind("atomic:registry.example:5000/other/app:v1"),
+        Requirement::Reject
     );
 }

@@ -2,12 +2,14 @@
 //! reference grammar (`docker.io/library/busybox:latest`).
 //!
 //! The rules and error messages are those of skopeo 1.9.3 as Debian builds it
-//! (containers/image v5.23.1, without the `atomic` and `ostree` transports).
+//! (containers/image v5.23.1, without the `ostree` transport), plus the `atomic` transport
+//! that skopeo 1.22 has.
 //! - `ImageName::parse("docker://busybox")` → `Ok(ImageName::Docker(..))`; errors are
 //!   skopeo's messages, e.g. `Invalid image name "foo:bar", unknown transport "foo"`.
 //! - `Display` prints the canonical `transport:within-transport` form, as skopeo's
 //!   `transports.ImageName()` does (e.g. `docker://busybox:latest`).
 
+mod atomic;
 mod docker;
 pub mod explicit_path;
 pub mod go_digest;
@@ -16,6 +18,7 @@ mod storage;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use atomic::AtomicReference;
 pub use docker::{
     is_docker_domain, is_full_image_id, split_docker_name, DockerReference, NAME_TOTAL_LENGTH_MAX,
 };
@@ -109,10 +112,9 @@ pub enum ImageName {
     Sif(PathBuf),
     /// `tarball:FILE[:FILE…]`.
     Tarball(Vec<PathBuf>),
-    /// `atomic:HOST/NAMESPACE/STREAM:TAG` (deprecated OpenShift transport). Never produced
-    /// by [`ImageName::parse`]: skopeo 1.9.3 as built by Debian does not know the
-    /// transport (`unknown transport "atomic"`).
-    Atomic(String),
+    /// `atomic:HOST/NAMESPACE/STREAM:TAG` (the deprecated OpenShift transport, which skopeo
+    /// 1.22 still has; Debian's 1.9.3 build does not).
+    Atomic(AtomicReference),
 }
 
 impl ImageName {
@@ -166,6 +168,7 @@ impl ImageName {
                 Ok(ImageName::Sif(PathBuf::from(within)))
             }
             "tarball" => parse_tarball(within),
+            "atomic" => AtomicReference::parse(within).map(ImageName::Atomic),
             _ => anyhow::bail!("Invalid image name \"{input}\", unknown transport \"{transport}\""),
         }
     }
@@ -217,6 +220,7 @@ impl ImageName {
             ImageName::DockerDaemon(DaemonImage::Named(r)) => Some(r),
             ImageName::ContainersStorage(StorageReference { named: Some(r), .. }) => Some(r),
             ImageName::Ostree { image, .. } => Some(image),
+            ImageName::Atomic(reference) => Some(reference.docker_reference()),
             _ => None,
         }
     }
@@ -391,7 +395,7 @@ impl fmt::Display for ImageName {
                 let files: Vec<_> = files.iter().map(|p| show(p)).collect();
                 f.write_str(&files.join(":"))
             }
-            ImageName::Atomic(within) => f.write_str(within),
+            ImageName::Atomic(reference) => write!(f, "{reference}"),
         }
     }
 }

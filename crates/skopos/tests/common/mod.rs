@@ -225,7 +225,9 @@ impl Workspace {
     /// that `what` was skipped, so that a run without the peer binaries says what it left out.
     pub fn skopeo_1_22(&self, what: &str, args: &[&str]) -> Option<Outcome> {
         let Some(binary) = std::env::var_os("SKOPEO_1_22") else {
-            report_skipped(&format!("{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"));
+            report_skipped(&format!(
+                "{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"
+            ));
             return None;
         };
         let mut command = Command::new(binary);
