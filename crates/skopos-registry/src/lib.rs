@@ -14,6 +14,8 @@
 //! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`].
 //! - `http_client`: the HTTP/1.1 client under all of it (bounded read buffers, proxies from
 //!   the environment, redirects); `tls`: its TLS settings.
+//! - `api`: a small JSON API client on the same stack, for services beside registries (the
+//!   OpenShift API of `atomic:`).
 //!
 //! Dependencies, and why:
 //! - `hyper` + `hyper-util` (HTTP/1.1 client, connection pool, proxy matching and `CONNECT`
@@ -35,6 +37,7 @@
 //! rustls), `tempfile` holds each test registry's storage.
 //! The tests run Debian's `docker-registry` (`apt-get install docker-registry apache2-utils`).
 
+pub mod api;
 mod auth;
 mod blob;
 mod challenge;

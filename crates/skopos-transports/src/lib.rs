@@ -2,6 +2,7 @@
 //! [`skopos_core::ImageSource`] and [`skopos_core::ImageDestination`], and one table
 //! ([`open_source`], [`open_destination`]) from a parsed [`ImageName`] to them.
 
+pub mod atomic;
 pub mod dir;
 pub mod docker;
 pub mod docker_archive;
@@ -35,6 +36,7 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
             Ok(Box::new(docker_daemon::open_source(image, ctx).await?))
         }
         ImageName::Sif(path) => Ok(Box::new(sif::SifSource::open(path, ctx).await?)),
+        ImageName::Atomic(reference) => Ok(Box::new(atomic::AtomicSource::open(reference, ctx)?)),
         other => Err(not_supported(other)),
     }
 }
@@ -57,6 +59,9 @@ pub async fn open_destination(
         )),
         ImageName::Tarball(_) => Err(anyhow::anyhow!(
             "\"tarball:\" locations can only be read from, not written to"
+        )),
+        ImageName::Atomic(reference) => Ok(Box::new(
+            atomic::AtomicDestination::open(reference, ctx).await?,
         )),
         ImageName::Sif(_) => Err(anyhow::anyhow!(
             "\"sif:\" locations can only be read from, not written to"

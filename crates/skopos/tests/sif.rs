@@ -275,6 +275,7 @@ fn copies_give_containers_images_config_and_layer_files() {
         let dest = format!("dir:{}", theirs.display());
         if let Some(outcome) = workspace.skopeo_1_22(
             &what,
+            &[],
             &[
                 "--insecure-policy",
                 "copy",
@@ -308,6 +309,7 @@ fn inspect_matches_skopeo_apart_from_the_layer_digest() {
     assert_eq!(ours["Layers"].as_array().unwrap().len(), 1);
     if let Some(theirs) = workspace.skopeo_1_22(
         "comparing inspect of a SIF with skopeo 1.22.2",
+        &[],
         &["inspect", "sif:with-def.sif"],
     ) {
         theirs.assert_success();

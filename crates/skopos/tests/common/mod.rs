@@ -219,11 +219,11 @@ impl Workspace {
         self.run(command, "home-skopeo", "skopeo", args, &[])
     }
 
-    /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args`, as the test's own user: that
+    /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args` and `env` added, as the test's own user: that
     /// build keeps its blob-info cache in memory (no cgo, no SQLite), so it writes nothing
     /// outside the temp dir even as root. `None` when the variable is unset, after printing
     /// that `what` was skipped, so that a run without the peer binaries says what it left out.
-    pub fn skopeo_1_22(&self, what: &str, args: &[&str]) -> Option<Outcome> {
+    pub fn skopeo_1_22(&self, what: &str, env: &[(&str, &str)], args: &[&str]) -> Option<Outcome> {
         let Some(binary) = std::env::var_os("SKOPEO_1_22") else {
             report_skipped(&format!(
                 "{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"
@@ -232,7 +232,7 @@ impl Workspace {
         };
         let mut command = Command::new(binary);
         command.args(args);
-        Some(self.run(command, "home-skopeo", "skopeo-1.22", args, &[]))
+        Some(self.run(command, "home-skopeo", "skopeo-1.22", args, env))
     }
 
     /// Runs `--insecure-policy ARGS` through skopeo, then through skopos, with [`WHO`] in each
