@@ -33,6 +33,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use skopos_core::go_text::go_errno_text;
+use skopos_core::limits::check_size;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 use url::Url;
@@ -132,14 +133,23 @@ impl Response {
         Ok(None)
     }
 
-    /// The whole body.
-    pub(crate) async fn bytes(self) -> Result<Bytes> {
-        Ok(self
-            .body
-            .collect()
-            .await
-            .context("reading the response")?
-            .to_bytes())
+    /// The whole body, refused with [`LimitExceeded`] as soon as it is longer than `limit`
+    /// (or says so in its `Content-Length`): no more than that is ever read.
+    pub(crate) async fn bytes_at_most(mut self, limit: u64) -> Result<Vec<u8>> {
+        let announced = self
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(size) = announced {
+            check_size(size, limit)?;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            check_size((bytes.len() + chunk.len()) as u64, limit)?;
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// The body as a stream of chunks, as the connection delivers them.

@@ -204,7 +204,22 @@ impl Workspace {
 
     /// Runs skopeo with exactly `args`.
     pub fn skopeo(&self, args: &[&str]) -> Outcome {
-        let binary = skopeo_binary();
+        self.skopeo_at(skopeo_binary(), args)
+    }
+
+    /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args`; `None`, after printing what
+    /// was skipped, when the variable is not set.
+    pub fn skopeo_1_22(&self, args: &[&str], what: &str) -> Option<Outcome> {
+        match std::env::var_os("SKOPEO_1_22") {
+            Some(binary) => Some(self.skopeo_at(Path::new(&binary), args)),
+            None => {
+                eprintln!("SKIPPED: comparing {what} with skopeo 1.22.2 (set SKOPEO_1_22)");
+                None
+            }
+        }
+    }
+
+    fn skopeo_at(&self, binary: &Path, args: &[&str]) -> Outcome {
         let mut command = if user_namespace_available() {
             // As root, skopeo keeps its blob-info cache in /var/lib/containers; as an ordinary
             // user inside a user namespace it uses $XDG_DATA_HOME, which is in the temp dir.
