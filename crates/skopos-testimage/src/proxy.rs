@@ -37,6 +37,10 @@ pub enum FaultAction {
     /// Forward the request, relay the response head and this many body bytes, then close the
     /// client connection.
     DropResponseAfter(u64),
+    /// Forward the request, relay the response head and this many body bytes, then send
+    /// nothing more, holding the connection open until the client closes it: a stalled
+    /// download.
+    StallResponseAfter(u64),
     /// Forward the request head and this many request body bytes, then close both
     /// connections without a response.
     DropRequestAfter(u64),
@@ -484,7 +488,9 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         let connection = if until_close { "close" } else { "keep-alive" };
         client_writer.write_all(&response.encode(connection))?;
         let limit = match fault {
-            Some(FaultAction::DropResponseAfter(bytes)) => Some(bytes),
+            Some(
+                FaultAction::DropResponseAfter(bytes) | FaultAction::StallResponseAfter(bytes),
+            ) => Some(bytes),
             _ => None,
         };
         let relayed = relay_body(
@@ -493,7 +499,13 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             response_body,
             limit,
         )?;
+        let stall = matches!(fault, Some(FaultAction::StallResponseAfter(_)));
         state.record(&method, &target, Some(status), fault);
+        if relayed == Relayed::Cut && stall {
+            // Whatever the client still sends is ignored; it ends when the client gives up.
+            let _ = io::copy(&mut client_reader, &mut io::sink());
+            return Ok(());
+        }
         if relayed == Relayed::Cut || until_close {
             let _ = client_writer.shutdown(Shutdown::Both);
             return Ok(());
