@@ -279,6 +279,52 @@ mod tests {
         assert_eq!(Timeouts::parse("").unwrap(), Timeouts::default());
     }
 
+    fn short() -> Timeouts {
+        Timeouts {
+            headers: Duration::from_millis(50),
+            stall: Duration::from_millis(50),
+            ..Timeouts::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_never_comes_times_out_awaiting_headers() {
+        let never = std::future::pending::<std::result::Result<(), ()>>();
+        let err = await_head(never, None, &short()).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), AWAITING_HEADERS);
+    }
+
+    #[tokio::test]
+    async fn an_upload_the_server_stops_taking_times_out_as_stalled() {
+        let never = std::future::pending::<std::result::Result<(), ()>>();
+        let err = await_head(never, Some(UploadProgress::new()), &short())
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), UPLOAD_STALLED);
+    }
+
+    #[tokio::test]
+    async fn an_upload_that_keeps_going_is_not_cut() {
+        let progress = UploadProgress::new();
+        let feeder = progress.clone();
+        // Eight pieces, each well within the stall limit, add up to more than it.
+        let answer = async move {
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                feeder.note(false);
+            }
+            feeder.note(true);
+            Ok::<_, ()>("answered")
+        };
+        let timeouts = Timeouts {
+            stall: Duration::from_millis(500),
+            ..short()
+        };
+        let answered = await_head(answer, Some(progress), &timeouts).await;
+        assert_eq!(answered.unwrap(), Ok("answered"));
+    }
+
     #[test]
     fn refuses_unknown_names_and_bad_numbers() {
         assert!(Timeouts::parse("read=5").is_err());
