@@ -1,6 +1,6 @@
 //! Network timeouts (issue 12, item 1): a server that accepts connections and then says
-//! nothing, over plain HTTP and over TLS, makes `inspect`, `copy` and `list-tags` fail with
-//! one error line instead of hanging; a blob download that stalls is resumed with `Range`.
+//! nothing, over plain HTTP and over TLS, makes `inspect`, `copy`, `list-tags`, `delete`,
+//! `login` and `sync` fail with one error line instead of hanging; a blob download that stalls is resumed with `Range`.
 //! The limits are shortened through `$SKOPOS_NETWORK_TIMEOUTS` so the tests run fast.
 
 mod common;
@@ -65,7 +65,7 @@ fn assert_timed_out(outcome: &Outcome, message: &str) {
     );
 }
 
-/// `inspect`, `list-tags` and `copy` (into an existing destination, which must not change)
+/// `inspect`, `list-tags`, `delete`, `login`, `sync` and `copy` (into an existing destination, which must not change)
 /// against the silent server with `tls` (`--tls-verify=…`), each expected to fail with
 /// `message`.
 fn assert_every_command_times_out(tls: &str, message: &str) {
@@ -79,6 +79,28 @@ fn assert_every_command_times_out(tls: &str, message: &str) {
 
     assert_timed_out(&run(&["inspect", &verify, &image]), message);
     assert_timed_out(&run(&["list-tags", &verify, &repository]), message);
+    assert_timed_out(&run(&["delete", &verify, &image]), message);
+    let login = run(&["login", &verify, "-u", "user", "-p", "secret", &server.host]);
+    assert_timed_out(&login, message);
+    // sync reports progress on stderr as skopeo's does; the error is its last line.
+    let sync = run(&[
+        "--insecure-policy",
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        &src_verify,
+        &format!("{}/silent/app", server.host),
+        "synced",
+    ]);
+    assert_eq!(sync.code, Some(1), "{}", sync.stderr);
+    let last = sync.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("level=fatal") && common::skopeo_message(last).contains(message),
+        "sync should end with {message:?}, got: {}",
+        sync.stderr
+    );
 
     workspace.image("good", "t", 1);
     workspace
