@@ -1,7 +1,8 @@
 //! Network timeouts (issue 12, item 1): a server that accepts connections and then says
 //! nothing, over plain HTTP and over TLS, makes `inspect`, `copy`, `list-tags`, `delete`,
-//! `login` and `sync` fail with one error line instead of hanging; a blob download that stalls is resumed with `Range`.
-//! The limits are shortened through `$SKOPOS_NETWORK_TIMEOUTS` so the tests run fast.
+//! `login` and `sync` fail with one error line instead of hanging; a blob download that
+//! stalls is resumed with `Range`. The limits are shortened through
+//! `$SKOPOS_NETWORK_TIMEOUTS` so the tests run fast.
 
 mod common;
 
