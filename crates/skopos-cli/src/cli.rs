@@ -14,6 +14,13 @@ use crate::flags::{parse_go_bool, parse_go_duration, parse_go_i32, parse_go_int,
 /// `skopos version X.Y.Z`: clap prints the binary name, then this.
 const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
 
+/// What `--help` says of the registry client's network limits (skopos_registry::timeouts).
+const NETWORK_LIMITS_HELP: &str =
+    "Registry connections give up after 30s to connect, 10s for the TLS \
+handshake, 300s waiting for response headers and 60s without a byte of a body (a stalled blob \
+download is resumed). Change them with SKOPOS_NETWORK_TIMEOUTS, in seconds, e.g. \
+SKOPOS_NETWORK_TIMEOUTS=connect=30,tls-handshake=10,headers=300,stall=60";
+
 /// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -21,7 +28,8 @@ const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
     about = "Various operations with container images and container image registries",
     version = VERSION_TEXT,
     disable_version_flag = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = NETWORK_LIMITS_HELP
 )]
 pub struct Cli {
     #[command(flatten)]

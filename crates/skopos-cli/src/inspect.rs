@@ -22,6 +22,7 @@ use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest};
 use skopos_core::media_type;
 use skopos_core::platform::Platform;
 use skopos_core::retry::with_retry;
+use skopos_core::verified::{ManifestDigestMismatch, VerifiedSource};
 use skopos_core::{BlobInfo, Digest, ImageName, ImageSource, SystemContext};
 
 use crate::cli::RegistryFlags as _;
@@ -30,7 +31,7 @@ use crate::logging::go_quote;
 use crate::template::{self, GoForms, RenderError};
 
 /// containers/image refuses config blobs larger than this (`iolimits.MaxConfigBodySize`).
-const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
+const MAX_CONFIG_SIZE: u64 = skopos_core::limits::MAX_CONFIG_BODY;
 
 /// The fields of [`InspectOutput`] as templates name them.
 const OUTPUT_FIELDS: &[&str] = &[
@@ -482,21 +483,22 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
     let source = with_retry(retry, || skopos_transports::open_source(&name, &ctx))
         .await
         .map_err(name_error)?;
+    let source = VerifiedSource::wrap(source.into());
     let source = source.as_ref();
 
-    let (top_bytes, top_mime) = with_retry(retry, || source.manifest(None))
-        .await
-        .map_err(|err| prefixed("Error retrieving manifest for image", err))?;
+    let (top_bytes, top_mime) =
+        with_retry(retry, || source.manifest(None))
+            .await
+            .map_err(|err| {
+                // skopeo reads the manifest first and finds the mismatch when it parses it.
+                if err.is::<ManifestDigestMismatch>() {
+                    prefixed("Error parsing manifest for image", err)
+                } else {
+                    prefixed("Error retrieving manifest for image", err)
+                }
+            })?;
     if args.raw && !args.config {
         return Ok(top_bytes);
-    }
-    if let Some(expected) = name.docker_reference().and_then(|r| r.digest()) {
-        if !digest_matches(&top_bytes, expected)? {
-            return Err(prefixed(
-                "Error parsing manifest for image",
-                anyhow!("Manifest does not match provided manifest digest {expected}"),
-            ));
-        }
     }
 
     let platform = global.wanted_platform();
@@ -595,15 +597,6 @@ fn prefixed(prefix: &str, err: anyhow::Error) -> anyhow::Error {
     err.context(prefix.to_string())
 }
 
-/// Whether `bytes` are the manifest `expected` names (schema 1 signatures stripped).
-fn digest_matches(bytes: &[u8], expected: &Digest) -> anyhow::Result<bool> {
-    if expected.algorithm() == Algorithm::Sha256 {
-        Ok(manifest::manifest_digest(bytes).context("computing manifest digest")? == *expected)
-    } else {
-        Ok(expected.matches(bytes))
-    }
-}
-
 /// The per-platform manifest: the top level itself, or the instance of a list chosen for
 /// `platform` (fetched and checked against the list's digest).
 async fn single_image(
@@ -619,16 +612,19 @@ async fn single_image(
             let chosen = list
                 .choose_instance(platform)
                 .map_err(|err| prefixed("choosing image instance", err))?;
-            let (instance_bytes, instance_mime) =
-                source.manifest(Some(&chosen)).await.map_err(|err| {
-                    prefixed(
+            let (instance_bytes, instance_mime) = match source.manifest(Some(&chosen)).await {
+                Ok(read) => read,
+                // The source checked it; this is containers/image's wording here.
+                Err(err) if err.is::<ManifestDigestMismatch>() => {
+                    bail!("Image manifest does not match selected manifest digest {chosen}")
+                }
+                Err(err) => {
+                    return Err(prefixed(
                         "fetching target platform image selected from manifest list",
                         err,
-                    )
-                })?;
-            if !digest_matches(&instance_bytes, &chosen)? {
-                bail!("Image manifest does not match selected manifest digest {chosen}");
-            }
+                    ))
+                }
+            };
             let instance_mime = effective_mime(&instance_bytes, &instance_mime);
             match manifest::parse(&instance_bytes, &instance_mime)? {
                 AnyManifest::Image(image) => Ok((instance_bytes, image)),

@@ -11,6 +11,7 @@ use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
 use skopos_core::manifest::{self, AnyManifest};
 use skopos_core::reference::DockerReference;
 use skopos_core::retry::with_retry;
+use skopos_core::verified::VerifiedSource;
 use skopos_core::{Digest, DockerCredentials, ImageName, ImageSource, Secret, SystemContext};
 use skopos_policy::Policy;
 
@@ -138,6 +139,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         max_parallel_blobs: skopos_copy::DEFAULT_PARALLEL_BLOBS,
         destination_reference: None,
         destination_name: String::new(),
+        source_name: String::new(),
         source_policy: None,
     };
     let progress = Arc::new(Renderer::for_stdout());
@@ -279,12 +281,15 @@ impl ImageToCopy<'_> {
         let source = skopos_transports::open_source(self.source_name, self.source_ctx)
             .await
             .with_context(|| format!("initializing source {}", self.source_name))?;
+        // Checked here too: the shortcut below reads the manifests before the copy does.
+        let source = VerifiedSource::wrap(source.into());
         if let Some(digest) = self.already_at_destination(source.as_ref()).await? {
             return Ok(digest);
         }
         let options = CopyOptions {
             destination_reference: self.destination_name.docker_reference().cloned(),
             destination_name: self.destination_name.to_string(),
+            source_name: self.source_name.to_string(),
             source_policy: Some(SourceImagePolicy::new(
                 self.policy.clone(),
                 self.source_name.clone(),
@@ -292,8 +297,7 @@ impl ImageToCopy<'_> {
             ..self.options.clone()
         };
         let progress: Arc<dyn ProgressSink> = self.progress.clone();
-        let outcome =
-            copy_image(Arc::from(source), Arc::from(destination), options, progress).await?;
+        let outcome = copy_image(source, Arc::from(destination), options, progress).await?;
         Ok(outcome.digest)
     }
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use skopos_core::manifest::{self, AnyManifest};
+use skopos_core::verified::VerifiedSource;
 use skopos_core::{Digest, ImageDestination, ImageSource, Result};
 
 /// What a finished copy wrote.
@@ -34,6 +35,11 @@ pub struct CopyOutcome {
     pub digest: Digest,
 }
 
+/// containers/image's context for a failure to read (or verify) a manifest of the source.
+fn determining_manifest_type(options: &CopyOptions) -> String {
+    format!("determining manifest MIME type for {}", options.source_name)
+}
+
 /// Copy the image that `source` offers to `destination`, then commit the destination.
 pub async fn copy_image(
     source: Arc<dyn ImageSource>,
@@ -41,7 +47,12 @@ pub async fn copy_image(
     options: CopyOptions,
     progress: Arc<dyn ProgressSink>,
 ) -> Result<CopyOutcome> {
-    let (bytes, mime) = source.manifest(None).await?;
+    // Every manifest the copy reads, top level or list instance, goes through this check.
+    let source = VerifiedSource::wrap(source);
+    let (bytes, mime) = source
+        .manifest(None)
+        .await
+        .with_context(|| determining_manifest_type(&options))?;
     let mime = if mime.is_empty() {
         manifest::guess_mime_type(&bytes)
     } else {

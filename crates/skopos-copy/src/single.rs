@@ -18,7 +18,7 @@ use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
 /// A config blob larger than this is refused rather than read into memory.
-const MAX_CONFIG_SIZE: u64 = 64 << 20;
+const MAX_CONFIG_SIZE: u64 = skopos_core::limits::MAX_CONFIG_BODY;
 
 /// Everything one copy works with; cheap to clone into parallel tasks.
 #[derive(Clone)]
@@ -46,17 +46,14 @@ impl Copier {
             .await
     }
 
-    /// Read and parse the manifest of list instance `digest`, checking its digest.
+    /// Read and parse the manifest of list instance `digest` (the source checks it
+    /// against `digest`).
     pub async fn read_instance(&self, digest: &Digest) -> Result<(Vec<u8>, String, Manifest)> {
         let (bytes, mime) = self
             .source
             .manifest(Some(digest))
             .await
-            .with_context(|| format!("reading manifest {digest} in the list"))?;
-        let actual = manifest::manifest_digest(&bytes)?;
-        if actual != *digest {
-            bail!("manifest {digest} in the list has digest {actual}: the source is corrupt");
-        }
+            .with_context(|| crate::determining_manifest_type(&self.options))?;
         let mime = if mime.is_empty() {
             manifest::guess_mime_type(&bytes)
         } else {

@@ -139,6 +139,14 @@ pub trait ImageSource: Send + Sync {
     /// one image of a manifest list by digest; `None` is the top-level manifest.
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)>;
 
+    /// The digest that names the top-level manifest, when the transport has one: the
+    /// digest of a `…@sha256:…` reference, or the descriptor an OCI layout's `index.json`
+    /// gives. `None` (a tag in a `dir:` image) means nothing names it. Sources do not check
+    /// it themselves: [`crate::verified::VerifiedSource`] does, for every caller.
+    fn expected_manifest_digest(&self) -> Option<Digest> {
+        None
+    }
+
     /// A blob's bytes and, when known, its size. The stream is not verified here: the
     /// copy engine verifies every digest while streaming.
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)>;

@@ -11,12 +11,14 @@ pub mod go_time;
 pub mod gojson;
 pub mod image;
 pub mod image_config;
+pub mod limits;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod read;
 pub mod reference;
 pub mod retry;
+pub mod verified;
 
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};

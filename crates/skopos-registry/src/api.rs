@@ -1,8 +1,8 @@
 //! A small client for JSON APIs that sit next to registries — the OpenShift API that the
 //! `atomic:` transport resolves image streams through — on the registry client's HTTP stack,
 //! so that TLS (system roots plus extra CAs, a client identity, or no verification), proxies
-//! from the environment and Go-worded connection errors (`Get "http://…": dial tcp …`) are
-//! the same as for registries.
+//! from the environment, the network timeouts (`$SKOPOS_NETWORK_TIMEOUTS`) and Go-worded
+//! connection errors (`Get "http://…": dial tcp …`) are the same as for registries.
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -88,7 +88,11 @@ impl ApiClient {
         })
         .transpose()?;
         Ok(ApiClient {
-            http: HttpClient::new(crate::tls::client_config(tls)?, headers),
+            http: HttpClient::new(
+                crate::tls::client_config(tls)?,
+                headers,
+                crate::timeouts::Timeouts::from_env()?,
+            ),
             base,
             authorization,
         })

@@ -17,6 +17,7 @@ use crate::config::Credentials;
 use crate::errors::{response_error, NotFound};
 use crate::http_client::{Body, HttpClient};
 use crate::Result;
+use skopos_core::limits::MAX_AUTH_TOKEN_BODY;
 
 /// Tokens without `expires_in` (or with a shorter one) are kept this long, as in the
 /// token specification.
@@ -197,7 +198,7 @@ async fn fetch_token(
         return Err(err.context(format!("requesting a bearer token from {realm}")));
     }
     let body = response
-        .bytes()
+        .bytes_at_most(MAX_AUTH_TOKEN_BODY)
         .await
         .with_context(|| format!("reading the bearer token from {realm}"))?;
     serde_json::from_slice(&body)

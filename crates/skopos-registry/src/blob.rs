@@ -231,7 +231,7 @@ struct Download {
     path: String,
     repo: String,
     offset: u64,
-    body: Option<BoxStream<'static, std::result::Result<Bytes, hyper::Error>>>,
+    body: Option<BoxStream<'static, io::Result<Bytes>>>,
     failures: u32,
     finished: bool,
 }
@@ -284,7 +284,7 @@ async fn reconnect(
     path: &str,
     repo: &str,
     offset: u64,
-) -> Result<BoxStream<'static, std::result::Result<Bytes, hyper::Error>>> {
+) -> Result<BoxStream<'static, io::Result<Bytes>>> {
     let request = Request::new(Method::GET, path, vec![Scope::pull(repo)])
         .header(RANGE, &format!("bytes={offset}-"))?;
     let response = client

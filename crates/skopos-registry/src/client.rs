@@ -17,6 +17,7 @@ use crate::challenge;
 use crate::config::{ClientConfig, Credentials};
 use crate::errors::status_message;
 use crate::http_client::{Body, HttpClient, Response};
+use crate::timeouts::Timeouts;
 use crate::Result;
 
 /// Attempts for a body-less request that keeps getting 429/502/503/504 (containers/image).
@@ -103,7 +104,11 @@ impl RegistryClient {
             USER_AGENT,
             HeaderValue::from_str(&config.user_agent).context("invalid User-Agent")?,
         );
-        let http = HttpClient::new(crate::tls::client_config(&config)?, headers);
+        let http = HttpClient::new(
+            crate::tls::client_config(&config)?,
+            headers,
+            Timeouts::from_env()?,
+        );
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 registry,

@@ -8,8 +8,8 @@ use skopos_core::ImageNotFound;
 
 use crate::http_client::Response;
 
-/// Error bodies are small; a misbehaving server must not make us buffer megabytes.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Only this much of an error body is read for its message; the rest is dropped.
+const MAX_ERROR_BODY: usize = skopos_core::limits::MAX_ERROR_BODY as usize;
 
 /// A registry refused a request. Its text is what skopeo prints, e.g.
 /// `denied: requested access to the resource is denied`.
@@ -117,7 +117,7 @@ pub(crate) fn status_message(status: StatusCode) -> String {
 async fn read_limited(mut response: Response) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY - body.len();
+        let room = MAX_ERROR_BODY.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= MAX_ERROR_BODY {
             break;

@@ -18,14 +18,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::TryStreamExt as _;
 use http::header::{
     HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, LOCATION, PROXY_AUTHORIZATION,
 };
 use http::uri::Scheme;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyDataStream, BodyExt as _, Empty, Full, StreamBody};
+use http_body_util::{BodyExt as _, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
@@ -33,10 +33,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use skopos_core::go_text::go_errno_text;
+use skopos_core::limits::check_size;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 use url::Url;
 
+use crate::timeouts::{await_head, stall_guarded, HandshakeTimeout, Timeouts};
+use crate::timeouts::{transport_ready, UploadProgress, WatchedBody};
 use crate::Result;
 
 /// The most a connection's read buffer grows to: the same 64 KiB as the blob I/O chunks of the
@@ -44,8 +47,6 @@ use crate::Result;
 const READ_BUFFER_LIMIT: usize = 64 * 1024;
 /// Read size when streaming a request body from a reader.
 const UPLOAD_CHUNK: usize = 64 * 1024;
-/// How long to wait for a TCP connection (Go's dialer in containers/image waits 30 s).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections are kept this long for the next request (Go's default, 90 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Redirects followed in a row before giving up (Go's `http.Client` stops after 10).
@@ -53,7 +54,7 @@ const MAX_REDIRECTS: usize = 10;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type WireBody = UnsyncBoxBody<Bytes, BoxError>;
-type Connector = hyper_rustls::HttpsConnector<ProxyConnector>;
+type Connector = HandshakeTimeout<hyper_rustls::HttpsConnector<ProxyConnector>>;
 
 /// The body of a request. Only the first two can be sent again (after a redirect or a
 /// fresh token).
@@ -106,6 +107,8 @@ pub(crate) struct Response {
     headers: HeaderMap,
     url: Url,
     body: Incoming,
+    /// How long the body may send nothing.
+    stall: Duration,
 }
 
 impl Response {
@@ -124,29 +127,43 @@ impl Response {
 
     /// The next piece of the body, `None` at its end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        while let Some(frame) = self.body.frame().await {
+        loop {
+            let frame = tokio::time::timeout(self.stall, self.body.frame())
+                .await
+                .map_err(|_| crate::timeouts::stalled(self.stall))
+                .context("reading the response")?;
+            let Some(frame) = frame else {
+                return Ok(None);
+            };
             if let Ok(data) = frame.context("reading the response")?.into_data() {
                 return Ok(Some(data));
             }
         }
-        Ok(None)
     }
 
-    /// The whole body.
-    pub(crate) async fn bytes(self) -> Result<Bytes> {
-        Ok(self
-            .body
-            .collect()
-            .await
-            .context("reading the response")?
-            .to_bytes())
+    /// The whole body, refused with [`LimitExceeded`] as soon as it is longer than `limit`
+    /// (or says so in its `Content-Length`): no more than that is ever read.
+    pub(crate) async fn bytes_at_most(mut self, limit: u64) -> Result<Vec<u8>> {
+        let announced = self
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(size) = announced {
+            check_size(size, limit)?;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            check_size((bytes.len() + chunk.len()) as u64, limit)?;
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
-    /// The body as a stream of chunks, as the connection delivers them.
-    pub(crate) fn bytes_stream(
-        self,
-    ) -> BoxStream<'static, std::result::Result<Bytes, hyper::Error>> {
-        BodyDataStream::new(self.body).boxed()
+    /// The body as a stream of chunks, as the connection delivers them; a stall is a
+    /// `TimedOut` error.
+    pub(crate) fn bytes_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        stall_guarded(self.body, self.stall)
     }
 }
 
@@ -155,24 +172,33 @@ pub(crate) struct HttpClient {
     client: Client<Connector, WireBody>,
     proxies: Arc<Matcher>,
     default_headers: HeaderMap,
+    timeouts: Timeouts,
 }
 
 impl HttpClient {
-    /// A client using `tls` for HTTPS and sending `default_headers` with every request.
-    pub(crate) fn new(tls: rustls::ClientConfig, default_headers: HeaderMap) -> HttpClient {
+    /// A client using `tls` for HTTPS, sending `default_headers` with every request and
+    /// giving up on the network after `timeouts`.
+    pub(crate) fn new(
+        tls: rustls::ClientConfig,
+        default_headers: HeaderMap,
+        timeouts: Timeouts,
+    ) -> HttpClient {
         let proxies = Arc::new(Matcher::from_env());
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(ProxyConnector {
-                tcp,
-                proxies: proxies.clone(),
-            });
+        tcp.set_connect_timeout(Some(timeouts.connect));
+        let connector = HandshakeTimeout {
+            inner: hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(ProxyConnector {
+                    tcp,
+                    proxies: proxies.clone(),
+                }),
+            limit: timeouts.tls_handshake,
+        };
         let client = Client::builder(TokioExecutor::new())
             .http1_max_buf_size(READ_BUFFER_LIMIT)
             .pool_timer(TokioTimer::new())
@@ -182,6 +208,7 @@ impl HttpClient {
             client,
             proxies,
             default_headers,
+            timeouts,
         }
     }
 
@@ -202,13 +229,28 @@ impl HttpClient {
         for _ in 0..=MAX_REDIRECTS {
             let mut resent = false;
             let response = loop {
-                let request = self.build_request(
-                    &method,
-                    &url,
-                    &headers,
-                    body.take_for_attempt().into_wire(),
-                )?;
-                match self.client.request(request).await {
+                let (wire, upload) = match body.take_for_attempt() {
+                    Body::Stream(stream) => {
+                        let progress = UploadProgress::new();
+                        let watched = WatchedBody {
+                            inner: stream,
+                            progress: progress.clone(),
+                        };
+                        (watched.boxed_unsync(), Some(progress))
+                    }
+                    other => (other.into_wire(), None),
+                };
+                let request = self.build_request(&method, &url, &headers, wire)?;
+                let answered = await_head(self.client.request(request), upload, &self.timeouts)
+                    .await
+                    .map_err(|err| {
+                        anyhow::Error::new(err).context(format!(
+                            "{} {:?}",
+                            method_name(&method),
+                            without_query(&url)
+                        ))
+                    })?;
+                match answered {
                     Ok(response) => break response,
                     Err(err)
                         if !resent && body.can_be_sent_again() && closed_before_answering(&err) =>
@@ -231,6 +273,7 @@ impl HttpClient {
                 headers: parts.headers,
                 url: url.clone(),
                 body: incoming,
+                stall: self.timeouts.stall,
             };
             if !body.can_be_sent_again() {
                 return Ok(response);
@@ -426,6 +469,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
         Box::pin(async move {
             let Some(proxy) = proxy else {
                 let stream = tcp.call(destination).await?;
+                transport_ready();
                 return Ok(ProxiedStream {
                     stream,
                     to_proxy: false,
@@ -457,6 +501,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
                     .call(destination)
                     .await
                     .map_err(|err| through_proxy(err.into()))?;
+                transport_ready();
                 return Ok(ProxiedStream {
                     stream,
                     to_proxy: false,

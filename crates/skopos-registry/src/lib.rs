@@ -47,6 +47,7 @@ mod errors;
 mod http_client;
 mod manifest;
 mod tags;
+pub mod timeouts;
 pub mod tls;
 
 pub use client::RegistryClient;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, StatusCode};
 use skopos_core::error::ManifestTypeRejected;
+use skopos_core::limits::{LimitExceeded, MAX_MANIFEST_BODY};
 use skopos_core::manifest::manifest_digest;
 use skopos_core::media_type::ALL_MANIFEST_TYPES;
 use skopos_core::{Digest, ImageNotFound};
@@ -14,9 +15,6 @@ use crate::client::Request;
 use crate::errors::{response_error, NotFound, RegistryError};
 use crate::http_client::{Body, Response};
 use crate::{RegistryClient, Result};
-
-/// Manifests larger than this are refused, as containers/image does (4 MiB).
-const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 
 /// What a `HEAD` of a manifest tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +29,9 @@ pub struct ManifestHead {
 
 impl RegistryClient {
     /// The manifest `reference` (a tag or a digest) of `repo`, and its MIME type as the
-    /// registry labels it. When `reference` is a digest the bytes are checked against it.
+    /// registry labels it. The bytes are not checked against a digest `reference`: as in
+    /// containers/image, a [`skopos_core::verified::VerifiedSource`] does that for every
+    /// transport.
     pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<(Vec<u8>, String)> {
         let context = || format!("reading manifest {reference} in {}/{repo}", self.registry());
         let request = Request::new(
@@ -51,21 +51,13 @@ impl RegistryClient {
         let media_type = content_type(&response);
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.with_context(context)? {
-            if bytes.len() + chunk.len() > MAX_MANIFEST_SIZE {
-                return Err(anyhow::anyhow!(
-                    "the manifest is larger than the {MAX_MANIFEST_SIZE} bytes allowed"
-                )
+            if (bytes.len() + chunk.len()) as u64 > MAX_MANIFEST_BODY {
+                return Err(anyhow::Error::new(LimitExceeded {
+                    limit: MAX_MANIFEST_BODY,
+                })
                 .context(context()));
             }
             bytes.extend_from_slice(&chunk);
-        }
-        if let Ok(expected) = reference.parse::<Digest>() {
-            if !manifest_matches(&bytes, &expected)? {
-                anyhow::bail!(
-                    "manifest from {}/{repo} does not match digest {expected}",
-                    self.registry()
-                );
-            }
         }
         Ok((bytes, media_type))
     }
@@ -170,14 +162,6 @@ impl RegistryClient {
         }
         Err(err.context(context()))
     }
-}
-
-/// Whether `bytes` are the manifest `expected` names (a schema 1 signature is not hashed).
-fn manifest_matches(bytes: &[u8], expected: &Digest) -> Result<bool> {
-    if expected.algorithm() == skopos_core::digest::Algorithm::Sha256 {
-        return Ok(manifest_digest(bytes)? == *expected);
-    }
-    Ok(expected.matches(bytes))
 }
 
 /// The response's `Content-Type` without parameters.

@@ -1,10 +1,14 @@
 //! Tag listing: `GET /v2/<repo>/tags/list`, following `Link: <…>; rel="next"` pages.
 
-use anyhow::Context as _;
+use std::collections::HashSet;
+
+use anyhow::{bail, Context as _};
 use http::header::LINK;
 use http::{Method, StatusCode};
 use serde::Deserialize;
+use skopos_core::limits::{MAX_TAG_LIST_PAGE, MAX_TAG_LIST_PAGES};
 use skopos_core::Digest;
+use url::Url;
 
 use crate::auth::Scope;
 use crate::client::Request;
@@ -35,6 +39,7 @@ impl RegistryClient {
             None => format!("/v2/{repo}/tags/list"),
         });
         let mut tags = Vec::new();
+        let mut pages = Pages::new(MAX_TAG_LIST_PAGES);
         while let Some(target) = next.take() {
             let request = Request::new(Method::GET, target, vec![Scope::pull(repo)]);
             let response = self.send(request).await.with_context(context)?;
@@ -44,6 +49,7 @@ impl RegistryClient {
                     .context(context()));
             }
             let base = response.url().clone();
+            pages.read(&base).with_context(context)?;
             next = response
                 .headers()
                 .get_all(LINK)
@@ -53,7 +59,13 @@ impl RegistryClient {
                 .map(|link| base.join(&link).map(String::from))
                 .transpose()
                 .with_context(context)?;
-            let body = response.bytes().await.with_context(context)?;
+            if let Some(link) = &next {
+                pages.check_next(link).with_context(context)?;
+            }
+            let body = response
+                .bytes_at_most(MAX_TAG_LIST_PAGE)
+                .await
+                .with_context(context)?;
             let page: TagPage = serde_json::from_slice(&body)
                 .context("the registry sent an invalid tags list")
                 .with_context(context)?;
@@ -67,6 +79,43 @@ impl RegistryClient {
             }
         }
         Ok(tags)
+    }
+}
+
+/// The pages of one tag list read so far: a `rel="next"` link back to one of them, or more
+/// pages than the limit, would have the listing go on forever.
+struct Pages {
+    read: HashSet<Url>,
+    limit: usize,
+}
+
+impl Pages {
+    fn new(limit: usize) -> Pages {
+        Pages {
+            read: HashSet::new(),
+            limit,
+        }
+    }
+
+    /// Note the page at `url` as read.
+    fn read(&mut self, url: &Url) -> Result<()> {
+        if self.read.len() >= self.limit {
+            bail!(
+                "the tags list has more than {} pages, the most skopos follows",
+                self.limit
+            );
+        }
+        self.read.insert(url.clone());
+        Ok(())
+    }
+
+    /// Refuse a next-page `link` (absolute) that leads to a page already read.
+    fn check_next(&self, link: &str) -> Result<()> {
+        let url = Url::parse(link)?;
+        if self.read.contains(&url) {
+            bail!("the registry's next-page link {link} leads back to a page already read");
+        }
+        Ok(())
     }
 }
 
@@ -86,7 +135,39 @@ fn next_link(header: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::next_link;
+    use super::{next_link, Pages};
+    use url::Url;
+
+    #[test]
+    fn a_link_back_to_a_page_already_read_is_refused() {
+        let mut pages = Pages::new(10);
+        let first = Url::parse("https://r/v2/a/tags/list").unwrap();
+        pages.read(&first).unwrap();
+        pages.check_next("https://r/v2/a/tags/list?last=b").unwrap();
+        pages
+            .read(&Url::parse("https://r/v2/a/tags/list?last=b").unwrap())
+            .unwrap();
+        let err = pages.check_next("https://r/v2/a/tags/list").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the registry's next-page link https://r/v2/a/tags/list leads back to a page already read"
+        );
+    }
+
+    #[test]
+    fn pages_past_the_limit_are_refused() {
+        let mut pages = Pages::new(3);
+        for n in 0..3 {
+            let url = Url::parse(&format!("https://r/v2/a/tags/list?last={n}")).unwrap();
+            pages.read(&url).unwrap();
+        }
+        let fourth = Url::parse("https://r/v2/a/tags/list?last=3").unwrap();
+        let err = pages.read(&fourth).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the tags list has more than 3 pages, the most skopos follows"
+        );
+    }
 
     #[test]
     fn finds_the_next_link() {

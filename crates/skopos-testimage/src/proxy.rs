@@ -37,6 +37,10 @@ pub enum FaultAction {
     /// Forward the request, relay the response head and this many body bytes, then close the
     /// client connection.
     DropResponseAfter(u64),
+    /// Forward the request, relay the response head and this many body bytes, then send
+    /// nothing more, holding the connection open until the client closes it: a stalled
+    /// download.
+    StallResponseAfter(u64),
     /// Forward the request head and this many request body bytes, then close both
     /// connections without a response.
     DropRequestAfter(u64),
@@ -48,6 +52,13 @@ pub enum FaultAction {
         /// Seconds for a `Retry-After` header.
         retry_after: Option<u64>,
     },
+    /// Forward the request, then answer with the registry's status and headers but this
+    /// body in place of the registry's (`Content-Length` set to match): a registry that
+    /// serves other bytes than it should.
+    ReplaceResponseBody(Vec<u8>),
+    /// Forward the request and relay the response with this header line (`Name: value`)
+    /// added.
+    AddResponseHeader(String),
 }
 
 /// A scripted fault: applied once, to the `nth` request (1-based) whose method and target
@@ -440,7 +451,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             return Ok(());
         }
         relay_body(&mut client_reader, &mut upstream_writer, body, None)?;
-        let response = read_head(&mut upstream_reader)?.ok_or_else(|| {
+        let mut response = read_head(&mut upstream_reader)?.ok_or_else(|| {
             invalid("the registry closed the connection without a response".into())
         })?;
         let status = response
@@ -450,11 +461,36 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             .and_then(|code| code.parse::<u16>().ok())
             .ok_or_else(|| invalid(format!("malformed status line {:?}", response.start_line)))?;
         let response_body = response_framing(&response, &method, status)?;
+        if let Some(FaultAction::AddResponseHeader(line)) = &fault {
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("malformed header line {line:?}")))?;
+            response
+                .headers
+                .push((name.trim().to_string(), value.trim().to_string()));
+        }
+        if let Some(FaultAction::ReplaceResponseBody(body)) = &fault {
+            relay_body(&mut upstream_reader, &mut io::sink(), response_body, None)?;
+            response.headers.retain(|(name, _)| {
+                !name.eq_ignore_ascii_case("content-length")
+                    && !name.eq_ignore_ascii_case("transfer-encoding")
+            });
+            response
+                .headers
+                .push(("Content-Length".into(), body.len().to_string()));
+            client_writer.write_all(&response.encode("keep-alive"))?;
+            client_writer.write_all(body)?;
+            client_writer.flush()?;
+            state.record(&method, &target, Some(status), fault);
+            continue;
+        }
         let until_close = matches!(response_body, Framing::UntilClose);
         let connection = if until_close { "close" } else { "keep-alive" };
         client_writer.write_all(&response.encode(connection))?;
         let limit = match fault {
-            Some(FaultAction::DropResponseAfter(bytes)) => Some(bytes),
+            Some(
+                FaultAction::DropResponseAfter(bytes) | FaultAction::StallResponseAfter(bytes),
+            ) => Some(bytes),
             _ => None,
         };
         let relayed = relay_body(
@@ -463,7 +499,13 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             response_body,
             limit,
         )?;
+        let stall = matches!(fault, Some(FaultAction::StallResponseAfter(_)));
         state.record(&method, &target, Some(status), fault);
+        if relayed == Relayed::Cut && stall {
+            // Whatever the client still sends is ignored; it ends when the client gives up.
+            let _ = io::copy(&mut client_reader, &mut io::sink());
+            return Ok(());
+        }
         if relayed == Relayed::Cut || until_close {
             let _ = client_writer.shutdown(Shutdown::Both);
             return Ok(());

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -114,11 +115,47 @@ pub struct TokenServer {
     pub issuer: Arc<TokenIssuer>,
     /// `http://127.0.0.1:<port>/token`, the registry's `realm`.
     pub realm: String,
+    /// Body bytes the clients accepted so far (written into their connections).
+    sent: Arc<AtomicU64>,
+}
+
+/// What the endpoint answers.
+#[derive(Clone)]
+enum Answers {
+    /// Tokens, as described on [`TokenServer`].
+    Tokens { username: String, expected: String },
+    /// To every request: `200 OK` and a JSON body this long, its token taking nearly all of
+    /// it, without `Content-Length` (it ends when the connection closes), so that a client
+    /// must bound its read while reading.
+    Oversized(u64),
 }
 
 impl TokenServer {
     /// Starts serving tokens for `username` / `password`.
     pub fn start(username: &str, password: &str) -> TokenServer {
+        TokenServer::serve(Answers::Tokens {
+            username: username.to_string(),
+            expected: format!(
+                "Basic {}",
+                STANDARD.encode(format!("{username}:{password}"))
+            ),
+        })
+    }
+
+    /// Starts an endpoint that answers every request with a `body_size`-byte token response,
+    /// as a hostile or broken token server might; [`TokenServer::bytes_sent`] tells how
+    /// much of it clients took.
+    pub fn start_oversized(body_size: u64) -> TokenServer {
+        TokenServer::serve(Answers::Oversized(body_size))
+    }
+
+    /// How many response body bytes clients have accepted so far: an upper bound on what
+    /// they read.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    fn serve(answers: Answers) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the token server");
         let port = listener
             .local_addr()
@@ -126,24 +163,55 @@ impl TokenServer {
             .port();
         let issuer = Arc::new(TokenIssuer::new());
         let signer = issuer.clone();
-        let (username, expected) = (
-            username.to_string(),
-            format!(
-                "Basic {}",
-                STANDARD.encode(format!("{username}:{password}"))
-            ),
-        );
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 // One request per connection; a broken client only loses its own answer.
-                let _ = answer(stream, &signer, &username, &expected);
+                let _ = match &answers {
+                    Answers::Tokens { username, expected } => {
+                        answer(stream, &signer, username, expected)
+                    }
+                    Answers::Oversized(size) => answer_oversized(stream, *size, &counter),
+                };
             }
         });
         TokenServer {
             issuer,
             realm: format!("http://127.0.0.1:{port}/token"),
+            sent,
         }
     }
+}
+
+/// Reads a request head and answers with a `size`-byte token response, counting the body
+/// bytes the client's connection accepts in `sent`; stops when the client goes away.
+fn answer_oversized(stream: TcpStream, size: u64, sent: &AtomicU64) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            break;
+        }
+    }
+    let mut stream = stream;
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+    )?;
+    let (opening, closing) = (br#"{"token":""#, br#""}"#);
+    let filler = vec![b'a'; 64 * 1024];
+    let mut remaining = size.saturating_sub((opening.len() + closing.len()) as u64);
+    stream.write_all(opening)?;
+    sent.fetch_add(opening.len() as u64, Ordering::SeqCst);
+    while remaining > 0 {
+        let piece = &filler[..remaining.min(filler.len() as u64) as usize];
+        stream.write_all(piece)?;
+        sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
+        remaining -= piece.len() as u64;
+    }
+    stream.write_all(closing)?;
+    sent.fetch_add(closing.len() as u64, Ordering::SeqCst);
+    stream.flush()
 }
 
 fn answer(

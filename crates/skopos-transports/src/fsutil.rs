@@ -72,6 +72,23 @@ pub(crate) async fn read_file(path: &Path) -> Result<Vec<u8>> {
         .map_err(|err| path_error("open", path, &err))
 }
 
+/// Read a manifest file, refused unread when it is larger than
+/// [`skopos_core::limits::MAX_MANIFEST_BODY`].
+pub(crate) async fn read_manifest_file(path: &Path) -> Result<Vec<u8>> {
+    skopos_core::limits::read_file_at_most(path, skopos_core::limits::MAX_MANIFEST_BODY)
+        .await
+        .map_err(|err| {
+            if err
+                .get_ref()
+                .is_some_and(|inner| inner.is::<skopos_core::limits::LimitExceeded>())
+            {
+                anyhow!("reading manifest {}: {err}", path.display())
+            } else {
+                path_error("open", path, &err)
+            }
+        })
+}
+
 /// Create `path` and its missing parents with mode 0755 (less the umask).
 pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
     fs::DirBuilder::new()

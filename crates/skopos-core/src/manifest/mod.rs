@@ -291,6 +291,17 @@ pub fn manifest_digest(bytes: &[u8]) -> Result<Digest> {
     Ok(Digest::sha256_of(bytes))
 }
 
+/// Whether `bytes` are the manifest `expected` names, hashed with `expected`'s algorithm
+/// (containers/image's `manifest.MatchesDigest`: a signed schema 1 manifest's signature is
+/// stripped first).
+pub fn matches_digest(bytes: &[u8], expected: &Digest) -> Result<bool> {
+    if guess_mime_type(bytes) == mt::DOCKER_V2_SCHEMA1_SIGNED {
+        let payload = schema1::strip_jws_signature(bytes)?;
+        return Ok(expected.matches(&payload));
+    }
+    Ok(expected.matches(bytes))
+}
+
 /// Parse manifest bytes of MIME type `mime` (empty: guess it).
 pub fn parse(bytes: &[u8], mime: &str) -> Result<AnyManifest> {
     let guessed;

@@ -49,7 +49,7 @@ impl DirSource {
 impl ImageSource for DirSource {
     /// The MIME type is left empty: the layout does not record it.
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        let bytes = fsutil::read_file(&manifest_path(&self.dir, instance)).await?;
+        let bytes = fsutil::read_manifest_file(&manifest_path(&self.dir, instance)).await?;
         Ok((bytes, String::new()))
     }
 

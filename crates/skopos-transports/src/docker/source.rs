@@ -60,6 +60,11 @@ impl ImageSource for DockerSource {
         }
     }
 
+    /// The digest of a `…@sha256:…` reference.
+    fn expected_manifest_digest(&self) -> Option<Digest> {
+        self.endpoint.reference.digest().cloned()
+    }
+
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
         self.endpoint
             .client

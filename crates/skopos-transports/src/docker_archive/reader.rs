@@ -30,8 +30,8 @@ pub(crate) const MANIFEST_FILE: &str = "manifest.json";
 const DECODER_BUFFER: usize = 256 * 1024;
 
 /// containers/image's limits on what it reads into memory.
-const MAX_MANIFEST_SIZE: u64 = 1024 * 1024;
-pub(crate) const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
+const MAX_MANIFEST_SIZE: u64 = skopos_core::limits::MAX_TAR_MANIFEST;
+pub(crate) const MAX_CONFIG_SIZE: u64 = skopos_core::limits::MAX_CONFIG_BODY;
 
 /// One element of `manifest.json`.
 #[derive(Debug, Clone, Deserialize)]

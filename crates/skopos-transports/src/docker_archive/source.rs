@@ -167,7 +167,11 @@ async fn prepare(archive: &ArchiveFile, image: &ArchiveImage) -> Result<Prepared
         })?;
         layers.insert(diff_id.clone(), (component, size));
     }
-    let config_digest = Digest::sha256_of(&config);
+    // The config goes by the digest its name gives, when it has one, so that the copy
+    // engine's check of every blob against its digest refuses a config that is not the one
+    // named.
+    let config_digest =
+        digest_in_config_name(&item.config).unwrap_or_else(|| Digest::sha256_of(&config));
     let mut descriptors = Vec::with_capacity(diff_ids.len());
     for diff_id in &diff_ids {
         let (_, size) = layers.get(diff_id).ok_or_else(|| {
@@ -197,6 +201,19 @@ async fn prepare(archive: &ArchiveFile, image: &ArchiveImage) -> Result<Prepared
         layers,
         manifest,
     })
+}
+
+/// The digest a config's path in `manifest.json` names: `<hex>.json` as `docker save` and
+/// containers/image write it, or `blobs/<algorithm>/<hex>` in an OCI-layout archive.
+fn digest_in_config_name(path: &str) -> Option<Digest> {
+    let cleaned = go_path_clean(path);
+    if let Some(hex) = cleaned.strip_suffix(".json") {
+        if !hex.contains('/') {
+            return format!("sha256:{hex}").parse().ok();
+        }
+    }
+    let (algorithm, hex) = cleaned.strip_prefix("blobs/")?.split_once('/')?;
+    format!("{algorithm}:{hex}").parse().ok()
 }
 
 #[async_trait]
@@ -233,5 +250,26 @@ impl ImageSource for DockerArchiveSource {
             .await
             .map_err(|err| anyhow!("auto-decompressing blob {}: {err:#}", info.digest))?;
         Ok((stream, Some(*size)))
+    }
+}
+
+#[cfg(test)]
+mod config_name_tests {
+    use super::digest_in_config_name;
+
+    #[test]
+    fn reads_the_digest_a_config_name_gives() {
+        let hex = "a".repeat(64);
+        let expected = format!("sha256:{hex}");
+        assert_eq!(
+            digest_in_config_name(&format!("{hex}.json")).map(|d| d.to_string()),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            digest_in_config_name(&format!("./blobs/sha256/{hex}")).map(|d| d.to_string()),
+            Some(expected)
+        );
+        assert_eq!(digest_in_config_name("config.json"), None);
+        assert_eq!(digest_in_config_name(&format!("dir/{hex}.json")), None);
     }
 }

@@ -59,7 +59,7 @@ const API_VERSION: &str = "1.22";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// How much of an error response body is read for the message.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+const MAX_ERROR_BODY: usize = skopos_core::limits::MAX_ERROR_BODY as usize;
 
 /// How many written chunks of an upload may wait for the connection.
 const UPLOAD_CHUNKS_IN_FLIGHT: usize = 4;

@@ -33,8 +33,9 @@ impl OciSource {
         })
     }
 
-    async fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        fsutil::read_file(&self.blobs.path(digest)).await
+    /// A manifest blob, refused unread when it is larger than a manifest may be.
+    async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        fsutil::read_manifest_file(&self.blobs.path(digest)).await
     }
 }
 
@@ -44,7 +45,12 @@ impl ImageSource for OciSource {
     /// is the media type `index.json` gives its digest, if any, else `""`.
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
         let (digest, mime_type) = self.index.manifest_location(&self.descriptor, instance)?;
-        Ok((self.read_blob(&digest).await?, mime_type))
+        Ok((self.read_manifest_blob(&digest).await?, mime_type))
+    }
+
+    /// The digest `index.json` gives the image.
+    fn expected_manifest_digest(&self) -> Option<Digest> {
+        self.descriptor.parsed_digest().ok()
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
 use skopos_core::compression::Compression;
+use skopos_core::limits::MAX_MANIFEST_BODY;
 use skopos_core::reference::{resolve_path_to_fully_explicit, OciImage};
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
@@ -45,8 +46,11 @@ impl OciArchiveSource {
         })
     }
 
-    async fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        self.archive.read(&blob_member(digest)).await
+    /// A manifest blob, refused unread when it is larger than a manifest may be.
+    async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.archive
+            .read_at_most(&blob_member(digest), MAX_MANIFEST_BODY)
+            .await
     }
 }
 
@@ -150,7 +154,12 @@ impl ImageSource for OciArchiveSource {
     /// media type; an instance's is the media type `index.json` gives its digest, if any.
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
         let (digest, mime_type) = self.index.manifest_location(&self.descriptor, instance)?;
-        Ok((self.read_blob(&digest).await?, mime_type))
+        Ok((self.read_manifest_blob(&digest).await?, mime_type))
+    }
+
+    /// The digest the archive's `index.json` gives the image.
+    fn expected_manifest_digest(&self) -> Option<Digest> {
+        self.descriptor.parsed_digest().ok()
     }
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {

@@ -153,6 +153,14 @@ impl TarIndex {
         .context("the archive-reading thread failed")?
     }
 
+    /// The member `name`'s bytes, refused unread when its size is past `limit`.
+    pub(crate) async fn read_at_most(self: &Arc<Self>, name: &str, limit: u64) -> Result<Vec<u8>> {
+        let (_, size) = self.locate(name)?;
+        skopos_core::limits::check_size(size, limit)
+            .map_err(|err| anyhow!("reading {name} in {}: {err}", self.archive.display()))?;
+        self.read(name).await
+    }
+
     /// A stream of the member `name`'s bytes, and its size.
     pub(crate) fn open(self: &Arc<Self>, name: &str) -> Result<(BlobReader, u64)> {
         let (offset, size) = self.locate(name)?;
