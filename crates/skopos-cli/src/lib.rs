@@ -8,6 +8,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod proxy;
 mod sync;
 mod template;
 
@@ -185,8 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if !args.args.is_empty() {
                 bail!("Usage: skopos experimental-image-proxy");
             }
-            args.image.docker_auth()?;
-            not_supported("experimental-image-proxy")?;
+            proxy::run(&global, &args).await?;
         }
         Command::UntrustedSignatureDumpWithoutVerification(args) => {
             if args.args.len() != 1 {
