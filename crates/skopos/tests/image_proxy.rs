@@ -531,3 +531,32 @@ async fn blob_errors_arrive_at_finish_pipe() {
         assert_eq!(skopos, skopeo);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_registry_is_a_retryable_error() {
+    let workspace = Workspace::new();
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let reference = format!("docker://127.0.0.1:{port}/proxy/gone:t");
+    let settings = ClientSettings {
+        skip_tls_verification: true,
+        ..insecure()
+    };
+    let mut errors = Vec::new();
+    for server in Server::all("retryable error code") {
+        let proxy = connect(&workspace, server, &settings).await;
+        let err = proxy
+            .open_image(&reference)
+            .await
+            .expect_err("nothing listens there");
+        assert!(err.is_retryable(), "{server:?}: not retryable: {err}");
+        shut_down(proxy, server).await;
+        errors.push(err.to_string());
+    }
+    if let [skopos, skopeo] = errors.as_slice() {
+        assert_eq!(skopos, skopeo);
+    }
+}
