@@ -217,10 +217,7 @@ impl Handler {
 
     /// The open image `value` names.
     fn image(&self, value: &Value) -> anyhow::Result<&OpenedImage> {
-        let id = parse_uint64(value)?;
-        if id == NOT_FOUND_IMAGE_ID {
-            bail!("Invalid imageid value of zero");
-        }
+        let id = open_image_id(value)?;
         self.images.get(&id).ok_or_else(|| anyhow!("no image {id}"))
     }
 
@@ -229,9 +226,10 @@ impl Handler {
         let [id] = args else {
             bail!("invalid request, expecting one argument");
         };
-        self.image(id)?;
-        let id = parse_uint64(id)?;
-        self.images.remove(&id);
+        let id = open_image_id(id)?;
+        self.images
+            .remove(&id)
+            .ok_or_else(|| anyhow!("no image {id}"))?;
         Reply::null()
     }
 
@@ -386,6 +384,15 @@ impl Handler {
             fds: vec![started.read_end],
         })
     }
+}
+
+/// An image id argument; 0 never names an image.
+fn open_image_id(value: &Value) -> anyhow::Result<u64> {
+    let id = parse_uint64(value)?;
+    if id == NOT_FOUND_IMAGE_ID {
+        bail!("Invalid imageid value of zero");
+    }
+    Ok(id)
 }
 
 /// A blob size as skopeo reports it: -1 when unknown.
