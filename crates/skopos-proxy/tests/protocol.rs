@@ -266,6 +266,20 @@ fn payloads_travel_in_pipes_and_blob_errors_wait_for_finish_pipe() {
         error_reply(&format!("finishpipe: no active pipe {pipe_id}"))
     );
 
+    // GetConfig (deprecated): only the runtime part of the config.
+    let (reply, mut fds) = connection.call(r#"{"method":"GetConfig","args":[1]}"#);
+    let pipe_id = reply_json(&reply)["pipeid"].as_u64().expect("a pipe id");
+    let (bytes, finish) = connection.read_pipe(fds.remove(0), pipe_id);
+    assert_eq!(finish, OK_NULL);
+    let source_config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.blob_path(&image.config.digest)).expect("config"),
+    )
+    .expect("a JSON config");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&bytes).expect("JSON"),
+        source_config["config"]
+    );
+
     // GetLayerInfo inline, in Go's member order.
     let layer = &image.layers[0];
     let info = connection.call_plain(r#"{"method":"GetLayerInfo","args":[1]}"#);
