@@ -565,3 +565,70 @@ async fn an_unreachable_registry_is_a_retryable_error() {
         assert_eq!(skopos, skopeo);
     }
 }
+
+/// A `dir:` image with an unsigned Docker schema 1 manifest over `layer` (a blob file).
+fn write_schema1_dir(dir: &std::path::Path, layer: &skopos_testimage::Blob, layer_bytes: &[u8]) {
+    common::create_dir(dir);
+    std::fs::write(dir.join("version"), "Directory Transport Version: 1.1\n").expect("version");
+    std::fs::write(dir.join(layer.hex()), layer_bytes).expect("layer");
+    let v1_compatibility = serde_json::json!({
+        "id": "a".repeat(64),
+        "created": "2023-04-05T06:07:08.5+02:00",
+        "os": "linux",
+        "architecture": "amd64",
+        "config": {"Cmd": ["/bin/sh"], "Env": ["A=<b>"]},
+    });
+    let manifest = serde_json::json!({
+        "schemaVersion": 1,
+        "name": "proxy/legacy",
+        "tag": "t",
+        "architecture": "amd64",
+        "fsLayers": [{"blobSum": layer.digest}],
+        "history": [{"v1Compatibility": v1_compatibility.to_string()}],
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).expect("manifest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema1_images_have_a_config_but_no_oci_manifest() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 9);
+    let layer = &image.layers[0];
+    let layer_bytes = read(&workspace.layout("src").blob_path(&layer.digest));
+    write_schema1_dir(&workspace.path("legacy"), layer, &layer_bytes);
+    let mut outcomes = Vec::new();
+    for server in Server::all("schema 1 image") {
+        let proxy = connect(&workspace, server, &insecure()).await;
+        let opened = proxy
+            .open_image("dir:legacy")
+            .await
+            .unwrap_or_else(|err| panic!("{server:?}: opening: {err}"));
+        let refused = proxy
+            .fetch_manifest_raw_oci(&opened)
+            .await
+            .expect_err("schema 1 cannot be served as OCI")
+            .to_string();
+        assert!(
+            refused.contains(
+                "unsupported legacy manifest MIME type: application/vnd.docker.distribution.manifest.v1+json"
+            ),
+            "{server:?}: {refused}"
+        );
+        let config = proxy
+            .fetch_config_raw(&opened)
+            .await
+            .unwrap_or_else(|err| panic!("{server:?}: GetFullConfig: {err}"));
+        let parsed = parse_json(&config);
+        assert_eq!(parsed["config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+        assert_eq!(parsed["rootfs"]["diff_ids"], serde_json::json!([""]));
+        let blob = get_blob(&proxy, &opened, &layer.digest.parse().unwrap(), layer.size)
+            .await
+            .unwrap_or_else(|err| panic!("{server:?}: GetBlob: {err}"));
+        assert_eq!(blob, layer_bytes);
+        shut_down(proxy, server).await;
+        outcomes.push((refused, config));
+    }
+    if let [skopos, skopeo] = outcomes.as_slice() {
+        assert_eq!(skopos, skopeo);
+    }
+}
