@@ -184,7 +184,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::ExperimentalImageProxy(args) => {
             if !args.args.is_empty() {
-                bail!("Usage: skopos experimental-image-proxy");
+                // cobra's ExactArgs(0), which skopeo declares for this command.
+                bail!("accepts 0 arg(s), received {}", args.args.len());
             }
             proxy::run(&global, &args).await?;
         }

@@ -632,3 +632,25 @@ async fn schema1_images_have_a_config_but_no_oci_manifest() {
         assert_eq!(skopos, skopeo);
     }
 }
+
+#[test]
+fn misuse_of_the_command_fails_in_one_line_like_skopeo() {
+    let workspace = Workspace::new();
+    // Stdin is /dev/null here: not a socket. Then a descriptor that is not open, and an
+    // argument the command does not take.
+    for args in [
+        &["experimental-image-proxy"][..],
+        &["experimental-image-proxy", "--sockfd", "97"],
+        &["experimental-image-proxy", "extra"],
+    ] {
+        let pair = workspace.run_both(args);
+        for outcome in [&pair.skopos, &pair.skopeo] {
+            common::assert_one_line_failure(outcome, Some(1));
+        }
+        assert_eq!(
+            common::skopeo_message(&pair.skopos.stderr),
+            common::skopeo_message(&pair.skopeo.stderr),
+            "{args:?}"
+        );
+    }
+}
