@@ -10,28 +10,24 @@ use std::io::Write;
 use anyhow::{anyhow, bail, Context as _};
 use gotmpl::Value;
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 
 use skopos_core::digest::Algorithm;
 use skopos_core::go_time::GoTime;
 use skopos_core::gojson;
 use skopos_core::image_config::{OciHistory, OciImage};
+use skopos_core::image_read::{
+    choose_image, image_config_blob, oci_config, parse_schema1, read_config,
+};
 use skopos_core::manifest::docker_v1_image::V1Image;
-use skopos_core::manifest::schema1::{Schema1, V1Compatibility};
-use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest};
-use skopos_core::media_type;
-use skopos_core::platform::Platform;
+use skopos_core::manifest::{self, LayerInfo, Manifest};
 use skopos_core::retry::with_retry;
 use skopos_core::verified::{ManifestDigestMismatch, VerifiedSource};
-use skopos_core::{BlobInfo, Digest, ImageName, ImageSource, SystemContext};
+use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
 use crate::template::{self, GoForms, RenderError};
-
-/// containers/image refuses config blobs larger than this (`iolimits.MaxConfigBodySize`).
-const MAX_CONFIG_SIZE: u64 = skopos_core::limits::MAX_CONFIG_BODY;
 
 /// The fields of [`InspectOutput`] as templates name them.
 const OUTPUT_FIELDS: &[&str] = &[
@@ -502,11 +498,12 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
     }
 
     let platform = global.wanted_platform();
-    let (image_bytes, image) = with_retry(retry, || {
-        single_image(source, &top_bytes, &top_mime, &platform)
+    let chosen = with_retry(retry, || {
+        choose_image(source, &top_bytes, &top_mime, &platform)
     })
     .await
     .map_err(|err| prefixed("Error parsing manifest for image", err))?;
+    let (image_bytes, image) = (chosen.bytes, chosen.manifest);
 
     if args.config {
         if args.raw {
@@ -519,7 +516,7 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
             };
             return Ok(blob);
         }
-        let oci = with_retry(retry, || oci_config(source, &image, &image_bytes))
+        let oci = with_retry(retry, || oci_config(source, &image))
             .await
             .map_err(|err| prefixed("Error reading OCI-formatted configuration data", err))?;
         return match format {
@@ -595,145 +592,6 @@ fn print_template(
 /// not-found marker is still found.
 fn prefixed(prefix: &str, err: anyhow::Error) -> anyhow::Error {
     err.context(prefix.to_string())
-}
-
-/// The per-platform manifest: the top level itself, or the instance of a list chosen for
-/// `platform` (fetched and checked against the list's digest).
-async fn single_image(
-    source: &dyn ImageSource,
-    bytes: &[u8],
-    mime: &str,
-    platform: &Platform,
-) -> anyhow::Result<(Vec<u8>, Manifest)> {
-    let mime = effective_mime(bytes, mime);
-    match manifest::parse(bytes, &mime)? {
-        AnyManifest::Image(image) => Ok((bytes.to_vec(), image)),
-        AnyManifest::List(list) => {
-            let chosen = list
-                .choose_instance(platform)
-                .map_err(|err| prefixed("choosing image instance", err))?;
-            let (instance_bytes, instance_mime) = match source.manifest(Some(&chosen)).await {
-                Ok(read) => read,
-                // The source checked it; this is containers/image's wording here.
-                Err(err) if err.is::<ManifestDigestMismatch>() => {
-                    bail!("Image manifest does not match selected manifest digest {chosen}")
-                }
-                Err(err) => {
-                    return Err(prefixed(
-                        "fetching target platform image selected from manifest list",
-                        err,
-                    ))
-                }
-            };
-            let instance_mime = effective_mime(&instance_bytes, &instance_mime);
-            match manifest::parse(&instance_bytes, &instance_mime)? {
-                AnyManifest::Image(image) => Ok((instance_bytes, image)),
-                AnyManifest::List(_) => {
-                    bail!("manifest list instance {chosen} is itself a manifest list")
-                }
-            }
-        }
-    }
-}
-
-fn effective_mime(bytes: &[u8], mime: &str) -> String {
-    if mime.is_empty() {
-        manifest::guess_mime_type(bytes)
-    } else {
-        mime.to_string()
-    }
-}
-
-/// Read a config blob whole and check its digest, as containers/image's `ConfigBlob` does.
-async fn read_config(source: &dyn ImageSource, info: &BlobInfo) -> anyhow::Result<Vec<u8>> {
-    let (reader, _) = source.blob(info).await?;
-    let mut blob = Vec::new();
-    reader
-        .take(MAX_CONFIG_SIZE + 1)
-        .read_to_end(&mut blob)
-        .await
-        .with_context(|| format!("reading config blob {}", info.digest))?;
-    if blob.len() as u64 > MAX_CONFIG_SIZE {
-        bail!("exceeded maximum allowed size of {MAX_CONFIG_SIZE} bytes");
-    }
-    let computed = Digest::of(info.digest.algorithm(), &blob);
-    if computed != info.digest {
-        bail!(
-            "Download config.json digest {computed} does not match expected {}",
-            info.digest
-        );
-    }
-    Ok(blob)
-}
-
-/// The config blob of an OCI or schema 2 image; OCI artifacts (other config types) are
-/// refused with containers/image's message.
-async fn image_config_blob(source: &dyn ImageSource, image: &Manifest) -> anyhow::Result<Vec<u8>> {
-    let info = image.config().ok_or_else(|| {
-        anyhow!("converting schema 1 images to an OCI configuration is not supported yet")
-    })?;
-    if matches!(image, Manifest::Oci(_)) && info.media_type != media_type::OCI_CONFIG {
-        bail!(
-            "unsupported image-specific operation on artifact with type {}",
-            go_quote(&info.media_type)
-        );
-    }
-    read_config(source, &info).await
-}
-
-async fn oci_config(
-    source: &dyn ImageSource,
-    image: &Manifest,
-    image_bytes: &[u8],
-) -> anyhow::Result<OciImage> {
-    if let Manifest::Schema1(_) = image {
-        return oci_config_from_schema1(image_bytes);
-    }
-    let blob = image_config_blob(source, image).await?;
-    serde_json::from_slice(&blob).context("decoding the image configuration")
-}
-
-fn parse_schema1(manifest_bytes: &[u8]) -> anyhow::Result<Schema1> {
-    let schema1: Schema1 =
-        serde_json::from_slice(manifest_bytes).context("decoding the schema 1 manifest")?;
-    if schema1.history.is_empty() {
-        bail!("schema 1 manifest has no history entries");
-    }
-    Ok(schema1)
-}
-
-/// containers/image's schema 1 → schema 2 config conversion (with unknown diff IDs, as
-/// `OCIConfig` does it), read as `v1.Image`: the newest `v1Compatibility` entry, a rootfs
-/// with one empty diff ID per non-throwaway layer, and a history built oldest first.
-pub fn oci_config_from_schema1(manifest_bytes: &[u8]) -> anyhow::Result<OciImage> {
-    let schema1 = parse_schema1(manifest_bytes)?;
-    let mut image: OciImage = match schema1.history.first() {
-        Some(newest) => serde_json::from_str(&newest.v1_compatibility)
-            .context("decoding the schema 1 v1Compatibility entry")?,
-        None => OciImage::default(),
-    };
-    let mut diff_ids = Vec::new();
-    let mut history = Vec::new();
-    for entry in schema1.history.iter().rev() {
-        let v1: V1Compatibility = serde_json::from_str(&entry.v1_compatibility)
-            .context("decoding the schema 1 v1Compatibility entry")?;
-        if !v1.throwaway {
-            diff_ids.push(String::new());
-        }
-        history.push(OciHistory {
-            created: Some(v1.created),
-            created_by: v1.container_config.cmd.unwrap_or_default().join(" "),
-            author: v1.author,
-            comment: v1.comment,
-            empty_layer: v1.throwaway,
-        });
-    }
-    image.rootfs = skopos_core::image_config::OciRootFs {
-        fs_type: "layers".to_string(),
-        diff_ids: Some(diff_ids),
-    };
-    image.history = Some(history);
-    Ok(image)
 }
 
 /// containers/image's `Inspect()` for each manifest type.
@@ -825,6 +683,8 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skopos_core::manifest::AnyManifest;
+    use skopos_core::media_type;
 
     fn digest() -> Digest {
         Digest::sha256_of(b"m")
@@ -966,17 +826,6 @@ mod tests {
                 r#"{{"MIMEType":"","Digest":"{}","Size":-1,"Annotations":null}}"#,
                 Digest::sha256_of(b"base")
             )
-        );
-    }
-
-    #[test]
-    fn schema1_config_is_converted_like_containers_image() {
-        let manifest = br#"{"schemaVersion":1,"tag":"v1","history":[{"v1Compatibility":"{\"id\":\"x\",\"os\":\"linux\",\"architecture\":\"amd64\",\"author\":\"me\",\"created\":\"2023-06-30T23:59:58.120000000+02:00\",\"config\":{\"Cmd\":[\"/bin/sh\"]}}"},{"v1Compatibility":"{\"created\":\"2023-01-01T01:02:03.000000001-05:00\",\"container_config\":{\"Cmd\":[\"layer\",\"0\"]},\"throwaway\":true}"}]}"#;
-        let image = oci_config_from_schema1(manifest).unwrap();
-        let text = String::from_utf8(gojson::to_vec(&image).unwrap()).unwrap();
-        assert_eq!(
-            text,
-            r#"{"created":"2023-06-30T23:59:58.12+02:00","author":"me","architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[""]},"history":[{"created":"2023-01-01T01:02:03.000000001-05:00","created_by":"layer 0","empty_layer":true},{"created":"2023-06-30T23:59:58.12+02:00","author":"me"}]}"#
         );
     }
 

@@ -8,6 +8,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod proxy;
 mod sync;
 mod template;
 
@@ -183,10 +184,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::ExperimentalImageProxy(args) => {
             if !args.args.is_empty() {
-                bail!("Usage: skopos experimental-image-proxy");
+                // cobra's ExactArgs(0), which skopeo declares for this command.
+                bail!("accepts 0 arg(s), received {}", args.args.len());
             }
-            args.image.docker_auth()?;
-            not_supported("experimental-image-proxy")?;
+            proxy::run(&global, &args).await?;
         }
         Command::UntrustedSignatureDumpWithoutVerification(args) => {
             if args.args.len() != 1 {

@@ -57,6 +57,18 @@ pub struct DigestParseError {
     reason: &'static str,
 }
 
+impl DigestParseError {
+    /// go-digest's `Parse` error for the same input (`invalid checksum digest format`,
+    /// `unsupported digest algorithm`, `invalid checksum digest length`), for protocols
+    /// that report its text.
+    pub fn go_text(&self) -> &'static str {
+        match self.reason {
+            "missing ':'" => "invalid checksum digest format",
+            reason => reason,
+        }
+    }
+}
+
 impl Digest {
     /// The sha256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Digest {

@@ -11,6 +11,7 @@ pub mod go_time;
 pub mod gojson;
 pub mod image;
 pub mod image_config;
+pub mod image_read;
 pub mod limits;
 pub mod manifest;
 pub mod media_type;

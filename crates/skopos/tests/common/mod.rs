@@ -250,14 +250,10 @@ impl Workspace {
         Pair { skopos, skopeo }
     }
 
-    fn run(
-        &self,
-        mut command: Command,
-        home: &str,
-        tool: &str,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Outcome {
+    /// Runs `command` in the work area with the private HOME / XDG dirs under `home`
+    /// (`home-skopos` or `home-skopeo`) and without the proxy or auth-file variables of the
+    /// machine running the tests.
+    pub fn isolate(&self, command: &mut Command, home: &str) {
         let home = self.path(home);
         // Both tools warn on every run when $XDG_RUNTIME_DIR names a missing directory.
         std::fs::create_dir_all(home.join("run")).expect("creating the runtime dir");
@@ -284,6 +280,17 @@ impl Workspace {
         ] {
             command.env_remove(proxy);
         }
+    }
+
+    fn run(
+        &self,
+        mut command: Command,
+        home: &str,
+        tool: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Outcome {
+        self.isolate(&mut command, home);
         command.envs(env.iter().copied());
         let line = format!("{tool} {}", args.join(" "));
         let output = command
@@ -346,7 +353,8 @@ pub fn skopeo_binary() -> &'static Path {
 
 /// Whether `unshare --user --map-user=1000` works here (util-linux >= 2.38 and user namespaces
 /// allowed); only then can skopeo run as root without writing /var/lib/containers/cache.
-fn user_namespace_available() -> bool {
+/// Whether `unshare --user` works here (skopeo runs inside one when the tests run as root).
+pub fn user_namespace_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         Command::new("unshare")
