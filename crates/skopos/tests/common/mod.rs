@@ -204,7 +204,17 @@ impl Workspace {
 
     /// Runs skopeo with exactly `args`.
     pub fn skopeo(&self, args: &[&str]) -> Outcome {
-        let binary = skopeo_binary();
+        self.skopeo_at(skopeo_binary(), args)
+    }
+
+    /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args`; `None`, after printing a
+    /// visible SKIPPED line naming `what`, when the variable is not set.
+    pub fn skopeo_1_22(&self, what: &str, args: &[&str]) -> Option<Outcome> {
+        let binary = skopeo_1_22_binary(what)?;
+        Some(self.skopeo_at(&binary, args))
+    }
+
+    fn skopeo_at(&self, binary: &Path, args: &[&str]) -> Outcome {
         let mut command = if user_namespace_available() {
             // As root, skopeo keeps its blob-info cache in /var/lib/containers; as an ordinary
             // user inside a user namespace it uses $XDG_DATA_HOME, which is in the temp dir.
@@ -318,6 +328,18 @@ pub fn skopeo_binary() -> &'static Path {
              (Debian's 1.9.3). Install it with `sudo apt-get install -y skopeo` (CI's .ci/run \
              does), or point $SKOPEO at a skopeo binary."
         ),
+    }
+}
+
+/// skopeo 1.22.2, the reference where it differs from Debian's 1.9.3: `$SKOPEO_1_22`, or
+/// `None` after a visible SKIPPED line naming the comparison `what` when it is not set.
+pub fn skopeo_1_22_binary(what: &str) -> Option<PathBuf> {
+    match std::env::var_os("SKOPEO_1_22") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            eprintln!("SKIPPED: {what} against skopeo 1.22.2 (set SKOPEO_1_22)");
+            None
+        }
     }
 }
 
