@@ -153,19 +153,17 @@ fn a_trusted_self_signed_certificate_still_has_to_name_the_host() {
     ];
     let refused = workspace.skopos(&args);
     assert_one_line_failure(&refused, Some(1));
-    let expected = format!(
-        "tls: failed to verify certificate: x509: cannot validate certificate for 127.0.0.1 \
-         because it doesn't contain any IP SANs"
-    );
+    let expected = "tls: failed to verify certificate: x509: cannot validate certificate for \
+                    127.0.0.1 because it doesn't contain any IP SANs";
     assert!(
-        skopeo_message(&refused.stderr).ends_with(&expected),
+        skopeo_message(&refused.stderr).ends_with(expected),
         "{}",
         refused.stderr
     );
     if let Some(reference) = workspace.skopeo_1_22("the certificate host name message", &args) {
         assert_eq!(reference.code, Some(1), "{}", reference.stderr);
         assert!(
-            skopeo_message(&reference.stderr).ends_with(&expected),
+            skopeo_message(&reference.stderr).ends_with(expected),
             "{}",
             reference.stderr
         );
