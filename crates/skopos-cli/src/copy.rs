@@ -63,6 +63,7 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     let options = CopyOptions {
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
+        source_name: source_name.to_string(),
         source_policy: Some(SourceImagePolicy::new(policy, source_name.clone())),
         ..options
     };
@@ -229,6 +230,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         },
         destination_reference: None,
         destination_name: String::new(),
+        source_name: String::new(),
         source_policy: None,
     })
 }

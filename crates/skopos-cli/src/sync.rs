@@ -138,6 +138,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         max_parallel_blobs: skopos_copy::DEFAULT_PARALLEL_BLOBS,
         destination_reference: None,
         destination_name: String::new(),
+        source_name: String::new(),
         source_policy: None,
     };
     let progress = Arc::new(Renderer::for_stdout());
@@ -285,6 +286,7 @@ impl ImageToCopy<'_> {
         let options = CopyOptions {
             destination_reference: self.destination_name.docker_reference().cloned(),
             destination_name: self.destination_name.to_string(),
+            source_name: self.source_name.to_string(),
             source_policy: Some(SourceImagePolicy::new(
                 self.policy.clone(),
                 self.source_name.clone(),
@@ -321,7 +323,9 @@ impl ImageToCopy<'_> {
         {
             let chosen = list
                 .choose_instance(&self.options.platform)
-                .context("choosing an image from the manifest list")?;
+                .with_context(|| {
+                    format!("choosing an image from manifest list {}", self.source_name)
+                })?;
             (bytes, mime) = source.manifest(Some(&chosen)).await?;
             instance = Some(chosen);
         }

@@ -64,7 +64,12 @@ pub async fn copy_image(
             ImageListSelection::System => {
                 let chosen = list
                     .choose_instance(&copier.options.platform)
-                    .context("choosing an image from the manifest list")?;
+                    .with_context(|| {
+                        format!(
+                            "choosing an image from manifest list {}",
+                            copier.options.source_name
+                        )
+                    })?;
                 copier
                     .copy_instance_as_top_level(&chosen)
                     .await

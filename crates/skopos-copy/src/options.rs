@@ -42,6 +42,8 @@ pub struct CopyOptions {
     pub destination_reference: Option<DockerReference>,
     /// How to name the destination in messages (`transport:reference`).
     pub destination_name: String,
+    /// How to name the source in messages (`transport:reference`).
+    pub source_name: String,
     /// The trust policy each copied image must satisfy; `None` accepts every image (the
     /// CLI always sets one, `--insecure-policy` being an accept-anything policy).
     pub source_policy: Option<Arc<dyn SourcePolicy>>,
@@ -76,6 +78,7 @@ impl Default for CopyOptions {
             max_parallel_blobs: DEFAULT_PARALLEL_BLOBS,
             destination_reference: None,
             destination_name: "the destination".to_string(),
+            source_name: "the source".to_string(),
             source_policy: None,
         }
     }

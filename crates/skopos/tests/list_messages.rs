@@ -1,0 +1,94 @@
+//! The messages of platform choice and manifest-list copies, in skopeo 1.22.2's words
+//! (containers/image 5.39 quotes the architecture and OS of "no image found", names the
+//! source in "choosing an image from manifest list", and quotes the list type and reason
+//! when a list cannot be converted). Checked literally, and against skopeo 1.22.2 itself
+//! when `$SKOPEO_1_22` names it.
+
+mod common;
+
+use common::{assert_one_line_failure, skopeo_message, Workspace};
+use skopos_testimage::{ImageSpec, Platform};
+
+/// An OCI index whose only image is for a platform no machine runs (as skopeo's
+/// `notmyarch` test image), tagged `t` in layout `idx`.
+fn foreign_index(workspace: &Workspace) {
+    workspace
+        .layout("idx")
+        .add_index(
+            &ImageSpec::new(51).with_layers(1, 2_000),
+            &[Platform::new("amigaos", "mc68000", Some("1000"))],
+            Some("t"),
+        )
+        .unwrap_or_else(|error| panic!("writing the test index: {error}"));
+}
+
+/// Runs `args` through skopos and, when available, skopeo 1.22.2: both fail with exit 1
+/// and one line whose message is `expected`.
+fn assert_message(workspace: &Workspace, args: &[&str], expected: &str) {
+    let skopos = workspace.skopos(args);
+    assert_one_line_failure(&skopos, Some(1));
+    assert_eq!(
+        skopeo_message(&skopos.stderr),
+        expected,
+        "{}",
+        skopos.command
+    );
+    if let Some(reference) = workspace.skopeo_1_22(&format!("`{}`", args.join(" ")), args) {
+        assert_eq!(reference.code, Some(1), "{}", reference.stderr);
+        assert_eq!(skopeo_message(&reference.stderr), expected);
+    }
+}
+
+#[test]
+fn no_matching_platform_quotes_architecture_variant_and_os() {
+    let workspace = Workspace::new();
+    foreign_index(&workspace);
+    assert_message(
+        &workspace,
+        &[
+            "--override-arch",
+            "amd64",
+            "--override-os",
+            "linux",
+            "inspect",
+            "oci:idx:t",
+        ],
+        r#"Error parsing manifest for image: choosing image instance: no image found in image index for architecture "amd64", variant "", OS "linux""#,
+    );
+    assert_message(
+        &workspace,
+        &[
+            "--insecure-policy",
+            "--override-arch",
+            "arm",
+            "--override-variant",
+            "v7",
+            "--override-os",
+            "linux",
+            "copy",
+            "oci:idx:t",
+            "dir:out",
+        ],
+        r#"choosing an image from manifest list oci:idx:t: no image found in image index for architecture "arm", variant "v7", OS "linux""#,
+    );
+}
+
+#[test]
+fn a_list_that_cannot_be_converted_names_the_type_and_the_reason_in_quotes() {
+    let workspace = Workspace::new();
+    foreign_index(&workspace);
+    assert_message(
+        &workspace,
+        &[
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--format",
+            "v2s2",
+            "oci:idx:t",
+            "dir:out",
+        ],
+        r#"Manifest list must be converted to type "application/vnd.docker.distribution.manifest.list.v2+json" to be written to destination, but we cannot modify it: "Instructed to preserve digests""#,
+    );
+}
