@@ -18,7 +18,7 @@ use skopos_core::gojson;
 use skopos_core::image_config::{OciHistory, OciImage};
 use skopos_core::manifest::docker_v1_image::V1Image;
 use skopos_core::manifest::schema1::{Schema1, V1Compatibility};
-use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest};
+use skopos_core::manifest::{self, AnyManifest, LayerInfo, Manifest, ManifestList};
 use skopos_core::media_type;
 use skopos_core::platform::Platform;
 use skopos_core::retry::with_retry;
@@ -616,13 +616,17 @@ async fn single_image(
     match manifest::parse(bytes, &mime)? {
         AnyManifest::Image(image) => Ok((bytes.to_vec(), image)),
         AnyManifest::List(list) => {
+            let kind = match list {
+                ManifestList::Docker(_) => "manifest list",
+                ManifestList::Oci(_) => "image index",
+            };
             let chosen = list
                 .choose_instance(platform)
                 .map_err(|err| prefixed("choosing image instance", err))?;
             let (instance_bytes, instance_mime) =
                 source.manifest(Some(&chosen)).await.map_err(|err| {
                     prefixed(
-                        "fetching target platform image selected from manifest list",
+                        &format!("fetching target platform image selected from {kind}"),
                         err,
                     )
                 })?;

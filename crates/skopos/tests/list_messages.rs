@@ -92,3 +92,34 @@ fn a_list_that_cannot_be_converted_names_the_type_and_the_reason_in_quotes() {
         r#"Manifest list must be converted to type "application/vnd.docker.distribution.manifest.list.v2+json" to be written to destination, but we cannot modify it: "Instructed to preserve digests""#,
     );
 }
+
+#[test]
+fn a_missing_instance_of_an_image_index_is_reported_as_fetched_from_the_image_index() {
+    let workspace = Workspace::new();
+    let index = workspace
+        .layout("idx")
+        .add_index(
+            &ImageSpec::new(52).with_layers(1, 2_000),
+            &[Platform::new("linux", "amd64", None)],
+            Some("t"),
+        )
+        .unwrap_or_else(|error| panic!("writing the test index: {error}"));
+    let instance = &index.instances[0].manifest;
+    let blob = format!("idx/blobs/sha256/{}", instance.hex());
+    std::fs::remove_file(workspace.path(&blob)).expect("removing the instance manifest");
+    assert_message(
+        &workspace,
+        &[
+            "--override-arch",
+            "amd64",
+            "--override-os",
+            "linux",
+            "inspect",
+            "oci:idx:t",
+        ],
+        &format!(
+            "Error parsing manifest for image: fetching target platform image selected from \
+             image index: open {blob}: no such file or directory"
+        ),
+    );
+}
