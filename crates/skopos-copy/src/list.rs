@@ -91,23 +91,26 @@ pub(crate) async fn copy_list(
             index: i + 1,
             count: to_copy.len(),
         });
-        let (bytes, instance_mime, image) = copier.read_instance(&instance.digest).await?;
-        let copied = copier
-            .copy_single(
-                bytes,
-                instance_mime,
-                image,
-                Some(&instance.digest),
-                Placement::ListInstance,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "copying image {}/{} from manifest list",
-                    i + 1,
-                    to_copy.len()
+        let copied = async {
+            let (bytes, instance_mime, image) = copier.read_instance(&instance.digest).await?;
+            copier
+                .copy_single(
+                    bytes,
+                    instance_mime,
+                    image,
+                    Some(&instance.digest),
+                    Placement::ListInstance,
                 )
-            })?;
+                .await
+        }
+        .await
+        .with_context(|| {
+            format!(
+                "copying image {}/{} from manifest list",
+                i + 1,
+                to_copy.len()
+            )
+        })?;
         if copied.digest != instance.digest || copied.mime_type != instance.media_type {
             updates.push((
                 instance.digest.clone(),

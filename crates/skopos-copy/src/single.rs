@@ -48,14 +48,20 @@ impl Copier {
 
     /// Read and parse the manifest of list instance `digest`, checking its digest.
     pub async fn read_instance(&self, digest: &Digest) -> Result<(Vec<u8>, String, Manifest)> {
+        // containers/image's words: reading and checking the instance is part of
+        // determining its MIME type, parsing it part of initializing the image.
+        let source_name = &self.options.source_name;
+        let determining = || format!("determining manifest MIME type for {source_name}");
         let (bytes, mime) = self
             .source
             .manifest(Some(digest))
             .await
-            .with_context(|| format!("reading manifest {digest} in the list"))?;
-        let actual = manifest::manifest_digest(&bytes)?;
-        if actual != *digest {
-            bail!("manifest {digest} in the list has digest {actual}: the source is corrupt");
+            .with_context(determining)?;
+        if manifest::manifest_digest(&bytes)? != *digest {
+            return Err(anyhow::anyhow!(
+                "Manifest does not match provided manifest digest {digest}"
+            )
+            .context(determining()));
         }
         let mime = if mime.is_empty() {
             manifest::guess_mime_type(&bytes)
@@ -63,12 +69,12 @@ impl Copier {
             mime
         };
         match manifest::parse(&bytes, &mime)
-            .with_context(|| format!("parsing manifest {digest}"))?
+            .with_context(|| format!("initializing image from source {source_name}"))?
         {
             AnyManifest::Image(image) => Ok((bytes, mime, image)),
-            AnyManifest::List(_) => {
-                bail!("manifest {digest} is a list nested in a list, which is not supported")
-            }
+            AnyManifest::List(_) => bail!(
+                "Unexpectedly received a manifest list instead of a manifest for a single image"
+            ),
         }
     }
 

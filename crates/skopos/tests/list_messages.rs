@@ -94,7 +94,7 @@ fn a_list_that_cannot_be_converted_names_the_type_and_the_reason_in_quotes() {
 }
 
 #[test]
-fn a_missing_instance_of_an_image_index_is_reported_as_fetched_from_the_image_index() {
+fn a_missing_instance_of_an_image_index_is_reported_in_containers_images_words() {
     let workspace = Workspace::new();
     let index = workspace
         .layout("idx")
@@ -121,5 +121,27 @@ fn a_missing_instance_of_an_image_index_is_reported_as_fetched_from_the_image_in
             "Error parsing manifest for image: fetching target platform image selected from \
              image index: open {blob}: no such file or directory"
         ),
+    );
+    let copy = ["--insecure-policy", "copy", "-q", "oci:idx:t", "dir:out"];
+    let determining = format!(
+        "determining manifest MIME type for oci:idx:t: open {blob}: no such file or directory"
+    );
+    assert_message(
+        &workspace,
+        &copy,
+        &format!("copying system image from manifest list: {determining}"),
+    );
+    let copy_all = [
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--all",
+        "oci:idx:t",
+        "dir:out",
+    ];
+    assert_message(
+        &workspace,
+        &copy_all,
+        &format!("copying image 1/1 from manifest list: {determining}"),
     );
 }
