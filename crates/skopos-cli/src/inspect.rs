@@ -613,7 +613,15 @@ async fn single_image(
     platform: &Platform,
 ) -> anyhow::Result<(Vec<u8>, Manifest)> {
     let mime = effective_mime(bytes, mime);
-    match manifest::parse(bytes, &mime)? {
+    let parsed = manifest::parse(bytes, &mime).map_err(|err| {
+        // containers/image names the list type it failed to parse.
+        match manifest::normalized_mime_type(&mime) {
+            media_type::DOCKER_V2_LIST => prefixed("parsing schema2 manifest list", err),
+            media_type::OCI_INDEX => prefixed("parsing OCI1 index", err),
+            _ => err,
+        }
+    })?;
+    match parsed {
         AnyManifest::Image(image) => Ok((bytes.to_vec(), image)),
         AnyManifest::List(list) => {
             let kind = match list {

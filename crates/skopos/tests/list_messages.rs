@@ -145,3 +145,60 @@ fn a_missing_instance_of_an_image_index_is_reported_in_containers_images_words()
         &format!("copying image 1/1 from manifest list: {determining}"),
     );
 }
+
+/// Like [`assert_message`], for messages that end in a JSON decoder's own words (Go's and
+/// serde's differ): only the part before them, `expected_start`, must match.
+fn assert_message_starts(workspace: &Workspace, args: &[&str], expected_start: &str) {
+    let skopos = workspace.skopos(args);
+    assert_one_line_failure(&skopos, Some(1));
+    let message = skopeo_message(&skopos.stderr);
+    assert!(message.starts_with(expected_start), "{message}");
+    if let Some(reference) = workspace.skopeo_1_22(&format!("`{}`", args.join(" ")), args) {
+        assert_eq!(reference.code, Some(1), "{}", reference.stderr);
+        let message = skopeo_message(&reference.stderr);
+        assert!(message.starts_with(expected_start), "{message}");
+    }
+}
+
+#[test]
+fn an_index_that_does_not_parse_is_reported_with_what_was_being_done() {
+    let workspace = Workspace::new();
+    let index = workspace
+        .layout("idx")
+        .add_index(
+            &ImageSpec::new(53).with_layers(1, 2_000),
+            &[Platform::new("linux", "amd64", None)],
+            Some("t"),
+        )
+        .unwrap_or_else(|error| panic!("writing the test index: {error}"));
+    let broken = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":7}"#;
+    std::fs::write(
+        workspace.path(&format!("idx/blobs/sha256/{}", index.index.hex())),
+        broken,
+    )
+    .expect("replacing the index");
+    let quoted = r#""{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":7}""#;
+    let unmarshaling = format!("unmarshaling OCI1Index {quoted}: ");
+    assert_message_starts(
+        &workspace,
+        &["inspect", "oci:idx:t"],
+        &format!("Error parsing manifest for image: parsing OCI1 index: {unmarshaling}"),
+    );
+    assert_message_starts(
+        &workspace,
+        &["--insecure-policy", "copy", "-q", "oci:idx:t", "dir:out"],
+        &format!("parsing primary manifest as list for oci:idx:t: {unmarshaling}"),
+    );
+    assert_message_starts(
+        &workspace,
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--all",
+            "oci:idx:t",
+            "dir:out",
+        ],
+        &format!("parsing manifest list {quoted}: {unmarshaling}"),
+    );
+}
