@@ -11,8 +11,8 @@ use skopos_core::platform::Platform;
 
 use crate::flags::{parse_go_bool, parse_go_duration, parse_go_i32, parse_go_int, parse_go_u32};
 
-/// `skopos version X.Y.Z`: clap prints the binary name, then this.
-const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
+/// `skopos version X.Y.Z`: clap prints the program name, then this.
+pub(crate) const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
 
 /// What `--help` says of the registry client's network limits (skopos_registry::timeouts).
 const NETWORK_LIMITS_HELP: &str =

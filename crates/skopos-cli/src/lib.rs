@@ -8,6 +8,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod program;
 mod proxy;
 mod sync;
 mod template;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use cli::{Cli, Command, GlobalArgs, RegistryFlags as _};
 use logging::{go_quote, LogLevel};
@@ -46,7 +47,7 @@ fn use_one_malloc_arena() {
 pub fn main() -> ExitCode {
     logging::mark_start();
     use_one_malloc_arena();
-    let cli = match Cli::try_parse() {
+    let cli = match program::parse() {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err),
     };
@@ -70,7 +71,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ShowUsage(command)) => {
-            let mut root = Cli::command();
+            let mut root = program::command();
+            root.build();
             if let Some(sub) = root.find_subcommand_mut(command) {
                 let _ = sub.print_help();
             }
@@ -102,7 +104,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         tracing::warn!("'--tls-verify' is deprecated, please set this on the specific subcommand");
     }
     let Some(command) = cli.command else {
-        bail!("Missing command 'skopos COMMAND'\nTry 'skopos --help' for more information");
+        let program = program::name();
+        bail!("Missing command '{program} COMMAND'\nTry '{program} --help' for more information");
     };
     match command {
         Command::Copy(args) => {
@@ -117,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::ManifestDigest(args) => {
             let [path] = args.args.as_slice() else {
-                bail!("Usage: skopos manifest-digest manifest");
+                bail!("Usage: {} manifest-digest manifest", program::name());
             };
             let output = manifest_digest(path)?;
             inspect::write_stdout(output.as_bytes())?;
@@ -149,13 +152,13 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::StandaloneSign(args) => {
             if args.args.len() != 3 || args.output.is_none() {
-                bail!("Usage: skopos standalone-sign manifest docker-reference key-fingerprint -o signature");
+                bail!("Usage: {} standalone-sign manifest docker-reference key-fingerprint -o signature", program::name());
             }
             not_supported("standalone-sign")?;
         }
         Command::StandaloneVerify(args) => {
             if args.args.len() != 4 {
-                bail!("Usage: skopos standalone-verify manifest docker-reference key-fingerprint signature");
+                bail!("Usage: {} standalone-verify manifest docker-reference key-fingerprint signature", program::name());
             }
             not_supported("standalone-verify")?;
         }
@@ -175,7 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             sync::run(&global, &args).await?;
         }
         Command::Layers(args) => {
-            eprintln!("DEPRECATED: skopos layers is deprecated in favor of skopos copy");
+            let program = program::name();
+            eprintln!("DEPRECATED: {program} layers is deprecated in favor of {program} copy");
             if args.args.is_empty() {
                 bail!("Usage: layers imageReference [layer...]");
             }
@@ -191,7 +195,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::UntrustedSignatureDumpWithoutVerification(args) => {
             if args.args.len() != 1 {
-                bail!("Usage: skopos untrusted-signature-dump-without-verification signature");
+                bail!(
+                    "Usage: {} untrusted-signature-dump-without-verification signature",
+                    program::name()
+                );
             }
             not_supported("untrusted-signature-dump-without-verification")?;
         }
@@ -275,8 +282,9 @@ fn pflag_message(err: &clap::Error, last_arg: Option<&str>) -> String {
         }
         ErrorKind::InvalidSubcommand => {
             let name = context_string(ContextKind::InvalidSubcommand).unwrap_or_default();
+            let program = program::name();
             format!(
-                "Unrecognized command `skopos {name}`\nTry 'skopos --help' for more information"
+                "Unrecognized command `{program} {name}`\nTry '{program} --help' for more information"
             )
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
@@ -436,6 +444,7 @@ async fn list_archive_tags(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
 
     fn usage_error(args: &[&str]) -> String {
         let mut argv = vec!["skopos"];

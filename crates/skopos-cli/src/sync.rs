@@ -320,12 +320,18 @@ impl ImageToCopy<'_> {
             mime = manifest::guess_mime_type(&bytes);
         }
         let mut instance = None;
-        if let AnyManifest::List(list) =
-            manifest::parse(&bytes, &mime).context("parsing the source image's manifest")?
-        {
+        if let AnyManifest::List(list) = manifest::parse(&bytes, &mime).with_context(|| {
+            if skopos_core::media_type::is_list(manifest::normalized_mime_type(&mime)) {
+                format!("parsing primary manifest as list for {}", self.source_name)
+            } else {
+                format!("initializing image from source {}", self.source_name)
+            }
+        })? {
             let chosen = list
                 .choose_instance(&self.options.platform)
-                .context("choosing an image from the manifest list")?;
+                .with_context(|| {
+                    format!("choosing an image from manifest list {}", self.source_name)
+                })?;
             (bytes, mime) = source.manifest(Some(&chosen)).await?;
             instance = Some(chosen);
         }

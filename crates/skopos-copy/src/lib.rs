@@ -58,7 +58,8 @@ pub async fn copy_image(
     } else {
         mime
     };
-    let parsed = manifest::parse(&bytes, &mime).context("parsing the source image's manifest")?;
+    let parsed = manifest::parse(&bytes, &mime)
+        .map_err(|err| err.context(parse_failure(&options, &bytes, &mime)))?;
     let copier = single::Copier {
         source,
         destination: destination.clone(),
@@ -75,7 +76,12 @@ pub async fn copy_image(
             ImageListSelection::System => {
                 let chosen = list
                     .choose_instance(&copier.options.platform)
-                    .context("choosing an image from the manifest list")?;
+                    .with_context(|| {
+                        format!(
+                            "choosing an image from manifest list {}",
+                            copier.options.source_name
+                        )
+                    })?;
                 copier
                     .copy_instance_as_top_level(&chosen)
                     .await
@@ -91,4 +97,21 @@ pub async fn copy_image(
         .await
         .context("committing the finished image")?;
     Ok(outcome)
+}
+
+/// What containers/image says it was doing when the source's top-level manifest of type
+/// `mime` does not parse: a list is parsed as one to pick an instance (`--all` or not), a
+/// single image while initializing it.
+fn parse_failure(options: &CopyOptions, bytes: &[u8], mime: &str) -> String {
+    let source = &options.source_name;
+    if !skopos_core::media_type::is_list(manifest::normalized_mime_type(mime)) {
+        return format!("initializing image from source {source}");
+    }
+    match options.image_list_selection {
+        ImageListSelection::System => format!("parsing primary manifest as list for {source}"),
+        ImageListSelection::All | ImageListSelection::IndexOnly => format!(
+            "parsing manifest list {}",
+            skopos_core::go_text::go_quote(&String::from_utf8_lossy(bytes))
+        ),
+    }
 }

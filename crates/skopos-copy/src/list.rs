@@ -2,6 +2,7 @@
 //! index-only`) of its images.
 
 use anyhow::{bail, Context as _};
+use skopos_core::go_text::go_quote;
 use skopos_core::manifest::{self, ListInstance, ManifestList};
 use skopos_core::media_type::{self, is_list, is_schema1};
 use skopos_core::Result;
@@ -29,7 +30,7 @@ pub(crate) async fn copy_list(
             });
         bail!(
             "copying multiple images: destination transport {} does not support copying multiple images as a group",
-            skopos_core::go_text::go_quote(transport)
+            go_quote(transport)
         );
     }
     let signatures = if options.remove_signatures {
@@ -57,9 +58,21 @@ pub(crate) async fn copy_list(
         destination.supported_manifest_types(),
         options.force_manifest_type,
     )?;
-    let can_modify = signatures.is_empty() && !options.preserve_digests;
-    if !can_modify && target_mime != mime {
-        bail!("the manifest list of type {mime} would have to be converted to {target_mime}, which changes its digest (it is signed, or digests must be preserved)");
+    let cannot_modify_reason = if options.preserve_digests {
+        Some("Instructed to preserve digests")
+    } else if !signatures.is_empty() {
+        Some("Would invalidate signatures")
+    } else {
+        None
+    };
+    if let Some(reason) = cannot_modify_reason {
+        if target_mime != mime {
+            bail!(
+                "Manifest list must be converted to type {} to be written to destination, but we cannot modify it: {}",
+                go_quote(target_mime),
+                go_quote(reason)
+            );
+        }
     }
 
     let instances = list.instances();
@@ -114,8 +127,12 @@ pub(crate) async fn copy_list(
     let written = if updates.is_empty() && target_mime == mime {
         bytes.to_vec()
     } else {
-        list.convert(target_mime, &updates, None)
-            .with_context(|| format!("converting the manifest list to {target_mime}"))?
+        list.convert(target_mime, &updates, None).with_context(|| {
+            format!(
+                "converting manifest list to list with MIME type {}",
+                go_quote(target_mime)
+            )
+        })?
     };
     copier
         .progress
@@ -123,7 +140,11 @@ pub(crate) async fn copy_list(
     destination
         .put_manifest(&written, target_mime, None)
         .await
-        .context("writing manifest list")?;
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "Uploading manifest list failed, attempted the following formats: {target_mime}({err:#})"
+            )
+        })?;
     copier
         .progress
         .event(CopyEvent::StoringSignatures { list: true });
@@ -153,7 +174,7 @@ fn list_target_type(
         } else if forced == media_type::DOCKER_V2_SCHEMA2 || is_schema1(forced) {
             media_type::DOCKER_V2_LIST
         } else {
-            bail!("cannot copy a manifest list with --format {forced}")
+            return Err(no_list_type());
         });
     }
     let source_type = if source_mime == media_type::OCI_INDEX {
@@ -167,9 +188,19 @@ fn list_target_type(
     if types.contains(&source_type) {
         return Ok(source_type);
     }
-    types.into_iter().find(|t| is_list(t)).ok_or_else(|| {
-        anyhow::anyhow!("the destination does not support copying multiple images as a group")
-    })
+    types
+        .into_iter()
+        .find(|t| is_list(t))
+        .ok_or_else(no_list_type)
+}
+
+/// containers/image's error when the destination takes no list type.
+fn no_list_type() -> anyhow::Error {
+    anyhow::anyhow!(
+        "determining manifest list type to write to destination: destination does not support any supported manifest list types ([{} {}])",
+        media_type::DOCKER_V2_LIST,
+        media_type::OCI_INDEX
+    )
 }
 
 #[cfg(test)]

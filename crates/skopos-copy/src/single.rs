@@ -49,6 +49,9 @@ impl Copier {
     /// Read and parse the manifest of list instance `digest` (the source checks it
     /// against `digest`).
     pub async fn read_instance(&self, digest: &Digest) -> Result<(Vec<u8>, String, Manifest)> {
+        // containers/image's words: reading and checking the instance is part of
+        // determining its MIME type, parsing it part of initializing the image.
+        let source_name = &self.options.source_name;
         let (bytes, mime) = self
             .source
             .manifest(Some(digest))
@@ -60,12 +63,12 @@ impl Copier {
             mime
         };
         match manifest::parse(&bytes, &mime)
-            .with_context(|| format!("parsing manifest {digest}"))?
+            .with_context(|| format!("initializing image from source {source_name}"))?
         {
             AnyManifest::Image(image) => Ok((bytes, mime, image)),
-            AnyManifest::List(_) => {
-                bail!("manifest {digest} is a list nested in a list, which is not supported")
-            }
+            AnyManifest::List(_) => bail!(
+                "Unexpectedly received a manifest list instead of a manifest for a single image"
+            ),
         }
     }
 

@@ -8,6 +8,10 @@ use serde::de::Deserializer;
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the Unix epoch.
+const LOWEST_SECONDS: i64 = -62_167_219_200;
+const HIGHEST_SECONDS: i64 = 253_402_300_799;
+
 /// A point in time as Go's `time.Time` holds one after parsing RFC 3339: the instant plus
 /// the UTC offset it was written with (Go prints times back in that offset). The default is
 /// Go's zero time, [`GoTime::ZERO`]. Years 0000 to 9999 are representable, as in Go's
@@ -37,6 +41,16 @@ impl GoTime {
         nanos: 0,
         offset_seconds: 0,
     };
+
+    /// The UTC time `seconds` after 1970-01-01T00:00:00Z, kept within the representable
+    /// years 0000 to 9999.
+    pub fn from_unix_seconds(seconds: i64) -> GoTime {
+        GoTime {
+            local_seconds: seconds.clamp(LOWEST_SECONDS, HIGHEST_SECONDS),
+            nanos: 0,
+            offset_seconds: 0,
+        }
+    }
 
     /// Parse as Go's `time.Parse(time.RFC3339, …)` does: one- or two-digit hour, optional
     /// fractional seconds after `.` or `,` (digits beyond nine are dropped), `Z` or `±hh:mm`.

@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 use crate::go_text::go_quote;
 use crate::image_config::{OciHistory, OciImage, OciRootFs};
 use crate::manifest::schema1::{Schema1, V1Compatibility};
-use crate::manifest::{self, AnyManifest, Manifest};
+use crate::manifest::{self, AnyManifest, Manifest, ManifestList};
 use crate::platform::Platform;
 use crate::verified::ManifestDigestMismatch;
 use crate::{media_type, BlobInfo, Digest, ImageSource, Result};
@@ -48,13 +48,25 @@ pub async fn choose_image(
     platform: &Platform,
 ) -> Result<ChosenImage> {
     let mime = effective_mime(bytes, mime);
-    match manifest::parse(bytes, &mime)? {
+    let parsed = manifest::parse(bytes, &mime).map_err(|err| {
+        // containers/image names the list type it failed to parse.
+        match manifest::normalized_mime_type(&mime) {
+            media_type::DOCKER_V2_LIST => err.context("parsing schema2 manifest list"),
+            media_type::OCI_INDEX => err.context("parsing OCI1 index"),
+            _ => err,
+        }
+    })?;
+    match parsed {
         AnyManifest::Image(image) => Ok(ChosenImage {
             bytes: bytes.to_vec(),
             manifest: image,
             instance: None,
         }),
         AnyManifest::List(list) => {
+            let kind = match list {
+                ManifestList::Docker(_) => "manifest list",
+                ManifestList::Oci(_) => "image index",
+            };
             let chosen = list
                 .choose_instance(platform)
                 .context("choosing image instance")?;
@@ -65,9 +77,9 @@ pub async fn choose_image(
                     bail!("Image manifest does not match selected manifest digest {chosen}")
                 }
                 Err(err) => {
-                    return Err(
-                        err.context("fetching target platform image selected from manifest list")
-                    )
+                    return Err(err.context(format!(
+                        "fetching target platform image selected from {kind}"
+                    )))
                 }
             };
             let instance_mime = effective_mime(&instance_bytes, &instance_mime);

@@ -38,6 +38,7 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 use url::Url;
 
+use crate::server_cert::go_certificate_error;
 use crate::timeouts::{await_head, stall_guarded, HandshakeTimeout, Timeouts};
 use crate::timeouts::{transport_ready, UploadProgress, WatchedBody};
 use crate::Result;
@@ -404,7 +405,9 @@ fn transport_error(
             kind = io.kind();
             os_error = io.raw_os_error().or(os_error);
         }
-        let text = cause.to_string();
+        let text = tls_error(cause)
+            .and_then(go_certificate_error)
+            .unwrap_or_else(|| cause.to_string());
         // An io::Error wrapping another error shows the same text twice.
         if causes.last() != Some(&text) {
             causes.push(text);
@@ -429,6 +432,18 @@ fn transport_error(
         error = error.context(cause);
     }
     error.context(request)
+}
+
+/// The TLS error `cause` is, or wraps in `io::Error`s (tokio-rustls wraps it in one,
+/// hyper-rustls that in another; an `io::Error` does not list what it wraps as its source).
+fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = cause;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
 }
 
 fn without_query(url: &Url) -> String {

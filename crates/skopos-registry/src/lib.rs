@@ -13,7 +13,8 @@
 //!   and the `ImageNotFound` / `Transient` markers of skopos-core.
 //! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`].
 //! - `http_client`: the HTTP/1.1 client under all of it (bounded read buffers, proxies from
-//!   the environment, redirects); `tls`: its TLS settings.
+//!   the environment, redirects); `tls`: its TLS settings; `server_cert`: Go's server
+//!   certificate checks (a trusted self-signed certificate as the server's own) and wording.
 //! - `api`: a small JSON API client on the same stack, for services beside registries (the
 //!   OpenShift API of `atomic:`).
 //!
@@ -24,6 +25,9 @@
 //!   vocabulary; `url` parses and joins URLs (`Location`, `Link`, token realms).
 //! - `rustls` (ring), `hyper-rustls`, `rustls-native-certs`: TLS without OpenSSL, the system's
 //!   CA roots plus certs.d; ring builds faster than aws-lc.
+//! - `x509-cert` (RustCrypto, already in the tree's `der` family): reads the validity period
+//!   and extended key usages of a trusted self-signed server certificate, which webpki
+//!   does not expose.
 //! - `tokio`, `tokio-util`, `futures-util`, `bytes`: async runtime and the adapters
 //!   between `AsyncRead` blob streams and HTTP body streams.
 //! - `serde`, `serde_json`: registry error bodies, token responses and tag lists.
@@ -46,6 +50,7 @@ mod config;
 mod errors;
 mod http_client;
 mod manifest;
+mod server_cert;
 mod tags;
 pub mod timeouts;
 pub mod tls;

@@ -1,17 +1,20 @@
 //! TLS settings of a registry connection, as containers/image makes them: the system's CA
-//! roots plus the certs.d CAs, an optional client certificate, or no verification at all
+//! roots plus the certs.d CAs (any of which may also be the server's own certificate, see
+//! `server_cert`), an optional client certificate, or no verification at all
 //! (`--tls-verify=false`).
 
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::config::ClientConfig;
+use crate::server_cert::RegistryCertVerifier;
 use crate::Result;
 
 /// The crypto every skopos TLS connection uses: ring (builds faster than aws-lc, no C
@@ -38,17 +41,26 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
     let builder = if config.tls_verify {
         let mut roots = rustls::RootCertStore::empty();
         roots.add_parsable_certificates(system_roots().iter().cloned());
+        let mut trusted = Vec::new();
         for pem in &config.ca_certs_pem {
             let certificates = CertificateDer::pem_slice_iter(pem)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .with_context(|| format!("reading a CA certificate for registry {registry}"))?;
             for certificate in certificates {
                 roots
-                    .add(certificate)
+                    .add(certificate.clone())
                     .with_context(|| format!("reading a CA certificate for registry {registry}"))?;
+                trusted.push(certificate);
             }
         }
-        builder.with_root_certificates(roots)
+        let chains = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .context("setting up TLS certificate verification")?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RegistryCertVerifier::new(
+                chains, trusted, provider,
+            )))
     } else {
         // Loading the system's CA store reads hundreds of files; pointless when
         // certificates are not verified anyway.

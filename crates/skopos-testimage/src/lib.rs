@@ -146,6 +146,8 @@ pub struct ImageSpec {
     pub history: bool,
     /// Platform written into the config.
     pub platform: Platform,
+    /// Config `docker_version` (what `inspect` shows as `DockerVersion`); `None` leaves it out.
+    pub docker_version: Option<String>,
 }
 
 impl ImageSpec {
@@ -168,6 +170,7 @@ impl ImageSpec {
             created: "2023-04-05T06:07:08.123456789+02:00".into(),
             history: true,
             platform: Platform::new("linux", "amd64", None),
+            docker_version: None,
         }
     }
 
@@ -212,6 +215,12 @@ impl ImageSpec {
     /// Sets the platform written into the config.
     pub fn with_platform(mut self, platform: Platform) -> ImageSpec {
         self.platform = platform;
+        self
+    }
+
+    /// Sets the config's `docker_version`, as images built by Docker carry it.
+    pub fn with_docker_version(mut self, version: &str) -> ImageSpec {
+        self.docker_version = Some(version.into());
         self
     }
 }
@@ -512,6 +521,9 @@ fn config_json(spec: &ImageSpec, diff_ids: &[String]) -> Value {
     });
     if let Some(variant) = &spec.platform.variant {
         config["variant"] = json!(variant);
+    }
+    if let Some(version) = &spec.docker_version {
+        config["docker_version"] = json!(version);
     }
     if spec.history {
         let mut history: Vec<Value> = (0..diff_ids.len())

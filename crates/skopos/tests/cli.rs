@@ -284,3 +284,64 @@ fn unknown_flag_exits_1_like_skopeo() {
 fn unknown_subcommand_exits_1_like_skopeo() {
     assert_fails_like_skopeo(&["frobnicate"], "Unrecognized command");
 }
+
+/// Runs the skopos binary through a symlink named `name` in the workspace, with `args`.
+fn run_as(workspace: &Workspace, name: &str, args: &[&str]) -> std::process::Output {
+    let link = workspace.path(name);
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_skopos"), &link)
+            .unwrap_or_else(|error| panic!("symlinking {}: {error}", link.display()));
+    }
+    std::process::Command::new(&link)
+        .args(args)
+        .env("HOME", workspace.path("home-skopos"))
+        .output()
+        .unwrap_or_else(|error| panic!("running {}: {error}", link.display()))
+}
+
+#[test]
+fn invoked_as_skopeo_it_presents_itself_as_skopeo_and_as_skopos_it_stays_skopos() {
+    let workspace = Workspace::new();
+    let version = run_as(&workspace, "skopeo", &["--version"]);
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!(
+            "skopeo version 1.22.2 (skopos {})\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    // The pattern skopeo's systemtest/001-basic.bats checks.
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"[[ "$1" =~ skopeo\ version\ [0-9.]+ ]]"#)
+        .arg("check")
+        .arg(String::from_utf8_lossy(&version.stdout).as_ref())
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "the bats pattern does not match");
+    let help = run_as(&workspace, "skopeo", &["copy", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("Usage: skopeo copy "), "{help}");
+    assert!(!help.contains("skopos"), "{help}");
+    let root_help =
+        String::from_utf8_lossy(&run_as(&workspace, "skopeo", &["--help"]).stdout).into_owned();
+    assert!(root_help.contains("Usage: skopeo [OPTIONS]"), "{root_help}");
+    assert!(root_help.contains("Version for skopeo"), "{root_help}");
+    let unknown = run_as(&workspace, "skopeo", &["bogus"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("Unrecognized command `skopeo bogus`"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
+    let version = run_as(&workspace, "skopos", &["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("skopos version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = run_as(&workspace, "skopos", &["copy", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("Usage: skopos copy "), "{help}");
+}

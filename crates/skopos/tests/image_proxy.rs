@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -31,24 +30,13 @@ impl Server {
     /// The servers to run a scenario against: skopos, and skopeo 1.22.2 when it is there
     /// (otherwise the skipped comparison is announced).
     fn all(scenario: &str) -> Vec<Server> {
-        if skopeo_1_22().is_some() {
+        let what = format!("{scenario}: comparison with skopeo 1.22.2's image proxy");
+        if common::skopeo_1_22_binary(&what).is_some() {
             vec![Server::Skopos, Server::Skopeo]
         } else {
-            // Written to the stream itself, not through `eprintln!`, which the test harness
-            // captures: the skipped comparison must show in every run.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {scenario}: comparison with skopeo 1.22.2's image proxy (set SKOPEO_1_22)"
-            );
             vec![Server::Skopos]
         }
     }
-}
-
-fn skopeo_1_22() -> Option<PathBuf> {
-    std::env::var_os("SKOPEO_1_22")
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
 }
 
 /// How a scenario sets up its client.
@@ -71,7 +59,8 @@ async fn connect(workspace: &Workspace, server: Server, settings: &ClientSetting
                 .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into()),
         ),
         Server::Skopeo => {
-            let binary = skopeo_1_22().expect("SKOPEO_1_22 is set for skopeo scenarios");
+            let binary =
+                std::env::var_os("SKOPEO_1_22").expect("SKOPEO_1_22 is set for skopeo scenarios");
             // As the other interop tests do: as root, skopeo would keep its blob-info cache
             // under /var/lib/containers; in a user namespace it stays in the private HOME.
             if user_namespace_available() {

@@ -108,8 +108,8 @@ pub struct OciIndex {
 impl Schema2List {
     /// Parse as containers/image's `Schema2ListFromManifest` does.
     pub fn from_bytes(bytes: &[u8]) -> Result<Schema2List> {
-        let list: Schema2List =
-            serde_json::from_slice(bytes).context("unmarshaling Schema2List")?;
+        let list: Schema2List = serde_json::from_slice(bytes)
+            .with_context(|| format!("unmarshaling Schema2List {}", quoted_text(bytes)))?;
         validate_unambiguous(bytes, mt::DOCKER_V2_LIST, AllowedFields::MANIFESTS)?;
         Ok(list)
     }
@@ -159,7 +159,8 @@ impl Schema2List {
 impl OciIndex {
     /// Parse as containers/image's `OCI1IndexFromManifest` does.
     pub fn from_bytes(bytes: &[u8]) -> Result<OciIndex> {
-        let index: OciIndex = serde_json::from_slice(bytes).context("unmarshaling OCI1Index")?;
+        let index: OciIndex = serde_json::from_slice(bytes)
+            .with_context(|| format!("unmarshaling OCI1Index {}", quoted_text(bytes)))?;
         validate_unambiguous(bytes, mt::OCI_INDEX, AllowedFields::MANIFESTS)?;
         Ok(index)
     }
@@ -270,6 +271,11 @@ impl OciDescriptor {
     }
 }
 
+/// Manifest bytes as Go's `%q` of `string(manifest)` shows them in parse errors.
+fn quoted_text(bytes: &[u8]) -> String {
+    go_quote(&String::from_utf8_lossy(bytes))
+}
+
 /// Whether an entry's platform is exactly one of the wanted platforms.
 fn matches(architecture: &str, os: &str, variant: &str, wanted: &Platform) -> bool {
     architecture == wanted.architecture
@@ -282,9 +288,9 @@ fn no_match(kind: &str, wanted: &[Platform]) -> anyhow::Error {
     let first = wanted.first().cloned().unwrap_or_default();
     anyhow::anyhow!(
         "no image found in {kind} for architecture {}, variant {}, OS {}",
-        first.architecture,
+        go_quote(&first.architecture),
         go_quote(first.variant.as_deref().unwrap_or_default()),
-        first.os
+        go_quote(&first.os)
     )
 }
 

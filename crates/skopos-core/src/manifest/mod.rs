@@ -689,7 +689,7 @@ impl ManifestList {
     /// the first entry in list order with exactly that os/architecture/variant; an OCI index
     /// then falls back to its first entry without a platform. (5.23 does not prefer zstd
     /// instances.) Otherwise skopeo's error, e.g.
-    /// `no image found in manifest list for architecture mips, variant "", OS linux`
+    /// `no image found in manifest list for architecture "mips", variant "", OS "linux"`
     /// (`image index` instead of `manifest list` for OCI).
     pub fn choose_instance(&self, wanted: &Platform) -> Result<Digest> {
         match self {

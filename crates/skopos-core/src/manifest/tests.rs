@@ -764,14 +764,14 @@ fn chooses_instances_like_containers_image() {
             .choose_instance(&wanted("mips", None))
             .unwrap_err()
             .to_string(),
-        "no image found in image index for architecture mips, variant \"\", OS linux"
+        "no image found in image index for architecture \"mips\", variant \"\", OS \"linux\""
     );
     let list = manifest_list(INDEX_TO_LIST);
     assert_eq!(
         list.choose_instance(&wanted("mips", None))
             .unwrap_err()
             .to_string(),
-        "no image found in manifest list for architecture mips, variant \"\", OS linux"
+        "no image found in manifest list for architecture \"mips\", variant \"\", OS \"linux\""
     );
     let mut windows = wanted("amd64", None);
     windows.os = "windows".to_string();
@@ -820,7 +820,7 @@ fn chooses_compatible_variants_then_list_order() {
         list.choose_instance(&wanted("arm64", Some("v8")))
             .unwrap_err()
             .to_string(),
-        "no image found in manifest list for architecture arm64, variant \"v8\", OS linux"
+        "no image found in manifest list for architecture \"arm64\", variant \"v8\", OS \"linux\""
     );
 }
 
@@ -985,5 +985,22 @@ fn schema1_from_old_docker_is_reencoded() {
                 .unwrap()
         ),
         text(expected_config)
+    );
+}
+
+#[test]
+fn list_parse_errors_quote_the_manifest_as_containers_image_does() {
+    let bytes = br#"{"schemaVersion": 2, "manifests": 7}"#;
+    let err = Schema2List::from_bytes(bytes).unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with(
+            r#"unmarshaling Schema2List "{\"schemaVersion\": 2, \"manifests\": 7}": "#
+        ),
+        "{err:#}"
+    );
+    let err = OciIndex::from_bytes(bytes).unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with(r#"unmarshaling OCI1Index "{\"schemaVersion\""#),
+        "{err:#}"
     );
 }

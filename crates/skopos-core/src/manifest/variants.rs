@@ -70,8 +70,14 @@ fn compression_variant(
     }
     let Some(set) = table.iter().find(|set| set.contains(media_type)) else {
         return Err(match compression {
-            Some(_) => format!("unsupported MIME type for compression: {media_type}"),
-            None => format!("unsupported MIME type for decompression: {media_type}"),
+            Some(_) => format!(
+                "unsupported MIME type for compression: {}",
+                go_quote(media_type)
+            ),
+            None => format!(
+                "unsupported MIME type for decompression: {}",
+                go_quote(media_type)
+            ),
         });
     };
     match compression {
@@ -86,8 +92,9 @@ fn compression_variant(
             )),
         },
         Some(other) => Err(format!(
-            "unknown compressed with algorithm {} variant for type {media_type}",
-            variant_name(other)
+            "unknown compressed with algorithm {} variant for type {}",
+            variant_name(other),
+            go_quote(media_type)
         )),
     }
 }
@@ -154,7 +161,7 @@ mod tests {
         );
         assert_eq!(
             oci("application/x-custom", CompressionUpdate::Decompressed).unwrap_err(),
-            "unsupported MIME type for decompression: application/x-custom"
+            "unsupported MIME type for decompression: \"application/x-custom\""
         );
         assert_eq!(
             updated_media_type(
@@ -167,7 +174,7 @@ mod tests {
         );
         assert_eq!(
             oci(mt::OCI_LAYER, CompressionUpdate::Compressed(Compression::Xz)).unwrap_err(),
-            "unknown compressed with algorithm xz variant for type application/vnd.oci.image.layer.v1.tar"
+            "unknown compressed with algorithm xz variant for type \"application/vnd.oci.image.layer.v1.tar\""
         );
     }
 

@@ -224,12 +224,7 @@ impl Workspace {
     /// outside the temp dir even as root. `None` when the variable is unset, after printing
     /// that `what` was skipped, so that a run without the peer binaries says what it left out.
     pub fn skopeo_1_22(&self, what: &str, env: &[(&str, &str)], args: &[&str]) -> Option<Outcome> {
-        let Some(binary) = std::env::var_os("SKOPEO_1_22") else {
-            report_skipped(&format!(
-                "{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"
-            ));
-            return None;
-        };
+        let binary = skopeo_1_22_binary(what)?;
         let mut command = Command::new(binary);
         command.args(args);
         Some(self.run(command, "home-skopeo", "skopeo-1.22", args, env))
@@ -351,9 +346,22 @@ pub fn skopeo_binary() -> &'static Path {
     }
 }
 
+/// skopeo 1.22.2, the reference where it differs from Debian's 1.9.3: `$SKOPEO_1_22`, or
+/// `None` after a visible SKIPPED line naming the comparison `what` when it is not set.
+pub fn skopeo_1_22_binary(what: &str) -> Option<PathBuf> {
+    match std::env::var_os("SKOPEO_1_22") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            report_skipped(&format!(
+                "{what} (set SKOPEO_1_22 to a skopeo 1.22.2 binary)"
+            ));
+            None
+        }
+    }
+}
+
 /// Whether `unshare --user --map-user=1000` works here (util-linux >= 2.38 and user namespaces
 /// allowed); only then can skopeo run as root without writing /var/lib/containers/cache.
-/// Whether `unshare --user` works here (skopeo runs inside one when the tests run as root).
 pub fn user_namespace_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {

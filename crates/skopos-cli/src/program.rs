@@ -1,0 +1,104 @@
+//! The name the program presents itself under. Installed or symlinked as `skopeo`, skopos
+//! stands in for skopeo: scripts (and skopeo's own system tests) parse `skopeo --version`
+//! and read usage texts naming `skopeo`, so it says `skopeo version 1.22.2 (skopos X.Y.Z)`
+//! and names itself skopeo in help and usage texts. Under any other name it is skopos.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _};
+
+use crate::cli::Cli;
+
+/// `skopeo version 1.22.2 (skopos X.Y.Z)` after the program name: the skopeo release whose
+/// behaviour skopos reproduces, then skopos's own version.
+const SKOPEO_VERSION_TEXT: &str =
+    concat!("version 1.22.2 (skopos ", env!("CARGO_PKG_VERSION"), ")");
+
+/// `skopeo` when the program was started under that name, else `skopos`.
+pub(crate) fn name() -> &'static str {
+    static NAME: OnceLock<&'static str> = OnceLock::new();
+    NAME.get_or_init(|| name_for(std::env::args_os().next().as_deref()))
+}
+
+/// The name to present for a program started as `argv0`.
+fn name_for(argv0: Option<&OsStr>) -> &'static str {
+    let invoked = argv0.and_then(|arg| Path::new(arg).file_name());
+    if invoked == Some(OsStr::new("skopeo")) {
+        "skopeo"
+    } else {
+        "skopos"
+    }
+}
+
+/// The whole command line's definition, naming the program `program` in help, usage and
+/// `--version`.
+pub(crate) fn command_named(program: &'static str) -> clap::Command {
+    let version = if program == "skopeo" {
+        SKOPEO_VERSION_TEXT
+    } else {
+        crate::cli::VERSION_TEXT
+    };
+    Cli::command()
+        .name(program)
+        .bin_name(program)
+        .display_name(program)
+        .version(version)
+        .mut_arg("version", |arg| arg.help(format!("Version for {program}")))
+}
+
+/// The command line's definition under the name the program was started with.
+pub(crate) fn command() -> clap::Command {
+    command_named(name())
+}
+
+/// Parse the process's arguments.
+pub(crate) fn parse() -> Result<Cli, clap::Error> {
+    let matches: ArgMatches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_follows_the_invoked_file_name() {
+        assert_eq!(
+            name_for(Some(OsStr::new("/usr/local/bin/skopeo"))),
+            "skopeo"
+        );
+        assert_eq!(name_for(Some(OsStr::new("skopeo"))), "skopeo");
+        assert_eq!(name_for(Some(OsStr::new("/usr/bin/skopos"))), "skopos");
+        assert_eq!(name_for(Some(OsStr::new("skopeo-wrapper"))), "skopos");
+        assert_eq!(name_for(None), "skopos");
+    }
+
+    #[test]
+    fn version_and_usage_name_the_program() {
+        for (program, version) in [
+            (
+                "skopeo",
+                format!(
+                    "skopeo version 1.22.2 (skopos {})\n",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            (
+                "skopos",
+                format!("skopos version {}\n", env!("CARGO_PKG_VERSION")),
+            ),
+        ] {
+            let err = command_named(program)
+                .try_get_matches_from([program, "--version"])
+                .unwrap_err();
+            assert_eq!(err.to_string(), version);
+            let help = command_named(program)
+                .try_get_matches_from([program, "copy", "--help"])
+                .unwrap_err()
+                .to_string();
+            assert!(help.contains(&format!("Usage: {program} copy ")), "{help}");
+        }
+    }
+}
