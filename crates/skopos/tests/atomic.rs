@@ -42,6 +42,25 @@ impl Cluster {
     fn env(&self) -> [(&str, &str); 1] {
         [("KUBECONFIG", self.kubeconfig.as_str())]
     }
+
+    /// `copy SOURCE DESTINATION` with this cluster's kubeconfig and its plain-HTTP registry;
+    /// it must succeed.
+    fn copy(&self, workspace: &Workspace, source: &str, destination: &str) {
+        workspace
+            .skopos_with_env(
+                &self.env(),
+                &[
+                    "--insecure-policy",
+                    "copy",
+                    "-q",
+                    "--src-tls-verify=false",
+                    "--dest-tls-verify=false",
+                    source,
+                    destination,
+                ],
+            )
+            .assert_success();
+    }
 }
 
 /// A kubeconfig whose current context uses the API server at `server`, with a token (which a
@@ -64,19 +83,7 @@ fn push_inspect_and_pull_through_the_image_stream() {
     let cluster = Cluster::start(&workspace);
     let image = workspace.image("src", "t", 31);
     let target = cluster.image("project/app:v1");
-    workspace
-        .skopos_with_env(
-            &cluster.env(),
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                "oci:src:t",
-                &target,
-            ],
-        )
-        .assert_success();
+    cluster.copy(&workspace, "oci:src:t", &target);
     // The image is in the registry under NAMESPACE/STREAM:TAG.
     let in_registry = format!("docker://{}/project/app:v1", cluster.registry.host);
     assert_eq!(
@@ -103,19 +110,7 @@ fn push_inspect_and_pull_through_the_image_stream() {
         (target.as_str(), "via-atomic"),
         (in_registry.as_str(), "via-docker"),
     ] {
-        workspace
-            .skopos_with_env(
-                &cluster.env(),
-                &[
-                    "--insecure-policy",
-                    "copy",
-                    "-q",
-                    "--src-tls-verify=false",
-                    source,
-                    &format!("oci:{out}:t"),
-                ],
-            )
-            .assert_success();
+        cluster.copy(&workspace, source, &format!("oci:{out}:t"));
     }
     assert_same_tree(&workspace.path("via-atomic"), &workspace.path("via-docker"));
 
@@ -145,52 +140,16 @@ fn signatures_go_to_and_come_from_the_api() {
     let signature = b"pretend this is a simple signing signature".to_vec();
     fs::write(workspace.path("signed/signature-1"), &signature).unwrap();
     let target = cluster.image("project/signed:v1");
-    workspace
-        .skopos_with_env(
-            &cluster.env(),
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                "dir:signed",
-                &target,
-            ],
-        )
-        .assert_success();
+    cluster.copy(&workspace, "dir:signed", &target);
     assert_eq!(
         cluster.api.signatures(&image.manifest.digest),
         vec![signature.clone()]
     );
     // Copying again adds no second copy of the same signature.
-    workspace
-        .skopos_with_env(
-            &cluster.env(),
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                "dir:signed",
-                &target,
-            ],
-        )
-        .assert_success();
+    cluster.copy(&workspace, "dir:signed", &target);
     assert_eq!(cluster.api.signatures(&image.manifest.digest).len(), 1);
 
-    workspace
-        .skopos_with_env(
-            &cluster.env(),
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                &target,
-                "dir:back",
-            ],
-        )
-        .assert_success();
+    cluster.copy(&workspace, &target, "dir:back");
     assert_eq!(
         fs::read(workspace.path("back/signature-1")).unwrap(),
         signature
@@ -202,19 +161,7 @@ fn missing_streams_tags_and_servers_fail_in_skopeos_words() {
     let workspace = Workspace::new();
     let cluster = Cluster::start(&workspace);
     workspace.image("src", "t", 33);
-    workspace
-        .skopos_with_env(
-            &cluster.env(),
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                "oci:src:t",
-                &cluster.image("project/app:v1"),
-            ],
-        )
-        .assert_success();
+    cluster.copy(&workspace, "oci:src:t", &cluster.image("project/app:v1"));
     let unreachable = write_kubeconfig(&workspace, "unreachable", "http://127.0.0.1:1");
     let cases = [
         (

@@ -50,6 +50,22 @@ fn copy_args(destination: &str) -> Vec<String> {
     .collect()
 }
 
+/// `copy SOURCE DESTINATION`, which must succeed (setting a destination up, reading it back).
+fn copy_quietly(workspace: &Workspace, source: &str, destination: &str) {
+    let output = skopos_command(
+        workspace,
+        &["--insecure-policy", "copy", "-q", source, destination],
+    )
+    .stderr(Stdio::piped())
+    .output()
+    .expect("running skopos");
+    assert!(
+        output.status.success(),
+        "copy {source} {destination} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn run_to_end(workspace: &Workspace, destination: &str) -> Duration {
     let args = copy_args(destination);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -204,13 +220,7 @@ fn dir_destination_is_old_or_new_after_a_kill() {
     let full = run_to_end(&workspace, "dir:expected");
     let reset = || {
         let _ = std::fs::remove_dir_all(workspace.path("dest"));
-        let status = skopos_command(
-            &workspace,
-            &["--insecure-policy", "copy", "-q", "oci:src:old", "dir:dest"],
-        )
-        .status()
-        .unwrap();
-        assert!(status.success());
+        copy_quietly(&workspace, "oci:src:old", "dir:dest");
     };
     reset();
     let before = visible(&workspace.path("dest"));
@@ -232,19 +242,7 @@ fn oci_layout_keeps_its_other_image_and_gets_the_new_one_whole() {
     let layout = workspace.path("layout");
     let reset = || {
         let _ = std::fs::remove_dir_all(&layout);
-        let status = skopos_command(
-            &workspace,
-            &[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "oci:src:old",
-                "oci:layout:old",
-            ],
-        )
-        .status()
-        .unwrap();
-        assert!(status.success());
+        copy_quietly(&workspace, "oci:src:old", "oci:layout:old");
     };
     reset();
     let before = referenced(&layout);
@@ -261,38 +259,14 @@ fn oci_layout_keeps_its_other_image_and_gets_the_new_one_whole() {
         full,
     );
     // The other image reads back whole.
-    let status = skopos_command(
-        &workspace,
-        &[
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "oci:layout:old",
-            "dir:old-back",
-        ],
-    )
-    .status()
-    .unwrap();
-    assert!(status.success());
+    copy_quietly(&workspace, "oci:layout:old", "dir:old-back");
 }
 
 #[test]
 fn oci_archive_is_old_or_new_after_a_kill() {
     let workspace = workspace_with_source();
     let archive = workspace.path("image.oci.tar");
-    let status = skopos_command(
-        &workspace,
-        &[
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "oci:src:old",
-            "oci-archive:old.tar:old",
-        ],
-    )
-    .status()
-    .unwrap();
-    assert!(status.success());
+    copy_quietly(&workspace, "oci:src:old", "oci-archive:old.tar:old");
     let reset = || {
         std::fs::copy(workspace.path("old.tar"), &archive).unwrap();
     };

@@ -179,12 +179,24 @@ fn an_index_that_does_not_parse_is_reported_with_what_was_being_done() {
             Some("t"),
         )
         .unwrap_or_else(|error| panic!("writing the test index: {error}"));
+    // A broken index that index.json names by its own digest (a mismatched one would be
+    // refused before it is parsed).
     let broken = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":7}"#;
+    let broken_digest = skopos_core::Digest::sha256_of(broken.as_bytes());
     std::fs::write(
-        workspace.path(&format!("idx/blobs/sha256/{}", index.index.hex())),
+        workspace.path(&format!("idx/blobs/sha256/{}", broken_digest.hex())),
         broken,
     )
-    .expect("replacing the index");
+    .expect("writing the broken index");
+    let index_json = workspace.path("idx/index.json");
+    let pointing = String::from_utf8(common::read(&index_json))
+        .expect("index.json is text")
+        .replace(&format!("sha256:{}", index.index.hex()), &broken_digest.to_string())
+        .replace(
+            &format!("\"size\":{}", index.index.size),
+            &format!("\"size\":{}", broken.len()),
+        );
+    std::fs::write(&index_json, pointing).expect("pointing index.json at the broken index");
     let quoted = r#""{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":7}""#;
     let unmarshaling = format!("unmarshaling OCI1Index {quoted}: ");
     assert_message_starts(
