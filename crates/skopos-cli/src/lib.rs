@@ -338,7 +338,7 @@ fn with_shorthand(long_flag: &str) -> String {
     }
 }
 
-/// `delete IMAGE`: only registries can delete images so far.
+/// `delete IMAGE`: registries and containers-storage can delete images.
 async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Result<()> {
     let input = &args.args[0];
     let name = skopos_core::ImageName::parse(input)
@@ -348,6 +348,9 @@ async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Re
         ..copy::base_context(global)
     };
     args.image.apply_registry_settings(&mut ctx)?;
+    if let skopos_core::ImageName::ContainersStorage(reference) = &name {
+        return skopos_transports::storage::delete_image(reference).await;
+    }
     let skopos_core::ImageName::Docker(reference) = &name else {
         bail!(
             "Deleting images not implemented for {}: images",

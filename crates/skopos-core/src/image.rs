@@ -153,6 +153,18 @@ pub trait ImageSource: Send + Sync {
         true
     }
 
+    /// The layers as this source will hand them out, when that differs from what the
+    /// manifest says (containers/image's `LayerInfosForCopy`): a store that keeps layers
+    /// uncompressed returns their DiffIDs and uncompressed media types, one per manifest
+    /// layer; the copy engine then copies these and updates the manifest. `None` (the
+    /// default) means the manifest's layers.
+    async fn layer_infos_for_copy(
+        &self,
+        _instance: Option<&Digest>,
+    ) -> Result<Option<Vec<BlobInfo>>> {
+        Ok(None)
+    }
+
     /// The tags of the image's repository, for transports that have them (`inspect`'s
     /// `RepoTags`); `None` elsewhere.
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {

@@ -9,6 +9,7 @@ mod docker_daemon;
 mod fsutil;
 pub mod oci;
 pub mod oci_archive;
+pub mod storage;
 pub mod tarball;
 
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
@@ -32,6 +33,9 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         )),
         ImageName::DockerDaemon(image) => {
             Ok(Box::new(docker_daemon::open_source(image, ctx).await?))
+        }
+        ImageName::ContainersStorage(reference) => {
+            Ok(Box::new(storage::StorageSource::open(reference).await?))
         }
         other => Err(not_supported(other)),
     }
@@ -61,6 +65,9 @@ pub async fn open_destination(
         )),
         ImageName::DockerDaemon(image) => Ok(Box::new(
             docker_daemon::DockerDaemonDestination::open(image, ctx).await?,
+        )),
+        ImageName::ContainersStorage(reference) => Ok(Box::new(
+            storage::StorageDestination::open(reference).await?,
         )),
         other => Err(not_supported(other)),
     }

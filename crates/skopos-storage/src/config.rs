@@ -1,0 +1,179 @@
+//! Where the store is when a reference does not say: as containers/storage finds it.
+//! `storage.conf` (`$CONTAINERS_STORAGE_CONF`, else for a rootless user
+//! `$XDG_CONFIG_HOME/containers/storage.conf`, else `/etc/containers/storage.conf`, else
+//! `/usr/share/containers/storage.conf`), `$STORAGE_DRIVER`, the defaults (rootless:
+//! `$XDG_DATA_HOME/containers/storage` and `$XDG_RUNTIME_DIR/containers`), and the driver an
+//! existing store already uses.
+
+use std::path::{Path, PathBuf};
+
+use skopos_core::Result;
+
+use crate::driver::Driver;
+use crate::store::StoreLocation;
+
+/// What a reference may say about its store (`[driver@graphroot+runroot:options]`).
+#[derive(Debug, Clone, Default)]
+pub struct StoreRequest {
+    /// The driver named in the reference.
+    pub driver: Option<String>,
+    /// The graph root named in the reference.
+    pub graph_root: Option<PathBuf>,
+    /// The run root named in the reference.
+    pub run_root: Option<PathBuf>,
+}
+
+/// The `[storage]` settings skopos reads from storage.conf.
+#[derive(Debug, Default)]
+struct StorageConf {
+    driver: Option<String>,
+    graph_root: Option<PathBuf>,
+    run_root: Option<PathBuf>,
+}
+
+/// The store `request` means, filled in from the environment and configuration.
+pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
+    let rootless = !rustix::process::geteuid().is_root();
+    let conf = read_storage_conf(rootless)?;
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = || env("HOME").unwrap_or_else(|| PathBuf::from("/"));
+    let graph_root = request
+        .graph_root
+        .clone()
+        .or_else(|| {
+            if rootless {
+                None
+            } else {
+                conf.graph_root.clone()
+            }
+        })
+        .unwrap_or_else(|| {
+            if rootless {
+                env("XDG_DATA_HOME")
+                    .unwrap_or_else(|| home().join(".local/share"))
+                    .join("containers/storage")
+            } else {
+                PathBuf::from("/var/lib/containers/storage")
+            }
+        });
+    let run_root = request
+        .run_root
+        .clone()
+        .or_else(|| {
+            if rootless {
+                None
+            } else {
+                conf.run_root.clone()
+            }
+        })
+        .unwrap_or_else(|| {
+            if rootless {
+                env("XDG_RUNTIME_DIR")
+                    .unwrap_or_else(|| std::env::temp_dir())
+                    .join("containers")
+            } else {
+                PathBuf::from("/run/containers/storage")
+            }
+        });
+    let driver_name = request
+        .driver
+        .clone()
+        .or_else(|| {
+            std::env::var("STORAGE_DRIVER")
+                .ok()
+                .filter(|d| !d.is_empty())
+        })
+        .or(conf.driver)
+        .or_else(|| prior_driver(&graph_root))
+        .unwrap_or_else(|| "overlay".to_string());
+    Ok(StoreLocation {
+        driver: Driver::from_name(&driver_name)?,
+        graph_root,
+        run_root,
+    })
+}
+
+/// The driver an existing store was made with ("using prior storage driver").
+fn prior_driver(graph_root: &Path) -> Option<String> {
+    ["overlay", "vfs"]
+        .into_iter()
+        .find(|driver| graph_root.join(format!("{driver}-layers")).is_dir())
+        .map(str::to_string)
+}
+
+fn read_storage_conf(rootless: bool) -> Result<StorageConf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("CONTAINERS_STORAGE_CONF").filter(|v| !v.is_empty()) {
+        candidates.push(PathBuf::from(path));
+    } else {
+        if rootless {
+            let config_home = std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+            if let Some(config_home) = config_home {
+                candidates.push(config_home.join("containers/storage.conf"));
+            }
+        }
+        candidates.push(PathBuf::from("/etc/containers/storage.conf"));
+        candidates.push(PathBuf::from("/usr/share/containers/storage.conf"));
+    }
+    for path in candidates {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Ok(parse_storage_conf(&text));
+        }
+    }
+    Ok(StorageConf::default())
+}
+
+/// The `driver`, `graphroot` and `runroot` string keys of the `[storage]` table.
+fn parse_storage_conf(text: &str) -> StorageConf {
+    let mut conf = StorageConf::default();
+    let mut in_storage = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_storage = line == "[storage]";
+            continue;
+        }
+        if !in_storage {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.split('#').next().unwrap_or_default().trim();
+        let Some(value) = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|v| !v.is_empty())
+        else {
+            continue;
+        };
+        match key.trim() {
+            "driver" => conf.driver = Some(value.to_string()),
+            "graphroot" => conf.graph_root = Some(PathBuf::from(value)),
+            "runroot" => conf.run_root = Some(PathBuf::from(value)),
+            _ => {}
+        }
+    }
+    conf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_conf_keys_are_read_from_the_storage_table() {
+        let conf = parse_storage_conf(
+            "[storage]\ndriver = \"vfs\" # comment\ngraphroot = \"/g\"\nrunroot = \"/r\"\n[storage.options]\ndriver = \"x\"\n",
+        );
+        assert_eq!(conf.driver.as_deref(), Some("vfs"));
+        assert_eq!(conf.graph_root, Some(PathBuf::from("/g")));
+        assert_eq!(conf.run_root, Some(PathBuf::from("/r")));
+    }
+}
