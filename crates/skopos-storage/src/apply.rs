@@ -181,6 +181,15 @@ impl Applier<'_> {
         let times = entry_times(entry)?;
         let xattrs = entry_xattrs(entry)?;
 
+        let base = relative
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default();
+        if let Some(hidden) = base.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            // Any contents stay in the next raw segment.
+            tar_split.file(&name, 0, None)?;
+            return self.apply_whiteout(&relative, &base, hidden, uid, gid);
+        }
         if matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) {
             let path = self.prepare(&relative)?;
             let mut file = OpenOptions::new()
@@ -213,13 +222,6 @@ impl Applier<'_> {
         // Any contents of other entries stay in the next raw segment.
         tar_split.file(&name, 0, None)?;
 
-        let base = relative
-            .file_name()
-            .map(|n| n.as_bytes().to_vec())
-            .unwrap_or_default();
-        if let Some(hidden) = base.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            return self.apply_whiteout(&relative, &base, hidden, uid, gid);
-        }
         if relative.as_os_str().is_empty() {
             // The layer's root itself: c/storage leaves it as the driver made it.
             return Ok(());
@@ -278,6 +280,8 @@ impl Applier<'_> {
                 let path = self.prepare(&relative)?;
                 fs::hard_link(&target_path, &path)
                     .with_context(|| format!("creating hard link {display}"))?;
+                // As c/storage: the link's own header sets the (shared) inode's attributes.
+                self.set_attributes(&path, uid, gid, Some(mode), &xattrs, times)?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 if !self.is_root && kind != tar::EntryType::Fifo {

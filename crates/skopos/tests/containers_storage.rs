@@ -195,3 +195,266 @@ fn delete_removes_the_image_and_a_missing_image_exits_2() {
         missing.stderr
     );
 }
+
+/// A small OCI image whose layers exercise what a driver must get right: a whiteout, an
+/// opaque directory, symlinks, hard links, a FIFO, a device node, owners, modes, mtimes,
+/// and an uncompressed layer next to a gzip one. Returns the layers' DiffIDs.
+fn write_special_image(layout: &Path) -> Vec<String> {
+    use std::io::Write;
+    fn entry(
+        builder: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        path: &str,
+        mode: u32,
+        body: &[u8],
+        link: Option<&str>,
+    ) {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(if path.contains("owned") { 1000 } else { 0 });
+        header.set_gid(if path.contains("owned") { 1000 } else { 0 });
+        header.set_mtime(1_600_000_000 + path.len() as u64);
+        header.set_size(body.len() as u64);
+        if kind == tar::EntryType::Char {
+            header.set_device_major(1).expect("major");
+            header.set_device_minor(3).expect("minor");
+        }
+        if let Some(link) = link {
+            header.set_link_name(link).expect("link name");
+        }
+        header.set_path(path).expect("path");
+        header.set_cksum();
+        builder.append(&header, body).expect("tar entry");
+    }
+    use tar::EntryType::{Char, Directory as Dir, Fifo, Link, Regular as File, Symlink};
+    let mut base = tar::Builder::new(Vec::new());
+    entry(&mut base, Dir, "etc/", 0o755, b"", None);
+    entry(&mut base, File, "etc/keep", 0o644, b"kept\n", None);
+    entry(&mut base, File, "etc/gone", 0o600, b"deleted later\n", None);
+    entry(&mut base, Dir, "etc/dir/", 0o750, b"", None);
+    entry(
+        &mut base,
+        File,
+        "etc/dir/old",
+        0o644,
+        b"hidden by an opaque dir\n",
+        None,
+    );
+    entry(&mut base, Dir, "bin/", 0o755, b"", None);
+    entry(
+        &mut base,
+        File,
+        "bin/tool",
+        0o4755,
+        b"#!/bin/sh\necho tool\n",
+        None,
+    );
+    entry(&mut base, Symlink, "bin/link", 0o777, b"", Some("tool"));
+    entry(&mut base, Link, "bin/hard", 0o755, b"", Some("bin/tool"));
+    entry(&mut base, Dir, "run/", 0o755, b"", None);
+    entry(&mut base, Fifo, "run/fifo", 0o644, b"", None);
+    entry(&mut base, Dir, "dev/", 0o755, b"", None);
+    entry(&mut base, Char, "dev/null", 0o666, b"", None);
+    entry(
+        &mut base,
+        File,
+        "home/owned",
+        0o640,
+        b"a user's file\n",
+        None,
+    );
+    let base = base.into_inner().expect("tar");
+    let mut top = tar::Builder::new(Vec::new());
+    entry(&mut top, File, "etc/.wh.gone", 0o644, b"", None);
+    entry(&mut top, Dir, "etc/dir/", 0o755, b"", None);
+    entry(&mut top, File, "etc/dir/.wh..wh..opq", 0o644, b"", None);
+    entry(&mut top, File, "etc/dir/new", 0o644, b"only this\n", None);
+    entry(
+        &mut top,
+        File,
+        "bin/tool",
+        0o755,
+        b"#!/bin/sh\necho new tool\n",
+        None,
+    );
+    let top = top.into_inner().expect("tar");
+
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&base).expect("gzip");
+    let base_gz = gzip.finish().expect("gzip");
+    let blobs = layout.join("blobs/sha256");
+    common::create_dir(&blobs);
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let digest = sha256_digest(bytes);
+        std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).expect("blob");
+        (digest, bytes.len())
+    };
+    let diff_ids = vec![sha256_digest(&base), sha256_digest(&top)];
+    let config = serde_json::json!({
+        "created": "2024-01-02T03:04:05.5Z",
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/tool"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": "base"}, {"created_by": "top"}],
+    });
+    let (config_digest, config_size) = put(&serde_json::to_vec(&config).expect("json"));
+    let (base_digest, base_size) = put(&base_gz);
+    let (top_digest, top_size) = put(&top);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": base_digest, "size": base_size},
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": top_digest, "size": top_size},
+        ],
+    });
+    let (manifest_digest, manifest_size) = put(&serde_json::to_vec(&manifest).expect("json"));
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "latest"},
+        }],
+    });
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("index");
+    diff_ids
+}
+
+/// Everything about the files of a directory tree that a driver sets: type, mode, owner,
+/// mtime, contents or link target, device number, the overlay opaque xattr, and which
+/// names are hard links of each other.
+fn layer_tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut lines = Vec::new();
+    let mut inodes = std::collections::HashMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut children: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("listing {}: {error}", dir.display()))
+            .map(|entry| entry.expect("dir entry").path())
+            .collect();
+        children.sort();
+        for path in children {
+            let meta = std::fs::symlink_metadata(&path).expect("lstat");
+            let name = path
+                .strip_prefix(root)
+                .expect("under root")
+                .display()
+                .to_string();
+            let what = if meta.is_dir() {
+                stack.push(path.clone());
+                let mut opaque = [0u8; 8];
+                let xattr = rustix::fs::lgetxattr(&path, "trusted.overlay.opaque", &mut opaque)
+                    .map(|n| String::from_utf8_lossy(&opaque[..n]).into_owned())
+                    .unwrap_or_default();
+                format!("dir opaque={xattr}")
+            } else if meta.file_type().is_symlink() {
+                format!(
+                    "symlink -> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
+            } else if meta.is_file() {
+                let first = inodes.entry(meta.ino()).or_insert_with(|| name.clone());
+                format!("file {} link-of={first}", sha256_digest(&read(&path)))
+            } else {
+                format!("special rdev={}", meta.rdev())
+            };
+            let mtime = if meta.is_dir() { 0 } else { meta.mtime() };
+            lines.push(format!(
+                "{name}: {what} mode={:o} owner={}:{} mtime={mtime}",
+                meta.mode(),
+                meta.uid(),
+                meta.gid()
+            ));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn special_layers_match_skopeo(driver: &str) {
+    let workspace = Workspace::new();
+    let diff_ids = write_special_image(&workspace.path("special"));
+    let by_skopeo = PodmanStore::new(driver);
+    let by_skopos = PodmanStore::new(driver);
+    workspace
+        .skopeo_as_root(&[
+            "--insecure-policy",
+            "copy",
+            "oci:special:latest",
+            &by_skopeo.reference(NAME),
+        ])
+        .assert_success();
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:special:latest",
+            &by_skopos.reference(NAME),
+        ])
+        .assert_success();
+
+    let expected = podman_identity(&by_skopeo, NAME);
+    assert_eq!(podman_identity(&by_skopos, NAME), expected);
+    let layers_json = |store: &PodmanStore| {
+        let mut layers = parse_json(&read(
+            &store
+                .graph_root()
+                .join(format!("{driver}-layers/layers.json")),
+        ));
+        for layer in layers.as_array_mut().expect("layers") {
+            layer.as_object_mut().expect("layer").remove("created");
+        }
+        layers
+    };
+    assert_eq!(layers_json(&by_skopos), layers_json(&by_skopeo));
+    for layer in layers_json(&by_skopeo).as_array().expect("layers") {
+        let id = layer["id"].as_str().expect("layer id");
+        let contents = |store: &PodmanStore| match driver {
+            "vfs" => store.graph_root().join("vfs/dir").join(id),
+            _ => store.graph_root().join("overlay").join(id).join("diff"),
+        };
+        assert_eq!(
+            layer_tree(&contents(&by_skopos)),
+            layer_tree(&contents(&by_skopeo)),
+            "layer {id} differs from skopeo's"
+        );
+    }
+
+    let archive = workspace.path("saved.tar");
+    by_skopos.save(NAME, &archive);
+    assert_eq!(saved_layer_digests(&archive, &workspace, "saved"), diff_ids);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            &by_skopos.reference(NAME),
+            "oci:out:latest",
+        ])
+        .assert_success();
+    assert_eq!(oci_layer_diff_ids(&workspace.path("out")), diff_ids);
+}
+
+#[test]
+fn vfs_layers_with_whiteouts_links_and_devices_match_skopeo() {
+    special_layers_match_skopeo("vfs");
+}
+
+#[test]
+fn overlay_layers_with_whiteouts_links_and_devices_match_skopeo() {
+    special_layers_match_skopeo("overlay");
+}
