@@ -343,6 +343,9 @@ async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Re
     let input = &args.args[0];
     let name = skopos_core::ImageName::parse(input)
         .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    skopos_transports::check_reference(&name)
+        .await
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
     let mut ctx = skopos_core::SystemContext {
         auth_file: args.image.authfile.clone(),
         ..copy::base_context(global)

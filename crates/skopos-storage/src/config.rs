@@ -91,7 +91,7 @@ pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
         .or_else(|| prior_driver(&graph_root))
         .unwrap_or_else(|| "overlay".to_string());
     Ok(StoreLocation {
-        driver: Driver::from_name(&driver_name)?,
+        driver: Driver::from_name(&driver_name, &graph_root)?,
         graph_root,
         run_root,
     })

@@ -32,13 +32,18 @@ pub enum Driver {
 }
 
 impl Driver {
-    /// The driver called `name` (c/storage's names, with its `overlay2` alias).
-    pub fn from_name(name: &str) -> Result<Driver> {
+    /// The driver called `name` (c/storage's names, with its `overlay2` alias) for the
+    /// store at `graph_root`; an unknown name fails with c/storage's words.
+    pub fn from_name(name: &str, graph_root: &Path) -> Result<Driver> {
         match name {
             "vfs" => Ok(Driver::Vfs),
             "overlay" | "overlay2" => Ok(Driver::Overlay),
+            "btrfs" | "zfs" | "devicemapper" | "aufs" => anyhow::bail!(
+                "the {name} storage driver is not supported by skopos (only overlay and vfs are)"
+            ),
             other => anyhow::bail!(
-                "unsupported storage driver {other:?}: skopos supports \"overlay\" and \"vfs\""
+                "failed to GetDriver graph {other} {}: driver not supported",
+                graph_root.display()
             ),
         }
     }

@@ -147,10 +147,8 @@ impl Store {
         for root in [&location.graph_root, &location.run_root] {
             match fs::metadata(root) {
                 Ok(meta) if meta.is_dir() => {}
-                Ok(_) => anyhow::bail!(
-                    "{} is not a directory, so it cannot hold a containers storage",
-                    root.display()
-                ),
+                // Go's MkdirAll words, which skopeo prints.
+                Ok(_) => anyhow::bail!("mkdir {}: not a directory", root.display()),
                 Err(_) => create_private_dir(root)?,
             }
         }

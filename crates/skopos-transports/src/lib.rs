@@ -14,6 +14,16 @@ pub mod tarball;
 
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
 
+/// What skopeo checks while it parses a reference, before any image is opened: a
+/// `containers-storage:` reference opens its store (an unknown driver or a graph root that
+/// cannot be a store fails here). Callers prefix failures as parse errors.
+pub async fn check_reference(name: &ImageName) -> Result<()> {
+    match name {
+        ImageName::ContainersStorage(reference) => storage::check_store(reference).await,
+        _ => Ok(()),
+    }
+}
+
 /// Open `name` for reading.
 pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dyn ImageSource>> {
     match name {

@@ -200,7 +200,6 @@ fn delete_removes_the_image_and_a_missing_image_exits_2() {
 /// opaque directory, symlinks, hard links, a FIFO, a device node, owners, modes, mtimes,
 /// and an uncompressed layer next to a gzip one. Returns the layers' DiffIDs.
 fn write_special_image(layout: &Path) -> Vec<String> {
-    use std::io::Write;
     fn entry(
         builder: &mut tar::Builder<Vec<u8>>,
         kind: tar::EntryType,
@@ -280,9 +279,13 @@ fn write_special_image(layout: &Path) -> Vec<String> {
     );
     let top = top.into_inner().expect("tar");
 
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gzip.write_all(&base).expect("gzip");
-    let base_gz = gzip.finish().expect("gzip");
+    write_layout(layout, &[(base, true), (top, false)])
+}
+
+/// An OCI layout at `layout` holding one image (tagged `latest`) with these layer tars,
+/// each gzip'd or not; returns the DiffIDs.
+fn write_layout(layout: &Path, layers: &[(Vec<u8>, bool)]) -> Vec<String> {
+    use std::io::Write;
     let blobs = layout.join("blobs/sha256");
     common::create_dir(&blobs);
     let put = |bytes: &[u8]| -> (String, usize) {
@@ -290,26 +293,36 @@ fn write_special_image(layout: &Path) -> Vec<String> {
         std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).expect("blob");
         (digest, bytes.len())
     };
-    let diff_ids = vec![sha256_digest(&base), sha256_digest(&top)];
+    let diff_ids: Vec<String> = layers.iter().map(|(tar, _)| sha256_digest(tar)).collect();
+    let descriptors: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(tar, gzipped)| {
+            let (bytes, media_type) = if *gzipped {
+                let mut gzip =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gzip.write_all(tar).expect("gzip");
+                let compressed = gzip.finish().expect("gzip");
+                (compressed, "application/vnd.oci.image.layer.v1.tar+gzip")
+            } else {
+                (tar.clone(), "application/vnd.oci.image.layer.v1.tar")
+            };
+            let (digest, size) = put(&bytes);
+            serde_json::json!({"mediaType": media_type, "digest": digest, "size": size})
+        })
+        .collect();
     let config = serde_json::json!({
         "created": "2024-01-02T03:04:05.5Z",
         "architecture": "amd64",
         "os": "linux",
         "config": {"Cmd": ["/bin/tool"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": "base"}, {"created_by": "top"}],
     });
     let (config_digest, config_size) = put(&serde_json::to_vec(&config).expect("json"));
-    let (base_digest, base_size) = put(&base_gz);
-    let (top_digest, top_size) = put(&top);
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-        "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": base_digest, "size": base_size},
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": top_digest, "size": top_size},
-        ],
+        "layers": descriptors,
     });
     let (manifest_digest, manifest_size) = put(&serde_json::to_vec(&manifest).expect("json"));
     std::fs::write(
@@ -457,4 +470,130 @@ fn vfs_layers_with_whiteouts_links_and_devices_match_skopeo() {
 #[test]
 fn overlay_layers_with_whiteouts_links_and_devices_match_skopeo() {
     special_layers_match_skopeo("overlay");
+}
+
+/// A layer tar with one regular file whose raw header name is `name` (the tar crate
+/// refuses to write `..` names itself).
+fn tar_with_raw_name(name: &[u8]) -> Vec<u8> {
+    let mut header = tar::Header::new_old();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(4);
+    header.set_mtime(1_600_000_000);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, &b"evil"[..]).expect("tar entry");
+    builder.into_inner().expect("tar")
+}
+
+#[test]
+fn a_layer_escaping_its_directory_fails_and_leaves_nothing_podman_sees() {
+    let workspace = Workspace::new();
+    let good = tar_with_raw_name(b"fine");
+    let evil = tar_with_raw_name(b"../../escaped-by-skopos-test");
+    write_layout(&workspace.path("evil"), &[(good, true), (evil, true)]);
+    for driver in ["vfs", "overlay"] {
+        let store = PodmanStore::new(driver);
+        let outcome = workspace.skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:evil:latest",
+            &store.reference(NAME),
+        ]);
+        assert_one_line_failure(&outcome, Some(1));
+        assert!(
+            outcome.stderr.contains("outside of the layer"),
+            "{}",
+            outcome.stderr
+        );
+        assert_eq!(store.image_list(), Vec::<String>::new());
+        let layers = std::fs::read(
+            store
+                .graph_root()
+                .join(format!("{driver}-layers/layers.json")),
+        )
+        .unwrap_or_else(|_| b"[]".to_vec());
+        assert_eq!(
+            parse_json(&layers),
+            serde_json::json!([]),
+            "no layer is recorded"
+        );
+        let staging = store.graph_root().join("tmp");
+        assert_eq!(
+            std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0),
+            0,
+            "staging is cleaned up"
+        );
+        for escaped in [
+            store.graph_root().join("escaped-by-skopos-test"),
+            store.graph_root().join("tmp/escaped-by-skopos-test"),
+        ] {
+            assert!(!escaped.exists(), "{} was written", escaped.display());
+        }
+    }
+}
+
+#[test]
+fn unknown_driver_and_a_file_as_graph_root_fail_like_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image("src", "latest", 44);
+    let root = workspace.path("store");
+    let unknown = format!(
+        "containers-storage:[nosuchdriver@{}+{}]{NAME}",
+        root.display(),
+        workspace.path("run").display()
+    );
+    let pair = [
+        workspace.skopeo_as_root(&["--insecure-policy", "copy", "oci:src:latest", &unknown]),
+        workspace.skopos(&["--insecure-policy", "copy", "oci:src:latest", &unknown]),
+    ];
+    // skopeo logs the driver failure once more on a line of its own before the error.
+    assert_eq!(pair[0].code, Some(1));
+    assert_one_line_failure(&pair[1], Some(1));
+    let skopeo_error = pair[0].stderr.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(
+        common::skopeo_message(&pair[1].stderr),
+        common::skopeo_message(skopeo_error)
+    );
+    assert!(!root.join("nosuchdriver-layers").exists());
+
+    let file = workspace.path("a-file");
+    std::fs::write(&file, b"not a store").expect("write");
+    let not_a_store = format!(
+        "containers-storage:[vfs@{}+{}]{NAME}",
+        file.display(),
+        workspace.path("run").display()
+    );
+    let outcome = workspace.skopos(&["inspect", &not_a_store]);
+    assert_one_line_failure(&outcome, Some(1));
+    let expected = workspace.skopeo_as_root(&["inspect", &not_a_store]);
+    assert_eq!(
+        common::skopeo_message(&outcome.stderr),
+        common::skopeo_message(&expected.stderr)
+    );
+}
+
+#[test]
+fn an_id_prefix_that_matches_two_images_is_refused() {
+    let workspace = Workspace::new();
+    workspace.image("src", "latest", 45);
+    let store = PodmanStore::new("vfs");
+    for (name, id) in [("example.com/a:1", "abc1"), ("example.com/b:1", "abc2")] {
+        let with_id = format!("{}@{id}{}", store.reference(name), "0".repeat(60));
+        workspace
+            .skopos(&["--insecure-policy", "copy", "oci:src:latest", &with_id])
+            .assert_success();
+    }
+    assert_eq!(store.image_list().len(), 2);
+    let outcome = workspace.skopos(&["inspect", &store.reference("abc")]);
+    assert_one_line_failure(&outcome, Some(1));
+    assert!(
+        outcome.stderr.contains("more than one image"),
+        "{}",
+        outcome.stderr
+    );
+    let one = workspace.skopos(&["inspect", "--raw", &store.reference("abc1")]);
+    one.assert_success();
 }

@@ -29,6 +29,14 @@ fn open_store(reference: &StorageReference) -> Result<Arc<Store>> {
     Ok(Arc::new(Store::open(location)?))
 }
 
+/// Open the store a reference names, as skopeo does while parsing the reference.
+pub async fn check_store(reference: &StorageReference) -> Result<()> {
+    let reference = reference.clone();
+    tokio::task::spawn_blocking(move || open_store(&reference).map(drop))
+        .await
+        .map_err(|error| anyhow::anyhow!("opening the store: {error}"))?
+}
+
 /// containers/image's `StringWithinTransport` of a reference in an opened store:
 /// `[driver@graphroot+runroot]name@id`.
 fn reference_text(store: &Store, reference: &StorageReference) -> String {
