@@ -597,3 +597,97 @@ fn an_id_prefix_that_matches_two_images_is_refused() {
     let one = workspace.skopos(&["inspect", "--raw", &store.reference("abc1")]);
     one.assert_success();
 }
+
+/// `images.json` and `layers.json` of a store, without the layers' creation times and
+/// without the empty signature list skopeo 1.9.3 records for an unsigned image (a
+/// zero-length `signature-<digest>` item and `signatures-sizes` metadata; skopeo 1.22, the
+/// reference, and skopos record nothing).
+fn store_records(store: &PodmanStore, driver: &str) -> (serde_json::Value, serde_json::Value) {
+    let root = store.graph_root();
+    let mut images = parse_json(&read(&root.join(format!("{driver}-images/images.json"))));
+    for image in images.as_array_mut().expect("images") {
+        let empty: Vec<String> = image["big-data-sizes"]
+            .as_object()
+            .expect("big-data-sizes")
+            .iter()
+            .filter(|(key, size)| key.starts_with("signature-") && size.as_u64() == Some(0))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &empty {
+            for field in ["big-data-sizes", "big-data-digests"] {
+                image[field].as_object_mut().expect(field).remove(key);
+            }
+            let names = image["big-data-names"].as_array_mut().expect("names");
+            names.retain(|name| name.as_str() != Some(key.as_str()));
+            image["metadata"] = serde_json::json!("{}");
+        }
+    }
+    let mut layers = parse_json(&read(&root.join(format!("{driver}-layers/layers.json"))));
+    for layer in layers.as_array_mut().expect("layers") {
+        layer.as_object_mut().expect("layer").remove("created");
+    }
+    (images, layers)
+}
+
+#[test]
+fn shared_layers_moved_tags_and_repeated_copies_end_as_with_skopeo() {
+    let workspace = Workspace::new();
+    let base = tar_with_raw_name(b"base");
+    write_layout(
+        &workspace.path("first"),
+        &[(base.clone(), true), (tar_with_raw_name(b"first"), true)],
+    );
+    write_layout(
+        &workspace.path("second"),
+        &[(base, true), (tar_with_raw_name(b"second"), false)],
+    );
+    let steps = [
+        ("oci:first:latest", NAME),
+        ("oci:second:latest", NAME),
+        ("oci:first:latest", "example.com/skopos/other:v2"),
+        ("oci:first:latest", "example.com/skopos/other:v2"),
+    ];
+    for driver in ["vfs", "overlay"] {
+        let by_skopeo = PodmanStore::new(driver);
+        let by_skopos = PodmanStore::new(driver);
+        for (source, name) in steps {
+            workspace
+                .skopeo_as_root(&[
+                    "--insecure-policy",
+                    "copy",
+                    source,
+                    &by_skopeo.reference(name),
+                ])
+                .assert_success();
+            workspace
+                .skopos(&[
+                    "--insecure-policy",
+                    "copy",
+                    source,
+                    &by_skopos.reference(name),
+                ])
+                .assert_success();
+        }
+        assert_eq!(by_skopos.image_list(), by_skopeo.image_list());
+        assert_eq!(by_skopos.image_list().len(), 2);
+        assert_eq!(
+            store_records(&by_skopos, driver),
+            store_records(&by_skopeo, driver)
+        );
+    }
+}
+
+#[test]
+fn list_tags_refuses_containers_storage_as_skopeo_does() {
+    let workspace = Workspace::new();
+    let store = PodmanStore::new("vfs");
+    let reference = store.reference(NAME);
+    let skopeo = workspace.skopeo_as_root(&["list-tags", &reference]);
+    let skopos = workspace.skopos(&["list-tags", &reference]);
+    assert_one_line_failure(&skopos, Some(1));
+    assert_eq!(skopeo.code, Some(1));
+    assert_eq!(
+        common::skopeo_message(&skopos.stderr),
+        common::skopeo_message(&skopeo.stderr)
+    );
+}
