@@ -134,7 +134,7 @@ pub fn apply_layer<R: Read, W: Write>(
             break;
         }
     }
-    drop(reader);
+    drop(reader); // It holds the other reference to `state`.
     let state = Rc::try_unwrap(state)
         .map_err(|_| anyhow::anyhow!("internal error: the layer reader is still shared"))?
         .into_inner();
@@ -445,7 +445,7 @@ impl Applier<'_> {
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    // SAFETY-free: ids come from the tar header as c/storage takes them (no mapping).
+    // The IDs are the tar header's, unmapped: skopos writes stores as root only.
     rustix::fs::chownat(
         CWD,
         path,

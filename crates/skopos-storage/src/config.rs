@@ -73,7 +73,7 @@ pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
         .unwrap_or_else(|| {
             if rootless {
                 env("XDG_RUNTIME_DIR")
-                    .unwrap_or_else(|| std::env::temp_dir())
+                    .unwrap_or_else(std::env::temp_dir)
                     .join("containers")
             } else {
                 PathBuf::from("/run/containers/storage")

@@ -176,10 +176,7 @@ impl Driver {
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => {
-                // vfs layer roots are read-only (0555) for their owner only when not root.
-                Err(error).with_context(|| format!("removing layer {}", dir.display()))
-            }
+            Err(error) => Err(error).with_context(|| format!("removing layer {}", dir.display())),
         }
     }
 }

@@ -181,6 +181,11 @@ impl Store {
             .join(format!("{}-images", self.driver().name()))
     }
 
+    fn tar_split_path(&self, layer_id: &str) -> PathBuf {
+        self.layers_dir()
+            .join(format!("{layer_id}{TAR_SPLIT_SUFFIX}"))
+    }
+
     fn graph_lock(&self, exclusive: bool) -> Result<Lock> {
         Lock::acquire(&self.location.graph_root.join("storage.lock"), exclusive)
     }
@@ -235,10 +240,7 @@ impl Store {
     /// A committed layer's contents as its original uncompressed tar, rebuilt from the
     /// layer's files and tar-split metadata.
     pub fn layer_tar(&self, layer_id: &str) -> Result<Box<dyn Read + Send>> {
-        let tar_split = self
-            .layers_dir()
-            .join(format!("{layer_id}{TAR_SPLIT_SUFFIX}"));
-        let file = fs::File::open(&tar_split)
+        let file = fs::File::open(self.tar_split_path(layer_id))
             .with_context(|| format!("opening the tar-split metadata of layer {layer_id}"))?;
         let lines = BufReader::new(GzDecoder::new(BufReader::new(file)));
         let contents = self
@@ -314,19 +316,21 @@ impl Store {
         let locks = self.write_locks()?;
         let mut state = self.load_state()?;
         let mut installed: Vec<String> = Vec::new();
-        let result = self.install_layers(&mut state, image.layers, &mut installed);
-        if let Err(error) = result {
-            for id in installed {
-                let _ = self.driver().remove(&self.location.graph_root, &id);
-                let _ = fs::remove_file(self.layers_dir().join(format!("{id}{TAR_SPLIT_SUFFIX}")));
+        let top_layer = match self.install_layers(&mut state, image.layers, &mut installed) {
+            Ok(top_layer) => top_layer,
+            Err(error) => {
+                // Nothing recorded them yet: take the moved directories back out.
+                for id in installed {
+                    let _ = self.driver().remove(&self.location.graph_root, &id);
+                    let _ = fs::remove_file(self.tar_split_path(&id));
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
         if !installed.is_empty() {
             self.save_layers(&state.layers)?;
             locks.layers.record_write()?;
         }
-        let top_layer = result?;
         let record = self.put_image(
             &mut state.images,
             &image.id,
@@ -364,9 +368,7 @@ impl Store {
                     // Left by an interrupted writer: no record names it.
                     self.driver().remove(&self.location.graph_root, &layer.id)?;
                 }
-                let tar_split = self
-                    .layers_dir()
-                    .join(format!("{}{TAR_SPLIT_SUFFIX}", layer.id));
+                let tar_split = self.tar_split_path(&layer.id);
                 fs::rename(staged.dir.path().join(STAGED_TAR_SPLIT), &tar_split)
                     .context("moving the tar-split metadata into place")?;
                 fs::set_permissions(&tar_split, fs::Permissions::from_mode(0o600))?;
@@ -503,8 +505,7 @@ impl Store {
             locks.layers.record_write()?;
             for layer in removed {
                 self.driver().remove(&self.location.graph_root, &layer)?;
-                let _ =
-                    fs::remove_file(self.layers_dir().join(format!("{layer}{TAR_SPLIT_SUFFIX}")));
+                let _ = fs::remove_file(self.tar_split_path(&layer));
             }
         }
         Ok(())
