@@ -138,6 +138,11 @@ fn read_back_what_skopeo_stored(driver: &str) {
         .skopeo_as_root(&["--insecure-policy", "copy", "oci:src:latest", &reference])
         .assert_success();
 
+    let inspect = common::Pair {
+        skopos: workspace.skopos(&["inspect", &reference]),
+        skopeo: workspace.skopeo_as_root(&["inspect", &reference]),
+    };
+    inspect.assert_same_inspect_json();
     let raw = workspace.skopos(&["inspect", "--raw", &reference]);
     raw.assert_success();
     assert_eq!(sha256_digest(&raw.stdout_bytes), image.manifest.digest);
@@ -690,4 +695,60 @@ fn list_tags_refuses_containers_storage_as_skopeo_does() {
         common::skopeo_message(&skopos.stderr),
         common::skopeo_message(&skopeo.stderr)
     );
+}
+
+/// skopeo 1.22 (the reference) from `$SKOPEO_1_22`; `None`, said visibly, without it.
+fn skopeo_1_22(test: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("SKOPEO_1_22").map(std::path::PathBuf::from);
+    if path.is_none() {
+        eprintln!("SKIPPED: {test}: comparison with skopeo 1.22 (set SKOPEO_1_22)");
+    }
+    path
+}
+
+#[test]
+fn records_are_skopeo_1_22_s_byte_for_byte() {
+    let Some(reference_skopeo) = skopeo_1_22("records_are_skopeo_1_22_s_byte_for_byte") else {
+        return;
+    };
+    let workspace = Workspace::new();
+    write_special_image(&workspace.path("special"));
+    for driver in ["vfs", "overlay"] {
+        let by_skopeo = PodmanStore::new(driver);
+        let by_skopos = PodmanStore::new(driver);
+        workspace
+            .skopeo_binary_as_root(
+                &reference_skopeo,
+                &[
+                    "--insecure-policy",
+                    "copy",
+                    "oci:special:latest",
+                    &by_skopeo.reference(NAME),
+                ],
+            )
+            .assert_success();
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                "oci:special:latest",
+                &by_skopos.reference(NAME),
+            ])
+            .assert_success();
+        let images = |store: &PodmanStore| {
+            read(
+                &store
+                    .graph_root()
+                    .join(format!("{driver}-images/images.json")),
+            )
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&images(&by_skopos)),
+            String::from_utf8_lossy(&images(&by_skopeo))
+        );
+        assert_eq!(
+            store_records(&by_skopos, driver).1,
+            store_records(&by_skopeo, driver).1
+        );
+    }
 }

@@ -225,6 +225,11 @@ impl Workspace {
     /// /var/lib, so that its blob-info cache (/var/lib/containers/cache for root) stays in
     /// the test's temp dir.
     pub fn skopeo_as_root(&self, args: &[&str]) -> Outcome {
+        self.skopeo_binary_as_root(skopeo_binary(), args)
+    }
+
+    /// [`Workspace::skopeo_as_root`] with another skopeo binary (such as `$SKOPEO_1_22`).
+    pub fn skopeo_binary_as_root(&self, binary: &Path, args: &[&str]) -> Outcome {
         let scratch = self.path("skopeo-var-lib");
         create_dir(&scratch);
         let mut command = Command::new("unshare");
@@ -236,7 +241,7 @@ impl Workspace {
                 "mount --bind \"$0\" /var/lib && exec \"$@\"",
             ])
             .arg(&scratch)
-            .arg(skopeo_binary())
+            .arg(binary)
             .args(args);
         self.run(command, "home-skopeo", "skopeo", args, &[])
     }
