@@ -282,15 +282,21 @@ impl PodmanStore {
         )
     }
 
-    /// Run the `podman` CLI with `args` against this store.
-    pub fn podman(&self, args: &[&str]) -> Output {
+    /// The `podman` CLI with `args` against this store, not started yet (to run it next to
+    /// something else).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(PODMAN_BINARY);
         command
             .args(store_arguments(self.dir.path(), &self.driver))
             .args(args);
         isolate(&mut command, self.dir.path());
+        command.stdin(Stdio::null());
         command
-            .stdin(Stdio::null())
+    }
+
+    /// Run the `podman` CLI with `args` against this store.
+    pub fn podman(&self, args: &[&str]) -> Output {
+        self.command(args)
             .output()
             .unwrap_or_else(|error| panic!("running podman {}: {error}", args.join(" ")))
     }

@@ -752,3 +752,68 @@ fn records_are_skopeo_1_22_s_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn skopos_and_podman_writing_one_store_at_once_both_keep_their_images() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "latest", 46);
+    workspace.image("other", "latest", 47);
+    let archive = workspace.path("other.tar");
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:other:latest",
+            &format!("docker-archive:{}:example.com/loaded:v1", archive.display()),
+        ])
+        .assert_success();
+    let archive = archive.to_str().expect("UTF-8 path");
+    for driver in ["vfs", "overlay"] {
+        let store = PodmanStore::new(driver);
+        let rounds = 4;
+        for round in 0..rounds {
+            let mut load = store
+                .command(&["load", "-q", "-i", archive])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starting podman load");
+            let name = format!("example.com/concurrent:{round}");
+            workspace
+                .skopos(&[
+                    "--insecure-policy",
+                    "copy",
+                    "oci:src:latest",
+                    &store.reference(&name),
+                ])
+                .assert_success();
+            let loaded = load.wait_with_output().expect("podman load");
+            assert!(
+                loaded.status.success(),
+                "podman load: {}",
+                String::from_utf8_lossy(&loaded.stderr)
+            );
+            if round + 1 < rounds {
+                store.podman_ok(&["rmi", "example.com/loaded:v1"]);
+            }
+        }
+        let mut expected: Vec<String> = (0..rounds)
+            .map(|round| format!("example.com/concurrent:{round}"))
+            .collect();
+        expected.push("example.com/loaded:v1".to_string());
+        let mut listed: Vec<String> = store
+            .image_list()
+            .iter()
+            .map(|line| line.split(' ').next().unwrap_or_default().to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, expected);
+        let archive_out = workspace.path(&format!("saved-{driver}.tar"));
+        store.save("example.com/concurrent:0", &archive_out);
+        assert_eq!(
+            saved_layer_digests(&archive_out, &workspace, &format!("saved-{driver}")),
+            image.diff_ids
+        );
+        store.podman_ok(&["image", "inspect", "example.com/loaded:v1"]);
+    }
+}
