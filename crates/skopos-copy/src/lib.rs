@@ -65,6 +65,7 @@ pub async fn copy_image(
                 let chosen = list
                     .choose_instance(&copier.options.platform)
                     .context("choosing an image from the manifest list")?;
+                destination.note_source_list(&bytes).await?;
                 copier
                     .copy_instance_as_top_level(&chosen)
                     .await

@@ -234,6 +234,14 @@ pub trait ImageDestination: Send + Sync {
     async fn put_signatures(&self, signatures: &[Vec<u8>], instance: Option<&Digest>)
         -> Result<()>;
 
+    /// The source's manifest list, when the image being written is the one instance chosen
+    /// from it (containers/image's `UnparsedToplevel`). containers-storage stores the list
+    /// too, so that the image is also found by the list's digest; other destinations
+    /// ignore it. Called before [`commit`](ImageDestination::commit).
+    async fn note_source_list(&self, _list: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
     /// Make everything written visible, atomically where the transport allows.
     async fn commit(&self) -> Result<()>;
 }

@@ -817,3 +817,40 @@ fn skopos_and_podman_writing_one_store_at_once_both_keep_their_images() {
         store.podman_ok(&["image", "inspect", "example.com/loaded:v1"]);
     }
 }
+
+#[test]
+fn an_image_chosen_from_a_list_is_stored_with_the_list_as_skopeo_does() {
+    let workspace = Workspace::new();
+    workspace.multi_arch("multi", "latest");
+    let by_skopeo = PodmanStore::new("vfs");
+    let by_skopos = PodmanStore::new("vfs");
+    workspace
+        .skopeo_as_root(&[
+            "--insecure-policy",
+            "copy",
+            "oci:multi:latest",
+            &by_skopeo.reference(NAME),
+        ])
+        .assert_success();
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:multi:latest",
+            &by_skopos.reference(NAME),
+        ])
+        .assert_success();
+    assert_eq!(
+        podman_identity(&by_skopos, NAME),
+        podman_identity(&by_skopeo, NAME)
+    );
+    assert_eq!(
+        store_records(&by_skopos, "vfs"),
+        store_records(&by_skopeo, "vfs")
+    );
+    let inspect = common::Pair {
+        skopos: workspace.skopos(&["inspect", &by_skopos.reference(NAME)]),
+        skopeo: workspace.skopeo_as_root(&["inspect", &by_skopeo.reference(NAME)]),
+    };
+    inspect.assert_same_inspect_json();
+}

@@ -54,6 +54,8 @@ pub struct StorageDestination {
     layers: Mutex<HashMap<Digest, ReceivedLayer>>,
     config: Mutex<Option<(Digest, Vec<u8>)>>,
     manifest: Mutex<Option<Vec<u8>>>,
+    /// The list the image was chosen from, stored along with it.
+    source_list: Mutex<Option<Vec<u8>>>,
     signatures: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -70,6 +72,7 @@ impl StorageDestination {
             layers: Mutex::new(HashMap::new()),
             config: Mutex::new(None),
             manifest: Mutex::new(None),
+            source_list: Mutex::new(None),
             signatures: Mutex::new(Vec::new()),
         })
     }
@@ -273,6 +276,11 @@ impl ImageDestination for StorageDestination {
         Ok(())
     }
 
+    async fn note_source_list(&self, list: &[u8]) -> Result<()> {
+        *Self::lock(&self.source_list) = Some(list.to_vec());
+        Ok(())
+    }
+
     async fn commit(&self) -> Result<()> {
         let manifest = Self::lock(&self.manifest)
             .clone()
@@ -323,12 +331,14 @@ impl ImageDestination for StorageDestination {
             .map(|named| named.to_string())
             .collect();
         let explicit_id = self.reference.id.clone();
+        let source_list = Self::lock(&self.source_list).clone();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             commit_image(
                 &store,
                 plan,
                 config,
+                source_list,
                 manifest,
                 manifest_digest,
                 signatures,
@@ -366,6 +376,7 @@ fn commit_image(
     store: &Store,
     plan: Vec<(Digest, ReceivedLayer)>,
     config: Option<(Digest, Vec<u8>)>,
+    source_list: Option<Vec<u8>>,
     manifest: Vec<u8>,
     manifest_digest: Digest,
     signatures: Vec<Vec<u8>>,
@@ -444,6 +455,10 @@ fn commit_image(
             .and_then(|text| skopos_core::go_time::GoTime::parse_rfc3339(&text).ok())
             .map(|time| time.to_rfc3339_nano());
         big_data.push((digest.to_string(), bytes));
+    }
+    if let Some(list) = source_list.filter(|list| *list != manifest) {
+        let list_digest = manifest::manifest_digest(&list)?;
+        big_data.push((manifest_key(&list_digest.to_string()), list));
     }
     big_data.push((manifest_key(&manifest_digest.to_string()), manifest.clone()));
     big_data.push((MANIFEST_KEY.to_string(), manifest));

@@ -67,15 +67,18 @@ impl StorageSource {
 #[async_trait]
 impl ImageSource for StorageSource {
     async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, String)> {
-        let key = match instance.or(self.wanted_digest.as_ref()) {
-            Some(digest) => manifest_key(&digest.to_string()),
-            None if !self.image.digest.is_empty()
-                && self.has_big_data(&manifest_key(&self.image.digest)) =>
-            {
-                manifest_key(&self.image.digest)
-            }
-            None => MANIFEST_KEY.to_string(),
-        };
+        if let Some(instance) = instance {
+            let bytes = self.big_data(manifest_key(&instance.to_string())).await?;
+            return Ok((bytes, String::new()));
+        }
+        // As containers/image: the manifest of the digest the reference names when the
+        // image has it, else the image's main manifest.
+        let key = self
+            .wanted_digest
+            .as_ref()
+            .map(|digest| manifest_key(&digest.to_string()))
+            .filter(|key| self.has_big_data(key))
+            .unwrap_or_else(|| MANIFEST_KEY.to_string());
         let bytes = self.big_data(key).await?;
         Ok((bytes, String::new()))
     }
