@@ -772,7 +772,7 @@ fn skopos_and_podman_writing_one_store_at_once_both_keep_their_images() {
         let store = PodmanStore::new(driver);
         let rounds = 4;
         for round in 0..rounds {
-            let mut load = store
+            let load = store
                 .command(&["load", "-q", "-i", archive])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
