@@ -646,8 +646,14 @@ fn shared_layers_moved_tags_and_repeated_copies_end_as_with_skopeo() {
         &workspace.path("second"),
         &[(base, true), (tar_with_raw_name(b"second"), false)],
     );
+    // Its only layer is `first`'s top layer: the same blob under another parent.
+    write_layout(
+        &workspace.path("third"),
+        &[(tar_with_raw_name(b"first"), true)],
+    );
     let steps = [
         ("oci:first:latest", NAME),
+        ("oci:third:latest", "example.com/skopos/third:v3"),
         ("oci:second:latest", NAME),
         ("oci:first:latest", "example.com/skopos/other:v2"),
         ("oci:first:latest", "example.com/skopos/other:v2"),
@@ -674,7 +680,7 @@ fn shared_layers_moved_tags_and_repeated_copies_end_as_with_skopeo() {
                 .assert_success();
         }
         assert_eq!(by_skopos.image_list(), by_skopeo.image_list());
-        assert_eq!(by_skopos.image_list().len(), 2);
+        assert_eq!(by_skopos.image_list().len(), 3);
         assert_eq!(
             store_records(&by_skopos, driver),
             store_records(&by_skopeo, driver)

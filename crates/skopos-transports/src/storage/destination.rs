@@ -389,6 +389,8 @@ fn commit_image(
     for (digest, received) in plan {
         let diff_id = diff_id_of(&received.pending);
         let id = layer_id(&parent, &diff_id);
+        let mut compressed_size = received.compressed_size;
+        let mut compression = received.compression;
         let staged = if state.layer(&id).is_some() {
             None
         } else {
@@ -420,7 +422,12 @@ fn commit_image(
                         layer_id
                     };
                     let tar = store.layer_tar(&source)?;
-                    store.stage_layer(tar, parent_contents.as_deref())?
+                    let staged = store.stage_layer(tar, parent_contents.as_deref())?;
+                    // As c/storage records a layer created from another's uncompressed
+                    // diff: the "compressed" size is what was read, with no compression.
+                    compressed_size = staged.applied.diff_size;
+                    compression = 0;
+                    staged
                 }
             };
             if staged.applied.diff_digest != diff_id {
@@ -435,8 +442,8 @@ fn commit_image(
             id: id.clone(),
             staged,
             compressed_digest: Some(digest),
-            compressed_size: received.compressed_size,
-            compression: received.compression,
+            compressed_size,
+            compression,
         });
         parent = id;
     }
