@@ -860,3 +860,39 @@ fn an_image_chosen_from_a_list_is_stored_with_the_list_as_skopeo_does() {
     };
     inspect.assert_same_inspect_json();
 }
+
+#[test]
+fn an_image_podman_pulled_is_read_with_its_digest_and_layers() {
+    use skopos_testimage::registry::{RegistryOptions, TestRegistry};
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "latest", 48);
+    let pushed = format!("{}/skopos/pulled:v1", registry.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "oci:src:latest",
+            &format!("docker://{pushed}"),
+        ])
+        .assert_success();
+    for driver in ["vfs", "overlay"] {
+        let store = PodmanStore::new(driver);
+        store.podman_ok(&["pull", "-q", "--tls-verify=false", &pushed]);
+        let reference = store.reference(&pushed);
+        let raw = workspace.skopos(&["inspect", "--raw", &reference]);
+        raw.assert_success();
+        assert_eq!(sha256_digest(&raw.stdout_bytes), image.manifest.digest);
+        let out = format!("out-{driver}");
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                &reference,
+                &format!("oci:{out}:latest"),
+            ])
+            .assert_success();
+        assert_eq!(oci_layer_diff_ids(&workspace.path(&out)), image.diff_ids);
+    }
+}
