@@ -3,6 +3,8 @@
 //! and overlay drivers' layer directories, and layer contents (applied from a tar with
 //! tar-split metadata, rebuilt into the same tar). It knows nothing of image transports.
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod config;
 mod copytree;

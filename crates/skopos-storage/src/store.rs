@@ -592,3 +592,145 @@ fn go_now() -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar with what makes byte-exact rebuilding hard: a GNU long name, PAX records
+    /// (xattr, fractional mtime), a hard link, an empty file, and junk after the end.
+    fn awkward_tar() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let long_name = format!("dir/{}/file.txt", "x".repeat(150));
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        header.set_size(5);
+        builder
+            .append_data(&mut header, &long_name, &b"hello"[..])
+            .unwrap();
+        builder
+            .append_pax_extensions([
+                ("mtime", &b"1700000000.25"[..]),
+                ("SCHILY.xattr.user.comment", &b"kept"[..]),
+            ])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o600);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_001);
+        header.set_size(3);
+        builder
+            .append_data(&mut header, "pax.bin", &b"abc"[..])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Link);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(0);
+        builder
+            .append_link(&mut header, "hard.bin", "pax.bin")
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(0);
+        builder.append_data(&mut header, "empty", &b""[..]).unwrap();
+        let mut bytes = builder.into_inner().unwrap();
+        bytes.extend_from_slice(&[0u8; 3000]);
+        bytes.extend_from_slice(b"trailing bytes some tools leave");
+        bytes
+    }
+
+    #[test]
+    fn a_staged_and_committed_layer_reads_back_as_the_same_tar() {
+        for driver in [Driver::Vfs, Driver::Overlay] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(StoreLocation {
+                driver,
+                graph_root: dir.path().join("root"),
+                run_root: dir.path().join("run"),
+            })
+            .unwrap();
+            let tar = awkward_tar();
+            let staged = store.stage_layer(&tar[..], None).unwrap();
+            let diff_id = staged.applied.diff_digest.clone();
+            assert_eq!(diff_id, Digest::sha256_of(&tar));
+            assert_eq!(staged.applied.diff_size, tar.len() as u64);
+            store
+                .commit_image(NewImage {
+                    id: "f".repeat(64),
+                    layers: vec![NewLayer {
+                        id: diff_id.hex().to_string(),
+                        staged: Some(staged),
+                        compressed_digest: Some(diff_id.clone()),
+                        compressed_size: tar.len() as u64,
+                        compression: 0,
+                    }],
+                    names: vec!["example.com/awkward:latest".into()],
+                    created: None,
+                    big_data: vec![("manifest".into(), b"{}".to_vec())],
+                    metadata: "{}".into(),
+                })
+                .unwrap();
+            let mut rebuilt = Vec::new();
+            store
+                .layer_tar(diff_id.hex())
+                .unwrap()
+                .read_to_end(&mut rebuilt)
+                .unwrap();
+            assert!(rebuilt == tar, "{driver:?}: the rebuilt tar differs");
+            let state = store.read_state().unwrap();
+            assert_eq!(state.images[0].digest, Digest::sha256_of(b"{}").to_string());
+            store.delete_image(&"f".repeat(64)).unwrap();
+            let state = store.read_state().unwrap();
+            assert!(state.images.is_empty() && state.layers.is_empty());
+            assert!(!store.layer_contents(diff_id.hex()).exists());
+        }
+    }
+
+    #[test]
+    fn a_changed_layer_file_fails_the_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreLocation {
+            driver: Driver::Vfs,
+            graph_root: dir.path().join("root"),
+            run_root: dir.path().join("run"),
+        })
+        .unwrap();
+        let tar = awkward_tar();
+        let staged = store.stage_layer(&tar[..], None).unwrap();
+        let id = staged.applied.diff_digest.hex().to_string();
+        store
+            .commit_image(NewImage {
+                id: "e".repeat(64),
+                layers: vec![NewLayer {
+                    id: id.clone(),
+                    staged: Some(staged),
+                    compressed_digest: None,
+                    compressed_size: 0,
+                    compression: 0,
+                }],
+                names: Vec::new(),
+                created: None,
+                big_data: Vec::new(),
+                metadata: String::new(),
+            })
+            .unwrap();
+        let file = store.layer_contents(&id).join("pax.bin");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&file, b"xyz").unwrap();
+        let mut rebuilt = Vec::new();
+        let error = store
+            .layer_tar(&id)
+            .unwrap()
+            .read_to_end(&mut rebuilt)
+            .unwrap_err();
+        assert!(error.to_string().contains("checksum"), "{error}");
+    }
+}
