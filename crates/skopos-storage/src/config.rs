@@ -44,13 +44,7 @@ pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
     let graph_root = request
         .graph_root
         .clone()
-        .or_else(|| {
-            if rootless {
-                None
-            } else {
-                conf.graph_root.clone()
-            }
-        })
+        .or_else(|| conf.graph_root.clone())
         .unwrap_or_else(|| {
             if rootless {
                 env("XDG_DATA_HOME")
@@ -105,28 +99,43 @@ fn prior_driver(graph_root: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The storage.conf settings that apply. A rootless user's own file (or the one
+/// `$CONTAINERS_STORAGE_CONF` names) applies whole; otherwise the system file applies, but
+/// for a rootless user only its driver (its roots are root's store).
 fn read_storage_conf(rootless: bool) -> Result<StorageConf> {
-    let mut candidates = Vec::new();
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|t| parse_storage_conf(&t))
+    };
     if let Some(path) = std::env::var_os("CONTAINERS_STORAGE_CONF").filter(|v| !v.is_empty()) {
-        candidates.push(PathBuf::from(path));
+        return Ok(read(Path::new(&path)).unwrap_or_default());
+    }
+    if rootless {
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(conf) = config_home.and_then(|home| read(&home.join("containers/storage.conf")))
+        {
+            return Ok(conf);
+        }
+    }
+    let system = [
+        "/etc/containers/storage.conf",
+        "/usr/share/containers/storage.conf",
+    ]
+    .into_iter()
+    .find_map(|path| read(Path::new(path)))
+    .unwrap_or_default();
+    Ok(if rootless {
+        StorageConf {
+            driver: system.driver,
+            ..StorageConf::default()
+        }
     } else {
-        if rootless {
-            let config_home = std::env::var_os("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-            if let Some(config_home) = config_home {
-                candidates.push(config_home.join("containers/storage.conf"));
-            }
-        }
-        candidates.push(PathBuf::from("/etc/containers/storage.conf"));
-        candidates.push(PathBuf::from("/usr/share/containers/storage.conf"));
-    }
-    for path in candidates {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            return Ok(parse_storage_conf(&text));
-        }
-    }
-    Ok(StorageConf::default())
+        system
+    })
 }
 
 /// The `driver`, `graphroot` and `runroot` string keys of the `[storage]` table.

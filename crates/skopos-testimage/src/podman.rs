@@ -272,13 +272,18 @@ impl PodmanStore {
         self.dir.path().join("root")
     }
 
+    /// The store's run root.
+    pub fn run_root(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
     /// `containers-storage:[DRIVER@ROOT+RUNROOT]NAME` for this store.
     pub fn reference(&self, name: &str) -> String {
         format!(
             "containers-storage:[{}@{}+{}]{name}",
             self.driver,
             self.graph_root().display(),
-            self.dir.path().join("run").display()
+            self.run_root().display()
         )
     }
 

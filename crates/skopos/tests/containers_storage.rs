@@ -896,3 +896,53 @@ fn an_image_podman_pulled_is_read_with_its_digest_and_layers() {
         assert_eq!(oci_layer_diff_ids(&workspace.path(&out)), image.diff_ids);
     }
 }
+
+#[test]
+fn a_reference_without_a_store_uses_storage_conf_and_the_store_s_prior_driver() {
+    let workspace = Workspace::new();
+    workspace.image("src", "latest", 49);
+    let store = PodmanStore::new("overlay");
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:src:latest",
+            &store.reference(NAME),
+        ])
+        .assert_success();
+    // No driver in the file: the store already is an overlay store.
+    let conf = workspace.path("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            store.graph_root().display(),
+            store.run_root().display()
+        ),
+    )
+    .expect("writing storage.conf");
+    let conf = conf.to_str().expect("UTF-8 path");
+    let other = "example.com/skopos/from-conf:v1";
+    workspace
+        .skopos_with_env(
+            &[("CONTAINERS_STORAGE_CONF", conf)],
+            &[
+                "--insecure-policy",
+                "copy",
+                "oci:src:latest",
+                &format!("containers-storage:{other}"),
+            ],
+        )
+        .assert_success();
+    let names: Vec<String> = store
+        .image_list()
+        .iter()
+        .map(|line| line.split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, vec![other.to_string(), NAME.to_string()]);
+    let inspect = workspace.skopos_with_env(
+        &[("CONTAINERS_STORAGE_CONF", conf)],
+        &["inspect", "--raw", &format!("containers-storage:{NAME}")],
+    );
+    inspect.assert_success();
+}
