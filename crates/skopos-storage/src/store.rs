@@ -299,6 +299,17 @@ impl Store {
         Ok(StagedLayer { dir, applied })
     }
 
+    /// A staged layer's contents as its original tar, rebuilt like [`Store::layer_tar`].
+    pub fn staged_layer_tar(&self, staged: &StagedLayer) -> Result<Box<dyn Read + Send>> {
+        let file = fs::File::open(staged.dir.path().join(STAGED_TAR_SPLIT))
+            .context("opening a staged layer's tar-split metadata")?;
+        let lines = BufReader::new(GzDecoder::new(BufReader::new(file)));
+        Ok(Box::new(TarRebuilder::new(
+            lines,
+            &self.staged_contents(staged),
+        )))
+    }
+
     /// Where a staged layer's files are (a vfs child is staged on top of a copy of them).
     pub fn staged_contents(&self, staged: &StagedLayer) -> PathBuf {
         self.driver().staged_contents(staged.dir.path())

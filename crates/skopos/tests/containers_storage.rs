@@ -946,3 +946,51 @@ fn a_reference_without_a_store_uses_storage_conf_and_the_store_s_prior_driver() 
     );
     inspect.assert_success();
 }
+
+#[test]
+fn the_same_layer_twice_in_one_image_is_stored_as_skopeo_does() {
+    let workspace = Workspace::new();
+    let repeated = tar_with_raw_name(b"repeated");
+    let diff_ids = write_layout(
+        &workspace.path("twice"),
+        &[
+            (repeated.clone(), true),
+            (tar_with_raw_name(b"middle"), true),
+            (repeated, true),
+        ],
+    );
+    for driver in ["vfs", "overlay"] {
+        let by_skopeo = PodmanStore::new(driver);
+        let by_skopos = PodmanStore::new(driver);
+        workspace
+            .skopeo_as_root(&[
+                "--insecure-policy",
+                "copy",
+                "oci:twice:latest",
+                &by_skopeo.reference(NAME),
+            ])
+            .assert_success();
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                "oci:twice:latest",
+                &by_skopos.reference(NAME),
+            ])
+            .assert_success();
+        assert_eq!(
+            podman_identity(&by_skopos, NAME),
+            podman_identity(&by_skopeo, NAME)
+        );
+        assert_eq!(
+            store_records(&by_skopos, driver),
+            store_records(&by_skopeo, driver)
+        );
+        let archive = workspace.path(&format!("twice-{driver}.tar"));
+        by_skopos.save(NAME, &archive);
+        assert_eq!(
+            saved_layer_digests(&archive, &workspace, &format!("twice-{driver}")),
+            diff_ids
+        );
+    }
+}

@@ -305,8 +305,8 @@ impl ImageDestination for StorageDestination {
             let layer = received
                 .remove(digest)
                 .or_else(|| {
-                    // The same blob twice in one image: the second use shares the first's
-                    // contents, which are in the store by then.
+                    // The same blob twice in one image: the later use is rebuilt from the
+                    // first one's contents at commit.
                     plan.iter().find_map(|(d, l): &(Digest, ReceivedLayer)| {
                         (d == digest).then(|| ReceivedLayer {
                             pending: PendingLayer::InStore {
@@ -410,23 +410,29 @@ fn commit_image(
                     store.stage_layer(std::io::BufReader::new(tar), parent_contents.as_deref())?
                 }
                 PendingLayer::InStore { layer_id, .. } => {
-                    // The same contents under another parent: rebuilt from the store.
-                    let source = if layer_id.is_empty() {
-                        layers
+                    // The same contents under another parent: rebuilt from the stored layer,
+                    // or (the same blob twice in this image) from its first use.
+                    let (tar, from_store) = if layer_id.is_empty() {
+                        let first = layers
                             .iter()
-                            .rev()
                             .find(|layer| layer.compressed_digest.as_ref() == Some(&digest))
-                            .map(|layer| layer.id.clone())
-                            .unwrap_or_default()
+                            .ok_or_else(|| {
+                                anyhow::anyhow!("internal error: layer {digest} has no first use")
+                            })?;
+                        match &first.staged {
+                            Some(staged) => (store.staged_layer_tar(staged)?, false),
+                            None => (store.layer_tar(&first.id)?, true),
+                        }
                     } else {
-                        layer_id
+                        (store.layer_tar(&layer_id)?, true)
                     };
-                    let tar = store.layer_tar(&source)?;
                     let staged = store.stage_layer(tar, parent_contents.as_deref())?;
-                    // As c/storage records a layer created from another's uncompressed
-                    // diff: the "compressed" size is what was read, with no compression.
-                    compressed_size = staged.applied.diff_size;
-                    compression = 0;
+                    if from_store {
+                        // As c/storage records a layer created from a stored layer's diff:
+                        // the "compressed" size is what was read, with no compression.
+                        compressed_size = staged.applied.diff_size;
+                        compression = 0;
+                    }
                     staged
                 }
             };
