@@ -25,6 +25,10 @@ use crate::tarsplit::{TarRebuilder, TarSplitWriter};
 
 /// The tar-split file name suffix.
 const TAR_SPLIT_SUFFIX: &str = ".tar-split.gz";
+/// c/storage's drivers' directory of staging directories, in the driver's home.
+const STAGING_DIR: &str = "staging";
+/// The lock file in each staging directory.
+const STAGING_LOCK: &str = "staging.lock";
 /// Name of the staged tar-split file inside a staging directory.
 const STAGED_TAR_SPLIT: &str = "tar-split.gz";
 
@@ -97,6 +101,9 @@ impl StoreState {
 #[derive(Debug)]
 pub struct StagedLayer {
     dir: tempfile::TempDir,
+    /// Held while the layer is staged, so that c/storage's clean-up of stale staging
+    /// directories leaves this one alone. Dropped after `dir` is removed.
+    _lock: Lock,
     /// What applying it found (DiffID, size, owners).
     pub applied: AppliedLayer,
 }
@@ -249,15 +256,22 @@ impl Store {
         Ok(Box::new(TarRebuilder::new(lines, &contents)))
     }
 
-    /// A temporary directory on the store's file system (so staged layers can be renamed
-    /// into place), removed when dropped.
-    pub fn temp_dir(&self) -> Result<tempfile::TempDir> {
-        let tmp = self.location.graph_root.join("tmp");
-        create_private_dir(&tmp)?;
-        tempfile::Builder::new()
+    /// A new staging directory, as c/storage's drivers make them: in the driver's home
+    /// (`<driver>/staging/`, on the same mount as the layers even when overlay has
+    /// bind-mounted its home), with `staging.lock` in it held exclusively.
+    fn staging_dir(&self) -> Result<(tempfile::TempDir, Lock)> {
+        let staging = self
+            .driver()
+            .home(&self.location.graph_root)
+            .join(STAGING_DIR);
+        create_private_dir(&self.driver().home(&self.location.graph_root))?;
+        create_private_dir(&staging)?;
+        let dir = tempfile::Builder::new()
             .prefix("skopos-")
-            .tempdir_in(&tmp)
-            .with_context(|| format!("creating a staging directory in {}", tmp.display()))
+            .tempdir_in(&staging)
+            .with_context(|| format!("creating a staging directory in {}", staging.display()))?;
+        let lock = Lock::acquire(&dir.path().join(STAGING_LOCK), true)?;
+        Ok((dir, lock))
     }
 
     /// A temporary file on the store's file system, removed when dropped.
@@ -278,7 +292,7 @@ impl Store {
         layer: impl Read,
         parent_contents: Option<&Path>,
     ) -> Result<StagedLayer> {
-        let dir = self.temp_dir()?;
+        let (dir, lock) = self.staging_dir()?;
         let contents = self.driver().new_staged(dir.path())?;
         if let Some(parent) = parent_contents.filter(|_| self.driver().needs_parent_contents()) {
             crate::copytree::copy_tree(parent, &contents)?;
@@ -296,7 +310,11 @@ impl Store {
             .into_inner()
             .map_err(|error| error.into_error())?
             .sync_all()?;
-        Ok(StagedLayer { dir, applied })
+        Ok(StagedLayer {
+            dir,
+            _lock: lock,
+            applied,
+        })
     }
 
     /// A staged layer's contents as its original tar, rebuilt like [`Store::layer_tar`].
@@ -384,6 +402,9 @@ impl Store {
                     .context("moving the tar-split metadata into place")?;
                 fs::set_permissions(&tar_split, fs::Permissions::from_mode(0o600))?;
                 installed.push(layer.id.clone());
+                // Not part of the layer; the lock itself stays held (its descriptor is
+                // open) until `staged` is dropped, after the move.
+                fs::remove_file(staged.dir.path().join(STAGING_LOCK))?;
                 self.driver().install(
                     &self.location.graph_root,
                     staged.dir.path(),
