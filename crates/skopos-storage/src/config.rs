@@ -21,6 +21,27 @@ pub struct StoreRequest {
     pub graph_root: Option<PathBuf>,
     /// The run root named in the reference.
     pub run_root: Option<PathBuf>,
+    /// Driver options named in the reference (`:opt,opt`).
+    pub options: Vec<String>,
+}
+
+/// Driver options that only change how layers are mounted; skopos never mounts a layer,
+/// so they have nothing to do.
+const MOUNT_ONLY_OPTIONS: &[&str] = &["mountopt", "mount_program", "skip_mount_home", "size"];
+
+/// Fails for a driver option that would change what skopos writes or reads, which it does
+/// not implement (such as `vfs.ignore_chown_errors` or `overlay.force_mask`).
+fn check_options(options: &[String]) -> Result<()> {
+    for option in options {
+        let key = option
+            .split_once('=')
+            .map_or(option.as_str(), |(key, _)| key);
+        let name = key.rsplit_once('.').map_or(key, |(_, name)| name);
+        if !MOUNT_ONLY_OPTIONS.contains(&name) {
+            anyhow::bail!("storage option {option:?} is not supported by skopos");
+        }
+    }
+    Ok(())
 }
 
 /// The `[storage]` settings skopos reads from storage.conf.
@@ -33,6 +54,7 @@ struct StorageConf {
 
 /// The store `request` means, filled in from the environment and configuration.
 pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
+    check_options(&request.options)?;
     let rootless = !rustix::process::geteuid().is_root();
     let conf = read_storage_conf(rootless)?;
     let env = |name: &str| {
@@ -175,6 +197,21 @@ fn parse_storage_conf(text: &str) -> StorageConf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_options_about_mounting_are_accepted() {
+        let options = |list: &[&str]| list.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        assert!(check_options(&options(&[
+            "overlay.mountopt=nodev",
+            "mount_program=/bin/x"
+        ]))
+        .is_ok());
+        let error = check_options(&options(&["vfs.ignore_chown_errors=true"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "storage option \"vfs.ignore_chown_errors=true\" is not supported by skopos"
+        );
+    }
 
     #[test]
     fn storage_conf_keys_are_read_from_the_storage_table() {

@@ -24,6 +24,7 @@ fn open_store(reference: &StorageReference) -> Result<Arc<Store>> {
         driver: reference.driver.clone(),
         graph_root: reference.graph_root.clone(),
         run_root: reference.run_root.clone(),
+        options: reference.options.clone(),
     };
     let location = resolve(&request)?;
     Ok(Arc::new(Store::open(location)?))
