@@ -182,11 +182,10 @@ impl ImageDestination for StorageDestination {
         expected: Option<&BlobInfo>,
         is_config: bool,
     ) -> Result<WrittenBlob> {
-        let (hashed, summary) = DigestingReader::new(stream, Algorithm::Sha256, None, None);
         if is_config {
             let mut bytes = Vec::new();
-            let mut hashed = hashed;
-            tokio::io::AsyncReadExt::read_to_end(&mut hashed, &mut bytes).await?;
+            let mut stream = stream;
+            tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut bytes).await?;
             let digest = match expected {
                 Some(info) => info.digest.clone(),
                 None => Digest::sha256_of(&bytes),
@@ -195,9 +194,17 @@ impl ImageDestination for StorageDestination {
             *Self::lock(&self.config) = Some((digest.clone(), bytes));
             return Ok(WrittenBlob { digest, size });
         }
+        // The engine verifies a digest it knows; only a blob changed on the way (recompressed)
+        // needs hashing here.
+        let (stream, summary): (BlobReader, _) = if expected.is_some() {
+            (stream, None)
+        } else {
+            let (hashed, summary) = DigestingReader::new(stream, Algorithm::Sha256, None, None);
+            (Box::pin(hashed), Some(summary))
+        };
         let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = CountingReader {
-            inner: hashed,
+            inner: stream,
             count: count.clone(),
         };
         let (compression, stream) = Compression::detect_in(counted)
@@ -238,7 +245,7 @@ impl ImageDestination for StorageDestination {
         let digest = match expected {
             Some(info) => info.digest.clone(),
             None => summary
-                .get()
+                .and_then(|summary| summary.get())
                 .map(|s| s.digest)
                 .ok_or_else(|| anyhow::anyhow!("the layer stream ended early"))?,
         };
