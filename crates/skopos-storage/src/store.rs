@@ -397,11 +397,14 @@ impl Store {
                     // Left by an interrupted writer: no record names it.
                     self.driver().remove(&self.location.graph_root, &layer.id)?;
                 }
-                let tar_split = self.tar_split_path(&layer.id);
-                fs::rename(staged.dir.path().join(STAGED_TAR_SPLIT), &tar_split)
-                    .context("moving the tar-split metadata into place")?;
-                fs::set_permissions(&tar_split, fs::Permissions::from_mode(0o600))?;
+                // Copied, not renamed: a running podman may have bind-mounted the driver's
+                // home (where it was staged), which makes it another mount.
+                let metadata = fs::read(staged.dir.path().join(STAGED_TAR_SPLIT))
+                    .context("reading the staged tar-split metadata")?;
                 installed.push(layer.id.clone());
+                write_atomically(&self.tar_split_path(&layer.id), &metadata, 0o600)
+                    .context("writing the tar-split metadata")?;
+                fs::remove_file(staged.dir.path().join(STAGED_TAR_SPLIT))?;
                 // Not part of the layer; the lock itself stays held (its descriptor is
                 // open) until `staged` is dropped, after the move.
                 fs::remove_file(staged.dir.path().join(STAGING_LOCK))?;
