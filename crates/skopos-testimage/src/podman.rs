@@ -358,6 +358,22 @@ impl PodmanStore {
     }
 }
 
+impl Drop for PodmanStore {
+    fn drop(&mut self) {
+        // c/storage's overlay driver bind-mounts its home onto itself (a private mount) and
+        // podman does not always undo that when it exits; the temp dir cannot go otherwise.
+        if self.driver == "overlay" {
+            let home = self.graph_root().join("overlay");
+            while Command::new("umount")
+                .arg(&home)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+            {}
+        }
+    }
+}
+
 impl Drop for PodmanService {
     fn drop(&mut self) {
         // Closing the pipe makes the watchdog stop the service and exit.
