@@ -30,6 +30,12 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         .map_err(|e| e.context(format!("Invalid source name {}", args.source())))?;
     let destination_name = ImageName::parse(args.destination())
         .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
+    skopos_transports::check_reference(&source_name)
+        .await
+        .map_err(|e| e.context(format!("Invalid source name {}", args.source())))?;
+    skopos_transports::check_reference(&destination_name)
+        .await
+        .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
     let mut source_ctx = SystemContext {
         oci_shared_blob_dir: args.src.shared_blob_dir.clone(),
         docker_daemon_host: args.src.daemon_host.clone(),

@@ -347,16 +347,22 @@ fn with_shorthand(long_flag: &str) -> String {
     }
 }
 
-/// `delete IMAGE`: only registries can delete images so far.
+/// `delete IMAGE`: registries and containers-storage can delete images.
 async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Result<()> {
     let input = &args.args[0];
     let name = skopos_core::ImageName::parse(input)
+        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
+    skopos_transports::check_reference(&name)
+        .await
         .map_err(|e| e.context(format!("Invalid source name {input}")))?;
     let mut ctx = skopos_core::SystemContext {
         auth_file: args.image.authfile.clone(),
         ..copy::base_context(global)
     };
     args.image.apply_registry_settings(&mut ctx)?;
+    if let skopos_core::ImageName::ContainersStorage(reference) = &name {
+        return skopos_transports::storage::delete_image(reference).await;
+    }
     let skopos_core::ImageName::Docker(reference) = &name else {
         bail!(
             "Deleting images not implemented for {}: images",

@@ -82,6 +82,7 @@ pub async fn copy_image(
                             copier.options.source_name
                         )
                     })?;
+                destination.note_source_list(&bytes).await?;
                 copier
                     .copy_instance_as_top_level(&chosen)
                     .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
-    self, AnyManifest, CompressionUpdate, ConversionInputs, LayerUpdate, Manifest,
+    self, AnyManifest, CompressionUpdate, ConversionInputs, LayerInfo, LayerUpdate, Manifest,
 };
 use skopos_core::media_type::{self, is_list, is_schema1};
 use skopos_core::{BlobInfo, Digest, ImageDestination, ImageSource, Result};
@@ -124,6 +124,29 @@ impl Copier {
             is_schema1(&mime) && candidates.iter().any(|candidate| !is_schema1(candidate));
 
         let layers = image.layers();
+        // A source may hand out other blobs than the manifest names (containers-storage:
+        // keeps layers uncompressed); the manifest then follows what was copied.
+        let copy_infos: Vec<BlobInfo> = match self
+            .source
+            .layer_infos_for_copy(source_instance)
+            .await
+            .context("reading the source's layers")?
+        {
+            Some(infos) if infos.len() == layers.len() => {
+                let differs = infos.iter().zip(&layers).any(|(i, l)| i.digest != l.digest);
+                if differs && !can_modify {
+                    bail!("Copying this image would require changing layer representation, which we cannot do: {}",
+                        if options.preserve_digests { "--preserve-digests was given" } else { "the image is signed" });
+                }
+                infos
+            }
+            Some(infos) => bail!(
+                "the source has {} layers, its manifest {}",
+                infos.len(),
+                layers.len()
+            ),
+            None => layers.iter().map(|l| l.blob_info()).collect(),
+        };
         let plan = LayerPlan {
             can_modify,
             desired: self.destination.desired_layer_compression(),
@@ -131,17 +154,31 @@ impl Copier {
             level: options.compression_level,
             need_diff_id: need_diff_ids,
         };
-        let copied = self
-            .copy_layers(layers.iter().map(|l| l.blob_info()).collect(), plan)
-            .await?;
+        let copied = self.copy_layers(copy_infos.clone(), plan).await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
-            .map(|l| {
-                let c = &copied[&l.digest];
+            .zip(&copy_infos)
+            .map(|(l, source)| {
+                let c = &copied[&source.digest];
+                // A compressed manifest layer handed out uncompressed and kept so.
+                let compression = if c.compression == CompressionUpdate::Unchanged
+                    && source.digest != l.digest
+                    && l.declared_compression().is_some()
+                    && (LayerInfo {
+                        media_type: source.media_type.clone(),
+                        ..l.clone()
+                    })
+                    .declared_compression()
+                    .is_none()
+                {
+                    CompressionUpdate::Decompressed
+                } else {
+                    c.compression
+                };
                 LayerUpdate {
                     digest: c.written.digest.clone(),
                     size: c.written.size,
-                    compression: c.compression,
+                    compression,
                 }
             })
             .collect();
@@ -150,9 +187,9 @@ impl Copier {
             .zip(&layers)
             .any(|(u, l)| u.digest != l.digest || u.compression != CompressionUpdate::Unchanged);
         let diff_ids: Option<Vec<Digest>> = if need_diff_ids {
-            layers
+            copy_infos
                 .iter()
-                .map(|l| copied[&l.digest].diff_id.clone())
+                .map(|source| copied[&source.digest].diff_id.clone())
                 .collect()
         } else {
             None

@@ -161,6 +161,18 @@ pub trait ImageSource: Send + Sync {
         true
     }
 
+    /// The layers as this source will hand them out, when that differs from what the
+    /// manifest says (containers/image's `LayerInfosForCopy`): a store that keeps layers
+    /// uncompressed returns their DiffIDs and uncompressed media types, one per manifest
+    /// layer; the copy engine then copies these and updates the manifest. `None` (the
+    /// default) means the manifest's layers.
+    async fn layer_infos_for_copy(
+        &self,
+        _instance: Option<&Digest>,
+    ) -> Result<Option<Vec<BlobInfo>>> {
+        Ok(None)
+    }
+
     /// The tags of the image's repository, for transports that have them (`inspect`'s
     /// `RepoTags`); `None` elsewhere.
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
@@ -229,6 +241,14 @@ pub trait ImageDestination: Send + Sync {
     /// Store signatures for the top-level manifest or one instance.
     async fn put_signatures(&self, signatures: &[Vec<u8>], instance: Option<&Digest>)
         -> Result<()>;
+
+    /// The source's manifest list, when the image being written is the one instance chosen
+    /// from it (containers/image's `UnparsedToplevel`). containers-storage stores the list
+    /// too, so that the image is also found by the list's digest; other destinations
+    /// ignore it. Called before [`commit`](ImageDestination::commit).
+    async fn note_source_list(&self, _list: &[u8]) -> Result<()> {
+        Ok(())
+    }
 
     /// Make everything written visible, atomically where the transport allows.
     async fn commit(&self) -> Result<()>;

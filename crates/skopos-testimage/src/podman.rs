@@ -64,8 +64,11 @@ impl PodmanService {
             CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
         std::fs::write(dir.path().join("containers.conf"), containers_conf)
             .expect("writing containers.conf for podman");
-        std::fs::write(dir.path().join("storage.conf"), storage_conf(dir.path()))
-            .expect("writing storage.conf for podman");
+        std::fs::write(
+            dir.path().join("storage.conf"),
+            storage_conf(dir.path(), "vfs"),
+        )
+        .expect("writing storage.conf for podman");
         let socket = dir.path().join("podman.sock");
         let mut command = Command::new("sh");
         command
@@ -74,7 +77,7 @@ impl PodmanService {
             .arg("podman-watchdog")
             .arg(dir.path())
             .arg(PODMAN_BINARY)
-            .args(store_arguments(dir.path()))
+            .args(store_arguments(dir.path(), "vfs"))
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
             .stdin(Stdio::piped())
@@ -145,7 +148,9 @@ impl PodmanService {
     /// Run the `podman` CLI with `args` against the service's store.
     pub fn podman(&self, args: &[&str]) -> Output {
         let mut command = Command::new(PODMAN_BINARY);
-        command.args(store_arguments(self.dir.path())).args(args);
+        command
+            .args(store_arguments(self.dir.path(), "vfs"))
+            .args(args);
         isolate(&mut command, self.dir.path());
         command
             .stdin(Stdio::null())
@@ -229,6 +234,146 @@ impl PodmanService {
     }
 }
 
+/// The podman CLI (no service) on a private store in a temporary directory, with a driver
+/// of the test's choice: for tests that put images into a containers-storage store with
+/// other tools (`containers-storage:[DRIVER@ROOT+RUNROOT]NAME`) and look at them with podman.
+pub struct PodmanStore {
+    dir: tempfile::TempDir,
+    driver: String,
+}
+
+impl PodmanStore {
+    /// A fresh, empty store for `driver` (`vfs` or `overlay`).
+    pub fn new(driver: &str) -> PodmanStore {
+        let dir = tempfile::Builder::new()
+            .prefix("skopos-store-")
+            .tempdir()
+            .expect("creating a temp dir for a podman store");
+        for sub in ["tmp", "xdg-runtime", "xdg-config", "xdg-data", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("creating a podman temp dir");
+        }
+        let containers_conf =
+            CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
+        std::fs::write(dir.path().join("containers.conf"), containers_conf)
+            .expect("writing containers.conf for podman");
+        std::fs::write(
+            dir.path().join("storage.conf"),
+            storage_conf(dir.path(), driver),
+        )
+        .expect("writing storage.conf for podman");
+        PodmanStore {
+            dir,
+            driver: driver.to_string(),
+        }
+    }
+
+    /// The store's graph root.
+    pub fn graph_root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// The store's run root.
+    pub fn run_root(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// `containers-storage:[DRIVER@ROOT+RUNROOT]NAME` for this store.
+    pub fn reference(&self, name: &str) -> String {
+        format!(
+            "containers-storage:[{}@{}+{}]{name}",
+            self.driver,
+            self.graph_root().display(),
+            self.run_root().display()
+        )
+    }
+
+    /// The `podman` CLI with `args` against this store, not started yet (to run it next to
+    /// something else).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(PODMAN_BINARY);
+        command
+            .args(store_arguments(self.dir.path(), &self.driver))
+            .args(args);
+        isolate(&mut command, self.dir.path());
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// Run the `podman` CLI with `args` against this store.
+    pub fn podman(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .unwrap_or_else(|error| panic!("running podman {}: {error}", args.join(" ")))
+    }
+
+    /// Run the `podman` CLI with `args`; its stdout. Panics (failing the test) with
+    /// podman's stderr when it fails.
+    pub fn podman_ok(&self, args: &[&str]) -> String {
+        let output = self.podman(args);
+        assert!(
+            output.status.success(),
+            "podman {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `podman image inspect NAME`'s first (only) object.
+    pub fn image_inspect(&self, name: &str) -> serde_json::Value {
+        let text = self.podman_ok(&["image", "inspect", name]);
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("podman image inspect {name}: not JSON ({error})"));
+        parsed[0].clone()
+    }
+
+    /// `REPOSITORY:TAG IMAGE-ID` of every image (`podman images`), sorted.
+    pub fn image_list(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .podman_ok(&[
+                "images",
+                "--no-trunc",
+                "--format",
+                "{{.Repository}}:{{.Tag}} {{.ID}}",
+            ])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `podman save --format docker-archive -o ARCHIVE NAME`.
+    pub fn save(&self, name: &str, archive: &Path) {
+        let archive = archive.to_str().expect("archive path is UTF-8");
+        self.podman_ok(&[
+            "save",
+            "-q",
+            "--format",
+            "docker-archive",
+            "-o",
+            archive,
+            name,
+        ]);
+    }
+}
+
+impl Drop for PodmanStore {
+    fn drop(&mut self) {
+        // c/storage's overlay driver bind-mounts its home onto itself (a private mount) and
+        // podman does not always undo that when it exits; the temp dir cannot go otherwise.
+        if self.driver == "overlay" {
+            let home = self.graph_root().join("overlay");
+            while Command::new("umount")
+                .arg(&home)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+            {}
+        }
+    }
+}
+
 impl Drop for PodmanService {
     fn drop(&mut self) {
         // Closing the pipe makes the watchdog stop the service and exit.
@@ -238,23 +383,23 @@ impl Drop for PodmanService {
 }
 
 /// A storage.conf naming the same store as the flags: podman insists on one.
-fn storage_conf(dir: &Path) -> String {
+fn storage_conf(dir: &Path, driver: &str) -> String {
     format!(
-        "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+        "[storage]\ndriver = \"{driver}\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
         dir.join("root").display(),
         dir.join("run").display()
     )
 }
 
 /// The global flags that put podman's whole state under `dir`.
-fn store_arguments(dir: &Path) -> Vec<String> {
+fn store_arguments(dir: &Path, driver: &str) -> Vec<String> {
     vec![
         "--root".into(),
         dir.join("root").display().to_string(),
         "--runroot".into(),
         dir.join("run").display().to_string(),
         "--storage-driver".into(),
-        "vfs".into(),
+        driver.into(),
         "--tmpdir".into(),
         dir.join("tmp").display().to_string(),
         "--events-backend".into(),

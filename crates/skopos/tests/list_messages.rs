@@ -191,7 +191,10 @@ fn an_index_that_does_not_parse_is_reported_with_what_was_being_done() {
     let index_json = workspace.path("idx/index.json");
     let pointing = String::from_utf8(common::read(&index_json))
         .expect("index.json is text")
-        .replace(&format!("sha256:{}", index.index.hex()), &broken_digest.to_string())
+        .replace(
+            &format!("sha256:{}", index.index.hex()),
+            &broken_digest.to_string(),
+        )
         .replace(
             &format!("\"size\":{}", index.index.size),
             &format!("\"size\":{}", broken.len()),

@@ -230,6 +230,33 @@ impl Workspace {
         Some(self.run(command, "home-skopeo", "skopeo-1.22", args, env))
     }
 
+    /// Runs skopeo with exactly `args` as root, for `containers-storage:` (which skopeo,
+    /// as an ordinary user, reaches only by re-executing itself in a new user namespace).
+    /// It runs in a private mount namespace with an empty directory of the work area over
+    /// /var/lib, so that its blob-info cache (/var/lib/containers/cache for root) stays in
+    /// the test's temp dir.
+    pub fn skopeo_as_root(&self, args: &[&str]) -> Outcome {
+        self.skopeo_binary_as_root(skopeo_binary(), args)
+    }
+
+    /// [`Workspace::skopeo_as_root`] with another skopeo binary (such as `$SKOPEO_1_22`).
+    pub fn skopeo_binary_as_root(&self, binary: &Path, args: &[&str]) -> Outcome {
+        let scratch = self.path("skopeo-var-lib");
+        create_dir(&scratch);
+        let mut command = Command::new("unshare");
+        command
+            .args([
+                "--mount",
+                "sh",
+                "-c",
+                "mount --bind \"$0\" /var/lib && exec \"$@\"",
+            ])
+            .arg(&scratch)
+            .arg(binary)
+            .args(args);
+        self.run(command, "home-skopeo", "skopeo", args, &[])
+    }
+
     /// Runs `--insecure-policy ARGS` through skopeo, then through skopos, with [`WHO`] in each
     /// argument replaced by the tool's name.
     pub fn run_both(&self, args: &[&str]) -> Pair {

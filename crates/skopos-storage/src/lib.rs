@@ -1,0 +1,19 @@
+//! The containers/storage store that podman, buildah and CRI-O share, as a library: the
+//! on-disk records (`layers.json`, `images.json`, big-data items), its lock files, the vfs
+//! and overlay drivers' layer directories, and layer contents (applied from a tar with
+//! tar-split metadata, rebuilt into the same tar). It knows nothing of image transports.
+
+#![warn(missing_docs)]
+
+pub mod apply;
+pub mod config;
+mod copytree;
+pub mod driver;
+pub mod lock;
+pub mod paths;
+pub mod records;
+pub mod store;
+pub mod tarsplit;
+
+pub use driver::Driver;
+pub use store::{NewImage, NewLayer, StagedLayer, Store, StoreLocation, StoreState};
