@@ -81,6 +81,13 @@ impl ImageSource for VerifiedSource {
         self.inner.has_thread_safe_get_blob()
     }
 
+    async fn layer_infos_for_copy(
+        &self,
+        instance: Option<&Digest>,
+    ) -> Result<Option<Vec<BlobInfo>>> {
+        self.inner.layer_infos_for_copy(instance).await
+    }
+
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
         self.inner.repository_tags().await
     }
@@ -107,6 +114,41 @@ mod tests {
         async fn blob(&self, _info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
             anyhow::bail!("no blobs here")
         }
+        fn has_thread_safe_get_blob(&self) -> bool {
+            false
+        }
+        async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+            Ok(vec![b"signature".to_vec()])
+        }
+        async fn layer_infos_for_copy(
+            &self,
+            _instance: Option<&Digest>,
+        ) -> Result<Option<Vec<BlobInfo>>> {
+            Ok(Some(Vec::new()))
+        }
+        async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
+            Ok(Some(vec!["t".to_string()]))
+        }
+    }
+
+    /// Every answer that is not a manifest is the wrapped source's, not a trait default
+    /// (a missed one made containers-storage layers arrive under their compressed digests).
+    #[tokio::test]
+    async fn forwards_every_other_answer() {
+        let source = wrapped(b"{}", None);
+        assert!(!source.has_thread_safe_get_blob());
+        assert_eq!(
+            source.signatures(None).await.unwrap(),
+            [b"signature".to_vec()]
+        );
+        assert_eq!(
+            source.layer_infos_for_copy(None).await.unwrap(),
+            Some(Vec::new())
+        );
+        assert_eq!(
+            source.repository_tags().await.unwrap(),
+            Some(vec!["t".to_string()])
+        );
     }
 
     fn wrapped(bytes: &[u8], named: Option<Digest>) -> Arc<dyn ImageSource> {
