@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use base64::Engine as _;
 use skopos_core::reference::{is_docker_domain, split_docker_name, DockerReference};
 
-use crate::json::Json;
+use skopos_core::strict_json::{exact_fields, for_each_member, Json};
 
 /// A parsed trust policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,50 +105,6 @@ impl Policy {
             transports,
         })
     }
-}
-
-/// Walk an object's members in order with `ParanoidUnmarshalJSONObject`'s checks:
-/// `value` must be an object, no key twice, and `member` returns `false` for a key it does
-/// not know.
-fn for_each_member<'a>(
-    value: &'a Json,
-    mut member: impl FnMut(&'a str, &'a Json) -> Result<bool>,
-) -> Result<()> {
-    let Json::Object(members) = value else {
-        bail!("JSON object expected, got \"{}\"", value.go_token_text());
-    };
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in members {
-        if seen.contains(&key.as_str()) {
-            bail!("Duplicate key \"{key}\"");
-        }
-        seen.push(key);
-        if !member(key, value)? {
-            bail!("Unknown key \"{key}\"");
-        }
-    }
-    Ok(())
-}
-
-/// `ParanoidUnmarshalJSONObjectExactFields`: exactly the keys in `fields`, each once.
-fn exact_fields<'a>(value: &'a Json, fields: &[&str]) -> Result<Vec<&'a Json>> {
-    let mut found: Vec<Option<&'a Json>> = vec![None; fields.len()];
-    for_each_member(value, |key, member| {
-        match fields.iter().position(|field| *field == key) {
-            Some(i) => {
-                found[i] = Some(member);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    })?;
-    fields
-        .iter()
-        .zip(found)
-        .map(|(field, value)| {
-            value.ok_or_else(|| anyhow!("Key \"{field}\" missing in a JSON object"))
-        })
-        .collect()
 }
 
 fn cannot_unmarshal(value: &Json, go_type: &str) -> anyhow::Error {

@@ -4,7 +4,6 @@
 //! `signedBy` and `sigstoreSigned` never accept a signed image: the policy fails closed.
 
 mod config;
-mod json;
 mod scope;
 
 use std::future::Future;
