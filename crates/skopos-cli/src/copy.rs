@@ -60,7 +60,16 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
             ctx.docker_tls_verify.get_or_insert(verify);
         }
     }
+    let sign_identity = args
+        .sign_identity
+        .as_deref()
+        .filter(|text| !text.is_empty())
+        .map(crate::signing::parse_sign_identity)
+        .transpose()?;
+    let signers =
+        crate::signing::copy_signers(&args.shared, sign_identity.as_ref(), &destination_name)?;
     let options = CopyOptions {
+        signers,
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
         source_policy: Some(SourceImagePolicy::new(policy, source_name.clone())),
@@ -121,10 +130,10 @@ impl SourcePolicy for SourceImagePolicy {
         &self,
         source: &dyn ImageSource,
         instance: Option<&Digest>,
-        _manifest: &[u8],
+        manifest: &[u8],
     ) -> skopos_core::Result<()> {
         self.policy
-            .check_image(&self.source_name, || source.signatures(instance))
+            .check_image(&self.source_name, manifest, || source.signatures(instance))
             .await
     }
 }
@@ -214,7 +223,6 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             bail!("{flag} is not supported by skopos yet");
         }
     }
-    refuse_signing(&args.shared)?;
     Ok(CopyOptions {
         image_list_selection,
         platform: global.wanted_platform(),
@@ -230,6 +238,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         destination_reference: None,
         destination_name: String::new(),
         source_policy: None,
+        signers: Vec::new(),
     })
 }
 
@@ -247,7 +256,7 @@ pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Optio
     })
 }
 
-/// skopos cannot sign yet: a signing flag is an error rather than an unsigned image.
+/// `sync` cannot sign yet: a signing flag is an error rather than an unsigned image.
 pub(crate) fn refuse_signing(shared: &SharedCopyArgs) -> anyhow::Result<()> {
     for (flag, given) in [
         ("--sign-by", shared.sign_by.is_some()),
@@ -321,6 +330,18 @@ fn plain_line(event: &CopyEvent) -> Option<String> {
     Some(match event {
         CopyEvent::GettingSignatures { list: false } => "Getting image source signatures".into(),
         CopyEvent::GettingSignatures { list: true } => "Getting image list signatures".into(),
+        CopyEvent::CheckingDestinationSignatures { list: false } => {
+            "Checking if image destination supports signatures".into()
+        }
+        CopyEvent::CheckingDestinationSignatures { list: true } => {
+            "Checking if image list destination supports signatures".into()
+        }
+        CopyEvent::CreatingSignature {
+            message, count: 1, ..
+        } => format!("Creating signature: {message}"),
+        CopyEvent::CreatingSignature { message, index, .. } => {
+            format!("Creating signature {index}: {message}")
+        }
         CopyEvent::CopyingImages { copying, total } => {
             format!("Copying {copying} of {total} images in list")
         }

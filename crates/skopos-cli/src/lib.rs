@@ -8,6 +8,7 @@ mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod signing;
 mod sync;
 mod template;
 
@@ -146,17 +147,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             login::logout(&args, &mut std::io::stdout().lock())?;
         }
-        Command::StandaloneSign(args) => {
-            if args.args.len() != 3 || args.output.is_none() {
-                bail!("Usage: skopos standalone-sign manifest docker-reference key-fingerprint -o signature");
-            }
-            not_supported("standalone-sign")?;
-        }
+        Command::StandaloneSign(args) => signing::standalone_sign(&args)?,
         Command::StandaloneVerify(args) => {
-            if args.args.len() != 4 {
-                bail!("Usage: skopos standalone-verify manifest docker-reference key-fingerprint signature");
-            }
-            not_supported("standalone-verify")?;
+            let report = signing::standalone_verify(&args)?;
+            print!("{report}");
         }
         Command::GenerateSigstoreKey(args) => {
             if !args.args.is_empty() {
@@ -192,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             if args.args.len() != 1 {
                 bail!("Usage: skopos untrusted-signature-dump-without-verification signature");
             }
-            not_supported("untrusted-signature-dump-without-verification")?;
+            print!("{}", signing::untrusted_signature_dump(&args.args[0])?);
         }
     }
     Ok(Outcome::Done)
@@ -223,7 +217,7 @@ fn manifest_digest(path: &str) -> anyhow::Result<String> {
 }
 
 /// `os.ReadFile`: errors read `open PATH: no such file or directory`, as Go words them.
-fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|err| {
         anyhow::anyhow!("open {path}: {}", skopos_core::go_text::go_errno_text(&err))

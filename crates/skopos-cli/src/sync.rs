@@ -139,6 +139,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         destination_reference: None,
         destination_name: String::new(),
         source_policy: None,
+        signers: Vec::new(),
     };
     let progress = Arc::new(Renderer::for_stdout());
 
@@ -334,7 +335,9 @@ impl ImageToCopy<'_> {
         }
         // The policy is checked before anything else is read about the image.
         self.policy
-            .check_image(self.source_name, || source.signatures(instance.as_ref()))
+            .check_image(self.source_name, &bytes, || {
+                source.signatures(instance.as_ref())
+            })
             .await
             .context("Source image rejected")?;
         if !self.options.remove_signatures

@@ -45,6 +45,9 @@ pub(crate) async fn copy_list(
             .context("reading list signatures")?
     };
     if !signatures.is_empty() {
+        copier
+            .progress
+            .event(CopyEvent::CheckingDestinationSignatures { list: true });
         if let Err(reason) = destination.supports_signatures() {
             bail!(
                 "Can not copy signatures to {}: {reason}",
@@ -121,6 +124,8 @@ pub(crate) async fn copy_list(
         .put_manifest(&written, target_mime, None)
         .await
         .context("writing manifest list")?;
+    let mut signatures = signatures;
+    signatures.extend(copier.create_signatures(&written).await?);
     copier
         .progress
         .event(CopyEvent::StoringSignatures { list: true });
