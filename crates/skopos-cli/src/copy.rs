@@ -165,6 +165,7 @@ pub fn base_context(global: &GlobalArgs) -> SystemContext {
         override_arch: global.override_arch.clone(),
         override_variant: global.override_variant.clone(),
         registries_conf: global.registries_conf.clone(),
+        registries_d: global.registries_d.clone(),
         user_agent: Some(match global.user_agent_prefix.as_deref() {
             Some(prefix) if !prefix.is_empty() => format!("{prefix} skopos/{version}"),
             _ => format!("skopos/{version}"),

@@ -17,6 +17,7 @@ pub mod platform;
 pub mod read;
 pub mod reference;
 pub mod retry;
+pub mod signature_blob;
 pub mod strict_json;
 
 pub use digest::Digest;

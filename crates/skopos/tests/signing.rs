@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{assert_one_line_failure, read, skopeo_binary, skopeo_message, Outcome, Workspace};
+use skopos_testimage::files::FileServer;
+use skopos_testimage::registry::{RegistryOptions, TestRegistry};
 
 const BOB_PASSPHRASE: &str = "bob's long passphrase";
 const IDENTITY: &str = "example.com/signed/app:1";
@@ -688,4 +690,243 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
+}
+
+/// A `signedBy` policy for `docker:` images trusting `key_file` (the default identity
+/// rule, matchRepoDigestOrExact).
+fn docker_policy(workspace: &Workspace, name: &str, key_file: &str) -> String {
+    let path = workspace.path(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"": [{{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "{}"}}]}}}}}}"#,
+            workspace.path(key_file).display()
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A registries.d directory `name` whose `default-docker` section is `section` (YAML).
+fn registries_d(workspace: &Workspace, name: &str, section: &str) -> String {
+    let dir = workspace.path(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("default.yaml"),
+        format!("default-docker:\n{section}"),
+    )
+    .unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+/// The single `REPOSITORY@sha256=HEX` directory of `repository` in a lookaside.
+fn lookaside_entry(lookaside: &Path, repository: &str) -> PathBuf {
+    let parent = lookaside.join(repository);
+    let (parent_dir, name) = (parent.parent().unwrap(), parent.file_name().unwrap());
+    let prefix = format!("{}@sha256=", name.to_str().unwrap());
+    let entries: Vec<PathBuf> = std::fs::read_dir(parent_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&prefix)
+        })
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+#[test]
+fn registry_signatures_live_in_the_lookaside_both_ways() {
+    let workspace = Workspace::new();
+    let keys = Keys::new(&workspace);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    workspace.image("src", "t", 95);
+    let lookaside = workspace.path("lookaside");
+    let file_config = registries_d(
+        &workspace,
+        "registries.d",
+        &format!("  lookaside: file://{}\n", lookaside.display()),
+    );
+    let by_alice = docker_policy(&workspace, "alice-docker.json", "alice.gpg");
+    let by_bob = docker_policy(&workspace, "bob-docker.json", "bob.gpg");
+
+    // skopos signs while pushing; the signature lands in the file lookaside, where skopeo
+    // finds and accepts it.
+    let pushed = skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &file_config,
+            "copy",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.alice,
+            "oci:src:t",
+            &format!("docker://{host}/by-skopos/app:1"),
+        ],
+    );
+    pushed.assert_success();
+    let entry = lookaside_entry(&lookaside, "by-skopos/app");
+    assert!(entry.join("signature-1").exists());
+    assert!(!entry.join("signature-2").exists());
+    skopeo(
+        &workspace,
+        &keys,
+        &[
+            "--policy",
+            &by_alice,
+            "--registries.d",
+            &file_config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/by-skopos/app:1"),
+            "dir:pulled-by-skopeo",
+        ],
+    )
+    .assert_success();
+
+    // skopeo signs (with a passphrase) while pushing; skopos accepts its signature.
+    skopeo(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &file_config,
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.bob,
+            "--sign-passphrase-file",
+            "passphrase",
+            "oci:src:t",
+            &format!("docker://{host}/by-skopeo/app:1"),
+        ],
+    )
+    .assert_success();
+    let skopeo_signature = read(&lookaside_entry(&lookaside, "by-skopeo/app").join("signature-1"));
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--policy",
+            &by_bob,
+            "--registries.d",
+            &file_config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/by-skopeo/app:1"),
+            "dir:pulled-by-skopos",
+        ],
+    )
+    .assert_success();
+    assert_eq!(
+        read(&workspace.path("pulled-by-skopos/signature-1")),
+        skopeo_signature
+    );
+
+    // The same signature read from an http lookaside.
+    let server = FileServer::start(&lookaside);
+    let http_config = registries_d(
+        &workspace,
+        "registries-http.d",
+        &format!("  lookaside: {}\n", server.url),
+    );
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--policy",
+            &by_bob,
+            "--registries.d",
+            &http_config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/by-skopeo/app:1"),
+            "dir:pulled-over-http",
+        ],
+    )
+    .assert_success();
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(
+            |path| path.starts_with("/by-skopeo/app@sha256=") && path.ends_with("/signature-1")
+        ),
+        "{requests:?}"
+    );
+    // An http lookaside cannot be written to.
+    let refused = skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &http_config,
+            "copy",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.alice,
+            "oci:src:t",
+            &format!("docker://{host}/over-http/app:1"),
+        ],
+    );
+    assert_one_line_failure(&refused, Some(1));
+    assert!(
+        refused.stderr.contains(&format!(
+            "Writing directly to a http lookaside {}/over-http/app@sha256=",
+            server.url
+        )) && refused
+            .stderr
+            .contains("Configure a lookaside-staging: location"),
+        "{}",
+        refused.stderr
+    );
+
+    // An unsigned image is refused, and nothing is written.
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &file_config,
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "oci:src:t",
+            &format!("docker://{host}/unsigned/app:1"),
+        ],
+    )
+    .assert_success();
+    let rejected = skopos(
+        &workspace,
+        &keys,
+        &[
+            "--policy",
+            &by_alice,
+            "--registries.d",
+            &file_config,
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/unsigned/app:1"),
+            "dir:never",
+        ],
+    );
+    assert_one_line_failure(&rejected, Some(1));
+    assert_eq!(
+        skopeo_message(&rejected.stderr),
+        "Source image rejected: A signature was required, but no signature exists"
+    );
+    assert!(!workspace.path("never").exists());
 }

@@ -4,6 +4,7 @@
 //! [`settings`].
 
 mod destination;
+mod lookaside;
 mod settings;
 mod source;
 

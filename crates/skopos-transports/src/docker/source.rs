@@ -3,9 +3,11 @@
 use anyhow::anyhow;
 use async_trait::async_trait;
 use skopos_config::auth::Environment;
+use skopos_config::registries_d::Lookaside;
 use skopos_core::reference::DockerReference;
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
+use super::lookaside::{lookaside_for, read_signatures};
 use super::settings::{connect, pull_candidates, registries_conf, tag_or_digest, Endpoint};
 
 /// An image in a registry, opened for reading.
@@ -13,6 +15,8 @@ pub struct DockerSource {
     endpoint: Endpoint,
     /// The top-level manifest, read when opening (that is how a mirror is chosen).
     top_level: (Vec<u8>, String),
+    /// Where the image's simple signatures are (for the location actually read from).
+    lookaside: Lookaside,
 }
 
 impl DockerSource {
@@ -25,6 +29,7 @@ impl DockerSource {
         for candidate in pull_candidates(reference, &conf)? {
             let attempt = async {
                 let endpoint = connect(&candidate, &env, &conf, ctx)?;
+                let lookaside = lookaside_for(&endpoint.reference, ctx, &env, false)?;
                 let top_level = endpoint
                     .client
                     .get_manifest(&endpoint.repository, &tag_or_digest(&endpoint.reference))
@@ -32,6 +37,7 @@ impl DockerSource {
                 Ok::<_, anyhow::Error>(DockerSource {
                     endpoint,
                     top_level,
+                    lookaside,
                 })
             };
             match attempt.await {
@@ -66,6 +72,15 @@ impl ImageSource for DockerSource {
             // The copy engine verifies every blob; hashing here too would double the cost.
             .get_blob_unverified(&self.endpoint.repository, &info.digest)
             .await
+    }
+
+    /// The lookaside signatures of the top-level manifest or of instance `instance`.
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+        let digest = match instance {
+            Some(digest) => digest.clone(),
+            None => skopos_core::manifest::manifest_digest(&self.top_level.0)?,
+        };
+        read_signatures(&self.lookaside, &self.endpoint.client, &digest).await
     }
 
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
