@@ -74,8 +74,12 @@ fn gpg_signatures_verify_with_rpgp() {
     assert_eq!(short_id, alice[alice.len() - 16..]);
 
     // A key the rules do not accept.
-    let err =
-        verify_simple_signature(&keyring, &signature, &accept_all(&[bob.clone()])).unwrap_err();
+    let err = verify_simple_signature(
+        &keyring,
+        &signature,
+        &accept_all(std::slice::from_ref(&bob)),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("signature by key {alice} is not accepted")

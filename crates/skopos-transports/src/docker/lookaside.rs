@@ -97,12 +97,12 @@ pub(crate) async fn write_signatures(
         if let Some(parent) = path.parent() {
             create_dir_0755(parent)?;
         }
-        write_0644(&path, blob)?;
+        write_0644(path, blob)?;
     }
     for index in signatures.len().. {
         let location = lookaside.signature(digest, index);
         let path = writable_path(&location)?;
-        match std::fs::remove_file(&path) {
+        match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => break,
             Err(err) => bail!("remove {}: {}", path.display(), go_errno_text(&err)),
