@@ -3,6 +3,7 @@
 //! - [`payload`]: the "atomic container signature" JSON a signature covers.
 //! - [`openpgp`]: verifying OpenPGP signatures in pure Rust against trusted keys.
 //! - [`gpg`]: making signatures with the user's GnuPG (the `gpg` program).
+//! - [`sigstore`]: sigstore keys (cosign's encrypted format), signatures and their checks.
 //!
 //! This crate knows nothing about policies or transports: callers pass the manifest,
 //! the signature bytes and the rules a signed identity and digest must satisfy
@@ -11,6 +12,7 @@
 pub mod gpg;
 pub mod openpgp;
 pub mod payload;
+pub mod sigstore;
 
 use anyhow::{bail, Result};
 use skopos_core::Digest;

@@ -12,6 +12,9 @@ use skopos_core::Digest;
 /// The `critical.type` every simple signature carries.
 pub const SIGNATURE_TYPE: &str = "atomic container signature";
 
+/// The `critical.type` of sigstore (cosign) payloads, which are otherwise the same.
+pub const SIGSTORE_SIGNATURE_TYPE: &str = "cosign container image signature";
+
 /// A payload as read from a signature whose OpenPGP signature may not have been checked:
 /// nothing in it is trusted until the signature and the rules of the caller say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,11 @@ impl UntrustedPayload {
     /// The JSON bytes to sign, as Go's `json.Marshal` of containers/image's maps writes
     /// them (keys sorted, HTML characters escaped).
     pub fn to_json(&self) -> Result<Vec<u8>> {
+        self.to_json_of_type(SIGNATURE_TYPE)
+    }
+
+    /// [`UntrustedPayload::to_json`] with `kind` as `critical.type`.
+    pub fn to_json_of_type(&self, kind: &str) -> Result<Vec<u8>> {
         if self.docker_reference.is_empty() {
             bail!("Unexpected empty signature content");
         }
@@ -80,7 +88,7 @@ impl UntrustedPayload {
                 image: Image {
                     manifest_digest: self.manifest_digest.to_string(),
                 },
-                kind: SIGNATURE_TYPE,
+                kind,
             },
             optional: Optional {
                 creator: self.creator.as_deref(),
@@ -95,24 +103,32 @@ impl UntrustedPayload {
     /// `critical`, the right type, a valid digest; unknown `optional` members are
     /// ignored.
     pub fn parse(bytes: &[u8]) -> Result<UntrustedPayload> {
+        UntrustedPayload::parse_of_type(bytes, SIGNATURE_TYPE)
+    }
+
+    /// [`UntrustedPayload::parse`] requiring `kind` as `critical.type`. Sigstore payloads
+    /// may have `"optional": null`; the check on the type comes after that on `optional`.
+    pub fn parse_of_type(bytes: &[u8], kind: &str) -> Result<UntrustedPayload> {
         let document = Json::parse(bytes)?;
         let top = exact_fields(&document, &["critical", "optional"])?;
         let (critical, optional) = (top[0], top[1]);
 
         let (mut creator, mut timestamp) = (None, None);
-        for_each_member(optional, |key, value| {
-            match key {
-                "creator" => creator = Some(go_string(value)?),
-                "timestamp" => timestamp = Some(integer_timestamp(value)?),
-                _ => {}
-            }
-            Ok(true)
-        })?;
+        if !(kind == SIGSTORE_SIGNATURE_TYPE && *optional == Json::Null) {
+            for_each_member(optional, |key, value| {
+                match key {
+                    "creator" => creator = Some(go_string(value)?),
+                    "timestamp" => timestamp = Some(integer_timestamp(value)?),
+                    _ => {}
+                }
+                Ok(true)
+            })?;
+        }
 
         let critical = exact_fields(critical, &["type", "image", "identity"])?;
-        let kind = go_string(critical[0])?;
-        if kind != SIGNATURE_TYPE {
-            bail!("Unrecognized signature type {kind}");
+        let found = go_string(critical[0])?;
+        if found != kind {
+            bail!("Unrecognized signature type {found}");
         }
         let digest_text = go_string(exact_fields(critical[1], &["docker-manifest-digest"])?[0])?;
         let manifest_digest = parse_go_digest(&digest_text).map_err(|err| {
