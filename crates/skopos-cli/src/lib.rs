@@ -153,13 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             print!("{report}");
         }
         Command::GenerateSigstoreKey(args) => {
-            if !args.args.is_empty() {
-                bail!("Usage: generate-sigstore-key --output-prefix PREFIX");
-            }
-            if args.output_prefix.is_none() {
-                bail!("--output-prefix must be specified");
-            }
-            not_supported("generate-sigstore-key")?;
+            print!("{}", signing::generate_sigstore_key(&args)?);
         }
         Command::Sync(args) => {
             if args.args.len() != 2 {

@@ -10,11 +10,15 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use serde::Serialize;
 use skopos_copy::ManifestSigner;
+use skopos_core::go_text::go_quote;
 use skopos_core::reference::DockerReference;
 use skopos_core::{ImageName, Secret};
 use skopos_trust::{openpgp, GpgSigner, Keyring, UntrustedPayload};
 
-use crate::cli::{SharedCopyArgs, StandaloneSignArgs, StandaloneVerifyArgs};
+use crate::cli::{
+    GenerateSigstoreKeyArgs, SharedCopyArgs, StandaloneSignArgs, StandaloneVerifyArgs,
+};
+use skopos_trust::sigstore::SigstoreSigner;
 
 /// containers/image's `cli.ReadPassphraseFile`: the first line, without its line break.
 pub(crate) fn read_passphrase_file(path: &Path) -> anyhow::Result<Secret> {
@@ -38,6 +42,78 @@ pub(crate) fn read_passphrase_file(path: &Path) -> anyhow::Result<Secret> {
         line.pop();
     }
     Ok(Secret::new(String::from_utf8_lossy(&line)))
+}
+
+/// skopeo's `promptForPassphrase`: asked on the terminal, without echo.
+fn prompt_for_passphrase(private_key: &str) -> anyhow::Result<Secret> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        bail!("Cannot prompt for a passphrase for key {private_key}, standard input is not a TTY");
+    }
+    let mut stdout = std::io::stdout();
+    write!(stdout, "Passphrase for key {private_key}: ")?;
+    stdout.flush()?;
+    let passphrase =
+        rpassword::read_password().map_err(|err| anyhow!("Error reading password: {err}"))?;
+    writeln!(stdout)?;
+    Ok(Secret::new(passphrase))
+}
+
+/// `generate-sigstore-key --output-prefix PREFIX [--passphrase-file PATH]`: a new key
+/// pair in PREFIX.private (0600) and PREFIX.pub (0644); existing files are never
+/// overwritten. Returns the line to print.
+pub(crate) fn generate_sigstore_key(args: &GenerateSigstoreKeyArgs) -> anyhow::Result<String> {
+    let prefix = args.output_prefix.as_deref().unwrap_or_default();
+    if !args.args.is_empty() || prefix.is_empty() {
+        bail!("Usage: generate-sigstore-key --output-prefix PREFIX");
+    }
+    let public_path = format!("{prefix}.pub");
+    let private_path = format!("{prefix}.private");
+    for path in [&public_path, &private_path] {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => bail!("Refusing to overwrite existing {}", go_quote(path)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => bail!(
+                "Error checking existence of {}: stat {path}: {}",
+                go_quote(path),
+                skopos_core::go_text::go_errno_text(&err)
+            ),
+        }
+    }
+    let passphrase = match &args.passphrase_file {
+        Some(file) => read_passphrase_file(file)?,
+        None => prompt_for_passphrase(&private_path)?,
+    };
+    let keys = skopos_trust::sigstore::generate_key_pair(passphrase.expose().as_bytes())
+        .context("Error generating key pair")?;
+    write_new_file(Path::new(&private_path), &keys.private_pem, 0o600)
+        .with_context(|| format!("Error writing private key to {}", go_quote(&private_path)))?;
+    write_new_file(Path::new(&public_path), &keys.public_pem, 0o644)
+        .with_context(|| format!("Error writing private key to {}", go_quote(&public_path)))?;
+    Ok(format!(
+        "Key written to {} and {}\n",
+        go_quote(&private_path),
+        go_quote(&public_path)
+    ))
+}
+
+/// Create `path` (which must not exist) with `mode` and `bytes`.
+fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|err| {
+            anyhow!(
+                "open {}: {}",
+                path.display(),
+                skopos_core::go_text::go_errno_text(&err)
+            )
+        })?;
+    file.write_all(bytes)
+        .map_err(|err| anyhow!("write {}: {err}", path.display()))
 }
 
 /// `standalone-sign MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT -o SIGNATURE`.
@@ -233,24 +309,25 @@ pub(crate) fn copy_signers(
             shared.sign_by_sq_fingerprint.is_some(),
         ),
         ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
-        (
-            "--sign-by-sigstore-private-key",
-            shared.sign_by_sigstore_private_key.is_some(),
-        ),
     ] {
         if given {
             bail!("{flag} is not supported by skopos yet");
         }
     }
-    let Some(fingerprint) = shared.sign_by.as_deref().filter(|f| !f.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let passphrase = shared
-        .sign_passphrase_file
+    let gpg_key = shared.sign_by.as_deref().filter(|f| !f.is_empty());
+    let sigstore_key = shared
+        .sign_by_sigstore_private_key
         .as_deref()
-        .map(read_passphrase_file)
-        .transpose()?;
-    let signer = GpgSigner::new(fingerprint, passphrase)?;
+        .filter(|path| !path.as_os_str().is_empty());
+    if gpg_key.is_none() && sigstore_key.is_none() {
+        return Ok(Vec::new());
+    }
+    let passphrase = match (&shared.sign_passphrase_file, sigstore_key) {
+        (Some(file), _) => Some(read_passphrase_file(file)?),
+        // A GPG key's passphrase is gpg-agent's to ask for; a sigstore key's is ours.
+        (None, Some(key)) => Some(prompt_for_passphrase(&key.to_string_lossy())?),
+        (None, None) => None,
+    };
     let identity = match sign_identity {
         Some(identity) if identity.is_name_only() => {
             bail!("Sign identity must be a fully specified reference {identity}")
@@ -263,10 +340,49 @@ pub(crate) fn copy_signers(
     if identity.is_name_only() {
         bail!("reference {identity} can’t be signed, it has neither a tag nor a digest");
     }
-    Ok(vec![Arc::new(SimpleSigner {
-        signer,
-        identity: identity.to_string(),
-    })])
+    let mut signers: Vec<Arc<dyn ManifestSigner>> = Vec::new();
+    if let Some(fingerprint) = gpg_key {
+        signers.push(Arc::new(SimpleSigner {
+            signer: GpgSigner::new(fingerprint, passphrase.clone())?,
+            identity: identity.to_string(),
+        }));
+    }
+    if let Some(key_file) = sigstore_key {
+        let pem = std::fs::read(key_file).map_err(|err| {
+            anyhow!(
+                "reading private key from {}: open {}: {}",
+                key_file.display(),
+                key_file.display(),
+                skopos_core::go_text::go_errno_text(&err)
+            )
+        })?;
+        let passphrase = passphrase.as_ref().map_or("", |p| p.expose());
+        let signer = SigstoreSigner::from_private_key(&pem, passphrase.as_bytes())
+            .map_err(|err| anyhow!("initializing private key: {err:#}"))?;
+        signers.push(Arc::new(SigstoreKeySigner {
+            signer: Arc::new(signer),
+            identity: identity.to_string(),
+        }));
+    }
+    Ok(signers)
+}
+
+/// Sigstore signing with a private key, for one identity.
+#[derive(Debug)]
+struct SigstoreKeySigner {
+    signer: Arc<SigstoreSigner>,
+    identity: String,
+}
+
+#[async_trait::async_trait]
+impl ManifestSigner for SigstoreKeySigner {
+    fn progress_message(&self) -> String {
+        skopos_trust::sigstore::SIGSTORE_SIGNING_PROGRESS.to_string()
+    }
+
+    async fn sign(&self, manifest: &[u8]) -> skopos_core::Result<Vec<u8>> {
+        self.signer.sign_manifest(manifest, &self.identity)
+    }
 }
 
 /// `--sign-identity REF`: Go's `reference.ParseNamed`, which takes only canonical names.

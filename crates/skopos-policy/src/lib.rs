@@ -7,6 +7,7 @@ mod config;
 mod identity;
 mod scope;
 mod signed_by;
+mod sigstore_signed;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -123,13 +124,8 @@ impl Policy {
             };
             match requirement {
                 Requirement::SignedBy(signed_by) => signed_by.accepts(&image, signatures)?,
-                _ if signatures.is_empty() => {
-                    // The verdict containers/image reaches without verifying anything.
-                    bail!("A signature was required, but no signature exists")
-                }
-                _ => bail!(
-                    "sigstoreSigned requirements are not supported by skopos yet: cannot verify signatures for {name}"
-                ),
+                Requirement::SigstoreSigned(sigstore) => sigstore.accepts(&image, signatures)?,
+                _ => bail!("internal error: {requirement:?} does not verify signatures"),
             }
         }
         Ok(())

@@ -332,6 +332,6 @@ async fn evaluates_requirements_failing_closed() {
     );
     assert_eq!(
         verdict("docker://sigstore.example.com/app", true).await,
-        Err("sigstoreSigned requirements are not supported by skopos yet: cannot verify signatures for docker://sigstore.example.com/app:latest".into())
+        Err("A signature was required, but no signature exists (1 non-sigstore signatures, 0 sigstore non-signature attachments)".into())
     );
 }
