@@ -237,6 +237,28 @@ impl RegistriesD {
         }
     }
 
+    /// Whether sigstore signatures of `reference` are OCI attachments in its registry
+    /// (`use-sigstore-attachments` of the most specific section that sets it; off by
+    /// default).
+    pub fn use_sigstore_attachments(&self, reference: &DockerReference) -> bool {
+        let scopes = docker_policy_identity(reference)
+            .into_iter()
+            .chain(docker_policy_namespaces(reference));
+        for scope in scopes {
+            if let Some(enabled) = self
+                .docker
+                .get(&scope)
+                .and_then(|section| section.use_sigstore_attachments)
+            {
+                return enabled;
+            }
+        }
+        self.default_docker
+            .as_ref()
+            .and_then(|section| section.use_sigstore_attachments)
+            .unwrap_or(false)
+    }
+
     fn configured_base(&self, reference: &DockerReference, write: bool) -> Option<String> {
         let scopes = docker_policy_identity(reference)
             .into_iter()
@@ -296,7 +318,14 @@ mod tests {
             "docker:\n  registry.example.com/ns:\n    sigstore: file:///srv/ns\n    sigstore-staging: file:///srv/staging\n  registry.example.com:\n    lookaside: file:///srv/all\n",
         );
         write(dir.path(), "ignored.yml", "not: [valid");
+        write(
+            dir.path(),
+            "attachments.yaml",
+            "docker:\n  registry.example.com/ns/app:\n    use-sigstore-attachments: true\n",
+        );
         let config = RegistriesD::load(dir.path()).unwrap();
+        assert!(config.use_sigstore_attachments(&reference("registry.example.com/ns/app:1")));
+        assert!(!config.use_sigstore_attachments(&reference("registry.example.com/ns/other:1")));
         let lookaside = |text: &str, write: bool| {
             config.lookaside(&reference(text), write, 1000, Some(Path::new("/home/u")))
         };

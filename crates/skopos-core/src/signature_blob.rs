@@ -3,7 +3,13 @@
 //! format's name, a newline, then the data. Transports store and read these blobs as
 //! they are; this module only tells which kind a blob is, refusing what is neither.
 
-use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// How stored sigstore blobs start.
+const SIGSTORE_BLOB_PREFIX: &[u8] = b"\x00sigstore-json\n";
 
 /// What kind of signature a stored blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +49,57 @@ pub fn classify(blob: &[u8]) -> Result<SignatureKind> {
             }
         }
         other => bail!("unrecognized signature format, starting with binary {other:#x}"),
+    }
+}
+
+/// A stored sigstore signature (or other cosign attachment): its MIME type, payload and
+/// annotations, all untrusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigstoreBlob {
+    /// The attachment's MIME type.
+    pub mime_type: String,
+    /// The signed payload.
+    pub payload: Vec<u8>,
+    /// Annotations (the signature, and certificates or Rekor data when present).
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SigstoreJson {
+    #[serde(rename = "mimeType")]
+    mime_type: String,
+    payload: String,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+impl SigstoreBlob {
+    /// Parse a stored blob (`\0sigstore-json\n{…}`); `None` when it is another format.
+    pub fn from_blob(blob: &[u8]) -> Option<Result<SigstoreBlob>> {
+        use base64::Engine as _;
+        let json = blob.strip_prefix(SIGSTORE_BLOB_PREFIX)?;
+        let parse = || -> Result<SigstoreBlob> {
+            let parsed: SigstoreJson = serde_json::from_slice(json)?;
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(parsed.payload)
+                .map_err(|err| anyhow!("{err}"))?;
+            Ok(SigstoreBlob {
+                mime_type: parsed.mime_type,
+                payload,
+                annotations: parsed.annotations.unwrap_or_default(),
+            })
+        };
+        Some(parse())
+    }
+
+    /// The stored form (Go's JSON of containers/image's representation).
+    pub fn to_blob(&self) -> Result<Vec<u8>> {
+        use base64::Engine as _;
+        let json = crate::gojson::to_vec(&SigstoreJson {
+            mime_type: self.mime_type.clone(),
+            payload: base64::engine::general_purpose::STANDARD.encode(&self.payload),
+            annotations: Some(self.annotations.clone()),
+        })?;
+        Ok([SIGSTORE_BLOB_PREFIX, &json].concat())
     }
 }
 

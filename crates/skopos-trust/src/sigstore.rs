@@ -18,6 +18,7 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::{Deserialize, Serialize};
+pub use skopos_core::signature_blob::SigstoreBlob;
 use skopos_core::Digest;
 
 use crate::payload::{UntrustedPayload, SIGSTORE_SIGNATURE_TYPE};
@@ -34,9 +35,6 @@ pub const SIGNATURE_MIME_TYPE: &str = "application/vnd.dev.cosign.simplesigning.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The message containers/image shows while it signs with a sigstore key.
 pub const SIGSTORE_SIGNING_PROGRESS: &str = "Signing image using a sigstore signature";
-
-/// How stored sigstore blobs start (containers/image's signature blob format).
-const BLOB_PREFIX: &[u8] = b"\x00sigstore-json\n";
 
 /// go-securesystemslib's scrypt parameters for new keys.
 const SCRYPT_LOG_N: u8 = 16;
@@ -238,52 +236,6 @@ impl SigstoreSigner {
             annotations,
         }
         .to_blob()
-    }
-}
-
-/// A stored sigstore signature: its MIME type, payload and annotations, all untrusted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SigstoreBlob {
-    /// The attachment's MIME type.
-    pub mime_type: String,
-    /// The signed payload.
-    pub payload: Vec<u8>,
-    /// Annotations (the signature, and certificates or Rekor data when present).
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct BlobJson {
-    #[serde(rename = "mimeType")]
-    mime_type: String,
-    #[serde(with = "base64_bytes")]
-    payload: Vec<u8>,
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-impl SigstoreBlob {
-    /// Parse a stored blob (`\0sigstore-json\n{…}`); `None` when it is another format.
-    pub fn from_blob(blob: &[u8]) -> Option<Result<SigstoreBlob>> {
-        let json = blob.strip_prefix(BLOB_PREFIX)?;
-        Some(
-            serde_json::from_slice::<BlobJson>(json)
-                .map(|parsed| SigstoreBlob {
-                    mime_type: parsed.mime_type,
-                    payload: parsed.payload,
-                    annotations: parsed.annotations.unwrap_or_default(),
-                })
-                .map_err(|err| anyhow!("{err}")),
-        )
-    }
-
-    /// The stored form (Go's JSON of containers/image's representation).
-    pub fn to_blob(&self) -> Result<Vec<u8>> {
-        let json = skopos_core::gojson::to_vec(&BlobJson {
-            mime_type: self.mime_type.clone(),
-            payload: self.payload.clone(),
-            annotations: Some(self.annotations.clone()),
-        })?;
-        Ok([BLOB_PREFIX, &json].concat())
     }
 }
 

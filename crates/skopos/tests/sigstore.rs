@@ -9,6 +9,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{assert_one_line_failure, read, skopeo_message, Outcome, Workspace};
+use skopos_testimage::registry::{RegistryOptions, TestRegistry};
 
 const PASSPHRASE: &str = "sigstore key passphrase";
 const IDENTITY: &str = "example.com/sigstore/app:1";
@@ -306,4 +307,101 @@ fn sigstore_signatures_are_made_and_verified() {
         "dir:theirs-accepted",
     ])
     .assert_success();
+}
+
+/// A `sigstoreSigned` policy for `docker:` images trusting `key_file` (default identity).
+fn docker_policy(workspace: &Workspace, name: &str, key_file: &str) -> String {
+    let path = workspace.path(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"": [{{"type": "sigstoreSigned", "keyPath": "{}"}}]}}}}}}"#,
+            workspace.path(key_file).display()
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn sigstore_signatures_are_registry_attachments() {
+    let workspace = Workspace::new();
+    std::fs::write(workspace.path("passphrase"), format!("{PASSPHRASE}\n")).unwrap();
+    workspace.image("src", "t", 97);
+    generate(&workspace, "mine").assert_success();
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    let config = workspace.path("registries.d");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("attachments.yaml"),
+        format!(
+            "default-docker:\n  lookaside: file://{}\n  use-sigstore-attachments: true\n",
+            workspace.path("lookaside").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let push = |key: &str, repository: &str| -> Vec<String> {
+        [
+            "--insecure-policy",
+            "--registries.d",
+            config,
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--sign-by-sigstore-private-key",
+            key,
+            "--sign-passphrase-file",
+            "passphrase",
+            "oci:src:t",
+            &format!("docker://{host}/{repository}:1"),
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        workspace.skopos(&args)
+    };
+    run(push("mine.private", "by-skopos/app")).assert_success();
+    let trusting_mine = docker_policy(&workspace, "mine.json", "mine.pub");
+    let pull = |policy: &str, repository: &str, destination: &str| -> Vec<String> {
+        vec![
+            "--policy".to_string(),
+            policy.to_string(),
+            "--registries.d".to_string(),
+            config.to_string(),
+            "copy".to_string(),
+            "-q".to_string(),
+            "--src-tls-verify=false".to_string(),
+            format!("docker://{host}/{repository}:1"),
+            format!("dir:{destination}"),
+        ]
+    };
+    run(pull(&trusting_mine, "by-skopos/app", "pulled")).assert_success();
+    let blob = read(&workspace.path("pulled/signature-1"));
+    assert!(blob.starts_with(b"\x00sigstore-json\n"));
+    assert!(!workspace.path("pulled/signature-2").exists());
+    // The signature is an attachment, not a lookaside file.
+    assert!(!workspace.path("lookaside").exists());
+
+    generate(&workspace, "other").assert_success();
+    let trusting_other = docker_policy(&workspace, "other.json", "other.pub");
+    let rejected = run(pull(&trusting_other, "by-skopos/app", "never"));
+    assert_one_line_failure(&rejected, Some(1));
+    assert!(skopeo_message(&rejected.stderr).starts_with("Source image rejected: "));
+    assert!(!workspace.path("never").exists());
+
+    let Some(peer) = skopeo_1_22("sigstore attachments interop") else {
+        return;
+    };
+    let skopeo = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        workspace.skopeo_at_with_env(&peer, &[], &args)
+    };
+    skopeo(pull(&trusting_mine, "by-skopos/app", "skopeo-pulled")).assert_success();
+    skopeo(push("mine.private", "by-skopeo/app")).assert_success();
+    run(pull(&trusting_mine, "by-skopeo/app", "skopos-pulled")).assert_success();
 }

@@ -11,9 +11,10 @@ use skopos_core::{
     WrittenBlob,
 };
 
-use skopos_config::registries_d::Lookaside;
+use skopos_core::signature_blob::SigstoreBlob;
 
-use super::lookaside::{lookaside_for, write_signatures};
+use super::attachments::write_attachments;
+use super::lookaside::{storage_for, write_signatures, SignatureStorage};
 use super::settings::{connect_primary, Endpoint};
 use crate::fsutil::{self, FileRange};
 
@@ -27,8 +28,8 @@ pub struct DockerDestination {
     /// Where blobs of unknown digest are hashed before upload (`--dest-precompute-digests`);
     /// `None` uploads them as they come.
     precompute_digests_in: Option<PathBuf>,
-    /// Where simple signatures are written (registries.d's write location).
-    lookaside: Lookaside,
+    /// Where signatures are written (registries.d's write locations).
+    storage: SignatureStorage,
     /// The digest of the top-level manifest written, which top-level signatures sign.
     top_level_digest: std::sync::Mutex<Option<Digest>>,
 }
@@ -41,7 +42,7 @@ impl DockerDestination {
     ) -> Result<DockerDestination> {
         let endpoint = connect_primary(reference, ctx)?;
         let env = skopos_config::auth::Environment::from_process();
-        let lookaside = lookaside_for(&endpoint.reference, ctx, &env, true)?;
+        let storage = storage_for(&endpoint.reference, ctx, &env, true)?;
         let mount_from = ctx
             .docker_mount_source
             .as_ref()
@@ -54,7 +55,7 @@ impl DockerDestination {
             endpoint,
             mount_from,
             precompute_digests_in: ctx.docker_precompute_digests.then(|| ctx.tmpdir()),
-            lookaside,
+            storage,
             top_level_digest: std::sync::Mutex::new(None),
         })
     }
@@ -166,7 +167,8 @@ impl ImageDestination for DockerDestination {
         Ok(())
     }
 
-    /// Simple signatures go to the lookaside (only `file://` ones can be written).
+    /// Sigstore signatures go to OCI attachments (when registries.d enables them), simple
+    /// signatures to the lookaside (only `file://` ones can be written).
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
@@ -184,7 +186,27 @@ impl ImageDestination for DockerDestination {
                 .and_then(|digest| digest.clone())
                 .ok_or_else(|| anyhow::anyhow!("Unknown manifest digest, can't add signatures"))?,
         };
-        write_signatures(&self.lookaside, &digest, signatures).await
+        let mut sigstore = Vec::new();
+        let mut simple = Vec::new();
+        for blob in signatures {
+            match SigstoreBlob::from_blob(blob) {
+                Some(parsed) => sigstore.push(parsed?),
+                None => simple.push(blob.clone()),
+            }
+        }
+        if !sigstore.is_empty() {
+            if !self.storage.sigstore_attachments {
+                anyhow::bail!("writing sigstore attachments is disabled by configuration");
+            }
+            write_attachments(
+                &self.endpoint.client,
+                &self.endpoint.repository,
+                &digest,
+                &sigstore,
+            )
+            .await?;
+        }
+        write_signatures(&self.storage.lookaside, &digest, &simple).await
     }
 
     async fn commit(&self) -> Result<()> {

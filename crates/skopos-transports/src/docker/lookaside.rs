@@ -20,21 +20,34 @@ const MAX_SIGNATURES: usize = 128;
 /// The largest signature read (containers/image's `MaxSignatureBodySize`).
 const MAX_SIGNATURE_SIZE: usize = 4 << 20;
 
-/// The lookaside of `reference` per registries.d, for reading or (`write`) writing.
-pub(crate) fn lookaside_for(
+/// Where registries.d says `reference`'s signatures are.
+#[derive(Debug, Clone)]
+pub(crate) struct SignatureStorage {
+    /// Simple signatures.
+    pub lookaside: Lookaside,
+    /// Whether sigstore signatures are OCI attachments in the registry.
+    pub sigstore_attachments: bool,
+}
+
+/// The signature storage of `reference` per registries.d, for reading or (`write`)
+/// writing.
+pub(crate) fn storage_for(
     reference: &DockerReference,
     ctx: &SystemContext,
     env: &Environment,
     write: bool,
-) -> Result<Lookaside> {
+) -> Result<SignatureStorage> {
     let dir = registries_d_dir(ctx.registries_d.as_deref(), env.home.as_deref());
     let config = RegistriesD::load(&dir)?;
-    Ok(config.lookaside(
-        reference,
-        write,
-        rustix::process::geteuid().as_raw(),
-        env.home.as_deref(),
-    ))
+    Ok(SignatureStorage {
+        lookaside: config.lookaside(
+            reference,
+            write,
+            rustix::process::geteuid().as_raw(),
+            env.home.as_deref(),
+        ),
+        sigstore_attachments: config.use_sigstore_attachments(reference),
+    })
 }
 
 /// Every signature of the manifest `digest`: `signature-1`, `signature-2`, … up to the
@@ -89,7 +102,7 @@ pub(crate) async fn write_signatures(
     }
     for (index, blob) in signatures.iter().enumerate() {
         if classify(blob)? == SignatureKind::Sigstore {
-            bail!("storing sigstore signatures in a registry is not supported by skopos yet");
+            bail!("internal error: a sigstore signature was to be written to a lookaside");
         }
         let location = lookaside.signature(digest, index);
         let path = writable_path(&location)?;

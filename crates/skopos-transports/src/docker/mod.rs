@@ -3,6 +3,7 @@
 //! the configuration files (registries.conf, auth.json, certs.d), resolved in
 //! [`settings`].
 
+mod attachments;
 mod destination;
 mod lookaside;
 mod settings;

@@ -3,11 +3,11 @@
 use anyhow::anyhow;
 use async_trait::async_trait;
 use skopos_config::auth::Environment;
-use skopos_config::registries_d::Lookaside;
 use skopos_core::reference::DockerReference;
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
-use super::lookaside::{lookaside_for, read_signatures};
+use super::attachments::read_attachments;
+use super::lookaside::{read_signatures, storage_for, SignatureStorage};
 use super::settings::{connect, pull_candidates, registries_conf, tag_or_digest, Endpoint};
 
 /// An image in a registry, opened for reading.
@@ -15,8 +15,8 @@ pub struct DockerSource {
     endpoint: Endpoint,
     /// The top-level manifest, read when opening (that is how a mirror is chosen).
     top_level: (Vec<u8>, String),
-    /// Where the image's simple signatures are (for the location actually read from).
-    lookaside: Lookaside,
+    /// Where the image's signatures are (for the location actually read from).
+    storage: SignatureStorage,
 }
 
 impl DockerSource {
@@ -29,7 +29,7 @@ impl DockerSource {
         for candidate in pull_candidates(reference, &conf)? {
             let attempt = async {
                 let endpoint = connect(&candidate, &env, &conf, ctx)?;
-                let lookaside = lookaside_for(&endpoint.reference, ctx, &env, false)?;
+                let storage = storage_for(&endpoint.reference, ctx, &env, false)?;
                 let top_level = endpoint
                     .client
                     .get_manifest(&endpoint.repository, &tag_or_digest(&endpoint.reference))
@@ -37,7 +37,7 @@ impl DockerSource {
                 Ok::<_, anyhow::Error>(DockerSource {
                     endpoint,
                     top_level,
-                    lookaside,
+                    storage,
                 })
             };
             match attempt.await {
@@ -74,13 +74,21 @@ impl ImageSource for DockerSource {
             .await
     }
 
-    /// The lookaside signatures of the top-level manifest or of instance `instance`.
+    /// The signatures of the top-level manifest or of instance `instance`: from the
+    /// lookaside, then sigstore attachments when registries.d enables them.
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
         let digest = match instance {
             Some(digest) => digest.clone(),
             None => skopos_core::manifest::manifest_digest(&self.top_level.0)?,
         };
-        read_signatures(&self.lookaside, &self.endpoint.client, &digest).await
+        let client = &self.endpoint.client;
+        let mut signatures = read_signatures(&self.storage.lookaside, client, &digest).await?;
+        if self.storage.sigstore_attachments {
+            signatures.extend(read_attachments(client, &self.endpoint.repository, &digest).await?);
+        } else {
+            tracing::debug!("Not looking for sigstore attachments: disabled by configuration");
+        }
+        Ok(signatures)
     }
 
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
