@@ -930,3 +930,105 @@ fn registry_signatures_live_in_the_lookaside_both_ways() {
     );
     assert!(!workspace.path("never").exists());
 }
+
+#[test]
+fn all_instances_are_signed_and_delete_removes_the_signatures() {
+    let workspace = Workspace::new();
+    let keys = Keys::new(&workspace);
+    let registry = TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        ..RegistryOptions::default()
+    });
+    let host = &registry.host;
+    workspace.multi_arch("multi", "t");
+    let lookaside = workspace.path("lookaside");
+    let config = registries_d(
+        &workspace,
+        "registries.d",
+        &format!("  lookaside: file://{}\n", lookaside.display()),
+    );
+    let image = format!("docker://{host}/multi/app:1");
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &config,
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.alice,
+            "oci:multi:t",
+            &image,
+        ],
+    )
+    .assert_success();
+    // The list and each of its three images got a signature.
+    let signed: Vec<PathBuf> = std::fs::read_dir(lookaside.join("multi"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(signed.len(), 4, "{signed:?}");
+    assert!(signed.iter().all(|dir| dir.join("signature-1").exists()));
+
+    // Both tools verify every instance under a signedBy policy.
+    let by_alice = docker_policy(&workspace, "alice-docker.json", "alice.gpg");
+    for (tool, destination) in [
+        ("skopeo", "dir:all-by-skopeo"),
+        ("skopos", "dir:all-by-skopos"),
+    ] {
+        let args = [
+            "--policy",
+            &by_alice,
+            "--registries.d",
+            &config,
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            &image,
+            destination,
+        ];
+        let outcome = match tool {
+            "skopeo" => skopeo(&workspace, &keys, &args),
+            _ => skopos(&workspace, &keys, &args),
+        };
+        outcome.assert_success();
+    }
+
+    // delete removes the list's signatures from the lookaside.
+    let list_entry = lookaside_entry_of(
+        &lookaside,
+        "multi/app",
+        &registry_digest(&workspace, &image),
+    );
+    assert!(list_entry.join("signature-1").exists());
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--registries.d",
+            &config,
+            "delete",
+            "--tls-verify=false",
+            &image,
+        ],
+    )
+    .assert_success();
+    assert!(!list_entry.join("signature-1").exists());
+}
+
+/// The digest of the manifest `image` names in the registry.
+fn registry_digest(workspace: &Workspace, image: &str) -> String {
+    let outcome = workspace.skopos(&["inspect", "--raw", "--tls-verify=false", image]);
+    outcome.assert_success();
+    manifest_digest(&outcome.stdout_bytes)
+}
+
+/// `REPOSITORY@sha256=HEX` of the manifest `digest` in a lookaside.
+fn lookaside_entry_of(lookaside: &Path, repository: &str, digest: &str) -> PathBuf {
+    lookaside.join(format!("{repository}@{}", digest.replacen(':', "=", 1)))
+}

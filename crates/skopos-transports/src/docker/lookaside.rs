@@ -112,9 +112,16 @@ pub(crate) async fn write_signatures(
         }
         write_0644(path, blob)?;
     }
-    for index in signatures.len().. {
+    delete_signatures(lookaside, digest, signatures.len())
+}
+
+/// Remove `signature-(from+1)`, `signature-(from+2)`, … of the manifest `digest` up to
+/// the first missing one (the rest would never be read).
+pub(crate) fn delete_signatures(lookaside: &Lookaside, digest: &Digest, from: usize) -> Result<()> {
+    for index in from.. {
         let location = lookaside.signature(digest, index);
         let path = writable_path(&location)?;
+        tracing::debug!("Deleting {}", path.display());
         match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => break,
