@@ -18,7 +18,7 @@ use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
 use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
-use crate::cli::{CopyArgs, GlobalArgs, RetryArgs, SharedCopyArgs};
+use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
@@ -66,8 +66,10 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         .filter(|text| !text.is_empty())
         .map(crate::signing::parse_sign_identity)
         .transpose()?;
-    let signers =
-        crate::signing::copy_signers(&args.shared, sign_identity.as_ref(), &destination_name)?;
+    let signers = match crate::signing::SigningKeys::from_flags(&args.shared)? {
+        Some(keys) => keys.signers(sign_identity.as_ref(), &destination_name)?,
+        None => Vec::new(),
+    };
     let options = CopyOptions {
         signers,
         destination_reference: destination_name.docker_reference().cloned(),
@@ -255,27 +257,6 @@ pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Optio
             crate::logging::go_quote(other)
         ),
     })
-}
-
-/// `sync` cannot sign yet: a signing flag is an error rather than an unsigned image.
-pub(crate) fn refuse_signing(shared: &SharedCopyArgs) -> anyhow::Result<()> {
-    for (flag, given) in [
-        ("--sign-by", shared.sign_by.is_some()),
-        (
-            "--sign-by-sq-fingerprint",
-            shared.sign_by_sq_fingerprint.is_some(),
-        ),
-        ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
-        (
-            "--sign-by-sigstore-private-key",
-            shared.sign_by_sigstore_private_key.is_some(),
-        ),
-    ] {
-        if given {
-            bail!("{flag} is not supported by skopos yet");
-        }
-    }
-    Ok(())
 }
 
 /// `--retry-times` / `--retry-delay`.

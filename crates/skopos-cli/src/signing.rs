@@ -282,89 +282,113 @@ pub(crate) fn untrusted_signature_dump(path: &str) -> anyhow::Result<String> {
     Ok(format!("{}\n", String::from_utf8_lossy(&json)))
 }
 
-/// The signers `copy` hands to the engine, from the signing flags (skopeo's
-/// `copyOptions` checks, then containers/image's identity rules, checked before anything
-/// is copied rather than after the manifest is written).
-pub(crate) fn copy_signers(
-    shared: &SharedCopyArgs,
-    sign_identity: Option<&DockerReference>,
-    destination: &ImageName,
-) -> anyhow::Result<Vec<Arc<dyn ManifestSigner>>> {
-    if shared.sign_passphrase_file.is_some() {
-        let count = [
-            shared.sign_by.is_some(),
-            shared.sign_by_sq_fingerprint.is_some(),
-            shared.sign_by_sigstore_private_key.is_some(),
-        ]
-        .into_iter()
-        .filter(|given| *given)
-        .count();
-        if count > 1 {
-            bail!("Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file");
+/// The keys the signing flags of `copy` and `sync` name, opened once (skopeo's
+/// `copyOptions` checks and passphrase handling).
+#[derive(Debug)]
+pub(crate) struct SigningKeys {
+    gpg: Option<GpgSigner>,
+    sigstore: Option<Arc<SigstoreSigner>>,
+}
+
+impl SigningKeys {
+    /// The keys the flags ask for; `None` when no signing is asked for.
+    pub(crate) fn from_flags(shared: &SharedCopyArgs) -> anyhow::Result<Option<SigningKeys>> {
+        if shared.sign_passphrase_file.is_some() {
+            let count = [
+                shared.sign_by.is_some(),
+                shared.sign_by_sq_fingerprint.is_some(),
+                shared.sign_by_sigstore_private_key.is_some(),
+            ]
+            .into_iter()
+            .filter(|given| *given)
+            .count();
+            if count > 1 {
+                bail!("Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file");
+            }
         }
-    }
-    for (flag, given) in [
-        (
-            "--sign-by-sq-fingerprint",
-            shared.sign_by_sq_fingerprint.is_some(),
-        ),
-        ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
-    ] {
-        if given {
-            bail!("{flag} is not supported by skopos yet");
+        for (flag, given) in [
+            (
+                "--sign-by-sq-fingerprint",
+                shared.sign_by_sq_fingerprint.is_some(),
+            ),
+            ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
+        ] {
+            if given {
+                bail!("{flag} is not supported by skopos yet");
+            }
         }
-    }
-    let gpg_key = shared.sign_by.as_deref().filter(|f| !f.is_empty());
-    let sigstore_key = shared
-        .sign_by_sigstore_private_key
-        .as_deref()
-        .filter(|path| !path.as_os_str().is_empty());
-    if gpg_key.is_none() && sigstore_key.is_none() {
-        return Ok(Vec::new());
-    }
-    let passphrase = match (&shared.sign_passphrase_file, sigstore_key) {
-        (Some(file), _) => Some(read_passphrase_file(file)?),
-        // A GPG key's passphrase is gpg-agent's to ask for; a sigstore key's is ours.
-        (None, Some(key)) => Some(prompt_for_passphrase(&key.to_string_lossy())?),
-        (None, None) => None,
-    };
-    let identity = match sign_identity {
-        Some(identity) if identity.is_name_only() => {
-            bail!("Sign identity must be a fully specified reference {identity}")
+        let gpg_key = shared.sign_by.as_deref().filter(|f| !f.is_empty());
+        let sigstore_key = shared
+            .sign_by_sigstore_private_key
+            .as_deref()
+            .filter(|path| !path.as_os_str().is_empty());
+        if gpg_key.is_none() && sigstore_key.is_none() {
+            return Ok(None);
         }
-        Some(identity) => identity.clone(),
-        None => destination.docker_reference().cloned().ok_or_else(|| {
-            anyhow!("Cannot determine canonical Docker reference for destination {destination}")
-        })?,
-    };
-    if identity.is_name_only() {
-        bail!("reference {identity} can’t be signed, it has neither a tag nor a digest");
+        let passphrase = match (&shared.sign_passphrase_file, sigstore_key) {
+            (Some(file), _) => Some(read_passphrase_file(file)?),
+            // A GPG key's passphrase is gpg-agent's to ask for; a sigstore key's is ours.
+            (None, Some(key)) => Some(prompt_for_passphrase(&key.to_string_lossy())?),
+            (None, None) => None,
+        };
+        let gpg = gpg_key
+            .map(|fingerprint| GpgSigner::new(fingerprint, passphrase.clone()))
+            .transpose()?;
+        let sigstore = match sigstore_key {
+            None => None,
+            Some(key_file) => {
+                let pem = std::fs::read(key_file).map_err(|err| {
+                    anyhow!(
+                        "reading private key from {}: open {}: {}",
+                        key_file.display(),
+                        key_file.display(),
+                        skopos_core::go_text::go_errno_text(&err)
+                    )
+                })?;
+                let passphrase = passphrase.as_ref().map_or("", |p| p.expose());
+                let signer = SigstoreSigner::from_private_key(&pem, passphrase.as_bytes())
+                    .map_err(|err| anyhow!("initializing private key: {err:#}"))?;
+                Some(Arc::new(signer))
+            }
+        };
+        Ok(Some(SigningKeys { gpg, sigstore }))
     }
-    let mut signers: Vec<Arc<dyn ManifestSigner>> = Vec::new();
-    if let Some(fingerprint) = gpg_key {
-        signers.push(Arc::new(SimpleSigner {
-            signer: GpgSigner::new(fingerprint, passphrase.clone())?,
-            identity: identity.to_string(),
-        }));
+
+    /// Signers for images written to `destination`, claiming `sign_identity` or else the
+    /// destination's reference (containers/image's identity rules, checked before
+    /// anything is copied rather than after the manifest is written).
+    pub(crate) fn signers(
+        &self,
+        sign_identity: Option<&DockerReference>,
+        destination: &ImageName,
+    ) -> anyhow::Result<Vec<Arc<dyn ManifestSigner>>> {
+        let identity = match sign_identity {
+            Some(identity) if identity.is_name_only() => {
+                bail!("Sign identity must be a fully specified reference {identity}")
+            }
+            Some(identity) => identity.clone(),
+            None => destination.docker_reference().cloned().ok_or_else(|| {
+                anyhow!("Cannot determine canonical Docker reference for destination {destination}")
+            })?,
+        };
+        if identity.is_name_only() {
+            bail!("reference {identity} can’t be signed, it has neither a tag nor a digest");
+        }
+        let mut signers: Vec<Arc<dyn ManifestSigner>> = Vec::new();
+        if let Some(signer) = &self.gpg {
+            signers.push(Arc::new(SimpleSigner {
+                signer: signer.clone(),
+                identity: identity.to_string(),
+            }));
+        }
+        if let Some(signer) = &self.sigstore {
+            signers.push(Arc::new(SigstoreKeySigner {
+                signer: signer.clone(),
+                identity: identity.to_string(),
+            }));
+        }
+        Ok(signers)
     }
-    if let Some(key_file) = sigstore_key {
-        let pem = std::fs::read(key_file).map_err(|err| {
-            anyhow!(
-                "reading private key from {}: open {}: {}",
-                key_file.display(),
-                key_file.display(),
-                skopos_core::go_text::go_errno_text(&err)
-            )
-        })?;
-        let passphrase = passphrase.as_ref().map_or("", |p| p.expose());
-        let signer = SigstoreSigner::from_private_key(&pem, passphrase.as_bytes())
-            .map_err(|err| anyhow!("initializing private key: {err:#}"))?;
-        signers.push(Arc::new(SigstoreKeySigner {
-            signer: Arc::new(signer),
-            identity: identity.to_string(),
-        }));
-    }
-    Ok(signers)
 }
 
 /// Sigstore signing with a private key, for one identity.

@@ -1032,3 +1032,69 @@ fn registry_digest(workspace: &Workspace, image: &str) -> String {
 fn lookaside_entry_of(lookaside: &Path, repository: &str, digest: &str) -> PathBuf {
     lookaside.join(format!("{repository}@{}", digest.replacen(':', "=", 1)))
 }
+
+#[test]
+fn sync_signs_every_image_for_its_destination() {
+    let workspace = Workspace::new();
+    let keys = Keys::new(&workspace);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    workspace.image("src", "t", 98);
+    std::fs::create_dir(workspace.path("tree")).unwrap();
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "oci:src:t",
+            "dir:tree/one",
+        ],
+    )
+    .assert_success();
+    let lookaside = workspace.path("lookaside");
+    let config = registries_d(
+        &workspace,
+        "registries.d",
+        &format!("  lookaside: file://{}\n", lookaside.display()),
+    );
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            &config,
+            "sync",
+            "--src",
+            "dir",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.alice,
+            "tree/one",
+            &format!("{host}/synced"),
+        ],
+    )
+    .assert_success();
+    // The signature claims the image's destination and verifies with skopeo.
+    let by_alice = docker_policy(&workspace, "alice-docker.json", "alice.gpg");
+    skopeo(
+        &workspace,
+        &keys,
+        &[
+            "--policy",
+            &by_alice,
+            "--registries.d",
+            &config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/synced/one:latest"),
+            "dir:pulled",
+        ],
+    )
+    .assert_success();
+}
