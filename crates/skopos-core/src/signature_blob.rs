@@ -52,6 +52,17 @@ pub fn classify(blob: &[u8]) -> Result<SignatureKind> {
     }
 }
 
+/// The OpenPGP message of a simple-signing blob (raw, or in the `\0simple-signing\n`
+/// envelope); `None` for any other blob.
+pub fn simple_signing_message(blob: &[u8]) -> Option<&[u8]> {
+    match classify(blob) {
+        Ok(SignatureKind::SimpleSigning) => {
+            Some(blob.strip_prefix(b"\x00simple-signing\n").unwrap_or(blob))
+        }
+        _ => None,
+    }
+}
+
 /// A stored sigstore signature (or other cosign attachment): its MIME type, payload and
 /// annotations, all untrusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +117,20 @@ impl SigstoreBlob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_simple_signing_messages() {
+        assert_eq!(
+            simple_signing_message(b"\xa3\x01x"),
+            Some(&b"\xa3\x01x"[..])
+        );
+        assert_eq!(
+            simple_signing_message(b"\x00simple-signing\n\xa3\x01x"),
+            Some(&b"\xa3\x01x"[..])
+        );
+        assert_eq!(simple_signing_message(b"\x00sigstore-json\n{}"), None);
+        assert_eq!(simple_signing_message(b"junk"), None);
+    }
 
     #[test]
     fn classifies_like_containers_image() {

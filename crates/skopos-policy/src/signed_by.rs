@@ -22,7 +22,12 @@ impl SignedBy {
     /// rejection, or all of them.
     pub(crate) fn accepts(&self, image: &EvaluatedImage<'_>, signatures: &[Vec<u8>]) -> Result<()> {
         let mut rejections = Vec::new();
-        for signature in signatures {
+        // Only simple signatures count here (containers/image's `Signatures`): sigstore
+        // ones are `sigstoreSigned`'s.
+        let simple = signatures
+            .iter()
+            .filter_map(|blob| skopos_core::signature_blob::simple_signing_message(blob));
+        for signature in simple {
             match self.accepts_signature(image, signature) {
                 Ok(()) => return Ok(()),
                 Err(reason) => rejections.push(format!("{reason:#}")),

@@ -12,8 +12,9 @@ async fn no_signatures() -> Result<Vec<Vec<u8>>> {
     Ok(Vec::new())
 }
 
+/// One blob that looks like a simple signature (an OpenPGP compressed-data packet).
 async fn one_signature() -> Result<Vec<Vec<u8>>> {
-    Ok(vec![b"signature".to_vec()])
+    Ok(vec![b"\xa3\x01signature".to_vec()])
 }
 
 #[test]

@@ -153,6 +153,14 @@ async fn signed_by_evaluates_real_signatures() {
             vec![],
             "A signature was required, but no signature exists".into(),
         ),
+        // Sigstore signatures are not simple signatures: signedBy does not see them.
+        (
+            signed_by(&alice_path, exact),
+            image,
+            MANIFEST,
+            vec![b"\x00sigstore-json\n{}".to_vec()],
+            "A signature was required, but no signature exists".into(),
+        ),
         (
             signed_by(&alice_path, exact),
             image,
