@@ -8,7 +8,8 @@ use std::io::Read as _;
 use anyhow::{anyhow, bail, Result};
 use pgp::composed::{Deserializable as _, Message, SignedPublicKey};
 use pgp::packet::Signature;
-use pgp::types::{KeyDetails as _, KeyId};
+use pgp::packet::SignatureType;
+use pgp::types::{KeyDetails as _, KeyId, Tag};
 
 /// Signed contents larger than this are refused: simple-signing payloads are a few
 /// hundred bytes, and a hostile signature must not make us buffer gigabytes.
@@ -63,6 +64,7 @@ impl Keyring {
             Some(index) => message.verify(&key.public_subkeys[index].key),
         };
         verified.map_err(|err| anyhow!("signature error: {err}"))?;
+        check_key_is_valid(key, subkey, chrono::Utc::now().timestamp())?;
         if let (Some(created), Some(lifetime)) =
             (packet.created(), packet.signature_expiration_time())
         {
@@ -90,6 +92,90 @@ impl Keyring {
                 .map(|index| (key, Some(index)))
         })
     }
+}
+
+/// Refuse signatures by a revoked or expired key, or subkey, as GnuPG does. Only
+/// revocations and self-signatures that verify count: anyone can append packets to a
+/// public key.
+fn check_key_is_valid(key: &SignedPublicKey, subkey: Option<usize>, now: i64) -> Result<()> {
+    let primary = &key.primary_key;
+    let fingerprint = primary_fingerprint(key);
+    if key
+        .details
+        .revocation_signatures
+        .iter()
+        .any(|signature| signature.verify_key(primary).is_ok())
+    {
+        bail!("key {fingerprint} has been revoked");
+    }
+    // The newest valid self-certification says when the primary key expires.
+    let newest_certification = key
+        .details
+        .users
+        .iter()
+        .flat_map(|user| {
+            user.signatures.iter().filter(move |signature| {
+                signature
+                    .verify_certification(primary, Tag::UserId, &user.id)
+                    .is_ok()
+            })
+        })
+        .max_by_key(|signature| signature.created().map(|t| t.as_secs()));
+    let primary_created = i64::from(primary.created_at().as_secs());
+    if let Some(lifetime) = newest_certification.and_then(|s| s.key_expiration_time()) {
+        check_not_expired(
+            &fingerprint,
+            primary_created,
+            lifetime.as_secs().into(),
+            now,
+        )?;
+    }
+    if let Some(index) = subkey {
+        let subkey = &key.public_subkeys[index];
+        let bindings: Vec<_> = subkey
+            .signatures
+            .iter()
+            // Binding and revocation signatures alike.
+            .filter(|signature| {
+                signature
+                    .verify_subkey_binding(primary, &subkey.key)
+                    .is_ok()
+            })
+            .collect();
+        if bindings
+            .iter()
+            .any(|signature| signature.typ() == Some(SignatureType::SubkeyRevocation))
+        {
+            bail!(
+                "subkey {} of key {fingerprint} has been revoked",
+                hex_upper(subkey.key.fingerprint().as_bytes())
+            );
+        }
+        let newest_binding = bindings
+            .iter()
+            .max_by_key(|signature| signature.created().map(|t| t.as_secs()));
+        if let Some(lifetime) = newest_binding.and_then(|s| s.key_expiration_time()) {
+            let created = i64::from(subkey.key.created_at().as_secs());
+            check_not_expired(&fingerprint, created, lifetime.as_secs().into(), now)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_not_expired(fingerprint: &str, created: i64, lifetime: u64, now: i64) -> Result<()> {
+    // A zero lifetime means the key does not expire.
+    if lifetime == 0 {
+        return Ok(());
+    }
+    let expiry = created.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+    if now > expiry {
+        let when = chrono::DateTime::from_timestamp(expiry, 0).unwrap_or_default();
+        bail!(
+            "key {fingerprint} expired on {}",
+            when.format("%Y-%m-%d %H:%M:%S +0000 UTC")
+        );
+    }
+    Ok(())
 }
 
 /// The contents of a signed message and the ID of the key that claims to have signed it

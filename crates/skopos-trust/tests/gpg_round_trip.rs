@@ -120,6 +120,107 @@ fn gpg_signatures_verify_with_rpgp() {
     tampered[middle] ^= 0x55;
     assert!(verify_simple_signature(&keyring, &tampered, &accept_all(&fingerprints)).is_err());
 
+    // A revoked key: its signatures no longer verify.
+    let carol = make_key("carol@example.com", "");
+    let by_carol = sign_manifest(
+        manifest,
+        "example.com/c:t",
+        &GpgSigner::new(&carol, None).unwrap(),
+    )
+    .unwrap();
+    let revocation = std::fs::read_to_string(
+        home.path()
+            .join("openpgp-revocs.d")
+            .join(format!("{carol}.rev")),
+    )
+    .unwrap();
+    // gpg guards the stored certificate against accidental import with a leading ':'.
+    let revocation = revocation.replace(":-----BEGIN", "-----BEGIN");
+    let imported = Command::new("gpg")
+        .args(["--batch", "--import"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(revocation.as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(imported.success());
+    let carol_key = Command::new("gpg")
+        .args(["--batch", "--export", &carol])
+        .output()
+        .unwrap()
+        .stdout;
+    let (keyring, trusted) = Keyring::import(&[carol_key]).unwrap();
+    let err = verify_simple_signature(&keyring, &by_carol, &accept_all(&trusted)).unwrap_err();
+    assert_eq!(err.to_string(), format!("key {carol} has been revoked"));
+
+    // An expired key (made and used in 2020, valid for a day).
+    let faked = ["--faked-system-time", "20200101T120000!"];
+    let made = Command::new("gpg")
+        .args(["--batch", "--passphrase", ""])
+        .args(faked)
+        .args([
+            "--quick-gen-key",
+            "dave@example.com",
+            "default",
+            "default",
+            "1d",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let payload = skopos_trust::UntrustedPayload::new(
+        skopos_core::Digest::sha256_of(manifest),
+        "example.com/d:t".to_string(),
+    )
+    .to_json()
+    .unwrap();
+    let payload_file = home.path().join("payload");
+    std::fs::write(&payload_file, payload).unwrap();
+    let by_dave = Command::new("gpg")
+        .args(["--batch"])
+        .args(faked)
+        .args([
+            "--local-user",
+            "dave@example.com",
+            "--sign",
+            "--output",
+            "-",
+        ])
+        .arg(&payload_file)
+        .output()
+        .unwrap();
+    assert!(
+        by_dave.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_dave.stderr)
+    );
+    let dave_key = Command::new("gpg")
+        .args(["--batch", "--export", "dave@example.com"])
+        .output()
+        .unwrap()
+        .stdout;
+    let (keyring, trusted) = Keyring::import(&[dave_key]).unwrap();
+    let err =
+        verify_simple_signature(&keyring, &by_dave.stdout, &accept_all(&trusted)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "key {} expired on 2020-01-02 12:00:00 +0000 UTC",
+            trusted[0]
+        )
+    );
+
     // Passphrases with line breaks are refused before gpg runs.
     let err = GpgSigner::new(&bob, Some(Secret::new("a\nb"))).unwrap_err();
     assert_eq!(
