@@ -55,6 +55,7 @@ impl SignedBy {
                 .map(|path| read_file_like_go(path.as_ref()))
                 .collect::<Result<_>>()?,
             KeySource::Data(data) => vec![data.clone()],
+            KeySource::Datas(datas) => datas.clone(),
         };
         let (keyring, trusted) = Keyring::import(&blobs)?;
         if trusted.is_empty() {

@@ -1,7 +1,7 @@
 //! The `sigstoreSigned` requirement with public keys (containers/image's
 //! `policy_eval_sigstore.go`): some sigstore signature of the image must be made by a
-//! trusted key, for this manifest, claiming an acceptable identity. Fulcio and Rekor
-//! trust roots are not parsed by this policy reader, so they never reach here.
+//! trusted key, for this manifest, claiming an acceptable identity. Fulcio, PKI and Rekor
+//! trust roots are parsed but not implemented: they refuse every signature.
 
 use anyhow::{anyhow, bail, Result};
 use skopos_trust::sigstore::{
@@ -58,14 +58,25 @@ impl SigstoreSigned {
         image: &EvaluatedImage<'_>,
         signature: &SigstoreBlob,
     ) -> Result<()> {
-        let pem = match &self.keys {
-            KeySource::Path(path) => read_file_like_go(path.as_ref())?,
-            KeySource::Data(data) => data.clone(),
-            KeySource::Paths(_) => {
-                bail!("keyPaths are not supported for sigstoreSigned by skopos yet")
-            }
+        if self.rekor_keys.is_some() {
+            bail!("Rekor SET verification in sigstoreSigned requirements is not supported by skopos yet");
+        }
+        let Some(key_source) = &self.keys else {
+            bail!("fulcio and pki trust roots in sigstoreSigned requirements are not supported by skopos yet");
         };
-        let keys = parse_public_keys(&pem)?;
+        let pems = match key_source {
+            KeySource::Path(path) => vec![read_file_like_go(path.as_ref())?],
+            KeySource::Paths(paths) => paths
+                .iter()
+                .map(|path| read_file_like_go(path.as_ref()))
+                .collect::<Result<_>>()?,
+            KeySource::Data(data) => vec![data.clone()],
+            KeySource::Datas(datas) => datas.clone(),
+        };
+        let mut keys = Vec::new();
+        for pem in &pems {
+            keys.extend(parse_public_keys(pem)?);
+        }
         let check_reference = |signed: &str| {
             if self.signed_identity.matches(image.reference, signed) {
                 Ok(())

@@ -63,7 +63,8 @@ fn parses_every_requirement_and_identity_type() {
     assert_eq!(
         docker["*.example.com"],
         [Requirement::SigstoreSigned(SigstoreSigned {
-            keys: KeySource::Path("/cosign.pub".into()),
+            keys: Some(KeySource::Path("/cosign.pub".into())),
+            rekor_keys: None,
             signed_identity: ReferenceMatch::MatchExact,
         })]
     );
@@ -158,11 +159,50 @@ fn refuses_bad_requirements() {
     );
     assert_eq!(
         parse_error(r#"{"default": [{"type": "sigstoreSigned"}]}"#),
-        "At least one of keyPath and keyData must be specified"
+        "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
     );
     assert_eq!(
         parse_error(r#"{"default": [{"type": "sigstoreSigned", "keyPath": "/a", "keyData": ""}]}"#),
-        "keyPath and keyData cannot be used simultaneously"
+        "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
+    );
+    // skopeo 1.22's sigstoreSigned fields and their rules.
+    for (policy, message) in [
+        (r#"{"type": "sigstoreSigned", "keyPaths": []}"#, "\"keyPaths\" contains no entries"),
+        (r#"{"type": "sigstoreSigned", "keyDatas": []}"#, "\"keyDatas\" contains no entries"),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca"}}"#,
+            "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "pki": {}, "rekorPublicKeyPath": "/r"}"#,
+            "rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "keyPath": "/k", "rekorPublicKeyPath": "/r", "rekorPublicKeyData": "cg=="}"#,
+            "at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "keyPaths": ["/a"], "fulcio": {}, "rekorPublicKeyPath": "/r"}"#,
+            "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified",
+        ),
+    ] {
+        assert_eq!(
+            parse_error(&format!(r#"{{"default": [{policy}]}}"#)),
+            message,
+            "{policy}"
+        );
+    }
+    let parsed = Policy::from_bytes(
+        br#"{"default": [{"type": "sigstoreSigned", "keyDatas": ["YQ==", "Yg=="], "rekorPublicKeyPaths": ["/r"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed.default,
+        [Requirement::SigstoreSigned(SigstoreSigned {
+            keys: Some(KeySource::Datas(vec![b"a".to_vec(), b"b".to_vec()])),
+            rekor_keys: Some(KeySource::Paths(vec!["/r".into()])),
+            signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+        })]
     );
     assert_eq!(
         parse_error(
