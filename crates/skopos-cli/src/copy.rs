@@ -18,7 +18,7 @@ use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
 use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
-use crate::cli::{CopyArgs, GlobalArgs, RetryArgs, SharedCopyArgs};
+use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
@@ -66,7 +66,18 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
             ctx.docker_tls_verify.get_or_insert(verify);
         }
     }
+    let sign_identity = args
+        .sign_identity
+        .as_deref()
+        .filter(|text| !text.is_empty())
+        .map(crate::signing::parse_sign_identity)
+        .transpose()?;
+    let signers = match crate::signing::SigningKeys::from_flags(&args.shared)? {
+        Some(keys) => keys.signers(sign_identity.as_ref(), &destination_name)?,
+        None => Vec::new(),
+    };
     let options = CopyOptions {
+        signers,
         destination_reference: destination_name.docker_reference().cloned(),
         destination_name: destination_name.to_string(),
         source_name: source_name.to_string(),
@@ -128,10 +139,10 @@ impl SourcePolicy for SourceImagePolicy {
         &self,
         source: &dyn ImageSource,
         instance: Option<&Digest>,
-        _manifest: &[u8],
+        manifest: &[u8],
     ) -> skopos_core::Result<()> {
         self.policy
-            .check_image(&self.source_name, || source.signatures(instance))
+            .check_image(&self.source_name, manifest, || source.signatures(instance))
             .await
     }
 }
@@ -163,6 +174,7 @@ pub fn base_context(global: &GlobalArgs) -> SystemContext {
         override_arch: global.override_arch.clone(),
         override_variant: global.override_variant.clone(),
         registries_conf: global.registries_conf.clone(),
+        registries_d: global.registries_d.clone(),
         user_agent: Some(match global.user_agent_prefix.as_deref() {
             Some(prefix) if !prefix.is_empty() => format!("{prefix} skopos/{version}"),
             _ => format!("skopos/{version}"),
@@ -221,7 +233,6 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             bail!("{flag} is not supported by skopos yet");
         }
     }
-    refuse_signing(&args.shared)?;
     Ok(CopyOptions {
         image_list_selection,
         platform: global.wanted_platform(),
@@ -238,6 +249,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         destination_name: String::new(),
         source_name: String::new(),
         source_policy: None,
+        signers: Vec::new(),
     })
 }
 
@@ -253,27 +265,6 @@ pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Optio
             crate::logging::go_quote(other)
         ),
     })
-}
-
-/// skopos cannot sign yet: a signing flag is an error rather than an unsigned image.
-pub(crate) fn refuse_signing(shared: &SharedCopyArgs) -> anyhow::Result<()> {
-    for (flag, given) in [
-        ("--sign-by", shared.sign_by.is_some()),
-        (
-            "--sign-by-sq-fingerprint",
-            shared.sign_by_sq_fingerprint.is_some(),
-        ),
-        ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
-        (
-            "--sign-by-sigstore-private-key",
-            shared.sign_by_sigstore_private_key.is_some(),
-        ),
-    ] {
-        if given {
-            bail!("{flag} is not supported by skopos yet");
-        }
-    }
-    Ok(())
 }
 
 /// `--retry-times` / `--retry-delay`.
@@ -329,6 +320,18 @@ fn plain_line(event: &CopyEvent) -> Option<String> {
     Some(match event {
         CopyEvent::GettingSignatures { list: false } => "Getting image source signatures".into(),
         CopyEvent::GettingSignatures { list: true } => "Getting image list signatures".into(),
+        CopyEvent::CheckingDestinationSignatures { list: false } => {
+            "Checking if image destination supports signatures".into()
+        }
+        CopyEvent::CheckingDestinationSignatures { list: true } => {
+            "Checking if image list destination supports signatures".into()
+        }
+        CopyEvent::CreatingSignature {
+            message, count: 1, ..
+        } => format!("Creating signature: {message}"),
+        CopyEvent::CreatingSignature { message, index, .. } => {
+            format!("Creating signature {index}: {message}")
+        }
         CopyEvent::CopyingImages { copying, total } => {
             format!("Copying {copying} of {total} images in list")
         }

@@ -10,6 +10,7 @@ mod logging;
 mod login;
 mod program;
 mod proxy;
+mod signing;
 mod sync;
 mod template;
 
@@ -150,26 +151,13 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             login::logout(&args, &mut std::io::stdout().lock())?;
         }
-        Command::StandaloneSign(args) => {
-            if args.args.len() != 3 || args.output.is_none() {
-                bail!("Usage: {} standalone-sign manifest docker-reference key-fingerprint -o signature", program::name());
-            }
-            not_supported("standalone-sign")?;
-        }
+        Command::StandaloneSign(args) => signing::standalone_sign(&args)?,
         Command::StandaloneVerify(args) => {
-            if args.args.len() != 4 {
-                bail!("Usage: {} standalone-verify manifest docker-reference key-fingerprint signature", program::name());
-            }
-            not_supported("standalone-verify")?;
+            let report = signing::standalone_verify(&args)?;
+            print!("{report}");
         }
         Command::GenerateSigstoreKey(args) => {
-            if !args.args.is_empty() {
-                bail!("Usage: generate-sigstore-key --output-prefix PREFIX");
-            }
-            if args.output_prefix.is_none() {
-                bail!("--output-prefix must be specified");
-            }
-            not_supported("generate-sigstore-key")?;
+            print!("{}", signing::generate_sigstore_key(&args)?);
         }
         Command::Sync(args) => {
             if args.args.len() != 2 {
@@ -200,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     program::name()
                 );
             }
-            not_supported("untrusted-signature-dump-without-verification")?;
+            print!("{}", signing::untrusted_signature_dump(&args.args[0])?);
         }
     }
     Ok(Outcome::Done)
@@ -231,7 +219,7 @@ fn manifest_digest(path: &str) -> anyhow::Result<String> {
 }
 
 /// `os.ReadFile`: errors read `open PATH: no such file or directory`, as Go words them.
-fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|err| {
         anyhow::anyhow!("open {path}: {}", skopos_core::go_text::go_errno_text(&err))

@@ -16,9 +16,10 @@ use skopos_core::{Digest, DockerCredentials, ImageName, ImageSource, Secret, Sys
 use skopos_policy::Policy;
 
 use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
-use crate::copy::{base_context, forced_manifest_type, refuse_signing, retry_options};
+use crate::copy::{base_context, forced_manifest_type, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
 use crate::logging::{emit_with_fields, go_quote, LogLevel};
+use crate::signing::SigningKeys;
 use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join};
 
 /// The images of one sync source and how to reach them (skopeo's `repoDescriptor`).
@@ -127,7 +128,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     if let Some(verify) = args.tls_verify {
         destination_ctx.docker_tls_verify.get_or_insert(verify);
     }
-    refuse_signing(&args.shared)?;
+    let signing = SigningKeys::from_flags(&args.shared)?;
     let options = CopyOptions {
         image_list_selection,
         platform: global.wanted_platform(),
@@ -141,6 +142,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         destination_name: String::new(),
         source_name: String::new(),
         source_policy: None,
+        signers: Vec::new(),
     };
     let progress = Arc::new(Renderer::for_stdout());
 
@@ -200,6 +202,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                 destination_ctx: &destination_ctx,
                 policy: &policy,
                 options: &options,
+                signing: signing.as_ref(),
                 progress: progress.clone(),
             };
             match with_retry(retry, || image.copy()).await {
@@ -262,6 +265,8 @@ struct ImageToCopy<'a> {
     destination_ctx: &'a SystemContext,
     policy: &'a Policy,
     options: &'a CopyOptions,
+    /// The keys to sign every copied image with, for its destination's identity.
+    signing: Option<&'a SigningKeys>,
     progress: Arc<Renderer>,
 }
 
@@ -286,7 +291,12 @@ impl ImageToCopy<'_> {
         if let Some(digest) = self.already_at_destination(source.as_ref()).await? {
             return Ok(digest);
         }
+        let signers = match self.signing {
+            Some(keys) => keys.signers(None, self.destination_name)?,
+            None => Vec::new(),
+        };
         let options = CopyOptions {
+            signers,
             destination_reference: self.destination_name.docker_reference().cloned(),
             destination_name: self.destination_name.to_string(),
             source_name: self.source_name.to_string(),
@@ -303,14 +313,16 @@ impl ImageToCopy<'_> {
 
     /// skopeo's sync sets `OptimizeDestinationImageAlreadyExists`: when the registry
     /// destination already holds the very manifest that would be written (no conversion,
-    /// no signatures to copy), nothing is copied. Returns that manifest's digest then.
+    /// no signatures to copy or make), nothing is copied. Returns that manifest's digest
+    /// then.
     async fn already_at_destination(
         &self,
         source: &dyn ImageSource,
     ) -> anyhow::Result<Option<Digest>> {
         // A `dir` destination is always new (sync refuses existing directories), and a
         // list copied whole is written again in any case.
-        if !matches!(self.destination_name, ImageName::Docker(_))
+        if self.signing.is_some()
+            || !matches!(self.destination_name, ImageName::Docker(_))
             || self.options.image_list_selection != ImageListSelection::System
         {
             return Ok(None);
@@ -344,7 +356,9 @@ impl ImageToCopy<'_> {
         }
         // The policy is checked before anything else is read about the image.
         self.policy
-            .check_image(self.source_name, || source.signatures(instance.as_ref()))
+            .check_image(self.source_name, &bytes, || {
+                source.signatures(instance.as_ref())
+            })
             .await
             .context("Source image rejected")?;
         if !self.options.remove_signatures

@@ -4,7 +4,8 @@
 //!   and the edits `login` / `logout` make;
 //! - [`registries`]: containers-registries.conf(5) v2 (and minimal v1): prefixes, rewrites,
 //!   mirrors, `insecure`, `blocked`;
-//! - [`certs`]: containers-certs.d(5) per-registry CA certificates and client identities.
+//! - [`certs`]: containers-certs.d(5) per-registry CA certificates and client identities;
+//! - [`registries_d`]: containers-registries.d(5) signature storage (lookaside) locations.
 //!
 //! Every lookup takes its environment (home directory, XDG variables, search roots) as an
 //! explicit input so that callers and tests decide what the "real" environment is.
@@ -12,3 +13,4 @@
 pub mod auth;
 pub mod certs;
 pub mod registries;
+pub mod registries_d;

@@ -15,6 +15,8 @@ pub enum BlobKind {
 pub enum CopyEvent {
     /// About to read signatures of a single image (`list: false`) or of a list.
     GettingSignatures { list: bool },
+    /// The source has signatures: about to check the destination can store them.
+    CheckingDestinationSignatures { list: bool },
     /// A list copy will copy `copying` of the list's `total` images.
     CopyingImages { copying: usize, total: usize },
     /// Starting image `index` (1-based) of `count` in a list copy.
@@ -37,6 +39,13 @@ pub enum CopyEvent {
     BlobDone { digest: Digest, kind: BlobKind },
     /// About to write the manifest of an image (`list: false`) or of a list.
     WritingManifest { list: bool },
+    /// About to make a new signature with signer `index` (1-based) of `count`;
+    /// `message` says how (containers/image's signer progress message).
+    CreatingSignature {
+        message: String,
+        index: usize,
+        count: usize,
+    },
     /// About to store signatures of an image or of a list.
     StoringSignatures { list: bool },
 }

@@ -16,7 +16,9 @@ mod options;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
-pub use options::{CopyOptions, ImageListSelection, SourcePolicy, DEFAULT_PARALLEL_BLOBS};
+pub use options::{
+    CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
+};
 
 use std::sync::Arc;
 

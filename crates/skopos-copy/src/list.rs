@@ -46,6 +46,9 @@ pub(crate) async fn copy_list(
             .context("reading list signatures")?
     };
     if !signatures.is_empty() {
+        copier
+            .progress
+            .event(CopyEvent::CheckingDestinationSignatures { list: true });
         if let Err(reason) = destination.supports_signatures() {
             bail!(
                 "Can not copy signatures to {}: {reason}",
@@ -145,6 +148,8 @@ pub(crate) async fn copy_list(
                 "Uploading manifest list failed, attempted the following formats: {target_mime}({err:#})"
             )
         })?;
+    let mut signatures = signatures;
+    signatures.extend(copier.create_signatures(&written).await?);
     copier
         .progress
         .event(CopyEvent::StoringSignatures { list: true });

@@ -47,6 +47,20 @@ pub struct CopyOptions {
     /// The trust policy each copied image must satisfy; `None` accepts every image (the
     /// CLI always sets one, `--insecure-policy` being an accept-anything policy).
     pub source_policy: Option<Arc<dyn SourcePolicy>>,
+    /// Signers adding a new signature to every manifest written (each image, and the
+    /// list itself when a list is copied), after the copied signatures.
+    pub signers: Vec<Arc<dyn ManifestSigner>>,
+}
+
+/// Makes a new signature for a manifest the copy wrote (`--sign-by` and friends). The
+/// signer knows the identity to sign for; the engine knows nothing of signature formats.
+#[async_trait::async_trait]
+pub trait ManifestSigner: Send + Sync + std::fmt::Debug {
+    /// What the copy prints while this signer works, e.g. "Signing image using simple
+    /// signing".
+    fn progress_message(&self) -> String;
+    /// A new signature of `manifest`, as the destination stores it.
+    async fn sign(&self, manifest: &[u8]) -> Result<Vec<u8>>;
 }
 
 /// Decides whether a source image may be copied: containers/image's
@@ -80,6 +94,7 @@ impl Default for CopyOptions {
             destination_name: "the destination".to_string(),
             source_name: "the source".to_string(),
             source_policy: None,
+            signers: Vec::new(),
         }
     }
 }

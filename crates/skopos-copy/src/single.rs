@@ -102,6 +102,8 @@ impl Copier {
                 .context("reading signatures")?
         };
         if !signatures.is_empty() {
+            self.progress
+                .event(CopyEvent::CheckingDestinationSignatures { list: false });
             if let Err(reason) = self.destination.supports_signatures() {
                 bail!(
                     "Can not copy signatures to {}: {reason}",
@@ -210,6 +212,8 @@ impl Copier {
             .write_manifest(&bytes, &mime, &image, &candidates, &inputs, placement)
             .await?;
         let digest = manifest::manifest_digest(&written)?;
+        let mut signatures = signatures;
+        signatures.extend(self.create_signatures(&written).await?);
         self.progress
             .event(CopyEvent::StoringSignatures { list: false });
         let instance = match placement {
@@ -225,6 +229,29 @@ impl Copier {
             mime_type: written_mime,
             digest,
         })
+    }
+
+    /// New signatures of `manifest`, one per signer (containers/image's
+    /// `createSignatures`).
+    pub(crate) async fn create_signatures(&self, manifest: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let signers = &self.options.signers;
+        let mut signatures = Vec::with_capacity(signers.len());
+        for (i, signer) in signers.iter().enumerate() {
+            self.progress.event(CopyEvent::CreatingSignature {
+                message: signer.progress_message(),
+                index: i + 1,
+                count: signers.len(),
+            });
+            let signature = signer.sign(manifest).await.with_context(|| {
+                if signers.len() == 1 {
+                    "creating signature".to_string()
+                } else {
+                    format!("creating signature {}", i + 1)
+                }
+            })?;
+            signatures.push(signature);
+        }
+        Ok(signatures)
     }
 
     /// Copy every distinct layer, several at once, keyed by source digest.

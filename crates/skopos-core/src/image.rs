@@ -73,6 +73,8 @@ pub struct SystemContext {
     pub auth_file: Option<PathBuf>,
     /// `--registries-conf`: an explicit registries.conf.
     pub registries_conf: Option<PathBuf>,
+    /// `--registries.d`: the directory of signature storage (lookaside) configuration.
+    pub registries_d: Option<PathBuf>,
     /// The HTTP User-Agent for registries.
     pub user_agent: Option<String>,
     /// For a registry destination: the image being copied, when it comes from a registry,

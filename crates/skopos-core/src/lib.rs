@@ -19,6 +19,8 @@ pub mod platform;
 pub mod read;
 pub mod reference;
 pub mod retry;
+pub mod signature_blob;
+pub mod strict_json;
 pub mod verified;
 
 pub use digest::Digest;

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use base64::Engine as _;
 use skopos_core::reference::{is_docker_domain, split_docker_name, DockerReference};
 
-use crate::json::Json;
+use skopos_core::strict_json::{exact_fields, for_each_member, Json};
 
 /// A parsed trust policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,10 +38,15 @@ pub struct SignedBy {
     pub signed_identity: ReferenceMatch,
 }
 
-/// A `sigstoreSigned` requirement; `keys` is never [`KeySource::Paths`].
+/// A `sigstoreSigned` requirement (containers/image v5.3x's form, as skopeo 1.22 reads it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigstoreSigned {
-    pub keys: KeySource,
+    /// The trusted public keys; `None` when the trust root is `fulcio` or `pki`, which
+    /// skopos does not implement (such a requirement refuses every signature).
+    pub keys: Option<KeySource>,
+    /// `rekorPublicKey…`: Rekor keys whose SETs signatures must carry (not implemented
+    /// either: such a requirement refuses every signature).
+    pub rekor_keys: Option<KeySource>,
     pub signed_identity: ReferenceMatch,
 }
 
@@ -51,6 +56,8 @@ pub enum KeySource {
     Path(String),
     Paths(Vec<String>),
     Data(Vec<u8>),
+    /// `keyDatas` (sigstoreSigned only).
+    Datas(Vec<Vec<u8>>),
 }
 
 /// How a signature's claimed identity must relate to the image's reference.
@@ -105,50 +112,6 @@ impl Policy {
             transports,
         })
     }
-}
-
-/// Walk an object's members in order with `ParanoidUnmarshalJSONObject`'s checks:
-/// `value` must be an object, no key twice, and `member` returns `false` for a key it does
-/// not know.
-fn for_each_member<'a>(
-    value: &'a Json,
-    mut member: impl FnMut(&'a str, &'a Json) -> Result<bool>,
-) -> Result<()> {
-    let Json::Object(members) = value else {
-        bail!("JSON object expected, got \"{}\"", value.go_token_text());
-    };
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in members {
-        if seen.contains(&key.as_str()) {
-            bail!("Duplicate key \"{key}\"");
-        }
-        seen.push(key);
-        if !member(key, value)? {
-            bail!("Unknown key \"{key}\"");
-        }
-    }
-    Ok(())
-}
-
-/// `ParanoidUnmarshalJSONObjectExactFields`: exactly the keys in `fields`, each once.
-fn exact_fields<'a>(value: &'a Json, fields: &[&str]) -> Result<Vec<&'a Json>> {
-    let mut found: Vec<Option<&'a Json>> = vec![None; fields.len()];
-    for_each_member(value, |key, member| {
-        match fields.iter().position(|field| *field == key) {
-            Some(i) => {
-                found[i] = Some(member);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    })?;
-    fields
-        .iter()
-        .zip(found)
-        .map(|(field, value)| {
-            value.ok_or_else(|| anyhow!("Key \"{field}\" missing in a JSON object"))
-        })
-        .collect()
 }
 
 fn cannot_unmarshal(value: &Json, go_type: &str) -> anyhow::Error {
@@ -371,16 +334,66 @@ fn key_source(
     }
 }
 
+/// A list of base64 key data (`keyDatas`, `rekorPublicKeyDatas`).
+fn key_datas(value: &Json) -> Result<Option<Vec<Vec<u8>>>> {
+    match value {
+        Json::Array(items) => items
+            .iter()
+            .map(|item| key_data(item).map(Option::unwrap_or_default))
+            .collect::<Result<_>>()
+            .map(Some),
+        Json::Null => Ok(None),
+        other => Err(cannot_unmarshal(other, "[][]uint8")),
+    }
+}
+
 fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
-    let (mut path, mut data) = (None, None);
+    let mut keys: Vec<Option<KeySource>> = Vec::new();
+    let mut rekor: Vec<Option<KeySource>> = Vec::new();
+    let (mut fulcio, mut pki) = (false, false);
     let mut identity = None;
     for_each_member(value, |key, member| {
         match key {
             "type" => {
                 string(member)?;
             }
-            "keyPath" => path = Some(string(member)?),
-            "keyData" => data = Some(key_data(member)?),
+            // An empty path does not count as a key source, as in containers/image.
+            "keyPath" => keys.push(
+                Some(string(member)?)
+                    .filter(|p| !p.is_empty())
+                    .map(KeySource::Path),
+            ),
+            "keyPaths" => {
+                let paths = key_paths(member)?;
+                if paths.as_ref().is_some_and(Vec::is_empty) {
+                    bail!("\"keyPaths\" contains no entries");
+                }
+                keys.push(paths.map(KeySource::Paths));
+            }
+            "keyData" => keys.push(key_data(member)?.map(KeySource::Data)),
+            "keyDatas" => {
+                let datas = key_datas(member)?;
+                if datas.as_ref().is_some_and(Vec::is_empty) {
+                    bail!("\"keyDatas\" contains no entries");
+                }
+                keys.push(datas.map(KeySource::Datas));
+            }
+            "fulcio" => {
+                for_each_member(member, |_, _| Ok(true))?;
+                fulcio = true;
+            }
+            "pki" => {
+                for_each_member(member, |_, _| Ok(true))?;
+                pki = true;
+            }
+            "rekorPublicKeyPath" => rekor.push(
+                Some(string(member)?)
+                    .filter(|p| !p.is_empty())
+                    .map(KeySource::Path),
+            ),
+            "rekorPublicKeyPaths" => rekor.push(key_paths(member)?.map(KeySource::Paths)),
+            "rekorPublicKeyData" => rekor.push(key_data(member)?.map(KeySource::Data)),
+            "rekorPublicKeyDatas" => rekor.push(key_datas(member)?.map(KeySource::Datas)),
             "signedIdentity" => identity = Some(member),
             _ => return Ok(false),
         }
@@ -390,14 +403,23 @@ fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
         None => ReferenceMatch::MatchRepoDigestOrExact,
         Some(json) => reference_match(json)?,
     };
-    let keys = match (path, data) {
-        (Some(_), Some(_)) => bail!("keyPath and keyData cannot be used simultaneously"),
-        (Some(path), None) => KeySource::Path(path),
-        (None, Some(data)) => KeySource::Data(data.unwrap_or_default()),
-        (None, None) => bail!("At least one of keyPath and keyData must be specified"),
-    };
+    let mut keys: Vec<KeySource> = keys.into_iter().flatten().collect();
+    let rekor: Vec<KeySource> = rekor.into_iter().flatten().collect();
+    if keys.len() + usize::from(fulcio) + usize::from(pki) != 1 {
+        bail!("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified");
+    }
+    if rekor.len() > 1 {
+        bail!("at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously");
+    }
+    if fulcio && rekor.is_empty() {
+        bail!("At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used");
+    }
+    if pki && !rekor.is_empty() {
+        bail!("rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki");
+    }
     Ok(SigstoreSigned {
-        keys,
+        keys: keys.pop(),
+        rekor_keys: rekor.into_iter().next(),
         signed_identity,
     })
 }

@@ -2,7 +2,9 @@
 //! `PolicyConfigurationNamespaces` in containers/image v5.23.
 
 use anyhow::{bail, Result};
-use skopos_core::reference::{resolve_path_to_fully_explicit, DaemonImage, DockerReference};
+use skopos_core::reference::{
+    docker_policy_identity, docker_policy_namespaces, resolve_path_to_fully_explicit, DaemonImage,
+};
 use skopos_core::ImageName;
 
 /// The scopes to look up for one image, most specific first (the empty scope and the
@@ -25,12 +27,12 @@ impl ImageScopes {
         Ok(match name {
             ImageName::Docker(reference)
             | ImageName::DockerDaemon(DaemonImage::Named(reference)) => ImageScopes {
-                identity: docker_identity(reference)?,
-                namespaces: docker_namespaces(reference),
+                identity: docker_policy_identity(reference)?,
+                namespaces: docker_policy_namespaces(reference),
             },
             ImageName::Atomic(reference) => ImageScopes {
-                identity: docker_identity(reference.docker_reference())?,
-                namespaces: docker_namespaces(reference.docker_reference()),
+                identity: docker_policy_identity(reference.docker_reference())?,
+                namespaces: docker_policy_namespaces(reference.docker_reference()),
             },
             ImageName::DockerDaemon(DaemonImage::Id(_))
             | ImageName::DockerArchive { .. }
@@ -69,43 +71,6 @@ impl ImageScopes {
             namespaces: Vec::new(),
         }
     }
-}
-
-/// `host[:port]/path:tag` or `host[:port]/path@digest`.
-fn docker_identity(reference: &DockerReference) -> Result<String> {
-    match (reference.tag(), reference.digest()) {
-        (Some(tag), None) => Ok(format!("{}:{tag}", reference.name())),
-        (None, Some(digest)) => Ok(format!("{}@{digest}", reference.name())),
-        (Some(_), Some(_)) => bail!(
-            "Unexpected Docker reference {} with both a name and a digest",
-            reference.familiar_string()
-        ),
-        (None, None) => bail!(
-            "Internal inconsistency: Docker reference {} with neither a tag nor a digest",
-            reference.familiar_string()
-        ),
-    }
-}
-
-/// The repository, each parent namespace up to the host, then `*.` wildcards of the host
-/// name without its port (`*.example.com`, `*.com`).
-fn docker_namespaces(reference: &DockerReference) -> Vec<String> {
-    let mut namespaces = Vec::new();
-    let mut name = reference.name();
-    loop {
-        namespaces.push(name.clone());
-        match name.rfind('/') {
-            Some(slash) => name.truncate(slash),
-            None => break,
-        }
-    }
-    let host = name.split(':').next().unwrap_or_default();
-    let mut rest = host;
-    while let Some(dot) = rest.find('.') {
-        rest = &rest[dot + 1..];
-        namespaces.push(format!("*.{rest}"));
-    }
-    namespaces
 }
 
 fn resolved(path: &std::path::Path) -> Result<String> {

@@ -12,8 +12,9 @@ async fn no_signatures() -> Result<Vec<Vec<u8>>> {
     Ok(Vec::new())
 }
 
+/// One blob that looks like a simple signature (an OpenPGP compressed-data packet).
 async fn one_signature() -> Result<Vec<Vec<u8>>> {
-    Ok(vec![b"signature".to_vec()])
+    Ok(vec![b"\xa3\x01signature".to_vec()])
 }
 
 #[test]
@@ -62,7 +63,8 @@ fn parses_every_requirement_and_identity_type() {
     assert_eq!(
         docker["*.example.com"],
         [Requirement::SigstoreSigned(SigstoreSigned {
-            keys: KeySource::Path("/cosign.pub".into()),
+            keys: Some(KeySource::Path("/cosign.pub".into())),
+            rekor_keys: None,
             signed_identity: ReferenceMatch::MatchExact,
         })]
     );
@@ -157,11 +159,50 @@ fn refuses_bad_requirements() {
     );
     assert_eq!(
         parse_error(r#"{"default": [{"type": "sigstoreSigned"}]}"#),
-        "At least one of keyPath and keyData must be specified"
+        "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
     );
     assert_eq!(
         parse_error(r#"{"default": [{"type": "sigstoreSigned", "keyPath": "/a", "keyData": ""}]}"#),
-        "keyPath and keyData cannot be used simultaneously"
+        "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
+    );
+    // skopeo 1.22's sigstoreSigned fields and their rules.
+    for (policy, message) in [
+        (r#"{"type": "sigstoreSigned", "keyPaths": []}"#, "\"keyPaths\" contains no entries"),
+        (r#"{"type": "sigstoreSigned", "keyDatas": []}"#, "\"keyDatas\" contains no entries"),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca"}}"#,
+            "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "pki": {}, "rekorPublicKeyPath": "/r"}"#,
+            "rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "keyPath": "/k", "rekorPublicKeyPath": "/r", "rekorPublicKeyData": "cg=="}"#,
+            "at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "keyPaths": ["/a"], "fulcio": {}, "rekorPublicKeyPath": "/r"}"#,
+            "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified",
+        ),
+    ] {
+        assert_eq!(
+            parse_error(&format!(r#"{{"default": [{policy}]}}"#)),
+            message,
+            "{policy}"
+        );
+    }
+    let parsed = Policy::from_bytes(
+        br#"{"default": [{"type": "sigstoreSigned", "keyDatas": ["YQ==", "Yg=="], "rekorPublicKeyPaths": ["/r"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed.default,
+        [Requirement::SigstoreSigned(SigstoreSigned {
+            keys: Some(KeySource::Datas(vec![b"a".to_vec(), b"b".to_vec()])),
+            rekor_keys: Some(KeySource::Paths(vec!["/r".into()])),
+            signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+        })]
     );
     assert_eq!(
         parse_error(
@@ -305,9 +346,9 @@ async fn evaluates_requirements_failing_closed() {
         async move {
             let name = image(input);
             let result = if signed {
-                policy.check_image(&name, one_signature).await
+                policy.check_image(&name, b"{}", one_signature).await
             } else {
-                policy.check_image(&name, no_signatures).await
+                policy.check_image(&name, b"{}", no_signatures).await
             };
             result.map_err(|err| format!("{err:#}"))
         }
@@ -331,11 +372,11 @@ async fn evaluates_requirements_failing_closed() {
     );
     assert_eq!(
         verdict("docker://signed.example.com/app", true).await,
-        Err("signedBy requirements are not supported by skopos yet: cannot verify signatures for docker://signed.example.com/app:latest".into())
+        Err("open /k: no such file or directory".into())
     );
     assert_eq!(
         verdict("docker://sigstore.example.com/app", true).await,
-        Err("sigstoreSigned requirements are not supported by skopos yet: cannot verify signatures for docker://sigstore.example.com/app:latest".into())
+        Err("A signature was required, but no signature exists (1 non-sigstore signatures, 0 sigstore non-signature attachments)".into())
     );
 }
 

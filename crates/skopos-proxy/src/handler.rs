@@ -186,11 +186,11 @@ impl Handler {
             };
         // The top level's verdict is kept: for a list, either it or the chosen instance's
         // may accept the image (skopeo 1.22.2).
+        let (top_bytes, top_mime) = source.manifest(None).await?;
         let top_level_verdict = session
             .policy
-            .check_image(&name, || source.signatures(None))
+            .check_image(&name, &top_bytes, || source.signatures(None))
             .await;
-        let (top_bytes, top_mime) = source.manifest(None).await?;
         let image =
             image_read::choose_image(source.as_ref(), &top_bytes, &top_mime, &session.platform)
                 .await?;
@@ -198,7 +198,7 @@ impl Handler {
             Some(instance) => {
                 let instance_verdict = session
                     .policy
-                    .check_image(&name, || source.signatures(Some(instance)))
+                    .check_image(&name, &image.bytes, || source.signatures(Some(instance)))
                     .await;
                 if let (Err(_), Err(instance_err)) = (top_level_verdict, instance_verdict) {
                     return Err(instance_err);

@@ -314,3 +314,37 @@ fn retry_after(response: &Response) -> Option<Duration> {
     let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
+
+impl RegistryClient {
+    /// GET `url`, a location outside the registry API (a signature lookaside server), with
+    /// this client's TLS and proxy settings but never its registry credentials. `None`
+    /// for 404; bodies longer than `limit` bytes are an error.
+    pub async fn get_outside_registry(&self, url: &str, limit: usize) -> Result<Option<Vec<u8>>> {
+        let parsed = Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+        tracing::debug!("GET {url}");
+        let mut response = self
+            .inner
+            .http
+            .send(Method::GET, parsed, HeaderMap::new(), Body::Empty)
+            .await?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status != StatusCode::OK {
+            anyhow::bail!(
+                "received unexpected HTTP status: {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or_default()
+            );
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > limit {
+                anyhow::bail!("exceeded maximum allowed size of {limit} bytes");
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    }
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
+pub mod files;
 pub mod openshift;
 pub mod podman;
 pub mod proxy;

@@ -58,15 +58,17 @@ async fn a_dir_image_reads_back_with_signatures() {
     let source = oci_source(&src, "multi").await;
     let destination = DirDestination::open(&out, &SystemContext::default()).unwrap();
     let arm: Digest = ARM64_MANIFEST_DIGEST.parse().unwrap();
+    // Signatures are stored and read back as they are; what is read must look like one
+    // (an OpenPGP message here), as containers/image checks.
     destination
         .put_signatures(
-            &[b"top-1".to_vec(), b"\x00sigstore-json\n{}".to_vec()],
+            &[b"\xa3\x01top-1".to_vec(), b"\x00sigstore-json\n{}".to_vec()],
             None,
         )
         .await
         .unwrap();
     destination
-        .put_signatures(&[b"arm-1".to_vec()], Some(&arm))
+        .put_signatures(&[b"\xa3\x01arm-1".to_vec()], Some(&arm))
         .await
         .unwrap();
     copy(&source, &destination, true).await;
@@ -88,11 +90,11 @@ async fn a_dir_image_reads_back_with_signatures() {
     assert_eq!(read_blob(back.as_ref(), &blobs[1]).await, arm64().layer);
     assert_eq!(
         back.signatures(None).await.unwrap(),
-        vec![b"top-1".to_vec(), b"\x00sigstore-json\n{}".to_vec()]
+        vec![b"\xa3\x01top-1".to_vec(), b"\x00sigstore-json\n{}".to_vec()]
     );
     assert_eq!(
         back.signatures(Some(&arm)).await.unwrap(),
-        vec![b"arm-1".to_vec()]
+        vec![b"\xa3\x01arm-1".to_vec()]
     );
     let amd: Digest = AMD64_MANIFEST_DIGEST.parse().unwrap();
     assert!(back.signatures(Some(&amd)).await.unwrap().is_empty());

@@ -137,7 +137,9 @@ fn signatures_go_to_and_come_from_the_api() {
     workspace
         .skopos(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:signed"])
         .assert_success();
-    let signature = b"pretend this is a simple signing signature".to_vec();
+    // Bytes that start as an OpenPGP message does (a compressed data packet), as a simple
+    // signature must.
+    let signature = b"\xa3pretend this is a simple signing signature".to_vec();
     fs::write(workspace.path("signed/signature-1"), &signature).unwrap();
     let target = cluster.image("project/signed:v1");
     cluster.copy(&workspace, "dir:signed", &target);

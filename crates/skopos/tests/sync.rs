@@ -661,8 +661,7 @@ fn remove_signatures_drops_what_the_registry_cannot_store() {
         args.extend(["tree/a/one", destination.as_str()]);
         workspace.run_both(&args)
     };
-    // Without the flag both tools fail on the signature (with different wording: skopeo
-    // cannot parse it, skopos cannot store signatures in a registry yet).
+    // Without the flag both tools refuse the signature: it is not one.
     let refused = sync(&[], "signed-@WHO");
     assert_eq!(refused.skopeo.code, Some(1), "{}", refused.skopeo.stderr);
     assert_eq!(refused.skopos.code, Some(1), "{}", refused.skopos.stderr);

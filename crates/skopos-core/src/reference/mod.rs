@@ -11,6 +11,7 @@
 
 mod atomic;
 mod docker;
+mod docker_scopes;
 pub mod explicit_path;
 pub mod go_digest;
 mod storage;
@@ -22,6 +23,7 @@ pub use atomic::AtomicReference;
 pub use docker::{
     is_docker_domain, is_full_image_id, split_docker_name, DockerReference, NAME_TOTAL_LENGTH_MAX,
 };
+pub use docker_scopes::{docker_policy_identity, docker_policy_namespaces};
 pub use explicit_path::resolve_path_to_fully_explicit;
 pub use storage::MINIMUM_TRUNCATED_ID_LENGTH;
 

@@ -220,10 +220,14 @@ impl OpenShiftClient {
             return Ok(());
         }
         let existing = self.image(image_name).await?.signatures;
-        for signature in signatures {
+        for blob in signatures {
+            // The API stores simple signatures only, as their raw OpenPGP messages.
+            let Some(signature) = skopos_core::signature_blob::simple_signing_message(blob) else {
+                bail!("unsupported signature format for atomic: images: only simple signing signatures can be stored");
+            };
             let already_there = existing.iter().any(|sig| {
                 sig.signature_type == SIGNATURE_TYPE_ATOMIC
-                    && decode(&sig.content).is_ok_and(|bytes| &bytes == signature)
+                    && decode(&sig.content).is_ok_and(|bytes| bytes == signature)
             });
             if already_there {
                 continue;

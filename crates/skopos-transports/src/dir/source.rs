@@ -63,7 +63,16 @@ impl ImageSource for DirSource {
         loop {
             let path = signature_path(&self.dir, signatures.len(), instance);
             match tokio::fs::read(&path).await {
-                Ok(bytes) => signatures.push(bytes),
+                Ok(bytes) => {
+                    // What containers/image refuses to read as a signature, we refuse too.
+                    skopos_core::signature_blob::classify(&bytes).map_err(|err| {
+                        anyhow::anyhow!(
+                            "parsing signature {}: {err}",
+                            skopos_core::go_text::go_quote(&path.to_string_lossy())
+                        )
+                    })?;
+                    signatures.push(bytes)
+                }
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(signatures),
                 Err(err) => return Err(path_error("open", &path, &err)),
             }

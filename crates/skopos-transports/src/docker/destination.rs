@@ -11,6 +11,10 @@ use skopos_core::{
     WrittenBlob,
 };
 
+use skopos_core::signature_blob::SigstoreBlob;
+
+use super::attachments::write_attachments;
+use super::lookaside::{storage_for, write_signatures, SignatureStorage};
 use super::settings::{connect_primary, Endpoint};
 use crate::fsutil::{self, FileRange};
 
@@ -24,6 +28,10 @@ pub struct DockerDestination {
     /// Where blobs of unknown digest are hashed before upload (`--dest-precompute-digests`);
     /// `None` uploads them as they come.
     precompute_digests_in: Option<PathBuf>,
+    /// Where signatures are written (registries.d's write locations).
+    storage: SignatureStorage,
+    /// The digest of the top-level manifest written, which top-level signatures sign.
+    top_level_digest: std::sync::Mutex<Option<Digest>>,
 }
 
 impl DockerDestination {
@@ -33,6 +41,8 @@ impl DockerDestination {
         ctx: &SystemContext,
     ) -> Result<DockerDestination> {
         let endpoint = connect_primary(reference, ctx)?;
+        let env = skopos_config::auth::Environment::from_process();
+        let storage = storage_for(&endpoint.reference, ctx, &env, true)?;
         let mount_from = ctx
             .docker_mount_source
             .as_ref()
@@ -45,6 +55,8 @@ impl DockerDestination {
             endpoint,
             mount_from,
             precompute_digests_in: ctx.docker_precompute_digests.then(|| ctx.tmpdir()),
+            storage,
+            top_level_digest: std::sync::Mutex::new(None),
         })
     }
 }
@@ -64,10 +76,6 @@ impl ImageDestination for DockerDestination {
 
     fn desired_layer_compression(&self) -> LayerCompression {
         LayerCompression::Compress
-    }
-
-    fn supports_signatures(&self) -> std::result::Result<(), String> {
-        Err("storing signatures in a registry is not supported by skopos yet".to_string())
     }
 
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
@@ -150,20 +158,55 @@ impl ImageDestination for DockerDestination {
             .client
             .put_manifest(&self.endpoint.repository, &reference, manifest, mime_type)
             .await?;
+        if instance.is_none() {
+            let digest = skopos_core::manifest::manifest_digest(manifest)?;
+            if let Ok(mut top_level) = self.top_level_digest.lock() {
+                *top_level = Some(digest);
+            }
+        }
         Ok(())
     }
 
+    /// Sigstore signatures go to OCI attachments (when registries.d enables them), simple
+    /// signatures to the lookaside (only `file://` ones can be written).
     async fn put_signatures(
         &self,
         signatures: &[Vec<u8>],
-        _instance: Option<&Digest>,
+        instance: Option<&Digest>,
     ) -> Result<()> {
         if signatures.is_empty() {
             return Ok(());
         }
-        Err(anyhow::anyhow!(
-            "storing signatures in a registry is not supported by skopos yet"
-        ))
+        let digest = match instance {
+            Some(digest) => digest.clone(),
+            None => self
+                .top_level_digest
+                .lock()
+                .ok()
+                .and_then(|digest| digest.clone())
+                .ok_or_else(|| anyhow::anyhow!("Unknown manifest digest, can't add signatures"))?,
+        };
+        let mut sigstore = Vec::new();
+        let mut simple = Vec::new();
+        for blob in signatures {
+            match SigstoreBlob::from_blob(blob) {
+                Some(parsed) => sigstore.push(parsed?),
+                None => simple.push(blob.clone()),
+            }
+        }
+        if !sigstore.is_empty() {
+            if !self.storage.sigstore_attachments {
+                anyhow::bail!("writing sigstore attachments is disabled by configuration");
+            }
+            write_attachments(
+                &self.endpoint.client,
+                &self.endpoint.repository,
+                &digest,
+                &sigstore,
+            )
+            .await?;
+        }
+        write_signatures(&self.storage.lookaside, &digest, &simple).await
     }
 
     async fn commit(&self) -> Result<()> {

@@ -3,7 +3,9 @@
 //! the configuration files (registries.conf, auth.json, certs.d), resolved in
 //! [`settings`].
 
+mod attachments;
 mod destination;
+mod lookaside;
 mod settings;
 mod source;
 
@@ -25,9 +27,12 @@ pub async fn repository_tags(
 }
 
 /// Delete the manifest `reference` names (`skopos delete docker://…`): a tag is resolved
-/// to its digest first, so every tag pointing at that manifest goes with it, as in skopeo.
+/// to its digest first, so every tag pointing at that manifest goes with it, as in skopeo;
+/// then its signatures in the write lookaside.
 pub async fn delete_image(reference: &DockerReference, ctx: &SystemContext) -> Result<()> {
     let endpoint = settings::connect_primary(reference, ctx)?;
+    let env = skopos_config::auth::Environment::from_process();
+    let storage = lookaside::storage_for(&endpoint.reference, ctx, &env, true)?;
     let (manifest, _) = endpoint
         .client
         .get_manifest(&endpoint.repository, &settings::tag_or_digest(reference))
@@ -36,7 +41,9 @@ pub async fn delete_image(reference: &DockerReference, ctx: &SystemContext) -> R
     endpoint
         .client
         .delete_manifest(&endpoint.repository, &digest)
-        .await
+        .await?;
+    // The manifest's simple signatures go with it, as containers/image removes them.
+    lookaside::delete_signatures(&storage.lookaside, &digest, 0)
 }
 
 /// Check that the credentials in `ctx` are accepted by registry `host` (what `login` does

@@ -6,6 +6,8 @@ use skopos_config::auth::Environment;
 use skopos_core::reference::DockerReference;
 use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
 
+use super::attachments::read_attachments;
+use super::lookaside::{read_signatures, storage_for, SignatureStorage};
 use super::settings::{connect, pull_candidates, registries_conf, tag_or_digest, Endpoint};
 
 /// An image in a registry, opened for reading.
@@ -13,6 +15,8 @@ pub struct DockerSource {
     endpoint: Endpoint,
     /// The top-level manifest, read when opening (that is how a mirror is chosen).
     top_level: (Vec<u8>, String),
+    /// Where the image's signatures are (for the location actually read from).
+    storage: SignatureStorage,
 }
 
 impl DockerSource {
@@ -25,6 +29,7 @@ impl DockerSource {
         for candidate in pull_candidates(reference, &conf)? {
             let attempt = async {
                 let endpoint = connect(&candidate, &env, &conf, ctx)?;
+                let storage = storage_for(&endpoint.reference, ctx, &env, false)?;
                 let top_level = endpoint
                     .client
                     .get_manifest(&endpoint.repository, &tag_or_digest(&endpoint.reference))
@@ -32,6 +37,7 @@ impl DockerSource {
                 Ok::<_, anyhow::Error>(DockerSource {
                     endpoint,
                     top_level,
+                    storage,
                 })
             };
             match attempt.await {
@@ -71,6 +77,23 @@ impl ImageSource for DockerSource {
             // The copy engine verifies every blob; hashing here too would double the cost.
             .get_blob_unverified(&self.endpoint.repository, &info.digest)
             .await
+    }
+
+    /// The signatures of the top-level manifest or of instance `instance`: from the
+    /// lookaside, then sigstore attachments when registries.d enables them.
+    async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+        let digest = match instance {
+            Some(digest) => digest.clone(),
+            None => skopos_core::manifest::manifest_digest(&self.top_level.0)?,
+        };
+        let client = &self.endpoint.client;
+        let mut signatures = read_signatures(&self.storage.lookaside, client, &digest).await?;
+        if self.storage.sigstore_attachments {
+            signatures.extend(read_attachments(client, &self.endpoint.repository, &digest).await?);
+        } else {
+            tracing::debug!("Not looking for sigstore attachments: disabled by configuration");
+        }
+        Ok(signatures)
     }
 
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {

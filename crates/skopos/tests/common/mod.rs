@@ -204,7 +204,17 @@ impl Workspace {
 
     /// Runs skopeo with exactly `args`.
     pub fn skopeo(&self, args: &[&str]) -> Outcome {
-        let binary = skopeo_binary();
+        self.skopeo_at_with_env(skopeo_binary(), &[], args)
+    }
+
+    /// Runs the skopeo binary at `binary` (the reference, or another version) with `env`
+    /// added to the environment.
+    pub fn skopeo_at_with_env(
+        &self,
+        binary: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Outcome {
         let mut command = if user_namespace_available() {
             // As root, skopeo keeps its blob-info cache in /var/lib/containers; as an ordinary
             // user inside a user namespace it uses $XDG_DATA_HOME, which is in the temp dir.
@@ -216,7 +226,7 @@ impl Workspace {
             Command::new(binary)
         };
         command.args(args);
-        self.run(command, "home-skopeo", "skopeo", args, &[])
+        self.run(command, "home-skopeo", "skopeo", args, env)
     }
 
     /// Runs skopeo 1.22.2 (`$SKOPEO_1_22`) with exactly `args` and `env` added, as the test's own user: that

@@ -1,9 +1,11 @@
-//! A JSON tree that keeps every member of every object, in document order, so the policy
-//! parser can refuse duplicate keys (serde_json's own `Value` silently keeps the last one)
-//! and report problems in the order containers/image's paranoid parser meets them.
+//! A JSON tree that keeps every member of every object, in document order, so the parsers
+//! of security-relevant documents (policy.json, signature payloads) can refuse duplicate
+//! keys (serde_json's own `Value` silently keeps the last one) and report problems in the
+//! order containers/image's paranoid parser meets them.
 
 use std::fmt;
 
+use anyhow::{anyhow, bail, Result};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// One JSON value; objects are member lists, duplicates included.
@@ -52,6 +54,50 @@ impl Json {
             Json::Object(_) => "{".to_string(),
         }
     }
+}
+
+/// Walk an object's members in order with `ParanoidUnmarshalJSONObject`'s checks:
+/// `value` must be an object, no key twice, and `member` returns `false` for a key it does
+/// not know.
+pub fn for_each_member<'a>(
+    value: &'a Json,
+    mut member: impl FnMut(&'a str, &'a Json) -> Result<bool>,
+) -> Result<()> {
+    let Json::Object(members) = value else {
+        bail!("JSON object expected, got \"{}\"", value.go_token_text());
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in members {
+        if seen.contains(&key.as_str()) {
+            bail!("Duplicate key \"{key}\"");
+        }
+        seen.push(key);
+        if !member(key, value)? {
+            bail!("Unknown key \"{key}\"");
+        }
+    }
+    Ok(())
+}
+
+/// `ParanoidUnmarshalJSONObjectExactFields`: exactly the keys in `fields`, each once.
+pub fn exact_fields<'a>(value: &'a Json, fields: &[&str]) -> Result<Vec<&'a Json>> {
+    let mut found: Vec<Option<&'a Json>> = vec![None; fields.len()];
+    for_each_member(value, |key, member| {
+        match fields.iter().position(|field| *field == key) {
+            Some(i) => {
+                found[i] = Some(member);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })?;
+    fields
+        .iter()
+        .zip(found)
+        .map(|(field, value)| {
+            value.ok_or_else(|| anyhow!("Key \"{field}\" missing in a JSON object"))
+        })
+        .collect()
 }
 
 impl<'de> Deserialize<'de> for Json {
