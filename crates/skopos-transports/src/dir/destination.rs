@@ -324,9 +324,10 @@ impl Drop for DirDestination {
             drop(staging.take());
         }
         // A blob writer thread of a cancelled copy may still be closing its temporary file
-        // in there; give it a moment (up to 2 s: a loaded machine can be slow to schedule it)
-        // rather than leave a staging directory behind.
-        for _ in 0..200 {
+        // in there (a blocking thread cannot be aborted); give it time (up to 10 s: on a
+        // loaded 2-core machine 2 s was seen to be too short) rather than leave a staging
+        // directory behind. Only a failed copy waits here, and only while that thread runs.
+        for _ in 0..1000 {
             if !self.staging_path.exists() || fs::remove_dir_all(&self.staging_path).is_ok() {
                 break;
             }
