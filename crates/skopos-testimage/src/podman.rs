@@ -161,14 +161,7 @@ impl PodmanService {
     /// Run the `podman` CLI with `args` against the service's store; its stdout. Panics
     /// (failing the test) with podman's stderr when it fails.
     pub fn podman_ok(&self, args: &[&str]) -> String {
-        let output = self.podman(args);
-        assert!(
-            output.status.success(),
-            "podman {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        successful_stdout(args, self.podman(args))
     }
 
     /// The `REPOSITORY:TAG` names of the store's images (`podman images`), sorted.
@@ -309,14 +302,7 @@ impl PodmanStore {
     /// Run the `podman` CLI with `args`; its stdout. Panics (failing the test) with
     /// podman's stderr when it fails.
     pub fn podman_ok(&self, args: &[&str]) -> String {
-        let output = self.podman(args);
-        assert!(
-            output.status.success(),
-            "podman {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        successful_stdout(args, self.podman(args))
     }
 
     /// `podman image inspect NAME`'s first (only) object.
@@ -438,6 +424,18 @@ fn ping(socket: &Path) -> bool {
     let mut reply = String::new();
     let _ = stream.read_to_string(&mut reply);
     reply.starts_with("HTTP/1.") && reply.contains(" 200 ") && reply.ends_with("OK")
+}
+
+/// The stdout of the podman run `args` that gave `output`; panics (failing the test) with
+/// podman's stderr when it failed.
+fn successful_stdout(args: &[&str], output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "podman {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[cfg(test)]
