@@ -140,10 +140,6 @@ pub struct GlobalArgs {
     /// prefix to add to the user agent string
     #[arg(long, global = true, value_name = "PREFIX")]
     pub user_agent_prefix: Option<String>,
-
-    /// path to a containers-tls-details.yaml(5) file
-    #[arg(long, global = true, value_name = "PATH")]
-    pub tls_details: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -591,7 +587,9 @@ pub struct CopyArgs {
     )]
     pub dest_precompute_digests: bool,
 
-    /// `--dest-force-compress-format`: only use blobs in `--dest-compress-format`.
+    // Never substituting a blob in another compression is what skopos always does (it keeps
+    // no blob-info cache), so this flag acts through its check in copy: it requires a format.
+    /// `--dest-force-compress-format`: only use blobs in `--dest-compress-format` (requires it).
     #[arg(
         long,
         num_args = 0..=1,
@@ -635,20 +633,6 @@ pub struct CopyArgs {
     /// `--multi-arch system|all|index-only|os/arch[,…]` (unset means `system`); validated by copy.
     #[arg(long, value_name = "MODE")]
     pub multi_arch: Option<String>,
-
-    /// `--strip-removed-platforms`: drop the platforms not copied from the list.
-    #[arg(
-        long,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_name = "BOOL",
-        default_value = "false",
-        hide_default_value = true,
-        action = ArgAction::Set,
-        value_parser = parse_go_bool
-    )]
-    pub strip_removed_platforms: bool,
 
     /// `--sign-identity REF`: identity written into new signatures.
     #[arg(long, value_name = "REF")]

@@ -225,6 +225,13 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             bail!("invalid --dest-compress-level {level} for {format}");
         }
     }
+    // skopeo 1.22.2's checks of these flags, before any use of them.
+    if args.dest_force_compress_format && args.dest_compress_format.is_none() {
+        bail!("cannot use ForceCompressionFormat with undefined default compression format");
+    }
+    if !args.encrypt_layer.is_empty() && args.encryption_key.is_empty() {
+        bail!("--encrypt-layer can only be used with --encryption-key");
+    }
     for (flag, given) in [
         ("--encryption-key", !args.encryption_key.is_empty()),
         ("--decryption-key", !args.decryption_key.is_empty()),

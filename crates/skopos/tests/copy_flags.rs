@@ -245,3 +245,63 @@ fn copy_rejects_invalid_flag_values_like_skopeo() {
     assert_one_line_failure(&refused, Some(1));
     assert!(refused.stderr.contains("zstd:chunked is not supported"));
 }
+
+/// Flags skopeo 1.22.2 checks before copying fail with its words and write nothing; flags it
+/// does not have are unknown (compared with skopeo 1.22.2 itself when `$SKOPEO_1_22` is set).
+#[test]
+fn flags_are_checked_or_unknown_as_in_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 9);
+    for (flags, message) in [
+        (
+            vec!["--dest-force-compress-format"],
+            "cannot use ForceCompressionFormat with undefined default compression format",
+        ),
+        (
+            vec!["--encrypt-layer", "0"],
+            "--encrypt-layer can only be used with --encryption-key",
+        ),
+        (
+            vec!["--strip-removed-platforms"],
+            "unknown flag: --strip-removed-platforms",
+        ),
+        (
+            vec!["--tls-details", "x.yaml"],
+            "unknown flag: --tls-details",
+        ),
+    ] {
+        let mut args = vec!["--insecure-policy", "copy", "-q"];
+        args.extend(&flags);
+        args.extend(["oci:src:t", "dir:out"]);
+        let ours = workspace.skopos(&args);
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(common::skopeo_message(&ours.stderr), message, "{flags:?}");
+        assert!(
+            !workspace.path("out").exists(),
+            "{flags:?} wrote the destination"
+        );
+        // skopeo creates a dir: destination before it finds the flags wrong: its own one.
+        let last = args.len() - 1;
+        args[last] = "dir:out-skopeo";
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("comparing {flags:?} with skopeo 1.22.2"),
+            &[],
+            &args,
+        ) {
+            assert_eq!(common::skopeo_message(&theirs.stderr), message, "{flags:?}");
+        }
+    }
+    // With a format to force, the copy goes ahead.
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-force-compress-format",
+            "--dest-compress-format",
+            "zstd",
+            "oci:src:t",
+            "oci:forced:t",
+        ])
+        .assert_success();
+}
