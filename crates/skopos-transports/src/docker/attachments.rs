@@ -12,7 +12,6 @@ use skopos_core::media_type as mt;
 use skopos_core::signature_blob::SigstoreBlob;
 use skopos_core::{BlobInfo, BlobReader, Digest, Result};
 use skopos_registry::RegistryClient;
-use tokio::io::AsyncReadExt as _;
 
 /// The largest attachment payload read (containers/image's `MaxSignatureBodySize`).
 const MAX_PAYLOAD_SIZE: u64 = 4 << 20;
@@ -96,24 +95,10 @@ async fn read_blob(
     descriptor: &Descriptor,
     limit: u64,
 ) -> Result<Vec<u8>> {
-    let info = BlobInfo {
-        digest: descriptor.digest.clone(),
-        size: Some(descriptor.size),
-        media_type: descriptor.media_type.clone(),
-    };
-    let (reader, _) = client.get_blob(repository, &info.digest).await?;
-    let mut bytes = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
+    let (reader, _) = client.get_blob(repository, &descriptor.digest).await?;
+    let bytes = skopos_core::limits::read_at_most(reader, limit)
         .await
         .with_context(|| format!("reading blob {} in {repository}", descriptor.digest))?;
-    if bytes.len() as u64 > limit {
-        bail!(
-            "reading blob {} in {repository}: exceeded maximum allowed size of {limit} bytes",
-            descriptor.digest
-        );
-    }
     if !descriptor.digest.matches(&bytes) {
         bail!(
             "digest mismatch, expected {:?}",
