@@ -286,9 +286,11 @@ impl ImageToCopy<'_> {
         let source = skopos_transports::open_source(self.source_name, self.source_ctx)
             .await
             .with_context(|| format!("initializing source {}", self.source_name))?;
-        // Checked here too: the shortcut below reads the manifests before the copy does.
-        let source = VerifiedSource::wrap(source.into());
-        if let Some(digest) = self.already_at_destination(source.as_ref()).await? {
+        let source: Arc<dyn ImageSource> = source.into();
+        // The shortcut reads manifests before the copy does, so it reads them verified too;
+        // copy_image verifies what it reads itself.
+        let verified = VerifiedSource::wrap(source.clone());
+        if let Some(digest) = self.already_at_destination(verified.as_ref()).await? {
             return Ok(digest);
         }
         let signers = match self.signing {
