@@ -145,7 +145,10 @@ pub fn load_cert_dir(dir: &Path) -> Result<TlsFiles, CertsError> {
     for name in &names {
         let path = dir.join(name);
         if name.ends_with(".crt") {
-            match std::fs::read(&path) {
+            match skopos_core::limits::read_file_at_most_blocking(
+                &path,
+                skopos_core::limits::MAX_CONFIG_FILE,
+            ) {
                 Ok(pem) => files.ca_certificates.push(CaCertificate {
                     path: path.clone(),
                     pem,
@@ -193,7 +196,9 @@ fn read_error(path: &Path, err: &std::io::Error) -> CertsError {
 /// A client certificate or key file, which must hold PEM data (Go's `tls.LoadX509KeyPair`
 /// refuses anything else with this message).
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, CertsError> {
-    let data = std::fs::read(path).map_err(|err| read_error(path, &err))?;
+    let data =
+        skopos_core::limits::read_file_at_most_blocking(path, skopos_core::limits::MAX_CONFIG_FILE)
+            .map_err(|err| read_error(path, &err))?;
     if !data.windows(11).any(|window| window == b"-----BEGIN ") {
         return Err(CertsError::Io(format!(
             "tls: failed to find any PEM data in {what} input"

@@ -159,7 +159,10 @@ impl RegistriesD {
         let mut namespace_from: BTreeMap<String, String> = BTreeMap::new();
         for name in names {
             let path = dir.join(&name);
-            let text = match std::fs::read(&path) {
+            let text = match skopos_core::limits::read_file_at_most_blocking(
+                &path,
+                skopos_core::limits::MAX_CONFIG_FILE,
+            ) {
                 Ok(text) => text,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => {

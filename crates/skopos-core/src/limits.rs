@@ -22,6 +22,14 @@ pub const MAX_TAR_MANIFEST: u64 = MIB;
 pub const MAX_TAG_LIST_PAGE: u64 = 16 * MIB;
 /// How many `Link: rel="next"` pages of a tag list are followed before giving up.
 pub const MAX_TAG_LIST_PAGES: usize = 10_000;
+/// A configuration file: policy.json, auth.json, registries.conf and its drop-ins, a
+/// registries.d YAML, storage.conf, a kubeconfig, certificates and keys. containers/image
+/// reads them whole and unbounded; real ones are kilobytes, so this only stops a wrong path
+/// (a disk image, `/dev/zero`) from being read into memory.
+pub const MAX_CONFIG_FILE: u64 = 16 * MIB;
+/// An OCI layout's `index.json`: about 300 bytes per tagged image, so this allows a layout
+/// of some hundred thousand tags.
+pub const MAX_OCI_INDEX: u64 = 64 * MIB;
 
 /// Data was longer than the limit for its kind. Its text is containers/image's.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +68,44 @@ pub async fn read_file_at_most(path: &std::path::Path, limit: u64) -> std::io::R
     read_at_most(file, limit).await
 }
 
+/// [`read_file_at_most`] for callers that are not asynchronous (configuration is read
+/// before any network work starts). Errors keep their [`std::io::ErrorKind`], so a missing
+/// file is still `NotFound`.
+pub fn read_file_at_most_blocking(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    check_size(size, limit).map_err(std::io::Error::other)?;
+    let mut bytes = Vec::new();
+    // Checked again while reading: a pipe or device reports no size, and a file can grow.
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(LimitExceeded { limit }));
+    }
+    Ok(bytes)
+}
+
+/// Go's `os.ReadFile` with a bound: errors name the failing step and path as Go words them
+/// (`open P: no such file or directory`, `read P: exceeded maximum allowed size of N bytes`).
+pub fn read_file_like_go(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use crate::go_text::go_errno_text;
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .map_err(|err| anyhow::anyhow!("open {}: {}", path.display(), go_errno_text(&err)))?;
+    let read_error =
+        |err: std::io::Error| anyhow::anyhow!("read {}: {}", path.display(), go_errno_text(&err));
+    let size = file.metadata().map_err(read_error)?.len();
+    check_size(size, limit).map_err(|err| read_error(std::io::Error::other(err)))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(read_error(std::io::Error::other(LimitExceeded { limit })));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +133,23 @@ mod tests {
         assert_eq!(read_file_at_most(&path, 100).await.unwrap().len(), 100);
         let err = read_file_at_most(&path, 99).await.unwrap_err();
         assert_eq!(err.to_string(), "exceeded maximum allowed size of 99 bytes");
+    }
+
+    #[test]
+    fn blocking_read_refuses_a_large_file_and_an_endless_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, vec![0u8; 100]).unwrap();
+        assert_eq!(read_file_at_most_blocking(&path, 100).unwrap().len(), 100);
+        let err = read_file_at_most_blocking(&path, 99).unwrap_err();
+        assert_eq!(err.to_string(), "exceeded maximum allowed size of 99 bytes");
+        // /dev/zero has no size to check first: the read itself stops past the limit.
+        let err = read_file_at_most_blocking(std::path::Path::new("/dev/zero"), 4096).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "exceeded maximum allowed size of 4096 bytes"
+        );
+        let missing = read_file_at_most_blocking(&dir.path().join("missing"), 1).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go_text::go_quote;
 use skopos_core::ImageName;
 
 pub use config::{KeySource, Policy, ReferenceMatch, Requirement, SignedBy, SigstoreSigned};
@@ -132,15 +132,10 @@ impl Policy {
     }
 }
 
-/// Go's `os.ReadFile`: errors name the failing step and path (`open P: …`, `read P: …`).
+/// A policy or key file, as Go's `os.ReadFile` words its errors, bounded as every
+/// configuration file is.
 pub(crate) fn read_file_like_go(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path)
-        .map_err(|err| anyhow!("open {}: {}", path.display(), go_errno_text(&err)))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|err| anyhow!("read {}: {}", path.display(), go_errno_text(&err)))?;
-    Ok(bytes)
+    skopos_core::limits::read_file_like_go(path, skopos_core::limits::MAX_CONFIG_FILE)
 }
 
 /// `$HOME/.config/containers/policy.json` if it exists, else the system policy.

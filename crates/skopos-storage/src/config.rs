@@ -126,8 +126,9 @@ fn prior_driver(graph_root: &Path) -> Option<String> {
 /// for a rootless user only its driver (its roots are root's store).
 fn read_storage_conf(rootless: bool) -> Result<StorageConf> {
     let read = |path: &Path| {
-        std::fs::read_to_string(path)
+        skopos_core::limits::read_file_at_most_blocking(path, skopos_core::limits::MAX_CONFIG_FILE)
             .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
             .map(|t| parse_storage_conf(&t))
     };
     if let Some(path) = std::env::var_os("CONTAINERS_STORAGE_CONF").filter(|v| !v.is_empty()) {

@@ -65,9 +65,10 @@ pub(crate) fn path_error(op: &str, path: &Path, err: &io::Error) -> anyhow::Erro
     anyhow!("{op} {}: {}", path.display(), go_error_text(err))
 }
 
-/// Read a whole (small) file: manifests, `index.json`.
-pub(crate) async fn read_file(path: &Path) -> Result<Vec<u8>> {
-    tokio::fs::read(path)
+/// Read an OCI layout's `index.json`, refused unread when it is larger than
+/// [`skopos_core::limits::MAX_OCI_INDEX`].
+pub(crate) async fn read_index_file(path: &Path) -> Result<Vec<u8>> {
+    skopos_core::limits::read_file_at_most(path, skopos_core::limits::MAX_OCI_INDEX)
         .await
         .map_err(|err| path_error("open", path, &err))
 }

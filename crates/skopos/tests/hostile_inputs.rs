@@ -598,3 +598,51 @@ fn a_tag_list_linking_back_to_itself_stops_list_tags_and_sync() {
         "SKIPPED: comparing the looping tag list with skopeo 1.22.2, which follows it forever"
     );
 }
+
+/// Configuration files and an OCI layout's `index.json` are read whole, so each is bounded:
+/// a wrong path (here `/dev/zero`, which never ends and reports no size, or a sparse file of
+/// 65 MiB) is one error naming the limit, not a process that fills memory.
+#[test]
+fn endless_or_huge_configuration_files_and_index_json_are_refused_naming_the_limit() {
+    let workspace = Workspace::new();
+    workspace.image("img", "t", 4);
+    let config_limit = format!("exceeded maximum allowed size of {} bytes", 16 * MIB);
+    assert_refused(
+        &workspace.skopos(&["--policy", "/dev/zero", "copy", "oci:img:t", "oci:out:t"]),
+        &config_limit,
+    );
+    assert_refused(
+        // Credentials are looked up before any connection is made.
+        &workspace.skopos(&[
+            "inspect",
+            "--authfile",
+            "/dev/zero",
+            "docker://127.0.0.1:9/x",
+        ]),
+        &config_limit,
+    );
+    assert_refused(
+        &workspace.skopos(&[
+            "--registries-conf",
+            "/dev/zero",
+            "inspect",
+            "docker://example/x",
+        ]),
+        &config_limit,
+    );
+
+    let index = workspace.path("img").join("index.json");
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&index)
+        .expect("opening index.json");
+    file.set_len(65 * MIB).expect("growing index.json");
+    drop(file);
+    let index_limit = format!("exceeded maximum allowed size of {} bytes", 64 * MIB);
+    assert_refused(&workspace.skopos(&["inspect", "oci:img:t"]), &index_limit);
+    workspace.image("good", "t", 4);
+    assert_refused(
+        &workspace.skopos(&["--insecure-policy", "copy", "oci:good:t", "oci:img:u"]),
+        &index_limit,
+    );
+}

@@ -290,7 +290,10 @@ fn read_editable(path: &Path) -> Result<EditableAuthFile, AuthError> {
             format!("reading JSON file {}: {detail}", quoted_path(path)),
         )
     };
-    let mut other: Map<String, Value> = match std::fs::read(path) {
+    let mut other: Map<String, Value> = match skopos_core::limits::read_file_at_most_blocking(
+        path,
+        skopos_core::limits::MAX_CONFIG_FILE,
+    ) {
         Ok(raw) => serde_json::from_slice(&raw)
             .map_err(|err| reading(format!("unmarshaling JSON at {}: {err}", quoted_path(path))))?,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Map::new(),

@@ -411,7 +411,10 @@ fn parse_auth_file(path: &AuthFilePath) -> Result<AuthFileContents, AuthError> {
             go_quote(&path.path.display().to_string())
         ),
     };
-    let raw = match std::fs::read(&path.path) {
+    let raw = match skopos_core::limits::read_file_at_most_blocking(
+        &path.path,
+        skopos_core::limits::MAX_CONFIG_FILE,
+    ) {
         Ok(raw) => raw,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Ok(AuthFileContents::default())

@@ -88,6 +88,20 @@ fn invalid(message: String) -> RegistriesError {
     RegistriesError::InvalidFile(message)
 }
 
+/// A registries.conf file's text, bounded as every configuration file is.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = skopos_core::limits::read_file_at_most_blocking(
+        path,
+        skopos_core::limits::MAX_CONFIG_FILE,
+    )?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
 /// Reads and merges the files `search` selects; a missing default main file is an empty
 /// configuration, a missing explicit one an error.
 pub fn load(search: &RegistriesConfSearch) -> Result<RegistriesConf, RegistriesError> {
@@ -95,7 +109,7 @@ pub fn load(search: &RegistriesConfSearch) -> Result<RegistriesConf, RegistriesE
     let main = &sources.main_file;
     let mut config = RegistriesConf::empty(sources.clone());
     let mut credential_helpers: Option<Vec<String>> = None;
-    match std::fs::read_to_string(main) {
+    match read_text(main) {
         Ok(text) => {
             let parsed = parse_file(&text, false).map_err(|detail| {
                 invalid(format!(
@@ -117,7 +131,7 @@ pub fn load(search: &RegistriesConfSearch) -> Result<RegistriesConf, RegistriesE
     }
     for dir in &sources.drop_in_dirs {
         for path in drop_in_files(dir)? {
-            let text = match std::fs::read_to_string(&path) {
+            let text = match read_text(&path) {
                 Ok(text) => text,
                 // Removed since the directory was listed.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,

@@ -14,9 +14,6 @@ use serde::Deserialize;
 use skopos_core::Result;
 use skopos_registry::api::ApiAuthorization;
 
-/// A kubeconfig file is a few KiB; a larger one is not one.
-const MAX_KUBECONFIG_SIZE: u64 = 4 << 20;
-
 /// The API server's address and the settings to reach it.
 #[derive(Debug, Default)]
 pub(crate) struct RestConfig {
@@ -142,18 +139,9 @@ pub(crate) fn load() -> Result<RestConfig> {
     merged.rest_config()
 }
 
+/// A kubeconfig file or a certificate it names, bounded as every configuration file is.
 fn read_bounded(file: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)?
-        .take(MAX_KUBECONFIG_SIZE + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_KUBECONFIG_SIZE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_KUBECONFIG_SIZE} bytes"
-        )));
-    }
-    Ok(bytes)
+    skopos_core::limits::read_file_at_most_blocking(file, skopos_core::limits::MAX_CONFIG_FILE)
 }
 
 /// Several files merged: the first to set a value wins.

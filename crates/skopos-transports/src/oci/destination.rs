@@ -79,7 +79,8 @@ impl OciDestination {
 /// The layout's index, or `None` when it has none yet.
 fn read_index_if_present(layout: &Path) -> Result<Option<Index>> {
     let path = index_path(layout);
-    match fs::read(&path) {
+    match skopos_core::limits::read_file_at_most_blocking(&path, skopos_core::limits::MAX_OCI_INDEX)
+    {
         Ok(bytes) => Index::parse(&bytes, &path).map(Some),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(path_error("open", &path, &err)),

@@ -24,7 +24,7 @@ impl OciSource {
     /// [`skopos_core::ImageNotFound`] error.
     pub async fn open(path: &Path, image: &OciImage, ctx: &SystemContext) -> Result<Self> {
         let index_file = index_path(path);
-        let index = Index::parse(&fsutil::read_file(&index_file).await?, &index_file)?;
+        let index = Index::parse(&fsutil::read_index_file(&index_file).await?, &index_file)?;
         let descriptor = index.find(image)?;
         Ok(OciSource {
             index,
