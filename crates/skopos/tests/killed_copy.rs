@@ -1,7 +1,8 @@
-//! A copy killed with SIGKILL at any moment leaves every local destination (`dir:`, `oci:`,
-//! `oci-archive:`, `docker-archive:`) either as it was or holding the complete new image; an
-//! image already in the same layout stays intact; the same copy run again succeeds. Two
-//! copies writing different tags into one `oci:` layout at once both land.
+//! A copy killed with SIGKILL at any moment leaves every destination (`dir:`, `oci:`,
+//! `oci-archive:`, `docker-archive:`, `docker://`, `containers-storage:`) either as it was or
+//! holding the complete new image; an image already in the same layout, repository or store
+//! stays intact; the same copy run again succeeds. Two copies writing different tags into one
+//! `oci:` layout at once both land.
 //!
 //! The kill points are spread over the length of an unkilled copy of the same image (it
 //! recompresses gzip layers to zstd, so the blob phase is long enough to land several kills
@@ -15,6 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{parse_json, read, snapshot, Entry, Workspace};
+use skopos_testimage::podman::PodmanStore;
+use skopos_testimage::registry::{RegistryOptions, TestRegistry};
 use skopos_testimage::ImageSpec;
 
 /// How many times each destination is killed.
@@ -36,25 +39,27 @@ fn skopos_command(workspace: &Workspace, args: &[&str]) -> Command {
 
 /// The copy's arguments, with the destination.
 fn copy_args(destination: &str) -> Vec<String> {
-    [
-        "--insecure-policy",
-        "copy",
-        "-q",
-        "--dest-compress-format",
-        "zstd",
-        "oci:src:new",
-        destination,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let mut args = vec!["--insecure-policy", "copy", "-q"];
+    if destination.starts_with("docker://") {
+        args.push("--dest-tls-verify=false");
+    }
+    args.extend(["--dest-compress-format", "zstd", "oci:src:new", destination]);
+    args.iter().map(|s| s.to_string()).collect()
 }
 
 /// `copy SOURCE DESTINATION`, which must succeed (setting a destination up, reading it back).
 fn copy_quietly(workspace: &Workspace, source: &str, destination: &str) {
     let output = skopos_command(
         workspace,
-        &["--insecure-policy", "copy", "-q", source, destination],
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            source,
+            destination,
+        ],
     )
     .stderr(Stdio::piped())
     .output()
@@ -138,6 +143,18 @@ fn referenced(layout: &Path) -> BTreeMap<String, Vec<u8>> {
         out.insert(digest, bytes);
     }
     out
+}
+
+/// `inspect --raw` of `reference`: the manifest a reader gets, or `None` when there is none.
+fn raw_manifest(workspace: &Workspace, reference: &str) -> Option<Vec<u8>> {
+    let output = skopos_command(
+        workspace,
+        &["inspect", "--raw", "--tls-verify=false", reference],
+    )
+    .stdout(Stdio::piped())
+    .output()
+    .expect("running skopos");
+    output.status.success().then_some(output.stdout)
 }
 
 /// An archive's members and their contents (tar headers carry the time of writing, which
@@ -350,4 +367,108 @@ fn two_copies_into_one_layout_both_land() {
         assert_eq!(tags, ["new", "old"], "round {round}");
         let _ = referenced(&workspace.path(&layout));
     }
+}
+
+/// A registry has no staging area of its own: a killed push must leave the tag on the old
+/// manifest or on the whole new image (the registry refuses a manifest whose blobs it lacks),
+/// and the repository's other tag untouched. Each kill gets a fresh registry, so that every
+/// run uploads all blobs (a registry that already holds them would make the copy all but
+/// instant).
+#[test]
+fn registry_tag_is_old_or_new_after_a_kill() {
+    let workspace = workspace_with_source();
+    let seeded = |registry: &TestRegistry| {
+        let repository = format!("docker://{}/repo", registry.host);
+        copy_quietly(&workspace, "oci:src:old", &format!("{repository}:old"));
+        copy_quietly(&workspace, "oci:src:old", &format!("{repository}:new"));
+        repository
+    };
+    let state = |repository: &str| {
+        (
+            raw_manifest(&workspace, &format!("{repository}:new")),
+            raw_manifest(&workspace, &format!("{repository}:old")),
+        )
+    };
+
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let repository = seeded(&registry);
+    let before = state(&repository);
+    let full = run_to_end(&workspace, &format!("{repository}:new"));
+    let after = state(&repository);
+    assert_ne!(before, after);
+    drop(registry);
+
+    let mut landed_before_end = 0;
+    for kill in 1..=KILLS {
+        let registry = TestRegistry::start(RegistryOptions::default());
+        let repository = seeded(&registry);
+        let destination = format!("{repository}:new");
+        let delay = full * kill / (KILLS + 1);
+        if !run_and_kill(&workspace, &destination, delay) {
+            landed_before_end += 1;
+        }
+        let now = state(&repository);
+        assert!(
+            now == before || now == after,
+            "{destination} killed after {delay:?} (kill {kill}) is neither as before nor the new image"
+        );
+        if now == after {
+            // The whole image is there: every blob the manifest names reads back.
+            copy_quietly(&workspace, &destination, &format!("dir:check-{kill}"));
+        }
+        run_to_end(&workspace, &destination);
+        assert_eq!(
+            state(&repository),
+            after,
+            "{destination}: rerun after kill {kill}"
+        );
+    }
+    assert!(
+        landed_before_end > 0,
+        "every push ended before its kill: the kills tested nothing"
+    );
+}
+
+/// containers-storage: commits an image under the store's locks in one step; a kill before
+/// that leaves only staging data, which neither podman nor the next copy sees, and no lock
+/// held (the rerun would hang otherwise).
+#[test]
+fn containers_storage_is_old_or_new_after_a_kill() {
+    let workspace = workspace_with_source();
+    let store = PodmanStore::new("vfs");
+    let new = store.reference("localhost/img:new");
+    let old = store.reference("localhost/img:old");
+    let reset = || {
+        // Deleting the image of the tag removes its layers too, so every copy writes them all.
+        let _ = skopos_command(&workspace, &["delete", &new]).status();
+        copy_quietly(&workspace, "oci:src:old", &old);
+        copy_quietly(&workspace, "oci:src:old", &new);
+    };
+    let state = || {
+        (
+            raw_manifest(&workspace, &new),
+            raw_manifest(&workspace, &old),
+        )
+    };
+    reset();
+    let before = state();
+    let full = run_to_end(&workspace, &new);
+    let after = state();
+    assert_ne!(before, after);
+    check_kills(
+        &workspace,
+        &new,
+        &reset,
+        &state,
+        &Outcomes { before, after },
+        full,
+    );
+    // podman reads the store the kills left: both images, the new one whole.
+    let images = store.image_list();
+    assert!(
+        images.iter().any(|name| name.contains("img:new"))
+            && images.iter().any(|name| name.contains("img:old")),
+        "podman lists {images:?}"
+    );
+    copy_quietly(&workspace, &new, "dir:from-store");
 }
