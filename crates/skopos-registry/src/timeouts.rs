@@ -236,11 +236,8 @@ const AWAITING_HEADERS: &str = "net/http: timeout awaiting response headers";
 const UPLOAD_STALLED: &str = "the server took no data of the request body in time";
 
 /// A response body as a stream of its data, failing with a `TimedOut` error when nothing
-/// arrives for `stall`.
-pub(crate) fn stall_guarded(
-    body: Incoming,
-    stall: Duration,
-) -> BoxStream<'static, io::Result<Bytes>> {
+/// arrives for `stall`. Public for the other HTTP clients of skopos (the Docker Engine API).
+pub fn stall_guarded(body: Incoming, stall: Duration) -> BoxStream<'static, io::Result<Bytes>> {
     futures_util::stream::unfold(Some(BodyDataStream::new(body)), move |data| async move {
         let mut data = data?;
         match tokio::time::timeout(stall, data.next()).await {
@@ -251,6 +248,12 @@ pub(crate) fn stall_guarded(
         }
     })
     .boxed()
+}
+
+/// The error for a response whose headers did not come within [`Timeouts::headers`], in
+/// Go's `net/http` words.
+pub fn awaiting_headers() -> io::Error {
+    timed_out(AWAITING_HEADERS)
 }
 
 /// The error for a limit that ran out, in Go's `net/http` words where it has them.

@@ -219,3 +219,99 @@ fn a_stalled_blob_download_resumes_with_range() {
         common::read(&workspace.layout("src").blob_path(&layer.digest)),
     );
 }
+
+/// A Docker Engine API endpoint (`--daemon-host`) that accepts connections and never
+/// answers: reading an image (`docker save`) fails at the headers limit, loading a small one
+/// when no answer follows the upload, and loading one larger than the socket buffers when
+/// the engine stops taking data.
+#[test]
+fn a_silent_docker_engine_fails_save_and_load_at_the_limits() {
+    let workspace = Workspace::new();
+    let server = SilentServer::start();
+    let daemon_host = format!("http://{}", server.host);
+    let outcome = workspace.skopos_with_env(
+        &[SHORT],
+        &[
+            "inspect",
+            "--daemon-host",
+            &daemon_host,
+            "docker-daemon:img:latest",
+        ],
+    );
+    assert_timed_out(&outcome, "net/http: timeout awaiting response headers");
+
+    workspace.image("small", "t", 3);
+    let outcome = workspace.skopos_with_env(
+        &[SHORT],
+        &[
+            "--insecure-policy",
+            "copy",
+            "--dest-daemon-host",
+            &daemon_host,
+            "oci:small:t",
+            "docker-daemon:img:t",
+        ],
+    );
+    assert_timed_out(
+        &outcome,
+        "waiting for the docker engine to load the image: net/http: timeout awaiting response headers",
+    );
+
+    // 48 MiB of incompressible layers: more than loopback's socket buffers hold.
+    workspace.image_from("large", "t", &ImageSpec::new(4).with_layers(3, 16 << 20));
+    let outcome = workspace.skopos_with_env(
+        &[SHORT],
+        &[
+            "--insecure-policy",
+            "copy",
+            "--dest-daemon-host",
+            &daemon_host,
+            "oci:large:t",
+            "docker-daemon:img:t",
+        ],
+    );
+    assert_timed_out(
+        &outcome,
+        "the docker engine took no data of the image for 1s",
+    );
+}
+
+/// A Docker Engine that starts sending an image and then stops: the read fails at the stall
+/// limit instead of waiting for ever.
+#[test]
+fn a_docker_engine_that_stops_mid_image_fails_at_the_stall_limit() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding the stalling engine");
+    let host = listener.local_addr().expect("its address").to_string();
+    std::thread::spawn(move || {
+        let Ok((connection, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(connection.try_clone().expect("cloning the connection"));
+        let mut line = String::new();
+        // The request head, up to its blank line.
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let mut writer = connection;
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(format!("{:x}\r\n", 512).as_bytes());
+        let _ = writer.write_all(&[0u8; 512]);
+        let _ = writer.write_all(b"\r\n");
+        let _ = writer.flush();
+        // Hold the connection open, sending nothing more, until the client gives up.
+        let _ = reader.read_line(&mut line);
+    });
+    let workspace = Workspace::new();
+    let outcome = workspace.skopos_with_env(
+        &[SHORT],
+        &[
+            "inspect",
+            "--daemon-host",
+            &format!("http://{host}"),
+            "docker-daemon:img:latest",
+        ],
+    );
+    assert_timed_out(&outcome, "no data received for 1s, giving up");
+}

@@ -46,6 +46,10 @@ use tokio_rustls::TlsConnector;
 use tokio_util::io::StreamReader;
 use tokio_util::sync::PollSender;
 
+use std::future::Future as _;
+
+use skopos_registry::timeouts::{self, Timeouts};
+
 use crate::fsutil::path_error;
 
 /// The daemon skopeo talks to when no host is given (moby's `DefaultDockerHost`).
@@ -87,6 +91,10 @@ pub(crate) struct DaemonClient {
     /// A `tcp://HOST:PORT/PATH` host's path, put before `/v1.22`.
     base_path: String,
     user_agent: Option<String>,
+    /// The registry client's limits (`$SKOPOS_NETWORK_TIMEOUTS`): a daemon that accepts the
+    /// connection and then says nothing, or stops mid-stream, fails the command instead of
+    /// hanging it. Connecting keeps moby's own limit, [`CONNECT_TIMEOUT`].
+    timeouts: Timeouts,
 }
 
 /// Anything a connection can run over.
@@ -131,6 +139,7 @@ impl DaemonClient {
             },
         };
         Ok(DaemonClient {
+            timeouts: Timeouts::from_env()?,
             endpoint,
             base_path: base_path.to_string(),
             user_agent: ctx.user_agent.clone(),
@@ -147,15 +156,17 @@ impl DaemonClient {
             .context("building the image save request")?;
         let context = self.reply_context(&Method::GET, &path);
         let mut sender = self.handshake(&context).await?;
-        let response = sender
-            .send_request(request)
+        let response = tokio::time::timeout(self.timeouts.headers, sender.send_request(request))
             .await
+            .map_err(|_| context.timed_out(&timeouts::awaiting_headers()))?
             .map_err(|err| context.request_error(&err))?;
         let response = context.check_status(response).await?;
         let host = self.host.clone();
-        let data = response.into_body().into_data_stream().map_err(move |err| {
-            std::io::Error::other(format!("reading the image from {host}: {err}"))
-        });
+        let data = timeouts::stall_guarded(response.into_body(), self.timeouts.stall).map_err(
+            move |err| {
+                std::io::Error::new(err.kind(), format!("reading the image from {host}: {err}"))
+            },
+        );
         Ok(Box::pin(StreamReader::new(data)))
     }
 
@@ -196,10 +207,13 @@ impl DaemonClient {
             writer: UploadWriter {
                 chunks: PollSender::new(chunks),
                 finished,
+                stall: self.timeouts.stall,
+                stalled_since: None,
             },
             reply: LoadReply {
                 task: Some(reply),
                 outcome: None,
+                reply_timeout: self.timeouts.headers,
             },
         })
     }
@@ -354,6 +368,12 @@ struct ReplyContext {
 
 impl ReplyContext {
     fn request_error(&self, err: &hyper::Error) -> anyhow::Error {
+        anyhow!("error during connect: {} {:?}: {err}", self.verb, self.url)
+    }
+
+    /// A limit of [`DaemonClient::timeouts`] ran out, worded as moby wraps Go's transport
+    /// errors.
+    fn timed_out(&self, err: &std::io::Error) -> anyhow::Error {
         anyhow!("error during connect: {} {:?}: {err}", self.verb, self.url)
     }
 
@@ -531,17 +551,22 @@ pub(crate) struct LoadReply {
     task: Option<JoinHandle<Result<()>>>,
     /// The outcome, kept as text so that it can be reported more than once.
     outcome: Option<std::result::Result<(), String>>,
+    /// How long the daemon may take to answer once the whole image was sent.
+    reply_timeout: Duration,
 }
 
 impl LoadReply {
     /// Wait for the daemon to answer (after the body writer was shut down) and return its
-    /// verdict.
+    /// verdict; a daemon that does not answer within the headers limit fails it.
     pub(crate) async fn wait(&mut self) -> Result<()> {
-        if let Some(task) = self.task.take() {
-            self.outcome = Some(match task.await {
-                Ok(result) => result.map_err(|err| format!("{err:#}")),
-                Err(err) => Err(format!("the image load request stopped: {err}")),
-            });
+        if !self.answered_within(self.reply_timeout).await {
+            if let Some(task) = self.task.take() {
+                task.abort();
+            }
+            self.outcome = Some(Err(format!(
+                "waiting for the docker engine to load the image: {}",
+                timeouts::awaiting_headers()
+            )));
         }
         match &self.outcome {
             Some(Err(text)) => Err(anyhow!("{text}")),
@@ -552,10 +577,29 @@ impl LoadReply {
     /// The request's error if it ends with one within `patience`: a write into the body
     /// fails once the daemon hung up, and the reply, which follows shortly, says why.
     pub(crate) async fn failure_within(&mut self, patience: Duration) -> Option<anyhow::Error> {
-        match tokio::time::timeout(patience, self.wait()).await {
-            Ok(outcome) => outcome.err(),
-            Err(_still_running) => None,
+        if !self.answered_within(patience).await {
+            return None;
         }
+        match &self.outcome {
+            Some(Err(text)) => Some(anyhow!("{text}")),
+            _ => None,
+        }
+    }
+
+    /// Whether the request's outcome is known, waiting for it at most `limit`. The task is
+    /// kept while it runs, so a later wait loses nothing.
+    async fn answered_within(&mut self, limit: Duration) -> bool {
+        let Some(task) = self.task.as_mut() else {
+            return self.outcome.is_some();
+        };
+        let outcome = match tokio::time::timeout(limit, task).await {
+            Err(_still_running) => return false,
+            Ok(Ok(result)) => result.map_err(|err| format!("{err:#}")),
+            Ok(Err(err)) => Err(format!("the image load request stopped: {err}")),
+        };
+        self.task = None;
+        self.outcome = Some(outcome);
+        true
     }
 }
 
@@ -573,6 +617,10 @@ impl Drop for LoadReply {
 pub(crate) struct UploadWriter {
     chunks: PollSender<Bytes>,
     finished: Arc<AtomicBool>,
+    /// How long a write may wait for the daemon to take earlier chunks.
+    stall: Duration,
+    /// Armed when a write finds the queue full; cleared when a chunk goes in.
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl UploadWriter {
@@ -594,9 +642,27 @@ impl AsyncWrite for UploadWriter {
             return Poll::Ready(Ok(0));
         }
         match self.chunks.poll_reserve(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let stall = self.stall;
+                let timer = self
+                    .stalled_since
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "the docker engine took no data of the image for {}s, giving up",
+                            stall.as_secs_f64()
+                        ),
+                    ))),
+                }
+            }
             Poll::Ready(Err(_closed)) => Poll::Ready(Err(Self::closed_error())),
-            Poll::Ready(Ok(())) => match self.chunks.send_item(Bytes::copy_from_slice(buf)) {
+            Poll::Ready(Ok(())) => match {
+                self.stalled_since = None;
+                self.chunks.send_item(Bytes::copy_from_slice(buf))
+            } {
                 Ok(()) => Poll::Ready(Ok(buf.len())),
                 Err(_closed) => Poll::Ready(Err(Self::closed_error())),
             },
