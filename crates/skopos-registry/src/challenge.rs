@@ -5,7 +5,9 @@ use std::collections::HashMap;
 /// One authentication challenge: its scheme (lowercased) and parameters (names lowercased).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// `bearer`, `basic`, …
     pub scheme: String,
+    /// `realm`, `service`, `scope`, … with their unquoted values.
     pub params: HashMap<String, String>,
 }
 

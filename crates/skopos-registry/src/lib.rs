@@ -44,7 +44,7 @@
 pub mod api;
 mod auth;
 mod blob;
-mod challenge;
+pub mod challenge;
 mod client;
 mod config;
 mod errors;
@@ -60,3 +60,4 @@ pub use config::{ClientConfig, Credentials};
 pub use errors::RegistryError;
 pub use manifest::ManifestHead;
 pub use skopos_core::Result;
+pub use tags::next_link;

@@ -119,8 +119,8 @@ impl Pages {
     }
 }
 
-/// The target of a `<url>; rel="next"` link, if the header value has one.
-fn next_link(header: &str) -> Option<String> {
+/// The target of a `<url>; rel="next"` link, if the `Link` header value has one.
+pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|link| {
         let (target, params) = link.trim().split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;

@@ -7,7 +7,7 @@
 //! ```
 
 mod destination;
-pub(crate) mod index;
+pub mod index;
 mod source;
 
 use std::path::{Path, PathBuf};
