@@ -13,12 +13,14 @@ mod events;
 mod gzip;
 mod list;
 mod options;
+mod referrers;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
     CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
 };
+pub use referrers::{copy_referrers, written_images, CopiedAttachments, ReferrersOptions};
 
 use std::sync::Arc;
 

@@ -1,0 +1,83 @@
+//! `--skopos-referrers` on `copy` and `sync`: from the flags and the two image names to
+//! the engine's [`skopos_copy::copy_referrers`].
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use skopos_copy::{copy_referrers, ProgressSink, ReferrersOptions};
+use skopos_core::referrers::{ReferrersDestination, ReferrersSource};
+use skopos_core::{Digest, ImageName, SystemContext};
+
+use crate::cli::ReferrersArgs;
+
+/// Where an image's attachments are read and written, when the flags ask for them.
+pub(crate) struct Attachments {
+    source: Box<dyn ReferrersSource>,
+    destination: Box<dyn ReferrersDestination>,
+    options: ReferrersOptions,
+}
+
+/// The flags checked alone, before any image is touched: a filter needs the flag.
+pub(crate) fn check_flags(args: &ReferrersArgs) -> anyhow::Result<()> {
+    if !args.enabled && !args.artifact_types.is_empty() {
+        bail!("--skopos-referrers-filter requires --skopos-referrers");
+    }
+    Ok(())
+}
+
+impl Attachments {
+    /// `None` without `--skopos-referrers`; an error when either side's transport has no
+    /// referrers (only `docker://` and `oci:` have).
+    pub(crate) fn open(
+        args: &ReferrersArgs,
+        source: (&ImageName, &SystemContext),
+        destination: (&ImageName, &SystemContext),
+    ) -> anyhow::Result<Option<Attachments>> {
+        check_flags(args)?;
+        if !args.enabled {
+            return Ok(None);
+        }
+        let Some(from) = skopos_transports::open_referrers_source(source.0, source.1)? else {
+            bail!(
+                "--skopos-referrers: the {} transport has no referrers (docker:// and oci: have)",
+                source.0.transport()
+            );
+        };
+        let Some(to) = skopos_transports::open_referrers_destination(destination.0, destination.1)?
+        else {
+            bail!(
+                "--skopos-referrers: the {} transport has no referrers (docker:// and oci: have)",
+                destination.0.transport()
+            );
+        };
+        Ok(Some(Attachments {
+            source: from,
+            destination: to,
+            options: ReferrersOptions {
+                artifact_types: args.artifact_types.clone(),
+            },
+        }))
+    }
+
+    /// Copy the attachments of the images `subjects` the copy wrote.
+    pub(crate) async fn copy(
+        &self,
+        subjects: Vec<Digest>,
+        progress: Arc<dyn ProgressSink>,
+    ) -> anyhow::Result<()> {
+        let copied = copy_referrers(
+            self.source.as_ref(),
+            self.destination.as_ref(),
+            subjects,
+            &self.options,
+            progress,
+        )
+        .await?;
+        tracing::debug!(
+            "copied {} referrers and cosign tags {:?}",
+            copied.referrers.len(),
+            copied.cosign_tags
+        );
+        Ok(())
+    }
+}
