@@ -17,6 +17,25 @@ pub(crate) struct Attachments {
     options: ReferrersOptions,
 }
 
+/// Whether `name` is a registry tag that holds attachments rather than an image: the
+/// referrers tag schema's `sha256-<hex>` or cosign's `sha256-<hex>.sig/.att/.sbom`.
+pub(crate) fn is_attachment_tag(name: &ImageName) -> bool {
+    let Some(tag) = name.docker_reference().and_then(|r| r.tag()) else {
+        return false;
+    };
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let hex = [".sig", ".att", ".sbom"]
+        .iter()
+        .find_map(|suffix| rest.strip_suffix(suffix))
+        .unwrap_or(rest);
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The flags checked alone, before any image is touched: a filter needs the flag.
 pub(crate) fn check_flags(args: &ReferrersArgs) -> anyhow::Result<()> {
     if !args.enabled && !args.artifact_types.is_empty() {
@@ -79,5 +98,23 @@ impl Attachments {
             copied.cosign_tags
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_tags_are_recognised() {
+        let hex = "a".repeat(64);
+        let name =
+            |tag: &str| ImageName::parse(&format!("docker://example.com/repo:{tag}")).unwrap();
+        assert!(is_attachment_tag(&name(&format!("sha256-{hex}"))));
+        assert!(is_attachment_tag(&name(&format!("sha256-{hex}.sig"))));
+        assert!(is_attachment_tag(&name(&format!("sha256-{hex}.sbom"))));
+        assert!(!is_attachment_tag(&name(&format!("sha256-{hex}.other"))));
+        assert!(!is_attachment_tag(&name("sha256-abc")));
+        assert!(!is_attachment_tag(&name("latest")));
     }
 }

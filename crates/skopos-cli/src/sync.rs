@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::attachments::Attachments;
+use crate::attachments::{is_attachment_tag, Attachments};
 use crate::cli::ReferrersArgs;
 use anyhow::{anyhow, bail, Context as _};
 use indexmap::IndexMap;
@@ -170,8 +170,15 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         _ => None,
     };
     for repository in &repositories {
-        let count = repository.images.len();
-        for (index, source_name) in repository.images.iter().enumerate() {
+        // With --skopos-referrers, the tag schema's and cosign's tags are copied as the
+        // attachments of the images they name, not as images of their own.
+        let images: Vec<&ImageName> = repository
+            .images
+            .iter()
+            .filter(|name| !args.referrers.enabled || !is_attachment_tag(name))
+            .collect();
+        let count = images.len();
+        for (index, source_name) in images.into_iter().enumerate() {
             let mut suffix = destination_suffix(source_name, repository.dir_base.as_deref());
             if !args.scoped {
                 suffix = go_path_base(&suffix);
