@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use skopos_copy::{copy_referrers, ProgressSink, ReferrersOptions};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use skopos_copy::{copy_referrers, discover_attachments, ProgressSink, ReferrersOptions};
 use skopos_core::referrers::{ReferrersDestination, ReferrersSource};
 use skopos_core::{Digest, ImageName, SystemContext};
 
@@ -15,6 +18,81 @@ pub(crate) struct Attachments {
     source: Box<dyn ReferrersSource>,
     destination: Box<dyn ReferrersDestination>,
     options: ReferrersOptions,
+}
+
+/// `inspect --skopos-referrers`: what is attached to `subjects` (the image, and a list's
+/// instances) in `name`'s repository, as indented JSON in skopeo's style.
+pub(crate) async fn list(
+    name: &ImageName,
+    ctx: &SystemContext,
+    subjects: Vec<Digest>,
+) -> anyhow::Result<Vec<u8>> {
+    let Some(source) = skopos_transports::open_referrers_source(name, ctx)? else {
+        bail!(
+            "--skopos-referrers: the {} transport has no referrers (docker:// and oci: have)",
+            name.transport()
+        );
+    };
+    let digest = subjects.first().cloned();
+    let found =
+        discover_attachments(source.as_ref(), subjects, &ReferrersOptions::default()).await?;
+    let listing = Listing {
+        digest,
+        referrers: found
+            .referrers
+            .into_iter()
+            .map(|(subject, referrer)| ListedReferrer {
+                subject,
+                artifact_type: referrer.artifact_type.unwrap_or_default(),
+                media_type: referrer.media_type,
+                digest: referrer.digest,
+                size: referrer.size,
+                annotations: referrer.annotations,
+            })
+            .collect(),
+        cosign_tags: found
+            .cosign_tags
+            .into_iter()
+            .map(|(subject, tag, digest)| ListedTag {
+                subject,
+                tag,
+                digest,
+            })
+            .collect(),
+    };
+    let mut out = skopos_core::gojson::to_vec_indent(&listing, "    ")?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// `inspect --skopos-referrers`'s output.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Listing {
+    /// The inspected image's manifest digest.
+    digest: Option<Digest>,
+    referrers: Vec<ListedReferrer>,
+    cosign_tags: Vec<ListedTag>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListedReferrer {
+    /// The manifest this one refers to: the image, an instance, or another referrer.
+    subject: Digest,
+    artifact_type: String,
+    media_type: String,
+    digest: Digest,
+    size: u64,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListedTag {
+    subject: Digest,
+    tag: String,
+    digest: Digest,
 }
 
 /// Whether `name` is a registry tag that holds attachments rather than an image: the

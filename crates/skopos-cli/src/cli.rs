@@ -781,6 +781,20 @@ pub struct InspectArgs {
     /// Digest algorithm for the Digest field (sha256 or sha512)
     #[arg(long, value_name = "ALGORITHM")]
     pub manifest_digest: Option<String>,
+    /// `--skopos-referrers` (skopos only, prefixed like copy's so that no future skopeo flag
+    /// collides): list the image's OCI referrers and cosign tags instead.
+    #[arg(
+        long = "skopos-referrers",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        default_value = "false",
+        hide_default_value = true,
+        action = ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub skopos_referrers: bool,
 }
 
 /// Commands taking one image with the unprefixed image flags (`delete`, `layers`).

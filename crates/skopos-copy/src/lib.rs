@@ -20,7 +20,10 @@ pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
     CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
 };
-pub use referrers::{copy_referrers, written_images, CopiedAttachments, ReferrersOptions};
+pub use referrers::{
+    copy_referrers, discover_attachments, written_images, CopiedAttachments, Discovered,
+    ReferrersOptions,
+};
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use skopos_core::manifest::{self, AnyManifest};
-use skopos_core::referrers::{cosign_tags, ReferrersDestination, ReferrersSource};
+use skopos_core::referrers::{cosign_tags, Referrer, ReferrersDestination, ReferrersSource};
 use skopos_core::{Digest, Result};
 
 use crate::{copy_image, CopyOptions, CopyOutcome, ImageListSelection, ProgressSink};
@@ -46,6 +46,51 @@ pub fn written_images(outcome: &CopyOutcome) -> Result<Vec<Digest>> {
     Ok(subjects)
 }
 
+/// What is attached to some images: their referrers (with the subject each refers to,
+/// referrers of referrers included) and their cosign tags, in discovery order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovered {
+    /// `(subject, referrer)`: a referrer comes after its subject's own entry.
+    pub referrers: Vec<(Digest, Referrer)>,
+    /// `(subject, tag, digest)` of each cosign tag found.
+    pub cosign_tags: Vec<(Digest, String, Digest)>,
+}
+
+/// Find what is attached to the images `subjects` in the repository `source`: their
+/// referrers passing the filter, all referrers of those, and the cosign tags of every one.
+pub async fn discover_attachments(
+    source: &dyn ReferrersSource,
+    subjects: Vec<Digest>,
+    options: &ReferrersOptions,
+) -> Result<Discovered> {
+    let mut found = Discovered::default();
+    let mut seen: HashSet<Digest> = subjects.iter().cloned().collect();
+    let mut queue: VecDeque<(Digest, bool)> = subjects.into_iter().map(|s| (s, true)).collect();
+    while let Some((subject, is_image)) = queue.pop_front() {
+        for tag in cosign_tags(&subject) {
+            if let Some(digest) = source.tag_digest(&tag).await? {
+                found.cosign_tags.push((subject.clone(), tag, digest));
+            }
+        }
+        let filter: &[String] = if is_image {
+            &options.artifact_types
+        } else {
+            &[]
+        };
+        for referrer in source.referrers(&subject, filter).await? {
+            if !seen.insert(referrer.digest.clone()) {
+                continue;
+            }
+            if seen.len() > MAX_ATTACHMENTS {
+                bail!("listing referrers: more than {MAX_ATTACHMENTS} attachments");
+            }
+            queue.push_back((referrer.digest.clone(), false));
+            found.referrers.push((subject.clone(), referrer));
+        }
+    }
+    Ok(found)
+}
+
 /// After the images `subjects` were copied from the repository `source` to
 /// `destination` (see [`written_images`]), copy their referrers and cosign tags.
 pub async fn copy_referrers(
@@ -63,47 +108,36 @@ pub async fn copy_referrers(
             );
         }
     }
+    let found = discover_attachments(source, subjects, options).await?;
     let mut copied = CopiedAttachments::default();
-    let mut seen: HashSet<Digest> = subjects.iter().cloned().collect();
-    let mut queue: VecDeque<(Digest, bool)> = subjects.into_iter().map(|s| (s, true)).collect();
-    while let Some((subject, is_image)) = queue.pop_front() {
-        for tag in cosign_tags(&subject) {
-            let Some(digest) = source.tag_digest(&tag).await? else {
-                continue;
-            };
-            copy_manifest(source, destination, &digest, Some(&tag), progress.clone())
-                .await
-                .with_context(|| format!("copying {tag}"))?;
-            copied.cosign_tags.push(tag);
-        }
-        let filter: &[String] = if is_image {
-            &options.artifact_types
-        } else {
-            &[]
+    // In discovery order, so that every subject is at the destination before its referrers.
+    for (subject, referrer) in &found.referrers {
+        let outcome = copy_manifest(
+            source,
+            destination,
+            &referrer.digest,
+            None,
+            progress.clone(),
+        )
+        .await
+        .with_context(|| format!("copying referrer {}", referrer.digest))?;
+        // The destination lists it as the manifest itself describes it (a tag-schema
+        // index written by another tool may lack its annotations).
+        let listed = match Referrer::from_manifest(&outcome.manifest, &outcome.mime_type) {
+            Ok(Some((_, described))) => described,
+            _ => referrer.clone(),
         };
-        for referrer in source.referrers(&subject, filter).await? {
-            if !seen.insert(referrer.digest.clone()) {
-                continue;
-            }
-            if seen.len() > MAX_ATTACHMENTS {
-                bail!("copying referrers: more than {MAX_ATTACHMENTS} attachments");
-            }
-            copy_manifest(
-                source,
-                destination,
-                &referrer.digest,
-                None,
-                progress.clone(),
-            )
+        destination
+            .add_referrer(subject, &listed)
             .await
-            .with_context(|| format!("copying referrer {}", referrer.digest))?;
-            destination
-                .add_referrer(&subject, &referrer)
-                .await
-                .with_context(|| format!("listing referrer {} of {subject}", referrer.digest))?;
-            copied.referrers.push(referrer.digest.clone());
-            queue.push_back((referrer.digest, false));
-        }
+            .with_context(|| format!("listing referrer {} of {subject}", referrer.digest))?;
+        copied.referrers.push(referrer.digest.clone());
+    }
+    for (_, tag, digest) in &found.cosign_tags {
+        copy_manifest(source, destination, digest, Some(tag), progress.clone())
+            .await
+            .with_context(|| format!("copying {tag}"))?;
+        copied.cosign_tags.push(tag.clone());
     }
     Ok(copied)
 }

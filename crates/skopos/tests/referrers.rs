@@ -955,3 +955,95 @@ fn artifacts_copy_byte_for_byte_everywhere() {
         }
     }
 }
+
+#[test]
+fn inspect_lists_referrers_chains_and_cosign_tags() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 41);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let source = format!("oci:{}:v1", workspace.path("source").display());
+    let pushed = format!("docker://{}/listed:v1", registry.host);
+    copy(&workspace, &["--skopos-referrers", &source, &pushed]).assert_success();
+    let image = &attached.image.manifest;
+    for location in [source.as_str(), pushed.as_str()] {
+        let mut args = vec!["inspect", "--skopos-referrers"];
+        if location.starts_with("docker://") {
+            args.push("--tls-verify=false");
+        }
+        args.push(location);
+        let outcome = workspace.skopos(&args);
+        outcome.assert_success();
+        assert!(
+            outcome.stdout.starts_with("{\n    \"Digest\": "),
+            "{}",
+            outcome.stdout
+        );
+        let listing = parse_json(&outcome.stdout_bytes);
+        assert_eq!(listing["Digest"], image.digest.as_str());
+        let pairs: BTreeSet<(String, String, String)> = listing["Referrers"]
+            .as_array()
+            .expect("a Referrers array")
+            .iter()
+            .map(|r| {
+                (
+                    r["Subject"].as_str().unwrap_or_default().to_string(),
+                    r["Digest"].as_str().unwrap_or_default().to_string(),
+                    r["ArtifactType"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let expected: BTreeSet<(String, String, String)> = [
+            (&image.digest, &attached.sbom.digest, SBOM),
+            (&image.digest, &attached.signature.digest, SIGNATURE),
+            (
+                &attached.sbom.digest,
+                &attached.sbom_signature.digest,
+                SIGNATURE,
+            ),
+        ]
+        .into_iter()
+        .map(|(s, d, t)| (s.clone(), d.clone(), t.to_string()))
+        .collect();
+        assert_eq!(pairs, expected, "{location}");
+        let sbom_entry = listing["Referrers"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|r| r["Digest"] == attached.sbom.digest.as_str())
+            })
+            .expect("the SBOM is listed");
+        assert_eq!(sbom_entry["Size"], attached.sbom.size);
+        // skopos lists a referrer with its manifest's annotations; the fixture's index has none.
+        if location == pushed {
+            assert_eq!(sbom_entry["Annotations"]["org.example.payload-size"], "26");
+        }
+        let tags: BTreeSet<(String, String)> = listing["CosignTags"]
+            .as_array()
+            .expect("a CosignTags array")
+            .iter()
+            .map(|t| {
+                (
+                    t["Tag"].as_str().unwrap_or_default().to_string(),
+                    t["Digest"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                (
+                    format!("sha256-{}.sig", image.hex()),
+                    attached.cosign_sig.digest.clone()
+                ),
+                (
+                    format!("sha256-{}.att", image.hex()),
+                    attached.cosign_att.digest.clone()
+                ),
+            ]
+            .into_iter()
+            .collect()
+        );
+    }
+    let outcome = workspace.skopos(&["inspect", "--skopos-referrers", "--raw", &source]);
+    assert_one_line_failure(&outcome, Some(1));
+}
