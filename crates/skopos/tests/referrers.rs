@@ -1047,3 +1047,102 @@ fn inspect_lists_referrers_chains_and_cosign_tags() {
     let outcome = workspace.skopos(&["inspect", "--skopos-referrers", "--raw", &source]);
     assert_one_line_failure(&outcome, Some(1));
 }
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A sigstore signature skopos makes (a cosign `.sig` attachment) follows the image to a
+/// mirror, where a `sigstoreSigned` policy (skopos's, and skopeo 1.22.2's with `$SKOPEO_1_22`)
+/// accepts the mirrored copy; mirrored without the flag, the copy is rejected.
+#[test]
+fn a_mirrored_sigstore_signature_still_verifies() {
+    const IDENTITY: &str = "example.com/mirrored/app:1";
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 42);
+    std::fs::write(workspace.path("passphrase"), "mirrored key passphrase\n").expect("writing");
+    workspace
+        .skopos(&[
+            "generate-sigstore-key",
+            "--output-prefix",
+            "key",
+            "--passphrase-file",
+            "passphrase",
+        ])
+        .assert_success();
+    let config = workspace.path("registries.d");
+    common::create_dir(&config);
+    std::fs::write(
+        config.join("attachments.yaml"),
+        "default-docker:\n  use-sigstore-attachments: true\n",
+    )
+    .expect("writing registries.d");
+    let config = config.display().to_string();
+    let policy = workspace.path("policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"": [{{"type": "sigstoreSigned", "keyPath": "{}", "signedIdentity": {{"type": "exactReference", "dockerReference": "{IDENTITY}"}}}}]}}}}}}"#,
+            workspace.path("key.pub").display()
+        ),
+    )
+    .expect("writing the policy");
+    let policy = policy.display().to_string();
+    let first = TestRegistry::start(RegistryOptions::default());
+    let second = TestRegistry::start(RegistryOptions::default());
+    let signed = format!("docker://{}/signed:1", first.host);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "--registries.d",
+            &config,
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--sign-by-sigstore-private-key",
+            "key.private",
+            "--sign-passphrase-file",
+            "passphrase",
+            "--sign-identity",
+            IDENTITY,
+            "oci:src:t",
+            &signed,
+        ])
+        .assert_success();
+    let mirrored = format!("docker://{}/mirrored:1", second.host);
+    let unsigned_mirror = format!("docker://{}/without:1", second.host);
+    copy(&workspace, &["--skopos-referrers", &signed, &mirrored]).assert_success();
+    copy(&workspace, &[&signed, &unsigned_mirror]).assert_success();
+    let pull = |from: &str, to: &str| -> Vec<String> {
+        [
+            "--policy",
+            &policy,
+            "--registries.d",
+            &config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            from,
+            &format!("dir:{}", workspace.path(to).display()),
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect()
+    };
+    workspace
+        .skopos(&as_strs(&pull(&mirrored, "verified")))
+        .assert_success();
+    let rejected = workspace.skopos(&as_strs(&pull(&unsigned_mirror, "rejected")));
+    assert_one_line_failure(&rejected, Some(1));
+    assert!(
+        rejected.stderr.contains("Source image rejected"),
+        "{}",
+        rejected.stderr
+    );
+
+    if let Some(peer) = common::skopeo_1_22_binary("verifying a mirrored sigstore signature") {
+        workspace
+            .skopeo_at_with_env(&peer, &[], &as_strs(&pull(&mirrored, "by-skopeo")))
+            .assert_success();
+    }
+}
