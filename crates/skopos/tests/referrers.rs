@@ -1139,3 +1139,132 @@ fn a_mirrored_sigstore_signature_still_verifies() {
             .assert_success();
     }
 }
+
+/// An index as the referrers API answers, listing `referrers` (`(manifest, artifact type)`).
+fn api_answer(referrers: &[(&Blob, &str)]) -> FaultAction {
+    let manifests: Vec<serde_json::Value> = referrers
+        .iter()
+        .map(|(blob, artifact_type)| {
+            serde_json::json!({
+                "mediaType": blob.media_type,
+                "digest": blob.digest,
+                "size": blob.size,
+                "artifactType": artifact_type,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    FaultAction::Serve {
+        content_type: "application/vnd.oci.image.index.v1+json".to_string(),
+        body: serde_json::to_vec(&index).expect("an index"),
+    }
+}
+
+/// Where a registry answers the referrers API (the proxy plays that part in front of
+/// distribution 2.8), its answer is what is copied, a single artifact-type filter is passed
+/// on as `artifactType=`, and a destination with the API gets no tag-schema index.
+#[test]
+fn the_referrers_api_is_used_where_the_registry_has_it() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 43);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let source = format!("oci:{}:v1", workspace.path("source").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &source,
+            &format!("docker://{}/app:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    let image = &attached.image.manifest;
+    let image_api = format!("/v2/app/referrers/{}", image.digest);
+
+    // The API lists only the signature (the tag schema's index lists the SBOM too).
+    proxy.add_fault(Fault::new(
+        "GET",
+        &format!("^{image_api}$"),
+        api_answer(&[(&attached.signature, SIGNATURE)]),
+    ));
+    let from_api = format!("oci:{}", workspace.path("from-api").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("{from_api}:v1"),
+        ],
+    )
+    .assert_success();
+    assert_eq!(
+        listed_referrers(&workspace, &from_api, image),
+        set(&[&attached.signature])
+    );
+
+    proxy.clear_exchanges();
+    proxy.add_fault(Fault::new(
+        "GET",
+        &format!("^{image_api}\\?artifactType=application%2Fspdx%2Bjson$"),
+        api_answer(&[(&attached.sbom, SBOM)]),
+    ));
+    let filtered = format!("oci:{}", workspace.path("filtered").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            "--skopos-referrers-filter",
+            SBOM,
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("{filtered}:v1"),
+        ],
+    )
+    .assert_success();
+    assert!(
+        proxy.exchanges().iter().any(|e| e.fault.is_some()),
+        "the filter was not sent: {:#?}",
+        proxy.exchanges()
+    );
+    assert_eq!(
+        listed_referrers(&workspace, &filtered, image),
+        set(&[&attached.sbom])
+    );
+
+    // A destination with the API indexes pushed referrers itself: no tag-schema index.
+    let destination = TestRegistry::start(RegistryOptions::default());
+    let destination_proxy = RegistryProxy::start(&destination.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    for nth in 1..=4 {
+        destination_proxy
+            .add_fault(Fault::new("GET", "^/v2/mirror/referrers/", api_answer(&[])).nth(nth));
+    }
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &source,
+            &format!("docker://{}/mirror:v1", destination_proxy.host),
+        ],
+    )
+    .assert_success();
+    let exchanges = destination_proxy.exchanges();
+    assert!(
+        exchanges
+            .iter()
+            .any(|e| e.method == "PUT" && e.target.ends_with(&attached.sbom.digest)),
+        "{exchanges:#?}"
+    );
+    assert!(
+        !exchanges.iter().any(|e| e.method == "PUT"
+            && e.target
+                .contains(&format!("/manifests/sha256-{}", image.hex()))
+            && !e.target.contains('.')),
+        "{exchanges:#?}"
+    );
+}
