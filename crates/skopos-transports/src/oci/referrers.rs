@@ -97,7 +97,14 @@ impl ReferrersSource for OciReferrers {
             if found.contains(&digest) {
                 continue;
             }
-            let bytes = fsutil::read_manifest_file(&self.blobs.path(&digest)).await?;
+            // Another image's unreadable manifest is that image's problem, not this one's.
+            let bytes = match fsutil::read_manifest_file(&self.blobs.path(&digest)).await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    tracing::debug!("not looking for referrers in {digest}: {err:#}");
+                    continue;
+                }
+            };
             if let Ok(Some((named, referrer))) = Referrer::from_manifest(&bytes, &entry.media_type)
             {
                 if &named == subject {
@@ -113,9 +120,10 @@ impl ReferrersSource for OciReferrers {
     }
 
     async fn has_manifest(&self, digest: &Digest) -> Result<bool> {
-        Ok(tokio::fs::try_exists(self.blobs.path(digest))
+        let path = self.blobs.path(digest);
+        tokio::fs::try_exists(&path)
             .await
-            .unwrap_or(false))
+            .map_err(|err| fsutil::path_error("stat", &path, &err))
     }
 
     async fn tag_digest(&self, tag: &str) -> Result<Option<Digest>> {
@@ -172,7 +180,7 @@ impl ReferrersDestination for OciReferrers {
             let bytes = referrers.to_bytes()?;
             let digest = Digest::sha256_of(&bytes);
             let blob = blobs.path(&digest);
-            fsutil::create_dir_all(fsutil_parent(&blob))?;
+            fsutil::create_dir_all(blob_dir(&blob))?;
             fsutil::write_file_atomic(&blob, &bytes)?;
             let tag = fallback_tag(&subject);
             let manifests = index.manifests.get_or_insert_with(Vec::new);
@@ -196,7 +204,7 @@ impl ReferrersDestination for OciReferrers {
     }
 }
 
-/// The directory holding `path`.
-fn fsutil_parent(path: &Path) -> &Path {
+/// The directory a blob file goes in.
+fn blob_dir(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
