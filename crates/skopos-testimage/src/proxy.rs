@@ -1,7 +1,8 @@
 //! A loopback HTTP/1.1 proxy to put in front of a [`TestRegistry`](crate::registry::TestRegistry):
 //! it records every exchange (method, path + query, status) so tests can count the requests a
 //! client makes, and applies scripted [`Fault`]s — a connection dropped part-way through a
-//! response or request body, or a canned 429 / 500 — so tests can check how a client recovers.
+//! response or request body, or a canned 429 / 500 — so tests can check how a client recovers,
+//! and can answer for an endpoint the registry lacks (a `200` with a given body).
 //!
 //! Plain HTTP only, one thread per client connection, one upstream connection per request.
 
