@@ -426,6 +426,34 @@ pub struct RetryArgs {
     pub retry_delay: Option<Duration>,
 }
 
+/// skopos's own flags for copying what is attached to an image (OCI referrers and cosign
+/// tags), shared by `copy` and `sync`. skopeo has no such flags; they carry a `skopos-`
+/// prefix so that no flag skopeo adds later (regctl's and oras's `--referrers` are the
+/// obvious candidates) can mean something else under the same name, and a skopeo command
+/// line never reaches them by accident.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReferrersArgs {
+    /// `--skopos-referrers`: also copy the image's OCI referrers (and theirs) and its cosign
+    /// `sha256-<hex>.sig/.att/.sbom` tags (skopos only).
+    #[arg(
+        long = "skopos-referrers",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        default_value = "false",
+        hide_default_value = true,
+        action = ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub enabled: bool,
+
+    /// `--skopos-referrers-filter TYPE` (repeatable): with `--skopos-referrers`, only the
+    /// image's referrers of these artifact types (skopos only).
+    #[arg(long = "skopos-referrers-filter", value_name = "ARTIFACT-TYPE", action = ArgAction::Append)]
+    pub artifact_types: Vec<String>,
+}
+
 /// Signing and signature flags shared by `copy` and `sync`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SharedCopyArgs {
@@ -611,6 +639,10 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub shared: SharedCopyArgs,
 
+    /// `--skopos-referrers`, `--skopos-referrers-filter`.
+    #[command(flatten)]
+    pub referrers: ReferrersArgs,
+
     /// `--additional-tag name:tag` (repeatable, comma-separated): extra tags for docker-archive.
     #[arg(long, value_name = "TAG", action = ArgAction::Append, value_delimiter = ',')]
     pub additional_tag: Vec<String>,
@@ -749,6 +781,20 @@ pub struct InspectArgs {
     /// Digest algorithm for the Digest field (sha256 or sha512)
     #[arg(long, value_name = "ALGORITHM")]
     pub manifest_digest: Option<String>,
+    /// `--skopos-referrers` (skopos only, prefixed like copy's so that no future skopeo flag
+    /// collides): list the image's OCI referrers and cosign tags instead.
+    #[arg(
+        long = "skopos-referrers",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        default_value = "false",
+        hide_default_value = true,
+        action = ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub skopos_referrers: bool,
 }
 
 /// Commands taking one image with the unprefixed image flags (`delete`, `layers`).
@@ -961,6 +1007,9 @@ pub struct SyncArgs {
     pub retry: RetryArgs,
     #[command(flatten)]
     pub shared: SharedCopyArgs,
+    /// `--skopos-referrers`, `--skopos-referrers-filter`.
+    #[command(flatten)]
+    pub referrers: ReferrersArgs,
     /// SOURCE transport type
     #[arg(short = 's', long = "src", value_name = "TRANSPORT")]
     pub source_transport: Option<String>,

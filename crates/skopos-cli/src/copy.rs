@@ -59,6 +59,11 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         ..base_context(global)
     };
     args.dest.apply_registry_settings(&mut destination_ctx)?;
+    let attachments = crate::attachments::Attachments::open(
+        &args.referrers,
+        (&source_name, &source_ctx),
+        (&destination_name, &destination_ctx),
+    )?;
     destination_ctx.docker_archive_additional_tags = additional_tags(&args.additional_tag)?;
     // The deprecated copy-wide --tls-verify applies where a side says nothing.
     if let Some(verify) = args.tls_verify {
@@ -111,6 +116,13 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.digestfile {
         std::fs::write(path, outcome.digest.to_string())
             .with_context(|| format!("Failed to write digest to file {}", path.display()))?;
+    }
+    if let Some(attachments) = &attachments {
+        let subjects = skopos_copy::written_images(&outcome)?;
+        with_retry(retry_options(&args.retry)?, || {
+            attachments.copy(subjects.clone(), progress.clone())
+        })
+        .await?;
     }
     Ok(())
 }
@@ -185,6 +197,7 @@ pub fn base_context(global: &GlobalArgs) -> SystemContext {
 
 /// The engine options the flags ask for, with skopeo's checks and messages.
 fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOptions> {
+    crate::attachments::check_flags(&args.referrers)?;
     let force_manifest_type = forced_manifest_type(args.shared.format.as_deref())?;
     if args.all && args.multi_arch.is_some() {
         bail!("Cannot use --all and --multi-arch flags together");

@@ -447,11 +447,28 @@ pub fn indented_json<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
 }
 
 /// What `inspect` found: the bytes for stdout.
+/// The images a top-level manifest stands for: itself and, for a list, its instances.
+fn written_subjects(bytes: &[u8], mime: &str) -> anyhow::Result<Vec<Digest>> {
+    let mime = if mime.is_empty() {
+        manifest::guess_mime_type(bytes)
+    } else {
+        mime.to_string()
+    };
+    let mut subjects = vec![manifest::manifest_digest(bytes)?];
+    if let manifest::AnyManifest::List(list) = manifest::parse(bytes, &mime)? {
+        subjects.extend(list.instances().into_iter().map(|i| i.digest));
+    }
+    Ok(subjects)
+}
+
 pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<u8>> {
     let [image_arg] = args.images.as_slice() else {
         bail!("Exactly one argument expected");
     };
     let format = args.format.as_deref().filter(|f| !f.is_empty());
+    if args.skopos_referrers && (args.raw || args.config || format.is_some()) {
+        bail!("--skopos-referrers cannot be used with --raw, --config or --format");
+    }
     if args.raw && format.is_some() {
         bail!("raw output does not support format option");
     }
@@ -493,6 +510,10 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
                     prefixed("Error retrieving manifest for image", err)
                 }
             })?;
+    if args.skopos_referrers {
+        let subjects = written_subjects(&top_bytes, &top_mime)?;
+        return crate::attachments::list(&name, &ctx, subjects).await;
+    }
     if args.raw && !args.config {
         return Ok(top_bytes);
     }

@@ -2,6 +2,7 @@
 //! image does not exist, 1 for any other failure, which is reported as one logrus-style line
 //! on stderr.
 
+mod attachments;
 mod cli;
 mod copy;
 mod flags;

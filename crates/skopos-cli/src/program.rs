@@ -40,12 +40,35 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
     } else {
         crate::cli::VERSION_TEXT
     };
-    Cli::command()
+    let command = Cli::command()
         .name(program)
         .bin_name(program)
         .display_name(program)
         .version(version)
-        .mut_arg("version", |arg| arg.help(format!("Version for {program}")))
+        .mut_arg("version", |arg| arg.help(format!("Version for {program}")));
+    if program == "skopeo" {
+        hide_skopos_only_flags(command)
+    } else {
+        command
+    }
+}
+
+/// Under the name skopeo, help lists skopeo's flags only: the `--skopos-…` flags (which
+/// skopeo does not have) still work but are not shown.
+fn hide_skopos_only_flags(command: clap::Command) -> clap::Command {
+    ["copy", "sync", "inspect"]
+        .into_iter()
+        .fold(command, |command, name| {
+            command.mut_subcommand(name, |sub| {
+                sub.mut_args(|arg| {
+                    if arg.get_long().is_some_and(|l| l.starts_with("skopos-")) {
+                        arg.hide(true)
+                    } else {
+                        arg
+                    }
+                })
+            })
+        })
 }
 
 /// The command line's definition under the name the program was started with.

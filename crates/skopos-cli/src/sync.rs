@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::attachments::{is_attachment_tag, Attachments};
+use crate::cli::ReferrersArgs;
 use anyhow::{anyhow, bail, Context as _};
 use indexmap::IndexMap;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
@@ -125,6 +127,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     };
     args.dest_image
         .apply_registry_settings(&mut destination_ctx)?;
+    crate::attachments::check_flags(&args.referrers)?;
     if let Some(verify) = args.tls_verify {
         destination_ctx.docker_tls_verify.get_or_insert(verify);
     }
@@ -167,8 +170,15 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         _ => None,
     };
     for repository in &repositories {
-        let count = repository.images.len();
-        for (index, source_name) in repository.images.iter().enumerate() {
+        // With --skopos-referrers, the tag schema's and cosign's tags are copied as the
+        // attachments of the images they name, not as images of their own.
+        let images: Vec<&ImageName> = repository
+            .images
+            .iter()
+            .filter(|name| !args.referrers.enabled || !is_attachment_tag(name))
+            .collect();
+        let count = images.len();
+        for (index, source_name) in images.into_iter().enumerate() {
             let mut suffix = destination_suffix(source_name, repository.dir_base.as_deref());
             if !args.scoped {
                 suffix = go_path_base(&suffix);
@@ -203,6 +213,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                 policy: &policy,
                 options: &options,
                 signing: signing.as_ref(),
+                referrers: &args.referrers,
                 progress: progress.clone(),
             };
             match with_retry(retry, || image.copy()).await {
@@ -267,6 +278,8 @@ struct ImageToCopy<'a> {
     options: &'a CopyOptions,
     /// The keys to sign every copied image with, for its destination's identity.
     signing: Option<&'a SigningKeys>,
+    /// `--skopos-referrers`: what is attached to the image is copied too.
+    referrers: &'a ReferrersArgs,
     progress: Arc<Renderer>,
 }
 
@@ -287,10 +300,21 @@ impl ImageToCopy<'_> {
             .await
             .with_context(|| format!("initializing source {}", self.source_name))?;
         let source: Arc<dyn ImageSource> = source.into();
+        let attachments = Attachments::open(
+            self.referrers,
+            (self.source_name, self.source_ctx),
+            (self.destination_name, &destination_ctx),
+        )?;
         // The shortcut reads manifests before the copy does, so it reads them verified too;
         // copy_image verifies what it reads itself.
         let verified = VerifiedSource::wrap(source.clone());
         if let Some(digest) = self.already_at_destination(verified.as_ref()).await? {
+            // The image is there, but attachments may have been added since.
+            if let Some(attachments) = &attachments {
+                attachments
+                    .copy(vec![digest.clone()], self.progress.clone())
+                    .await?;
+            }
             return Ok(digest);
         }
         let signers = match self.signing {
@@ -309,7 +333,12 @@ impl ImageToCopy<'_> {
             ..self.options.clone()
         };
         let progress: Arc<dyn ProgressSink> = self.progress.clone();
-        let outcome = copy_image(source, Arc::from(destination), options, progress).await?;
+        let outcome = copy_image(source, Arc::from(destination), options, progress.clone()).await?;
+        if let Some(attachments) = &attachments {
+            attachments
+                .copy(skopos_copy::written_images(&outcome)?, progress)
+                .await?;
+        }
         Ok(outcome.digest)
     }
 

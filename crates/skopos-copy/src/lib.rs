@@ -13,11 +13,16 @@ mod events;
 mod gzip;
 mod list;
 mod options;
+mod referrers;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
     CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
+};
+pub use referrers::{
+    copy_referrers, discover_attachments, written_images, CopiedAttachments, Discovered,
+    ReferrersOptions,
 };
 
 use std::sync::Arc;

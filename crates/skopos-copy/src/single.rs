@@ -156,7 +156,13 @@ impl Copier {
             level: options.compression_level,
             need_diff_id: need_diff_ids,
         };
-        let copied = self.copy_layers(copy_infos.clone(), plan).await?;
+        // Layers whose compression may not change (an artifact's, unknown types) go as they are.
+        let fixed: std::collections::HashSet<Digest> = copy_infos
+            .iter()
+            .filter(|info| !image.can_change_layer_compression(&info.media_type))
+            .map(|info| info.digest.clone())
+            .collect();
+        let copied = self.copy_layers(copy_infos.clone(), plan, fixed).await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
             .zip(&copy_infos)
@@ -259,6 +265,7 @@ impl Copier {
         &self,
         infos: Vec<BlobInfo>,
         plan: LayerPlan,
+        fixed: std::collections::HashSet<Digest>,
     ) -> Result<HashMap<Digest, CopiedBlob>> {
         let parallel = if self.source.has_thread_safe_get_blob()
             && self.destination.has_thread_safe_put_blob()
@@ -289,6 +296,10 @@ impl Copier {
                 break;
             }
             let failed = failed.clone();
+            let plan = LayerPlan {
+                can_modify: plan.can_modify && !fixed.contains(&info.digest),
+                ..plan
+            };
             // Spawned, not joined in place: each layer's hashing and (de)compression
             // then runs on its own worker thread.
             tasks.push(tokio::spawn(async move {

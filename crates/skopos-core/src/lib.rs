@@ -18,6 +18,7 @@ pub mod media_type;
 pub mod platform;
 pub mod read;
 pub mod reference;
+pub mod referrers;
 pub mod retry;
 pub mod signature_blob;
 pub mod strict_json;

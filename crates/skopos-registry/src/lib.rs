@@ -11,7 +11,8 @@
 //!   OAuth2 refresh-token POST) and the per-scope-set token cache.
 //! - `errors`: registry JSON error bodies to skopeo-like messages, [`RegistryError`],
 //!   and the `ImageNotFound` / `Transient` markers of skopos-core.
-//! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`].
+//! - `manifest`, `blob`, `tags`: the operations, as methods of [`RegistryClient`];
+//!   `referrers`: OCI 1.1 referrers, by the API or the tag schema.
 //! - `http_client`: the HTTP/1.1 client under all of it (bounded read buffers, proxies from
 //!   the environment, redirects); `tls`: its TLS settings; `server_cert`: Go's server
 //!   certificate checks (a trusted self-signed certificate as the server's own) and wording.
@@ -50,6 +51,7 @@ mod config;
 mod errors;
 mod http_client;
 mod manifest;
+mod referrers;
 mod server_cert;
 mod tags;
 pub mod timeouts;

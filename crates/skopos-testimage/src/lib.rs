@@ -27,6 +27,8 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Media type of an OCI image config.
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Media type of the empty config of OCI 1.1 artifacts.
+pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 /// The annotation that carries a tag in an OCI layout's index.json.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
@@ -345,6 +347,75 @@ impl OciLayout {
         let index = self.write_blob(&to_json_bytes(&index_json)?, OCI_INDEX)?;
         self.add_index_entry(&index, tag)?;
         Ok(WrittenIndex { index, instances })
+    }
+
+    /// Writes an OCI 1.1 artifact manifest referring to `subject`: the empty config, one
+    /// layer holding `payload`, `artifactType` = `artifact_type`. It gets no index.json entry
+    /// of its own; [`OciLayout::set_referrers`] lists it (the referrers tag schema).
+    pub fn add_artifact(
+        &self,
+        subject: &Blob,
+        artifact_type: &str,
+        payload: &[u8],
+    ) -> io::Result<Blob> {
+        let config = self.write_blob(b"{}", EMPTY_CONFIG)?;
+        let layer = self.write_blob(payload, "application/octet-stream")?;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": config.media_type, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}],
+            "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
+            "annotations": {"org.example.payload-size": payload.len().to_string()},
+        });
+        self.write_blob(&to_json_bytes(&manifest)?, OCI_MANIFEST)
+    }
+
+    /// Lists `referrers` (`(manifest, artifact type)`) as `subject`'s referrers: an image index
+    /// tagged `sha256-<hex>` in index.json, as the referrers tag schema has it.
+    pub fn set_referrers(&self, subject: &Blob, referrers: &[(&Blob, &str)]) -> io::Result<Blob> {
+        let manifests: Vec<Value> = referrers
+            .iter()
+            .map(|(blob, artifact_type)| {
+                json!({
+                    "mediaType": blob.media_type,
+                    "digest": blob.digest,
+                    "size": blob.size,
+                    "artifactType": artifact_type,
+                })
+            })
+            .collect();
+        let index_json =
+            json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+        let index = self.write_blob(&to_json_bytes(&index_json)?, OCI_INDEX)?;
+        self.add_index_entry(&index, Some(&format!("sha256-{}", subject.hex())))?;
+        Ok(index)
+    }
+
+    /// Writes a cosign-style attachment of `subject` (an OCI manifest with an OCI config and one
+    /// layer of `payload` of `layer_type`) tagged `sha256-<hex>.<suffix>` (`sig`, `att`, `sbom`).
+    pub fn add_cosign_tag(
+        &self,
+        subject: &Blob,
+        suffix: &str,
+        layer_type: &str,
+        payload: &[u8],
+    ) -> io::Result<Blob> {
+        let config = self.write_blob(
+            br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#,
+            OCI_CONFIG,
+        )?;
+        let layer = self.write_blob(payload, layer_type)?;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": config.media_type, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}],
+        });
+        let blob = self.write_blob(&to_json_bytes(&manifest)?, OCI_MANIFEST)?;
+        self.add_index_entry(&blob, Some(&format!("sha256-{}.{suffix}", subject.hex())))?;
+        Ok(blob)
     }
 
     /// Cuts the blob down to its first `keep` bytes (a download that stopped early).

@@ -1,7 +1,8 @@
 //! A loopback HTTP/1.1 proxy to put in front of a [`TestRegistry`](crate::registry::TestRegistry):
 //! it records every exchange (method, path + query, status) so tests can count the requests a
 //! client makes, and applies scripted [`Fault`]s — a connection dropped part-way through a
-//! response or request body, or a canned 429 / 500 — so tests can check how a client recovers.
+//! response or request body, or a canned 429 / 500 — so tests can check how a client recovers,
+//! and can answer for an endpoint the registry lacks (a `200` with a given body).
 //!
 //! Plain HTTP only, one thread per client connection, one upstream connection per request.
 
@@ -59,6 +60,14 @@ pub enum FaultAction {
     /// Forward the request and relay the response with this header line (`Name: value`)
     /// added.
     AddResponseHeader(String),
+    /// Answer `200 OK` with this `Content-Type` and body without forwarding: an endpoint
+    /// the registry behind does not have (the OCI 1.1 referrers API of distribution 2.8).
+    Serve {
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+    },
 }
 
 /// A scripted fault: applied once, to the `nth` request (1-based) whose method and target
@@ -434,6 +443,24 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             relay_body(&mut client_reader, &mut io::sink(), body, None)?;
             client_writer.write_all(&canned_response(&method, status, retry_after))?;
             state.record(&method, &target, Some(status), fault);
+            continue;
+        }
+        if let Some(FaultAction::Serve {
+            content_type,
+            body: served,
+        }) = &fault
+        {
+            relay_body(&mut client_reader, &mut io::sink(), body, None)?;
+            let mut response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                served.len()
+            )
+            .into_bytes();
+            if method != "HEAD" {
+                response.extend_from_slice(served);
+            }
+            client_writer.write_all(&response)?;
+            state.record(&method, &target, Some(200), fault.clone());
             continue;
         }
         // One upstream connection per request, closed after it; the Host header is passed

@@ -99,3 +99,34 @@ fn not_supported(name: &ImageName) -> anyhow::Error {
         name.transport()
     )
 }
+
+/// Where the referrers and cosign tags of images named like `name` are read: the
+/// repository of a `docker://` image or the layout of an `oci:` one. `None` for
+/// transports without repositories.
+pub fn open_referrers_source(
+    name: &ImageName,
+    ctx: &SystemContext,
+) -> Result<Option<Box<dyn skopos_core::referrers::ReferrersSource>>> {
+    Ok(match name {
+        ImageName::Docker(reference) => {
+            Some(Box::new(docker::DockerReferrers::open(reference, ctx)?))
+        }
+        ImageName::Oci { path, .. } => Some(Box::new(oci::OciReferrers::open(path, ctx))),
+        _ => None,
+    })
+}
+
+/// Where referrers and cosign tags of images written to `name` go, as
+/// [`open_referrers_source`] reads them.
+pub fn open_referrers_destination(
+    name: &ImageName,
+    ctx: &SystemContext,
+) -> Result<Option<Box<dyn skopos_core::referrers::ReferrersDestination>>> {
+    Ok(match name {
+        ImageName::Docker(reference) => {
+            Some(Box::new(docker::DockerReferrers::open(reference, ctx)?))
+        }
+        ImageName::Oci { path, .. } => Some(Box::new(oci::OciReferrers::open(path, ctx))),
+        _ => None,
+    })
+}

@@ -472,6 +472,20 @@ impl Manifest {
         }
     }
 
+    /// Whether a layer of `media_type` may be stored in another compression
+    /// (containers/image's `CanChangeLayerCompression`): only known layer types, and in an
+    /// OCI manifest only of an image (an artifact's layers are copied as they are).
+    pub fn can_change_layer_compression(&self, media_type: &str) -> bool {
+        match self {
+            Manifest::Schema1(_) => true,
+            Manifest::Schema2(_) => variants::recognizes(variants::SCHEMA2_VARIANTS, media_type),
+            Manifest::Oci(p) => {
+                p.value().config.media_type == mt::OCI_CONFIG
+                    && variants::recognizes(variants::OCI_VARIANTS, media_type)
+            }
+        }
+    }
+
     /// The config blob (`None` for schema 1, whose config is embedded).
     pub fn config(&self) -> Option<BlobInfo> {
         match self {

@@ -59,6 +59,12 @@ fn variant_name(compression: Compression) -> &'static str {
     }
 }
 
+/// Whether `media_type` is one of `table`'s layer types (containers/image's
+/// `compressionVariantsRecognizeMIMEType`).
+pub(crate) fn recognizes(table: &[VariantSet], media_type: &str) -> bool {
+    table.iter().any(|set| set.contains(media_type))
+}
+
 /// The variant of `media_type` for `compression` (`None` = uncompressed).
 fn compression_variant(
     table: &[VariantSet],

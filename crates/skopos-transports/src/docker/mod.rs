@@ -6,10 +6,12 @@
 mod attachments;
 mod destination;
 mod lookaside;
+mod referrers;
 mod settings;
 mod source;
 
 pub use destination::DockerDestination;
+pub use referrers::DockerReferrers;
 pub use source::DockerSource;
 
 use skopos_config::auth::Environment;

@@ -30,6 +30,9 @@ pub struct OciDestination {
     dir: PathBuf,
     /// The ref name the image gets in `index.json`; `None` adds an unnamed entry.
     name: Option<String>,
+    /// Whether the top-level manifest gets an `index.json` entry at all: a referrer's
+    /// does not, the referrers index that lists it (named by the tag schema) does.
+    listed: bool,
     blobs: BlobStore,
     /// Where temporary blob files go: beside the blobs, so that a rename publishes them.
     temp_dir: PathBuf,
@@ -67,11 +70,22 @@ impl OciDestination {
         Ok(OciDestination {
             dir: path.to_path_buf(),
             name,
+            listed: true,
             blobs: BlobStore::new(path, shared_blob_dir),
             temp_dir: shared_blob_dir.unwrap_or(path).to_path_buf(),
             compression,
             top_level: Mutex::new(None),
             staged: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Prepare to write a manifest (and its blobs) into the layout at `path` without an
+    /// `index.json` entry of its own: a referrer, reached through its subject's
+    /// referrers index.
+    pub(crate) fn open_unlisted(path: &Path, ctx: &SystemContext) -> Result<Self> {
+        Ok(OciDestination {
+            listed: false,
+            ..OciDestination::open(path, &OciImage::Only, ctx)?
         })
     }
 }
@@ -174,7 +188,7 @@ impl ImageDestination for OciDestination {
         };
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written, staged));
-        if instance.is_none() {
+        if instance.is_none() && self.listed {
             let mut descriptor = Descriptor {
                 media_type: mime_type,
                 digest: digest.to_string(),

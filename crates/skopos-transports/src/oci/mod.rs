@@ -8,6 +8,7 @@
 
 mod destination;
 pub mod index;
+mod referrers;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use skopos_core::Digest;
 
 pub use destination::OciDestination;
+pub use referrers::OciReferrers;
 pub use source::OciSource;
 
 /// Where a layout's blobs live: its own `blobs/` or a shared directory.

@@ -33,6 +33,27 @@ impl OciSource {
         })
     }
 
+    /// The manifest `digest` of the layout at `path`, whether or not `index.json` lists it
+    /// (a referrer); its MIME type is the one `index.json` gives that digest, if any.
+    pub(crate) async fn open_digest(
+        path: &Path,
+        digest: &Digest,
+        ctx: &SystemContext,
+    ) -> Result<Self> {
+        let index_file = index_path(path);
+        let index = Index::parse(&fsutil::read_file(&index_file).await?, &index_file)?;
+        let descriptor = Descriptor {
+            media_type: index.media_type_of(digest).to_string(),
+            digest: digest.to_string(),
+            ..Descriptor::default()
+        };
+        Ok(OciSource {
+            index,
+            descriptor,
+            blobs: BlobStore::new(path, ctx.oci_shared_blob_dir.as_deref()),
+        })
+    }
+
     /// A manifest blob, refused unread when it is larger than a manifest may be.
     async fn read_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         fsutil::read_manifest_file(&self.blobs.path(digest)).await
