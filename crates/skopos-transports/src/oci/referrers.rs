@@ -43,7 +43,7 @@ impl OciReferrers {
 
     async fn index(&self) -> Result<Index> {
         let path = index_path(&self.dir);
-        Index::parse(&fsutil::read_file(&path).await?, &path)
+        Index::parse(&fsutil::read_index_file(&path).await?, &path)
     }
 }
 

@@ -41,7 +41,7 @@ impl OciSource {
         ctx: &SystemContext,
     ) -> Result<Self> {
         let index_file = index_path(path);
-        let index = Index::parse(&fsutil::read_file(&index_file).await?, &index_file)?;
+        let index = Index::parse(&fsutil::read_index_file(&index_file).await?, &index_file)?;
         let descriptor = Descriptor {
             media_type: index.media_type_of(digest).to_string(),
             digest: digest.to_string(),
