@@ -19,9 +19,33 @@ use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
+use crate::progress_json::JsonProgress;
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
+    let mut progress: Arc<dyn ProgressSink> = if args.quiet {
+        Arc::new(NoProgress)
+    } else {
+        Arc::new(Renderer::for_stdout())
+    };
+    let Some(fd) = args.progress_json_fd else {
+        return copy(global, args, progress).await;
+    };
+    let json = Arc::new(JsonProgress::open(fd, progress)?);
+    progress = json.clone();
+    let result = copy(global, args, progress).await;
+    if let Err(err) = &result {
+        json.error(&format!("{err:#}"));
+    }
+    result
+}
+
+/// `copy` with its progress going to `progress`.
+async fn copy(
+    global: &GlobalArgs,
+    args: &CopyArgs,
+    progress: Arc<dyn ProgressSink>,
+) -> anyhow::Result<()> {
     // skopeo loads the trust policy before it looks at anything else.
     let policy = Policy::load(global.policy.as_deref(), global.insecure_policy)
         .map_err(|err| anyhow!("Error loading trust policy: {err:#}"))?;
@@ -84,12 +108,6 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         source_policy: Some(SourceImagePolicy::new(policy, source_name.clone())),
         ..options
     };
-    let progress: Arc<dyn ProgressSink> = if args.quiet {
-        Arc::new(NoProgress)
-    } else {
-        Arc::new(Renderer::for_stdout())
-    };
-
     let outcome = with_retry(retry_options(&args.retry)?, || async {
         // containers/image opens the destination first; its errors win.
         let destination = skopos_transports::open_destination(&destination_name, &destination_ctx)
@@ -358,9 +376,14 @@ fn plain_line(event: &CopyEvent) -> Option<String> {
         }
         CopyEvent::StoringSignatures { list: false } => "Storing signatures".into(),
         CopyEvent::StoringSignatures { list: true } => "Storing list signatures".into(),
-        CopyEvent::BlobProgress { .. }
+        CopyEvent::ImageStarted { .. }
+        | CopyEvent::BlobResumed { .. }
+        | CopyEvent::BlobProgress { .. }
         | CopyEvent::BlobSkipped { .. }
-        | CopyEvent::BlobDone { .. } => return None,
+        | CopyEvent::BlobDone { .. }
+        | CopyEvent::ManifestWritten { .. }
+        | CopyEvent::ImageDone { .. }
+        | CopyEvent::ImageFailed { .. } => return None,
     })
 }
 
@@ -381,7 +404,9 @@ impl ProgressSink for Renderer {
         };
         let Ok(mut bars) = bars.lock() else { return };
         match event {
-            CopyEvent::BlobStarted { digest, size, kind } => {
+            CopyEvent::BlobStarted {
+                digest, size, kind, ..
+            } => {
                 let bar = multi.add(ProgressBar::new(size.unwrap_or(0)));
                 let template = if size.is_some() {
                     "{prefix} {bar:30} {bytes} / {total_bytes} | {bytes_per_sec} {msg}"

@@ -19,6 +19,7 @@ use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
 use crate::logging::{emit_with_fields, go_quote, LogLevel};
+use crate::progress_json::JsonProgress;
 use crate::signing::SigningKeys;
 use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join};
 
@@ -58,6 +59,26 @@ struct YamlCredentials {
 
 /// Run `sync` with exactly two arguments (the caller shows the usage otherwise).
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
+    let progress = Arc::new(Renderer::for_stdout());
+    let Some(fd) = args.progress_json_fd else {
+        return sync(global, args, progress, None).await;
+    };
+    let json = Arc::new(JsonProgress::open(fd, progress.clone())?);
+    let result = sync(global, args, progress, Some(json.clone())).await;
+    if let Err(err) = &result {
+        json.error(&format!("{err:#}"));
+    }
+    result
+}
+
+/// `sync`, with progress lines to `progress` and, for `--progress-json-fd`, the copies'
+/// events to `json` too.
+async fn sync(
+    global: &GlobalArgs,
+    args: &SyncArgs,
+    progress: Arc<Renderer>,
+    json: Option<Arc<JsonProgress>>,
+) -> anyhow::Result<()> {
     if args.tls_verify.is_some() {
         crate::logging::emit(
             LogLevel::Warning,
@@ -144,7 +165,6 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_policy: None,
         signers: Vec::new(),
     };
-    let progress = Arc::new(Renderer::for_stdout());
 
     let destination = &args.args[1];
     let mut errors_present = false;
@@ -204,6 +224,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                 options: &options,
                 signing: signing.as_ref(),
                 progress: progress.clone(),
+                json: json.clone(),
             };
             match with_retry(retry, || image.copy()).await {
                 Ok(digest) => {
@@ -268,6 +289,8 @@ struct ImageToCopy<'a> {
     /// The keys to sign every copied image with, for its destination's identity.
     signing: Option<&'a SigningKeys>,
     progress: Arc<Renderer>,
+    /// `--progress-json-fd`'s writer, which passes events on to `progress`.
+    json: Option<Arc<JsonProgress>>,
 }
 
 impl ImageToCopy<'_> {
@@ -308,7 +331,10 @@ impl ImageToCopy<'_> {
             )),
             ..self.options.clone()
         };
-        let progress: Arc<dyn ProgressSink> = self.progress.clone();
+        let progress: Arc<dyn ProgressSink> = match &self.json {
+            Some(json) => json.clone(),
+            None => self.progress.clone(),
+        };
         let outcome = copy_image(source, Arc::from(destination), options, progress).await?;
         Ok(outcome.digest)
     }

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::gzip::AdaptiveGzipEncoder;
+use crate::partial::{KeepingReader, KeepingState, PartialFile, MIN_KEPT_SIZE};
 
 /// gzip's own default, which Go's `gzip.DefaultCompression` also means.
 const DEFAULT_GZIP_LEVEL: u32 = 6;
@@ -101,6 +102,8 @@ pub(crate) async fn copy_blob(
         progress.event(CopyEvent::BlobSkipped {
             digest: info.digest.clone(),
             kind,
+            size: written.size,
+            mounted: written.mounted,
         });
         let diff_id = if plan.need_diff_id {
             Some(diff_id_from_source(source, info).await?)
@@ -114,83 +117,267 @@ pub(crate) async fn copy_blob(
         });
     }
 
-    let (stream, size) = source
-        .blob(info)
-        .await
-        .with_context(|| format!("reading blob {}", info.digest))?;
-    let size = size.or(info.size);
-    let counted = ProgressReader {
-        inner: stream,
-        digest: info.digest.clone(),
-        read: 0,
-        reported: 0,
-        progress: progress.clone(),
-    };
-    let verified = DigestingReader::verifying(counted, info.digest.clone(), size);
-    let (detected, stream) = Compression::detect_in(verified)
-        .await
-        .with_context(|| format!("reading blob {}", info.digest))?;
-    let transform = if kind == BlobKind::Config {
-        Transform::Keep
-    } else {
-        decide(&plan, detected)
-    };
-    tracing::debug!(
-        "Copying blob {}: detected compression {}, {transform:?}",
-        info.digest,
-        detected.map_or("none", Compression::name)
-    );
-
-    let mut diff_id = None;
-    let (written, compression) = match transform {
-        Transform::Keep => {
-            let w = destination
-                .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
-                .await;
-            if plan.need_diff_id && detected.is_none() {
-                diff_id = Some(info.digest.clone());
-            }
-            (w, CompressionUpdate::Unchanged)
-        }
-        Transform::Decompress(from) => {
-            let w = destination
-                .put_blob(decoder(from, stream), None, false)
-                .await;
-            if let Ok(w) = &w {
-                diff_id = Some(w.digest.clone());
-            }
-            (w, CompressionUpdate::Decompressed)
-        }
-        Transform::Compress(to) => {
-            let w = destination
-                .put_blob(encoder(to, plan.level, stream)?, None, false)
-                .await;
-            diff_id = Some(info.digest.clone());
-            (w, CompressionUpdate::Compressed(to))
-        }
-        Transform::Recompress { from, to } => {
-            let (decoded, uncompressed) =
-                DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
-            let w = destination
-                .put_blob(encoder(to, plan.level, decoded)?, None, false)
-                .await;
-            diff_id = uncompressed.get().map(|s| s.digest);
-            (w, CompressionUpdate::Compressed(to))
-        }
-    };
-    let written = written.with_context(|| format!("copying blob {}", info.digest))?;
-    if plan.need_diff_id && diff_id.is_none() {
-        diff_id = Some(diff_id_from_source(source, info).await?);
-    }
-    progress.event(CopyEvent::BlobDone {
-        digest: info.digest.clone(),
+    let copy = BlobCopy {
+        source,
+        destination,
+        info,
         kind,
-    });
-    Ok(CopiedBlob {
-        written,
-        compression,
-        diff_id,
-    })
+        plan,
+        progress,
+    };
+    let Some(partial) = keep_partial(source, destination, info) else {
+        return copy.transfer(None).await.map_err(|failure| failure.error);
+    };
+    let failure = match copy.transfer(Some(&partial)).await {
+        Ok(copied) => {
+            partial.remove();
+            return Ok(copied);
+        }
+        Err(failure) => failure,
+    };
+    if !failure.wrong_bytes {
+        // Killed, cut off or failed elsewhere: what was kept stays for the next run.
+        return Err(failure.error);
+    }
+    if failure.resumed == 0 {
+        // The source itself sent other bytes than the digest names.
+        partial.remove();
+        return Err(failure.error);
+    }
+    tracing::debug!(
+        "Blob {} kept from an earlier copy does not match its digest; reading it again",
+        info.digest
+    );
+    partial.clear();
+    match copy.transfer(Some(&partial)).await {
+        Ok(copied) => {
+            partial.remove();
+            Ok(copied)
+        }
+        Err(failure) => {
+            if failure.wrong_bytes {
+                partial.remove();
+            }
+            Err(failure.error)
+        }
+    }
+}
+
+/// The file to keep a partial download of `info` in, when worth it: the source can
+/// resume reads, the destination names a place, and the blob is big enough.
+fn keep_partial(
+    source: &dyn ImageSource,
+    destination: &dyn ImageDestination,
+    info: &BlobInfo,
+) -> Option<Arc<PartialFile>> {
+    if !source.resumes_blob_reads() || info.size.is_none_or(|size| size < MIN_KEPT_SIZE) {
+        return None;
+    }
+    let dir = destination.partial_blob_dir()?;
+    PartialFile::open(&dir, &info.digest).map(Arc::new)
+}
+
+/// Why one attempt at moving a blob's bytes failed.
+struct TransferFailure {
+    error: anyhow::Error,
+    /// The whole blob was read and its digest did not match.
+    wrong_bytes: bool,
+    /// How many of its bytes came from a kept partial download.
+    resumed: u64,
+}
+
+impl From<anyhow::Error> for TransferFailure {
+    fn from(error: anyhow::Error) -> Self {
+        TransferFailure {
+            error,
+            wrong_bytes: false,
+            resumed: 0,
+        }
+    }
+}
+
+/// One blob to move from source to destination.
+struct BlobCopy<'a> {
+    source: &'a dyn ImageSource,
+    destination: &'a dyn ImageDestination,
+    info: &'a BlobInfo,
+    kind: BlobKind,
+    plan: LayerPlan,
+    progress: &'a Arc<dyn ProgressSink>,
+}
+
+impl BlobCopy<'_> {
+    /// The source's stream of the blob and its size: with `partial`, what it holds, then
+    /// the rest from the source, kept as it passes. The count of bytes replayed from
+    /// `partial`, and what the stream learns about its end, come along.
+    async fn open_stream(
+        &self,
+        partial: Option<&Arc<PartialFile>>,
+    ) -> Result<(BlobReader, Option<u64>, u64, Option<KeepingState>)> {
+        let info = self.info;
+        let reading = || format!("reading blob {}", info.digest);
+        let Some(partial) = partial else {
+            let (stream, size) = self.source.blob(info).await.with_context(reading)?;
+            return Ok((stream, size, 0, None));
+        };
+        let mut kept = partial.len();
+        if info.size.is_some_and(|size| kept > size) {
+            partial.clear();
+            kept = 0;
+        }
+        let (tail, size): (BlobReader, Option<u64>) = if Some(kept) == info.size {
+            (Box::pin(tokio::io::empty()), info.size)
+        } else {
+            let tail = self
+                .source
+                .blob_from(info, kept)
+                .await
+                .with_context(reading)?;
+            if tail.offset != kept {
+                tracing::debug!(
+                    "The source sent all of blob {} instead of the rest from byte {kept}",
+                    info.digest
+                );
+                partial.clear();
+                kept = 0;
+            }
+            (tail.reader, tail.size)
+        };
+        if kept > 0 {
+            tracing::debug!("Resuming blob {} at byte {kept}", info.digest);
+            self.progress.event(CopyEvent::BlobResumed {
+                digest: info.digest.clone(),
+                offset: kept,
+            });
+        }
+        let (reader, state) = KeepingReader::new(partial.clone(), kept, tail);
+        Ok((Box::pin(reader), size, kept, Some(state)))
+    }
+
+    /// Read the blob (from `partial` and the source) and store it.
+    async fn transfer(
+        &self,
+        partial: Option<&Arc<PartialFile>>,
+    ) -> std::result::Result<CopiedBlob, TransferFailure> {
+        let (stream, size, resumed, keeping) = self.open_stream(partial).await?;
+        let result = self.store(stream, size, resumed).await;
+        result.map_err(|(error, verified)| TransferFailure {
+            error,
+            wrong_bytes: keeping.is_some_and(|state| state.reached_end()) && !verified,
+            resumed,
+        })
+    }
+
+    /// Verify, transform and store `stream`. On failure, whether the stream was
+    /// verified whole comes with the error.
+    async fn store(
+        &self,
+        stream: BlobReader,
+        size: Option<u64>,
+        resumed: u64,
+    ) -> std::result::Result<CopiedBlob, (anyhow::Error, bool)> {
+        let (source, destination, info, kind, plan) = (
+            self.source,
+            self.destination,
+            self.info,
+            self.kind,
+            self.plan,
+        );
+        let size = size.or(info.size);
+        let counted = ProgressReader {
+            inner: stream,
+            digest: info.digest.clone(),
+            read: 0,
+            reported: 0,
+            progress: self.progress.clone(),
+        };
+        let (verified, summary) = DigestingReader::new(
+            counted,
+            info.digest.algorithm(),
+            Some(info.digest.clone()),
+            size,
+        );
+        let failed = |error: anyhow::Error| (error, summary.get().is_some());
+        let (detected, stream) = Compression::detect_in(verified)
+            .await
+            .with_context(|| format!("reading blob {}", info.digest))
+            .map_err(failed)?;
+        let transform = if kind == BlobKind::Config {
+            Transform::Keep
+        } else {
+            decide(&plan, detected)
+        };
+        tracing::debug!(
+            "Copying blob {}: detected compression {}, {transform:?}",
+            info.digest,
+            detected.map_or("none", Compression::name)
+        );
+
+        let mut diff_id = None;
+        let (written, compression) = match transform {
+            Transform::Keep => {
+                let w = destination
+                    .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
+                    .await;
+                if plan.need_diff_id && detected.is_none() {
+                    diff_id = Some(info.digest.clone());
+                }
+                (w, CompressionUpdate::Unchanged)
+            }
+            Transform::Decompress(from) => {
+                let w = destination
+                    .put_blob(decoder(from, stream), None, false)
+                    .await;
+                if let Ok(w) = &w {
+                    diff_id = Some(w.digest.clone());
+                }
+                (w, CompressionUpdate::Decompressed)
+            }
+            Transform::Compress(to) => {
+                let w = destination
+                    .put_blob(
+                        encoder(to, plan.level, stream).map_err(failed)?,
+                        None,
+                        false,
+                    )
+                    .await;
+                diff_id = Some(info.digest.clone());
+                (w, CompressionUpdate::Compressed(to))
+            }
+            Transform::Recompress { from, to } => {
+                let (decoded, uncompressed) =
+                    DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
+                let w = destination
+                    .put_blob(
+                        encoder(to, plan.level, decoded).map_err(failed)?,
+                        None,
+                        false,
+                    )
+                    .await;
+                diff_id = uncompressed.get().map(|s| s.digest);
+                (w, CompressionUpdate::Compressed(to))
+            }
+        };
+        let written = written
+            .with_context(|| format!("copying blob {}", info.digest))
+            .map_err(failed)?;
+        if plan.need_diff_id && diff_id.is_none() {
+            diff_id = Some(diff_id_from_source(source, info).await.map_err(failed)?);
+        }
+        self.progress.event(CopyEvent::BlobDone {
+            digest: info.digest.clone(),
+            kind,
+            read: summary.get().map_or(0, |s| s.size),
+            resumed,
+            stored_digest: written.digest.clone(),
+            size: written.size,
+        });
+        Ok(CopiedBlob {
+            written,
+            compression,
+            diff_id,
+        })
+    }
 }
 
 /// The uncompressed digest of a source blob, by reading it again. Only schema 1 sources
