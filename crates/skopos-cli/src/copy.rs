@@ -416,7 +416,7 @@ impl ProgressSink for Renderer {
                 if let Ok(style) = ProgressStyle::with_template(template) {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_prefix(format!("Copying {} {}", kind_name(kind), short(&digest)));
+                bar.set_prefix(bar_prefix(kind, &digest));
                 bars.insert(digest, bar);
             }
             CopyEvent::BlobProgress { digest, read } => {
@@ -426,12 +426,12 @@ impl ProgressSink for Renderer {
             }
             CopyEvent::BlobSkipped { digest, .. } => {
                 if let Some(bar) = bars.remove(&digest) {
-                    finish(&bar, "skipped: already exists");
+                    finish(multi, &bar, "skipped: already exists  ");
                 }
             }
             CopyEvent::BlobDone { digest, .. } => {
                 if let Some(bar) = bars.remove(&digest) {
-                    finish(&bar, "done");
+                    finish(multi, &bar, "done   | ");
                 }
             }
             other => {
@@ -444,14 +444,21 @@ impl ProgressSink for Renderer {
     }
 }
 
-fn finish(bar: &ProgressBar, message: &'static str) {
-    if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}") {
-        bar.set_style(style);
-    }
-    bar.finish_with_message(message);
+/// Replace a finished bar by the line skopeo 1.22.2 leaves on the screen for it
+/// (`Copying blob 0123456789ab done   | `). Printed above the bars rather than kept as a
+/// finished bar: indicatif erases finished bars when a line is printed after the last bar
+/// ends, and then a person would not see which blobs were copied.
+fn finish(multi: &MultiProgress, bar: &ProgressBar, message: &'static str) {
+    bar.finish_and_clear();
+    multi.remove(bar);
+    let _ = multi.println(format!("{} {message}", bar.prefix()));
 }
 
-/// The first 12 hex digits, as skopeo's bars show them.
-fn short(digest: &Digest) -> &str {
-    &digest.hex()[..12.min(digest.hex().len())]
+/// `Copying blob <hex>` cut to the width containers/image gives every bar's prefix, so
+/// that the bars align: the first 12 hex digits of a layer, 10 of a config.
+fn bar_prefix(kind: BlobKind, digest: &Digest) -> String {
+    const WIDTH: usize = "Copying blob ".len() + 12;
+    let mut prefix = format!("Copying {} {}", kind_name(kind), digest.hex());
+    prefix.truncate(WIDTH);
+    prefix
 }
