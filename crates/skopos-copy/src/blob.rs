@@ -227,6 +227,8 @@ impl BlobCopy<'_> {
         }
         let (tail, size): (BlobReader, Option<u64>) = if Some(kept) == info.size {
             (Box::pin(tokio::io::empty()), info.size)
+        } else if kept == 0 {
+            self.source.blob(info).await.with_context(reading)?
         } else {
             let tail = self
                 .source
