@@ -125,42 +125,41 @@ pub(crate) async fn copy_blob(
         plan,
         progress,
     };
+    let reading = || format!("reading blob {}", info.digest);
     let Some(partial) = keep_partial(source, destination, info) else {
-        return copy.transfer(None).await.map_err(|failure| failure.error);
+        let (stream, size) = source.blob(info).await.with_context(reading)?;
+        return copy
+            .store(stream, size, 0)
+            .await
+            .map_err(|(error, _)| error);
     };
-    let failure = match copy.transfer(Some(&partial)).await {
-        Ok(copied) => {
-            partial.remove();
-            return Ok(copied);
-        }
-        Err(failure) => failure,
-    };
-    if !failure.wrong_bytes {
-        // Killed, cut off or failed elsewhere: what was kept stays for the next run.
-        return Err(failure.error);
-    }
-    if failure.resumed == 0 {
-        // The source itself sent other bytes than the digest names.
-        partial.remove();
-        return Err(failure.error);
-    }
-    tracing::debug!(
-        "Blob {} kept from an earlier copy does not match its digest; reading it again",
-        info.digest
-    );
-    partial.clear();
-    match copy.transfer(Some(&partial)).await {
+    let opened = copy.open_kept(&partial).await.with_context(reading)?;
+    let teeing = opened.teeing;
+    match copy.store(opened.stream, opened.size, opened.resumed).await {
         Ok(copied) => {
             partial.remove();
             Ok(copied)
         }
-        Err(failure) => {
-            if failure.wrong_bytes {
+        Err((error, verified)) => {
+            // The source's bytes, kept as they came, did not match the digest: nothing to
+            // resume from. Any other failure (a kill, a cut, the destination) keeps them
+            // for the next run.
+            if teeing.is_some_and(|state| state.reached_end()) && !verified {
                 partial.remove();
             }
-            Err(failure.error)
+            Err(error)
         }
     }
+}
+
+/// A blob's stream as [`BlobCopy::open_kept`] prepared it.
+struct KeptStream {
+    stream: BlobReader,
+    size: Option<u64>,
+    /// Bytes that came from a partial download kept by an earlier copy.
+    resumed: u64,
+    /// Set when the stream is the source's, kept as it passes: says whether it ended.
+    teeing: Option<KeepingState>,
 }
 
 /// The file to keep a partial download of `info` in, when worth it: the source can
@@ -177,25 +176,6 @@ fn keep_partial(
     PartialFile::open(&dir, &info.digest).map(Arc::new)
 }
 
-/// Why one attempt at moving a blob's bytes failed.
-struct TransferFailure {
-    error: anyhow::Error,
-    /// The whole blob was read and its digest did not match.
-    wrong_bytes: bool,
-    /// How many of its bytes came from a kept partial download.
-    resumed: u64,
-}
-
-impl From<anyhow::Error> for TransferFailure {
-    fn from(error: anyhow::Error) -> Self {
-        TransferFailure {
-            error,
-            wrong_bytes: false,
-            resumed: 0,
-        }
-    }
-}
-
 /// One blob to move from source to destination.
 struct BlobCopy<'a> {
     source: &'a dyn ImageSource,
@@ -207,67 +187,87 @@ struct BlobCopy<'a> {
 }
 
 impl BlobCopy<'_> {
-    /// The source's stream of the blob and its size: with `partial`, what it holds, then
-    /// the rest from the source, kept as it passes. The count of bytes replayed from
-    /// `partial`, and what the stream learns about its end, come along.
-    async fn open_stream(
-        &self,
-        partial: Option<&Arc<PartialFile>>,
-    ) -> Result<(BlobReader, Option<u64>, u64, Option<KeepingState>)> {
+    /// The blob's stream, using and feeding `partial`. With nothing kept, the source's
+    /// stream, kept as it passes. With a part kept, the rest is read from the source
+    /// into `partial` first and the whole file is checked against the digest before any
+    /// of it goes to the destination (a destination that writes in sequence, like a tar,
+    /// could not take the blob again after bad bytes); a file that does not match, or a
+    /// source that sends the whole blob instead of the rest, starts the blob over.
+    async fn open_kept(&self, partial: &Arc<PartialFile>) -> Result<KeptStream> {
         let info = self.info;
-        let reading = || format!("reading blob {}", info.digest);
-        let Some(partial) = partial else {
-            let (stream, size) = self.source.blob(info).await.with_context(reading)?;
-            return Ok((stream, size, 0, None));
-        };
+        let size = info.size.unwrap_or_default();
         let mut kept = partial.len();
-        if info.size.is_some_and(|size| kept > size) {
+        if kept > size {
             partial.clear();
             kept = 0;
         }
-        let (tail, size): (BlobReader, Option<u64>) = if Some(kept) == info.size {
-            (Box::pin(tokio::io::empty()), info.size)
-        } else if kept == 0 {
-            self.source.blob(info).await.with_context(reading)?
-        } else {
-            let tail = self
-                .source
-                .blob_from(info, kept)
-                .await
-                .with_context(reading)?;
+        if kept == 0 {
+            let (stream, size) = self.source.blob(info).await?;
+            return Ok(self.teeing(partial, stream, size));
+        }
+        let tail = if kept < size {
+            let tail = self.source.blob_from(info, kept).await?;
             if tail.offset != kept {
                 tracing::debug!(
                     "The source sent all of blob {} instead of the rest from byte {kept}",
                     info.digest
                 );
                 partial.clear();
-                kept = 0;
+                return Ok(self.teeing(partial, tail.reader, tail.size));
             }
-            (tail.reader, tail.size)
+            Some(tail.reader)
+        } else {
+            None
         };
-        if kept > 0 {
-            tracing::debug!("Resuming blob {} at byte {kept}", info.digest);
-            self.progress.event(CopyEvent::BlobResumed {
-                digest: info.digest.clone(),
-                offset: kept,
+        tracing::debug!("Resuming blob {} at byte {kept}", info.digest);
+        self.progress.event(CopyEvent::BlobResumed {
+            digest: info.digest.clone(),
+            offset: kept,
+        });
+        let progress = self.progress.clone();
+        let digest = info.digest.clone();
+        let report = move |read| {
+            progress.event(CopyEvent::BlobProgress {
+                digest: digest.clone(),
+                read,
+            })
+        };
+        if partial
+            .complete(kept, tail, &info.digest, size, report)
+            .await?
+        {
+            let (stream, _) =
+                KeepingReader::new(partial.clone(), size, Box::pin(tokio::io::empty()));
+            return Ok(KeptStream {
+                stream: Box::pin(stream),
+                size: Some(size),
+                resumed: kept,
+                teeing: None,
             });
         }
-        let (reader, state) = KeepingReader::new(partial.clone(), kept, tail);
-        Ok((Box::pin(reader), size, kept, Some(state)))
+        tracing::debug!(
+            "Blob {} kept from an earlier copy does not match its digest; reading it again",
+            info.digest
+        );
+        partial.clear();
+        let (stream, size) = self.source.blob(info).await?;
+        Ok(self.teeing(partial, stream, size))
     }
 
-    /// Read the blob (from `partial` and the source) and store it.
-    async fn transfer(
+    /// `stream` (the whole blob from the source), kept in `partial` as it passes.
+    fn teeing(
         &self,
-        partial: Option<&Arc<PartialFile>>,
-    ) -> std::result::Result<CopiedBlob, TransferFailure> {
-        let (stream, size, resumed, keeping) = self.open_stream(partial).await?;
-        let result = self.store(stream, size, resumed).await;
-        result.map_err(|(error, verified)| TransferFailure {
-            error,
-            wrong_bytes: keeping.is_some_and(|state| state.reached_end()) && !verified,
-            resumed,
-        })
+        partial: &Arc<PartialFile>,
+        stream: BlobReader,
+        size: Option<u64>,
+    ) -> KeptStream {
+        let (reader, state) = KeepingReader::new(partial.clone(), 0, stream);
+        KeptStream {
+            stream: Box::pin(reader),
+            size,
+            resumed: 0,
+            teeing: Some(state),
+        }
     }
 
     /// Verify, transform and store `stream`. On failure, whether the stream was
@@ -290,7 +290,9 @@ impl BlobCopy<'_> {
             inner: stream,
             digest: info.digest.clone(),
             read: 0,
-            reported: 0,
+            // A resumed blob's progress was reported while its rest was read: replaying
+            // the kept file only reports its end.
+            reported: if resumed > 0 { size.unwrap_or(0) } else { 0 },
             progress: self.progress.clone(),
         };
         let (verified, summary) = DigestingReader::new(
@@ -467,7 +469,7 @@ impl AsyncRead for ProgressReader {
         if let Poll::Ready(Ok(())) = &poll {
             let n = (buf.filled().len() - before) as u64;
             this.read += n;
-            if n == 0 || this.read - this.reported >= PROGRESS_STEP {
+            if n == 0 || this.read.saturating_sub(this.reported) >= PROGRESS_STEP {
                 this.reported = this.read;
                 this.progress.event(CopyEvent::BlobProgress {
                     digest: this.digest.clone(),

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 
 use rustix::fs::FlockOperation;
 use skopos_core::{BlobReader, Digest};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 
 /// Blobs smaller than this are not kept: reading them again costs less than the file.
 pub(crate) const MIN_KEPT_SIZE: u64 = 1 << 20;
@@ -91,6 +91,52 @@ impl PartialFile {
         }
     }
 }
+
+impl PartialFile {
+    /// Append `tail` (the blob from byte `kept` on; `None` when the file holds it all) to
+    /// the file's first `kept` bytes, reporting the bytes held so far to `progress`, and
+    /// tell whether the file is then the whole blob: `size` bytes with `digest`.
+    pub(crate) async fn complete(
+        &self,
+        kept: u64,
+        tail: Option<BlobReader>,
+        digest: &Digest,
+        size: u64,
+        progress: impl Fn(u64),
+    ) -> io::Result<bool> {
+        let mut hasher = digest.algorithm().hasher();
+        let mut buffer = vec![0u8; CHUNK];
+        let mut position = 0;
+        while position < kept {
+            let want = (kept - position).min(CHUNK as u64) as usize;
+            let read = self.file.read_at(&mut buffer[..want], position)?;
+            if read == 0 {
+                return Ok(false);
+            }
+            hasher.update(&buffer[..read]);
+            position += read as u64;
+        }
+        if let Some(mut tail) = tail {
+            loop {
+                let read = tail.read(&mut buffer).await?;
+                if read == 0 {
+                    break;
+                }
+                if position + read as u64 > size {
+                    return Ok(false);
+                }
+                self.file.write_all_at(&buffer[..read], position)?;
+                hasher.update(&buffer[..read]);
+                position += read as u64;
+                progress(position);
+            }
+        }
+        Ok(position == size && hasher.finish() == *digest)
+    }
+}
+
+/// Read and write size while completing a partial file.
+const CHUNK: usize = 256 << 10;
 
 /// Make `dir` (mode 0700) if needed and check that it is a directory of this user's that
 /// nobody else can write to: in a shared `/var/tmp` another user could otherwise plant
@@ -207,7 +253,6 @@ impl AsyncRead for KeepingReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
 
     fn digest() -> Digest {
         Digest::sha256_of(b"blob")
@@ -230,6 +275,30 @@ mod tests {
         assert_eq!(std::fs::read(&file.path).unwrap(), b"hello world");
         let mode = std::fs::metadata(&partials).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[tokio::test]
+    async fn completing_checks_the_whole_file_against_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = Digest::sha256_of(b"hello world");
+        let file = PartialFile::open(dir.path(), &whole).unwrap();
+        std::fs::write(&file.path, b"hello").unwrap();
+        let tail: BlobReader = Box::pin(&b" world"[..]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let complete = file
+            .complete(5, Some(tail), &whole, 11, |n| seen.lock().unwrap().push(n))
+            .await
+            .unwrap();
+        assert!(complete);
+        assert_eq!(seen.into_inner().unwrap(), [11]);
+        assert_eq!(std::fs::read(&file.path).unwrap(), b"hello world");
+        // Other kept bytes: the same tail no longer gives the digest.
+        std::fs::write(&file.path, b"HELLO").unwrap();
+        let tail: BlobReader = Box::pin(&b" world"[..]);
+        assert!(!file
+            .complete(5, Some(tail), &whole, 11, |_| {})
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -290,6 +290,8 @@ fn a_killed_pull_into_containers_storage_resumes() {
     );
 }
 
+/// A stale partial file is found out before any of it reaches the destination: a
+/// `docker-archive:`, written in sequence, could not take the layer a second time.
 #[test]
 fn a_stale_partial_file_is_discarded_and_the_copy_succeeds() {
     let setup = setup();
@@ -297,27 +299,58 @@ fn a_stale_partial_file_is_discarded_and_the_copy_succeeds() {
     let dir = partial.parent().unwrap();
     std::fs::create_dir(dir).unwrap();
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    // Other bytes than the layer's first half.
-    std::fs::write(&partial, vec![0x5a; (setup.layer.size / 2) as usize]).unwrap();
-    let outcome = setup.copy("dir:dest", &["--progress-json-fd", "2"]);
-    outcome.assert_success();
-    let downloads = setup.layer_downloads();
-    assert_eq!(
-        downloads.iter().map(|d| d.status).collect::<Vec<_>>(),
-        [Some(206), Some(200)],
-        "a resumed read, then the whole blob again: {downloads:?}"
-    );
-    assert_eq!(downloads[1].response_bytes, setup.layer.size);
-    assert!(!partial.exists(), "the stale partial file is removed");
+    for destination in ["dir:dest", "docker-archive:stale.tar:example.com/app:t"] {
+        // Other bytes than the layer's first half.
+        std::fs::write(&partial, vec![0x5a; (setup.layer.size / 2) as usize]).unwrap();
+        setup.proxy.clear_exchanges();
+        let outcome = setup.copy(destination, &["--progress-json-fd", "2"]);
+        outcome.assert_success();
+        let downloads = setup.layer_downloads();
+        assert_eq!(
+            downloads.iter().map(|d| d.status).collect::<Vec<_>>(),
+            [Some(206), Some(200)],
+            "{destination}: a resumed read, then the whole blob again: {downloads:?}"
+        );
+        assert_eq!(downloads[1].response_bytes, setup.layer.size);
+        assert!(
+            !partial.exists(),
+            "{destination}: the stale partial file is removed"
+        );
+        // The events say a resume was tried; the report, that the layer was read whole.
+        let events: Vec<serde_json::Value> = outcome
+            .stderr
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert!(events.iter().any(|e| e["event"] == "blob-resumed"));
+        let report = events.iter().find(|e| e["event"] == "report").unwrap();
+        let layer = report["blobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["digest"] == setup.layer.digest)
+            .unwrap();
+        assert_eq!(layer["resumed"], 0, "{layer}");
+        assert_eq!(layer["read"].as_u64(), Some(setup.layer.size), "{layer}");
+    }
     assert_eq!(
         read(&setup.workspace.path("dest").join(setup.layer.hex())),
         setup.layer_bytes()
     );
-    // The JSON events say the blob was resumed, and the final report counts the bytes.
-    assert!(
-        outcome.stderr.contains(r#""event":"blob-resumed""#),
-        "{}",
-        outcome.stderr
+    setup
+        .workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--preserve-digests",
+            "docker-archive:stale.tar",
+            "dir:back",
+        ])
+        .assert_success();
+    assert_eq!(
+        read(&setup.workspace.path("back").join(setup.layer.hex())),
+        setup.layer_bytes()
     );
 }
 
