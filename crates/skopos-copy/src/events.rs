@@ -11,7 +11,9 @@ use skopos_core::Digest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlobKind {
+    /// A layer (or schema 1's empty layer).
     Layer,
+    /// The image's config.
     Config,
 }
 

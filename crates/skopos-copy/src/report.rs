@@ -25,9 +25,11 @@ pub enum BlobOutcome {
 pub struct BlobReport {
     /// The source's digest of the blob.
     pub digest: Digest,
+    /// Layer or config.
     pub kind: BlobKind,
     /// Bytes of the blob at the destination.
     pub size: u64,
+    /// Whether it was copied, or the destination had or mounted it.
     pub outcome: BlobOutcome,
     /// Bytes read from the source in this run (0 unless copied).
     pub read: u64,
@@ -38,15 +40,20 @@ pub struct BlobReport {
 /// A manifest the copy stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManifestReport {
+    /// The digest of the manifest as written.
     pub digest: Digest,
+    /// Its MIME type.
     pub media_type: String,
+    /// Whether it is a manifest list / image index.
     pub list: bool,
 }
 
 /// What one copy did, from [`CopyEvent::ImageStarted`] to its end.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CopyReport {
+    /// The source image, `transport:name`.
     pub source: String,
+    /// The destination image, `transport:name`.
     pub destination: String,
     /// Whether the copy was committed.
     pub succeeded: bool,
