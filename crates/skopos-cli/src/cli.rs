@@ -711,6 +711,16 @@ pub struct CopyArgs {
     /// `--image-parallel-copies N`: layers copied at once (unset or 0: the default, 6).
     #[arg(long, value_name = "N", value_parser = parse_go_u32)]
     pub image_parallel_copies: Option<u32>,
+
+    /// Also write progress as newline-delimited JSON events, and a report after each
+    /// image, to file descriptor FD (e.g. 3 with `3>progress.json`, or 2 for stderr)
+    // Not a skopeo flag: skopeo 1.22.2 has nothing machine-readable for progress, and the
+    // progress options its maintainers consider (skopeo PR #2870's `--progress-interval`)
+    // belong to containers/image's human-readable output. No skopeo flag takes a
+    // descriptor number with a `-fd` suffix (the proxy's is `--sockfd`), so this name
+    // does not collide with one skopeo could add for its own output.
+    #[arg(long, value_name = "FD")]
+    pub progress_json_fd: Option<u32>,
 }
 
 impl CopyArgs {
@@ -1035,6 +1045,15 @@ pub struct SyncArgs {
     /// Write the digests and references of the copied images to PATH
     #[arg(long, value_name = "PATH")]
     pub digestfile: Option<PathBuf>,
+    /// Also write progress as newline-delimited JSON events, and a report after each
+    /// image, to file descriptor FD (e.g. 3 with `3>progress.json`, or 2 for stderr)
+    // Not a skopeo flag: skopeo 1.22.2 has nothing machine-readable for progress, and the
+    // progress options its maintainers consider (skopeo PR #2870's `--progress-interval`)
+    // belong to containers/image's human-readable output. No skopeo flag takes a
+    // descriptor number with a `-fd` suffix (the proxy's is `--sockfd`), so this name
+    // does not collide with one skopeo could add for its own output.
+    #[arg(long, value_name = "FD")]
+    pub progress_json_fd: Option<u32>,
     /// Copy all images if SOURCE-IMAGE is a list
     #[arg(
         short = 'a',

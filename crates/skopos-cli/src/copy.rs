@@ -19,9 +19,33 @@ use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{CopyArgs, GlobalArgs, RetryArgs};
+use crate::progress_json::JsonProgress;
 
 /// Run `copy`.
 pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
+    let mut progress: Arc<dyn ProgressSink> = if args.quiet {
+        Arc::new(NoProgress)
+    } else {
+        Arc::new(Renderer::for_stdout())
+    };
+    let Some(fd) = args.progress_json_fd else {
+        return copy(global, args, progress).await;
+    };
+    let json = Arc::new(JsonProgress::open(fd, progress)?);
+    progress = json.clone();
+    let result = copy(global, args, progress).await;
+    if let Err(err) = &result {
+        json.error(&format!("{err:#}"));
+    }
+    result
+}
+
+/// `copy` with its progress going to `progress`.
+async fn copy(
+    global: &GlobalArgs,
+    args: &CopyArgs,
+    progress: Arc<dyn ProgressSink>,
+) -> anyhow::Result<()> {
     // skopeo loads the trust policy before it looks at anything else.
     let policy = Policy::load(global.policy.as_deref(), global.insecure_policy)
         .map_err(|err| anyhow!("Error loading trust policy: {err:#}"))?;
@@ -89,12 +113,6 @@ pub async fn run(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<()> {
         source_policy: Some(SourceImagePolicy::new(policy, source_name.clone())),
         ..options
     };
-    let progress: Arc<dyn ProgressSink> = if args.quiet {
-        Arc::new(NoProgress)
-    } else {
-        Arc::new(Renderer::for_stdout())
-    };
-
     let outcome = with_retry(retry_options(&args.retry)?, || async {
         // containers/image opens the destination first; its errors win.
         let destination = skopos_transports::open_destination(&destination_name, &destination_ctx)
@@ -371,9 +389,14 @@ fn plain_line(event: &CopyEvent) -> Option<String> {
         }
         CopyEvent::StoringSignatures { list: false } => "Storing signatures".into(),
         CopyEvent::StoringSignatures { list: true } => "Storing list signatures".into(),
-        CopyEvent::BlobProgress { .. }
+        CopyEvent::ImageStarted { .. }
+        | CopyEvent::BlobResumed { .. }
+        | CopyEvent::BlobProgress { .. }
         | CopyEvent::BlobSkipped { .. }
-        | CopyEvent::BlobDone { .. } => return None,
+        | CopyEvent::BlobDone { .. }
+        | CopyEvent::ManifestWritten { .. }
+        | CopyEvent::ImageDone { .. }
+        | CopyEvent::ImageFailed { .. } => return None,
     })
 }
 
@@ -394,7 +417,9 @@ impl ProgressSink for Renderer {
         };
         let Ok(mut bars) = bars.lock() else { return };
         match event {
-            CopyEvent::BlobStarted { digest, size, kind } => {
+            CopyEvent::BlobStarted {
+                digest, size, kind, ..
+            } => {
                 let bar = multi.add(ProgressBar::new(size.unwrap_or(0)));
                 let template = if size.is_some() {
                     "{prefix} {bar:30} {bytes} / {total_bytes} | {bytes_per_sec} {msg}"
@@ -404,7 +429,7 @@ impl ProgressSink for Renderer {
                 if let Ok(style) = ProgressStyle::with_template(template) {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_prefix(format!("Copying {} {}", kind_name(kind), short(&digest)));
+                bar.set_prefix(bar_prefix(kind, &digest));
                 bars.insert(digest, bar);
             }
             CopyEvent::BlobProgress { digest, read } => {
@@ -414,12 +439,12 @@ impl ProgressSink for Renderer {
             }
             CopyEvent::BlobSkipped { digest, .. } => {
                 if let Some(bar) = bars.remove(&digest) {
-                    finish(&bar, "skipped: already exists");
+                    finish(multi, &bar, "skipped: already exists  ");
                 }
             }
             CopyEvent::BlobDone { digest, .. } => {
                 if let Some(bar) = bars.remove(&digest) {
-                    finish(&bar, "done");
+                    finish(multi, &bar, "done   | ");
                 }
             }
             other => {
@@ -432,14 +457,21 @@ impl ProgressSink for Renderer {
     }
 }
 
-fn finish(bar: &ProgressBar, message: &'static str) {
-    if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}") {
-        bar.set_style(style);
-    }
-    bar.finish_with_message(message);
+/// Replace a finished bar by the line skopeo 1.22.2 leaves on the screen for it
+/// (`Copying blob 0123456789ab done   | `). Printed above the bars rather than kept as a
+/// finished bar: indicatif erases finished bars when a line is printed after the last bar
+/// ends, and then a person would not see which blobs were copied.
+fn finish(multi: &MultiProgress, bar: &ProgressBar, message: &'static str) {
+    bar.finish_and_clear();
+    multi.remove(bar);
+    let _ = multi.println(format!("{} {message}", bar.prefix()));
 }
 
-/// The first 12 hex digits, as skopeo's bars show them.
-fn short(digest: &Digest) -> &str {
-    &digest.hex()[..12.min(digest.hex().len())]
+/// `Copying blob <hex>` cut to the width containers/image gives every bar's prefix, so
+/// that the bars align: the first 12 hex digits of a layer, 10 of a config.
+fn bar_prefix(kind: BlobKind, digest: &Digest) -> String {
+    const WIDTH: usize = "Copying blob ".len() + 12;
+    let mut prefix = format!("Copying {} {}", kind_name(kind), digest.hex());
+    prefix.truncate(WIDTH);
+    prefix
 }

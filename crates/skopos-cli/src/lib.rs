@@ -10,6 +10,7 @@ mod inspect;
 mod logging;
 mod login;
 mod program;
+mod progress_json;
 mod proxy;
 mod signing;
 mod sync;

@@ -21,6 +21,7 @@ use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
 use crate::logging::{emit_with_fields, go_quote, LogLevel};
+use crate::progress_json::JsonProgress;
 use crate::signing::SigningKeys;
 use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join};
 
@@ -60,6 +61,26 @@ struct YamlCredentials {
 
 /// Run `sync` with exactly two arguments (the caller shows the usage otherwise).
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
+    let progress = Arc::new(Renderer::for_stdout());
+    let Some(fd) = args.progress_json_fd else {
+        return sync(global, args, progress, None).await;
+    };
+    let json = Arc::new(JsonProgress::open(fd, progress.clone())?);
+    let result = sync(global, args, progress, Some(json.clone())).await;
+    if let Err(err) = &result {
+        json.error(&format!("{err:#}"));
+    }
+    result
+}
+
+/// `sync`, with progress lines to `progress` and, for `--progress-json-fd`, the copies'
+/// events to `json` too.
+async fn sync(
+    global: &GlobalArgs,
+    args: &SyncArgs,
+    progress: Arc<Renderer>,
+    json: Option<Arc<JsonProgress>>,
+) -> anyhow::Result<()> {
     if args.tls_verify.is_some() {
         crate::logging::emit(
             LogLevel::Warning,
@@ -147,7 +168,6 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_policy: None,
         signers: Vec::new(),
     };
-    let progress = Arc::new(Renderer::for_stdout());
 
     let destination = &args.args[1];
     let mut errors_present = false;
@@ -215,6 +235,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
                 signing: signing.as_ref(),
                 referrers: &args.referrers,
                 progress: progress.clone(),
+                json: json.clone(),
             };
             match with_retry(retry, || image.copy()).await {
                 Ok(digest) => {
@@ -281,6 +302,8 @@ struct ImageToCopy<'a> {
     /// `--skopos-referrers`: what is attached to the image is copied too.
     referrers: &'a ReferrersArgs,
     progress: Arc<Renderer>,
+    /// `--progress-json-fd`'s writer, which passes events on to `progress`.
+    json: Option<Arc<JsonProgress>>,
 }
 
 impl ImageToCopy<'_> {
@@ -332,7 +355,10 @@ impl ImageToCopy<'_> {
             )),
             ..self.options.clone()
         };
-        let progress: Arc<dyn ProgressSink> = self.progress.clone();
+        let progress: Arc<dyn ProgressSink> = match &self.json {
+            Some(json) => json.clone(),
+            None => self.progress.clone(),
+        };
         let outcome = copy_image(source, Arc::from(destination), options, progress.clone()).await?;
         if let Some(attachments) = &attachments {
             attachments

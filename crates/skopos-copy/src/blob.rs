@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::gzip::AdaptiveGzipEncoder;
+use crate::partial::{KeepingReader, KeepingState, PartialFile, MIN_KEPT_SIZE};
 
 /// gzip's own default, which Go's `gzip.DefaultCompression` also means.
 const DEFAULT_GZIP_LEVEL: u32 = 6;
@@ -101,6 +102,8 @@ pub(crate) async fn copy_blob(
         progress.event(CopyEvent::BlobSkipped {
             digest: info.digest.clone(),
             kind,
+            size: written.size,
+            mounted: written.mounted,
         });
         let diff_id = if plan.need_diff_id {
             Some(diff_id_from_source(source, info).await?)
@@ -114,83 +117,271 @@ pub(crate) async fn copy_blob(
         });
     }
 
-    let (stream, size) = source
-        .blob(info)
-        .await
-        .with_context(|| format!("reading blob {}", info.digest))?;
-    let size = size.or(info.size);
-    let counted = ProgressReader {
-        inner: stream,
-        digest: info.digest.clone(),
-        read: 0,
-        reported: 0,
-        progress: progress.clone(),
-    };
-    let verified = DigestingReader::verifying(counted, info.digest.clone(), size);
-    let (detected, stream) = Compression::detect_in(verified)
-        .await
-        .with_context(|| format!("reading blob {}", info.digest))?;
-    let transform = if kind == BlobKind::Config {
-        Transform::Keep
-    } else {
-        decide(&plan, detected)
-    };
-    tracing::debug!(
-        "Copying blob {}: detected compression {}, {transform:?}",
-        info.digest,
-        detected.map_or("none", Compression::name)
-    );
-
-    let mut diff_id = None;
-    let (written, compression) = match transform {
-        Transform::Keep => {
-            let w = destination
-                .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
-                .await;
-            if plan.need_diff_id && detected.is_none() {
-                diff_id = Some(info.digest.clone());
-            }
-            (w, CompressionUpdate::Unchanged)
-        }
-        Transform::Decompress(from) => {
-            let w = destination
-                .put_blob(decoder(from, stream), None, false)
-                .await;
-            if let Ok(w) = &w {
-                diff_id = Some(w.digest.clone());
-            }
-            (w, CompressionUpdate::Decompressed)
-        }
-        Transform::Compress(to) => {
-            let w = destination
-                .put_blob(encoder(to, plan.level, stream)?, None, false)
-                .await;
-            diff_id = Some(info.digest.clone());
-            (w, CompressionUpdate::Compressed(to))
-        }
-        Transform::Recompress { from, to } => {
-            let (decoded, uncompressed) =
-                DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
-            let w = destination
-                .put_blob(encoder(to, plan.level, decoded)?, None, false)
-                .await;
-            diff_id = uncompressed.get().map(|s| s.digest);
-            (w, CompressionUpdate::Compressed(to))
-        }
-    };
-    let written = written.with_context(|| format!("copying blob {}", info.digest))?;
-    if plan.need_diff_id && diff_id.is_none() {
-        diff_id = Some(diff_id_from_source(source, info).await?);
-    }
-    progress.event(CopyEvent::BlobDone {
-        digest: info.digest.clone(),
+    let copy = BlobCopy {
+        source,
+        destination,
+        info,
         kind,
-    });
-    Ok(CopiedBlob {
-        written,
-        compression,
-        diff_id,
-    })
+        plan,
+        progress,
+    };
+    let reading = || format!("reading blob {}", info.digest);
+    let Some(partial) = keep_partial(source, destination, info) else {
+        let (stream, size) = source.blob(info).await.with_context(reading)?;
+        return copy
+            .store(stream, size, 0)
+            .await
+            .map_err(|(error, _)| error);
+    };
+    let opened = copy.open_kept(&partial).await.with_context(reading)?;
+    let teeing = opened.teeing;
+    match copy.store(opened.stream, opened.size, opened.resumed).await {
+        Ok(copied) => {
+            partial.remove();
+            Ok(copied)
+        }
+        Err((error, verified)) => {
+            // The source's bytes, kept as they came, did not match the digest: nothing to
+            // resume from. Any other failure (a kill, a cut, the destination) keeps them
+            // for the next run.
+            if teeing.is_some_and(|state| state.reached_end()) && !verified {
+                partial.remove();
+            }
+            Err(error)
+        }
+    }
+}
+
+/// A blob's stream as [`BlobCopy::open_kept`] prepared it.
+struct KeptStream {
+    stream: BlobReader,
+    size: Option<u64>,
+    /// Bytes that came from a partial download kept by an earlier copy.
+    resumed: u64,
+    /// Set when the stream is the source's, kept as it passes: says whether it ended.
+    teeing: Option<KeepingState>,
+}
+
+/// The file to keep a partial download of `info` in, when worth it: the source can
+/// resume reads, the destination names a place, and the blob is big enough.
+fn keep_partial(
+    source: &dyn ImageSource,
+    destination: &dyn ImageDestination,
+    info: &BlobInfo,
+) -> Option<Arc<PartialFile>> {
+    if !source.resumes_blob_reads() || info.size.is_none_or(|size| size < MIN_KEPT_SIZE) {
+        return None;
+    }
+    let dir = destination.partial_blob_dir()?;
+    PartialFile::open(&dir, &info.digest).map(Arc::new)
+}
+
+/// One blob to move from source to destination.
+struct BlobCopy<'a> {
+    source: &'a dyn ImageSource,
+    destination: &'a dyn ImageDestination,
+    info: &'a BlobInfo,
+    kind: BlobKind,
+    plan: LayerPlan,
+    progress: &'a Arc<dyn ProgressSink>,
+}
+
+impl BlobCopy<'_> {
+    /// The blob's stream, using and feeding `partial`. With nothing kept, the source's
+    /// stream, kept as it passes. With a part kept, the rest is read from the source
+    /// into `partial` first and the whole file is checked against the digest before any
+    /// of it goes to the destination (a destination that writes in sequence, like a tar,
+    /// could not take the blob again after bad bytes); a file that does not match, or a
+    /// source that sends the whole blob instead of the rest, starts the blob over.
+    async fn open_kept(&self, partial: &Arc<PartialFile>) -> Result<KeptStream> {
+        let info = self.info;
+        let size = info.size.unwrap_or_default();
+        let mut kept = partial.len();
+        if kept > size {
+            partial.clear();
+            kept = 0;
+        }
+        if kept == 0 {
+            let (stream, size) = self.source.blob(info).await?;
+            return Ok(self.teeing(partial, stream, size));
+        }
+        let tail = if kept < size {
+            let tail = self.source.blob_from(info, kept).await?;
+            if tail.offset != kept {
+                tracing::debug!(
+                    "The source sent all of blob {} instead of the rest from byte {kept}",
+                    info.digest
+                );
+                partial.clear();
+                return Ok(self.teeing(partial, tail.reader, tail.size));
+            }
+            Some(tail.reader)
+        } else {
+            None
+        };
+        tracing::debug!("Resuming blob {} at byte {kept}", info.digest);
+        self.progress.event(CopyEvent::BlobResumed {
+            digest: info.digest.clone(),
+            offset: kept,
+        });
+        let progress = self.progress.clone();
+        let digest = info.digest.clone();
+        let report = move |read| {
+            progress.event(CopyEvent::BlobProgress {
+                digest: digest.clone(),
+                read,
+            })
+        };
+        if partial
+            .complete(kept, tail, &info.digest, size, report)
+            .await?
+        {
+            let (stream, _) =
+                KeepingReader::new(partial.clone(), size, Box::pin(tokio::io::empty()));
+            return Ok(KeptStream {
+                stream: Box::pin(stream),
+                size: Some(size),
+                resumed: kept,
+                teeing: None,
+            });
+        }
+        tracing::debug!(
+            "Blob {} kept from an earlier copy does not match its digest; reading it again",
+            info.digest
+        );
+        partial.clear();
+        let (stream, size) = self.source.blob(info).await?;
+        Ok(self.teeing(partial, stream, size))
+    }
+
+    /// `stream` (the whole blob from the source), kept in `partial` as it passes.
+    fn teeing(
+        &self,
+        partial: &Arc<PartialFile>,
+        stream: BlobReader,
+        size: Option<u64>,
+    ) -> KeptStream {
+        let (reader, state) = KeepingReader::new(partial.clone(), 0, stream);
+        KeptStream {
+            stream: Box::pin(reader),
+            size,
+            resumed: 0,
+            teeing: Some(state),
+        }
+    }
+
+    /// Verify, transform and store `stream`. On failure, whether the stream was
+    /// verified whole comes with the error.
+    async fn store(
+        &self,
+        stream: BlobReader,
+        size: Option<u64>,
+        resumed: u64,
+    ) -> std::result::Result<CopiedBlob, (anyhow::Error, bool)> {
+        let (source, destination, info, kind, plan) = (
+            self.source,
+            self.destination,
+            self.info,
+            self.kind,
+            self.plan,
+        );
+        let size = size.or(info.size);
+        let counted = ProgressReader {
+            inner: stream,
+            digest: info.digest.clone(),
+            read: 0,
+            // A resumed blob's progress was reported while its rest was read: replaying
+            // the kept file only reports its end.
+            reported: if resumed > 0 { size.unwrap_or(0) } else { 0 },
+            progress: self.progress.clone(),
+        };
+        let (verified, summary) = DigestingReader::new(
+            counted,
+            info.digest.algorithm(),
+            Some(info.digest.clone()),
+            size,
+        );
+        let failed = |error: anyhow::Error| (error, summary.get().is_some());
+        let (detected, stream) = Compression::detect_in(verified)
+            .await
+            .with_context(|| format!("reading blob {}", info.digest))
+            .map_err(failed)?;
+        let transform = if kind == BlobKind::Config {
+            Transform::Keep
+        } else {
+            decide(&plan, detected)
+        };
+        tracing::debug!(
+            "Copying blob {}: detected compression {}, {transform:?}",
+            info.digest,
+            detected.map_or("none", Compression::name)
+        );
+
+        let mut diff_id = None;
+        let (written, compression) = match transform {
+            Transform::Keep => {
+                let w = destination
+                    .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
+                    .await;
+                if plan.need_diff_id && detected.is_none() {
+                    diff_id = Some(info.digest.clone());
+                }
+                (w, CompressionUpdate::Unchanged)
+            }
+            Transform::Decompress(from) => {
+                let w = destination
+                    .put_blob(decoder(from, stream), None, false)
+                    .await;
+                if let Ok(w) = &w {
+                    diff_id = Some(w.digest.clone());
+                }
+                (w, CompressionUpdate::Decompressed)
+            }
+            Transform::Compress(to) => {
+                let w = destination
+                    .put_blob(
+                        encoder(to, plan.level, stream).map_err(failed)?,
+                        None,
+                        false,
+                    )
+                    .await;
+                diff_id = Some(info.digest.clone());
+                (w, CompressionUpdate::Compressed(to))
+            }
+            Transform::Recompress { from, to } => {
+                let (decoded, uncompressed) =
+                    DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
+                let w = destination
+                    .put_blob(
+                        encoder(to, plan.level, decoded).map_err(failed)?,
+                        None,
+                        false,
+                    )
+                    .await;
+                diff_id = uncompressed.get().map(|s| s.digest);
+                (w, CompressionUpdate::Compressed(to))
+            }
+        };
+        let written = written
+            .with_context(|| format!("copying blob {}", info.digest))
+            .map_err(failed)?;
+        if plan.need_diff_id && diff_id.is_none() {
+            diff_id = Some(diff_id_from_source(source, info).await.map_err(failed)?);
+        }
+        self.progress.event(CopyEvent::BlobDone {
+            digest: info.digest.clone(),
+            kind,
+            read: summary.get().map_or(0, |s| s.size),
+            resumed,
+            stored_digest: written.digest.clone(),
+            size: written.size,
+        });
+        Ok(CopiedBlob {
+            written,
+            compression,
+            diff_id,
+        })
+    }
 }
 
 /// The uncompressed digest of a source blob, by reading it again. Only schema 1 sources
@@ -278,7 +469,7 @@ impl AsyncRead for ProgressReader {
         if let Poll::Ready(Ok(())) = &poll {
             let n = (buf.filled().len() - before) as u64;
             this.read += n;
-            if n == 0 || this.read - this.reported >= PROGRESS_STEP {
+            if n == 0 || this.read.saturating_sub(this.reported) >= PROGRESS_STEP {
                 this.reported = this.read;
                 this.progress.event(CopyEvent::BlobProgress {
                     digest: this.digest.clone(),

@@ -13,7 +13,9 @@ mod events;
 mod gzip;
 mod list;
 mod options;
+mod partial;
 mod referrers;
+mod report;
 mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
@@ -24,6 +26,7 @@ pub use referrers::{
     copy_referrers, discover_attachments, written_images, CopiedAttachments, Discovered,
     ReferrersOptions,
 };
+pub use report::{BlobOutcome, BlobReport, CopyReport, ManifestReport, ReportBuilder};
 
 use std::sync::Arc;
 
@@ -48,7 +51,32 @@ fn determining_manifest_type(options: &CopyOptions) -> String {
 }
 
 /// Copy the image that `source` offers to `destination`, then commit the destination.
+/// The copy is reported to `progress` from [`CopyEvent::ImageStarted`] to
+/// [`CopyEvent::ImageDone`] or [`CopyEvent::ImageFailed`].
 pub async fn copy_image(
+    source: Arc<dyn ImageSource>,
+    destination: Arc<dyn ImageDestination>,
+    options: CopyOptions,
+    progress: Arc<dyn ProgressSink>,
+) -> Result<CopyOutcome> {
+    progress.event(CopyEvent::ImageStarted {
+        source: options.source_name.clone(),
+        destination: options.destination_name.clone(),
+    });
+    let outcome = copy_and_commit(source, destination, options, progress.clone()).await;
+    progress.event(match &outcome {
+        Ok(outcome) => CopyEvent::ImageDone {
+            digest: outcome.digest.clone(),
+            media_type: outcome.mime_type.clone(),
+        },
+        Err(err) => CopyEvent::ImageFailed {
+            message: format!("{err:#}"),
+        },
+    });
+    outcome
+}
+
+async fn copy_and_commit(
     source: Arc<dyn ImageSource>,
     destination: Arc<dyn ImageDestination>,
     options: CopyOptions,

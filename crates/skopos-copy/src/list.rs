@@ -148,6 +148,12 @@ pub(crate) async fn copy_list(
                 "Uploading manifest list failed, attempted the following formats: {target_mime}({err:#})"
             )
         })?;
+    let digest = manifest::manifest_digest(&written)?;
+    copier.progress.event(CopyEvent::ManifestWritten {
+        digest: digest.clone(),
+        media_type: target_mime.to_string(),
+        list: true,
+    });
     let mut signatures = signatures;
     signatures.extend(copier.create_signatures(&written).await?);
     copier
@@ -157,7 +163,6 @@ pub(crate) async fn copy_list(
         .put_signatures(&signatures, None)
         .await
         .context("storing list signatures")?;
-    let digest = manifest::manifest_digest(&written)?;
     Ok(CopyOutcome {
         manifest: written,
         mime_type: target_mime.to_string(),

@@ -393,14 +393,17 @@ impl Copier {
             .with_context(|| {
                 format!("checking whether the destination has blob {}", info.digest)
             })?;
-        if present.is_some() {
+        if let Some(written) = present {
             self.progress.event(CopyEvent::BlobSkipped {
                 digest: info.digest.clone(),
                 kind,
+                size: written.size,
+                mounted: written.mounted,
             });
             return Ok(());
         }
-        self.destination
+        let written = self
+            .destination
             .put_blob(
                 Box::pin(std::io::Cursor::new(bytes.to_vec())),
                 Some(&info),
@@ -411,6 +414,10 @@ impl Copier {
         self.progress.event(CopyEvent::BlobDone {
             digest: info.digest.clone(),
             kind,
+            read: bytes.len() as u64,
+            resumed: 0,
+            stored_digest: written.digest,
+            size: written.size,
         });
         Ok(())
     }
@@ -465,7 +472,14 @@ impl Copier {
                 .put_manifest(&bytes, candidate, instance)
                 .await
             {
-                Ok(()) => return Ok((bytes, candidate.clone())),
+                Ok(()) => {
+                    self.progress.event(CopyEvent::ManifestWritten {
+                        digest,
+                        media_type: candidate.clone(),
+                        list: false,
+                    });
+                    return Ok((bytes, candidate.clone()));
+                }
                 Err(e) if e.chain().any(|c| c.is::<ManifestTypeRejected>()) => {
                     tracing::debug!("destination rejected manifest type {candidate}: {e:#}");
                     rejected.push(candidate.clone());

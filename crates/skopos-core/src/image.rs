@@ -31,6 +31,31 @@ pub struct BlobInfo {
 pub struct WrittenBlob {
     pub digest: Digest,
     pub size: u64,
+    /// The destination (a registry) got the blob by mounting it from another repository
+    /// rather than having it already or receiving its bytes; reported in progress output.
+    pub mounted: bool,
+}
+
+impl WrittenBlob {
+    /// A blob the destination has or received: `size` bytes with `digest`.
+    pub fn new(digest: Digest, size: u64) -> WrittenBlob {
+        WrittenBlob {
+            digest,
+            size,
+            mounted: false,
+        }
+    }
+}
+
+/// A blob read from an offset on: what [`ImageSource::blob_from`] returns.
+pub struct BlobTail {
+    /// The bytes from `offset` to the end of the blob.
+    pub reader: BlobReader,
+    /// Where `reader` starts: the offset asked for, or 0 when the source sent the whole
+    /// blob instead (a server that ignores `Range`).
+    pub offset: u64,
+    /// The size of the whole blob, when the source says.
+    pub size: Option<u64>,
 }
 
 /// What a destination wants done to layer compression before layers reach it.
@@ -153,6 +178,25 @@ pub trait ImageSource: Send + Sync {
     /// copy engine verifies every digest while streaming.
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)>;
 
+    /// Whether [`blob_from`](ImageSource::blob_from) can start in the middle of a blob
+    /// (a registry answering HTTP `Range` requests): only then is a partly read blob worth
+    /// keeping across restarts. Sources that read local files say `false`.
+    fn resumes_blob_reads(&self) -> bool {
+        false
+    }
+
+    /// A blob's bytes from `offset` on. A source that cannot start there (the default)
+    /// returns the whole blob, with [`BlobTail::offset`] 0; the caller then drops what it
+    /// kept. Not verified, as [`blob`](ImageSource::blob).
+    async fn blob_from(&self, info: &BlobInfo, _offset: u64) -> Result<BlobTail> {
+        let (reader, size) = self.blob(info).await?;
+        Ok(BlobTail {
+            reader,
+            offset: 0,
+            size,
+        })
+    }
+
     /// Signatures of the top-level manifest or of one instance.
     async fn signatures(&self, _instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
         Ok(Vec::new())
@@ -214,6 +258,14 @@ pub trait ImageDestination: Send + Sync {
     /// Whether several blobs may be written at once.
     fn has_thread_safe_put_blob(&self) -> bool {
         true
+    }
+
+    /// Where a copy into this destination keeps blobs partly read from a source that
+    /// [resumes reads](ImageSource::resumes_blob_reads), so that a copy killed and run
+    /// again continues them: local destinations name a directory of their user's under
+    /// `--tmpdir`; `None` (the default, registries) keeps nothing.
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        None
     }
 
     /// If the destination already has this blob, what it has; the copy then skips it.

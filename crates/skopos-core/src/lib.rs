@@ -27,7 +27,7 @@ pub mod verified;
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, DockerCredentials, ImageDestination, ImageSource, LayerCompression,
-    Secret, SystemContext, WrittenBlob,
+    BlobInfo, BlobReader, BlobTail, DockerCredentials, ImageDestination, ImageSource,
+    LayerCompression, Secret, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;

@@ -73,6 +73,14 @@ impl ImageSource for VerifiedSource {
         self.inner.blob(info).await
     }
 
+    fn resumes_blob_reads(&self) -> bool {
+        self.inner.resumes_blob_reads()
+    }
+
+    async fn blob_from(&self, info: &BlobInfo, offset: u64) -> Result<crate::BlobTail> {
+        self.inner.blob_from(info, offset).await
+    }
+
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
         self.inner.signatures(instance).await
     }

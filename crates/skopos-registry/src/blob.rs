@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 use http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use http::{Method, StatusCode};
 use skopos_core::digest::DigestingReader;
-use skopos_core::{BlobInfo, BlobReader, Digest, WrittenBlob};
+use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, WrittenBlob};
 use tokio_util::io::StreamReader;
 use url::Url;
 
@@ -75,17 +75,81 @@ impl RegistryClient {
                 .context(context()));
         }
         let size = content_length(&response);
+        Ok((self.resumable_body(path, repo, 0, response), size))
+    }
+
+    /// Blob `digest` of `repo` from byte `offset` on (`Range: bytes=OFFSET-`), not
+    /// verified: for a caller that kept the first `offset` bytes of an earlier download.
+    /// A registry that ignores the range sends the whole blob, and says so with
+    /// [`BlobTail::offset`] 0; one that refuses it (416) is asked for the whole blob.
+    pub async fn get_blob_from(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<BlobTail> {
+        let context = || {
+            format!(
+                "fetching blob {digest} from {}/{repo} from byte {offset} on",
+                self.registry()
+            )
+        };
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let request = Request::new(Method::GET, path.clone(), vec![Scope::pull(repo)])
+            .header(RANGE, &format!("bytes={offset}-"))?;
+        let response = self.send(request).await.with_context(context)?;
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let total = content_range_from(&response, offset)
+                    .with_context(|| format!("{}: the registry sent another range", context()))?;
+                Ok(BlobTail {
+                    reader: self.resumable_body(path, repo, offset, response),
+                    offset,
+                    size: total,
+                })
+            }
+            StatusCode::OK => {
+                let size = content_length(&response);
+                Ok(BlobTail {
+                    reader: self.resumable_body(path, repo, 0, response),
+                    offset: 0,
+                    size,
+                })
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                let (reader, size) = self.get_blob_unverified(repo, digest).await?;
+                Ok(BlobTail {
+                    reader,
+                    offset: 0,
+                    size,
+                })
+            }
+            _ => Err(response_error(response, NotFound::IsPlainError)
+                .await
+                .context(context())),
+        }
+    }
+
+    /// The body of a blob `response` that starts at byte `offset`, as a stream that
+    /// resumes with `Range` when the connection breaks.
+    fn resumable_body(
+        &self,
+        path: String,
+        repo: &str,
+        offset: u64,
+        response: Response,
+    ) -> BlobReader {
         let download = Download {
             client: self.clone(),
             path,
             repo: repo.to_string(),
-            offset: 0,
+            offset,
             body: Some(response.bytes_stream()),
             failures: 0,
             finished: false,
         };
         let stream = futures_util::stream::unfold(download, Download::next_chunk).boxed();
-        Ok((Box::pin(StreamReader::new(stream)), size))
+        Box::pin(StreamReader::new(stream))
     }
 
     /// Ask the registry to make blob `digest` of `from_repo` available in `repo` without
@@ -177,10 +241,7 @@ impl RegistryClient {
                     info.size.unwrap_or_default()
                 );
             }
-            return Ok(WrittenBlob {
-                digest: info.digest.clone(),
-                size,
-            });
+            return Ok(WrittenBlob::new(info.digest.clone(), size));
         }
         let (reader, summary) =
             DigestingReader::new(stream, skopos_core::digest::Algorithm::Sha256, None, None);
@@ -207,10 +268,7 @@ impl RegistryClient {
             let response = self.send(request).await?;
             expect_status(response, StatusCode::CREATED).await?;
         }
-        Ok(WrittenBlob {
-            digest: written.digest,
-            size: written.size,
-        })
+        Ok(WrittenBlob::new(written.digest, written.size))
     }
 
     /// Best effort: a stale upload only wastes registry space until it is purged.
@@ -303,6 +361,32 @@ async fn reconnect(
             );
     }
     Ok(response.bytes_stream())
+}
+
+/// The whole blob's size from a `Content-Range: bytes OFFSET-END/TOTAL` that starts at
+/// `offset` (`None` for a `*` total); an error for a range that starts elsewhere.
+fn content_range_from(response: &Response, offset: u64) -> Result<Option<u64>> {
+    let value = response
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let range = value
+        .strip_prefix("bytes ")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(span, _)| {
+            span.split_once('-')
+                .is_some_and(|(start, _)| start == offset.to_string())
+        });
+    match range {
+        Some((_, "*")) => Ok(None),
+        Some((_, total)) => {
+            Ok(Some(total.parse().with_context(|| {
+                format!("invalid Content-Range {value:?}")
+            })?))
+        }
+        None => anyhow::bail!("Content-Range {value:?} does not start at byte {offset}"),
+    }
 }
 
 fn content_length(response: &Response) -> Option<u64> {

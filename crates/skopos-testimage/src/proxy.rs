@@ -30,6 +30,11 @@ pub struct Exchange {
     pub status: Option<u16>,
     /// The fault applied to this exchange, if any.
     pub fault: Option<FaultAction>,
+    /// The request's `Range` header, as sent by the client (before any fault removed it).
+    pub range: Option<String>,
+    /// Response body bytes relayed to the client (chunked framing included): what a
+    /// download cost.
+    pub response_bytes: u64,
 }
 
 /// What a [`Fault`] does to the request it matches.
@@ -68,6 +73,9 @@ pub enum FaultAction {
         /// The body.
         body: Vec<u8>,
     },
+    /// Forward the request without this header (e.g. `Range`: a server that ignores
+    /// ranges).
+    RemoveRequestHeader(String),
 }
 
 /// A scripted fault: applied once, to the `nth` request (1-based) whose method and target
@@ -129,14 +137,24 @@ impl State {
         fired
     }
 
-    fn record(&self, method: &str, target: &str, status: Option<u16>, fault: Option<FaultAction>) {
+    fn record(&self, request: &RequestSeen, status: Option<u16>, response_bytes: u64) {
         lock(&self.exchanges).push(Exchange {
-            method: method.to_string(),
-            target: target.to_string(),
+            method: request.method.clone(),
+            target: request.target.clone(),
             status,
-            fault,
+            fault: request.fault.clone(),
+            range: request.range.clone(),
+            response_bytes,
         });
     }
+}
+
+/// What an exchange records of its request.
+struct RequestSeen {
+    method: String,
+    target: String,
+    fault: Option<FaultAction>,
+    range: Option<String>,
 }
 
 /// A running proxy; stops accepting connections when dropped.
@@ -424,7 +442,7 @@ fn copy_exact(
 fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Result<()> {
     let mut client_reader = BufReader::new(client.try_clone()?);
     let mut client_writer = client;
-    while let Some(request) = read_head(&mut client_reader)? {
+    while let Some(mut request) = read_head(&mut client_reader)? {
         let mut parts = request.start_line.split(' ');
         let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
             return Err(invalid(format!(
@@ -434,6 +452,17 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         };
         let (method, target) = (method.to_string(), target.to_string());
         let fault = state.fault_for(&method, &target);
+        let seen = RequestSeen {
+            method: method.clone(),
+            target: target.clone(),
+            fault: fault.clone(),
+            range: request.header("range").map(str::to_string),
+        };
+        if let Some(FaultAction::RemoveRequestHeader(name)) = &fault {
+            request
+                .headers
+                .retain(|(header, _)| !header.eq_ignore_ascii_case(name));
+        }
         let body = request_framing(&request)?;
         if let Some(FaultAction::Reply {
             status,
@@ -442,7 +471,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         {
             relay_body(&mut client_reader, &mut io::sink(), body, None)?;
             client_writer.write_all(&canned_response(&method, status, retry_after))?;
-            state.record(&method, &target, Some(status), fault);
+            state.record(&seen, Some(status), 0);
             continue;
         }
         if let Some(FaultAction::Serve {
@@ -472,7 +501,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         upstream_writer.write_all(&request.encode("close"))?;
         if let Some(FaultAction::DropRequestAfter(bytes)) = fault {
             relay_body(&mut client_reader, &mut upstream_writer, body, Some(bytes))?;
-            state.record(&method, &target, None, fault);
+            state.record(&seen, None, 0);
             let _ = upstream_writer.shutdown(Shutdown::Both);
             let _ = client_writer.shutdown(Shutdown::Both);
             return Ok(());
@@ -508,7 +537,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             client_writer.write_all(&response.encode("keep-alive"))?;
             client_writer.write_all(body)?;
             client_writer.flush()?;
-            state.record(&method, &target, Some(status), fault);
+            state.record(&seen, Some(status), body.len() as u64);
             continue;
         }
         let until_close = matches!(response_body, Framing::UntilClose);
@@ -520,14 +549,15 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             ) => Some(bytes),
             _ => None,
         };
-        let relayed = relay_body(
-            &mut upstream_reader,
-            &mut client_writer,
-            response_body,
-            limit,
-        )?;
+        let mut counted = CountingWriter {
+            inner: &mut client_writer,
+            count: 0,
+        };
+        let relayed = relay_body(&mut upstream_reader, &mut counted, response_body, limit);
+        // A client that hung up mid-body (a killed copy) still paid for what it got.
+        state.record(&seen, Some(status), counted.count);
+        let relayed = relayed?;
         let stall = matches!(fault, Some(FaultAction::StallResponseAfter(_)));
-        state.record(&method, &target, Some(status), fault);
         if relayed == Relayed::Cut && stall {
             // Whatever the client still sends is ignored; it ends when the client gives up.
             let _ = io::copy(&mut client_reader, &mut io::sink());
@@ -539,6 +569,24 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         }
     }
     Ok(())
+}
+
+/// Counts the bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.count += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A response made up by the proxy, with a body shaped like a registry's error.

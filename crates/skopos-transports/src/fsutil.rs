@@ -91,6 +91,16 @@ pub(crate) async fn read_manifest_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Create `path` and its missing parents with mode 0755 (less the umask).
+/// Where a local destination keeps blobs partly downloaded by a killed copy (see
+/// [`skopos_core::ImageDestination::partial_blob_dir`]): in `tmpdir` (`--tmpdir`), one directory per
+/// user, since the default `/var/tmp` is shared.
+pub(crate) fn partial_blob_dir(tmpdir: &Path) -> PathBuf {
+    tmpdir.join(format!(
+        "skopos-partial-blobs-{}",
+        rustix::process::getuid().as_raw()
+    ))
+}
+
 pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
@@ -152,10 +162,7 @@ fn parent_dir(path: &Path) -> &Path {
 pub(crate) fn existing_blob(path: &Path, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
     match fs::metadata(path) {
         Ok(meta) if meta.is_file() && info.size.is_none_or(|size| size == meta.len()) => {
-            Ok(Some(WrittenBlob {
-                digest: info.digest.clone(),
-                size: meta.len(),
-            }))
+            Ok(Some(WrittenBlob::new(info.digest.clone(), meta.len())))
         }
         Ok(_) => Ok(None),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -456,7 +463,7 @@ pub(crate) async fn spool_blob(
     let digest = hasher
         .ok_or_else(|| anyhow!("internal error: a spooled blob was not hashed"))?
         .finish();
-    Ok((WrittenBlob { digest, size }, temp))
+    Ok((WrittenBlob::new(digest, size), temp))
 }
 
 /// Write all of `stream` into `file`, from this task while writes do not sleep (see
@@ -610,7 +617,7 @@ impl BlobFile {
             temp: temp.into_temp_path(),
             final_path: final_path(&digest),
         };
-        Ok((WrittenBlob { digest, size }, staged))
+        Ok((WrittenBlob::new(digest, size), staged))
     }
 }
 

@@ -87,7 +87,7 @@ pub async fn open_destination(
             docker_daemon::DockerDaemonDestination::open(image, ctx).await?,
         )),
         ImageName::ContainersStorage(reference) => Ok(Box::new(
-            storage::StorageDestination::open(reference).await?,
+            storage::StorageDestination::open(reference, ctx).await?,
         )),
         other => Err(not_supported(other)),
     }

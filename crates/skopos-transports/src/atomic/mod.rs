@@ -63,6 +63,15 @@ impl ImageSource for AtomicSource {
         self.resolved().await?.0.blob(info).await
     }
 
+    /// The image is read from the cluster's registry, which serves ranges.
+    fn resumes_blob_reads(&self) -> bool {
+        true
+    }
+
+    async fn blob_from(&self, info: &BlobInfo, offset: u64) -> Result<skopos_core::BlobTail> {
+        self.resolved().await?.0.blob_from(info, offset).await
+    }
+
     async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
         let image_name = match instance {
             Some(digest) => digest.to_string(),

@@ -47,6 +47,8 @@ pub struct DirDestination {
     /// Whether some file name carries a non-sha256 digest (layout version 1.2).
     uses_non_sha256: AtomicBool,
     committed: AtomicBool,
+    /// Where blobs partly downloaded by a killed copy wait for the next run.
+    partial_blob_dir: PathBuf,
 }
 
 #[derive(Debug)]
@@ -103,6 +105,7 @@ impl DirDestination {
             compression,
             uses_non_sha256: AtomicBool::new(false),
             committed: AtomicBool::new(false),
+            partial_blob_dir: fsutil::partial_blob_dir(&ctx.tmpdir()),
         })
     }
 
@@ -220,6 +223,10 @@ fn remove_all(path: &Path) -> Result<()> {
 #[async_trait]
 impl ImageDestination for DirDestination {
     /// Any manifest type is stored as it is.
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        Some(self.partial_blob_dir.clone())
+    }
+
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         None
     }

@@ -82,10 +82,7 @@ impl ImageDestination for DockerDestination {
         let client = &self.endpoint.client;
         let repository = &self.endpoint.repository;
         if let Some(size) = client.blob_exists(repository, &info.digest).await? {
-            return Ok(Some(WrittenBlob {
-                digest: info.digest.clone(),
-                size,
-            }));
+            return Ok(Some(WrittenBlob::new(info.digest.clone(), size)));
         }
         let Some(from) = &self.mount_from else {
             return Ok(None);
@@ -101,8 +98,8 @@ impl ImageDestination for DockerDestination {
                 .unwrap_or_default(),
         };
         Ok(Some(WrittenBlob {
-            digest: info.digest.clone(),
-            size,
+            mounted: true,
+            ..WrittenBlob::new(info.digest.clone(), size)
         }))
     }
 
@@ -121,10 +118,7 @@ impl ImageDestination for DockerDestination {
         let (spooled, file) = fsutil::spool_blob(stream, spool_dir, "stream-blob").await?;
         if let Some(size) = client.blob_exists(repository, &spooled.digest).await? {
             tracing::debug!("Skipping blob {} (already present)", spooled.digest);
-            return Ok(WrittenBlob {
-                digest: spooled.digest,
-                size,
-            });
+            return Ok(WrittenBlob::new(spooled.digest, size));
         }
         let reopened = file
             .reopen()

@@ -4,7 +4,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use skopos_config::auth::Environment;
 use skopos_core::reference::DockerReference;
-use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
+use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, ImageSource, Result, SystemContext};
 
 use super::attachments::read_attachments;
 use super::lookaside::{read_signatures, storage_for, SignatureStorage};
@@ -76,6 +76,17 @@ impl ImageSource for DockerSource {
             .client
             // The copy engine verifies every blob; hashing here too would double the cost.
             .get_blob_unverified(&self.endpoint.repository, &info.digest)
+            .await
+    }
+
+    fn resumes_blob_reads(&self) -> bool {
+        true
+    }
+
+    async fn blob_from(&self, info: &BlobInfo, offset: u64) -> Result<BlobTail> {
+        self.endpoint
+            .client
+            .get_blob_from(&self.endpoint.repository, &info.digest, offset)
             .await
     }
 

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use super::reader::{parent_dir, read_at_most, MAX_CONFIG_SIZE};
 use super::writer::{ArchiveSink, ArchiveWriter};
-use crate::fsutil::go_error_text;
+use crate::fsutil::{self, go_error_text};
 
 const SIGNATURES_NOT_SUPPORTED: &str = "Storing signatures for docker tar files is not supported";
 
@@ -271,6 +271,10 @@ async fn spool_blob(mut stream: BlobReader, dir: &Path) -> Result<SpooledBlob> {
 
 #[async_trait]
 impl ImageDestination for DockerArchiveDestination {
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        Some(fsutil::partial_blob_dir(&self.tmpdir))
+    }
+
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         Some(vec![media_type::DOCKER_V2_SCHEMA2])
     }
@@ -291,10 +295,9 @@ impl ImageDestination for DockerArchiveDestination {
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
         let state = self.state.lock().await;
         let writer = state.writer.as_ref().ok_or_else(committed)?;
-        Ok(writer.blob_size(&info.digest).map(|size| WrittenBlob {
-            digest: info.digest.clone(),
-            size,
-        }))
+        Ok(writer
+            .blob_size(&info.digest)
+            .map(|size| WrittenBlob::new(info.digest.clone(), size)))
     }
 
     async fn put_blob(
@@ -326,7 +329,7 @@ impl ImageDestination for DockerArchiveDestination {
         let mut state = self.state.lock().await;
         let writer = state.writer.as_mut().ok_or_else(committed)?;
         if let Some(size) = writer.blob_size(&digest) {
-            return Ok(WrittenBlob { digest, size });
+            return Ok(WrittenBlob::new(digest, size));
         }
         if is_config {
             let mut stream = stream;
@@ -338,7 +341,7 @@ impl ImageDestination for DockerArchiveDestination {
         } else {
             writer.put_layer(&digest, size, stream).await?;
         }
-        Ok(WrittenBlob { digest, size })
+        Ok(WrittenBlob::new(digest, size))
     }
 
     async fn put_manifest(

@@ -42,6 +42,8 @@ pub struct OciDestination {
     /// Blobs and manifests written so far, still under temporary names: `commit`
     /// publishes them, so a failed copy adds nothing to the layout.
     staged: Mutex<HashMap<PathBuf, (WrittenBlob, StagedBlob)>>,
+    /// Where blobs partly downloaded by a killed copy wait for the next run.
+    partial_blob_dir: PathBuf,
 }
 
 impl OciDestination {
@@ -76,6 +78,7 @@ impl OciDestination {
             compression,
             top_level: Mutex::new(None),
             staged: Mutex::new(HashMap::new()),
+            partial_blob_dir: fsutil::partial_blob_dir(&ctx.tmpdir()),
         })
     }
 
@@ -117,6 +120,10 @@ fn update_index(layout: &Path, top_level: Option<Descriptor>) -> Result<()> {
 
 #[async_trait]
 impl ImageDestination for OciDestination {
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        Some(self.partial_blob_dir.clone())
+    }
+
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         Some(vec![media_type::OCI_MANIFEST, media_type::OCI_INDEX])
     }
@@ -182,10 +189,7 @@ impl ImageDestination for OciDestination {
         let staged =
             fsutil::blocking(move || fsutil::stage_bytes(&temp_dir, "oci-put-blob", path, &bytes))
                 .await?;
-        let written = WrittenBlob {
-            digest: digest.clone(),
-            size: manifest.len() as u64,
-        };
+        let written = WrittenBlob::new(digest.clone(), manifest.len() as u64);
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written, staged));
         if instance.is_none() && self.listed {

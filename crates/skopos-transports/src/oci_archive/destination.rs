@@ -88,6 +88,10 @@ impl OciArchiveDestination {
 
 #[async_trait]
 impl ImageDestination for OciArchiveDestination {
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        self.layout.partial_blob_dir()
+    }
+
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         self.layout.supported_manifest_types()
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -19,13 +20,15 @@ use skopos_core::manifest::{self, AnyManifest};
 use skopos_core::media_type as mt;
 use skopos_core::reference::StorageReference;
 use skopos_core::{
-    BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result, WrittenBlob,
+    BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result, SystemContext,
+    WrittenBlob,
 };
 use skopos_storage::records::{manifest_key, signatures_key, MANIFEST_KEY, SIGNATURES_KEY};
 use skopos_storage::{NewImage, NewLayer, StagedLayer, Store};
 use tokio_util::io::SyncIoBridge;
 
 use super::open_store;
+use crate::fsutil;
 
 /// A layer blob received, waiting for the commit.
 enum PendingLayer {
@@ -57,11 +60,17 @@ pub struct StorageDestination {
     /// The list the image was chosen from, stored along with it.
     source_list: Mutex<Option<Vec<u8>>>,
     signatures: Mutex<Vec<Vec<u8>>>,
+    /// Where blobs partly downloaded by a killed copy wait for the next run.
+    partial_blob_dir: PathBuf,
 }
 
 impl StorageDestination {
-    /// Open the store a reference names for writing.
-    pub async fn open(reference: &StorageReference) -> Result<StorageDestination> {
+    /// Open the store a reference names for writing; `ctx` says where partly downloaded
+    /// blobs wait (`--tmpdir`).
+    pub async fn open(
+        reference: &StorageReference,
+        ctx: &SystemContext,
+    ) -> Result<StorageDestination> {
         let owned = reference.clone();
         let store = tokio::task::spawn_blocking(move || open_store(&owned))
             .await
@@ -74,6 +83,7 @@ impl StorageDestination {
             manifest: Mutex::new(None),
             source_list: Mutex::new(None),
             signatures: Mutex::new(Vec::new()),
+            partial_blob_dir: fsutil::partial_blob_dir(&ctx.tmpdir()),
         })
     }
 
@@ -118,6 +128,10 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R>
 
 #[async_trait]
 impl ImageDestination for StorageDestination {
+    fn partial_blob_dir(&self) -> Option<PathBuf> {
+        Some(self.partial_blob_dir.clone())
+    }
+
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         Some(vec![
             mt::OCI_MANIFEST,
@@ -133,10 +147,10 @@ impl ImageDestination for StorageDestination {
 
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
         if Self::lock(&self.layers).contains_key(&info.digest) {
-            return Ok(Some(WrittenBlob {
-                digest: info.digest.clone(),
-                size: info.size.unwrap_or_default(),
-            }));
+            return Ok(Some(WrittenBlob::new(
+                info.digest.clone(),
+                info.size.unwrap_or_default(),
+            )));
         }
         let store = self.store.clone();
         let state = tokio::task::spawn_blocking(move || store.read_state())
@@ -170,10 +184,10 @@ impl ImageDestination for StorageDestination {
                 compression: layer.compression,
             },
         );
-        Ok(Some(WrittenBlob {
-            digest: info.digest.clone(),
-            size: info.size.unwrap_or(size),
-        }))
+        Ok(Some(WrittenBlob::new(
+            info.digest.clone(),
+            info.size.unwrap_or(size),
+        )))
     }
 
     async fn put_blob(
@@ -192,7 +206,7 @@ impl ImageDestination for StorageDestination {
             };
             let size = bytes.len() as u64;
             *Self::lock(&self.config) = Some((digest.clone(), bytes));
-            return Ok(WrittenBlob { digest, size });
+            return Ok(WrittenBlob::new(digest, size));
         }
         // The engine verifies a digest it knows; only a blob changed on the way (recompressed)
         // needs hashing here.
@@ -258,7 +272,7 @@ impl ImageDestination for StorageDestination {
                 compression: compression_code(compression),
             },
         );
-        Ok(WrittenBlob { digest, size })
+        Ok(WrittenBlob::new(digest, size))
     }
 
     async fn put_manifest(
