@@ -143,6 +143,8 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_name: String::new(),
         source_policy: None,
         signers: Vec::new(),
+        encryption: None,
+        decryption: None,
     };
     let progress = Arc::new(Renderer::for_stdout());
 

@@ -17,7 +17,8 @@ mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
-    CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
+    CopyOptions, ImageListSelection, LayerEncryptionOptions, ManifestSigner, SourcePolicy,
+    DEFAULT_PARALLEL_BLOBS,
 };
 
 use std::sync::Arc;
