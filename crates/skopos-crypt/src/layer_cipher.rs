@@ -119,6 +119,14 @@ impl<R> EncryptingReader<R> {
     }
 }
 
+/// How much decrypted data is held back until more ciphertext (or its end) has been read:
+/// ocicrypt's delayed reader holds back as much, so a layer this small is never handed on
+/// before its HMAC was checked, and a failure shows while its first bytes are read.
+const HOLD_BACK: usize = 10 * 1024;
+
+/// Ciphertext is read in pieces of this size.
+const READ_CHUNK: usize = 32 * 1024;
+
 /// Decrypts a layer stream and checks its HMAC at the end: a mismatch is a read error
 /// instead of the end of the stream, so nothing consuming it can take a tampered layer
 /// as complete.
@@ -127,7 +135,12 @@ pub struct DecryptingReader<R> {
     cipher: Aes256Ctr,
     mac: HmacSha256,
     expected_mac: Vec<u8>,
-    checked: bool,
+    /// Decrypted bytes not handed on yet, from `start`.
+    pending: Vec<u8>,
+    start: usize,
+    scratch: Vec<u8>,
+    /// The ciphertext ended and its HMAC matched.
+    finished: bool,
 }
 
 impl<R: AsyncRead + Unpin> DecryptingReader<R> {
@@ -165,7 +178,10 @@ impl<R: AsyncRead + Unpin> DecryptingReader<R> {
             cipher: Aes256Ctr::new(&key.into(), &nonce.into()),
             mac: keyed_mac(&key),
             expected_mac: public.hmac.clone(),
-            checked: false,
+            pending: Vec::new(),
+            start: 0,
+            scratch: vec![0; READ_CHUNK],
+            finished: false,
         })
     }
 }
@@ -177,26 +193,41 @@ impl<R: AsyncRead + Unpin> AsyncRead for DecryptingReader<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let before = buf.filled().len();
-        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        let new = &mut buf.filled_mut()[before..];
-        if new.is_empty() {
-            if buf.remaining() > 0 && !this.checked {
-                this.checked = true;
+        loop {
+            let held = this.pending.len() - this.start;
+            if this.finished || held > HOLD_BACK {
+                let available = if this.finished {
+                    held
+                } else {
+                    held - HOLD_BACK
+                };
+                let n = available.min(buf.remaining());
+                buf.put_slice(&this.pending[this.start..this.start + n]);
+                this.start += n;
+                return Poll::Ready(Ok(()));
+            }
+            let mut piece = ReadBuf::new(&mut this.scratch);
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut piece))?;
+            let n = piece.filled().len();
+            if n == 0 {
                 if this.mac.clone().verify_slice(&this.expected_mac).is_err() {
-                    // ocicrypt's words; the actual HMAC is left out (ocicrypt prints it
-                    // as raw bytes).
+                    // ocicrypt's words; it goes on with the actual HMAC as raw bytes,
+                    // which are left out here.
                     return Poll::Ready(Err(io::Error::other(format!(
                         "could not properly decrypt byte stream; exp hmac: '{}'",
                         hex_string(&this.expected_mac)
                     ))));
                 }
+                this.finished = true;
+                continue;
             }
-            return Poll::Ready(Ok(()));
+            let piece = &mut this.scratch[..n];
+            this.mac.update(piece);
+            this.cipher.apply_keystream(piece);
+            this.pending.drain(..this.start);
+            this.start = 0;
+            this.pending.extend_from_slice(piece);
         }
-        this.mac.update(new);
-        this.cipher.apply_keystream(new);
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -240,6 +271,19 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("could not properly decrypt byte stream; exp hmac: '"));
+    }
+
+    #[tokio::test]
+    async fn small_tampered_layers_fail_before_any_byte_is_handed_on() {
+        let plain = vec![7u8; 5000];
+        let (encrypting, result) = EncryptingReader::new(plain.as_slice());
+        let mut encrypted = read_all(encrypting).await.unwrap();
+        let done = result.lock().unwrap().clone().unwrap();
+        encrypted[4999] ^= 1;
+        let mut decrypting =
+            DecryptingReader::new(encrypted.as_slice(), &done.private, &done.public).unwrap();
+        let mut first = [0u8; 8];
+        assert!(decrypting.read(&mut first).await.is_err());
     }
 
     #[test]
