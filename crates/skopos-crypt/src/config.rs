@@ -1,16 +1,23 @@
 //! Which keys to encrypt to and decrypt with, from skopeo's `--encryption-key` and
 //! `--decryption-key` values (ocicrypt's `helpers.CreateCryptoConfig`), with its messages.
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, bail, Result};
 use skopos_core::go_text::go_errno_text;
 
 use crate::keys::{PrivateKey, PublicKey};
+use crate::provider::{self, ProviderAttrs};
 
 /// The recipients every encrypted layer's key is wrapped for.
 #[derive(Debug, Clone, Default)]
 pub struct EncryptConfig {
     /// `jwe:` public keys.
     pub jwe: Vec<PublicKey>,
+    /// `provider:NAME[:VALUE]` parameters by provider name.
+    pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
+    /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
+    pub providers: BTreeMap<String, ProviderAttrs>,
 }
 
 /// The keys tried on every encrypted layer.
@@ -18,6 +25,10 @@ pub struct EncryptConfig {
 pub struct DecryptConfig {
     /// Private keys (JWE).
     pub private_keys: Vec<PrivateKey>,
+    /// `provider:NAME[:VALUE]` parameters by provider name.
+    pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
+    /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
+    pub providers: BTreeMap<String, ProviderAttrs>,
 }
 
 fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
@@ -44,11 +55,15 @@ impl EncryptConfig {
                         .ok_or_else(|| anyhow!("File provided is not a public key"))?;
                     config.jwe.push(key);
                 }
-                "pgp" | "pkcs7" | "pkcs11" | "provider" => {
+                "provider" => provider::add_parameter(&mut config.provider_parameters, value),
+                "pgp" | "pkcs7" | "pkcs11" => {
                     bail!("{protocol} encryption keys are not supported by skopos yet")
                 }
                 _ => bail!("Provided protocol not recognized"),
             }
+        }
+        if !config.provider_parameters.is_empty() {
+            config.providers = provider::configured_providers()?;
         }
         Ok(config)
     }
@@ -60,8 +75,9 @@ impl DecryptConfig {
     pub fn from_key_files(keys: &[String]) -> Result<DecryptConfig> {
         let mut config = DecryptConfig::default();
         for key in keys {
-            if key.starts_with("provider:") {
-                bail!("provider decryption keys are not supported by skopos yet");
+            if let Some(spec) = key.strip_prefix("provider:") {
+                provider::add_parameter(&mut config.provider_parameters, spec);
+                continue;
             }
             let parts: Vec<&str> = key.split(':').collect();
             let password = if parts.len() == 2 {
@@ -83,6 +99,9 @@ impl DecryptConfig {
                 config.private_keys.push(private);
             }
         }
+        // ocicrypt asks every configured provider whose keys a layer carries, named on the
+        // command line or not.
+        config.providers = provider::configured_providers()?;
         Ok(config)
     }
 }

@@ -12,6 +12,7 @@ use skopos_core::BlobReader;
 use crate::config::{DecryptConfig, EncryptConfig};
 use crate::layer_cipher::{DecryptingReader, EncryptingReader, EncryptionResult};
 use crate::options::{PrivateOptions, PublicOptions};
+use crate::provider;
 
 /// The annotation holding the JWE-wrapped keys.
 pub const ANNOTATION_KEYS_JWE: &str = "org.opencontainers.image.enc.keys.jwe";
@@ -55,8 +56,21 @@ impl LayerEncryption {
             serde_json::to_vec(&finished.private).context("could not JSON marshal opts")?;
         let public = serde_json::to_vec(&finished.public).context("could not JSON marshal opts")?;
         let mut annotations = BTreeMap::new();
-        if let Some(wrapped) = crate::jwe::wrap(&self.config.jwe, &private)? {
+        let config = &self.config;
+        if let Some(wrapped) = crate::jwe::wrap(&config.jwe, &private)? {
             annotations.insert(ANNOTATION_KEYS_JWE.to_string(), B64.encode(wrapped));
+        }
+        for (name, attrs) in &config.providers {
+            if !config.provider_parameters.contains_key(name) {
+                continue;
+            }
+            let parameters = &config.provider_parameters;
+            if let Some(wrapped) = provider::wrap(name, attrs, parameters, &private)? {
+                annotations.insert(
+                    format!("{}{name}", provider::ANNOTATION_PREFIX),
+                    B64.encode(wrapped),
+                );
+            }
         }
         if annotations.is_empty() {
             bail!("no wrapped keys produced by encryption");
@@ -114,6 +128,21 @@ fn unwrap_private_options(
             }
         }
     }
+    for (key, wrapped) in annotations {
+        let Some(name) = key.strip_prefix(provider::ANNOTATION_PREFIX) else {
+            continue;
+        };
+        let Some(attrs) = config.providers.get(name).filter(|_| !wrapped.is_empty()) else {
+            continue;
+        };
+        let parameters = &config.provider_parameters;
+        match each_wrapped_key(wrapped, |blob| {
+            provider::unwrap(name, attrs, parameters, blob)
+        }) {
+            Ok(options) => return Ok(options),
+            Err(e) => errors.push_str(&format!("{e}\n")),
+        }
+    }
     if !private_key_given {
         bail!("missing private key needed for decryption:\n{errors}");
     }
@@ -153,6 +182,7 @@ mod tests {
         let secret = p256::SecretKey::random(&mut OsRng);
         let encrypt = Arc::new(EncryptConfig {
             jwe: vec![PublicKey::P256(secret.public_key())],
+            ..Default::default()
         });
         let plain = b"layer bytes".repeat(1000);
         let (mut reader, encryption) =
@@ -168,6 +198,7 @@ mod tests {
 
         let decrypt = DecryptConfig {
             private_keys: vec![PrivateKey::P256(secret)],
+            ..Default::default()
         };
         let mut reader = decrypt_layer(
             Box::pin(std::io::Cursor::new(encrypted)),
@@ -189,6 +220,7 @@ mod tests {
         );
         let other = DecryptConfig {
             private_keys: vec![PrivateKey::P256(p256::SecretKey::random(&mut OsRng))],
+            ..Default::default()
         };
         let err = decrypt_layer(Box::pin(&b""[..]), &annotations, &other)
             .err()

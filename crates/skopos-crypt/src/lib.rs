@@ -14,6 +14,7 @@ pub mod keys;
 pub mod layer;
 pub mod layer_cipher;
 pub mod options;
+pub mod provider;
 
 pub use config::{DecryptConfig, EncryptConfig};
 pub use layer::{decrypt_layer, encrypt_layer, is_encrypted_media_type, LayerEncryption};

@@ -552,3 +552,188 @@ fn recipient_errors_read_as_skopeo() {
         }
     }
 }
+
+/// A command key provider (ocicrypt's key provider protocol on stdin/stdout) that "wraps" by
+/// prefixing `kms-v1:` and logs every request to `kms.log`; and one that always fails.
+fn key_providers(workspace: &Workspace) -> String {
+    let script = workspace.path("kms.sh");
+    let log = workspace.path("kms.log");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+input=$(cat)
+printf '%s\n' "$input" >> '{log}'
+field() {{ printf '%s' "$input" | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }}
+case "$input" in
+*'"op":"keywrap"'*)
+  printf '{{"keywrapresults":{{"annotation":"%s"}}}}' "$(printf 'kms-v1:%s' "$(field optsdata)" | base64 -w0)";;
+*)
+  wrapped=$(field annotation | base64 -d)
+  case "$wrapped" in kms-v1:*) ;; *) echo "not a kms key" >&2; exit 3;; esac
+  printf '{{"keyunwrapresults":{{"optsdata":"%s"}}}}' "${{wrapped#kms-v1:}}";;
+esac
+"#,
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    let failing = workspace.path("down.sh");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\ncat >/dev/null\necho 'kms is down' >&2\nexit 3\n",
+    )
+    .unwrap();
+    for path in [&script, &failing] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = workspace.path("keyproviders.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"key-providers":{{"kms":{{"cmd":{{"path":"{}","args":[]}}}},"down":{{"cmd":{{"path":"{}"}}}}}}}}"#,
+            script.display(),
+            failing.display()
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
+#[test]
+fn command_key_providers_wrap_and_unwrap_as_in_skopeo() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 37);
+    let config = key_providers(&workspace);
+    let env = [("OCICRYPT_KEYPROVIDER_CONFIG", config.as_str())];
+    workspace
+        .skopos_with_env(
+            &env,
+            &copy_args(
+                &["--encryption-key", "provider:kms:key=1"],
+                "oci:src:t",
+                "oci:enc:t",
+            ),
+        )
+        .assert_success();
+    let manifest = layout_manifest(&workspace.path("enc"));
+    for layer in manifest["layers"].as_array().unwrap() {
+        let wrapped = base64_decode(
+            layer["annotations"]["org.opencontainers.image.enc.keys.provider.kms"]
+                .as_str()
+                .unwrap(),
+        );
+        assert!(wrapped.starts_with(b"kms-v1:"), "{wrapped:?}");
+        assert!(layer["annotations"][PUBOPTS].is_string());
+    }
+    // The provider saw its parameter (`key=1`, base64) and the private options.
+    let log = String::from_utf8(read(&workspace.path("kms.log"))).unwrap();
+    assert!(
+        log.contains(r#""Parameters":{"kms":["a2V5PTE="]}"#),
+        "{log}"
+    );
+    workspace
+        .skopos_with_env(
+            &env,
+            &copy_args(
+                &["--decryption-key", "provider:kms"],
+                "oci:enc:t",
+                "oci:dec:t",
+            ),
+        )
+        .assert_success();
+    assert_decrypted(&workspace.path("dec"), &image, "skopos");
+
+    let failures = [
+        (
+            vec!["--decryption-key", "provider:kms"],
+            "oci:enc:t",
+            "Error while running command: ",
+        ),
+        (
+            vec!["--encryption-key", "provider:down"],
+            "oci:src:t",
+            "Unable to finalize encryption: error while retrieving keyprovider protocol command output: Error while running command: ",
+        ),
+        (
+            vec!["--encryption-key", "provider:unconfigured"],
+            "oci:src:t",
+            "Unable to finalize encryption: no wrapped keys produced by encryption",
+        ),
+    ];
+    // Decrypting with a provider that fails: point "kms" at the failing script.
+    let failing_config = workspace.path("failing.json");
+    std::fs::write(
+        &failing_config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("kms.sh", "down.sh"),
+    )
+    .unwrap();
+    let failing_config = failing_config.display().to_string();
+    for (flags, source, expected) in failures {
+        let env = if flags[1] == "provider:kms" {
+            [("OCICRYPT_KEYPROVIDER_CONFIG", failing_config.as_str())]
+        } else {
+            env
+        };
+        let ours = workspace.skopos_with_env(&env, &copy_args(&flags, source, "oci:out:t"));
+        assert_one_line_failure(&ours, Some(1));
+        let message = skopeo_message(&ours.stderr);
+        assert!(message.contains(expected), "{flags:?}: {message}");
+        assert!(
+            message.ends_with("kms is down\\n: exit status 3\\n\\n")
+                || !expected.starts_with("Error"),
+            "{message}"
+        );
+        assert_nothing_written(&workspace.path("out"));
+        let _ = std::fs::remove_dir_all(workspace.path("out"));
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("comparing a key provider failure ({flags:?}) with skopeo 1.22.2"),
+            &env,
+            &copy_args(&flags, source, "oci:out:t"),
+        ) {
+            assert_eq!(skopeo_message(&theirs.stderr), message, "{flags:?}");
+            let _ = std::fs::remove_dir_all(workspace.path("out"));
+        }
+    }
+
+    // Encrypted by skopeo 1.22.2 through the same provider, decrypted by skopos, and back.
+    let what = "key provider encryption with skopeo 1.22.2";
+    if let Some(outcome) = workspace.skopeo_1_22(
+        what,
+        &env,
+        &copy_args(
+            &["--encryption-key", "provider:kms"],
+            "oci:src:t",
+            "oci:skopeo-enc:t",
+        ),
+    ) {
+        outcome.assert_success();
+        workspace
+            .skopos_with_env(
+                &env,
+                &copy_args(
+                    &["--decryption-key", "provider:kms"],
+                    "oci:skopeo-enc:t",
+                    "oci:dec2:t",
+                ),
+            )
+            .assert_success();
+        assert_decrypted(&workspace.path("dec2"), &image, "skopos");
+        workspace
+            .skopeo_1_22(
+                what,
+                &env,
+                &copy_args(
+                    &["--decryption-key", "provider:kms"],
+                    "oci:enc:t",
+                    "oci:skopeo-dec:t",
+                ),
+            )
+            .unwrap()
+            .assert_success();
+        assert_decrypted(&workspace.path("skopeo-dec"), &image, "skopeo");
+    }
+}
