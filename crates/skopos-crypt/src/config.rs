@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Result};
 use skopos_core::go_text::go_errno_text;
 
+use x509_cert::Certificate;
+
 use crate::keys::{PrivateKey, PublicKey};
 use crate::provider::{self, ProviderAttrs};
 
@@ -14,6 +16,8 @@ use crate::provider::{self, ProviderAttrs};
 pub struct EncryptConfig {
     /// `jwe:` public keys.
     pub jwe: Vec<PublicKey>,
+    /// `pkcs7:` certificates.
+    pub pkcs7: Vec<Certificate>,
     /// `provider:NAME[:VALUE]` parameters by provider name.
     pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
     /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
@@ -23,8 +27,10 @@ pub struct EncryptConfig {
 /// The keys tried on every encrypted layer.
 #[derive(Debug, Clone, Default)]
 pub struct DecryptConfig {
-    /// Private keys (JWE).
+    /// Private keys (JWE, and PKCS #7 with `certificates`).
     pub private_keys: Vec<PrivateKey>,
+    /// Certificates given as decryption keys: PKCS #7 recipients are found by them.
+    pub certificates: Vec<Certificate>,
     /// `provider:NAME[:VALUE]` parameters by provider name.
     pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
     /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
@@ -56,7 +62,14 @@ impl EncryptConfig {
                     config.jwe.push(key);
                 }
                 "provider" => provider::add_parameter(&mut config.provider_parameters, value),
-                "pgp" | "pkcs7" | "pkcs11" => {
+                "pkcs7" => {
+                    let data = read_file(value)
+                        .map_err(|e| anyhow!("Unable to read file: {}", open_error(value, &e)))?;
+                    let certificate = crate::pkcs7::parse_certificate(&data)
+                        .ok_or_else(|| anyhow!("File provided is not an x509 cert"))?;
+                    config.pkcs7.push(certificate);
+                }
+                "pgp" | "pkcs11" => {
                     bail!("{protocol} encryption keys are not supported by skopos yet")
                 }
                 _ => bail!("Provided protocol not recognized"),
@@ -87,6 +100,9 @@ impl DecryptConfig {
             };
             let path = parts[0];
             let data = read_file(path).map_err(|e| anyhow!("{}", open_error(path, &e)))?;
+            if let Some(certificate) = crate::pkcs7::parse_certificate(&data) {
+                config.certificates.push(certificate);
+            }
             if is_legacy_encrypted_pem(&data) {
                 match password {
                     None => bail!(": Missing password for encrypted private key"),

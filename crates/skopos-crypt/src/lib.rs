@@ -14,6 +14,7 @@ pub mod keys;
 pub mod layer;
 pub mod layer_cipher;
 pub mod options;
+pub mod pkcs7;
 pub mod provider;
 
 pub use config::{DecryptConfig, EncryptConfig};
