@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Context as _};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use skopos_copy::{
-    copy_image, BlobKind, CopyEvent, CopyOptions, ImageListSelection, NoProgress, ProgressSink,
-    SourcePolicy,
+    copy_image, BlobKind, CopyEvent, CopyOptions, ImageListSelection, LayerEncryptionOptions,
+    NoProgress, ProgressSink, SourcePolicy,
 };
 use skopos_core::compression::Compression;
 use skopos_core::media_type;
 use skopos_core::retry::{with_retry, RetryOptions};
 use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
+use skopos_crypt::{DecryptConfig, EncryptConfig};
 use skopos_policy::Policy;
 
 use crate::cli::RegistryFlags as _;
@@ -260,17 +261,29 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
     if args.dest_force_compress_format && args.dest_compress_format.is_none() {
         bail!("cannot use ForceCompressionFormat with undefined default compression format");
     }
+    if !args.encryption_key.is_empty() && !args.decryption_key.is_empty() {
+        bail!("--encryption-key and --decryption-key cannot be specified together");
+    }
     if !args.encrypt_layer.is_empty() && args.encryption_key.is_empty() {
         bail!("--encrypt-layer can only be used with --encryption-key");
     }
-    for (flag, given) in [
-        ("--encryption-key", !args.encryption_key.is_empty()),
-        ("--decryption-key", !args.decryption_key.is_empty()),
-    ] {
-        if given {
-            bail!("{flag} is not supported by skopos yet");
-        }
-    }
+    let encryption = if args.encryption_key.is_empty() {
+        None
+    } else {
+        let recipients = EncryptConfig::from_recipients(&args.encryption_key)
+            .map_err(|e| anyhow!("Invalid encryption keys: {e}"))?;
+        Some(LayerEncryptionOptions {
+            recipients: Arc::new(recipients),
+            layers: args.encrypt_layer.clone(),
+        })
+    };
+    let decryption = if args.decryption_key.is_empty() {
+        None
+    } else {
+        let keys = DecryptConfig::from_key_files(&args.decryption_key)
+            .map_err(|e| anyhow!("Invalid decryption keys: {e}"))?;
+        Some(Arc::new(keys))
+    };
     Ok(CopyOptions {
         image_list_selection,
         platform: global.wanted_platform(),
@@ -288,6 +301,8 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         source_name: String::new(),
         source_policy: None,
         signers: Vec::new(),
+        encryption,
+        decryption,
     })
 }
 

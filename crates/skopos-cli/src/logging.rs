@@ -106,8 +106,6 @@ pub fn format_line_with_fields(
     fields: &[(&str, String)],
     style: &LineStyle,
 ) -> String {
-    // logrus drops one trailing newline of the message.
-    let message = message.strip_suffix('\n').unwrap_or(message);
     let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     match style {
@@ -127,6 +125,9 @@ pub fn format_line_with_fields(
             line
         }
         LineStyle::Terminal { elapsed_seconds } => {
+            // logrus drops one trailing newline of the message in colored output only; the
+            // plain format quotes it (skopeo 1.22.2 prints ocicrypt's `…decryption:\n`).
+            let message = message.strip_suffix('\n').unwrap_or(message);
             let short: String = level.name().to_uppercase().chars().take(4).collect();
             let color = level.color();
             let mut line =

@@ -167,6 +167,8 @@ async fn sync(
         source_name: String::new(),
         source_policy: None,
         signers: Vec::new(),
+        encryption: None,
+        decryption: None,
     };
 
     let destination = &args.args[1];

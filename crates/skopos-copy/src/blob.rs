@@ -1,6 +1,7 @@
 //! One blob from source to destination: reuse check, streaming read, digest verification,
 //! compression changes, write.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,10 +12,13 @@ use async_compression::tokio::bufread::{XzEncoder, ZstdEncoder};
 use async_compression::Level;
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
-use skopos_core::manifest::CompressionUpdate;
+use skopos_core::manifest::{CompressionUpdate, CryptoUpdate};
 use skopos_core::{
     BlobInfo, BlobReader, Digest, ImageDestination, ImageSource, LayerCompression, Result,
     WrittenBlob,
+};
+use skopos_crypt::{
+    decrypt_layer, encrypt_layer, is_encrypted_media_type, DecryptConfig, EncryptConfig,
 };
 use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
@@ -49,6 +53,7 @@ pub(crate) struct LayerPlan {
 pub(crate) struct CopiedBlob {
     pub written: WrittenBlob,
     pub compression: CompressionUpdate,
+    pub crypto: CryptoUpdate,
     /// The digest of the uncompressed content, when it was asked for.
     pub diff_id: Option<Digest>,
 }
@@ -79,6 +84,22 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
     }
 }
 
+/// Encryption work for one layer (containers/image's decryption and encryption steps).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LayerCrypto {
+    /// Decrypt the layer with these keys; the map is its descriptor's annotations, which
+    /// carry its wrapped keys.
+    pub decrypt: Option<(Arc<DecryptConfig>, BTreeMap<String, String>)>,
+    /// Encrypt the layer for these recipients.
+    pub encrypt: Option<Arc<EncryptConfig>>,
+}
+
+impl LayerCrypto {
+    fn is_active(&self) -> bool {
+        self.decrypt.is_some() || self.encrypt.is_some()
+    }
+}
+
 /// Copy a layer (or, with `kind == Config`, a config blob, which is never transformed).
 pub(crate) async fn copy_blob(
     source: &dyn ImageSource,
@@ -86,6 +107,7 @@ pub(crate) async fn copy_blob(
     info: &BlobInfo,
     kind: BlobKind,
     plan: LayerPlan,
+    crypto: &LayerCrypto,
     progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
     progress.event(CopyEvent::BlobStarted {
@@ -93,28 +115,33 @@ pub(crate) async fn copy_blob(
         size: info.size,
         kind,
     });
-    if let Some(written) = destination
-        .try_reuse_blob(info)
-        .await
-        .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
-    {
-        tracing::debug!("Skipping blob {} (already present)", info.digest);
-        progress.event(CopyEvent::BlobSkipped {
-            digest: info.digest.clone(),
-            kind,
-            size: written.size,
-            mounted: written.mounted,
-        });
-        let diff_id = if plan.need_diff_id {
-            Some(diff_id_from_source(source, info).await?)
-        } else {
-            None
-        };
-        return Ok(CopiedBlob {
-            written,
-            compression: CompressionUpdate::Unchanged,
-            diff_id,
-        });
+    // As containers/image: an encrypted or decrypted layer is always read and written, never
+    // taken from what the destination has.
+    if !crypto.is_active() {
+        if let Some(written) = destination
+            .try_reuse_blob(info)
+            .await
+            .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
+        {
+            tracing::debug!("Skipping blob {} (already present)", info.digest);
+            progress.event(CopyEvent::BlobSkipped {
+                digest: info.digest.clone(),
+                kind,
+                size: written.size,
+                mounted: written.mounted,
+            });
+            let diff_id = if plan.need_diff_id {
+                Some(diff_id_from_source(source, info).await?)
+            } else {
+                None
+            };
+            return Ok(CopiedBlob {
+                written,
+                compression: CompressionUpdate::Unchanged,
+                crypto: CryptoUpdate::Unchanged,
+                diff_id,
+            });
+        }
     }
 
     let copy = BlobCopy {
@@ -123,6 +150,7 @@ pub(crate) async fn copy_blob(
         info,
         kind,
         plan,
+        crypto,
         progress,
     };
     let reading = || format!("reading blob {}", info.digest);
@@ -183,6 +211,7 @@ struct BlobCopy<'a> {
     info: &'a BlobInfo,
     kind: BlobKind,
     plan: LayerPlan,
+    crypto: &'a LayerCrypto,
     progress: &'a Arc<dyn ProgressSink>,
 }
 
@@ -278,12 +307,13 @@ impl BlobCopy<'_> {
         size: Option<u64>,
         resumed: u64,
     ) -> std::result::Result<CopiedBlob, (anyhow::Error, bool)> {
-        let (source, destination, info, kind, plan) = (
+        let (source, destination, info, kind, plan, crypto) = (
             self.source,
             self.destination,
             self.info,
             self.kind,
             self.plan,
+            self.crypto,
         );
         let size = size.or(info.size);
         let counted = ProgressReader {
@@ -302,11 +332,22 @@ impl BlobCopy<'_> {
             size,
         );
         let failed = |error: anyhow::Error| (error, summary.get().is_some());
-        let (detected, stream) = Compression::detect_in(verified)
+        let verified: BlobReader = Box::pin(verified);
+        let decrypting = crypto.decrypt.is_some();
+        let plain = match &crypto.decrypt {
+            Some((keys, annotations)) => decrypt_layer(verified, annotations, keys)
+                .with_context(|| format!("decrypting layer {}", info.digest))
+                .map_err(failed)?,
+            None => verified,
+        };
+        let (detected, stream) = Compression::detect_in(plain)
             .await
             .with_context(|| format!("reading blob {}", info.digest))
             .map_err(failed)?;
-        let transform = if kind == BlobKind::Config {
+        let transform = if kind == BlobKind::Config
+            || is_encrypted_media_type(&info.media_type) && !decrypting
+        {
+            // An encrypted layer kept encrypted is opaque: its compression cannot change.
             Transform::Keep
         } else {
             decide(&plan, detected)
@@ -317,54 +358,74 @@ impl BlobCopy<'_> {
             detected.map_or("none", Compression::name)
         );
 
+        // The bytes go out exactly as the source has them: the destination may check them
+        // against the source digest.
+        let unchanged_bytes = transform == Transform::Keep && !crypto.is_active();
         let mut diff_id = None;
-        let (written, compression) = match transform {
+        let mut uncompressed_summary = None;
+        let (output, compression): (BlobReader, _) = match transform {
             Transform::Keep => {
-                let w = destination
-                    .put_blob(Box::pin(stream), Some(info), kind == BlobKind::Config)
-                    .await;
-                if plan.need_diff_id && detected.is_none() {
+                if plan.need_diff_id && detected.is_none() && !decrypting {
                     diff_id = Some(info.digest.clone());
                 }
-                (w, CompressionUpdate::Unchanged)
+                (Box::pin(stream), CompressionUpdate::Unchanged)
             }
-            Transform::Decompress(from) => {
-                let w = destination
-                    .put_blob(decoder(from, stream), None, false)
-                    .await;
-                if let Ok(w) = &w {
-                    diff_id = Some(w.digest.clone());
-                }
-                (w, CompressionUpdate::Decompressed)
-            }
+            Transform::Decompress(from) => (decoder(from, stream), CompressionUpdate::Decompressed),
             Transform::Compress(to) => {
-                let w = destination
-                    .put_blob(
-                        encoder(to, plan.level, stream).map_err(failed)?,
-                        None,
-                        false,
-                    )
-                    .await;
-                diff_id = Some(info.digest.clone());
-                (w, CompressionUpdate::Compressed(to))
+                if !decrypting {
+                    diff_id = Some(info.digest.clone());
+                }
+                (
+                    encoder(to, plan.level, stream).map_err(failed)?,
+                    CompressionUpdate::Compressed(to),
+                )
             }
             Transform::Recompress { from, to } => {
                 let (decoded, uncompressed) =
                     DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
-                let w = destination
-                    .put_blob(
-                        encoder(to, plan.level, decoded).map_err(failed)?,
-                        None,
-                        false,
-                    )
-                    .await;
-                diff_id = uncompressed.get().map(|s| s.digest);
-                (w, CompressionUpdate::Compressed(to))
+                uncompressed_summary = Some(uncompressed);
+                (
+                    encoder(to, plan.level, decoded).map_err(failed)?,
+                    CompressionUpdate::Compressed(to),
+                )
             }
         };
-        let written = written
+        let (output, encryption) = match &crypto.encrypt {
+            Some(recipients) => {
+                let (encrypted, encryption) = encrypt_layer(output, recipients.clone());
+                (encrypted, Some(encryption))
+            }
+            None => (output, None),
+        };
+        let written = destination
+            .put_blob(
+                output,
+                unchanged_bytes.then_some(info),
+                unchanged_bytes && kind == BlobKind::Config,
+            )
+            .await
             .with_context(|| format!("copying blob {}", info.digest))
             .map_err(failed)?;
+        let crypto_update = match encryption {
+            Some(encryption) => CryptoUpdate::Encrypted(
+                encryption
+                    .annotations()
+                    .context("Unable to finalize encryption")
+                    .map_err(failed)?,
+            ),
+            None if decrypting => CryptoUpdate::Decrypted,
+            None => CryptoUpdate::Unchanged,
+        };
+        if let Some(summary) = uncompressed_summary {
+            diff_id = summary.get().map(|s| s.digest);
+        } else if crypto.encrypt.is_none()
+            && (transform == Transform::Keep && detected.is_none()
+                || matches!(transform, Transform::Decompress(_)))
+            && diff_id.is_none()
+        {
+            // What was written is the uncompressed layer itself.
+            diff_id = Some(written.digest.clone());
+        }
         if plan.need_diff_id && diff_id.is_none() {
             diff_id = Some(diff_id_from_source(source, info).await.map_err(failed)?);
         }
@@ -379,6 +440,7 @@ impl BlobCopy<'_> {
         Ok(CopiedBlob {
             written,
             compression,
+            crypto: crypto_update,
             diff_id,
         })
     }

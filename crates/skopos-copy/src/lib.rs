@@ -20,7 +20,8 @@ mod single;
 
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
-    CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,
+    CopyOptions, ImageListSelection, LayerEncryptionOptions, ManifestSigner, SourcePolicy,
+    DEFAULT_PARALLEL_BLOBS,
 };
 pub use referrers::{
     copy_referrers, discover_attachments, written_images, CopiedAttachments, Discovered,

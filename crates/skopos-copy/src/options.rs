@@ -6,6 +6,7 @@ use skopos_core::compression::Compression;
 use skopos_core::platform::Platform;
 use skopos_core::reference::DockerReference;
 use skopos_core::{Digest, ImageSource, Result};
+use skopos_crypt::{DecryptConfig, EncryptConfig};
 
 /// Which images of a manifest list to copy (`--multi-arch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +51,18 @@ pub struct CopyOptions {
     /// Signers adding a new signature to every manifest written (each image, and the
     /// list itself when a list is copied), after the copied signatures.
     pub signers: Vec<Arc<dyn ManifestSigner>>,
+    /// `--encryption-key` / `--encrypt-layer`: encrypt layers for these recipients.
+    pub encryption: Option<LayerEncryptionOptions>,
+    /// `--decryption-key`: decrypt encrypted layers with these keys.
+    pub decryption: Option<Arc<DecryptConfig>>,
+}
+
+/// Which layers to encrypt, and for whom.
+#[derive(Debug, Clone)]
+pub struct LayerEncryptionOptions {
+    pub recipients: Arc<EncryptConfig>,
+    /// Layer indices (negative ones count from the end); empty means every layer.
+    pub layers: Vec<i64>,
 }
 
 /// Makes a new signature for a manifest the copy wrote (`--sign-by` and friends). The
@@ -95,6 +108,8 @@ impl Default for CopyOptions {
             source_name: "the source".to_string(),
             source_policy: None,
             signers: Vec::new(),
+            encryption: None,
+            decryption: None,
         }
     }
 }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
-    self, AnyManifest, CompressionUpdate, ConversionInputs, LayerInfo, LayerUpdate, Manifest,
+    self, AnyManifest, CompressionUpdate, ConversionInputs, CryptoUpdate, LayerInfo, LayerUpdate,
+    Manifest,
 };
 use skopos_core::media_type::{self, is_list, is_schema1};
 use skopos_core::{BlobInfo, Digest, ImageDestination, ImageSource, Result};
+use skopos_crypt::is_encrypted_media_type;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerPlan};
+use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -112,11 +114,19 @@ impl Copier {
             }
         }
         let can_modify = signatures.is_empty() && !options.preserve_digests;
+        let layers = image.layers();
+        let source_encrypted = layers
+            .iter()
+            .any(|l| is_encrypted_media_type(&l.media_type));
+        // Encrypted layers, written or kept, need a manifest format that can describe them.
+        let requires_encryption =
+            options.encryption.is_some() || (source_encrypted && options.decryption.is_none());
         let candidates = manifest_candidates(
             &mime,
             self.destination.supported_manifest_types(),
             options.force_manifest_type,
             can_modify,
+            requires_encryption,
         )?;
         tracing::debug!(
             "Manifest has MIME type {mime}, ordered candidate list [{}]",
@@ -125,7 +135,6 @@ impl Copier {
         let need_diff_ids =
             is_schema1(&mime) && candidates.iter().any(|candidate| !is_schema1(candidate));
 
-        let layers = image.layers();
         // A source may hand out other blobs than the manifest names (containers-storage:
         // keeps layers uncompressed); the manifest then follows what was copied.
         let copy_infos: Vec<BlobInfo> = match self
@@ -162,7 +171,39 @@ impl Copier {
             .filter(|info| !image.can_change_layer_compression(&info.media_type))
             .map(|info| info.digest.clone())
             .collect();
-        let copied = self.copy_layers(copy_infos.clone(), plan, fixed).await?;
+        let cannot_modify_reason = if options.preserve_digests {
+            "Instructed to preserve digests"
+        } else {
+            "Would invalidate signatures"
+        };
+        let to_encrypt = match &options.encryption {
+            Some(encryption) => layers_to_encrypt(&encryption.layers, layers.len())?,
+            None => Vec::new(),
+        };
+        let mut crypto = Vec::with_capacity(layers.len());
+        for (index, (layer, info)) in layers.iter().zip(&copy_infos).enumerate() {
+            let mut step = LayerCrypto::default();
+            if is_encrypted_media_type(&info.media_type) {
+                if let Some(keys) = &options.decryption {
+                    if !can_modify {
+                        bail!("layer {} should be decrypted, but we can’t modify the manifest: {cannot_modify_reason}", info.digest);
+                    }
+                    step.decrypt =
+                        Some((keys.clone(), layer.annotations.clone().unwrap_or_default()));
+                }
+            } else if let Some(encryption) = &options.encryption {
+                if to_encrypt.contains(&index) {
+                    if !can_modify {
+                        bail!("layer {} should be encrypted, but we can’t modify the manifest: {cannot_modify_reason}", info.digest);
+                    }
+                    step.encrypt = Some(encryption.recipients.clone());
+                }
+            }
+            crypto.push(step);
+        }
+        let copied = self
+            .copy_layers(copy_infos.clone(), crypto, plan, fixed)
+            .await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
             .zip(&copy_infos)
@@ -187,13 +228,15 @@ impl Copier {
                     digest: c.written.digest.clone(),
                     size: c.written.size,
                     compression,
+                    crypto: c.crypto.clone(),
                 }
             })
             .collect();
-        let layers_changed = updates
-            .iter()
-            .zip(&layers)
-            .any(|(u, l)| u.digest != l.digest || u.compression != CompressionUpdate::Unchanged);
+        let layers_changed = updates.iter().zip(&layers).any(|(u, l)| {
+            u.digest != l.digest
+                || u.compression != CompressionUpdate::Unchanged
+                || u.crypto != CryptoUpdate::Unchanged
+        });
         let diff_ids: Option<Vec<Digest>> = if need_diff_ids {
             copy_infos
                 .iter()
@@ -264,6 +307,7 @@ impl Copier {
     async fn copy_layers(
         &self,
         infos: Vec<BlobInfo>,
+        crypto: Vec<LayerCrypto>,
         plan: LayerPlan,
         fixed: std::collections::HashSet<Digest>,
     ) -> Result<HashMap<Digest, CopiedBlob>> {
@@ -279,7 +323,7 @@ impl Copier {
         let mut tasks = Vec::new();
         // Set by a failed layer, so that no more layers are started.
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for info in infos {
+        for (info, crypto) in infos.into_iter().zip(crypto) {
             if !seen.insert(info.digest.clone()) {
                 continue;
             }
@@ -310,6 +354,7 @@ impl Copier {
                     &info,
                     BlobKind::Layer,
                     plan,
+                    &crypto,
                     &copier.progress,
                 )
                 .await
@@ -503,13 +548,30 @@ pub(crate) fn manifest_candidates(
     destination_types: Option<Vec<&'static str>>,
     forced: Option<&'static str>,
     can_modify: bool,
+    requires_encryption: bool,
 ) -> Result<Vec<String>> {
     let supported: Option<Vec<&str>> = match forced {
         Some(f) => Some(vec![f]),
         None => destination_types,
     };
-    let Some(supported) = supported else {
-        return Ok(vec![source_mime.to_string()]);
+    let supported = match (supported, requires_encryption) {
+        (None, false) => return Ok(vec![source_mime.to_string()]),
+        // Only OCI manifests describe encrypted layers.
+        (None, true) => vec![media_type::OCI_MANIFEST],
+        (Some(types), false) => types,
+        (Some(types), true) => {
+            let single: Vec<&str> = types.iter().copied().filter(|t| !is_list(t)).collect();
+            if !single.contains(&media_type::OCI_MANIFEST) {
+                if let Some(forced) = forced {
+                    bail!("encryption required together with format {forced}, which does not support encryption");
+                }
+                bail!(
+                    "encryption required but the destination only supports MIME types [{}], none of which support encryption",
+                    types.join(", ")
+                );
+            }
+            vec![media_type::OCI_MANIFEST]
+        }
     };
     if !can_modify {
         // As containers/image: no conversion is possible, so the manifest goes as it is and
@@ -535,6 +597,26 @@ pub(crate) fn manifest_candidates(
     Ok(ordered)
 }
 
+/// The layer indices `--encrypt-layer` selects among `count` layers (all when empty);
+/// negative indices count from the end, as containers/image reads them.
+fn layers_to_encrypt(wanted: &[i64], count: usize) -> Result<Vec<usize>> {
+    if wanted.is_empty() {
+        return Ok((0..count).collect());
+    }
+    let total = count as i64;
+    wanted
+        .iter()
+        .map(|&index| {
+            let resolved = if index < 0 { index + total } else { index };
+            if (0..total).contains(&resolved) {
+                Ok(resolved as usize)
+            } else {
+                Err(anyhow!("when choosing layers to encrypt, layer index {index} out of range ({count} layers exist)"))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,10 +629,11 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            false,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, false).unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
     }
 
@@ -561,6 +644,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            false,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
@@ -570,7 +654,7 @@ mod tests {
             DOCKER_V2_SCHEMA1_SIGNED,
             DOCKER_V2_LIST,
         ];
-        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true, false).unwrap();
         assert_eq!(
             c,
             vec![DOCKER_V2_SCHEMA2, DOCKER_V2_SCHEMA1_SIGNED, OCI_MANIFEST]
@@ -584,6 +668,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(DOCKER_V2_SCHEMA2),
             true,
+            false,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
@@ -595,6 +680,7 @@ mod tests {
             DOCKER_V2_SCHEMA2,
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(OCI_MANIFEST),
+            false,
             false,
         )
         .unwrap();

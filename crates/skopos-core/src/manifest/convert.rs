@@ -19,7 +19,7 @@ use super::schema1::{
     V1ContainerConfig,
 };
 use super::schema2::{Schema2, Schema2Descriptor};
-use super::{CompressionUpdate, LayerUpdate, NonImageArtifact, GZIPPED_EMPTY_LAYER};
+use super::{CompressionUpdate, CryptoUpdate, LayerUpdate, NonImageArtifact, GZIPPED_EMPTY_LAYER};
 
 /// The error containers/image gives for zstd layers headed for a Docker manifest.
 fn zstd_refusal(media_type: &str) -> anyhow::Error {
@@ -185,6 +185,7 @@ pub(crate) fn schema2_to_schema1(
                 digest: empty_digest.clone(),
                 size: GZIPPED_EMPTY_LAYER.len() as u64,
                 compression: CompressionUpdate::Unchanged,
+                crypto: CryptoUpdate::Unchanged,
             });
             empty_digest.clone()
         } else {

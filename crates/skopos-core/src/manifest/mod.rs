@@ -106,6 +106,22 @@ pub struct LayerUpdate {
     pub digest: Digest,
     pub size: u64,
     pub compression: CompressionUpdate,
+    /// Whether the layer was encrypted or decrypted on the way.
+    pub crypto: CryptoUpdate,
+}
+
+/// The encryption state of a copied layer, relative to the source layer (containers/image's
+/// `LayerCrypto`). Only OCI manifests carry encrypted layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CryptoUpdate {
+    /// As the source layer was.
+    #[default]
+    Unchanged,
+    /// Now encrypted; the descriptor gains these `org.opencontainers.image.enc.*`
+    /// annotations.
+    Encrypted(BTreeMap<String, String>),
+    /// Now decrypted: `+encrypted` and the encryption annotations go.
+    Decrypted,
 }
 
 /// The compression state of a copied layer, relative to the source layer.

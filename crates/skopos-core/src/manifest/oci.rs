@@ -13,7 +13,9 @@ use crate::Result;
 
 use super::go_compat::{base64_bytes, go_quote, is_empty_str, null_default};
 use super::variants::{updated_media_type, OCI_VARIANTS};
-use super::{validate_unambiguous, AllowedFields, CompressionUpdate, LayerInfo, LayerUpdate};
+use super::{
+    validate_unambiguous, AllowedFields, CompressionUpdate, CryptoUpdate, LayerInfo, LayerUpdate,
+};
 
 /// An OCI platform (`specs-go/v1.Platform`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -181,8 +183,12 @@ impl OciManifest {
             );
         }
         for (layer, update) in layers.iter_mut().zip(updates) {
-            let media_type =
-                updated_media_type(OCI_VARIANTS, &layer.media_type, update.compression).map_err(
+            let source_media_type = match update.crypto {
+                CryptoUpdate::Decrypted => decrypted_media_type(&layer.media_type)?,
+                _ => layer.media_type.clone(),
+            };
+            let mut media_type =
+                updated_media_type(OCI_VARIANTS, &source_media_type, update.compression).map_err(
                     |e| {
                         anyhow!(
                             "preparing updated manifest, layer {}: {e}",
@@ -190,6 +196,9 @@ impl OciManifest {
                         )
                     },
                 )?;
+            if let CryptoUpdate::Encrypted(_) = update.crypto {
+                media_type = encrypted_media_type(&media_type)?;
+            }
             // containers/image rebuilds each descriptor from the copied blob's info, which
             // carries URLs and annotations but not `data`, `platform` or `artifactType`; a
             // blob whose bytes were transformed on the way is a new blob, without either.
@@ -198,6 +207,15 @@ impl OciManifest {
             if update.compression == CompressionUpdate::Unchanged {
                 rebuilt.urls = std::mem::take(&mut layer.urls);
                 rebuilt.annotations = std::mem::take(&mut layer.annotations);
+            }
+            match &update.crypto {
+                CryptoUpdate::Unchanged => {}
+                CryptoUpdate::Encrypted(annotations) => rebuilt
+                    .annotations
+                    .extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                CryptoUpdate::Decrypted => rebuilt
+                    .annotations
+                    .retain(|k, _| !k.starts_with(ENCRYPTION_ANNOTATION_PREFIX)),
             }
             *layer = rebuilt;
         }
@@ -208,4 +226,43 @@ impl OciManifest {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(crate::gojson::to_vec(self)?)
     }
+}
+
+/// The prefix of every layer encryption annotation (`org.opencontainers.image.enc.keys.jwe`,
+/// `…enc.pubopts`, …); decryption drops them all.
+pub const ENCRYPTION_ANNOTATION_PREFIX: &str = "org.opencontainers.image.enc";
+
+/// The `+encrypted` variant of a layer media type (containers/image's
+/// `getEncryptedMediaType`).
+fn encrypted_media_type(media_type: &str) -> Result<String> {
+    let mut parts = media_type.split('+');
+    let base = parts.next().unwrap_or_default();
+    if parts.any(|p| p == "encrypted") {
+        bail!(
+            "preparing updated manifest: encryption specified but no counterpart for mediatype {}",
+            go_quote(media_type)
+        );
+    }
+    match base {
+        mt::DOCKER_LAYER | mt::OCI_LAYER | mt::OCI_LAYER_NONDISTRIBUTABLE => {
+            Ok(format!("{media_type}+encrypted"))
+        }
+        _ => bail!(
+            "preparing updated manifest: encryption specified but no counterpart for mediatype {}",
+            go_quote(media_type)
+        ),
+    }
+}
+
+/// A layer media type without its `+encrypted` suffix (`getDecryptedMediaType`).
+fn decrypted_media_type(media_type: &str) -> Result<String> {
+    media_type
+        .strip_suffix("+encrypted")
+        .map(str::to_string)
+        .ok_or_else(|| {
+            anyhow!(
+                "error preparing updated manifest: decryption specified but original mediatype is not encrypted: {}",
+                go_quote(media_type)
+            )
+        })
 }

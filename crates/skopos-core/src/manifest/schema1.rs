@@ -16,7 +16,7 @@ use crate::media_type as mt;
 use crate::Result;
 
 use super::go_compat::{compact_go, is_empty_str, is_false, null_default};
-use super::{validate_unambiguous, AllowedFields, LayerInfo, LayerUpdate};
+use super::{validate_unambiguous, AllowedFields, CryptoUpdate, LayerInfo, LayerUpdate};
 
 /// One `fsLayers` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +231,12 @@ impl Schema1Manifest {
 
     /// Replace the layer digests (base first) with those of the copied layers.
     pub fn update_layers(&mut self, updates: &[LayerUpdate]) -> Result<()> {
+        if let Some(update) = updates.iter().find(|u| u.crypto != CryptoUpdate::Unchanged) {
+            bail!(
+                "encryption change (for layer {}) is not supported in schema1 manifests",
+                super::go_compat::go_quote(&update.digest.to_string())
+            );
+        }
         let count = self.manifest.fs_layers.len();
         if count != updates.len() {
             bail!(

@@ -10,7 +10,9 @@ use crate::Result;
 
 use super::go_compat::{go_quote, null_default};
 use super::variants::{updated_media_type, SCHEMA2_VARIANTS};
-use super::{validate_unambiguous, AllowedFields, CompressionUpdate, LayerInfo, LayerUpdate};
+use super::{
+    validate_unambiguous, AllowedFields, CompressionUpdate, CryptoUpdate, LayerInfo, LayerUpdate,
+};
 
 /// A descriptor in a schema 2 manifest (and, with a platform, in a Docker manifest list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +109,12 @@ impl Schema2 {
 
     /// Replace the layers with their copied versions (`UpdateLayerInfos`).
     pub fn update_layers(&mut self, updates: &[LayerUpdate]) -> Result<()> {
+        if let Some(update) = updates.iter().find(|u| u.crypto != CryptoUpdate::Unchanged) {
+            bail!(
+                "encryption change (for layer {}) is not supported in schema2 manifests",
+                go_quote(&update.digest.to_string())
+            );
+        }
         let layers = self.layers.get_or_insert_with(Vec::new);
         if layers.len() != updates.len() {
             bail!(

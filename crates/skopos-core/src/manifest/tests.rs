@@ -67,6 +67,7 @@ fn updates(layers: &[(&str, u64)], compression: CompressionUpdate) -> Vec<LayerU
             digest: digest(hex),
             size: *size,
             compression,
+            crypto: CryptoUpdate::Unchanged,
         })
         .collect()
 }
