@@ -137,6 +137,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         remove_signatures: args.shared.remove_signatures,
         compression_format: None,
         compression_level: None,
+        force_compression_format: false,
         max_parallel_blobs: skopos_copy::DEFAULT_PARALLEL_BLOBS,
         destination_reference: None,
         destination_name: String::new(),

@@ -1,6 +1,7 @@
 //! One blob from source to destination: reuse check, streaming read, digest verification,
 //! compression changes, write.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use skopos_core::{
 };
 use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
+use crate::chunked::{self, ChunkedAnnotations};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::gzip::AdaptiveGzipEncoder;
 
@@ -41,6 +43,17 @@ pub(crate) struct LayerPlan {
     pub level: Option<i32>,
     /// The uncompressed digest is needed (conversion from schema 1).
     pub need_diff_id: bool,
+    /// `--dest-force-compress-format`: a blob the destination has already is reused only
+    /// when it is in `explicit_format` (by name or base variant).
+    pub force_format: bool,
+}
+
+/// The source layer being copied, with what its manifest says about it.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceLayer {
+    pub info: BlobInfo,
+    /// The manifest's annotations declare a table of contents: a zstd blob is zstd:chunked.
+    pub chunked: bool,
 }
 
 /// What happened to one blob.
@@ -50,6 +63,8 @@ pub(crate) struct CopiedBlob {
     pub compression: CompressionUpdate,
     /// The digest of the uncompressed content, when it was asked for.
     pub diff_id: Option<Digest>,
+    /// Annotations of the new compression (zstd:chunked's), for a changed blob.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What to do to a stream, decided once its first bytes are seen.
@@ -69,8 +84,12 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
         (LayerCompression::Compress, None) => {
             Transform::Compress(plan.explicit_format.unwrap_or(Compression::Gzip))
         }
+        // As containers/image: only when the wanted format is neither the detected one
+        // nor its base (a zstd:chunked blob is kept when zstd is asked for).
         (LayerCompression::Compress, Some(from)) => match plan.explicit_format {
-            Some(to) if to != from => Transform::Recompress { from, to },
+            Some(to) if to != from && to != from.base_variant() => {
+                Transform::Recompress { from, to }
+            }
             _ => Transform::Keep,
         },
         (LayerCompression::Decompress, Some(from)) => Transform::Decompress(from),
@@ -82,21 +101,31 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
 pub(crate) async fn copy_blob(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
-    info: &BlobInfo,
+    layer: &SourceLayer,
     kind: BlobKind,
     plan: LayerPlan,
     progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
+    let info = &layer.info;
     progress.event(CopyEvent::BlobStarted {
         digest: info.digest.clone(),
         size: info.size,
         kind,
     });
-    if let Some(written) = destination
-        .try_reuse_blob(info)
-        .await
-        .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
-    {
+    let reusable = !plan.force_format
+        || reuse_allowed(
+            plan.explicit_format,
+            skopos_core::manifest::declared_compression(&info.media_type),
+        );
+    let reused = if reusable {
+        destination
+            .try_reuse_blob(info)
+            .await
+            .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
+    } else {
+        None
+    };
+    if let Some(written) = reused {
         tracing::debug!("Skipping blob {} (already present)", info.digest);
         progress.event(CopyEvent::BlobSkipped {
             digest: info.digest.clone(),
@@ -111,6 +140,7 @@ pub(crate) async fn copy_blob(
             written,
             compression: CompressionUpdate::Unchanged,
             diff_id,
+            annotations: BTreeMap::new(),
         });
     }
 
@@ -130,6 +160,11 @@ pub(crate) async fn copy_blob(
     let (detected, stream) = Compression::detect_in(verified)
         .await
         .with_context(|| format!("reading blob {}", info.digest))?;
+    // containers/image: a zstd blob whose annotations name a TOC is zstd:chunked.
+    let detected = match detected {
+        Some(Compression::Zstd) if layer.chunked => Some(Compression::ZstdChunked),
+        other => other,
+    };
     let transform = if kind == BlobKind::Config {
         Transform::Keep
     } else {
@@ -142,6 +177,7 @@ pub(crate) async fn copy_blob(
     );
 
     let mut diff_id = None;
+    let mut annotations = ChunkedAnnotations::default();
     let (written, compression) = match transform {
         Transform::Keep => {
             let w = destination
@@ -162,18 +198,18 @@ pub(crate) async fn copy_blob(
             (w, CompressionUpdate::Decompressed)
         }
         Transform::Compress(to) => {
-            let w = destination
-                .put_blob(encoder(to, plan.level, stream)?, None, false)
-                .await;
+            let (encoded, chunked) = encoder(to, plan.level, stream)?;
+            annotations = chunked;
+            let w = destination.put_blob(encoded, None, false).await;
             diff_id = Some(info.digest.clone());
             (w, CompressionUpdate::Compressed(to))
         }
         Transform::Recompress { from, to } => {
             let (decoded, uncompressed) =
                 DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
-            let w = destination
-                .put_blob(encoder(to, plan.level, decoded)?, None, false)
-                .await;
+            let (encoded, chunked) = encoder(to, plan.level, decoded)?;
+            annotations = chunked;
+            let w = destination.put_blob(encoded, None, false).await;
             diff_id = uncompressed.get().map(|s| s.digest);
             (w, CompressionUpdate::Compressed(to))
         }
@@ -190,7 +226,22 @@ pub(crate) async fn copy_blob(
         written,
         compression,
         diff_id,
+        annotations: annotations.get().unwrap_or_default(),
     })
+}
+
+/// Whether a blob in `original` compression (as its media type declares it) may be reused
+/// when `--dest-force-compress-format` asks for `required` (containers/image's
+/// `CandidateCompressionMatchesReuseConditions`: by name or base variant; an uncompressed
+/// blob never matches).
+fn reuse_allowed(required: Option<Compression>, original: Option<Compression>) -> bool {
+    match (required, original) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(required), Some(original)) => {
+            required == original || required == original.base_variant()
+        }
+    }
 }
 
 /// The uncompressed digest of a source blob, by reading it again. Only schema 1 sources
@@ -220,13 +271,15 @@ fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) 
     from.decompressing(stream, STREAM_BUFFER)
 }
 
+/// `stream` compressed with `to`, and where the annotations of that compression will be
+/// (only zstd:chunked has any).
 fn encoder<R: AsyncRead + Send + Unpin + 'static>(
     to: Compression,
     level: Option<i32>,
     stream: R,
-) -> Result<BlobReader> {
+) -> Result<(BlobReader, ChunkedAnnotations)> {
     let quality = level.map(Level::Precise).unwrap_or(Level::Default);
-    Ok(match to {
+    let encoded: BlobReader = match to {
         // Reads whole 64 KiB blocks itself: no buffer in front.
         Compression::Gzip => Box::pin(AdaptiveGzipEncoder::new(stream, gzip_level(level)?)),
         Compression::Zstd => Box::pin(ZstdEncoder::with_quality(
@@ -237,10 +290,17 @@ fn encoder<R: AsyncRead + Send + Unpin + 'static>(
             BufReader::with_capacity(STREAM_BUFFER, stream),
             quality,
         )),
-        Compression::ZstdChunked | Compression::Bzip2 => {
+        Compression::ZstdChunked => {
+            return Ok(chunked::encode(
+                stream,
+                level.unwrap_or(skopos_chunked::DEFAULT_LEVEL),
+            ))
+        }
+        Compression::Bzip2 => {
             anyhow::bail!("compressing layers with {to} is not supported")
         }
-    })
+    };
+    Ok((encoded, ChunkedAnnotations::default()))
 }
 
 /// The gzip level to use: `--dest-compress-level` (checked to be 1–9 by the CLI) or gzip's
@@ -301,6 +361,7 @@ mod tests {
             explicit_format: explicit,
             level: None,
             need_diff_id: false,
+            force_format: false,
         }
     }
 
@@ -343,5 +404,33 @@ mod tests {
             ..plan(Compress, Some(Zstd))
         };
         assert_eq!(decide(&frozen, None), Transform::Keep);
+        // zstd:chunked: made from plain zstd, kept when zstd (its base) or itself is asked.
+        assert_eq!(
+            decide(&plan(Compress, Some(ZstdChunked)), Some(Zstd)),
+            Transform::Recompress {
+                from: Zstd,
+                to: ZstdChunked
+            }
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(Zstd)), Some(ZstdChunked)),
+            Transform::Keep
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(ZstdChunked)), Some(ZstdChunked)),
+            Transform::Keep
+        );
+    }
+
+    #[test]
+    fn forced_formats_reuse_only_blobs_in_that_format() {
+        use Compression::*;
+        assert!(reuse_allowed(None, None));
+        assert!(reuse_allowed(Some(Zstd), Some(Zstd)));
+        assert!(reuse_allowed(Some(Zstd), Some(ZstdChunked)));
+        // A zstd media type does not say the blob has a TOC.
+        assert!(!reuse_allowed(Some(ZstdChunked), Some(Zstd)));
+        assert!(!reuse_allowed(Some(Gzip), Some(Zstd)));
+        assert!(!reuse_allowed(Some(Gzip), None));
     }
 }

@@ -13,7 +13,7 @@ use skopos_core::{BlobInfo, Digest, ImageDestination, ImageSource, Result};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerPlan};
+use crate::blob::{copy_blob, CopiedBlob, LayerPlan, SourceLayer};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -155,8 +155,21 @@ impl Copier {
             explicit_format: options.compression_format,
             level: options.compression_level,
             need_diff_id: need_diff_ids,
+            force_format: options.force_compression_format,
         };
-        let copied = self.copy_layers(copy_infos.clone(), plan).await?;
+        let sources = copy_infos
+            .iter()
+            .zip(&layers)
+            .map(|(info, layer)| SourceLayer {
+                info: info.clone(),
+                chunked: info.digest == layer.digest
+                    && layer
+                        .annotations
+                        .as_ref()
+                        .is_some_and(skopos_chunked::has_toc_digest),
+            })
+            .collect();
+        let copied = self.copy_layers(sources, plan).await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
             .zip(&copy_infos)
@@ -181,6 +194,7 @@ impl Copier {
                     digest: c.written.digest.clone(),
                     size: c.written.size,
                     compression,
+                    annotations: c.annotations.clone(),
                 }
             })
             .collect();
@@ -257,7 +271,7 @@ impl Copier {
     /// Copy every distinct layer, several at once, keyed by source digest.
     async fn copy_layers(
         &self,
-        infos: Vec<BlobInfo>,
+        layers: Vec<SourceLayer>,
         plan: LayerPlan,
     ) -> Result<HashMap<Digest, CopiedBlob>> {
         let parallel = if self.source.has_thread_safe_get_blob()
@@ -272,8 +286,8 @@ impl Copier {
         let mut tasks = Vec::new();
         // Set by a failed layer, so that no more layers are started.
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for info in infos {
-            if !seen.insert(info.digest.clone()) {
+        for layer in layers {
+            if !seen.insert(layer.info.digest.clone()) {
                 continue;
             }
             let copier = self.clone();
@@ -296,14 +310,14 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
-                    &info,
+                    &layer,
                     BlobKind::Layer,
                     plan,
                     &copier.progress,
                 )
                 .await
                 .inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::SeqCst))?;
-                Ok::<_, anyhow::Error>((info.digest, copied))
+                Ok::<_, anyhow::Error>((layer.info.digest, copied))
             }));
         }
         let mut copied = HashMap::new();

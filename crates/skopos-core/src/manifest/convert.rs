@@ -185,6 +185,7 @@ pub(crate) fn schema2_to_schema1(
                 digest: empty_digest.clone(),
                 size: GZIPPED_EMPTY_LAYER.len() as u64,
                 compression: CompressionUpdate::Unchanged,
+                annotations: Default::default(),
             });
             empty_digest.clone()
         } else {
