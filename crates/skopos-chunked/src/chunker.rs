@@ -211,7 +211,7 @@ impl<R: Read> Chunker<R> {
                 end: true,
             });
         }
-        for index in 0..buffer.len() {
+        for (index, slot) in buffer.iter_mut().enumerate() {
             match self.holes.next()? {
                 Found::End => {
                     self.closed = true;
@@ -233,7 +233,7 @@ impl<R: Read> Chunker<R> {
                     });
                 }
                 Found::Byte(byte) => {
-                    buffer[index] = byte;
+                    *slot = byte;
                     self.written_out += 1;
                     self.rollsum.roll(byte);
                     if self.rollsum.on_split_with_bits(ROLLSUM_BITS) {
