@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use skopos_core::compression::Compression;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
     self, AnyManifest, CompressionUpdate, ConversionInputs, LayerInfo, LayerUpdate, Manifest,
@@ -117,6 +118,7 @@ impl Copier {
             self.destination.supported_manifest_types(),
             options.force_manifest_type,
             can_modify,
+            options.compression_format,
         )?;
         tracing::debug!(
             "Manifest has MIME type {mime}, ordered candidate list [{}]",
@@ -483,23 +485,69 @@ impl Copier {
     }
 }
 
+/// Manifest types a destination that accepts anything may get (containers/image's
+/// `allManifestMIMETypes`).
+const ANY_MANIFEST_TYPE: &[&str] = &[
+    media_type::OCI_MANIFEST,
+    media_type::DOCKER_V2_SCHEMA2,
+    media_type::DOCKER_V2_SCHEMA1_SIGNED,
+    media_type::DOCKER_V2_SCHEMA1,
+];
+
+/// Whether manifests of type `mime` can describe layers compressed with `compression`
+/// (containers/image's `MIMETypeSupportsCompressionAlgorithm`): gzip everywhere, zstd and
+/// zstd:chunked only in OCI manifests, bzip2 and xz nowhere.
+fn supports_compression(mime: &str, compression: Compression) -> bool {
+    match compression {
+        Compression::Gzip => true,
+        Compression::Zstd | Compression::ZstdChunked => mime == media_type::OCI_MANIFEST,
+        Compression::Bzip2 | Compression::Xz => false,
+    }
+}
+
 /// The manifest types to try, best first (containers/image's
 /// `determineManifestConversion`): the source's own type when the destination takes it,
 /// then Docker schema 2, then signed schema 1, then whatever else the destination lists.
-/// `--format` replaces the destination's list.
+/// `--format` replaces the destination's list. A requested `compression` that not every
+/// format can describe (anything but gzip) leaves only the types that can: zstd forces an
+/// OCI manifest.
 pub(crate) fn manifest_candidates(
     source_mime: &str,
     destination_types: Option<Vec<&'static str>>,
     forced: Option<&'static str>,
     can_modify: bool,
+    compression: Option<Compression>,
 ) -> Result<Vec<String>> {
-    let supported: Option<Vec<&str>> = match forced {
+    let restrictive = compression.filter(|c| *c != Compression::Gzip);
+    let declared: Option<Vec<&str>> = match forced {
         Some(f) => Some(vec![f]),
         None => destination_types,
     };
-    let Some(supported) = supported else {
-        return Ok(vec![source_mime.to_string()]);
+    let accepts_anything = declared.is_none();
+    let declared = match (declared, restrictive) {
+        (Some(declared), _) => declared,
+        (None, Some(_)) => ANY_MANIFEST_TYPE.to_vec(),
+        (None, None) => return Ok(vec![source_mime.to_string()]),
     };
+    let supported: Vec<&str> = declared
+        .iter()
+        .copied()
+        .filter(|t| restrictive.is_none_or(|c| supports_compression(t, c)))
+        .collect();
+    if let (true, Some(compression)) = (supported.is_empty(), restrictive) {
+        match forced {
+            Some(forced) => bail!(
+                "compression using {compression} required together with format {forced}, which does not support it"
+            ),
+            None if accepts_anything => bail!(
+                "compression using {compression} required, but none of the known manifest formats support it"
+            ),
+            None => bail!(
+                "compression using {compression} required but the destination only supports MIME types [{}], none of which support it",
+                declared.join(", ")
+            ),
+        }
+    }
     if !can_modify {
         // As containers/image: no conversion is possible, so the manifest goes as it is and
         // the destination takes it or says why not.
@@ -536,10 +584,11 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, None).unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
     }
 
@@ -550,6 +599,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
@@ -559,7 +609,7 @@ mod tests {
             DOCKER_V2_SCHEMA1_SIGNED,
             DOCKER_V2_LIST,
         ];
-        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true, None).unwrap();
         assert_eq!(
             c,
             vec![DOCKER_V2_SCHEMA2, DOCKER_V2_SCHEMA1_SIGNED, OCI_MANIFEST]
@@ -573,9 +623,46 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(DOCKER_V2_SCHEMA2),
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn zstd_takes_an_oci_manifest_and_bzip2_none() {
+        let oci_dest = || Some(vec![OCI_MANIFEST, OCI_INDEX]);
+        for zstd in [Compression::Zstd, Compression::ZstdChunked] {
+            let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(zstd)).unwrap();
+            assert_eq!(c, vec![OCI_MANIFEST]);
+            let c =
+                manifest_candidates(DOCKER_V2_SCHEMA2, oci_dest(), None, true, Some(zstd)).unwrap();
+            assert_eq!(c, vec![OCI_MANIFEST]);
+        }
+        let refused = |dest, forced, compression| {
+            manifest_candidates(OCI_MANIFEST, dest, forced, true, Some(compression))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(Some(vec![DOCKER_V2_SCHEMA2]), None, Compression::ZstdChunked),
+            "compression using zstd:chunked required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
+        );
+        assert_eq!(
+            refused(None, Some(DOCKER_V2_SCHEMA2), Compression::Zstd),
+            "compression using zstd required together with format application/vnd.docker.distribution.manifest.v2+json, which does not support it"
+        );
+        assert_eq!(
+            refused(None, None, Compression::Bzip2),
+            "compression using bzip2 required, but none of the known manifest formats support it"
+        );
+        assert_eq!(
+            refused(oci_dest(), None, Compression::Bzip2),
+            "compression using bzip2 required but the destination only supports MIME types [application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json], none of which support it"
+        );
+        let gzip =
+            manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(Compression::Gzip));
+        assert_eq!(gzip.unwrap(), vec![DOCKER_V2_SCHEMA2]);
     }
 
     #[test]
@@ -585,6 +672,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(OCI_MANIFEST),
             false,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);

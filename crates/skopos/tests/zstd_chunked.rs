@@ -854,3 +854,85 @@ fn force_compress_format_recompresses_what_would_be_reused() {
         );
     }
 }
+
+/// A layer that is not a tar cannot get a TOC: one line on stderr, exit 1, no image written
+/// (skopeo 1.22.2 fails the same way, with Go's `archive/tar: invalid tar header`).
+#[test]
+fn a_layer_that_is_not_a_tar_fails_with_one_line() {
+    let workspace = Workspace::new();
+    write_layout(&workspace.path("src"), &noise(3, 5000));
+    let outcome = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "--dest-compress-format",
+        "zstd:chunked",
+        "oci:src:latest",
+        "oci:out:t",
+    ]);
+    common::assert_one_line_failure(&outcome, Some(1));
+    assert!(
+        outcome.stderr.contains("archive/tar: invalid tar header"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!workspace.path("out/index.json").exists());
+}
+
+/// zstd:chunked (like zstd) can only be described by an OCI manifest: a Docker schema 2
+/// image copied with it gets one even where the layers stay as they are (`dir:`), and a
+/// destination that takes only Docker manifests refuses the copy before writing, as skopeo
+/// 1.22.2 does.
+#[test]
+fn zstd_chunked_forces_an_oci_manifest() {
+    let workspace = Workspace::new();
+    source_image(&workspace);
+    copy(
+        &workspace,
+        &["--format", "v2s2", "oci:src:latest", "dir:v2s2"],
+    );
+    for who in ["skopos", "skopeo-1.22"] {
+        let out = format!("dir:converted-{who}");
+        let args = [
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-compress-format",
+            "zstd:chunked",
+            "dir:v2s2",
+            out.as_str(),
+        ];
+        let outcome = match who {
+            "skopos" => workspace.skopos(&args),
+            _ => match workspace.skopeo_1_22(
+                "zstd:chunked manifest type compared with skopeo 1.22.2",
+                &[],
+                &args,
+            ) {
+                Some(outcome) => outcome,
+                None => continue,
+            },
+        };
+        outcome.assert_success();
+        let manifest = parse_json(&read(
+            &workspace.path(&out["dir:".len()..]).join("manifest.json"),
+        ));
+        assert_eq!(
+            manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+            "{who}"
+        );
+    }
+    let refused = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "--dest-compress-format",
+        "zstd:chunked",
+        "oci:src:latest",
+        "docker-archive:out.tar",
+    ]);
+    common::assert_one_line_failure(&refused, Some(1));
+    assert_eq!(
+        common::skopeo_message(&refused.stderr),
+        "compression using zstd:chunked required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
+    );
+    assert!(!workspace.path("out.tar").exists());
+}
