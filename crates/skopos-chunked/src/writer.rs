@@ -215,3 +215,83 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     }
     Ok(filled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = ::tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut header = ::tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn field(text: &str, index: usize) -> usize {
+        text.split(':').nth(index).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn the_blob_is_the_tar_in_zstd_with_a_toc_pointing_at_each_file() {
+        let tar = tar_of(&[("a", b"first"), ("empty", b""), ("b", b"second file")]);
+        let (blob, layer) = write_chunked(&tar[..], Vec::new(), 3).unwrap();
+        assert_eq!(zstd::decode_all(&blob[..]).unwrap(), tar);
+        let annotations = layer.annotations();
+        let position = &annotations[crate::TOC_POSITION_ANNOTATION];
+        let (offset, length) = (field(position, 0), field(position, 1));
+        let compressed = &blob[offset..offset + length];
+        assert_eq!(
+            layer.toc_digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(compressed)))
+        );
+        let toc: serde_json::Value =
+            serde_json::from_slice(&zstd::decode_all(compressed).unwrap()).unwrap();
+        let entries = toc["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        for (entry, contents) in entries.iter().zip([&b"first"[..], b"", b"second file"]) {
+            if contents.is_empty() {
+                assert!(entry.get("offset").is_none() && entry.get("digest").is_none());
+                continue;
+            }
+            let start = entry["offset"].as_u64().unwrap() as usize;
+            let end = entry["endOffset"].as_u64().unwrap() as usize;
+            assert_eq!(zstd::decode_all(&blob[start..end]).unwrap(), contents);
+            assert_eq!(
+                entry["digest"],
+                format!("sha256:{}", hex::encode(Sha256::digest(contents)))
+            );
+        }
+        assert_eq!(
+            entries[0]["modtime"].as_str().map(|t| t.starts_with("19")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn an_empty_stream_has_no_entries_and_bad_input_fails() {
+        let (blob, layer) = write_chunked(&b""[..], Vec::new(), 3).unwrap();
+        let position = layer.toc_position;
+        let (offset, length) = (field(&position, 0), field(&position, 1));
+        let toc = zstd::decode_all(&blob[offset..offset + length]).unwrap();
+        assert!(toc.starts_with(br#"{"version":1,"entries":null,"tarSplitDigest":"sha256:"#));
+        let error = write_chunked(&[7u8; 1024][..], Vec::new(), 3).unwrap_err();
+        assert_eq!(error.to_string(), "archive/tar: invalid tar header");
+        let mut duplicate = tar_of(&[("x", b"1"), ("./x", b"2")]);
+        let error = write_chunked(&duplicate[..], Vec::new(), 3).unwrap_err();
+        assert_eq!(error.to_string(), "duplicates of file paths not supported");
+        // A global PAX header is an entry Go's reader returns, and has no TOC type.
+        duplicate.truncate(0);
+        let mut builder = ::tar::Builder::new(duplicate);
+        let mut header = ::tar::Header::new_ustar();
+        header.set_entry_type(::tar::EntryType::XGlobalHeader);
+        header.set_size(0);
+        builder.append_data(&mut header, "g", &b""[..]).unwrap();
+        let error = write_chunked(&builder.into_inner().unwrap()[..], Vec::new(), 3).unwrap_err();
+        assert_eq!(error.to_string(), "unknown tarball type: 103");
+    }
+}
