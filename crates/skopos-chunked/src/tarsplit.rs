@@ -10,6 +10,9 @@ use serde::Serialize;
 /// tar-split's CRC-64 with Go's `crc64.ISO` table.
 pub(crate) const CRC64_ISO: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_GO_ISO);
 
+/// log2 of the tar-split encoder's window and match tables (1 MiB of history).
+const TAR_SPLIT_WINDOW_LOG: u32 = 20;
+
 /// `storage.Entry`, with its field order.
 #[derive(Serialize)]
 struct Entry<'a> {
@@ -54,6 +57,12 @@ impl TarSplitPacker {
     pub(crate) fn new(level: i32) -> io::Result<Self> {
         let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), level)?;
         encoder.include_checksum(true)?;
+        // The stream's size is unknown until the end, so libzstd would size its tables for
+        // the level's largest inputs (tens of MiB at level 10) and keep them for the whole
+        // layer next to the file frames' own; tar-split lines repeat within a few KiB.
+        encoder.set_parameter(zstd::zstd_safe::CParameter::WindowLog(TAR_SPLIT_WINDOW_LOG))?;
+        encoder.set_parameter(zstd::zstd_safe::CParameter::HashLog(TAR_SPLIT_WINDOW_LOG))?;
+        encoder.set_parameter(zstd::zstd_safe::CParameter::ChainLog(TAR_SPLIT_WINDOW_LOG))?;
         Ok(TarSplitPacker {
             encoder,
             uncompressed: 0,
