@@ -615,9 +615,8 @@ pub struct CopyArgs {
     )]
     pub dest_precompute_digests: bool,
 
-    // Never substituting a blob in another compression is what skopos always does (it keeps
-    // no blob-info cache), so this flag acts through its check in copy: it requires a format.
-    /// `--dest-force-compress-format`: only use blobs in `--dest-compress-format` (requires it).
+    /// `--dest-force-compress-format`: only use blobs in `--dest-compress-format` (requires
+    /// it): a blob the destination already has in another compression is not reused.
     #[arg(
         long,
         num_args = 0..=1,

@@ -236,9 +236,6 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
     };
     let compression_format = match args.dest_compress_format.as_deref() {
         None => None,
-        Some("zstd:chunked") => {
-            bail!("--dest-compress-format zstd:chunked is not supported by skopos yet")
-        }
         Some(name) => Some(Compression::from_name(name).ok_or_else(|| {
             anyhow!(
                 "cannot find compressor for {}",
@@ -292,6 +289,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         remove_signatures: args.shared.remove_signatures,
         compression_format,
         compression_level: args.dest_compress_level,
+        force_compression_format: args.dest_force_compress_format,
         max_parallel_blobs: match args.image_parallel_copies {
             None | Some(0) => skopos_copy::DEFAULT_PARALLEL_BLOBS,
             Some(n) => n as usize,

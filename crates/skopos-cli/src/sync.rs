@@ -161,6 +161,7 @@ async fn sync(
         remove_signatures: args.shared.remove_signatures,
         compression_format: None,
         compression_level: None,
+        force_compression_format: false,
         max_parallel_blobs: skopos_copy::DEFAULT_PARALLEL_BLOBS,
         destination_reference: None,
         destination_name: String::new(),

@@ -22,6 +22,7 @@ use skopos_crypt::{
 };
 use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
+use crate::chunked::{self, ChunkedAnnotations};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::gzip::AdaptiveGzipEncoder;
 use crate::partial::{KeepingReader, KeepingState, PartialFile, MIN_KEPT_SIZE};
@@ -46,6 +47,17 @@ pub(crate) struct LayerPlan {
     pub level: Option<i32>,
     /// The uncompressed digest is needed (conversion from schema 1).
     pub need_diff_id: bool,
+    /// `--dest-force-compress-format`: a blob the destination has already is reused only
+    /// when it is in `explicit_format` (by name or base variant).
+    pub force_format: bool,
+}
+
+/// The source layer being copied, with what its manifest says about it.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceLayer {
+    pub info: BlobInfo,
+    /// The manifest's annotations declare a table of contents: a zstd blob is zstd:chunked.
+    pub chunked: bool,
 }
 
 /// What happened to one blob.
@@ -56,6 +68,8 @@ pub(crate) struct CopiedBlob {
     pub crypto: CryptoUpdate,
     /// The digest of the uncompressed content, when it was asked for.
     pub diff_id: Option<Digest>,
+    /// Annotations of the new compression (zstd:chunked's), for a changed blob.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What to do to a stream, decided once its first bytes are seen.
@@ -75,8 +89,12 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
         (LayerCompression::Compress, None) => {
             Transform::Compress(plan.explicit_format.unwrap_or(Compression::Gzip))
         }
+        // As containers/image: only when the wanted format is neither the detected one
+        // nor its base (a zstd:chunked blob is kept when zstd is asked for).
         (LayerCompression::Compress, Some(from)) => match plan.explicit_format {
-            Some(to) if to != from => Transform::Recompress { from, to },
+            Some(to) if to != from && to != from.base_variant() => {
+                Transform::Recompress { from, to }
+            }
             _ => Transform::Keep,
         },
         (LayerCompression::Decompress, Some(from)) => Transform::Decompress(from),
@@ -104,20 +122,28 @@ impl LayerCrypto {
 pub(crate) async fn copy_blob(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
-    info: &BlobInfo,
+    layer: &SourceLayer,
     kind: BlobKind,
     plan: LayerPlan,
     crypto: &LayerCrypto,
     progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
+    let info = &layer.info;
     progress.event(CopyEvent::BlobStarted {
         digest: info.digest.clone(),
         size: info.size,
         kind,
     });
     // As containers/image: an encrypted or decrypted layer is always read and written, never
-    // taken from what the destination has.
-    if !crypto.is_active() {
+    // taken from what the destination has; with `--dest-force-compress-format`, only a blob
+    // in the asked-for compression is.
+    let reusable = !crypto.is_active()
+        && (!plan.force_format
+            || reuse_allowed(
+                plan.explicit_format,
+                skopos_core::manifest::declared_compression(&info.media_type),
+            ));
+    if reusable {
         if let Some(written) = destination
             .try_reuse_blob(info)
             .await
@@ -140,6 +166,7 @@ pub(crate) async fn copy_blob(
                 compression: CompressionUpdate::Unchanged,
                 crypto: CryptoUpdate::Unchanged,
                 diff_id,
+                annotations: BTreeMap::new(),
             });
         }
     }
@@ -148,6 +175,7 @@ pub(crate) async fn copy_blob(
         source,
         destination,
         info,
+        chunked: layer.chunked,
         kind,
         plan,
         crypto,
@@ -209,6 +237,8 @@ struct BlobCopy<'a> {
     source: &'a dyn ImageSource,
     destination: &'a dyn ImageDestination,
     info: &'a BlobInfo,
+    /// The source manifest names a table of contents: a zstd blob is zstd:chunked.
+    chunked: bool,
     kind: BlobKind,
     plan: LayerPlan,
     crypto: &'a LayerCrypto,
@@ -344,6 +374,11 @@ impl BlobCopy<'_> {
             .await
             .with_context(|| format!("reading blob {}", info.digest))
             .map_err(failed)?;
+        // containers/image: a zstd blob whose annotations name a TOC is zstd:chunked.
+        let detected = match detected {
+            Some(Compression::Zstd) if self.chunked => Some(Compression::ZstdChunked),
+            other => other,
+        };
         let transform = if kind == BlobKind::Config
             || is_encrypted_media_type(&info.media_type) && !decrypting
         {
@@ -363,6 +398,7 @@ impl BlobCopy<'_> {
         let unchanged_bytes = transform == Transform::Keep && !crypto.is_active();
         let mut diff_id = None;
         let mut uncompressed_summary = None;
+        let mut annotations = ChunkedAnnotations::default();
         let (output, compression): (BlobReader, _) = match transform {
             Transform::Keep => {
                 if plan.need_diff_id && detected.is_none() && !decrypting {
@@ -375,19 +411,17 @@ impl BlobCopy<'_> {
                 if !decrypting {
                     diff_id = Some(info.digest.clone());
                 }
-                (
-                    encoder(to, plan.level, stream).map_err(failed)?,
-                    CompressionUpdate::Compressed(to),
-                )
+                let (encoded, chunked) = encoder(to, plan.level, stream).map_err(failed)?;
+                annotations = chunked;
+                (encoded, CompressionUpdate::Compressed(to))
             }
             Transform::Recompress { from, to } => {
                 let (decoded, uncompressed) =
                     DigestingReader::new(decoder(from, stream), Algorithm::Sha256, None, None);
                 uncompressed_summary = Some(uncompressed);
-                (
-                    encoder(to, plan.level, decoded).map_err(failed)?,
-                    CompressionUpdate::Compressed(to),
-                )
+                let (encoded, chunked) = encoder(to, plan.level, decoded).map_err(failed)?;
+                annotations = chunked;
+                (encoded, CompressionUpdate::Compressed(to))
             }
         };
         let (output, encryption) = match &crypto.encrypt {
@@ -442,7 +476,22 @@ impl BlobCopy<'_> {
             compression,
             crypto: crypto_update,
             diff_id,
+            annotations: annotations.get().unwrap_or_default(),
         })
+    }
+}
+
+/// Whether a blob in `original` compression (as its media type declares it) may be reused
+/// when `--dest-force-compress-format` asks for `required` (containers/image's
+/// `CandidateCompressionMatchesReuseConditions`: by name or base variant; an uncompressed
+/// blob never matches).
+fn reuse_allowed(required: Option<Compression>, original: Option<Compression>) -> bool {
+    match (required, original) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(required), Some(original)) => {
+            required == original || required == original.base_variant()
+        }
     }
 }
 
@@ -473,13 +522,15 @@ fn decoder<R: AsyncRead + Send + Unpin + 'static>(from: Compression, stream: R) 
     from.decompressing(stream, STREAM_BUFFER)
 }
 
+/// `stream` compressed with `to`, and where the annotations of that compression will be
+/// (only zstd:chunked has any).
 fn encoder<R: AsyncRead + Send + Unpin + 'static>(
     to: Compression,
     level: Option<i32>,
     stream: R,
-) -> Result<BlobReader> {
+) -> Result<(BlobReader, ChunkedAnnotations)> {
     let quality = level.map(Level::Precise).unwrap_or(Level::Default);
-    Ok(match to {
+    let encoded: BlobReader = match to {
         // Reads whole 64 KiB blocks itself: no buffer in front.
         Compression::Gzip => Box::pin(AdaptiveGzipEncoder::new(stream, gzip_level(level)?)),
         Compression::Zstd => Box::pin(ZstdEncoder::with_quality(
@@ -490,10 +541,17 @@ fn encoder<R: AsyncRead + Send + Unpin + 'static>(
             BufReader::with_capacity(STREAM_BUFFER, stream),
             quality,
         )),
-        Compression::ZstdChunked | Compression::Bzip2 => {
+        Compression::ZstdChunked => {
+            return Ok(chunked::encode(
+                stream,
+                level.unwrap_or(skopos_chunked::DEFAULT_LEVEL),
+            ))
+        }
+        Compression::Bzip2 => {
             anyhow::bail!("compressing layers with {to} is not supported")
         }
-    })
+    };
+    Ok((encoded, ChunkedAnnotations::default()))
 }
 
 /// The gzip level to use: `--dest-compress-level` (checked to be 1–9 by the CLI) or gzip's
@@ -554,6 +612,7 @@ mod tests {
             explicit_format: explicit,
             level: None,
             need_diff_id: false,
+            force_format: false,
         }
     }
 
@@ -596,5 +655,33 @@ mod tests {
             ..plan(Compress, Some(Zstd))
         };
         assert_eq!(decide(&frozen, None), Transform::Keep);
+        // zstd:chunked: made from plain zstd, kept when zstd (its base) or itself is asked.
+        assert_eq!(
+            decide(&plan(Compress, Some(ZstdChunked)), Some(Zstd)),
+            Transform::Recompress {
+                from: Zstd,
+                to: ZstdChunked
+            }
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(Zstd)), Some(ZstdChunked)),
+            Transform::Keep
+        );
+        assert_eq!(
+            decide(&plan(Compress, Some(ZstdChunked)), Some(ZstdChunked)),
+            Transform::Keep
+        );
+    }
+
+    #[test]
+    fn forced_formats_reuse_only_blobs_in_that_format() {
+        use Compression::*;
+        assert!(reuse_allowed(None, None));
+        assert!(reuse_allowed(Some(Zstd), Some(Zstd)));
+        assert!(reuse_allowed(Some(Zstd), Some(ZstdChunked)));
+        // A zstd media type does not say the blob has a TOC.
+        assert!(!reuse_allowed(Some(ZstdChunked), Some(Zstd)));
+        assert!(!reuse_allowed(Some(Gzip), Some(Zstd)));
+        assert!(!reuse_allowed(Some(Gzip), None));
     }
 }

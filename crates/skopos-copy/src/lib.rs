@@ -9,6 +9,7 @@
 //! [`CopyEvent`]s; the caller decides how they look.
 
 mod blob;
+mod chunked;
 mod events;
 mod gzip;
 mod list;

@@ -37,6 +37,9 @@ pub struct CopyOptions {
     pub compression_format: Option<Compression>,
     /// `--dest-compress-level`.
     pub compression_level: Option<i32>,
+    /// `--dest-force-compress-format`: blobs the destination already has are reused only
+    /// when they are in `compression_format`.
+    pub force_compression_format: bool,
     /// `--image-parallel-copies`: layers copied at once.
     pub max_parallel_blobs: usize,
     /// The destination's docker reference, for manifest formats that embed one.
@@ -102,6 +105,7 @@ impl Default for CopyOptions {
             remove_signatures: false,
             compression_format: None,
             compression_level: None,
+            force_compression_format: false,
             max_parallel_blobs: DEFAULT_PARALLEL_BLOBS,
             destination_reference: None,
             destination_name: "the destination".to_string(),

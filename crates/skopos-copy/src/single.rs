@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use skopos_core::compression::Compression;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
     self, AnyManifest, CompressionUpdate, ConversionInputs, CryptoUpdate, LayerInfo, LayerUpdate,
@@ -15,7 +16,7 @@ use skopos_crypt::is_encrypted_media_type;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan};
+use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SourceLayer};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -126,6 +127,7 @@ impl Copier {
             self.destination.supported_manifest_types(),
             options.force_manifest_type,
             can_modify,
+            options.compression_format,
             requires_encryption,
         )?;
         tracing::debug!(
@@ -164,6 +166,7 @@ impl Copier {
             explicit_format: options.compression_format,
             level: options.compression_level,
             need_diff_id: need_diff_ids,
+            force_format: options.force_compression_format,
         };
         // Layers whose compression may not change (an artifact's, unknown types) go as they are.
         let fixed: std::collections::HashSet<Digest> = copy_infos
@@ -201,9 +204,19 @@ impl Copier {
             }
             crypto.push(step);
         }
-        let copied = self
-            .copy_layers(copy_infos.clone(), crypto, plan, fixed)
-            .await?;
+        let sources = copy_infos
+            .iter()
+            .zip(&layers)
+            .map(|(info, layer)| SourceLayer {
+                info: info.clone(),
+                chunked: info.digest == layer.digest
+                    && layer
+                        .annotations
+                        .as_ref()
+                        .is_some_and(skopos_chunked::has_toc_digest),
+            })
+            .collect();
+        let copied = self.copy_layers(sources, crypto, plan, fixed).await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
             .zip(&copy_infos)
@@ -229,6 +242,7 @@ impl Copier {
                     size: c.written.size,
                     compression,
                     crypto: c.crypto.clone(),
+                    annotations: c.annotations.clone(),
                 }
             })
             .collect();
@@ -306,7 +320,7 @@ impl Copier {
     /// Copy every distinct layer, several at once, keyed by source digest.
     async fn copy_layers(
         &self,
-        infos: Vec<BlobInfo>,
+        layers: Vec<SourceLayer>,
         crypto: Vec<LayerCrypto>,
         plan: LayerPlan,
         fixed: std::collections::HashSet<Digest>,
@@ -323,8 +337,8 @@ impl Copier {
         let mut tasks = Vec::new();
         // Set by a failed layer, so that no more layers are started.
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for (info, crypto) in infos.into_iter().zip(crypto) {
-            if !seen.insert(info.digest.clone()) {
+        for (layer, crypto) in layers.into_iter().zip(crypto) {
+            if !seen.insert(layer.info.digest.clone()) {
                 continue;
             }
             let copier = self.clone();
@@ -341,7 +355,7 @@ impl Copier {
             }
             let failed = failed.clone();
             let plan = LayerPlan {
-                can_modify: plan.can_modify && !fixed.contains(&info.digest),
+                can_modify: plan.can_modify && !fixed.contains(&layer.info.digest),
                 ..plan
             };
             // Spawned, not joined in place: each layer's hashing and (de)compression
@@ -351,7 +365,7 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
-                    &info,
+                    &layer,
                     BlobKind::Layer,
                     plan,
                     &crypto,
@@ -359,7 +373,7 @@ impl Copier {
                 )
                 .await
                 .inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::SeqCst))?;
-                Ok::<_, anyhow::Error>((info.digest, copied))
+                Ok::<_, anyhow::Error>((layer.info.digest, copied))
             }));
         }
         let mut copied = HashMap::new();
@@ -539,40 +553,85 @@ impl Copier {
     }
 }
 
+/// Manifest types a destination that accepts anything may get (containers/image's
+/// `allManifestMIMETypes`).
+const ANY_MANIFEST_TYPE: &[&str] = &[
+    media_type::OCI_MANIFEST,
+    media_type::DOCKER_V2_SCHEMA2,
+    media_type::DOCKER_V2_SCHEMA1_SIGNED,
+    media_type::DOCKER_V2_SCHEMA1,
+];
+
+/// Whether manifests of type `mime` can describe layers compressed with `compression`
+/// (containers/image's `MIMETypeSupportsCompressionAlgorithm`): gzip everywhere, zstd and
+/// zstd:chunked only in OCI manifests, bzip2 and xz nowhere.
+fn supports_compression(mime: &str, compression: Compression) -> bool {
+    match compression {
+        Compression::Gzip => true,
+        Compression::Zstd | Compression::ZstdChunked => mime == media_type::OCI_MANIFEST,
+        Compression::Bzip2 | Compression::Xz => false,
+    }
+}
+
 /// The manifest types to try, best first (containers/image's
 /// `determineManifestConversion`): the source's own type when the destination takes it,
 /// then Docker schema 2, then signed schema 1, then whatever else the destination lists.
-/// `--format` replaces the destination's list.
+/// `--format` replaces the destination's list. A requested `compression` that not every
+/// format can describe (anything but gzip) leaves only the types that can: zstd forces an
+/// OCI manifest.
 pub(crate) fn manifest_candidates(
     source_mime: &str,
     destination_types: Option<Vec<&'static str>>,
     forced: Option<&'static str>,
     can_modify: bool,
+    compression: Option<Compression>,
     requires_encryption: bool,
 ) -> Result<Vec<String>> {
-    let supported: Option<Vec<&str>> = match forced {
+    let restrictive = compression.filter(|c| *c != Compression::Gzip);
+    let declared: Option<Vec<&str>> = match forced {
         Some(f) => Some(vec![f]),
         None => destination_types,
     };
-    let supported = match (supported, requires_encryption) {
-        (None, false) => return Ok(vec![source_mime.to_string()]),
-        // Only OCI manifests describe encrypted layers.
-        (None, true) => vec![media_type::OCI_MANIFEST],
-        (Some(types), false) => types,
-        (Some(types), true) => {
-            let single: Vec<&str> = types.iter().copied().filter(|t| !is_list(t)).collect();
-            if !single.contains(&media_type::OCI_MANIFEST) {
-                if let Some(forced) = forced {
-                    bail!("encryption required together with format {forced}, which does not support encryption");
-                }
-                bail!(
-                    "encryption required but the destination only supports MIME types [{}], none of which support encryption",
-                    types.join(", ")
-                );
-            }
-            vec![media_type::OCI_MANIFEST]
-        }
+    let accepts_anything = declared.is_none();
+    let declared = match (declared, restrictive, requires_encryption) {
+        (Some(declared), _, _) => declared,
+        (None, None, false) => return Ok(vec![source_mime.to_string()]),
+        (None, _, _) => ANY_MANIFEST_TYPE.to_vec(),
     };
+    // Only OCI manifests describe encrypted layers.
+    let declared = if requires_encryption {
+        if !declared.contains(&media_type::OCI_MANIFEST) {
+            if let Some(forced) = forced {
+                bail!("encryption required together with format {forced}, which does not support encryption");
+            }
+            bail!(
+                "encryption required but the destination only supports MIME types [{}], none of which support encryption",
+                declared.join(", ")
+            );
+        }
+        vec![media_type::OCI_MANIFEST]
+    } else {
+        declared
+    };
+    let supported: Vec<&str> = declared
+        .iter()
+        .copied()
+        .filter(|t| restrictive.is_none_or(|c| supports_compression(t, c)))
+        .collect();
+    if let (true, Some(compression)) = (supported.is_empty(), restrictive) {
+        match forced {
+            Some(forced) => bail!(
+                "compression using {compression} required together with format {forced}, which does not support it"
+            ),
+            None if accepts_anything => bail!(
+                "compression using {compression} required, but none of the known manifest formats support it"
+            ),
+            None => bail!(
+                "compression using {compression} required but the destination only supports MIME types [{}], none of which support it",
+                declared.join(", ")
+            ),
+        }
+    }
     if !can_modify {
         // As containers/image: no conversion is possible, so the manifest goes as it is and
         // the destination takes it or says why not.
@@ -629,11 +688,12 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
             false,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, false).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, None, false).unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
     }
 
@@ -644,6 +704,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
             false,
         )
         .unwrap();
@@ -654,7 +715,8 @@ mod tests {
             DOCKER_V2_SCHEMA1_SIGNED,
             DOCKER_V2_LIST,
         ];
-        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true, false).unwrap();
+        let c =
+            manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true, None, false).unwrap();
         assert_eq!(
             c,
             vec![DOCKER_V2_SCHEMA2, DOCKER_V2_SCHEMA1_SIGNED, OCI_MANIFEST]
@@ -668,10 +730,55 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(DOCKER_V2_SCHEMA2),
             true,
+            None,
             false,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn zstd_takes_an_oci_manifest_and_bzip2_none() {
+        let oci_dest = || Some(vec![OCI_MANIFEST, OCI_INDEX]);
+        for zstd in [Compression::Zstd, Compression::ZstdChunked] {
+            let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(zstd), false)
+                .unwrap();
+            assert_eq!(c, vec![OCI_MANIFEST]);
+            let c =
+                manifest_candidates(DOCKER_V2_SCHEMA2, oci_dest(), None, true, Some(zstd), false)
+                    .unwrap();
+            assert_eq!(c, vec![OCI_MANIFEST]);
+        }
+        let refused = |dest, forced, compression| {
+            manifest_candidates(OCI_MANIFEST, dest, forced, true, Some(compression), false)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(Some(vec![DOCKER_V2_SCHEMA2]), None, Compression::ZstdChunked),
+            "compression using zstd:chunked required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
+        );
+        assert_eq!(
+            refused(None, Some(DOCKER_V2_SCHEMA2), Compression::Zstd),
+            "compression using zstd required together with format application/vnd.docker.distribution.manifest.v2+json, which does not support it"
+        );
+        assert_eq!(
+            refused(None, None, Compression::Bzip2),
+            "compression using bzip2 required, but none of the known manifest formats support it"
+        );
+        assert_eq!(
+            refused(oci_dest(), None, Compression::Bzip2),
+            "compression using bzip2 required but the destination only supports MIME types [application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json], none of which support it"
+        );
+        let gzip = manifest_candidates(
+            DOCKER_V2_SCHEMA2,
+            None,
+            None,
+            true,
+            Some(Compression::Gzip),
+            false,
+        );
+        assert_eq!(gzip.unwrap(), vec![DOCKER_V2_SCHEMA2]);
     }
 
     #[test]
@@ -681,6 +788,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(OCI_MANIFEST),
             false,
+            None,
             false,
         )
         .unwrap();

@@ -71,6 +71,15 @@ impl Compression {
         }
     }
 
+    /// The format this one is a variant of (zstd for zstd:chunked), as containers/image's
+    /// `BaseVariantName`; itself for the others.
+    pub fn base_variant(self) -> Compression {
+        match self {
+            Compression::ZstdChunked => Compression::Zstd,
+            other => other,
+        }
+    }
+
     /// Parse a `--dest-compress-format` value.
     pub fn from_name(name: &str) -> Option<Compression> {
         Some(match name {

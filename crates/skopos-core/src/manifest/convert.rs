@@ -186,6 +186,7 @@ pub(crate) fn schema2_to_schema1(
                 size: GZIPPED_EMPTY_LAYER.len() as u64,
                 compression: CompressionUpdate::Unchanged,
                 crypto: CryptoUpdate::Unchanged,
+                annotations: Default::default(),
             });
             empty_digest.clone()
         } else {

@@ -71,6 +71,11 @@ pub fn gzipped_empty_layer_digest() -> Digest {
 #[error("unsupported image-specific operation on artifact with type {}", go_compat::go_quote(.0))]
 pub struct NonImageArtifact(pub String);
 
+/// The compression a layer media type declares (`None` = uncompressed or unknown).
+pub fn declared_compression(media_type: &str) -> Option<Compression> {
+    variants::declared_compression(media_type)
+}
+
 /// A layer as a manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerInfo {
@@ -108,6 +113,9 @@ pub struct LayerUpdate {
     pub compression: CompressionUpdate,
     /// Whether the layer was encrypted or decrypted on the way.
     pub crypto: CryptoUpdate,
+    /// The annotations the new compression gives a changed layer (zstd:chunked's TOC
+    /// digest and positions); a layer whose bytes changed keeps none of its old ones.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// The encryption state of a copied layer, relative to the source layer (containers/image's

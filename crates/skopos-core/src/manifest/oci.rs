@@ -207,6 +207,8 @@ impl OciManifest {
             if update.compression == CompressionUpdate::Unchanged {
                 rebuilt.urls = std::mem::take(&mut layer.urls);
                 rebuilt.annotations = std::mem::take(&mut layer.annotations);
+            } else {
+                rebuilt.annotations = update.annotations.clone();
             }
             match &update.crypto {
                 CryptoUpdate::Unchanged => {}

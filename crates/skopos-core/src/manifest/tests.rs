@@ -68,6 +68,7 @@ fn updates(layers: &[(&str, u64)], compression: CompressionUpdate) -> Vec<LayerU
             size: *size,
             compression,
             crypto: CryptoUpdate::Unchanged,
+            annotations: Default::default(),
         })
         .collect()
 }
@@ -363,6 +364,30 @@ fn layer_updates_change_media_types() {
             .contains("zstd compression is not supported"),
         "{err}"
     );
+}
+
+/// A recompressed layer carries the annotations of its new compression and none of its old
+/// ones (containers/image's `updateCompressionEdits` after `bpcRecompressCompressed`).
+#[test]
+fn recompressed_layers_take_the_new_compression_annotations() {
+    let m = image(OCI);
+    let mut chunked = updates(
+        &ZSTD_LAYERS,
+        CompressionUpdate::Compressed(Compression::ZstdChunked),
+    );
+    chunked[0].annotations = BTreeMap::from([(
+        "io.github.containers.zstd-chunked.manifest-checksum".to_string(),
+        "sha256:00".to_string(),
+    )]);
+    let inputs = ConversionInputs {
+        layers: Some(&chunked),
+        ..Default::default()
+    };
+    let converted = image(&m.convert(mt::OCI_MANIFEST, &inputs).unwrap());
+    let layers = converted.layers();
+    assert_eq!(layers[0].media_type, mt::OCI_LAYER_ZSTD);
+    assert_eq!(layers[0].annotations, Some(chunked[0].annotations.clone()));
+    assert_eq!(layers[1].annotations, None);
 }
 
 #[test]
