@@ -13,8 +13,20 @@ pub use destination::DockerDestination;
 pub use source::DockerSource;
 
 use skopos_config::auth::Environment;
+use skopos_core::blob_info_cache::BlobLocation;
 use skopos_core::reference::DockerReference;
 use skopos_core::{Result, SystemContext};
+
+/// Where the blob-info cache records blobs of `reference`'s repository, as containers/image
+/// records them: transport `docker`, the registry host as scope (blobs can be mounted
+/// across it), the repository's full name as location.
+pub fn blob_location(reference: &DockerReference) -> BlobLocation {
+    BlobLocation {
+        transport: "docker".to_string(),
+        scope: reference.domain().to_string(),
+        location: reference.name(),
+    }
+}
 
 /// The tags of `reference`'s repository (`skopos list-tags docker://…`), following the
 /// registry's pagination.
