@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rusqlite::{params, Connection, OptionalExtension as _, Transaction, TransactionBehavior};
-use skopos_core::blob_info_cache::{BlobInfoCache, BlobLocation, ReuseCandidate};
+use skopos_core::blob_info_cache::{BlobFact, BlobInfoCache, BlobLocation, ReuseCandidate};
 use skopos_core::Digest;
 
 /// How long to wait for another process's transaction (go-sqlite3's default).
@@ -59,6 +59,9 @@ const GO_SQLITE_TIME: &str = "%Y-%m-%d %H:%M:%S%.f%:z";
 #[derive(Debug)]
 pub struct SqliteCache {
     connection: Mutex<Connection>,
+    /// Recorded facts not written yet: each transaction on the file is a full sync, so a
+    /// copy's facts are written together.
+    pending: Mutex<Vec<BlobFact>>,
 }
 
 impl SqliteCache {
@@ -99,6 +102,7 @@ impl SqliteCache {
         }
         Ok(SqliteCache {
             connection: Mutex::new(connection),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -109,13 +113,12 @@ impl SqliteCache {
         what: &str,
         body: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Option<T> {
-        let mut connection = match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        let mut connection = lock(&self.connection);
         let result = connection
             .transaction_with_behavior(TransactionBehavior::Exclusive)
             .and_then(|tx| {
+                write_facts(&tx, &pending)?;
                 let value = body(&tx)?;
                 tx.commit()?;
                 Ok(value)
@@ -128,6 +131,45 @@ impl SqliteCache {
             }
         }
     }
+}
+
+impl Drop for SqliteCache {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// A mutex's value; a panic elsewhere while holding it leaves nothing half-done here.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Write `facts` in `tx`.
+fn write_facts(tx: &Transaction<'_>, facts: &[BlobFact]) -> rusqlite::Result<()> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().format(GO_SQLITE_TIME).to_string();
+    for fact in facts {
+        match fact {
+            BlobFact::UncompressedPair { any, uncompressed } => tx.execute(
+                "INSERT OR REPLACE INTO DigestUncompressedPairs(anyDigest, uncompressedDigest) VALUES (?, ?)",
+                [any.to_string(), uncompressed.to_string()],
+            )?,
+            BlobFact::Compressor { digest, compressor } => tx.execute(
+                "INSERT OR REPLACE INTO DigestCompressors(digest, compressor) VALUES (?, ?)",
+                [digest.to_string(), compressor.to_string()],
+            )?,
+            BlobFact::KnownLocation { location, digest } => tx.execute(
+                "INSERT OR REPLACE INTO KnownLocations(transport, scope, digest, location, time) VALUES (?, ?, ?, ?, ?)",
+                params![location.transport, location.scope, digest.to_string(), location.location, now],
+            )?,
+        };
+    }
+    Ok(())
 }
 
 fn uncompressed_in(tx: &Transaction<'_>, any: &Digest) -> rusqlite::Result<Option<Digest>> {
@@ -220,32 +262,14 @@ impl BlobInfoCache for SqliteCache {
         .flatten()
     }
 
-    fn record_uncompressed_pair(&self, any: &Digest, uncompressed: &Digest) {
-        self.transaction("recording an uncompressed digest", |tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO DigestUncompressedPairs(anyDigest, uncompressedDigest) VALUES (?, ?)",
-                [any.to_string(), uncompressed.to_string()],
-            )
-        });
+    fn record(&self, facts: &[BlobFact]) {
+        lock(&self.pending).extend_from_slice(facts);
     }
 
-    fn record_compressor(&self, digest: &Digest, compressor: &str) {
-        self.transaction("recording a compressor", |tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO DigestCompressors(digest, compressor) VALUES (?, ?)",
-                [digest.to_string(), compressor.to_string()],
-            )
-        });
-    }
-
-    fn record_known_location(&self, location: &BlobLocation, digest: &Digest) {
-        let now = Utc::now().format(GO_SQLITE_TIME).to_string();
-        self.transaction("recording a known location", |tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO KnownLocations(transport, scope, digest, location, time) VALUES (?, ?, ?, ?, ?)",
-                params![location.transport, location.scope, digest.to_string(), location.location, now],
-            )
-        });
+    fn flush(&self) {
+        if !lock(&self.pending).is_empty() {
+            self.transaction("recording blob facts", |_| Ok(()));
+        }
     }
 
     fn candidates(
@@ -330,12 +354,26 @@ mod tests {
         }
     }
 
+    fn pair(any: &Digest, uncompressed: &Digest) -> BlobFact {
+        BlobFact::UncompressedPair {
+            any: any.clone(),
+            uncompressed: uncompressed.clone(),
+        }
+    }
+
+    fn seen_at(repository: &str, digest: &Digest) -> BlobFact {
+        BlobFact::KnownLocation {
+            location: registry(repository),
+            digest: digest.clone(),
+        }
+    }
+
     #[test]
     fn uncompressed_digests_are_found_both_ways() {
         let cache = SqliteCache::in_memory();
         let (gzip, plain) = (digest(1), digest(2));
         assert_eq!(cache.uncompressed_digest(&gzip), None);
-        cache.record_uncompressed_pair(&gzip, &plain);
+        cache.record(&[pair(&gzip, &plain)]);
         assert_eq!(cache.uncompressed_digest(&gzip), Some(plain.clone()));
         assert_eq!(cache.uncompressed_digest(&plain), Some(plain));
     }
@@ -344,12 +382,17 @@ mod tests {
     fn candidates_put_the_wanted_digest_first_and_substitutes_only_when_allowed() {
         let cache = SqliteCache::in_memory();
         let (gzip, zstd, plain) = (digest(1), digest(2), digest(3));
-        cache.record_uncompressed_pair(&gzip, &plain);
-        cache.record_uncompressed_pair(&zstd, &plain);
-        cache.record_compressor(&zstd, "zstd");
-        cache.record_known_location(&registry("b"), &zstd);
-        cache.record_known_location(&registry("a"), &gzip);
-        cache.record_known_location(&registry("c"), &plain);
+        cache.record(&[
+            pair(&gzip, &plain),
+            pair(&zstd, &plain),
+            BlobFact::Compressor {
+                digest: zstd.clone(),
+                compressor: "zstd",
+            },
+            seen_at("b", &zstd),
+            seen_at("a", &gzip),
+            seen_at("c", &plain),
+        ]);
         let exact = cache.candidates(&registry("x"), &gzip, false);
         assert_eq!(exact.len(), 1);
         assert_eq!(exact[0].location, "registry.example/a");

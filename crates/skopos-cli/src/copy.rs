@@ -257,6 +257,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         source_name: String::new(),
         source_policy: None,
         signers: Vec::new(),
+        blob_info_cache: Some(skopos_blobinfocache::default_cache(None)),
     })
 }
 

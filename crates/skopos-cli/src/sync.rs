@@ -143,6 +143,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_name: String::new(),
         source_policy: None,
         signers: Vec::new(),
+        blob_info_cache: Some(skopos_blobinfocache::default_cache(None)),
     };
     let progress = Arc::new(Renderer::for_stdout());
 

@@ -99,6 +99,9 @@ pub async fn copy_image(
         .commit()
         .await
         .context("committing the finished image")?;
+    if let Some(cache) = &copier.options.blob_info_cache {
+        cache.flush();
+    }
     Ok(outcome)
 }
 

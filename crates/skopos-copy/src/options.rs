@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use skopos_core::blob_info_cache::BlobInfoCache;
 use skopos_core::compression::Compression;
 use skopos_core::platform::Platform;
 use skopos_core::reference::DockerReference;
@@ -50,6 +51,9 @@ pub struct CopyOptions {
     /// Signers adding a new signature to every manifest written (each image, and the
     /// list itself when a list is copied), after the copied signatures.
     pub signers: Vec<Arc<dyn ManifestSigner>>,
+    /// What earlier copies learned about blobs, and where this copy records what it
+    /// learns; `None` copies without one.
+    pub blob_info_cache: Option<Arc<dyn BlobInfoCache>>,
 }
 
 /// Makes a new signature for a manifest the copy wrote (`--sign-by` and friends). The
@@ -95,6 +99,7 @@ impl Default for CopyOptions {
             source_name: "the source".to_string(),
             source_policy: None,
             signers: Vec::new(),
+            blob_info_cache: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use skopos_core::blob_info_cache::BlobFact;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
     self, AnyManifest, CompressionUpdate, ConversionInputs, LayerInfo, LayerUpdate, Manifest,
@@ -296,6 +297,7 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
+                    copier.options.blob_info_cache.as_deref(),
                     &info,
                     BlobKind::Layer,
                     plan,
@@ -375,31 +377,40 @@ impl Copier {
             size: info.size,
             kind,
         });
-        let present = self
+        let mut present = self
             .destination
             .try_reuse_blob(&info)
             .await
             .with_context(|| {
                 format!("checking whether the destination has blob {}", info.digest)
             })?;
-        if present.is_some() {
-            self.progress.event(CopyEvent::BlobSkipped {
-                digest: info.digest.clone(),
-                kind,
-            });
-            return Ok(());
+        let cache = self.options.blob_info_cache.as_deref();
+        if let (None, Some(cache)) = (&present, cache) {
+            present =
+                crate::blob::reuse_known_blob(cache, self.destination.as_ref(), &info, kind, None)
+                    .await
+                    .map(|(written, _)| written);
         }
-        self.destination
-            .put_blob(
-                Box::pin(std::io::Cursor::new(bytes.to_vec())),
-                Some(&info),
-                kind == BlobKind::Config,
-            )
-            .await
-            .with_context(|| format!("writing blob {}", info.digest))?;
-        self.progress.event(CopyEvent::BlobDone {
-            digest: info.digest.clone(),
-            kind,
+        if present.is_none() {
+            self.destination
+                .put_blob(
+                    Box::pin(std::io::Cursor::new(bytes.to_vec())),
+                    Some(&info),
+                    kind == BlobKind::Config,
+                )
+                .await
+                .with_context(|| format!("writing blob {}", info.digest))?;
+        }
+        if let (Some(cache), Some(location)) = (cache, self.destination.blob_location()) {
+            cache.record(&[BlobFact::KnownLocation {
+                location,
+                digest: info.digest.clone(),
+            }]);
+        }
+        let digest = info.digest.clone();
+        self.progress.event(match present {
+            Some(_) => CopyEvent::BlobSkipped { digest, kind },
+            None => CopyEvent::BlobDone { digest, kind },
         });
         Ok(())
     }

@@ -47,6 +47,23 @@ pub struct ReuseCandidate {
     pub location: String,
 }
 
+/// One thing learned about a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobFact {
+    /// `any`'s content, decompressed, has digest `uncompressed` (may equal `any`).
+    UncompressedPair { any: Digest, uncompressed: Digest },
+    /// How `digest`'s blob is compressed (a name from [`compressor_name`]).
+    Compressor {
+        digest: Digest,
+        compressor: &'static str,
+    },
+    /// The blob `digest` exists at `location`.
+    KnownLocation {
+        location: BlobLocation,
+        digest: Digest,
+    },
+}
+
 /// A store of facts about blobs, shared by every copy of a run (and, on disk, by every
 /// process). Lookups never fail: a cache that cannot answer knows nothing; recording is
 /// best effort, as containers/image's caches are.
@@ -57,12 +74,12 @@ pub trait BlobInfoCache: Send + Sync + std::fmt::Debug {
     /// The uncompressed digest of `any`, `any` itself when it is known to be
     /// uncompressed, `None` when nothing is known.
     fn uncompressed_digest(&self, any: &Digest) -> Option<Digest>;
-    /// `any`'s content, decompressed, has digest `uncompressed` (may equal `any`).
-    fn record_uncompressed_pair(&self, any: &Digest, uncompressed: &Digest);
-    /// How `digest`'s blob is compressed (a name from [`compressor_name`]).
-    fn record_compressor(&self, digest: &Digest, compressor: &str);
-    /// The blob `digest` exists at `location`.
-    fn record_known_location(&self, location: &BlobLocation, digest: &Digest);
+    /// Record `facts`. A cache may hold them back until [`BlobInfoCache::flush`] or its
+    /// next lookup, so that a copy writes its file once, not once per blob.
+    fn record(&self, facts: &[BlobFact]);
+    /// Write what [`BlobInfoCache::record`] held back (the copy engine calls this when an
+    /// image is done).
+    fn flush(&self);
     /// Blobs in `location`'s transport and scope that hold `digest`, or, when
     /// `can_substitute`, the same content in another compression; best candidates first
     /// (the exact digest, then the most recently seen).
