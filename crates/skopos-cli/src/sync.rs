@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use futures_util::StreamExt as _;
 use indexmap::IndexMap;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
 use skopos_core::manifest::{self, AnyManifest};
@@ -13,7 +14,7 @@ use skopos_core::reference::DockerReference;
 use skopos_core::retry::with_retry;
 use skopos_core::verified::VerifiedSource;
 use skopos_core::{Digest, DockerCredentials, ImageName, ImageSource, Secret, SystemContext};
-use skopos_policy::Policy;
+use skopos_policy::{Policy, Requirement};
 
 use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, retry_options};
@@ -144,8 +145,21 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_policy: None,
         signers: Vec::new(),
         blob_info_cache: Some(skopos_blobinfocache::default_cache(None)),
+        // Images copied at once share their blobs' writes.
+        blob_claims: Some(Arc::new(skopos_copy::BlobClaims::default())),
     };
-    let progress = Arc::new(Renderer::for_stdout());
+    let renderer = Arc::new(Renderer::for_stdout());
+    // Progress bars on a terminal belong to one image at a time; plain output is kept per
+    // image and printed in skopeo's order, so several images can be copied at once.
+    // Directories are written one image at a time: after a failure skopeo leaves no
+    // directory for the images after it, and a directory left behind would make the next
+    // run refuse to overwrite it.
+    let live = matches!(*renderer, Renderer::Bars { .. });
+    let parallel_images = if live || destination_transport == "dir" {
+        1
+    } else {
+        IMAGE_PARALLEL_COPIES
+    };
 
     let destination = &args.args[1];
     let mut errors_present = false;
@@ -167,6 +181,8 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         )),
         _ => None,
     };
+    // Every image of every repository, with its destination, in skopeo's order.
+    let mut planned = Vec::new();
     for repository in &repositories {
         let count = repository.images.len();
         for (index, source_name) in repository.images.iter().enumerate() {
@@ -176,68 +192,96 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
             }
             let mut target = go_path_join(destination, &suffix);
             target.push_str(args.append_suffix.as_deref().unwrap_or_default());
-            let destination_name = destination_reference(&target, destination_transport)?;
-            let fields = [
-                ("from", source_name.to_string()),
-                ("to", destination_name.to_string()),
-            ];
             let position = format!("{}/{count}", index + 1);
             if args.dry_run {
+                let destination_name = destination_reference(&target, destination_transport)?;
                 emit_with_fields(
                     LogLevel::Info,
                     &format!("Would have copied image ref {position}"),
-                    &fields,
+                    &[
+                        ("from", source_name.to_string()),
+                        ("to", destination_name.to_string()),
+                    ],
                 );
                 images_synced += 1;
                 continue;
             }
-            emit_with_fields(
-                LogLevel::Info,
-                &format!("Copying image ref {position}"),
-                &fields,
-            );
-            let image = ImageToCopy {
-                source_name,
-                source_ctx: &repository.context,
-                destination_name: &destination_name,
-                destination_ctx: &destination_ctx,
-                policy: &policy,
-                options: &options,
-                signing: signing.as_ref(),
-                progress: progress.clone(),
-            };
-            match with_retry(retry, || image.copy()).await {
-                Ok(digest) => {
-                    if let Some((path, file)) = &mut digest_file {
-                        use std::io::Write as _;
-                        writeln!(file, "{digest} {destination_name}").map_err(|err| {
-                            anyhow!(
-                                "Failed to write digest to file {}: write {}: {}",
-                                go_quote(&path.to_string_lossy()),
-                                path.display(),
-                                go_errno_text(&err)
-                            )
-                        })?;
-                    }
-                    images_synced += 1;
-                }
-                Err(err) if args.keep_going => {
-                    // Note the failure and go on with the next image.
-                    errors_present = true;
-                    emit_with_fields(
-                        LogLevel::Error,
-                        &format!("Error copying ref {}", go_quote(&source_name.to_string())),
-                        &[("error", format!("{err:#}"))],
-                    );
-                }
-                Err(err) => {
-                    return Err(err.context(format!(
-                        "Error copying ref {}",
-                        go_quote(&source_name.to_string())
-                    )))
-                }
-            }
+            planned.push((repository, source_name, target, position));
         }
+    }
+    let options = &options;
+    let (policy, signing, destination_ctx) = (&policy, signing.as_ref(), &destination_ctx);
+    let copies = planned
+        .into_iter()
+        .map(|(repository, source_name, target, position)| {
+            let output = Arc::new(ImageOutput::new(live.then(|| renderer.clone())));
+            async move {
+                // Named (and a directory created) only now, as skopeo does just before
+                // each copy; skopeo stops at the first destination it cannot name.
+                let destination_name = match destination_reference(&target, destination_transport) {
+                    Ok(name) => name,
+                    Err(err) => return (output, source_name, None, Err(err)),
+                };
+                output.log(
+                    LogLevel::Info,
+                    &format!("Copying image ref {position}"),
+                    &[
+                        ("from", source_name.to_string()),
+                        ("to", destination_name.to_string()),
+                    ],
+                );
+                let image = ImageToCopy {
+                    source_name,
+                    source_ctx: &repository.context,
+                    destination_name: &destination_name,
+                    destination_ctx,
+                    policy,
+                    options,
+                    signing,
+                    output: output.clone(),
+                };
+                let copied = with_retry(retry, || image.copy()).await;
+                (output, source_name, Some(destination_name), copied)
+            }
+        });
+    // Up to `parallel_images` copies run at once; results come back in the plan's order.
+    let mut copies = futures_util::stream::iter(copies).buffered(parallel_images);
+    while let Some((output, source_name, destination_name, copied)) = copies.next().await {
+        output.print();
+        let destination_name = match (copied, destination_name) {
+            (Ok(digest), Some(destination_name)) => (digest, destination_name),
+            (Err(err), None) => return Err(err),
+            (Ok(_), None) => bail!("internal error: an image was copied to no destination"),
+            (Err(err), Some(_)) if args.keep_going => {
+                // Note the failure and go on with the next image.
+                errors_present = true;
+                emit_with_fields(
+                    LogLevel::Error,
+                    &format!("Error copying ref {}", go_quote(&source_name.to_string())),
+                    &[("error", format!("{err:#}"))],
+                );
+                continue;
+            }
+            (Err(err), Some(_)) => {
+                return Err(err.context(format!(
+                    "Error copying ref {}",
+                    go_quote(&source_name.to_string())
+                )))
+            }
+        };
+        let (digest, destination_name) = destination_name;
+        if let Some((path, file)) = &mut digest_file {
+            use std::io::Write as _;
+            writeln!(file, "{digest} {destination_name}").map_err(|err| {
+                anyhow!(
+                    "Failed to write digest to file {}: write {}: {}",
+                    go_quote(&path.to_string_lossy()),
+                    path.display(),
+                    go_errno_text(&err)
+                )
+            })?;
+        }
+        images_synced += 1;
     }
 
     let verb = if args.dry_run {
@@ -268,13 +312,16 @@ struct ImageToCopy<'a> {
     options: &'a CopyOptions,
     /// The keys to sign every copied image with, for its destination's identity.
     signing: Option<&'a SigningKeys>,
-    progress: Arc<Renderer>,
+    output: Arc<ImageOutput>,
 }
 
 impl ImageToCopy<'_> {
     /// Copy the image unless the destination already has it; the digest of the manifest
     /// at the destination.
     async fn copy(&self) -> anyhow::Result<Digest> {
+        if let Some(digest) = self.already_mirrored().await {
+            return Ok(digest);
+        }
         let destination_ctx = SystemContext {
             docker_mount_source: self.source_name.docker_reference().cloned(),
             ..self.destination_ctx.clone()
@@ -309,7 +356,7 @@ impl ImageToCopy<'_> {
             )),
             ..self.options.clone()
         };
-        let progress: Arc<dyn ProgressSink> = self.progress.clone();
+        let progress: Arc<dyn ProgressSink> = self.output.clone();
         let outcome = copy_image(source, Arc::from(destination), options, progress).await?;
         Ok(outcome.digest)
     }
@@ -382,15 +429,151 @@ impl ImageToCopy<'_> {
         if manifest::manifest_digest(&destination_bytes)? != source_digest {
             return Ok(None);
         }
-        // What containers/image prints when it stops at this point.
-        if !self.options.remove_signatures {
-            self.progress.line("Getting image source signatures".into());
-        }
-        self.progress
-            .line("Skipping: image already present at destination".into());
+        self.report_skipped();
         Ok(Some(source_digest))
     }
+
+    /// What containers/image prints when it finds the image already at the destination.
+    fn report_skipped(&self) {
+        if !self.options.remove_signatures {
+            self.output.line("Getting image source signatures".into());
+        }
+        self.output
+            .line("Skipping: image already present at destination".into());
+    }
+
+    /// The cheap form of [`ImageToCopy::already_at_destination`], for registry to registry:
+    /// one manifest `HEAD` at each end, no `GET` (which registries count against pull
+    /// quotas). It applies when nothing about the image needs reading: the policy accepts
+    /// anything for it, no signatures are made or copied, the manifest is written as it
+    /// is (a single image, no forced format). Any doubt or failure answers `None`, and the
+    /// copy goes on the ordinary way, which reports errors as skopeo does.
+    async fn already_mirrored(&self) -> Option<Digest> {
+        let (ImageName::Docker(source), ImageName::Docker(destination)) =
+            (self.source_name, self.destination_name)
+        else {
+            return None;
+        };
+        if self.signing.is_some() || self.options.image_list_selection != ImageListSelection::System
+        {
+            return None;
+        }
+        let requirements = self.policy.requirements_for(self.source_name).ok()?;
+        if requirements.is_empty()
+            || !requirements
+                .iter()
+                .all(|requirement| matches!(requirement, Requirement::InsecureAcceptAnything))
+        {
+            return None;
+        }
+        let head = skopos_transports::docker::head_source(source, self.source_ctx)
+            .await
+            .ok()??;
+        let mime = manifest::normalized_mime_type(&head.media_type);
+        if skopos_core::media_type::is_list(mime)
+            || self
+                .options
+                .force_manifest_type
+                .is_some_and(|forced| forced != mime)
+            || (head.signed && !self.options.remove_signatures)
+        {
+            return None;
+        }
+        let at_destination =
+            skopos_transports::docker::head_destination(destination, self.destination_ctx)
+                .await
+                .ok()??;
+        if at_destination != head.digest {
+            return None;
+        }
+        self.report_skipped();
+        Some(head.digest)
+    }
 }
+
+/// What one image's copy prints: its log lines (stderr) and progress lines (stdout), in
+/// the order they were made. Held until [`ImageOutput::print`] when several images are
+/// copied at once, so that each image's lines come out together and in skopeo's order;
+/// passed straight to the terminal's renderer when images are copied one at a time there.
+struct ImageOutput {
+    live: Option<Arc<Renderer>>,
+    held: std::sync::Mutex<Vec<HeldLine>>,
+}
+
+/// A line held for later, and where it goes.
+enum HeldLine {
+    Stdout(String),
+    Stderr(String),
+}
+
+impl ImageOutput {
+    fn new(live: Option<Arc<Renderer>>) -> ImageOutput {
+        ImageOutput {
+            live,
+            held: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn hold(&self, line: HeldLine) {
+        match self.held.lock() {
+            Ok(mut held) => held.push(line),
+            Err(poisoned) => poisoned.into_inner().push(line),
+        }
+    }
+
+    /// A log line with fields, as [`emit_with_fields`] writes it.
+    fn log(&self, level: LogLevel, message: &str, fields: &[(&str, String)]) {
+        if self.live.is_some() {
+            emit_with_fields(level, message, fields);
+        } else {
+            let style = crate::logging::LineStyle::for_stderr();
+            self.hold(HeldLine::Stderr(crate::logging::format_line_with_fields(
+                level, message, fields, &style,
+            )));
+        }
+    }
+
+    /// A line of progress text.
+    fn line(&self, text: String) {
+        match &self.live {
+            Some(renderer) => renderer.line(text),
+            None => self.hold(HeldLine::Stdout(text)),
+        }
+    }
+
+    /// Write what was held (errors writing output cannot be reported anywhere).
+    fn print(&self) {
+        use std::io::Write as _;
+        let held = match self.held.lock() {
+            Ok(mut held) => std::mem::take(&mut *held),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for line in held {
+            let _ = match line {
+                HeldLine::Stdout(text) => writeln!(std::io::stdout().lock(), "{text}"),
+                HeldLine::Stderr(text) => std::io::stderr().lock().write_all(text.as_bytes()),
+            };
+        }
+    }
+}
+
+impl ProgressSink for ImageOutput {
+    fn event(&self, event: skopos_copy::CopyEvent) {
+        match &self.live {
+            Some(renderer) => renderer.event(event),
+            None => {
+                if let Some(line) = crate::copy::plain_line(&event) {
+                    self.hold(HeldLine::Stdout(line));
+                }
+            }
+        }
+    }
+}
+
+/// Images copied at once by a sync whose output is not a terminal: enough to keep a
+/// registry busy while one image waits on small requests (manifests, configs), few enough
+/// that each image's layers still get most of the connections.
+const IMAGE_PARALLEL_COPIES: usize = 4;
 
 /// The images `source` names for `transport` (skopeo's `imagesToCopy`).
 async fn images_to_copy(

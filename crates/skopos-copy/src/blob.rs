@@ -79,6 +79,24 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
     }
 }
 
+/// What a blob copy shares with other copies: the blob-info cache, and the claims of
+/// copies running at the same time.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedState<'a> {
+    pub cache: Option<&'a dyn BlobInfoCache>,
+    pub claims: Option<&'a crate::BlobClaims>,
+}
+
+impl<'a> SharedState<'a> {
+    /// What `options` shares.
+    pub fn of(options: &'a crate::CopyOptions) -> SharedState<'a> {
+        SharedState {
+            cache: options.blob_info_cache.as_deref(),
+            claims: options.blob_claims.as_deref(),
+        }
+    }
+}
+
 /// Copy a layer (or, with `kind == Config`, a config blob, which is never transformed).
 /// With a `cache`, a blob the destination's registry holds elsewhere is mounted instead of
 /// copied, a layer to be recompressed is replaced by a recompressed copy the destination
@@ -86,17 +104,22 @@ fn decide(plan: &LayerPlan, detected: Option<Compression>) -> Transform {
 pub(crate) async fn copy_blob(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
-    cache: Option<&dyn BlobInfoCache>,
+    shared: SharedState<'_>,
     info: &BlobInfo,
     kind: BlobKind,
     plan: LayerPlan,
     progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
+    let SharedState { cache, claims } = shared;
     progress.event(CopyEvent::BlobStarted {
         digest: info.digest.clone(),
         size: info.size,
         kind,
     });
+    let _claim = match (claims, destination.blob_location()) {
+        (Some(claims), Some(location)) => Some(claims.claim(&location.scope, &info.digest).await),
+        _ => None,
+    };
     let reused = match destination
         .try_reuse_blob(info)
         .await

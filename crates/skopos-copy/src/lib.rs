@@ -9,12 +9,14 @@
 //! [`CopyEvent`]s; the caller decides how they look.
 
 mod blob;
+mod claims;
 mod events;
 mod gzip;
 mod list;
 mod options;
 mod single;
 
+pub use claims::BlobClaims;
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
     CopyOptions, ImageListSelection, ManifestSigner, SourcePolicy, DEFAULT_PARALLEL_BLOBS,

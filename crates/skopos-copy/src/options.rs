@@ -54,6 +54,9 @@ pub struct CopyOptions {
     /// What earlier copies learned about blobs, and where this copy records what it
     /// learns; `None` copies without one.
     pub blob_info_cache: Option<Arc<dyn BlobInfoCache>>,
+    /// Shared by copies running at once to one registry, so that each blob they have in
+    /// common is written once (the others then reuse it); `None` for a lone copy.
+    pub blob_claims: Option<Arc<crate::BlobClaims>>,
 }
 
 /// Makes a new signature for a manifest the copy wrote (`--sign-by` and friends). The
@@ -100,6 +103,7 @@ impl Default for CopyOptions {
             source_policy: None,
             signers: Vec::new(),
             blob_info_cache: None,
+            blob_claims: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use skopos_core::{BlobInfo, Digest, ImageDestination, ImageSource, Result};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerPlan};
+use crate::blob::{copy_blob, CopiedBlob, LayerPlan, SharedState};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -297,7 +297,7 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
-                    copier.options.blob_info_cache.as_deref(),
+                    SharedState::of(&copier.options),
                     &info,
                     BlobKind::Layer,
                     plan,
@@ -377,6 +377,12 @@ impl Copier {
             size: info.size,
             kind,
         });
+        let _claim = match (&self.options.blob_claims, self.destination.blob_location()) {
+            (Some(claims), Some(location)) => {
+                Some(claims.claim(&location.scope, &info.digest).await)
+            }
+            _ => None,
+        };
         let mut present = self
             .destination
             .try_reuse_blob(&info)
