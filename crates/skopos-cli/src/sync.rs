@@ -302,6 +302,16 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the destination already holds the image, as two manifest `HEAD`s tell.
+enum Mirrored {
+    /// It does, as this manifest.
+    Yes(Digest),
+    /// It holds nothing or another manifest under that name.
+    No,
+    /// Cannot be told without reading the image.
+    Unknown,
+}
+
 /// Everything one image's copy needs.
 struct ImageToCopy<'a> {
     source_name: &'a ImageName,
@@ -319,9 +329,11 @@ impl ImageToCopy<'_> {
     /// Copy the image unless the destination already has it; the digest of the manifest
     /// at the destination.
     async fn copy(&self) -> anyhow::Result<Digest> {
-        if let Some(digest) = self.already_mirrored().await {
-            return Ok(digest);
-        }
+        let destination_lacks_it = match self.already_mirrored().await {
+            Mirrored::Yes(digest) => return Ok(digest),
+            Mirrored::No => true,
+            Mirrored::Unknown => false,
+        };
         let destination_ctx = SystemContext {
             docker_mount_source: self.source_name.docker_reference().cloned(),
             ..self.destination_ctx.clone()
@@ -338,8 +350,10 @@ impl ImageToCopy<'_> {
         // The shortcut reads manifests before the copy does, so it reads them verified too;
         // copy_image verifies what it reads itself.
         let verified = VerifiedSource::wrap(source.clone());
-        if let Some(digest) = self.already_at_destination(verified.as_ref()).await? {
-            return Ok(digest);
+        if !destination_lacks_it {
+            if let Some(digest) = self.already_at_destination(verified.as_ref()).await? {
+                return Ok(digest);
+            }
         }
         let signers = match self.signing {
             Some(keys) => keys.signers(None, self.destination_name)?,
@@ -446,9 +460,15 @@ impl ImageToCopy<'_> {
     /// one manifest `HEAD` at each end, no `GET` (which registries count against pull
     /// quotas). It applies when nothing about the image needs reading: the policy accepts
     /// anything for it, no signatures are made or copied, the manifest is written as it
-    /// is (a single image, no forced format). Any doubt or failure answers `None`, and the
-    /// copy goes on the ordinary way, which reports errors as skopeo does.
-    async fn already_mirrored(&self) -> Option<Digest> {
+    /// is (a single image, no forced format). Any doubt or failure answers
+    /// [`Mirrored::Unknown`], and the copy goes on the ordinary way, which reports errors as
+    /// skopeo does.
+    async fn already_mirrored(&self) -> Mirrored {
+        self.mirrored_by_heads().await.unwrap_or(Mirrored::Unknown)
+    }
+
+    /// [`ImageToCopy::already_mirrored`]; `None` for "cannot tell".
+    async fn mirrored_by_heads(&self) -> Option<Mirrored> {
         let (ImageName::Docker(source), ImageName::Docker(destination)) =
             (self.source_name, self.destination_name)
         else {
@@ -482,12 +502,12 @@ impl ImageToCopy<'_> {
         let at_destination =
             skopos_transports::docker::head_destination(destination, self.destination_ctx)
                 .await
-                .ok()??;
-        if at_destination != head.digest {
-            return None;
+                .ok()?;
+        if at_destination.as_ref() != Some(&head.digest) {
+            return Some(Mirrored::No);
         }
         self.report_skipped();
-        Some(head.digest)
+        Some(Mirrored::Yes(head.digest))
     }
 }
 

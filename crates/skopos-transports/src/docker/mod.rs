@@ -80,7 +80,8 @@ pub async fn head_source(
 }
 
 /// The digest of the manifest `reference` names at the registry a push writes to, by one
-/// `HEAD`; `None` when the registry does not have it or sends no digest.
+/// `HEAD`; `None` when the registry does not have it, an error when it does not say the
+/// digest.
 pub async fn head_destination(
     reference: &DockerReference,
     ctx: &SystemContext,
@@ -93,7 +94,12 @@ pub async fn head_destination(
             &settings::tag_or_digest(&endpoint.reference),
         )
         .await?;
-    Ok(head.and_then(|head| head.digest))
+    match head {
+        None => Ok(None),
+        Some(head) => head.digest.map(Some).ok_or_else(|| {
+            anyhow::anyhow!("the registry did not send the digest of manifest {reference}")
+        }),
+    }
 }
 
 /// The tags of `reference`'s repository (`skopos list-tags docker://…`), following the
