@@ -8,10 +8,16 @@ use std::sync::{Arc, Mutex};
 use skopos_core::Digest;
 use tokio::sync::OwnedMutexGuard;
 
+/// A blob in one destination scope (a registry).
+type ScopedBlob = (String, Digest);
+
+/// Held by the copy writing a blob.
+type Claim = Arc<tokio::sync::Mutex<()>>;
+
 /// The blobs claimed by the copies sharing this value, by destination scope and digest.
 #[derive(Debug, Default)]
 pub struct BlobClaims {
-    claims: Mutex<HashMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>,
+    claims: Mutex<HashMap<ScopedBlob, Claim>>,
 }
 
 impl BlobClaims {
