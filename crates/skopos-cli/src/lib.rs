@@ -220,15 +220,7 @@ fn manifest_digest(path: &str) -> anyhow::Result<String> {
 
 /// `os.ReadFile`: errors read `open PATH: no such file or directory`, as Go words them.
 pub(crate) fn read_file_like_go(path: &str) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|err| {
-        anyhow::anyhow!("open {path}: {}", skopos_core::go_text::go_errno_text(&err))
-    })?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|err| {
-        anyhow::anyhow!("read {path}: {}", skopos_core::go_text::go_errno_text(&err))
-    })?;
-    Ok(bytes)
+    Ok(skopos_core::go_text::read_file(path)?)
 }
 
 /// Help and version go to stdout with status 0; usage errors become one fatal line with

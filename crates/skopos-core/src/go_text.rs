@@ -137,6 +137,19 @@ pub fn go_path_join(first: &str, second: &str) -> String {
     }
 }
 
+/// Read a whole file, failing with Go's `os.ReadFile` words (`open PATH: …`, `read PATH: …`).
+pub fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|err| {
+        std::io::Error::new(err.kind(), format!("open {path}: {}", go_errno_text(&err)))
+    })?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|err| {
+        std::io::Error::new(err.kind(), format!("read {path}: {}", go_errno_text(&err)))
+    })?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
