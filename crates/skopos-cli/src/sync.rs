@@ -108,8 +108,10 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
         source_policy: None,
         signers: Vec::new(),
         blob_info_cache: Some(skopos_blobinfocache::default_cache(None)),
-        // Images copied at once share their blobs' writes.
-        blob_claims: Some(Arc::new(skopos_copy::BlobClaims::default())),
+        // Images copied at once share their blobs' writes and each registry's transfers.
+        blob_claims: Some(Arc::new(skopos_copy::BlobClaims::new(
+            skopos_sync::TRANSFERS_PER_REGISTRY,
+        ))),
     };
     let renderer = Arc::new(Renderer::for_stdout());
     // Progress bars on a terminal belong to one image at a time; plain output is kept per

@@ -35,6 +35,11 @@ pub trait SyncLog: Sync {
 /// (manifests, configs), few enough that each image's layers still get most connections.
 const IMAGE_PARALLEL_COPIES: usize = 4;
 
+/// Blob transfers at once to one registry, over all the images being copied: twice
+/// containers/image's per-image default, so that several images overlap without each
+/// opening its own six connections.
+pub const TRANSFERS_PER_REGISTRY: usize = 12;
+
 /// How many images to copy at once. Directories are written one image at a time: after a
 /// failure skopeo leaves no directory for the images after it, and one left behind would
 /// make the next run refuse to overwrite it. Progress bars (`live_progress`) belong to one
