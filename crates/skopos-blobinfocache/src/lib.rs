@@ -30,7 +30,7 @@ pub fn default_cache(dir_override: Option<&Path>) -> Arc<dyn BlobInfoCache> {
                 tracing::debug!(
                     "Error determining a location for {CACHE_FILE_NAME}, using a memory-only cache"
                 );
-                return Arc::new(SqliteCache::in_memory());
+                return memory_cache();
             }
         },
     };
@@ -40,7 +40,7 @@ pub fn default_cache(dir_override: Option<&Path>) -> Arc<dyn BlobInfoCache> {
             "Error creating parent directories for {}, using a memory-only cache: {err}",
             path.display()
         );
-        return Arc::new(SqliteCache::in_memory());
+        return memory_cache();
     }
     match SqliteCache::open(&path) {
         Ok(cache) => {
@@ -52,8 +52,43 @@ pub fn default_cache(dir_override: Option<&Path>) -> Arc<dyn BlobInfoCache> {
                 "Error creating a SQLite blob info cache at {}, using a memory-only cache: {err:#}",
                 path.display()
             );
-            Arc::new(SqliteCache::in_memory())
+            memory_cache()
         }
+    }
+}
+
+/// A cache in memory; when SQLite cannot even give that, one that knows nothing and keeps
+/// nothing (copies work the same, without reuse).
+fn memory_cache() -> Arc<dyn BlobInfoCache> {
+    match SqliteCache::in_memory() {
+        Ok(cache) => Arc::new(cache),
+        Err(err) => {
+            tracing::debug!("Error creating an in-memory blob info cache, using none: {err}");
+            Arc::new(NoCache)
+        }
+    }
+}
+
+/// The cache of last resort: nothing is known, nothing recorded.
+#[derive(Debug)]
+struct NoCache;
+
+impl BlobInfoCache for NoCache {
+    fn uncompressed_digest(&self, _any: &skopos_core::Digest) -> Option<skopos_core::Digest> {
+        None
+    }
+
+    fn record(&self, _facts: &[skopos_core::blob_info_cache::BlobFact]) {}
+
+    fn flush(&self) {}
+
+    fn candidates(
+        &self,
+        _location: &skopos_core::blob_info_cache::BlobLocation,
+        _digest: &skopos_core::Digest,
+        _can_substitute: bool,
+    ) -> Vec<skopos_core::blob_info_cache::ReuseCandidate> {
+        Vec::new()
     }
 }
 

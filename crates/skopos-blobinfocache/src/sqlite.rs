@@ -71,12 +71,8 @@ impl SqliteCache {
     }
 
     /// A cache that lives as long as the process (containers/image's memory cache).
-    pub fn in_memory() -> SqliteCache {
-        // Opening an in-memory database only fails when SQLite cannot allocate.
-        match Connection::open_in_memory().and_then(SqliteCache::prepare) {
-            Ok(cache) => cache,
-            Err(err) => panic!("SQLite cannot create an in-memory database: {err}"),
-        }
+    pub fn in_memory() -> rusqlite::Result<SqliteCache> {
+        SqliteCache::prepare(Connection::open_in_memory()?)
     }
 
     fn prepare(mut connection: Connection) -> rusqlite::Result<SqliteCache> {
@@ -370,7 +366,7 @@ mod tests {
 
     #[test]
     fn uncompressed_digests_are_found_both_ways() {
-        let cache = SqliteCache::in_memory();
+        let cache = SqliteCache::in_memory().expect("an in-memory database");
         let (gzip, plain) = (digest(1), digest(2));
         assert_eq!(cache.uncompressed_digest(&gzip), None);
         cache.record(&[pair(&gzip, &plain)]);
@@ -380,7 +376,7 @@ mod tests {
 
     #[test]
     fn candidates_put_the_wanted_digest_first_and_substitutes_only_when_allowed() {
-        let cache = SqliteCache::in_memory();
+        let cache = SqliteCache::in_memory().expect("an in-memory database");
         let (gzip, zstd, plain) = (digest(1), digest(2), digest(3));
         cache.record(&[
             pair(&gzip, &plain),

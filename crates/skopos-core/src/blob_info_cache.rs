@@ -39,6 +39,7 @@ pub struct BlobLocation {
 /// compression of the same content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReuseCandidate {
+    /// The candidate blob (the wanted digest, or another compression of its content).
     pub digest: Digest,
     /// The recorded compressor name ([`UNCOMPRESSED`], `gzip`, `zstd`, …); `None` when
     /// nothing was recorded.

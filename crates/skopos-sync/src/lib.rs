@@ -13,8 +13,11 @@ pub use sources::{images_to_copy, SourceRepository};
 /// How serious a log line is (logrus's levels that sync uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// Progress (`level=info`).
     Info,
+    /// Something skipped or ignored (`level=warning`).
     Warning,
+    /// An entry that cannot be used (`level=error`); planning goes on.
     Error,
 }
 
