@@ -301,6 +301,8 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         signers: Vec::new(),
         encryption,
         decryption,
+        blob_info_cache: Some(skopos_blobinfocache::default_cache(None)),
+        blob_claims: None,
     })
 }
 
@@ -367,7 +369,7 @@ impl Renderer {
 }
 
 /// The plain line skopeo prints for an event, if any.
-fn plain_line(event: &CopyEvent) -> Option<String> {
+pub(crate) fn plain_line(event: &CopyEvent) -> Option<String> {
     Some(match event {
         CopyEvent::GettingSignatures { list: false } => "Getting image source signatures".into(),
         CopyEvent::GettingSignatures { list: true } => "Getting image list signatures".into(),

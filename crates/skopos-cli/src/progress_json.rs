@@ -14,7 +14,7 @@ use skopos_copy::{CopyEvent, CopyReport, ProgressSink, ReportBuilder};
 /// Writes every event to the descriptor as one JSON line and hands it on to `inner` (the
 /// progress bars or plain lines, which stay as they are).
 pub(crate) struct JsonProgress {
-    out: Mutex<JsonLines>,
+    out: Arc<Mutex<JsonLines>>,
     inner: Arc<dyn ProgressSink>,
 }
 
@@ -56,10 +56,10 @@ impl JsonProgress {
         // SAFETY: `duplicate` is a new descriptor that nothing else in the process owns.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(duplicate) });
         Ok(JsonProgress {
-            out: Mutex::new(JsonLines {
+            out: Arc::new(Mutex::new(JsonLines {
                 file,
                 reports: ReportBuilder::default(),
-            }),
+            })),
             inner,
         })
     }
@@ -86,6 +86,17 @@ impl JsonLines {
         line.push(b'\n');
         if let Err(err) = self.file.write_all(&line) {
             tracing::debug!("writing a progress event: {err}");
+        }
+    }
+}
+
+impl JsonProgress {
+    /// The same JSON writer, handing events on to `inner` instead (one image's output
+    /// during a `sync`).
+    pub(crate) fn passing_to(&self, inner: Arc<dyn ProgressSink>) -> JsonProgress {
+        JsonProgress {
+            out: self.out.clone(),
+            inner,
         }
     }
 }

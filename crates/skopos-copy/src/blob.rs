@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use anyhow::Context as _;
 use async_compression::tokio::bufread::{XzEncoder, ZstdEncoder};
 use async_compression::Level;
+use skopos_core::blob_info_cache::{compressor_name, BlobFact, BlobInfoCache};
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
 use skopos_core::manifest::{CompressionUpdate, CryptoUpdate};
@@ -118,16 +119,39 @@ impl LayerCrypto {
     }
 }
 
+/// What a blob copy shares with other copies: the blob-info cache, and the claims of
+/// copies running at the same time.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedState<'a> {
+    pub cache: Option<&'a dyn BlobInfoCache>,
+    pub claims: Option<&'a crate::BlobClaims>,
+}
+
+impl<'a> SharedState<'a> {
+    /// What `options` shares.
+    pub fn of(options: &'a crate::CopyOptions) -> SharedState<'a> {
+        SharedState {
+            cache: options.blob_info_cache.as_deref(),
+            claims: options.blob_claims.as_deref(),
+        }
+    }
+}
+
 /// Copy a layer (or, with `kind == Config`, a config blob, which is never transformed).
+/// With a `cache`, a blob the destination's registry holds elsewhere is mounted instead of
+/// copied, a layer to be recompressed is replaced by a recompressed copy the destination
+/// already has, and what the copy verified is recorded for later copies.
 pub(crate) async fn copy_blob(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
+    shared: SharedState<'_>,
     layer: &SourceLayer,
     kind: BlobKind,
     plan: LayerPlan,
     crypto: &LayerCrypto,
     progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
+    let SharedState { cache, claims } = shared;
     let info = &layer.info;
     progress.event(CopyEvent::BlobStarted {
         digest: info.digest.clone(),
@@ -137,38 +161,61 @@ pub(crate) async fn copy_blob(
     // As containers/image: an encrypted or decrypted layer is always read and written, never
     // taken from what the destination has; with `--dest-force-compress-format`, only a blob
     // in the asked-for compression is.
+    // Copies running at once that share this blob wait for the first to write it.
+    let _claim = match (claims, destination.blob_location()) {
+        (Some(claims), Some(location)) => Some(claims.claim(&location.scope, &info.digest).await),
+        _ => None,
+    };
     let reusable = !crypto.is_active()
         && (!plan.force_format
             || reuse_allowed(
                 plan.explicit_format,
                 skopos_core::manifest::declared_compression(&info.media_type),
             ));
-    if reusable {
-        if let Some(written) = destination
+    let reused = if reusable {
+        match destination
             .try_reuse_blob(info)
             .await
             .with_context(|| format!("checking whether the destination has blob {}", info.digest))?
         {
-            tracing::debug!("Skipping blob {} (already present)", info.digest);
-            progress.event(CopyEvent::BlobSkipped {
-                digest: info.digest.clone(),
-                kind,
-                size: written.size,
-                mounted: written.mounted,
-            });
-            let diff_id = if plan.need_diff_id {
-                Some(diff_id_from_source(source, info).await?)
-            } else {
-                None
-            };
-            return Ok(CopiedBlob {
-                written,
-                compression: CompressionUpdate::Unchanged,
-                crypto: CryptoUpdate::Unchanged,
-                diff_id,
-                annotations: BTreeMap::new(),
-            });
+            Some(written) => Some((written, CompressionUpdate::Unchanged)),
+            None => match cache {
+                Some(cache) => reuse_known_blob(cache, destination, info, kind, Some(&plan)).await,
+                None => None,
+            },
         }
+    } else {
+        None
+    };
+    if let Some((written, compression)) = reused {
+        tracing::debug!("Skipping blob {} (already present)", info.digest);
+        if let (Some(cache), Some(location)) = (cache, destination.blob_location()) {
+            cache.record(&[BlobFact::KnownLocation {
+                location,
+                digest: written.digest.clone(),
+            }]);
+        }
+        progress.event(CopyEvent::BlobSkipped {
+            digest: info.digest.clone(),
+            kind,
+            size: written.size,
+            mounted: written.mounted,
+        });
+        let diff_id = match (plan.need_diff_id, cache) {
+            (false, _) => None,
+            (true, Some(cache)) => match cache.uncompressed_digest(&info.digest) {
+                Some(known) => Some(known),
+                None => Some(diff_id_from_source(source, info).await?),
+            },
+            (true, None) => Some(diff_id_from_source(source, info).await?),
+        };
+        return Ok(CopiedBlob {
+            written,
+            compression,
+            crypto: CryptoUpdate::Unchanged,
+            diff_id,
+            annotations: BTreeMap::new(),
+        });
     }
 
     let copy = BlobCopy {
@@ -179,6 +226,7 @@ pub(crate) async fn copy_blob(
         kind,
         plan,
         crypto,
+        cache,
         progress,
     };
     let reading = || format!("reading blob {}", info.digest);
@@ -242,6 +290,8 @@ struct BlobCopy<'a> {
     kind: BlobKind,
     plan: LayerPlan,
     crypto: &'a LayerCrypto,
+    /// Where what this copy learns about the blob is recorded.
+    cache: Option<&'a dyn BlobInfoCache>,
     progress: &'a Arc<dyn ProgressSink>,
 }
 
@@ -460,6 +510,19 @@ impl BlobCopy<'_> {
             // What was written is the uncompressed layer itself.
             diff_id = Some(written.digest.clone());
         }
+        // What an encrypted or decrypted copy wrote says nothing about the source blob's
+        // compression variants, so only plain copies teach the cache.
+        if let (Some(cache), false) = (self.cache, crypto.is_active()) {
+            cache.record(&learned_facts(
+                source,
+                destination,
+                info,
+                detected,
+                transform,
+                &written,
+                diff_id.as_ref(),
+            ));
+        }
         if plan.need_diff_id && diff_id.is_none() {
             diff_id = Some(diff_id_from_source(source, info).await.map_err(failed)?);
         }
@@ -493,6 +556,150 @@ fn reuse_allowed(required: Option<Compression>, original: Option<Compression>) -
             required == original || required == original.base_variant()
         }
     }
+}
+
+/// A blob the cache knows at the destination's registry that can stand in for `info`:
+/// the same blob in another repository (mounted), or, for a layer the copy would compress
+/// or recompress, the same content already compressed that way. What the destination then
+/// holds and how the manifest must describe it.
+/// `plan` is `None` for a blob the copy writes as it is.
+pub(crate) async fn reuse_known_blob(
+    cache: &dyn BlobInfoCache,
+    destination: &dyn ImageDestination,
+    info: &BlobInfo,
+    kind: BlobKind,
+    plan: Option<&LayerPlan>,
+) -> Option<(WrittenBlob, CompressionUpdate)> {
+    let location = destination.blob_location()?;
+    let compress_to = match (kind, plan) {
+        (BlobKind::Layer, Some(plan)) => planned_compression(cache, info, plan),
+        _ => None,
+    };
+    for candidate in cache.candidates(&location, &info.digest, compress_to.is_some()) {
+        let (compression, size) = match compress_to {
+            // The copy would write something else than this blob: only a substitute
+            // compressed the planned way will do.
+            Some(to)
+                if candidate.digest != info.digest
+                    && candidate.compressor.as_deref() == Some(compressor_name(Some(to))) =>
+            {
+                (CompressionUpdate::Compressed(to), None)
+            }
+            Some(_) => continue,
+            None if candidate.digest == info.digest => (CompressionUpdate::Unchanged, info.size),
+            None => continue,
+        };
+        let wanted = BlobInfo {
+            digest: candidate.digest.clone(),
+            size,
+            media_type: info.media_type.clone(),
+        };
+        match destination
+            .try_reuse_blob_from(&wanted, &candidate.location)
+            .await
+        {
+            Ok(Some(written)) => {
+                tracing::debug!(
+                    "Reusing blob {} from {} for {}",
+                    candidate.digest,
+                    candidate.location,
+                    info.digest
+                );
+                return Some((written, compression));
+            }
+            Ok(None) => {}
+            // A candidate is only a hint: one that fails is skipped, as containers/image does.
+            Err(err) => tracing::debug!(
+                "Reusing blob {} from {} failed: {err:#}",
+                candidate.digest,
+                candidate.location
+            ),
+        }
+    }
+    None
+}
+
+/// The compression a layer will be written with when the copy compresses or recompresses
+/// it, judged before reading it: from the cache when it knows the layer is uncompressed,
+/// else from its media type.
+fn planned_compression(
+    cache: &dyn BlobInfoCache,
+    info: &BlobInfo,
+    plan: &LayerPlan,
+) -> Option<Compression> {
+    let current = if cache.uncompressed_digest(&info.digest).as_ref() == Some(&info.digest) {
+        None
+    } else {
+        compression_of_media_type(&info.media_type)
+    };
+    match decide(plan, current) {
+        Transform::Compress(to) | Transform::Recompress { to, .. } => Some(to),
+        Transform::Keep | Transform::Decompress(_) => None,
+    }
+}
+
+/// The compression a layer media type names (`…tar+gzip`, `…tar.gzip`, `…+zstd`).
+fn compression_of_media_type(media_type: &str) -> Option<Compression> {
+    let suffix = media_type.rsplit(['+', '.']).next()?;
+    match suffix {
+        "gzip" => Some(Compression::Gzip),
+        "zstd" => Some(Compression::Zstd),
+        _ => None,
+    }
+}
+
+/// What a finished copy of `info` verified: how the source blob is compressed, the
+/// uncompressed digests the copy computed, where the blob now is at both ends.
+fn learned_facts(
+    source: &dyn ImageSource,
+    destination: &dyn ImageDestination,
+    info: &BlobInfo,
+    detected: Option<Compression>,
+    transform: Transform,
+    written: &WrittenBlob,
+    diff_id: Option<&Digest>,
+) -> Vec<BlobFact> {
+    let pair = |any: &Digest, uncompressed: &Digest| BlobFact::UncompressedPair {
+        any: any.clone(),
+        uncompressed: uncompressed.clone(),
+    };
+    let compressor = |digest: &Digest, compression: Option<Compression>| BlobFact::Compressor {
+        digest: digest.clone(),
+        compressor: compressor_name(compression),
+    };
+    let mut facts = vec![compressor(&info.digest, detected)];
+    match transform {
+        Transform::Keep if detected.is_none() => facts.push(pair(&info.digest, &info.digest)),
+        Transform::Keep => {}
+        Transform::Decompress(_) => {
+            facts.push(pair(&info.digest, &written.digest));
+            facts.push(compressor(&written.digest, None));
+        }
+        Transform::Compress(to) => {
+            facts.push(pair(&written.digest, &info.digest));
+            facts.push(compressor(&written.digest, Some(to)));
+        }
+        Transform::Recompress { to, .. } => {
+            if let Some(uncompressed) = diff_id {
+                facts.push(pair(&info.digest, uncompressed));
+                facts.push(pair(&written.digest, uncompressed));
+            }
+            facts.push(compressor(&written.digest, Some(to)));
+        }
+    }
+    if let Some(location) = source.blob_location() {
+        facts.push(BlobFact::KnownLocation {
+            location,
+            digest: info.digest.clone(),
+        });
+    }
+    if let Some(location) = destination.blob_location() {
+        facts.push(BlobFact::KnownLocation {
+            location,
+            digest: written.digest.clone(),
+        });
+    }
+    facts
 }
 
 /// The uncompressed digest of a source blob, by reading it again. Only schema 1 sources

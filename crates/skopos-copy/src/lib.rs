@@ -10,6 +10,7 @@
 
 mod blob;
 mod chunked;
+mod claims;
 mod events;
 mod gzip;
 mod list;
@@ -19,6 +20,7 @@ mod referrers;
 mod report;
 mod single;
 
+pub use claims::BlobClaims;
 pub use events::{BlobKind, CopyEvent, NoProgress, ProgressSink};
 pub use options::{
     CopyOptions, ImageListSelection, LayerEncryptionOptions, ManifestSigner, SourcePolicy,
@@ -134,6 +136,9 @@ async fn copy_and_commit(
         .commit()
         .await
         .context("committing the finished image")?;
+    if let Some(cache) = &copier.options.blob_info_cache {
+        cache.flush();
+    }
     Ok(outcome)
 }
 

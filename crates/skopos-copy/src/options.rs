@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use skopos_core::blob_info_cache::BlobInfoCache;
 use skopos_core::compression::Compression;
 use skopos_core::platform::Platform;
 use skopos_core::reference::DockerReference;
@@ -58,6 +59,12 @@ pub struct CopyOptions {
     pub encryption: Option<LayerEncryptionOptions>,
     /// `--decryption-key`: decrypt encrypted layers with these keys.
     pub decryption: Option<Arc<DecryptConfig>>,
+    /// What earlier copies learned about blobs, and where this copy records what it
+    /// learns; `None` copies without one.
+    pub blob_info_cache: Option<Arc<dyn BlobInfoCache>>,
+    /// Shared by copies running at once to one registry, so that each blob they have in
+    /// common is written once (the others then reuse it); `None` for a lone copy.
+    pub blob_claims: Option<Arc<crate::BlobClaims>>,
 }
 
 /// Which layers to encrypt, and for whom.
@@ -114,6 +121,8 @@ impl Default for CopyOptions {
             signers: Vec::new(),
             encryption: None,
             decryption: None,
+            blob_info_cache: None,
+            blob_claims: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use skopos_core::blob_info_cache::BlobFact;
 use skopos_core::compression::Compression;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
@@ -16,7 +17,7 @@ use skopos_crypt::is_encrypted_media_type;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SourceLayer};
+use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SharedState, SourceLayer};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -365,6 +366,7 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
+                    SharedState::of(&copier.options),
                     &layer,
                     BlobKind::Layer,
                     plan,
@@ -445,31 +447,56 @@ impl Copier {
             size: info.size,
             kind,
         });
-        let present = self
+        let _claim = match (&self.options.blob_claims, self.destination.blob_location()) {
+            (Some(claims), Some(location)) => {
+                Some(claims.claim(&location.scope, &info.digest).await)
+            }
+            _ => None,
+        };
+        let mut present = self
             .destination
             .try_reuse_blob(&info)
             .await
             .with_context(|| {
                 format!("checking whether the destination has blob {}", info.digest)
             })?;
-        if let Some(written) = present {
-            self.progress.event(CopyEvent::BlobSkipped {
-                digest: info.digest.clone(),
-                kind,
-                size: written.size,
-                mounted: written.mounted,
-            });
-            return Ok(());
+        let cache = self.options.blob_info_cache.as_deref();
+        if let (None, Some(cache)) = (&present, cache) {
+            present =
+                crate::blob::reuse_known_blob(cache, self.destination.as_ref(), &info, kind, None)
+                    .await
+                    .map(|(written, _)| written);
         }
-        let written = self
-            .destination
-            .put_blob(
-                Box::pin(std::io::Cursor::new(bytes.to_vec())),
-                Some(&info),
-                kind == BlobKind::Config,
-            )
-            .await
-            .with_context(|| format!("writing blob {}", info.digest))?;
+        let written = match present {
+            Some(written) => {
+                self.progress.event(CopyEvent::BlobSkipped {
+                    digest: info.digest.clone(),
+                    kind,
+                    size: written.size,
+                    mounted: written.mounted,
+                });
+                None
+            }
+            None => Some(
+                self.destination
+                    .put_blob(
+                        Box::pin(std::io::Cursor::new(bytes.to_vec())),
+                        Some(&info),
+                        kind == BlobKind::Config,
+                    )
+                    .await
+                    .with_context(|| format!("writing blob {}", info.digest))?,
+            ),
+        };
+        if let (Some(cache), Some(location)) = (cache, self.destination.blob_location()) {
+            cache.record(&[BlobFact::KnownLocation {
+                location,
+                digest: info.digest.clone(),
+            }]);
+        }
+        let Some(written) = written else {
+            return Ok(());
+        };
         self.progress.event(CopyEvent::BlobDone {
             digest: info.digest.clone(),
             kind,

@@ -224,6 +224,12 @@ pub trait ImageSource: Send + Sync {
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
         Ok(None)
     }
+
+    /// Where this source's blobs are, for the blob-info cache (a registry repository);
+    /// `None` for transports whose blobs no other image can reuse.
+    fn blob_location(&self) -> Option<crate::blob_info_cache::BlobLocation> {
+        None
+    }
 }
 
 /// The write side of an image. Nothing written becomes visible until [`commit`]
@@ -270,6 +276,25 @@ pub trait ImageDestination: Send + Sync {
 
     /// If the destination already has this blob, what it has; the copy then skips it.
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>>;
+
+    /// Where this destination's blobs go, for the blob-info cache: blobs recorded in the
+    /// same transport and scope are offered to [`ImageDestination::try_reuse_blob_from`].
+    /// `None` (the default) for destinations that cannot take blobs from elsewhere.
+    fn blob_location(&self) -> Option<crate::blob_info_cache::BlobLocation> {
+        None
+    }
+
+    /// Make the blob `info` that the cache saw at `location` (a
+    /// [`crate::blob_info_cache::BlobLocation::location`] of this destination's scope)
+    /// part of this image, if it is still there (a registry mounts it from another
+    /// repository); what was stored, or `None`.
+    async fn try_reuse_blob_from(
+        &self,
+        _info: &BlobInfo,
+        _location: &str,
+    ) -> Result<Option<WrittenBlob>> {
+        Ok(None)
+    }
 
     /// Store a blob. `expected` is the digest when it is known in advance (the engine
     /// verifies the stream against it, so the destination need not hash again); when it

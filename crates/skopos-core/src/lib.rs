@@ -3,6 +3,7 @@
 //! [`ImageSource`] / [`ImageDestination`] traits that each transport implements and the
 //! copy engine drives.
 
+pub mod blob_info_cache;
 pub mod compression;
 pub mod digest;
 pub mod error;

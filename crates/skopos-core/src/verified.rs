@@ -99,6 +99,10 @@ impl ImageSource for VerifiedSource {
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
         self.inner.repository_tags().await
     }
+
+    fn blob_location(&self) -> Option<crate::blob_info_cache::BlobLocation> {
+        self.inner.blob_location()
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +141,13 @@ mod tests {
         async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
             Ok(Some(vec!["t".to_string()]))
         }
+        fn blob_location(&self) -> Option<crate::blob_info_cache::BlobLocation> {
+            Some(crate::blob_info_cache::BlobLocation {
+                transport: "t".to_string(),
+                scope: "s".to_string(),
+                location: "l".to_string(),
+            })
+        }
     }
 
     /// Every answer that is not a manifest is the wrapped source's, not a trait default
@@ -156,6 +167,10 @@ mod tests {
         assert_eq!(
             source.repository_tags().await.unwrap(),
             Some(vec!["t".to_string()])
+        );
+        assert_eq!(
+            source.blob_location().map(|location| location.location),
+            Some("l".to_string())
         );
     }
 

@@ -37,8 +37,12 @@ pub struct DecryptConfig {
     pub providers: BTreeMap<String, ProviderAttrs>,
 }
 
+/// A key, certificate or provider configuration file, bounded as every configuration file is.
 fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
-    std::fs::read(path)
+    skopos_core::limits::read_file_at_most_blocking(
+        std::path::Path::new(path),
+        skopos_core::limits::MAX_CONFIG_FILE,
+    )
 }
 
 fn open_error(path: &str, err: &std::io::Error) -> String {

@@ -295,6 +295,9 @@ fn run_as(workspace: &Workspace, name: &str, args: &[&str]) -> std::process::Out
     std::process::Command::new(&link)
         .args(args)
         .env("HOME", workspace.path("home-skopos"))
+        // The blob-info cache in the temp dir, not in /var/lib/containers (see common).
+        .env("_CONTAINERS_ROOTLESS_UID", "1000")
+        .env("XDG_DATA_HOME", workspace.path("home-skopos/data"))
         .output()
         .unwrap_or_else(|error| panic!("running {}: {error}", link.display()))
 }

@@ -52,6 +52,9 @@ fn skopos_with_stdin(workspace: &Workspace, args: &[&str], input: Vec<u8>) -> Ou
         .args(args)
         .current_dir(workspace.path(""))
         .env("HOME", workspace.path("home-skopos"))
+        // The blob-info cache in the temp dir, not in /var/lib/containers (see common).
+        .env("_CONTAINERS_ROOTLESS_UID", "1000")
+        .env("XDG_DATA_HOME", workspace.path("home-skopos/data"))
         .env("TMPDIR", workspace.path(""))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -188,6 +188,9 @@ fn docker_host_names_the_daemon_when_no_flag_does() {
         ])
         .current_dir(workspace.path(""))
         .env("HOME", workspace.path("home-skopos"))
+        // The blob-info cache in the temp dir, not in /var/lib/containers (see common).
+        .env("_CONTAINERS_ROOTLESS_UID", "1000")
+        .env("XDG_DATA_HOME", workspace.path("home-skopos/data"))
         .env("DOCKER_HOST", podman().host())
         .output()
         .expect("running skopos");

@@ -31,6 +31,9 @@ fn skopos_command(workspace: &Workspace, args: &[&str]) -> Command {
         .args(args)
         .current_dir(workspace.path(""))
         .env("HOME", workspace.path("home-skopos"))
+        // The blob-info cache in the temp dir, not in /var/lib/containers (see common).
+        .env("_CONTAINERS_ROOTLESS_UID", "1000")
+        .env("XDG_DATA_HOME", workspace.path("home-skopos/data"))
         .env("TMPDIR", workspace.path(""))
         .stdout(Stdio::null())
         .stderr(Stdio::null());

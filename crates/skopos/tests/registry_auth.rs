@@ -60,6 +60,9 @@ fn skopos_with_stdin(workspace: &Workspace, args: &[&str], stdin: &str) -> Outco
         .args(args)
         .current_dir(workspace.path(""))
         .env("HOME", &home)
+        // The blob-info cache in the temp dir, not in /var/lib/containers (see common).
+        .env("_CONTAINERS_ROOTLESS_UID", "1000")
+        .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_RUNTIME_DIR", home.join("run"))
         .env_remove("REGISTRY_AUTH_FILE")

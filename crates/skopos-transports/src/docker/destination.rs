@@ -103,6 +103,48 @@ impl ImageDestination for DockerDestination {
         }))
     }
 
+    fn blob_location(&self) -> Option<skopos_core::blob_info_cache::BlobLocation> {
+        Some(super::blob_location(&self.endpoint.reference))
+    }
+
+    /// The cache's `location` is a repository's full name on this registry (the cache
+    /// offers only this scope's): this repository is asked for the blob, another one is
+    /// mounted from.
+    async fn try_reuse_blob_from(
+        &self,
+        info: &BlobInfo,
+        location: &str,
+    ) -> Result<Option<WrittenBlob>> {
+        let client = &self.endpoint.client;
+        let repository = &self.endpoint.repository;
+        let Ok(from) = DockerReference::parse_normalized(location) else {
+            return Ok(None);
+        };
+        if from.domain() != self.endpoint.reference.domain() {
+            return Ok(None);
+        }
+        if from.path() != repository.as_str() {
+            if !client
+                .mount_blob(repository, &info.digest, from.path())
+                .await?
+            {
+                return Ok(None);
+            }
+            // Mounted: the registry has it in this repository now.
+            if let Some(size) = info.size {
+                return Ok(Some(WrittenBlob {
+                    digest: info.digest.clone(),
+                    size,
+                    mounted: true,
+                }));
+            }
+        }
+        Ok(client
+            .blob_exists(repository, &info.digest)
+            .await?
+            .map(|size| WrittenBlob::new(info.digest.clone(), size)))
+    }
+
     async fn put_blob(
         &self,
         stream: BlobReader,

@@ -15,8 +15,94 @@ pub use referrers::DockerReferrers;
 pub use source::DockerSource;
 
 use skopos_config::auth::Environment;
+use skopos_core::blob_info_cache::BlobLocation;
 use skopos_core::reference::DockerReference;
-use skopos_core::{Result, SystemContext};
+use skopos_core::{Digest, Result, SystemContext};
+
+/// Where the blob-info cache records blobs of `reference`'s repository, as containers/image
+/// records them: transport `docker`, the registry host as scope (blobs can be mounted
+/// across it), the repository's full name as location.
+pub fn blob_location(reference: &DockerReference) -> BlobLocation {
+    BlobLocation {
+        transport: "docker".to_string(),
+        scope: reference.domain().to_string(),
+        location: reference.name(),
+    }
+}
+
+/// What a `HEAD` of a source image's manifest tells, for deciding that a copy has nothing
+/// to do without reading the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceHead {
+    /// The manifest's digest (`Docker-Content-Digest`).
+    pub digest: Digest,
+    /// Its MIME type.
+    pub media_type: String,
+    /// Whether the lookaside holds signatures of it.
+    pub signed: bool,
+}
+
+/// The manifest `reference` names at the registry a pull reads from, by one `HEAD`, and
+/// whether it has signatures in the lookaside. `None` when that cannot be told without
+/// more requests or a `GET`: registries.conf names mirrors, sigstore attachments are
+/// enabled, the registry sends no digest or does not have the manifest.
+pub async fn head_source(
+    reference: &DockerReference,
+    ctx: &SystemContext,
+) -> Result<Option<SourceHead>> {
+    let env = Environment::from_process();
+    let conf = settings::registries_conf(&env, ctx)?;
+    let candidates = settings::pull_candidates(reference, &conf)?;
+    let [candidate] = candidates.as_slice() else {
+        return Ok(None);
+    };
+    let endpoint = settings::connect(candidate, &env, &conf, ctx)?;
+    let storage = lookaside::storage_for(&endpoint.reference, ctx, &env, false)?;
+    if storage.sigstore_attachments {
+        return Ok(None);
+    }
+    let head = endpoint
+        .client
+        .head_manifest(
+            &endpoint.repository,
+            &settings::tag_or_digest(&endpoint.reference),
+        )
+        .await?;
+    let Some((digest, media_type)) = head.and_then(|head| Some((head.digest?, head.media_type)))
+    else {
+        return Ok(None);
+    };
+    let signatures =
+        lookaside::read_signatures(&storage.lookaside, &endpoint.client, &digest).await?;
+    Ok(Some(SourceHead {
+        digest,
+        media_type,
+        signed: !signatures.is_empty(),
+    }))
+}
+
+/// The digest of the manifest `reference` names at the registry a push writes to, by one
+/// `HEAD`; `None` when the registry does not have it, an error when it does not say the
+/// digest.
+pub async fn head_destination(
+    reference: &DockerReference,
+    ctx: &SystemContext,
+) -> Result<Option<Digest>> {
+    let endpoint = settings::connect_primary(reference, ctx)?;
+    let head = endpoint
+        .client
+        .head_manifest(
+            &endpoint.repository,
+            &settings::tag_or_digest(&endpoint.reference),
+        )
+        .await?;
+    match head {
+        None => Ok(None),
+        Some(head) => head.digest.map(Some).ok_or_else(|| {
+            anyhow::anyhow!("the registry did not send the digest of manifest {reference}")
+        }),
+    }
+}
 
 /// The tags of `reference`'s repository (`skopos list-tags docker://…`), following the
 /// registry's pagination.

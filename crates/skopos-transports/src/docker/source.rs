@@ -107,6 +107,10 @@ impl ImageSource for DockerSource {
         Ok(signatures)
     }
 
+    fn blob_location(&self) -> Option<skopos_core::blob_info_cache::BlobLocation> {
+        Some(super::blob_location(&self.endpoint.reference))
+    }
+
     async fn repository_tags(&self) -> Result<Option<Vec<String>>> {
         let tags = self
             .endpoint

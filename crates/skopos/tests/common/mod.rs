@@ -195,6 +195,10 @@ impl Workspace {
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
         let mut command = Command::new(binary);
         command.args(args);
+        // As root, skopos (like containers/image) keeps its blob-info cache in
+        // /var/lib/containers/cache; as the user containers/image's own variable names, in
+        // $XDG_DATA_HOME, which is in the temp dir.
+        command.env("_CONTAINERS_ROOTLESS_UID", "1000");
         let mut outcome = self.run(command, "home-skopos", "skopos", args, env);
         if !env.is_empty() {
             outcome.command = format!("{env:?} {}", outcome.command);

@@ -1,0 +1,56 @@
+//! Planning a `sync` as skopeo does: which images a source names ([`images_to_copy`]:
+//! a registry repository, a tree of `dir:` images, a YAML list of registries), where each
+//! goes ([`destination_target`], [`destination_reference`]), and how many are copied at
+//! once ([`parallel_images`]). The copies themselves are the copy engine's; the command
+//! line prints what this crate reports through [`SyncLog`].
+
+mod destinations;
+mod sources;
+
+pub use destinations::{destination_reference, destination_target};
+pub use sources::{images_to_copy, SourceRepository};
+
+/// How serious a log line is (logrus's levels that sync uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Progress (`level=info`).
+    Info,
+    /// Something skipped or ignored (`level=warning`).
+    Warning,
+    /// An entry that cannot be used (`level=error`); planning goes on.
+    Error,
+}
+
+/// Where planning writes skopeo's log lines ("Getting tags", "Processing repo", an entry
+/// skipped and why, …).
+pub trait SyncLog: Sync {
+    /// One line with fields (logrus's `WithFields`).
+    fn log(&self, level: Level, message: &str, fields: &[(&str, String)]);
+
+    /// One line without fields.
+    fn message(&self, level: Level, message: &str) {
+        self.log(level, message, &[]);
+    }
+}
+
+/// Images copied at once when the destination is a registry and the output is not a
+/// terminal: enough to keep a registry busy while one image waits on small requests
+/// (manifests, configs), few enough that each image's layers still get most connections.
+const IMAGE_PARALLEL_COPIES: usize = 4;
+
+/// Blob transfers at once to one registry, over all the images being copied: twice
+/// containers/image's per-image default, so that several images overlap without each
+/// opening its own six connections.
+pub const TRANSFERS_PER_REGISTRY: usize = 12;
+
+/// How many images to copy at once. Directories are written one image at a time: after a
+/// failure skopeo leaves no directory for the images after it, and one left behind would
+/// make the next run refuse to overwrite it. Progress bars (`live_progress`) belong to one
+/// image at a time.
+pub fn parallel_images(destination_transport: &str, live_progress: bool) -> usize {
+    if live_progress || destination_transport == "dir" {
+        1
+    } else {
+        IMAGE_PARALLEL_COPIES
+    }
+}

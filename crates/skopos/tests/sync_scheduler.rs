@@ -1,0 +1,208 @@
+//! What a `sync` costs at the registries, counted through the counting proxy: images of
+//! several repositories copied at once upload each blob they share once, and a re-sync of
+//! an already mirrored repository (and `--dry-run`) reads no manifest, only the tag list
+//! and one manifest `HEAD` per tag.
+
+mod common;
+
+use common::Workspace;
+use skopos_testimage::proxy::{Exchange, RegistryProxy};
+use skopos_testimage::registry::{RegistryOptions, TestRegistry};
+use skopos_testimage::{ImageSpec, WrittenImage};
+
+/// A plain-HTTP registry with a counting proxy in front of it.
+fn registry_behind_proxy() -> (TestRegistry, RegistryProxy) {
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    (registry, proxy)
+}
+
+fn listing(exchanges: &[Exchange]) -> String {
+    exchanges
+        .iter()
+        .map(|e| format!("  {} {} -> {:?}", e.method, e.target, e.status))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The requests after the `/v2/` pings (one per client: not per image or tag).
+fn after_pings(exchanges: Vec<Exchange>) -> Vec<Exchange> {
+    exchanges
+        .into_iter()
+        .filter(|e| e.target != "/v2/")
+        .collect()
+}
+
+fn push(workspace: &Workspace, source: &str, target: &str) {
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            source,
+            target,
+        ])
+        .assert_success();
+}
+
+fn sync(workspace: &Workspace, extra: &[&str], source: &str, destination: &str) -> String {
+    let mut args = vec![
+        "--insecure-policy",
+        "sync",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+    ];
+    args.extend_from_slice(extra);
+    args.extend([source, destination]);
+    let outcome = workspace.skopos(&args);
+    outcome.assert_success();
+    outcome.stdout
+}
+
+#[test]
+fn two_repositories_sharing_layers_upload_each_shared_blob_once() {
+    let source = TestRegistry::start(RegistryOptions::default());
+    let (_destination, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    // The same seed gives the same layers; the labels make the configs differ.
+    let images: Vec<WrittenImage> = ["a", "b"]
+        .iter()
+        .map(|repo| {
+            let spec = ImageSpec::new(90)
+                .with_layers(3, 20_000)
+                .with_label("repo", repo);
+            let image = workspace.image_from(&format!("src-{repo}"), "v1", &spec);
+            push(
+                &workspace,
+                &format!("oci:src-{repo}:v1"),
+                &format!("docker://{}/{repo}:v1", source.host),
+            );
+            image
+        })
+        .collect();
+    assert_eq!(
+        images[0].layers, images[1].layers,
+        "the images share layers"
+    );
+    let yaml = format!(
+        "{}:\n  tls-verify: false\n  images:\n    a: []\n    b: []\n",
+        source.host
+    );
+    std::fs::write(workspace.path("sync.yaml"), yaml).expect("writing the YAML file");
+    let destination = format!("{}/mirror", proxy.host);
+    sync(
+        &workspace,
+        &["--src", "yaml", "--dest", "docker"],
+        "sync.yaml",
+        &destination,
+    );
+
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    for layer in &images[0].layers {
+        let hex = layer.digest.trim_start_matches("sha256:");
+        let uploaded = exchanges
+            .iter()
+            .filter(|e| e.method == "PUT" && e.target.contains("/blobs/uploads/"))
+            .filter(|e| e.target.contains(hex))
+            .count();
+        assert_eq!(uploaded, 1, "layer {hex} uploaded once:\n{log}");
+        let mounted = exchanges
+            .iter()
+            .filter(|e| e.method == "POST" && e.target.contains("mount=") && e.target.contains(hex))
+            .filter(|e| e.status == Some(201))
+            .count();
+        assert_eq!(
+            mounted, 1,
+            "layer {hex} mounted into the other repository:\n{log}"
+        );
+    }
+    // Both images arrived whole.
+    for repo in ["a", "b"] {
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                &format!("docker://{destination}/{repo}:v1"),
+                &format!("oci:check-{repo}:v1"),
+            ])
+            .assert_success();
+    }
+}
+
+#[test]
+fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more() {
+    let (_source, source_proxy) = registry_behind_proxy();
+    let (_destination, destination_proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let tags = ["t1", "t2", "t3"];
+    for (n, tag) in tags.iter().enumerate() {
+        workspace.image_from(
+            "src",
+            tag,
+            &ImageSpec::new(100 + n as u64).with_layers(1, 2_000),
+        );
+        push(
+            &workspace,
+            &format!("oci:src:{tag}"),
+            &format!("docker://{}/app:{tag}", source_proxy.host),
+        );
+    }
+    let source = format!("{}/app", source_proxy.host);
+    let destination = format!("{}/mirror", destination_proxy.host);
+    let docker = ["--src", "docker", "--dest", "docker"];
+    sync(&workspace, &docker, &source, &destination);
+
+    source_proxy.clear_exchanges();
+    destination_proxy.clear_exchanges();
+    let stdout = sync(&workspace, &docker, &source, &destination);
+    assert_eq!(
+        stdout
+            .matches("Skipping: image already present at destination\n")
+            .count(),
+        tags.len(),
+        "{stdout}"
+    );
+    let at_source = after_pings(source_proxy.exchanges());
+    let log = listing(&at_source);
+    assert_eq!(at_source.len(), 1 + tags.len(), "source requests:\n{log}");
+    assert_eq!(
+        at_source
+            .iter()
+            .filter(|e| e.method == "GET" && e.target.starts_with("/v2/app/tags/list"))
+            .count(),
+        1,
+        "{log}"
+    );
+    for tag in tags {
+        let heads = at_source
+            .iter()
+            .filter(|e| e.method == "HEAD" && e.target == format!("/v2/app/manifests/{tag}"))
+            .count();
+        assert_eq!(heads, 1, "one HEAD of {tag}:\n{log}");
+    }
+    let at_destination = after_pings(destination_proxy.exchanges());
+    let log = listing(&at_destination);
+    assert_eq!(
+        at_destination.len(),
+        tags.len(),
+        "destination requests:\n{log}"
+    );
+    assert!(
+        at_destination.iter().all(|e| e.method == "HEAD"),
+        "only HEADs at the destination:\n{log}"
+    );
+
+    // --dry-run lists the tags and touches nothing else.
+    source_proxy.clear_exchanges();
+    destination_proxy.clear_exchanges();
+    let dry = [docker.as_slice(), &["--dry-run"]].concat();
+    sync(&workspace, &dry, &source, &destination);
+    let at_source = after_pings(source_proxy.exchanges());
+    assert_eq!(at_source.len(), 1, "{}", listing(&at_source));
+    assert!(destination_proxy.exchanges().is_empty());
+}
