@@ -40,12 +40,13 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
     } else {
         crate::cli::VERSION_TEXT
     };
-    Cli::command()
+    let command = Cli::command()
         .name(program)
         .bin_name(program)
         .display_name(program)
         .version(version)
-        .mut_arg("version", |arg| arg.help(format!("Version for {program}")))
+        .mut_arg("version", |arg| arg.help(format!("Version for {program}")));
+    crate::completion::with_help_texts(command, program)
 }
 
 /// The command line's definition under the name the program was started with.
