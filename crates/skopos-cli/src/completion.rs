@@ -93,7 +93,7 @@ pub(crate) fn run(args: &CompletionArgs) -> anyhow::Result<CompletionOutput> {
             go_quote(&format!("{program} completion {shell_name}"))
         );
     }
-    let mut command = program::command();
+    let mut command = without_hidden_commands(program::command(), program);
     if shell_args.no_descriptions {
         command = without_descriptions(command);
     }
@@ -117,6 +117,26 @@ pub(crate) fn print_help() -> anyhow::Result<()> {
         .write_all(help.as_bytes())
         .and_then(|()| stdout.flush())
         .context("writing the help text")
+}
+
+/// The program's command line as completion offers it: without the hidden commands (as
+/// cobra's completion leaves them out), which clap_complete would otherwise offer.
+fn without_hidden_commands(root: clap::Command, program: &'static str) -> clap::Command {
+    let visible: Vec<clap::Command> = root
+        .get_subcommands()
+        .filter(|command| !command.is_hide_set())
+        .cloned()
+        .collect();
+    // `--version` needs a version text to be valid; completion never prints it.
+    let mut completable = clap::Command::new(program)
+        .version(crate::cli::VERSION_TEXT)
+        .disable_version_flag(true)
+        .args(root.get_arguments().cloned())
+        .subcommands(visible);
+    if let Some(about) = root.get_about() {
+        completable = completable.about(about.clone());
+    }
+    completable
 }
 
 /// `command` and all its subcommands without help texts: what `--no-descriptions` asks for,
@@ -251,6 +271,22 @@ mod tests {
         assert!(!bare.contains("Copy an IMAGE-NAME"), "{bare}");
         // The flags and commands themselves stay.
         assert!(bare.contains("-l debug") && bare.contains("copy"), "{bare}");
+    }
+
+    #[test]
+    fn hidden_commands_are_not_offered() {
+        let bash = script(
+            Shell::Bash,
+            without_hidden_commands(program::command_named("skopos"), "skopos"),
+        );
+        assert!(bash.contains("copy") && bash.contains("--dest-compress-format"));
+        for hidden in [
+            "completion",
+            "generate-man-pages",
+            "experimental-image-proxy",
+        ] {
+            assert!(!bash.contains(hidden), "{hidden} offered:\n{bash}");
+        }
     }
 
     #[test]
