@@ -2,7 +2,7 @@
 //! in a chroot holding nothing but itself, a CA bundle and the test image — no C library, no
 //! dynamic loader, no /proc, /dev or /tmp — and copies exactly what the ordinary build copies.
 //!
-//! The test builds the binary with the dev profile into its own target directory
+//! The test builds the binary with a dev-like profile into its own target directory
 //! (target/static-test; crt-static changes every crate's flags, so nothing of the ordinary
 //! build is reused), which costs a few minutes of CPU once and little after. chroot needs
 //! root: CI runs as root; elsewhere the test prints a SKIPPED line.
@@ -19,7 +19,8 @@ fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds the static binary (dev profile) through the Makefile and returns its path.
+/// Builds the static binary (the static-test profile: dev without debug info) through the
+/// Makefile and returns its path.
 fn build_static_binary() -> PathBuf {
     let target_dir = repository_root().join("target/static-test");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -27,7 +28,7 @@ fn build_static_binary() -> PathBuf {
         .arg("-C")
         .arg(repository_root())
         .arg("binary-static")
-        .arg("STATIC_PROFILE=dev")
+        .arg("STATIC_PROFILE=static-test")
         .arg(format!("STATIC_TARGET_DIR={}", target_dir.display()))
         .arg(format!("CARGO={cargo}"))
         .output()
@@ -38,7 +39,7 @@ fn build_static_binary() -> PathBuf {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    target_dir.join("x86_64-unknown-linux-gnu/debug/skopos")
+    target_dir.join("x86_64-unknown-linux-gnu/static-test/skopos")
 }
 
 /// Whether the ELF file at `path` asks for a program interpreter (the dynamic loader), i.e.
