@@ -150,9 +150,14 @@ fn synopsis(usage: &str, text: &PageText) -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["SYNOPSIS"]);
     let mut line = vec![bold(usage)];
+    // Flags in bold, what the user fills in in italics, as man pages set synopses.
     for word in text.synopsis.split(' ').filter(|w| !w.is_empty()) {
         line.push(roman(" "));
-        line.push(italic(word));
+        line.push(if word.starts_with('-') {
+            bold(word)
+        } else {
+            italic(word)
+        });
     }
     roff.text(line);
     roff
