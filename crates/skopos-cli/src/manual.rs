@@ -159,7 +159,8 @@ fn synopsis(usage: &str, text: &PageText) -> Roff {
             italic(word)
         });
     }
-    roff.text(line);
+    // Not hyphenated: a placeholder split across lines reads as two.
+    roff.control("nh", []).text(line).control("hy", []);
     roff
 }
 
