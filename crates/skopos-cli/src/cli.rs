@@ -188,6 +188,12 @@ pub enum Command {
     /// Dump contents of a signature WITHOUT VERIFYING IT
     #[command(hide = true)]
     UntrustedSignatureDumpWithoutVerification(ArgsOnly),
+    /// Generate the autocompletion script for the specified shell
+    #[command(hide = true)]
+    Completion(crate::completion::CompletionArgs),
+    /// Write the manual pages (skopos.1, skopos-COMMAND.1) into DIRECTORY
+    #[command(hide = true)]
+    GenerateManPages(crate::manual::GenerateManPagesArgs),
 }
 
 /// Declares an image-flags struct for one flag prefix ("" for inspect and friends, `src-`

@@ -4,11 +4,13 @@
 
 mod attachments;
 mod cli;
+mod completion;
 mod copy;
 mod flags;
 mod inspect;
 mod logging;
 mod login;
+mod manual;
 mod program;
 mod progress_json;
 mod proxy;
@@ -192,6 +194,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             print!("{}", signing::untrusted_signature_dump(&args.args[0])?);
         }
+        Command::Completion(args) => match completion::run(&args)? {
+            completion::CompletionOutput::Help => completion::print_help()?,
+            completion::CompletionOutput::Script(script) => inspect::write_stdout(&script)?,
+        },
+        Command::GenerateManPages(args) => manual::run(&args)?,
     }
     Ok(Outcome::Done)
 }

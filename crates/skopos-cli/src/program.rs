@@ -46,6 +46,7 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
         .display_name(program)
         .version(version)
         .mut_arg("version", |arg| arg.help(format!("Version for {program}")));
+    let command = crate::completion::with_help_texts(command, program);
     if program == "skopeo" {
         hide_skopos_only_flags(command)
     } else {
