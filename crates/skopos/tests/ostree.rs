@@ -606,3 +606,121 @@ fn skopos_reads_what_skopeo_1_17_wrote() {
     let diff_ids = diff_ids_through_oci(&workspace, &ostree_name(&repo), "out");
     assert_eq!(diff_ids, source.diff_ids);
 }
+
+/// The uid and gid the ordinary-user tests run as.
+const USER: u32 = 1000;
+
+/// Runs `binary ARGS` as uid/gid [`USER`] (through `setpriv`, from root) with private HOME and
+/// XDG dirs under `home` and `$TMPDIR` a directory that user may write.
+fn run_as_user(workspace: &Workspace, binary: &Path, home: &str, args: &[&str]) -> common::Outcome {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            &format!("--reuid={USER}"),
+            &format!("--regid={USER}"),
+            "--clear-groups",
+        ])
+        .arg(binary)
+        .args(args);
+    workspace.isolate(&mut command, home);
+    command.env("TMPDIR", workspace.path("user-tmp"));
+    let output = command.output().expect("running setpriv");
+    let outcome = common::Outcome {
+        command: format!("{} {}", binary.display(), args.join(" ")),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout_bytes: output.stdout,
+    };
+    outcome.assert_success();
+    outcome
+}
+
+/// Gives `path` and everything under it to [`USER`].
+fn give_to_user(path: &Path) {
+    let status = Command::new("chown")
+        .args(["-R", &format!("{USER}:{USER}")])
+        .arg(path)
+        .status()
+        .expect("running chown");
+    assert!(status.success(), "chown {}", path.display());
+}
+
+#[test]
+fn as_an_ordinary_user_files_belong_to_the_caller() {
+    if !rustix::process::geteuid().is_root() {
+        report_skipped(
+            "ostree writes by an ordinary user (the test switches users, so it needs root)",
+        );
+        return;
+    }
+    let workspace = Workspace::new();
+    let source = source_image(&workspace);
+    // The work area, its homes and temp dir are the test user's too.
+    std::fs::create_dir(workspace.path("user-tmp")).expect("creating the temp dir");
+    for dir in ["home-skopos", "home-skopeo", "user-tmp", "src"] {
+        give_to_user(&workspace.path(dir));
+    }
+    let root = workspace.path("");
+    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("opening the work area");
+    let skopos = PathBuf::from(env!("CARGO_BIN_EXE_skopos"));
+    let peer = skopeo_1_17("ostree writes by an ordinary user compared with skopeo 1.17.0");
+    for mode in MODES {
+        let ours = new_repo(&workspace, &format!("skopos-{mode}"), mode);
+        give_to_user(&ours);
+        run_as_user(
+            &workspace,
+            &skopos,
+            "home-skopos",
+            &[
+                "--insecure-policy",
+                "copy",
+                &source.name,
+                &ostree_name(&ours),
+            ],
+        );
+        ostree(&ours, &["fsck"]);
+        let rich = ostree(&ours, &["ls", "-R", "-X", &blob_branch(&source.layers[1])]);
+        // Files belong to the caller (bare-user-only stores regular files as root's), keep no
+        // setuid bits and no xattrs, and the private directory opens to its owner.
+        let owner = match mode {
+            "bare-user-only" => "0 0".to_string(),
+            _ => format!("{USER} {USER}"),
+        };
+        for line in [
+            format!("-00755 {owner}     18 {{ @a(ayay) [] }} /bin/su\n"),
+            format!("d00700 {USER} {USER}      0 {{ @a(ayay) [] }} /home/user\n"),
+            format!("-00640 {owner}     14 {{ @a(ayay) [] }} /home/user/notes\n"),
+            format!("-00644 {owner}      7 {{ @a(ayay) [] }} /etc/tagged\n"),
+        ] {
+            assert!(rich.contains(&line), "{mode}: no {line:?} in\n{rich}");
+        }
+        let diff_ids =
+            diff_ids_through_oci(&workspace, &ostree_name(&ours), &format!("out-{mode}"));
+        assert_eq!(diff_ids, source.diff_ids, "{mode}");
+
+        let Some(skopeo) = &peer else { continue };
+        let theirs = new_repo(&workspace, &format!("skopeo-{mode}"), mode);
+        give_to_user(&theirs);
+        run_as_user(
+            &workspace,
+            skopeo,
+            "home-skopeo",
+            &[
+                "--insecure-policy",
+                "copy",
+                &source.name,
+                &ostree_name(&theirs),
+            ],
+        );
+        assert_eq!(refs(&ours), refs(&theirs), "{mode}");
+        for branch in refs(&theirs) {
+            assert_eq!(
+                ostree(&ours, &["ls", "-R", "-X", &branch]),
+                ostree(&theirs, &["ls", "-R", "-X", &branch]),
+                "{mode} {branch}"
+            );
+        }
+    }
+}

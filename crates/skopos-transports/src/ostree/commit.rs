@@ -14,24 +14,20 @@ use skopos_core::Result;
 /// The parent every commit of the transport names: OCI blobs have no history.
 const NO_PARENT: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Commit the tree at `dir` as `branch`. `skip_xattrs` leaves the files' extended
-/// attributes out (an unprivileged caller's files carry none in containers/image's layout).
+/// Commit the tree at `dir` as `branch`, files as they are on disk (no commit modifier: its
+/// mere presence makes libostree store bare-user-only directories as root's).
 pub(super) fn commit_directory(
     repo: &ostree::Repo,
     dir: &Path,
     branch: &str,
     metadata: &[(&str, String)],
-    skip_xattrs: bool,
 ) -> Result<()> {
     let failed = |err: glib::Error| anyhow::anyhow!("committing {branch}: {err}");
     let tree = ostree::MutableTree::new();
-    let modifier = skip_xattrs.then(|| {
-        ostree::RepoCommitModifier::new(ostree::RepoCommitModifierFlags::SKIP_XATTRS, None)
-    });
     repo.write_directory_to_mtree(
         &gio::File::for_path(dir),
         &tree,
-        modifier.as_ref(),
+        None,
         gio::Cancellable::NONE,
     )
     .map_err(failed)?;

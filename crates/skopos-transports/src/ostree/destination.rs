@@ -205,19 +205,13 @@ impl ImageDestination for OstreeDestination {
         let received = std::mem::take(&mut *self.received());
         let reference = self.reference.clone();
         let staging = self.staging.clone();
-        let as_root = self.as_root;
-        blocking(move || commit_image(&reference, received, staging.path(), as_root)).await
+        blocking(move || commit_image(&reference, received, staging.path())).await
     }
 }
 
 /// Commit everything received in one transaction: the layers not already in the
 /// repository, the config, then the manifest and signatures under the image's branch.
-fn commit_image(
-    reference: &OstreeReference,
-    mut received: Received,
-    staging: &Path,
-    as_root: bool,
-) -> Result<()> {
+fn commit_image(reference: &OstreeReference, mut received: Received, staging: &Path) -> Result<()> {
     let manifest_bytes = received
         .manifest
         .take()
@@ -241,7 +235,7 @@ fn commit_image(
             (TAR_SPLIT_KEY, unpacked.tar_split.clone()),
         ];
         let branch = OstreeReference::blob_branch(layer.digest.hex());
-        commit_directory(&repo, &unpacked.root(), &branch, &metadata, !as_root)?;
+        commit_directory(&repo, &unpacked.root(), &branch, &metadata)?;
     }
     for (digest, bytes) in &received.configs {
         // A directory holding only `content`, as containers/image staged it.
@@ -254,7 +248,7 @@ fn commit_image(
         write_file(&dir.path().join("content"), bytes)?;
         let metadata = [(SIZE_KEY, bytes.len().to_string())];
         let branch = OstreeReference::blob_branch(digest.hex());
-        commit_directory(&repo, dir.path(), &branch, &metadata, !as_root)?;
+        commit_directory(&repo, dir.path(), &branch, &metadata)?;
     }
     let dir = tempfile::Builder::new()
         .prefix("manifest")
@@ -279,7 +273,7 @@ fn commit_image(
             manifest::manifest_digest(&manifest_bytes)?.to_string(),
         ),
     ];
-    commit_directory(&repo, dir.path(), &reference.branch(), &metadata, !as_root)?;
+    commit_directory(&repo, dir.path(), &reference.branch(), &metadata)?;
     transaction
         .commit(ostree::gio::Cancellable::NONE)
         .map_err(|err| anyhow::anyhow!("committing the transaction: {err}"))?;

@@ -4,12 +4,15 @@
 //!
 //! As root, the tar is extracted as containers/storage's `Untar` does (owners, modes,
 //! setuid bits and xattrs kept; whiteout files are ordinary files here). As an ordinary
-//! user, files belong to the caller, special mode bits are dropped and every directory
-//! gets at least 0700 and every regular file 0600, so that the caller can read them back.
+//! user (containers/image ran `tar --no-same-owner --no-same-permissions`), files belong to
+//! the caller, keep none of the tar's xattrs (an ordinary user can only have set `user.*`
+//! ones), special mode bits are dropped and every directory gets at least 0700 and every
+//! regular file 0600, so that the caller can read them back.
 //! Either way device nodes, FIFOs and sockets are removed: OSTree does not store them.
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
@@ -88,6 +91,9 @@ fn fix_files(dir: &Path, as_root: bool) -> Result<()> {
         } else {
             0
         };
+        if !as_root {
+            remove_user_xattrs(&path)?;
+        }
         if !as_root && forced_bits != 0 {
             let mode = entry
                 .metadata()
@@ -102,6 +108,28 @@ fn fix_files(dir: &Path, as_root: bool) -> Result<()> {
         }
         if kind.is_dir() {
             fix_files(&path, as_root)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove the `user.*` extended attributes of `path` (not following a symlink).
+fn remove_user_xattrs(path: &Path) -> Result<()> {
+    let failed = |err: rustix::io::Errno| anyhow::anyhow!("xattrs of {}: {err}", path.display());
+    let mut names = vec![0u8; 1024];
+    let length = loop {
+        match rustix::fs::llistxattr(path, &mut names) {
+            Ok(length) => break length,
+            // The file system keeps none.
+            Err(rustix::io::Errno::NOTSUP) => return Ok(()),
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 2, 0),
+            Err(err) => return Err(failed(err)),
+        }
+    };
+    for name in names[..length].split(|&byte| byte == 0) {
+        if name.starts_with(b"user.") {
+            let name = std::ffi::OsStr::from_bytes(name);
+            rustix::fs::lremovexattr(path, name).map_err(failed)?;
         }
     }
     Ok(())
