@@ -724,3 +724,94 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
         }
     }
 }
+
+#[test]
+fn signatures_are_stored_and_read_back() {
+    let workspace = Workspace::new();
+    workspace.image("src", "img", 5);
+    let signed = workspace.path("signed");
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "--format",
+            "v2s2",
+            &format!("oci:{}:img", workspace.path("src").display()),
+            &format!("dir:{}", signed.display()),
+        ])
+        .assert_success();
+    // Stand-ins for simple-signing signatures: stored and copied as they are, not verified
+    // under --insecure-policy. 0xa3 starts an OpenPGP compressed-data packet.
+    let signatures = [b"\xa3first signature".to_vec(), b"\xa3second".to_vec()];
+    for (index, signature) in signatures.iter().enumerate() {
+        std::fs::write(signed.join(format!("signature-{}", index + 1)), signature)
+            .expect("writing a signature");
+    }
+    let repo = new_repo(&workspace, "repo", "bare-user");
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            &format!("dir:{}", signed.display()),
+            &ostree_name(&repo),
+        ])
+        .assert_success();
+    assert_eq!(metadata_string(&repo, IMAGE_BRANCH, "signatures"), "2");
+    let tree = ostree(&repo, &["ls", "-R", IMAGE_BRANCH]);
+    assert!(tree.contains("/signature-2"), "{tree}");
+    // Reading them back: the source hands out uncompressed layers, which a signed image
+    // cannot take, so the copy refuses (as skopeo's does) unless the signatures are removed.
+    let back = format!("dir:{}", workspace.path("back").display());
+    let refused = workspace.skopos(&["--insecure-policy", "copy", &ostree_name(&repo), &back]);
+    assert_one_line_failure(&refused, Some(1));
+    assert_eq!(
+        skopeo_message(&refused.stderr),
+        "Copying this image would require changing layer representation, which we cannot do: the image is signed"
+    );
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "--remove-signatures",
+            &ostree_name(&repo),
+            &back,
+        ])
+        .assert_success();
+
+    let Some(skopeo) = skopeo_1_17("ostree signatures compared with skopeo 1.17.0") else {
+        return;
+    };
+    let theirs = new_repo(&workspace, "skopeo-repo", "bare-user");
+    workspace
+        .skopeo_binary_as_root(
+            &skopeo,
+            &[
+                "--insecure-policy",
+                "copy",
+                &format!("dir:{}", signed.display()),
+                &ostree_name(&theirs),
+            ],
+        )
+        .assert_success();
+    assert_eq!(
+        ostree(&repo, &["ls", "-R", IMAGE_BRANCH]),
+        ostree(&theirs, &["ls", "-R", IMAGE_BRANCH])
+    );
+    assert_eq!(
+        content_checksum(&repo, IMAGE_BRANCH),
+        content_checksum(&theirs, IMAGE_BRANCH)
+    );
+    // skopeo 1.17.0 refuses the copy back too (its words are older: `"Would invalidate
+    // signatures"` where skopeo 1.22.2 and skopos say "the image is signed").
+    let theirs_refused = workspace.skopeo_binary_as_root(
+        &skopeo,
+        &["--insecure-policy", "copy", &ostree_name(&theirs), &back],
+    );
+    assert!(
+        theirs_refused
+            .stderr
+            .contains("Copying this image would require changing layer representation"),
+        "{}",
+        theirs_refused.stderr
+    );
+}
