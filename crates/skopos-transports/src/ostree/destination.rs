@@ -159,15 +159,10 @@ impl ImageDestination for OstreeDestination {
         };
         let staging = self.staging.clone();
         let as_root = self.as_root;
-        let unpacked = blocking(move || {
-            let mut tar = SyncIoBridge::new(tar);
-            let unpacked = unpack_layer(&mut tar, staging.path(), as_root)?;
-            // Whatever follows the tar's end belongs to the blob too: read it all, so that the
-            // digest and size cover the whole blob.
-            std::io::copy(&mut tar, &mut std::io::sink()).context("reading the layer")?;
-            Ok(unpacked)
-        })
-        .await?;
+        // Unpacking reads the stream to its end (past the tar's end blocks), so the digest and
+        // size cover the whole blob.
+        let unpacked =
+            blocking(move || unpack_layer(SyncIoBridge::new(tar), staging.path(), as_root)).await?;
         let digest = digest_of(summary)?;
         let size = count.load(Ordering::Relaxed);
         self.received()
