@@ -160,6 +160,10 @@ fn scope_is_valid(transport: &str, scope: &str) -> bool {
         // An image ID cannot be a namespace.
         "docker-daemon" => skopos_core::reference::go_digest::parse_go_digest(scope).is_err(),
         "atomic" => is_atomic_scope(scope),
+        // `REPO:IMAGE-PREFIX`, with an absolute, clean repository path.
+        "ostree" => scope
+            .split_once(':')
+            .is_some_and(|(repo, _)| repo == "/" || (repo.starts_with('/') && is_clean_path(repo))),
         _ => true,
     }
 }

@@ -20,7 +20,7 @@ pub struct ImageScopes {
 impl ImageScopes {
     /// The scopes of `name`. Paths are resolved to their absolute, symlink-free form now,
     /// so the path's parent must exist. Transports whose scopes skopos does not compute
-    /// (containers-storage, ostree) are an error when the policy gives them any
+    /// (containers-storage) are an error when the policy gives them any
     /// specific scope, rather than silently falling back to a broader one: the caller
     /// passes `has_specific_scopes` for that.
     pub fn of(name: &ImageName, has_specific_scopes: bool) -> Result<ImageScopes> {
@@ -53,7 +53,11 @@ impl ImageScopes {
                     namespaces,
                 }
             }
-            ImageName::ContainersStorage(_) | ImageName::Ostree { .. } => {
+            ImageName::Ostree(reference) => ImageScopes {
+                identity: reference.policy_identity(),
+                namespaces: reference.policy_namespaces(),
+            },
+            ImageName::ContainersStorage(_) => {
                 if has_specific_scopes {
                     bail!(
                         "policy scopes for the {} transport are not supported by skopos yet: only its \"\" scope can be used",
@@ -181,5 +185,12 @@ mod tests {
         let name = ImageName::parse("containers-storage:busybox").unwrap();
         assert!(ImageScopes::of(&name, true).is_err());
         assert_eq!(ImageScopes::of(&name, false).unwrap(), ImageScopes::none());
+    }
+
+    #[test]
+    fn ostree_scopes_are_repo_and_image_prefixes() {
+        let scopes = ImageScopes::of(&ImageName::parse("ostree:a/b:1").unwrap(), true).unwrap();
+        assert_eq!(scopes.identity, "/ostree/repo:a/b:1");
+        assert_eq!(scopes.namespaces, ["/ostree/repo:a/b", "/ostree/repo:a"]);
     }
 }

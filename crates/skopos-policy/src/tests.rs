@@ -244,6 +244,9 @@ fn scopes_a_transport_refuses_are_unknown_keys() {
         ("atomic", "host/ns/stream/extra"),
         ("atomic", "host/ns:x/stream"),
         ("atomic", "host/ns/stream:a:b"),
+        ("ostree", "/ostree/repo"),
+        ("ostree", "relative/repo:busybox"),
+        ("ostree", "/ostree/repo/:busybox"),
     ] {
         let text = format!(
             r#"{{"default": [{{"type": "reject"}}], "transports": {{"{transport}": {{"{scope}": [{{"type": "reject"}}]}}}}}}"#

@@ -42,6 +42,9 @@ pub enum Whiteouts {
     Delete,
     /// Keep them in overlayfs's form (the layer directory holds only this layer's changes).
     Overlay,
+    /// Extract them as the ordinary files they are in the tar (containers/storage's plain
+    /// `Untar`, which the ostree transport used: the layer's tree is stored as it is).
+    Keep,
 }
 
 /// What applying a layer found out.
@@ -185,7 +188,10 @@ impl Applier<'_> {
             .file_name()
             .map(|n| n.as_bytes().to_vec())
             .unwrap_or_default();
-        if let Some(hidden) = base.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        let whiteout = base
+            .strip_prefix(WHITEOUT_PREFIX.as_bytes())
+            .filter(|_| self.whiteouts != Whiteouts::Keep);
+        if let Some(hidden) = whiteout {
             // Any contents stay in the next raw segment.
             tar_split.file(&name, 0, None)?;
             return self.apply_whiteout(&relative, &base, hidden, uid, gid);
@@ -356,6 +362,8 @@ impl Applier<'_> {
                     )
                     .with_context(|| format!("marking {} opaque", parent_relative.display()))?;
                 }
+                // apply_entry extracts whiteouts as files when they are kept.
+                Whiteouts::Keep => {}
                 Whiteouts::Delete => {
                     let Ok(children) = fs::read_dir(&parent) else {
                         return Ok(());
@@ -377,6 +385,7 @@ impl Applier<'_> {
         let hidden_relative = parent_relative.join(std::ffi::OsStr::from_bytes(hidden));
         let path = parent.join(std::ffi::OsStr::from_bytes(hidden));
         match self.whiteouts {
+            Whiteouts::Keep => {}
             Whiteouts::Delete => {
                 if fs::symlink_metadata(&path).is_ok() {
                     remove_any(&path)?;

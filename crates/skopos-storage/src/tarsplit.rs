@@ -103,14 +103,34 @@ impl<W: Write> TarSplitWriter<W> {
     }
 }
 
-/// Rebuilds a layer's tar from its tar-split lines and the files under `root`.
-pub struct TarRebuilder<R: BufRead> {
-    lines: io::Lines<R>,
-    root: PathBuf,
-    current: Chunk,
+/// Where a rebuilt tar's file contents come from.
+pub trait LayerFiles {
+    /// An open file.
+    type File: Read;
+    /// The contents of the layer's file at `relative` (a clean path inside the layer).
+    fn open(&mut self, relative: &Path) -> Result<Self::File>;
 }
 
-enum Chunk {
+/// A layer's files in a directory of the file system.
+pub struct LayerDir(pub PathBuf);
+
+impl LayerFiles for LayerDir {
+    type File = File;
+
+    fn open(&mut self, relative: &Path) -> Result<File> {
+        let path = self.0.join(relative);
+        File::open(&path).with_context(|| format!("opening layer file {}", path.display()))
+    }
+}
+
+/// Rebuilds a layer's tar from its tar-split lines and the layer's files.
+pub struct TarRebuilder<R: BufRead, F: LayerFiles = LayerDir> {
+    lines: io::Lines<R>,
+    files: F,
+    current: Chunk<F::File>,
+}
+
+enum Chunk<File> {
     None,
     Bytes(io::Cursor<Vec<u8>>),
     File {
@@ -124,9 +144,16 @@ enum Chunk {
 impl<R: BufRead> TarRebuilder<R> {
     /// Read `lines` (decompressed tar-split), taking file contents from `root`.
     pub fn new(lines: R, root: &Path) -> Self {
+        TarRebuilder::with_files(lines, LayerDir(root.to_path_buf()))
+    }
+}
+
+impl<R: BufRead, F: LayerFiles> TarRebuilder<R, F> {
+    /// Read `lines` (decompressed tar-split), taking file contents from `files`.
+    pub fn with_files(lines: R, files: F) -> Self {
         TarRebuilder {
             lines: lines.lines(),
-            root: root.to_path_buf(),
+            files,
             current: Chunk::None,
         }
     }
@@ -163,9 +190,7 @@ impl<R: BufRead> TarRebuilder<R> {
                         (None, None) => anyhow::bail!("tar-split file entry without a name"),
                     };
                     let relative = crate::paths::clean_relative(&name)?;
-                    let path = self.root.join(&relative);
-                    let file = File::open(&path)
-                        .with_context(|| format!("opening layer file {}", path.display()))?;
+                    let file = self.files.open(&relative)?;
                     let expected_crc = match payload {
                         Some(bytes) if bytes.len() == 8 => {
                             let mut sum = [0u8; 8];
@@ -188,7 +213,7 @@ impl<R: BufRead> TarRebuilder<R> {
     }
 }
 
-impl<R: BufRead> Read for TarRebuilder<R> {
+impl<R: BufRead, F: LayerFiles> Read for TarRebuilder<R, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let read = match &mut self.current {

@@ -647,6 +647,29 @@ impl DirLock {
     }
 }
 
+/// Counts the bytes that pass.
+pub(crate) struct CountingReader<R> {
+    /// The stream being counted.
+    pub(crate) inner: R,
+    /// Bytes read so far.
+    pub(crate) count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        self.count
+            .fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+}
+
 /// Run blocking file-system work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,

@@ -10,10 +10,13 @@ mod docker_daemon;
 mod fsutil;
 pub mod oci;
 pub mod oci_archive;
+#[cfg(feature = "ostree")]
+pub mod ostree;
 pub mod sif;
 pub mod storage;
 pub mod tarball;
 
+use skopos_core::reference::OstreeReference;
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
 
 /// What skopeo checks while it parses a reference, before any image is opened: a
@@ -51,7 +54,7 @@ pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dy
         ImageName::ContainersStorage(reference) => {
             Ok(Box::new(storage::StorageSource::open(reference).await?))
         }
-        other => Err(not_supported(other)),
+        ImageName::Ostree(reference) => open_ostree_source(reference),
     }
 }
 
@@ -89,14 +92,35 @@ pub async fn open_destination(
         ImageName::ContainersStorage(reference) => Ok(Box::new(
             storage::StorageDestination::open(reference, ctx).await?,
         )),
-        other => Err(not_supported(other)),
+        ImageName::Ostree(reference) => open_ostree_destination(reference),
     }
 }
 
-fn not_supported(name: &ImageName) -> anyhow::Error {
+#[cfg(feature = "ostree")]
+fn open_ostree_source(reference: &OstreeReference) -> Result<Box<dyn ImageSource>> {
+    Ok(Box::new(ostree::OstreeSource::open(reference)))
+}
+
+#[cfg(feature = "ostree")]
+fn open_ostree_destination(reference: &OstreeReference) -> Result<Box<dyn ImageDestination>> {
+    Ok(Box::new(ostree::OstreeDestination::open(reference)?))
+}
+
+#[cfg(not(feature = "ostree"))]
+fn open_ostree_source(_: &OstreeReference) -> Result<Box<dyn ImageSource>> {
+    Err(ostree_not_compiled_in())
+}
+
+#[cfg(not(feature = "ostree"))]
+fn open_ostree_destination(_: &OstreeReference) -> Result<Box<dyn ImageDestination>> {
+    Err(ostree_not_compiled_in())
+}
+
+/// skopeo's words for a transport left out of the build, and how to get it.
+#[cfg(not(feature = "ostree"))]
+fn ostree_not_compiled_in() -> anyhow::Error {
     anyhow::anyhow!(
-        "the {} transport is not supported yet by skopos",
-        name.transport()
+        "The transport \"ostree:\" is not supported in this build (skopos was built without its `ostree` feature)"
     )
 }
 

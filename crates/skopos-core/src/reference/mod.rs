@@ -2,8 +2,8 @@
 //! reference grammar (`docker.io/library/busybox:latest`).
 //!
 //! The rules and error messages are those of skopeo 1.9.3 as Debian builds it
-//! (containers/image v5.23.1, without the `ostree` transport), plus the `atomic` transport
-//! that skopeo 1.22 has.
+//! (containers/image v5.23.1), plus the `atomic` transport that skopeo 1.22 has and the
+//! `ostree` transport that skopeo 1.17 had (Debian's 1.9.3 build has neither).
 //! - `ImageName::parse("docker://busybox")` → `Ok(ImageName::Docker(..))`; errors are
 //!   skopeo's messages, e.g. `Invalid image name "foo:bar", unknown transport "foo"`.
 //! - `Display` prints the canonical `transport:within-transport` form, as skopeo's
@@ -14,6 +14,7 @@ mod docker;
 mod docker_scopes;
 pub mod explicit_path;
 pub mod go_digest;
+mod ostree;
 mod storage;
 
 use std::fmt;
@@ -25,6 +26,7 @@ pub use docker::{
 };
 pub use docker_scopes::{docker_policy_identity, docker_policy_namespaces};
 pub use explicit_path::resolve_path_to_fully_explicit;
+pub use ostree::{OstreeReference, DEFAULT_OSTREE_REPO};
 pub use storage::MINIMUM_TRUNCATED_ID_LENGTH;
 
 use crate::digest::{Algorithm, Digest};
@@ -104,13 +106,9 @@ pub enum ImageName {
     },
     DockerDaemon(DaemonImage),
     ContainersStorage(StorageReference),
-    /// `ostree:REF[@/abs/repo]`. Never produced by [`ImageName::parse`]: skopeo 1.9.3 as
-    /// built by Debian rejects the transport (`The transport "ostree:" is not supported
-    /// in this build`).
-    Ostree {
-        image: DockerReference,
-        repo: PathBuf,
-    },
+    /// `ostree:IMAGE[@/abs/repo]` (the transport skopeo 1.17 had with its
+    /// `containers_image_ostree` build tag).
+    Ostree(OstreeReference),
     Sif(PathBuf),
     /// `tarball:FILE[:FILE…]`.
     Tarball(Vec<PathBuf>),
@@ -162,9 +160,7 @@ impl ImageName {
             "containers-storage" => {
                 storage::parse_storage_reference(within).map(ImageName::ContainersStorage)
             }
-            "ostree" => {
-                anyhow::bail!("The transport \"ostree:\" is not supported in this build")
-            }
+            "ostree" => OstreeReference::parse(within).map(ImageName::Ostree),
             "sif" => {
                 resolve_path_to_fully_explicit(within)?;
                 Ok(ImageName::Sif(PathBuf::from(within)))
@@ -202,7 +198,7 @@ impl ImageName {
             ImageName::DockerArchive { .. } => "docker-archive",
             ImageName::DockerDaemon(_) => "docker-daemon",
             ImageName::ContainersStorage(_) => "containers-storage",
-            ImageName::Ostree { .. } => "ostree",
+            ImageName::Ostree(_) => "ostree",
             ImageName::Sif(_) => "sif",
             ImageName::Tarball(_) => "tarball",
             ImageName::Atomic(_) => "atomic",
@@ -221,7 +217,6 @@ impl ImageName {
             } => Some(r),
             ImageName::DockerDaemon(DaemonImage::Named(r)) => Some(r),
             ImageName::ContainersStorage(StorageReference { named: Some(r), .. }) => Some(r),
-            ImageName::Ostree { image, .. } => Some(image),
             ImageName::Atomic(reference) => Some(reference.docker_reference()),
             _ => None,
         }
@@ -392,7 +387,7 @@ impl fmt::Display for ImageName {
                 f.write_str(&reference.familiar_string())
             }
             ImageName::ContainersStorage(reference) => write!(f, "{reference}"),
-            ImageName::Ostree { image, repo } => write!(f, "{image}@{}", show(repo)),
+            ImageName::Ostree(reference) => write!(f, "{reference}"),
             ImageName::Tarball(files) => {
                 let files: Vec<_> = files.iter().map(|p| show(p)).collect();
                 f.write_str(&files.join(":"))

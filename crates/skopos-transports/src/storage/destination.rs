@@ -104,28 +104,6 @@ fn compression_code(compression: Option<Compression>) -> u8 {
         Some(Compression::Zstd | Compression::ZstdChunked) => 4,
     }
 }
-
-/// Counts the bytes that pass.
-struct CountingReader<R> {
-    inner: R,
-    count: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        self.count
-            .fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
-        result
-    }
-}
-
 #[async_trait]
 impl ImageDestination for StorageDestination {
     fn partial_blob_dir(&self) -> Option<PathBuf> {
@@ -217,7 +195,7 @@ impl ImageDestination for StorageDestination {
             (Box::pin(hashed), Some(summary))
         };
         let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = CountingReader {
+        let counted = crate::fsutil::CountingReader {
             inner: stream,
             count: count.clone(),
         };
