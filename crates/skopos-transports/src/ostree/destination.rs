@@ -106,7 +106,7 @@ impl ImageDestination for OstreeDestination {
                 return Ok(None);
             };
             let size = parse_number(&branch, SIZE_KEY, &size)?;
-            Ok(Some(WrittenBlob { digest, size }))
+            Ok(Some(WrittenBlob::new(digest, size)))
         })
         .await
     }
@@ -148,7 +148,7 @@ impl ImageDestination for OstreeDestination {
             let digest = digest_of(summary)?;
             let size = bytes.len() as u64;
             self.received().configs.insert(digest.clone(), bytes);
-            return Ok(WrittenBlob { digest, size });
+            return Ok(WrittenBlob::new(digest, size));
         }
         let (compression, stream) = Compression::detect_in(counted)
             .await
@@ -168,7 +168,7 @@ impl ImageDestination for OstreeDestination {
         self.received()
             .layers
             .insert(digest.clone(), (unpacked, size));
-        Ok(WrittenBlob { digest, size })
+        Ok(WrittenBlob::new(digest, size))
     }
 
     async fn put_manifest(
