@@ -202,6 +202,23 @@ impl Workspace {
         outcome
     }
 
+    /// Runs the binary under test through a symlink named `skopeo` (as a drop-in is installed),
+    /// so that it names itself skopeo in help and usage texts, with exactly `args`.
+    pub fn skopos_as_skopeo(&self, args: &[&str]) -> Outcome {
+        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
+        let dir = self.path("skopos-as-skopeo");
+        let link = dir.join("skopeo");
+        if !link.exists() {
+            create_dir(&dir);
+            std::os::unix::fs::symlink(&binary, &link)
+                .unwrap_or_else(|error| panic!("symlinking {}: {error}", link.display()));
+        }
+        let mut command = Command::new(&link);
+        command.args(args);
+        self.run(command, "home-skopos", "skopos-as-skopeo", args, &[])
+    }
+
     /// Runs skopeo with exactly `args`.
     pub fn skopeo(&self, args: &[&str]) -> Outcome {
         self.skopeo_at_with_env(skopeo_binary(), &[], args)
