@@ -340,7 +340,7 @@ fn plain_line(event: &CopyEvent) -> Option<String> {
             format!("Creating signature {index}: {message}")
         }
         CopyEvent::CopyingImages { copying, total } => {
-            format!("Copying {copying} of {total} images in list")
+            format!("Copying {copying} images generated from {total} images in list")
         }
         CopyEvent::CopyingImage {
             digest,

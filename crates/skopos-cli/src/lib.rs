@@ -343,6 +343,10 @@ async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Re
     if let skopos_core::ImageName::ContainersStorage(reference) = &name {
         return skopos_transports::storage::delete_image(reference).await;
     }
+    if let skopos_core::ImageName::Oci { path, image } = &name {
+        ctx.oci_shared_blob_dir = args.image.shared_blob_dir.clone();
+        return skopos_transports::oci::delete_image(path, image, &ctx).await;
+    }
     let skopos_core::ImageName::Docker(reference) = &name else {
         bail!(
             "Deleting images not implemented for {}: images",

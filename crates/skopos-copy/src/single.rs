@@ -214,16 +214,20 @@ impl Copier {
         let digest = manifest::manifest_digest(&written)?;
         let mut signatures = signatures;
         signatures.extend(self.create_signatures(&written).await?);
-        self.progress
-            .event(CopyEvent::StoringSignatures { list: false });
-        let instance = match placement {
-            Placement::TopLevel => None,
-            Placement::ListInstance => Some(&digest),
-        };
-        self.destination
-            .put_signatures(&signatures, instance)
-            .await
-            .context("storing signatures")?;
+        // Since containers/image 5.26 (skopeo 1.13) an image without signatures neither
+        // announces nor stores any.
+        if !signatures.is_empty() {
+            self.progress
+                .event(CopyEvent::StoringSignatures { list: false });
+            let instance = match placement {
+                Placement::TopLevel => None,
+                Placement::ListInstance => Some(&digest),
+            };
+            self.destination
+                .put_signatures(&signatures, instance)
+                .await
+                .context("storing signatures")?;
+        }
         Ok(CopyOutcome {
             manifest: written,
             mime_type: written_mime,
