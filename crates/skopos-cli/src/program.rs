@@ -41,7 +41,7 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
     } else {
         crate::cli::VERSION_TEXT
     };
-    Cli::command()
+    with_pflag_values(Cli::command())
         .name(program)
         .bin_name(program)
         .display_name(program)
@@ -55,6 +55,24 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
             };
             arg.help(format!("Version for {shown}"))
         })
+}
+
+/// pflag gives a flag that takes a value the next word whatever it is (`--append-suffix -x`);
+/// clap would take a word starting with `-` for a flag. Booleans, whose value is optional and
+/// only given with `=`, keep clap's reading.
+fn with_pflag_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let optional_value = arg
+                .get_num_args()
+                .is_some_and(|range| range.min_values() == 0);
+            if arg.get_long().is_some() && arg.get_action().takes_values() && !optional_value {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(with_pflag_values)
 }
 
 /// The command line's definition under the name the program was started with.

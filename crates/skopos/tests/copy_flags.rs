@@ -269,6 +269,14 @@ fn flags_are_checked_or_unknown_as_in_skopeo_1_22() {
             vec!["--tls-details", "x.yaml"],
             "unknown flag: --tls-details",
         ),
+        (
+            vec!["--sign-by-sq-fingerprint", "0123456789ABCDEF"],
+            "Error using --sign-by-sq-fingerprint: Sequoia-PGP support is not enabled in this build",
+        ),
+        (
+            vec!["--remove-list-signatures"],
+            "unknown flag: --remove-list-signatures",
+        ),
     ] {
         let mut args = vec!["--insecure-policy", "copy", "-q"];
         args.extend(&flags);
@@ -304,4 +312,55 @@ fn flags_are_checked_or_unknown_as_in_skopeo_1_22() {
             "oci:forced:t",
         ])
         .assert_success();
+}
+
+/// `--dest-compress` and `--dest-decompress` only act on `dir:` destinations: elsewhere the
+/// copy warns (skopeo 1.10+) and goes ahead.
+#[test]
+fn dir_only_flags_warn_on_other_destinations_like_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 9);
+    for flag in ["--dest-compress", "--dest-decompress"] {
+        let warning = format!("{flag} can only be used if the destination transport is 'dir'");
+        let destination = format!("oci:out{flag}:t");
+        let args = [
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &destination,
+        ];
+        let ours = workspace.skopos(&args);
+        ours.assert_success();
+        assert_eq!(common::skopeo_message(&ours.stderr), warning);
+        assert!(ours.stderr.contains("level=warning"), "{}", ours.stderr);
+        let into_dir = workspace.skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &format!("dir:dir{flag}"),
+        ]);
+        into_dir.assert_success();
+        assert_eq!(into_dir.stderr, "");
+        let theirs_destination = format!("oci:theirs{flag}:t");
+        let theirs_args = [
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &theirs_destination,
+        ];
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("comparing {flag} into oci: with skopeo 1.22.2"),
+            &[],
+            &theirs_args,
+        ) {
+            theirs.assert_success();
+            assert_eq!(common::skopeo_message(&theirs.stderr), warning);
+        }
+    }
 }

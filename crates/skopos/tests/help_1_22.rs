@@ -269,3 +269,31 @@ fn other_wrong_argument_counts_are_one_fatal_line() {
         }
     }
 }
+
+/// pflag gives a flag that takes a value the next word even when it starts with `-`, and
+/// `--retry-times` takes any int (a negative count means no retry).
+#[test]
+fn flag_values_starting_with_a_dash_are_values_like_pflag() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 3);
+    for (args, expected) in [
+        (&["inspect", "--format", "-x", "oci:src:t"][..], "-x\n"),
+        (
+            &[
+                "inspect",
+                "--retry-times",
+                "-1",
+                "--format",
+                "{{.Os}}",
+                "oci:src:t",
+            ][..],
+            "linux\n",
+        ),
+    ] {
+        let outcome = workspace.skopos_as_skopeo(args);
+        assert_prints(&outcome, expected);
+        if let Some(skopeo) = reference(&workspace, args) {
+            assert_prints(&skopeo, expected);
+        }
+    }
+}
