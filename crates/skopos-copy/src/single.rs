@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
+use skopos_core::compression::Compression;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
     self, AnyManifest, CompressionUpdate, ConversionInputs, LayerInfo, LayerUpdate, Manifest,
@@ -117,6 +118,7 @@ impl Copier {
             self.destination.supported_manifest_types(),
             options.force_manifest_type,
             can_modify,
+            options.compression_format,
         )?;
         tracing::debug!(
             "Manifest has MIME type {mime}, ordered candidate list [{}]",
@@ -473,26 +475,65 @@ impl Copier {
     }
 }
 
+/// Every manifest type, in containers/image's order: what a destination that takes anything
+/// is taken to list.
+const ALL_MANIFEST_TYPES: &[&str] = &[
+    media_type::OCI_MANIFEST,
+    media_type::DOCKER_V2_SCHEMA2,
+    media_type::DOCKER_V2_SCHEMA1_SIGNED,
+    media_type::DOCKER_V2_SCHEMA1,
+    media_type::OCI_INDEX,
+    media_type::DOCKER_V2_LIST,
+];
+
+/// Whether a manifest of type `mime` can describe layers compressed with `compression`:
+/// gzip everywhere, zstd (and zstd:chunked) in OCI manifests only, bzip2 and xz nowhere.
+fn manifest_type_supports(mime: &str, compression: Compression) -> bool {
+    match compression {
+        Compression::Gzip => true,
+        Compression::Zstd | Compression::ZstdChunked => mime == media_type::OCI_MANIFEST,
+        Compression::Bzip2 | Compression::Xz => false,
+    }
+}
+
 /// The manifest types to try, best first (containers/image's
 /// `determineManifestConversion`): the source's own type when the destination takes it,
 /// then Docker schema 2, then signed schema 1, then whatever else the destination lists.
-/// `--format` replaces the destination's list.
+/// `--format` replaces the destination's list; a `--dest-compress-format` other than gzip
+/// keeps only the types that can describe it (zstd: OCI), and none left is an error.
 pub(crate) fn manifest_candidates(
     source_mime: &str,
     destination_types: Option<Vec<&'static str>>,
     forced: Option<&'static str>,
     can_modify: bool,
+    compression: Option<Compression>,
 ) -> Result<Vec<String>> {
-    let supported: Option<Vec<&str>> = match forced {
-        Some(f) => Some(vec![f]),
-        None => destination_types,
+    let takes_anything = forced.is_none() && destination_types.is_none();
+    let listed: Vec<&str> = match forced {
+        Some(f) => vec![f],
+        None => destination_types.unwrap_or_else(|| ALL_MANIFEST_TYPES.to_vec()),
     };
-    let Some(supported) = supported else {
-        return Ok(vec![source_mime.to_string()]);
-    };
-    if !can_modify {
-        // As containers/image: no conversion is possible, so the manifest goes as it is and
-        // the destination takes it or says why not.
+    let restrictive = compression.filter(|c| *c != Compression::Gzip);
+    let supported: Vec<&str> = listed
+        .iter()
+        .copied()
+        .filter(|t| restrictive.is_none_or(|c| manifest_type_supports(t, c)))
+        .collect();
+    if let (Some(compression), true) = (restrictive, supported.is_empty()) {
+        if let Some(forced) = forced {
+            bail!("compression using {compression} required together with format {forced}, which does not support it");
+        }
+        if takes_anything {
+            bail!("compression using {compression} required, but none of the known manifest formats support it");
+        }
+        bail!(
+            "compression using {compression} required but the destination only supports MIME types [{}], none of which support it",
+            listed.join(", ")
+        );
+    }
+    if !can_modify || (takes_anything && restrictive.is_none()) {
+        // As containers/image: no conversion is possible (or needed, for a destination
+        // that takes anything), so the manifest goes as it is.
         return Ok(vec![source_mime.to_string()]);
     }
     let single: Vec<&str> = supported.into_iter().filter(|t| !is_list(t)).collect();
@@ -526,10 +567,11 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, None).unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
     }
 
@@ -540,6 +582,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             None,
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
@@ -549,7 +592,7 @@ mod tests {
             DOCKER_V2_SCHEMA1_SIGNED,
             DOCKER_V2_LIST,
         ];
-        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA1, Some(dest), None, true, None).unwrap();
         assert_eq!(
             c,
             vec![DOCKER_V2_SCHEMA2, DOCKER_V2_SCHEMA1_SIGNED, OCI_MANIFEST]
@@ -563,6 +606,7 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(DOCKER_V2_SCHEMA2),
             true,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
@@ -575,8 +619,39 @@ mod tests {
             Some(vec![OCI_MANIFEST, OCI_INDEX]),
             Some(OCI_MANIFEST),
             false,
+            None,
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn zstd_keeps_only_oci_and_bzip2_fits_no_manifest() {
+        let zstd = Some(Compression::Zstd);
+        // A destination that takes anything gets an OCI manifest for zstd layers.
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, zstd).unwrap();
+        assert_eq!(c, vec![OCI_MANIFEST]);
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(Compression::Gzip))
+            .unwrap();
+        assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+        let message = |r: Result<Vec<String>>| format!("{:#}", r.unwrap_err());
+        assert_eq!(
+            message(manifest_candidates(OCI_MANIFEST, Some(vec![DOCKER_V2_SCHEMA2]), None, true, zstd)),
+            "compression using zstd required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
+        );
+        assert_eq!(
+            message(manifest_candidates(
+                OCI_MANIFEST,
+                None,
+                None,
+                true,
+                Some(Compression::Bzip2)
+            )),
+            "compression using bzip2 required, but none of the known manifest formats support it"
+        );
+        assert_eq!(
+            message(manifest_candidates(OCI_MANIFEST, None, Some(DOCKER_V2_SCHEMA2), true, zstd)),
+            "compression using zstd required together with format application/vnd.docker.distribution.manifest.v2+json, which does not support it"
+        );
     }
 }
