@@ -34,20 +34,21 @@ fn skopos_command(workspace: &Workspace, args: &[&str]) -> Command {
     command
 }
 
-/// The copy's arguments, with the destination.
+/// The copy's arguments, with the destination: a recompression to zstd, so that the copy
+/// takes long enough to be killed in the middle. Docker manifests cannot describe zstd layers,
+/// so a `docker-archive:` gets the layers decompressed, as it stores them.
 fn copy_args(destination: &str) -> Vec<String> {
-    [
-        "--insecure-policy",
-        "copy",
-        "-q",
-        "--dest-compress-format",
-        "zstd",
-        "oci:src:new",
-        destination,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let recompress: &[&str] = if destination.starts_with("docker-archive:") {
+        &[]
+    } else {
+        &["--dest-compress-format", "zstd"]
+    };
+    ["--insecure-policy", "copy", "-q"]
+        .iter()
+        .chain(recompress)
+        .chain(&["oci:src:new", destination])
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// `copy SOURCE DESTINATION`, which must succeed (setting a destination up, reading it back).
