@@ -14,13 +14,6 @@ use crate::flags::{parse_go_bool, parse_go_duration, parse_go_i32, parse_go_int,
 /// `skopos version X.Y.Z`: clap prints the program name, then this.
 pub(crate) const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
 
-/// What `--help` says of the registry client's network limits (skopos_registry::timeouts).
-const NETWORK_LIMITS_HELP: &str =
-    "Registry connections give up after 30s to connect, 10s for the TLS \
-handshake, 300s waiting for response headers and 60s without a byte of a body (a stalled blob \
-download is resumed). Change them with SKOPOS_NETWORK_TIMEOUTS, in seconds, e.g. \
-SKOPOS_NETWORK_TIMEOUTS=connect=30,tls-handshake=10,headers=300,stall=60";
-
 /// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -28,14 +21,14 @@ SKOPOS_NETWORK_TIMEOUTS=connect=30,tls-handshake=10,headers=300,stall=60";
     about = "Various operations with container images and container image registries",
     version = VERSION_TEXT,
     disable_version_flag = true,
-    max_term_width = 100,
-    after_help = NETWORK_LIMITS_HELP
+    disable_help_flag = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
-    /// Version for skopos
+    /// Version for Skopeo
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
 
@@ -60,6 +53,24 @@ pub struct Cli {
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
+    /// `-h`/`--help` of any command: its help text, rendered by [`crate::help`] in skopeo's
+    /// layout (clap's own help flag is off).
+    #[arg(
+        short = 'h',
+        long,
+        global = true,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        default_value = "false",
+        hide_default_value = true,
+        action = ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub help: bool,
+
     /// enable debug output
     #[arg(
         long,
@@ -91,23 +102,8 @@ pub struct GlobalArgs {
     pub insecure_policy: bool,
 
     /// Path to a trust policy file
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "string")]
     pub policy: Option<PathBuf>,
-
-    /// Require that every image is signed (refused together with --insecure-policy)
-    #[arg(
-        long,
-        global = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_name = "BOOL",
-        default_value = "false",
-        hide_default_value = true,
-        action = ArgAction::Set,
-        value_parser = parse_go_bool
-    )]
-    pub require_signed: bool,
 
     /// use registry configuration files in DIR (e.g. for container signature storage)
     #[arg(long = "registries.d", global = true, value_name = "DIR")]
@@ -130,15 +126,15 @@ pub struct GlobalArgs {
     pub override_variant: Option<String>,
 
     /// timeout for the command execution
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_go_duration)]
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
     pub command_timeout: Option<Duration>,
 
     /// directory used to store temporary files
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "string")]
     pub tmpdir: Option<PathBuf>,
 
     /// prefix to add to the user agent string
-    #[arg(long, global = true, value_name = "PREFIX")]
+    #[arg(long, global = true, value_name = "string")]
     pub user_agent_prefix: Option<String>,
 }
 
@@ -179,7 +175,7 @@ pub enum Command {
     StandaloneVerify(StandaloneVerifyArgs),
     /// Synchronize one or more images from one location to another
     Sync(Box<SyncArgs>),
-    /// Get layers of IMAGE-NAME (deprecated in favor of copy)
+    /// Get layers of IMAGE-NAME
     #[command(hide = true)]
     Layers(ImageCommandArgs),
     /// Interactive proxy for fetching container images (EXPERIMENTAL)
@@ -194,6 +190,8 @@ pub enum Command {
     /// Write the manual pages (skopos.1, skopos-COMMAND.1) into DIRECTORY
     #[command(hide = true)]
     GenerateManPages(crate::manual::GenerateManPagesArgs),
+    /// Help about any command
+    Help(ArgsOnly),
 }
 
 /// Declares an image-flags struct for one flag prefix ("" for inspect and friends, `src-`
@@ -207,13 +205,13 @@ macro_rules! image_flags {
             #[arg(id = concat!($prefix, "creds"), long = concat!($prefix, "creds"), value_name = "USERNAME[:PASSWORD]", aliases = $alias)]
             pub creds: Option<String>,
             /// Username for accessing the registry
-            #[arg(id = concat!($prefix, "username"), long = concat!($prefix, "username"), value_name = "USERNAME")]
+            #[arg(id = concat!($prefix, "username"), long = concat!($prefix, "username"), value_name = "string")]
             pub username: Option<String>,
             /// Password for accessing the registry
-            #[arg(id = concat!($prefix, "password"), long = concat!($prefix, "password"), value_name = "PASSWORD")]
+            #[arg(id = concat!($prefix, "password"), long = concat!($prefix, "password"), value_name = "string")]
             pub password: Option<String>,
             /// Provide a Bearer token for accessing the registry
-            #[arg(id = concat!($prefix, "registry-token"), long = concat!($prefix, "registry-token"), value_name = "TOKEN")]
+            #[arg(id = concat!($prefix, "registry-token"), long = concat!($prefix, "registry-token"), value_name = "string")]
             pub registry_token: Option<String>,
             /// use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry or daemon
             #[arg(id = concat!($prefix, "cert-dir"), long = concat!($prefix, "cert-dir"), value_name = "PATH")]
@@ -345,8 +343,8 @@ fn docker_auth(
 image_flags!(
     /// Image flags of commands that name one image (inspect, delete, layers, proxy).
     ImageArgs, "", creds_alias = Vec::<&str>::new(), {
-        /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
-        #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "string")]
         pub authfile: Option<PathBuf>,
         /// DIRECTORY to use to share blobs across OCI repositories
         #[arg(long, value_name = "DIRECTORY")]
@@ -360,8 +358,8 @@ image_flags!(
 image_flags!(
     /// The source side's image flags of `copy` (`--src-…`).
     SrcImageArgs, "src-", creds_alias = ["screds"], {
-        /// path of the authentication file for the source (overrides --authfile)
-        #[arg(id = "src-authfile", long = "src-authfile", value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(id = "src-authfile", long = "src-authfile", value_name = "string")]
         pub authfile: Option<PathBuf>,
         /// DIRECTORY to use to share blobs across OCI repositories
         #[arg(id = "src-shared-blob-dir", long = "src-shared-blob-dir", value_name = "DIRECTORY")]
@@ -375,8 +373,8 @@ image_flags!(
 image_flags!(
     /// The destination side's image flags of `copy` (`--dest-…`).
     DestImageArgs, "dest-", creds_alias = ["dcreds"], {
-        /// path of the authentication file for the destination (overrides --authfile)
-        #[arg(id = "dest-authfile", long = "dest-authfile", value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(id = "dest-authfile", long = "dest-authfile", value_name = "string")]
         pub authfile: Option<PathBuf>,
         /// DIRECTORY to use to share blobs across OCI repositories
         #[arg(id = "dest-shared-blob-dir", long = "dest-shared-blob-dir", value_name = "DIRECTORY")]
@@ -390,8 +388,8 @@ image_flags!(
 image_flags!(
     /// The source side of `sync` (registry flags only).
     SyncSrcArgs, "src-", creds_alias = ["screds"], {
-        /// path of the authentication file for the source (overrides --authfile)
-        #[arg(id = "src-authfile", long = "src-authfile", value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(id = "src-authfile", long = "src-authfile", value_name = "string")]
         pub authfile: Option<PathBuf>,
     }
 );
@@ -399,8 +397,8 @@ image_flags!(
 image_flags!(
     /// The destination side of `sync` (registry flags only).
     SyncDestArgs, "dest-", creds_alias = ["dcreds"], {
-        /// path of the authentication file for the destination (overrides --authfile)
-        #[arg(id = "dest-authfile", long = "dest-authfile", value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(id = "dest-authfile", long = "dest-authfile", value_name = "string")]
         pub authfile: Option<PathBuf>,
     }
 );
@@ -408,8 +406,8 @@ image_flags!(
 image_flags!(
     /// Registry flags of `list-tags`.
     DockerImageArgs, "", creds_alias = Vec::<&str>::new(), {
-        /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
-        #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "PATH")]
+        /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+        #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "string")]
         pub authfile: Option<PathBuf>,
     }
 );
@@ -422,13 +420,13 @@ pub struct RetryArgs {
         long,
         default_value = "0",
         hide_default_value = true,
-        value_name = "N",
+        value_name = "int",
         value_parser = parse_go_int,
         allow_hyphen_values = true
     )]
     pub retry_times: i64,
-    /// Fixed delay between retries (default: exponential back-off)
-    #[arg(long, value_name = "DURATION", value_parser = parse_go_duration)]
+    /// Fixed delay between retries. If not set, retry uses an exponential backoff delay.
+    #[arg(long, value_name = "duration", value_parser = parse_go_duration, verbatim_doc_comment)]
     pub retry_delay: Option<Duration>,
 }
 
@@ -463,7 +461,7 @@ pub struct ReferrersArgs {
 /// Signing and signature flags shared by `copy` and `sync`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SharedCopyArgs {
-    /// Do not copy signatures from SOURCE-IMAGE
+    /// Do not copy signatures from source
     #[arg(
         long,
         num_args = 0..=1,
@@ -476,19 +474,6 @@ pub struct SharedCopyArgs {
         value_parser = parse_go_bool
     )]
     pub remove_signatures: bool,
-    /// Do not copy the signatures of the manifest list itself
-    #[arg(
-        long,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_name = "BOOL",
-        default_value = "false",
-        hide_default_value = true,
-        action = ArgAction::Set,
-        value_parser = parse_go_bool
-    )]
-    pub remove_list_signatures: bool,
     /// Sign the image using a GPG key with the specified FINGERPRINT
     #[arg(long, value_name = "FINGERPRINT")]
     pub sign_by: Option<String>,
@@ -506,7 +491,7 @@ pub struct SharedCopyArgs {
     pub sign_passphrase_file: Option<PathBuf>,
     /// MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination (default is manifest
     /// type of source, with fallbacks)
-    #[arg(short = 'f', long, value_name = "MANIFEST TYPE")]
+    #[arg(short = 'f', long, value_name = "string")]
     pub format: Option<String>,
     /// Preserve digests of images and lists
     #[arg(
@@ -531,9 +516,15 @@ pub struct CopyArgs {
     #[arg(value_name = "IMAGE-NAME")]
     pub images: Vec<String>,
 
-    /// `--authfile`, shared by both sides (default `$REGISTRY_AUTH_FILE`); each side's
-    /// `--src-authfile` / `--dest-authfile` overrides it.
-    #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "PATH")]
+    // Shared by both sides (default `$REGISTRY_AUTH_FILE`); each side's `--src-authfile` /
+    // `--dest-authfile` overrides it.
+    /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(
+        long,
+        env = "REGISTRY_AUTH_FILE",
+        hide_env = true,
+        value_name = "string"
+    )]
     pub authfile: Option<PathBuf>,
 
     /// Deprecated hidden `--tls-verify`, for both sides; each side's own flag wins.
@@ -556,7 +547,7 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub dest: DestImageArgs,
 
-    /// `--dest-compress`: compress layers when writing to `dir:`.
+    /// Compress tarball image layers when saving to directory using the 'dir' transport. (default is same compression type as source)
     #[arg(
         long,
         num_args = 0..=1,
@@ -570,7 +561,7 @@ pub struct CopyArgs {
     )]
     pub dest_compress: bool,
 
-    /// `--dest-decompress`: decompress layers when writing to `dir:`.
+    /// Decompress tarball image layers when saving to directory using the 'dir' transport. (default is same compression type as source)
     #[arg(
         long,
         num_args = 0..=1,
@@ -584,7 +575,7 @@ pub struct CopyArgs {
     )]
     pub dest_decompress: bool,
 
-    /// `--dest-oci-accept-uncompressed-layers`: keep uncompressed layers uncompressed in `oci:`.
+    /// Allow uncompressed image layers when saving to an OCI image using the 'oci' transport. (default is to compress things that aren't compressed)
     #[arg(
         long,
         num_args = 0..=1,
@@ -598,18 +589,19 @@ pub struct CopyArgs {
     )]
     pub dest_oci_accept_uncompressed_layers: bool,
 
-    /// `--dest-compress-format FORMAT`: gzip, zstd, zstd:chunked (bzip2 and xz parse too);
-    /// validated by the copy command.
+    // gzip, zstd, zstd:chunked (bzip2 and xz parse too); validated by the copy command.
+    /// FORMAT to use for the compression
     #[arg(long, value_name = "FORMAT")]
     pub dest_compress_format: Option<String>,
 
-    /// `--dest-compress-level LEVEL` for the chosen compression.
+    /// LEVEL to use for the compression
     #[arg(long, value_name = "LEVEL", value_parser = parse_go_i32, allow_hyphen_values = true)]
     pub dest_compress_level: Option<i32>,
 
-    /// `--dest-precompute-digests`: hash blobs before upload so a registry can skip them.
+    /// Precompute digests to prevent uploading layers already on the registry using the 'docker' transport.
     #[arg(
         long,
+        verbatim_doc_comment,
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
@@ -621,8 +613,9 @@ pub struct CopyArgs {
     )]
     pub dest_precompute_digests: bool,
 
-    /// `--dest-force-compress-format`: only use blobs in `--dest-compress-format` (requires
-    /// it): a blob the destination already has in another compression is not reused.
+    // Acts in the copy engine: a blob the destination already has in another compression is
+    // not reused (and the flag requires --dest-compress-format).
+    /// Force exclusive use of the compression algorithm set in --dest-compress-format
     #[arg(
         long,
         num_args = 0..=1,
@@ -648,11 +641,11 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub referrers: ReferrersArgs,
 
-    /// `--additional-tag name:tag` (repeatable, comma-separated): extra tags for docker-archive.
-    #[arg(long, value_name = "TAG", action = ArgAction::Append, value_delimiter = ',')]
+    /// additional tags (supports docker-archive)
+    #[arg(long, value_name = "strings", action = ArgAction::Append, value_delimiter = ',')]
     pub additional_tag: Vec<String>,
 
-    /// `-a/--all`: copy every image of a list (the same as `--multi-arch all`).
+    /// Copy all images if SOURCE-IMAGE is a list
     #[arg(
         short = 'a',
         long,
@@ -667,19 +660,20 @@ pub struct CopyArgs {
     )]
     pub all: bool,
 
-    /// `--multi-arch system|all|index-only|os/arch[,…]` (unset means `system`); validated by copy.
-    #[arg(long, value_name = "MODE")]
+    // system|all|index-only|os/arch[,…] (unset means `system`); validated by copy.
+    /// How to handle multi-architecture images (system, all, or index-only)
+    #[arg(long, value_name = "string")]
     pub multi_arch: Option<String>,
 
-    /// `--sign-identity REF`: identity written into new signatures.
-    #[arg(long, value_name = "REF")]
+    /// Identity of signed image, must be a fully specified docker reference. Defaults to the target docker reference.
+    #[arg(long, value_name = "string", verbatim_doc_comment)]
     pub sign_identity: Option<String>,
 
-    /// `--digestfile PATH`: write the resulting manifest digest there (no newline).
-    #[arg(long, value_name = "PATH")]
+    /// Write the digest of the pushed image to the specified file
+    #[arg(long, value_name = "string")]
     pub digestfile: Option<PathBuf>,
 
-    /// `-q/--quiet`: no progress output.
+    /// Suppress output information when copying images
     #[arg(
         short = 'q',
         long,
@@ -694,14 +688,14 @@ pub struct CopyArgs {
     )]
     pub quiet: bool,
 
-    /// `--encryption-key protocol:keyfile` (repeatable, comma-separated).
-    #[arg(long, value_name = "KEY", action = ArgAction::Append, value_delimiter = ',')]
+    /// *Experimental* key with the encryption protocol to use needed to encrypt the image (e.g. jwe:/path/to/key.pem)
+    #[arg(long, value_name = "strings", action = ArgAction::Append, value_delimiter = ',')]
     pub encryption_key: Vec<String>,
 
-    /// `--encrypt-layer N` (repeatable, comma-separated; negative counts from the end).
+    /// *Experimental* the 0-indexed layer indices, with support for negative indexing (e.g. 0 is the first layer, -1 is the last layer)
     #[arg(
         long,
-        value_name = "INDEX",
+        value_name = "ints",
         action = ArgAction::Append,
         value_delimiter = ',',
         value_parser = parse_go_int,
@@ -709,12 +703,13 @@ pub struct CopyArgs {
     )]
     pub encrypt_layer: Vec<i64>,
 
-    /// `--decryption-key key[:passphrase]` (repeatable, comma-separated).
-    #[arg(long, value_name = "KEY", action = ArgAction::Append, value_delimiter = ',')]
+    /// *Experimental* key needed to decrypt the image
+    #[arg(long, value_name = "strings", action = ArgAction::Append, value_delimiter = ',')]
     pub decryption_key: Vec<String>,
 
-    /// `--image-parallel-copies N`: layers copied at once (unset or 0: the default, 6).
-    #[arg(long, value_name = "N", value_parser = parse_go_u32)]
+    // Unset or 0: the default, 6.
+    /// Maximum number of image layers to be copied (pulled/pushed) simultaneously. Not setting this field will fall back to containers/image defaults.
+    #[arg(long, value_name = "uint", value_parser = parse_go_u32, verbatim_doc_comment)]
     pub image_parallel_copies: Option<u32>,
 
     /// Also write progress as newline-delimited JSON events, and a report after each
@@ -777,7 +772,7 @@ pub struct InspectArgs {
     )]
     pub config: bool,
     /// Format the output to a Go template
-    #[arg(short = 'f', long, value_name = "TEMPLATE")]
+    #[arg(short = 'f', long, value_name = "string")]
     pub format: Option<String>,
     /// Do not list the available tags from the repository in the output
     #[arg(
@@ -793,8 +788,9 @@ pub struct InspectArgs {
         value_parser = parse_go_bool
     )]
     pub no_tags: bool,
-    /// Digest algorithm for the Digest field (sha256 or sha512)
-    #[arg(long, value_name = "ALGORITHM")]
+    // Newer than skopeo 1.22.2 (its main branch has it), so kept out of the help text.
+    /// Algorithm to use for computing manifest digest (sha256, sha512)
+    #[arg(long, value_name = "string", hide = true)]
     pub manifest_digest: Option<String>,
     /// `--skopos-referrers` (skopos only, prefixed like copy's so that no future skopeo flag
     /// collides): list the image's OCI referrers and cosign tags instead.
@@ -843,13 +839,13 @@ pub struct LoginArgs {
     #[arg(value_name = "REGISTRY")]
     pub args: Vec<String>,
     /// path of the authentication file. Use REGISTRY_AUTH_FILE environment variable to override
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub authfile: Option<PathBuf>,
     /// path of a Docker-compatible config file to update instead
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub compat_auth_file: Option<PathBuf>,
     /// use certificates at the specified path to access the registry
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub cert_dir: Option<PathBuf>,
     /// Return the current login user for the registry
     #[arg(
@@ -865,7 +861,7 @@ pub struct LoginArgs {
     )]
     pub get_login: bool,
     /// Password for registry
-    #[arg(short = 'p', long, value_name = "PASSWORD")]
+    #[arg(short = 'p', long, value_name = "string")]
     pub password: Option<String>,
     /// Take the password from stdin
     #[arg(
@@ -891,7 +887,7 @@ pub struct LoginArgs {
     )]
     pub tls_verify: Option<bool>,
     /// Username for registry
-    #[arg(short = 'u', long, value_name = "USERNAME")]
+    #[arg(short = 'u', long, value_name = "string")]
     pub username: Option<String>,
     /// Write more detailed information to stdout
     #[arg(
@@ -930,10 +926,10 @@ pub struct LogoutArgs {
     )]
     pub all: bool,
     /// path of the authentication file. Use REGISTRY_AUTH_FILE environment variable to override
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub authfile: Option<PathBuf>,
     /// path of a Docker-compatible config file to update instead
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub compat_auth_file: Option<PathBuf>,
     /// require HTTPS and verify certificates when accessing the registry
     #[arg(
@@ -965,7 +961,7 @@ pub struct StandaloneSignArgs {
     #[arg(short = 'o', long, value_name = "SIGNATURE")]
     pub output: Option<PathBuf>,
     /// file that contains a passphrase for the --sign-by key
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "string")]
     pub passphrase_file: Option<PathBuf>,
 }
 
@@ -975,8 +971,8 @@ pub struct StandaloneVerifyArgs {
     /// MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE
     #[arg(value_name = "ARGS")]
     pub args: Vec<String>,
-    /// File containing public keys; with it, KEY-FINGERPRINTS may be "any"
-    #[arg(long, value_name = "PATH")]
+    /// File containing public keys. If not specified, will use local GPG keys.
+    #[arg(long, value_name = "string", verbatim_doc_comment)]
     pub public_key_file: Option<PathBuf>,
 }
 
@@ -986,7 +982,7 @@ pub struct GenerateSigstoreKeyArgs {
     /// unexpected positional arguments (refused)
     #[arg(value_name = "ARGS", hide = true)]
     pub args: Vec<String>,
-    /// Write the keys to PREFIX.pub and PREFIX.private
+    /// Write the keys to PREFIX.pub and `PREFIX`.private
     #[arg(long, value_name = "PREFIX")]
     pub output_prefix: Option<String>,
     /// Read a passphrase for the private key from PATH
@@ -1000,8 +996,13 @@ pub struct SyncArgs {
     /// SOURCE DESTINATION
     #[arg(value_name = "ARGS")]
     pub args: Vec<String>,
-    /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
-    #[arg(long, env = "REGISTRY_AUTH_FILE", hide_env = true, value_name = "PATH")]
+    /// path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(
+        long,
+        env = "REGISTRY_AUTH_FILE",
+        hide_env = true,
+        value_name = "string"
+    )]
     pub authfile: Option<PathBuf>,
     /// Deprecated hidden `--tls-verify`, for both sides.
     #[arg(
@@ -1026,10 +1027,10 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub referrers: ReferrersArgs,
     /// SOURCE transport type
-    #[arg(short = 's', long = "src", value_name = "TRANSPORT")]
+    #[arg(short = 's', long = "src", value_name = "string")]
     pub source_transport: Option<String>,
     /// DESTINATION transport type
-    #[arg(short = 'd', long = "dest", value_name = "TRANSPORT")]
+    #[arg(short = 'd', long = "dest", value_name = "string")]
     pub destination_transport: Option<String>,
     /// Images at DESTINATION are prefix using the full source image path as scope
     #[arg(
@@ -1044,11 +1045,11 @@ pub struct SyncArgs {
         value_parser = parse_go_bool
     )]
     pub scoped: bool,
-    /// String to append to destination tags
-    #[arg(long, value_name = "SUFFIX")]
+    /// String to append to DESTINATION tags
+    #[arg(long, value_name = "string")]
     pub append_suffix: Option<String>,
-    /// Write the digests and references of the copied images to PATH
-    #[arg(long, value_name = "PATH")]
+    /// Write the digests and Image References of the resulting images to the specified file, separated by newlines
+    #[arg(long, value_name = "string")]
     pub digestfile: Option<PathBuf>,
     /// Also write progress as newline-delimited JSON events, and a report after each
     /// image, to file descriptor FD (e.g. 3 with `3>progress.json`, or 2 for stderr)
@@ -1110,7 +1111,7 @@ pub struct ProxyArgs {
     #[command(flatten)]
     pub image: ImageArgs,
     /// Serve on opened socket pair (default 0/stdin)
-    #[arg(long, default_value = "0", value_name = "FD", value_parser = parse_go_int)]
+    #[arg(long, default_value = "0", hide_default_value = true, value_name = "int", value_parser = parse_go_int)]
     pub sockfd: i64,
 }
 

@@ -61,6 +61,7 @@ async fn copy(
     skopos_transports::check_reference(&destination_name)
         .await
         .map_err(|e| e.context(format!("Invalid destination name {}", args.destination())))?;
+    warn_about_ineffective_options(args, &destination_name);
     let mut source_ctx = SystemContext {
         oci_shared_blob_dir: args.src.shared_blob_dir.clone(),
         docker_daemon_host: args.src.daemon_host.clone(),
@@ -181,6 +182,22 @@ impl SourcePolicy for SourceImagePolicy {
 /// The settings every image access shares: global flags.
 /// `--additional-tag` values as references, with skopeo's checks: each must parse and carry
 /// a tag.
+/// skopeo's `warnAboutIneffectiveOptions` (since 1.10): `--dest-compress` and
+/// `--dest-decompress` act only on `dir:` destinations.
+fn warn_about_ineffective_options(args: &CopyArgs, destination: &ImageName) {
+    if matches!(destination, ImageName::Dir(_)) {
+        return;
+    }
+    for (flag, given) in [
+        ("dest-compress", args.dest_compress),
+        ("dest-decompress", args.dest_decompress),
+    ] {
+        if given {
+            tracing::warn!("--{flag} can only be used if the destination transport is 'dir'");
+        }
+    }
+}
+
 fn additional_tags(
     values: &[String],
 ) -> anyhow::Result<Vec<skopos_core::reference::DockerReference>> {
@@ -322,8 +339,8 @@ pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Optio
 
 /// `--retry-times` / `--retry-delay`.
 pub fn retry_options(args: &RetryArgs) -> anyhow::Result<RetryOptions> {
-    let max_retries = u32::try_from(args.retry_times)
-        .map_err(|_| anyhow!("--retry-times must not be negative"))?;
+    // skopeo takes any int: a negative count, like 0, means one attempt and no retry.
+    let max_retries = u32::try_from(args.retry_times.max(0)).unwrap_or(u32::MAX);
     Ok(RetryOptions {
         max_retries,
         delay: args.retry_delay.filter(|d| !d.is_zero()),
@@ -386,7 +403,7 @@ pub(crate) fn plain_line(event: &CopyEvent) -> Option<String> {
             format!("Creating signature {index}: {message}")
         }
         CopyEvent::CopyingImages { copying, total } => {
-            format!("Copying {copying} of {total} images in list")
+            format!("Copying {copying} images generated from {total} images in list")
         }
         CopyEvent::CopyingImage {
             digest,

@@ -7,6 +7,7 @@ mod cli;
 mod completion;
 mod copy;
 mod flags;
+mod help;
 mod inspect;
 mod logging;
 mod login;
@@ -27,14 +28,6 @@ use clap::CommandFactory;
 use cli::{Cli, Command, GlobalArgs, RegistryFlags as _};
 use logging::{go_quote, LogLevel};
 
-/// How a run ended, beyond success and failure.
-enum Outcome {
-    Done,
-    /// skopeo prints the command's usage on stdout and exits 0 for a wrong argument count
-    /// of `copy`, `list-tags` and `sync`.
-    ShowUsage(&'static str),
-}
-
 /// glibc gives every thread that allocates its own malloc arena, and each arena keeps the
 /// pages it touched: with six blobs in flight on the runtime's threads that was 2–3 MiB of
 /// peak memory for nothing. Blob buffers are few and large, so one shared arena costs no
@@ -53,7 +46,15 @@ pub fn main() -> ExitCode {
     logging::mark_start();
     use_one_malloc_arena();
     let cli = match program::parse() {
-        Ok(cli) => cli,
+        Ok(program::Invocation::Run(cli)) => *cli,
+        Ok(program::Invocation::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(program::Invocation::UnknownHelpTopic(text)) => {
+            eprint!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(err) => return report_clap_error(&err),
     };
     logging::install(cli.global.debug);
@@ -74,15 +75,7 @@ pub fn main() -> ExitCode {
         }
     });
     match result {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::ShowUsage(command)) => {
-            let mut root = program::command();
-            root.build();
-            if let Some(sub) = root.find_subcommand_mut(command) {
-                let _ = sub.print_help();
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
 }
@@ -102,9 +95,15 @@ fn exit_status(err: &anyhow::Error) -> u8 {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+/// skopeo 1.22.2's answer to a wrong argument count of `copy`, `sync` and `list-tags`: the
+/// command's help on stderr, then `message` as the fatal error (exit 1).
+fn usage_error(command: &str, message: &str) -> anyhow::Error {
+    eprint!("{}", program::help_of(command));
+    anyhow::anyhow!("{message}")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = cli.global;
-    check_policy_flags(&global)?;
     if cli.deprecated_tls_verify.is_some() {
         tracing::warn!("'--tls-verify' is deprecated, please set this on the specific subcommand");
     }
@@ -115,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match command {
         Command::Copy(args) => {
             if args.images.len() != 2 {
-                return Ok(Outcome::ShowUsage("copy"));
+                return Err(usage_error("copy", "Exactly two arguments expected"));
             }
             copy::run(&global, &args).await?;
         }
@@ -138,20 +137,23 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::ListTags(args) => {
             if args.args.len() != 1 {
-                return Ok(Outcome::ShowUsage("list-tags"));
+                return Err(usage_error(
+                    "list-tags",
+                    "Exactly one non-option argument expected",
+                ));
             }
             let output = list_tags(&global, &args).await?;
             inspect::write_stdout(&output)?;
         }
         Command::Login(args) => {
             if args.args.is_empty() && !args.get_login {
-                bail!("please provide a registry to login to");
+                bail!("please provide a registry to log in to");
             }
             login::login(&global, &args, &mut std::io::stdout().lock()).await?;
         }
         Command::Logout(args) => {
             if args.args.is_empty() && !args.all {
-                bail!("please provide a registry to logout from");
+                bail!("please provide a registry to log out from");
             }
             login::logout(&args, &mut std::io::stdout().lock())?;
         }
@@ -165,7 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Sync(args) => {
             if args.args.len() != 2 {
-                return Ok(Outcome::ShowUsage("sync"));
+                return Err(usage_error("sync", "Exactly two arguments expected"));
             }
             sync::run(&global, &args).await?;
         }
@@ -199,18 +201,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             completion::CompletionOutput::Script(script) => inspect::write_stdout(&script)?,
         },
         Command::GenerateManPages(args) => manual::run(&args)?,
-    }
-    Ok(Outcome::Done)
-}
-
-/// The policy flags every command checks. The policy itself is loaded by the commands
-/// that evaluate it (`copy`, as in skopeo; `inspect`, `delete` and `list-tags` do not).
-fn check_policy_flags(global: &GlobalArgs) -> anyhow::Result<()> {
-    if global.require_signed {
-        if global.insecure_policy {
-            bail!("--require-signed and --insecure-policy cannot be used together");
-        }
-        bail!("--require-signed is not supported yet: skopos does not verify signatures");
+        // program::parse answers `help` itself.
+        Command::Help(_) => bail!("internal error: the help command reached the runner"),
     }
     Ok(())
 }
@@ -356,6 +348,10 @@ async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Re
     if let skopos_core::ImageName::ContainersStorage(reference) = &name {
         return skopos_transports::storage::delete_image(reference).await;
     }
+    if let skopos_core::ImageName::Oci { path, image } = &name {
+        ctx.oci_shared_blob_dir = args.image.shared_blob_dir.clone();
+        return skopos_transports::oci::delete_image(path, image, &ctx).await;
+    }
     let skopos_core::ImageName::Docker(reference) = &name else {
         bail!(
             "Deleting images not implemented for {}: images",
@@ -498,16 +494,5 @@ mod tests {
                 missing.display()
             )
         );
-    }
-
-    #[test]
-    fn policy_flags() {
-        let global = GlobalArgs {
-            require_signed: true,
-            insecure_policy: true,
-            ..GlobalArgs::default()
-        };
-        assert!(check_policy_flags(&global).is_err());
-        assert!(check_policy_flags(&GlobalArgs::default()).is_ok());
     }
 }

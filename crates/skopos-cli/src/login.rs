@@ -39,7 +39,7 @@ pub async fn login(
         bail!("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously");
     }
     let [argument] = args.args.as_slice() else {
-        bail!("login accepts only one registry to login to");
+        bail!("login accepts only one registry to log in to");
     };
     let key = login_key(argument)?;
     let host = key.split('/').next().unwrap_or(&key).to_string();
@@ -204,7 +204,7 @@ pub fn logout(args: &LogoutArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         return Ok(());
     }
     let [argument] = args.args.as_slice() else {
-        bail!("logout accepts only one registry to logout from");
+        bail!("logout accepts only one registry to log out from");
     };
     let key = login_key(argument)?;
     auth::remove_credentials(&files, &key)?;

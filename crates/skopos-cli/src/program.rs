@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
+use crate::help::HelpOutput;
 
 /// `skopeo version 1.22.2 (skopos X.Y.Z)` after the program name: the skopeo release whose
 /// behaviour skopos reproduces, then skopos's own version.
@@ -40,12 +41,20 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
     } else {
         crate::cli::VERSION_TEXT
     };
-    let command = Cli::command()
+    let command = with_pflag_values(Cli::command())
         .name(program)
         .bin_name(program)
         .display_name(program)
         .version(version)
-        .mut_arg("version", |arg| arg.help(format!("Version for {program}")));
+        .mut_arg("version", |arg| {
+            // skopeo capitalises its own name here.
+            let shown = if program == "skopeo" {
+                "Skopeo"
+            } else {
+                program
+            };
+            arg.help(format!("Version for {shown}"))
+        });
     let command = crate::completion::with_help_texts(command, program);
     if program == "skopeo" {
         hide_skopos_only_flags(command)
@@ -72,15 +81,63 @@ fn hide_skopos_only_flags(command: clap::Command) -> clap::Command {
         })
 }
 
+/// pflag gives a flag that takes a value the next word whatever it is (`--append-suffix -x`);
+/// clap would take a word starting with `-` for a flag. Booleans, whose value is optional and
+/// only given with `=`, keep clap's reading.
+fn with_pflag_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let optional_value = arg
+                .get_num_args()
+                .is_some_and(|range| range.min_values() == 0);
+            if arg.get_long().is_some() && arg.get_action().takes_values() && !optional_value {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(with_pflag_values)
+}
+
 /// The command line's definition under the name the program was started with.
 pub(crate) fn command() -> clap::Command {
     command_named(name())
 }
 
+/// What the command line asks for.
+pub(crate) enum Invocation {
+    /// Run this command.
+    Run(Box<Cli>),
+    /// Print this help text on stdout (`-h`/`--help`, `help COMMAND`).
+    Help(String),
+    /// Print this on stderr and exit 0 (`help` of an unknown command, as cobra does).
+    UnknownHelpTopic(String),
+}
+
 /// Parse the process's arguments.
-pub(crate) fn parse() -> Result<Cli, clap::Error> {
-    let matches: ArgMatches = command().try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+pub(crate) fn parse() -> Result<Invocation, clap::Error> {
+    let root = command();
+    let matches: ArgMatches = root.clone().try_get_matches()?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    if cli.global.help {
+        let path: Vec<&str> = matches.subcommand_name().into_iter().collect();
+        if let Some(text) = crate::help::help_text(&root, name(), &path) {
+            return Ok(Invocation::Help(text));
+        }
+    }
+    if let Some(Command::Help(args)) = &cli.command {
+        return Ok(match crate::help::help_command(&root, name(), &args.args) {
+            HelpOutput::Stdout(text) => Invocation::Help(text),
+            HelpOutput::Stderr(text) => Invocation::UnknownHelpTopic(text),
+        });
+    }
+    Ok(Invocation::Run(Box::new(cli)))
+}
+
+/// The help text of `command` (a subcommand's name) under the program's name, as a wrong
+/// argument count prints it.
+pub(crate) fn help_of(subcommand: &str) -> String {
+    crate::help::help_text(&command(), name(), &[subcommand]).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -118,11 +175,12 @@ mod tests {
                 .try_get_matches_from([program, "--version"])
                 .unwrap_err();
             assert_eq!(err.to_string(), version);
-            let help = command_named(program)
-                .try_get_matches_from([program, "copy", "--help"])
-                .unwrap_err()
-                .to_string();
-            assert!(help.contains(&format!("Usage: {program} copy ")), "{help}");
+            let help = crate::help::help_text(&command_named(program), program, &["copy"])
+                .expect("copy has a help text");
+            assert!(
+                help.contains(&format!("\nUsage:\n{program} copy ")),
+                "{help}"
+            );
         }
     }
 }

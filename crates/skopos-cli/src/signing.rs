@@ -308,16 +308,12 @@ impl SigningKeys {
                 bail!("Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file");
             }
         }
-        for (flag, given) in [
-            (
-                "--sign-by-sq-fingerprint",
-                shared.sign_by_sq_fingerprint.is_some(),
-            ),
-            ("--sign-by-sigstore", shared.sign_by_sigstore.is_some()),
-        ] {
-            if given {
-                bail!("{flag} is not supported by skopos yet");
-            }
+        if shared.sign_by_sq_fingerprint.is_some() {
+            // What skopeo 1.22.2 says when built without Sequoia-PGP, as its static build is.
+            bail!("Error using --sign-by-sq-fingerprint: Sequoia-PGP support is not enabled in this build");
+        }
+        if shared.sign_by_sigstore.is_some() {
+            bail!("--sign-by-sigstore is not supported by skopos yet");
         }
         let gpg_key = shared.sign_by.as_deref().filter(|f| !f.is_empty());
         let sigstore_key = shared

@@ -278,16 +278,20 @@ impl Copier {
         let digest = manifest::manifest_digest(&written)?;
         let mut signatures = signatures;
         signatures.extend(self.create_signatures(&written).await?);
-        self.progress
-            .event(CopyEvent::StoringSignatures { list: false });
-        let instance = match placement {
-            Placement::TopLevel => None,
-            Placement::ListInstance => Some(&digest),
-        };
-        self.destination
-            .put_signatures(&signatures, instance)
-            .await
-            .context("storing signatures")?;
+        // Since containers/image 5.26 (skopeo 1.13) an image without signatures neither
+        // announces nor stores any.
+        if !signatures.is_empty() {
+            self.progress
+                .event(CopyEvent::StoringSignatures { list: false });
+            let instance = match placement {
+                Placement::TopLevel => None,
+                Placement::ListInstance => Some(&digest),
+            };
+            self.destination
+                .put_signatures(&signatures, instance)
+                .await
+                .context("storing signatures")?;
+        }
         Ok(CopyOutcome {
             manifest: written,
             mime_type: written_mime,
@@ -820,5 +824,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+    }
+
+    #[test]
+    fn zstd_keeps_only_oci_and_bzip2_fits_no_manifest() {
+        let zstd = Some(Compression::Zstd);
+        // A destination that takes anything gets an OCI manifest for zstd layers.
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, zstd).unwrap();
+        assert_eq!(c, vec![OCI_MANIFEST]);
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(Compression::Gzip))
+            .unwrap();
+        assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
+        let message = |r: Result<Vec<String>>| format!("{:#}", r.unwrap_err());
+        assert_eq!(
+            message(manifest_candidates(OCI_MANIFEST, Some(vec![DOCKER_V2_SCHEMA2]), None, true, zstd)),
+            "compression using zstd required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
+        );
+        assert_eq!(
+            message(manifest_candidates(
+                OCI_MANIFEST,
+                None,
+                None,
+                true,
+                Some(Compression::Bzip2)
+            )),
+            "compression using bzip2 required, but none of the known manifest formats support it"
+        );
+        assert_eq!(
+            message(manifest_candidates(OCI_MANIFEST, None, Some(DOCKER_V2_SCHEMA2), true, zstd)),
+            "compression using zstd required together with format application/vnd.docker.distribution.manifest.v2+json, which does not support it"
+        );
     }
 }

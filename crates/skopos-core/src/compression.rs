@@ -67,7 +67,8 @@ impl Compression {
             Compression::Zstd => "zstd",
             Compression::ZstdChunked => "zstd:chunked",
             Compression::Bzip2 => "bzip2",
-            Compression::Xz => "xz",
+            // containers/image's XzAlgorithmName: `--dest-compress-format xz` is unknown.
+            Compression::Xz => "Xz",
         }
     }
 
@@ -87,7 +88,7 @@ impl Compression {
             "zstd" => Compression::Zstd,
             "zstd:chunked" => Compression::ZstdChunked,
             "bzip2" => Compression::Bzip2,
-            "xz" => Compression::Xz,
+            "Xz" => Compression::Xz,
             _ => return None,
         })
     }

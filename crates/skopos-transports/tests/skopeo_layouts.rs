@@ -1,6 +1,7 @@
-//! The layouts written here must be byte for byte those skopeo 1.9.3 wrote when copying
+//! The layouts written here must be byte for byte those skopeo 1.22.2 writes when copying
 //! the same fixture (see `common`): the expected `index.json` bytes and file listings
-//! below were taken from `skopeo --insecure-policy copy` runs.
+//! below were taken from `skopeo --insecure-policy copy` runs of 1.9.3, which differ from
+//! 1.22.2's only in the new index's `mediaType` and the `oci-layout` file's space.
 
 mod common;
 
@@ -36,7 +37,7 @@ fn entry(mime: &str, digest: &str, size: u32, name: Option<&str>) -> String {
 
 fn skopeo_index(entries: &[String]) -> String {
     format!(
-        r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
         entries.join(",")
     )
 }
@@ -59,7 +60,7 @@ async fn oci_layout_and_index_updates_match_skopeo() {
     assert_eq!(index_json(&out), skopeo_index(&[amd(Some("tag"))]));
     assert_eq!(
         fs::read(out.join("oci-layout")).unwrap(),
-        br#"{"imageLayoutVersion": "1.0.0"}"#
+        br#"{"imageLayoutVersion":"1.0.0"}"#
     );
     // skopeo copy --all oci:src:multi oci:o:multi
     oci_copy(&src, "multi", &out, Some("multi"), true).await;
@@ -113,8 +114,8 @@ async fn oci_layout_and_index_updates_match_skopeo() {
             151,
             "c2144f05ce6825b91b0b73e2addfb4cf3c8858e9e8030ceac8988075ec529dfd",
         ),
-        format!("{file:o} 607 index.json"),
-        format!("{file:o} 31 oci-layout"),
+        format!("{file:o} 661 index.json"),
+        format!("{file:o} 30 oci-layout"),
     ];
     expected.sort();
     assert_eq!(listing(&out), expected);

@@ -325,12 +325,15 @@ fn invoked_as_skopeo_it_presents_itself_as_skopeo_and_as_skopos_it_stays_skopos(
     assert!(status.success(), "the bats pattern does not match");
     let help = run_as(&workspace, "skopeo", &["copy", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    assert!(help.contains("Usage: skopeo copy "), "{help}");
+    assert!(help.contains("\nUsage:\nskopeo copy "), "{help}");
     assert!(!help.contains("skopos"), "{help}");
     let root_help =
         String::from_utf8_lossy(&run_as(&workspace, "skopeo", &["--help"]).stdout).into_owned();
-    assert!(root_help.contains("Usage: skopeo [OPTIONS]"), "{root_help}");
-    assert!(root_help.contains("Version for skopeo"), "{root_help}");
+    assert!(
+        root_help.contains("\nUsage:\n  skopeo [flags]\n"),
+        "{root_help}"
+    );
+    assert!(root_help.contains("Version for Skopeo"), "{root_help}");
     let unknown = run_as(&workspace, "skopeo", &["bogus"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
@@ -346,5 +349,5 @@ fn invoked_as_skopeo_it_presents_itself_as_skopeo_and_as_skopos_it_stays_skopos(
     );
     let help = run_as(&workspace, "skopos", &["copy", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    assert!(help.contains("Usage: skopos copy "), "{help}");
+    assert!(help.contains("\nUsage:\nskopos copy "), "{help}");
 }

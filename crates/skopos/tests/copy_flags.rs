@@ -259,6 +259,14 @@ fn flags_are_checked_or_unknown_as_in_skopeo_1_22() {
             vec!["--tls-details", "x.yaml"],
             "unknown flag: --tls-details",
         ),
+        (
+            vec!["--sign-by-sq-fingerprint", "0123456789ABCDEF"],
+            "Error using --sign-by-sq-fingerprint: Sequoia-PGP support is not enabled in this build",
+        ),
+        (
+            vec!["--remove-list-signatures"],
+            "unknown flag: --remove-list-signatures",
+        ),
     ] {
         let mut args = vec!["--insecure-policy", "copy", "-q"];
         args.extend(&flags);
@@ -294,4 +302,164 @@ fn flags_are_checked_or_unknown_as_in_skopeo_1_22() {
             "oci:forced:t",
         ])
         .assert_success();
+}
+
+/// `--dest-compress` and `--dest-decompress` only act on `dir:` destinations: elsewhere the
+/// copy warns (skopeo 1.10+) and goes ahead.
+#[test]
+fn dir_only_flags_warn_on_other_destinations_like_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 9);
+    for flag in ["--dest-compress", "--dest-decompress"] {
+        let warning = format!("{flag} can only be used if the destination transport is 'dir'");
+        let destination = format!("oci:out{flag}:t");
+        let args = [
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &destination,
+        ];
+        let ours = workspace.skopos(&args);
+        ours.assert_success();
+        assert_eq!(common::skopeo_message(&ours.stderr), warning);
+        assert!(ours.stderr.contains("level=warning"), "{}", ours.stderr);
+        let into_dir = workspace.skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &format!("dir:dir{flag}"),
+        ]);
+        into_dir.assert_success();
+        assert_eq!(into_dir.stderr, "");
+        let theirs_destination = format!("oci:theirs{flag}:t");
+        let theirs_args = [
+            "--insecure-policy",
+            "copy",
+            "-q",
+            flag,
+            "oci:src:t",
+            &theirs_destination,
+        ];
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("comparing {flag} into oci: with skopeo 1.22.2"),
+            &[],
+            &theirs_args,
+        ) {
+            theirs.assert_success();
+            assert_eq!(common::skopeo_message(&theirs.stderr), warning);
+        }
+    }
+}
+
+/// A compression only some manifest types can describe picks one that can (zstd: OCI) or
+/// fails before anything is written, in containers/image 5.39's words; `xz` is not a name
+/// skopeo 1.22.2 knows (its algorithm is called `Xz`).
+#[test]
+fn compression_formats_restrict_the_manifest_type_like_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 9);
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--format",
+            "v2s2",
+            "oci:src:t",
+            "dir:v2s2",
+        ])
+        .assert_success();
+    let zstd_dir = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        "dir:v2s2",
+        "dir:zstd",
+    ]);
+    zstd_dir.assert_success();
+    // dir: takes layers as they come (no --dest-compress), but the manifest must be one
+    // that could describe zstd: OCI, as skopeo 1.22.2 writes it.
+    let manifest = parse_json(&read(&workspace.path("zstd/manifest.json")));
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    if let Some(theirs) = workspace.skopeo_1_22(
+        "comparing --dest-compress-format zstd into dir: with skopeo 1.22.2",
+        &[],
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-compress-format",
+            "zstd",
+            "dir:v2s2",
+            "dir:zstd-skopeo",
+        ],
+    ) {
+        theirs.assert_success();
+        assert_same_tree(&workspace.path("zstd"), &workspace.path("zstd-skopeo"));
+    }
+    for (case, (format, destination, message)) in [
+        (
+            "zstd",
+            "docker-archive:out.tar",
+            "compression using zstd required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it",
+        ),
+        (
+            "bzip2",
+            "oci:out:t",
+            "compression using bzip2 required but the destination only supports MIME types [application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json], none of which support it",
+        ),
+        (
+            "bzip2",
+            "dir:out",
+            "compression using bzip2 required, but none of the known manifest formats support it",
+        ),
+        ("xz", "dir:out", "cannot find compressor for \"xz\""),
+        (
+            "Xz",
+            "dir:out",
+            "compression using Xz required, but none of the known manifest formats support it",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // skopeo creates a dir: destination before it fails: each run gets its own.
+        let args = |tool: &str| {
+            [
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--dest-compress-format",
+                format,
+                "dir:v2s2",
+                &destination.replace("out", &format!("out-{case}-{tool}")),
+            ]
+            .map(str::to_string)
+        };
+        let ours_args = args("skopos");
+        let ours = workspace.skopos(&ours_args.each_ref().map(String::as_str));
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(common::skopeo_message(&ours.stderr), message, "{format} {destination}");
+        let theirs_args = args("skopeo");
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("comparing --dest-compress-format {format} into {destination} with skopeo 1.22.2"),
+            &[],
+            &theirs_args.each_ref().map(String::as_str),
+        ) {
+            assert_eq!(common::skopeo_message(&theirs.stderr), message, "{format} {destination}");
+        }
+    }
 }

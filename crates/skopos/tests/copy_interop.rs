@@ -465,7 +465,7 @@ fn assert_same_progress(args: &[&str], workspace: &Workspace) {
     );
     assert_eq!(
         normalized_progress(&pair.skopos.stdout),
-        normalized_progress(&pair.skopeo.stdout),
+        normalized_progress(&common::progress_as_skopeo_1_22(&pair.skopeo.stdout)),
         "progress lines of `{}` differ from skopeo's",
         pair.skopos.command
     );

@@ -180,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             oci(mt::OCI_LAYER, CompressionUpdate::Compressed(Compression::Xz)).unwrap_err(),
-            "unknown compressed with algorithm xz variant for type \"application/vnd.oci.image.layer.v1.tar\""
+            "unknown compressed with algorithm Xz variant for type \"application/vnd.oci.image.layer.v1.tar\""
         );
     }
 

@@ -41,8 +41,8 @@ pub enum OciImage {
     Only,
     /// `org.opencontainers.image.ref.name` annotation value.
     Named(String),
-    /// `:@N`, an index into `index.json`'s `manifests`. Newer skopeo syntax: 1.9.3 takes
-    /// `@N` for an invalid image name, so [`ImageName::parse`] never produces this.
+    /// `:@N`, an index into `index.json`'s `manifests` (`oci:` only; skopeo 1.9.3 and
+    /// `oci-archive:` take `@N` for an invalid image name).
     Index(usize),
 }
 
@@ -148,7 +148,7 @@ impl ImageName {
                 Ok(ImageName::Dir(PathBuf::from(within)))
             }
             "oci" => {
-                let (path, image) = parse_oci(within)?;
+                let (path, image) = parse_oci_layout(within)?;
                 Ok(ImageName::Oci { path, image })
             }
             "oci-archive" => {
@@ -263,6 +263,22 @@ fn parse_oci(within: &str) -> Result<(PathBuf, OciImage)> {
         anyhow::bail!("Invalid image {name}");
     };
     Ok((PathBuf::from(path), image))
+}
+
+/// `oci:PATH[:NAME|:@N]`: `@N` picks the N-th entry of `index.json` (containers/image 5.34,
+/// skopeo 1.18; 1.9.3 rejected it as an invalid name). The index is checked before the path,
+/// as containers/image does.
+fn parse_oci_layout(within: &str) -> Result<(PathBuf, OciImage)> {
+    let (path, name) = within.split_once(':').unwrap_or((within, ""));
+    let Some(number) = name.strip_prefix('@') else {
+        return parse_oci(within);
+    };
+    let index = go_atoi(number)
+        .map_err(|err| anyhow::anyhow!("Invalid source index @{number}: not an integer: {err}"))?;
+    let index = usize::try_from(index)
+        .map_err(|_| anyhow::anyhow!("Invalid source index @{index}: must not be negative"))?;
+    resolve_path_to_fully_explicit(path)?;
+    Ok((PathBuf::from(path), OciImage::Index(index)))
 }
 
 /// `docker-archive:PATH[:NAME[:TAG]|:@N]`.

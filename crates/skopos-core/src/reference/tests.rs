@@ -212,22 +212,42 @@ fn oci_path_ends_at_the_first_colon() {
 #[test]
 fn oci_image_names_are_validated() {
     let (_guard, tmp) = tempdir();
-    // skopeo 1.9.3 has no `:@N` index syntax for OCI layouts.
-    for name in [
-        "@1", "@-1", "@", "@+1", "-a", "a-", "a/", "a//b", "a:", "ü", "a b",
-    ] {
+    for name in ["-a", "a-", "a/", "a//b", "a:", "ü", "a b"] {
         assert_eq!(
             parse_err(&format!("oci:{tmp}/x:{name}")),
             format!("Invalid image {name}"),
             "{name}"
         );
+    }
+    // `oci-archive:` has no `:@N` index syntax (nor had `oci:` in skopeo 1.9.3).
+    for name in [
+        "@1", "@-1", "@", "@+1", "-a", "a-", "a/", "a//b", "a:", "ü", "a b",
+    ] {
         assert_eq!(
             parse_err(&format!("oci-archive:{tmp}/x:{name}")),
             format!("Invalid image {name}"),
             "{name}"
         );
     }
-    assert_eq!(parse_err("oci:/x:@abc"), "Invalid image @abc");
+    // skopeo 1.22.2's `oci:PATH:@N`: Go's Atoi, checked before the path.
+    assert_eq!(
+        parse_err("oci:/nonexistent-skopos/x:@abc"),
+        r#"Invalid source index @abc: not an integer: strconv.Atoi: parsing "abc": invalid syntax"#
+    );
+    assert_eq!(
+        parse_err(&format!("oci:{tmp}/x:@")),
+        r#"Invalid source index @: not an integer: strconv.Atoi: parsing "": invalid syntax"#
+    );
+    assert_eq!(
+        parse_err(&format!("oci:{tmp}/x:@-1")),
+        "Invalid source index @-1: must not be negative"
+    );
+    for (name, index) in [("@0", 0), ("@+1", 1), ("@007", 7)] {
+        match ImageName::parse(&format!("oci:{tmp}/x:{name}")).unwrap() {
+            ImageName::Oci { image, .. } => assert_eq!(image, OciImage::Index(index), "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
     // The path is checked before the name.
     assert_eq!(
         parse_err("oci:/nonexistent-skopos/a/b:@1"),

@@ -125,10 +125,12 @@ impl Index {
         }
     }
 
-    /// A fresh index, as skopeo 1.9.3 starts one (no `mediaType`).
+    /// A fresh index, as skopeo 1.22.2 starts one: with the index `mediaType` (1.9.3 had
+    /// none). An existing index keeps whatever it has.
     pub fn new() -> Index {
         Index {
             schema_version: 2,
+            media_type: media_type::OCI_INDEX.to_string(),
             ..Index::default()
         }
     }
@@ -155,23 +157,31 @@ impl Index {
 
     /// The descriptor `image` designates.
     pub fn find(&self, image: &OciImage) -> Result<Descriptor> {
+        let position = self.position_of(image)?;
+        Ok(self.manifests()[position].clone())
+    }
+
+    /// Where in `manifests` the descriptor `image` designates is.
+    pub fn position_of(&self, image: &OciImage) -> Result<usize> {
         let manifests = self.manifests();
         match image {
             OciImage::Only => match manifests {
-                [only] => Ok(only.clone()),
+                [_] => Ok(0),
                 _ => Err(anyhow!("more than one image in oci, choose an image")),
             },
-            OciImage::Index(position) => manifests.get(*position).cloned().ok_or_else(|| {
-                anyhow!(
-                    "index {position} is too large, only {} entries available",
-                    manifests.len()
-                )
-            }),
+            OciImage::Index(position) if *position < manifests.len() => Ok(*position),
+            OciImage::Index(position) => Err(anyhow!(
+                "index {position} is too large, only {} entries available",
+                manifests.len()
+            )),
             OciImage::Named(name) => {
                 let mut unsupported = Vec::new();
-                for descriptor in manifests.iter().filter(|d| d.ref_name() == name) {
+                for (position, descriptor) in manifests.iter().enumerate() {
+                    if descriptor.ref_name() != name {
+                        continue;
+                    }
                     if is_image_type(&descriptor.media_type) {
-                        return Ok(descriptor.clone());
+                        return Ok(position);
                     }
                     unsupported.push(format!("{:?}", descriptor.media_type));
                 }
@@ -183,6 +193,16 @@ impl Index {
                         unsupported.join(" ")
                     ))
                 }
+            }
+        }
+    }
+
+    /// Drop the entry at `position` (an empty list stays `[]`, not `null`, as Go's
+    /// `slices.Delete` leaves it).
+    pub fn remove(&mut self, position: usize) {
+        if let Some(manifests) = self.manifests.as_mut() {
+            if position < manifests.len() {
+                manifests.remove(position);
             }
         }
     }

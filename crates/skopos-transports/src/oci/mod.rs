@@ -1,11 +1,12 @@
 //! `oci:PATH[:NAME|:@N]`: an OCI image layout.
 //!
 //! ```text
-//! oci-layout               {"imageLayoutVersion": "1.0.0"}
+//! oci-layout               {"imageLayoutVersion":"1.0.0"}
 //! index.json               the images, named by the org.opencontainers.image.ref.name annotation
 //! blobs/<alg>/<hex>        manifests, configs, layers (or <shared-blob-dir>/<alg>/<hex>)
 //! ```
 
+mod delete;
 mod destination;
 pub mod index;
 mod referrers;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use skopos_core::Digest;
 
+pub use delete::delete_image;
 pub use destination::OciDestination;
 pub use referrers::OciReferrers;
 pub use source::OciSource;
@@ -45,5 +47,6 @@ fn oci_layout_path(layout: &Path) -> PathBuf {
     layout.join("oci-layout")
 }
 
-/// The `oci-layout` file, byte for byte as skopeo writes it.
-const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion": "1.0.0"}"#;
+/// The `oci-layout` file, byte for byte as skopeo 1.22.2 writes it (1.9.3 had a space after
+/// the colon).
+const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;

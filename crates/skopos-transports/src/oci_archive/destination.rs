@@ -33,10 +33,6 @@ use crate::oci::OciDestination;
 /// Mode a new archive gets before the umask, as Go's `os.Create`.
 const NEW_ARCHIVE_MODE: u32 = 0o666;
 
-/// Type bits of a tar header's mode field, as Go's `tar.FileInfoHeader` sets them.
-const TAR_MODE_DIRECTORY: u32 = 0o40000;
-const TAR_MODE_REGULAR: u32 = 0o100000;
-
 /// An image being written into an OCI archive.
 #[derive(Debug)]
 pub struct OciArchiveDestination {
@@ -230,23 +226,25 @@ fn append_tree<W: io::Write>(
             .set_device_major(0)
             .and_then(|()| header.set_device_minor(0))
             .map_err(|err| anyhow!("tar header for {entry_name}: {err}"))?;
+        // Permission bits only, no file-type bits and no user or group names, as
+        // containers/image writes headers since 5.30 (skopeo 1.15; 1.9.3 set both).
         let permissions = meta.permissions().mode() & 0o7777;
         if meta.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
-            header.set_mode(TAR_MODE_DIRECTORY | permissions);
+            header.set_mode(permissions);
             header.set_size(0);
             set_entry_name(&mut header, &format!("{entry_name}/"))?;
-            header.set_cksum();
+            set_go_checksum(&mut header);
             builder
                 .append(&header, io::empty())
                 .map_err(|err| anyhow!("write {entry_name}: {}", go_error_text(&err)))?;
             append_tree(builder, root, &entry_name)?;
         } else if meta.is_file() {
             header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(TAR_MODE_REGULAR | permissions);
+            header.set_mode(permissions);
             header.set_size(meta.len());
             set_entry_name(&mut header, &entry_name)?;
-            header.set_cksum();
+            set_go_checksum(&mut header);
             let file = File::open(&path).map_err(|err| path_error("open", &path, &err))?;
             builder
                 .append(&header, file)
@@ -259,6 +257,16 @@ fn append_tree<W: io::Write>(
         }
     }
     Ok(())
+}
+
+/// Fill the checksum field as Go's archive/tar does: six octal digits, NUL, space (the tar
+/// crate writes seven digits and a NUL; readers accept both, but the bytes differ).
+fn set_go_checksum(header: &mut tar::Header) {
+    let bytes = header.as_mut_bytes();
+    bytes[148..156].fill(b' ');
+    let sum: u32 = bytes.iter().map(|&byte| u32::from(byte)).sum();
+    let field = format!("{:06o}\0 ", sum & 0o777_777);
+    bytes[148..156].copy_from_slice(field.as_bytes());
 }
 
 /// Put `name` in the header as Go does: in the name field when it fits (keeping a
@@ -296,7 +304,7 @@ mod tests {
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the existing archive's mode is kept");
         let mut archive = tar::Archive::new(File::open(&target).unwrap());
-        let listed: Vec<(String, u32, u64, u64)> = archive
+        let listed: Vec<(String, u32, String, u64, u64)> = archive
             .entries()
             .unwrap()
             .map(|entry| {
@@ -305,21 +313,24 @@ mod tests {
                 (
                     String::from_utf8(header.path_bytes().into_owned()).unwrap(),
                     header.mode().unwrap() & !0o777,
+                    String::from_utf8_lossy(header.username_bytes().unwrap_or_default())
+                        .into_owned(),
                     header.uid().unwrap(),
                     header.gid().unwrap(),
                 )
             })
             .collect();
+        // No file-type bits in the mode and no owner names, as skopeo 1.22.2 writes them.
         let expected = [
-            ("blobs/", 0o40000),
-            ("blobs/sha256/", 0o40000),
-            ("blobs/sha256/ab", 0o100000),
-            ("index.json", 0o100000),
-            ("oci-layout", 0o100000),
+            "blobs/",
+            "blobs/sha256/",
+            "blobs/sha256/ab",
+            "index.json",
+            "oci-layout",
         ];
-        let expected: Vec<(String, u32, u64, u64)> = expected
+        let expected: Vec<(String, u32, String, u64, u64)> = expected
             .iter()
-            .map(|(name, kind)| (name.to_string(), *kind, 0, 0))
+            .map(|name| (name.to_string(), 0, String::new(), 0, 0))
             .collect();
         assert_eq!(listed, expected);
         // Nothing but the archive is left beside it.
