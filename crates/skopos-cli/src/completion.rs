@@ -131,6 +131,9 @@ fn without_hidden_commands(root: clap::Command, program: &'static str) -> clap::
     let mut completable = clap::Command::new(program)
         .version(crate::cli::VERSION_TEXT)
         .disable_version_flag(true)
+        // The root's own `-h/--help` and `help` command come with its arguments and commands.
+        .disable_help_flag(true)
+        .disable_help_subcommand(true)
         .args(root.get_arguments().cloned())
         .subcommands(visible);
     if let Some(about) = root.get_about() {

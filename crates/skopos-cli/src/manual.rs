@@ -41,9 +41,12 @@ pub(crate) fn run(args: &GenerateManPagesArgs) -> anyhow::Result<()> {
 
 /// Every page: its file name (`skopos-copy.1`) and its roff source.
 pub(crate) fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let root = program::command_named(PROGRAM);
+    let root = program::skopos_only_flags_hidden(program::command_named(PROGRAM), false);
     let mut pages = vec![(format!("{PROGRAM}.1"), program_page(&root)?)];
-    for command in root.get_subcommands().filter(|c| !c.is_hide_set()) {
+    for command in root
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+    {
         let name = command.get_name();
         let text = text::command_page(name)
             .ok_or_else(|| anyhow!("internal error: no manual text for the {name} command"))?;
@@ -238,8 +241,11 @@ mod tests {
     fn every_listed_command_has_a_page_and_every_page_a_command() {
         let pages = pages().unwrap();
         let names: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
-        let root = program::command_named(PROGRAM);
-        for command in root.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let root = program::skopos_only_flags_hidden(program::command_named(PROGRAM), false);
+        for command in root
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        {
             let file_name = format!("skopos-{}.1", command.get_name());
             assert!(
                 names.contains(&file_name.as_str()),
@@ -249,7 +255,7 @@ mod tests {
         for name in text::COMMANDS {
             let listed = root
                 .find_subcommand(name)
-                .is_some_and(|command| !command.is_hide_set());
+                .is_some_and(|command| !command.is_hide_set() && command.get_name() != "help");
             assert!(listed, "manual text for {name}, which --help does not list");
         }
     }

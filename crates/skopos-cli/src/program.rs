@@ -56,23 +56,23 @@ pub(crate) fn command_named(program: &'static str) -> clap::Command {
             arg.help(format!("Version for {shown}"))
         });
     let command = crate::completion::with_help_texts(command, program);
-    if program == "skopeo" {
-        hide_skopos_only_flags(command)
-    } else {
-        command
-    }
+    skopos_only_flags_hidden(command, true)
 }
 
-/// Under the name skopeo, help lists skopeo's flags only: the `--skopos-…` flags (which
-/// skopeo does not have) still work but are not shown.
-fn hide_skopos_only_flags(command: clap::Command) -> clap::Command {
+/// Flags skopeo does not have (`--skopos-…`, `--progress-json-fd`). They work under either
+/// name, but `--help` leaves them out so that it stays skopeo 1.22.2's byte for byte (scripts
+/// and people compare it); the man pages and the README document them.
+pub(crate) fn skopos_only_flags_hidden(command: clap::Command, hidden: bool) -> clap::Command {
     ["copy", "sync", "inspect"]
         .into_iter()
         .fold(command, |command, name| {
             command.mut_subcommand(name, |sub| {
                 sub.mut_args(|arg| {
-                    if arg.get_long().is_some_and(|l| l.starts_with("skopos-")) {
-                        arg.hide(true)
+                    let skopos_only = arg
+                        .get_long()
+                        .is_some_and(|l| l.starts_with("skopos-") || l == "progress-json-fd");
+                    if skopos_only {
+                        arg.hide(hidden)
                     } else {
                         arg
                     }
@@ -120,10 +120,27 @@ pub(crate) fn parse() -> Result<Invocation, clap::Error> {
     let matches: ArgMatches = root.clone().try_get_matches()?;
     let cli = Cli::from_arg_matches(&matches)?;
     if cli.global.help {
-        let path: Vec<&str> = matches.subcommand_name().into_iter().collect();
+        let mut path: Vec<&str> = Vec::new();
+        let mut level = &matches;
+        while let Some((name, sub)) = level.subcommand() {
+            path.push(name);
+            level = sub;
+        }
         if let Some(text) = crate::help::help_text(&root, name(), &path) {
             return Ok(Invocation::Help(text));
         }
+        // Commands skopeo 1.22.2 has no usage template for (cobra's own `completion`, and
+        // skopos's `generate-man-pages`): clap renders their help from their definitions.
+        let mut current = root.clone();
+        current.build();
+        for name in &path {
+            match current.find_subcommand(name) {
+                // Built, so the copy keeps its full name for the usage line.
+                Some(sub) => current = sub.clone(),
+                None => break,
+            }
+        }
+        return Ok(Invocation::Help(current.render_long_help().to_string()));
     }
     if let Some(Command::Help(args)) = &cli.command {
         return Ok(match crate::help::help_command(&root, name(), &args.args) {

@@ -489,7 +489,12 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
                 response.extend_from_slice(served);
             }
             client_writer.write_all(&response)?;
-            state.record(&method, &target, Some(200), fault.clone());
+            let sent = if method == "HEAD" {
+                0
+            } else {
+                served.len() as u64
+            };
+            state.record(&seen, Some(200), sent);
             continue;
         }
         // One upstream connection per request, closed after it; the Host header is passed

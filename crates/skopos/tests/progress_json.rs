@@ -435,8 +435,8 @@ fn a_terminal_still_shows_the_progress_bars_with_json_progress_on() {
         "Copying config {} done |",
         short(&image.config.digest, 10)
     ));
+    // No "Storing signatures": skopeo 1.22.2 prints it only when there are signatures.
     expected.push("Writing manifest to image destination".into());
-    expected.push("Storing signatures".into());
     let others: Vec<String> = seen
         .iter()
         .filter(|line| !line.starts_with("Copying blob"))
