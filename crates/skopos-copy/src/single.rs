@@ -830,14 +830,21 @@ mod tests {
     fn zstd_keeps_only_oci_and_bzip2_fits_no_manifest() {
         let zstd = Some(Compression::Zstd);
         // A destination that takes anything gets an OCI manifest for zstd layers.
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, zstd).unwrap();
+        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, zstd, false).unwrap();
         assert_eq!(c, vec![OCI_MANIFEST]);
-        let c = manifest_candidates(DOCKER_V2_SCHEMA2, None, None, true, Some(Compression::Gzip))
-            .unwrap();
+        let c = manifest_candidates(
+            DOCKER_V2_SCHEMA2,
+            None,
+            None,
+            true,
+            Some(Compression::Gzip),
+            false,
+        )
+        .unwrap();
         assert_eq!(c, vec![DOCKER_V2_SCHEMA2]);
         let message = |r: Result<Vec<String>>| format!("{:#}", r.unwrap_err());
         assert_eq!(
-            message(manifest_candidates(OCI_MANIFEST, Some(vec![DOCKER_V2_SCHEMA2]), None, true, zstd)),
+            message(manifest_candidates(OCI_MANIFEST, Some(vec![DOCKER_V2_SCHEMA2]), None, true, zstd, false)),
             "compression using zstd required but the destination only supports MIME types [application/vnd.docker.distribution.manifest.v2+json], none of which support it"
         );
         assert_eq!(
@@ -846,12 +853,13 @@ mod tests {
                 None,
                 None,
                 true,
-                Some(Compression::Bzip2)
+                Some(Compression::Bzip2),
+                false
             )),
             "compression using bzip2 required, but none of the known manifest formats support it"
         );
         assert_eq!(
-            message(manifest_candidates(OCI_MANIFEST, None, Some(DOCKER_V2_SCHEMA2), true, zstd)),
+            message(manifest_candidates(OCI_MANIFEST, None, Some(DOCKER_V2_SCHEMA2), true, zstd, false)),
             "compression using zstd required together with format application/vnd.docker.distribution.manifest.v2+json, which does not support it"
         );
     }
