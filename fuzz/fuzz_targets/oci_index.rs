@@ -1,18 +1,27 @@
-//! An OCI layout's `index.json`, parsed and searched as `oci:` sources and destinations do.
+//! An OCI layout's `index.json`, as opening an `oci:` image reads it (parsed, searched by
+//! reference name and by `@N`).
 #![no_main]
 
-use std::path::Path;
-
 use libfuzzer_sys::fuzz_target;
-use skopos_transports::oci::index::Index;
+use skopos_core::{ImageName, SystemContext};
 
 fuzz_target!(|bytes: &[u8]| {
-    if let Ok(mut index) = Index::parse(bytes, Path::new("index.json")) {
-        for descriptor in index.manifests().to_vec() {
-            let _ = descriptor.parsed_digest();
-            let _ = descriptor.ref_name();
-            index.add(descriptor);
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let layout = dir.path();
+    let written = std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+        .and_then(|()| std::fs::write(layout.join("index.json"), bytes));
+    if written.is_err() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else { return };
+    let ctx = SystemContext::default();
+    for suffix in ["latest", "@0", ""] {
+        let reference = match suffix {
+            "" => format!("oci:{}", layout.display()),
+            s => format!("oci:{}:{s}", layout.display()),
+        };
+        if let Ok(name) = ImageName::parse(&reference) {
+            let _ = runtime.block_on(skopos_transports::open_source(&name, &ctx));
         }
-        let _ = index.to_bytes();
     }
 });

@@ -8,7 +8,7 @@
 
 mod delete;
 mod destination;
-pub mod index;
+pub(crate) mod index;
 mod referrers;
 mod source;
 
