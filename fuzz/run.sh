@@ -8,5 +8,5 @@ seconds=${1:-60}
 for target in $(cargo +nightly fuzz list); do
   mkdir -p "corpus/$target"
   echo "== $target ($seconds s)"
-  cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10
+  cargo +nightly fuzz run -O "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10
 done
