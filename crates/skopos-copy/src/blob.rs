@@ -119,20 +119,25 @@ impl LayerCrypto {
     }
 }
 
-/// What a blob copy shares with other copies: the blob-info cache, and the claims of
-/// copies running at the same time.
+/// What a blob copy shares with other copies: the blob-info cache, the claims of copies
+/// running at the same time, and where the image's progress events go.
 #[derive(Clone, Copy)]
 pub(crate) struct SharedState<'a> {
     pub cache: Option<&'a dyn BlobInfoCache>,
     pub claims: Option<&'a crate::BlobClaims>,
+    pub progress: &'a Arc<dyn ProgressSink>,
 }
 
 impl<'a> SharedState<'a> {
-    /// What `options` shares.
-    pub fn of(options: &'a crate::CopyOptions) -> SharedState<'a> {
+    /// What `options` shares, with events to `progress`.
+    pub fn of(
+        options: &'a crate::CopyOptions,
+        progress: &'a Arc<dyn ProgressSink>,
+    ) -> SharedState<'a> {
         SharedState {
             cache: options.blob_info_cache.as_deref(),
             claims: options.blob_claims.as_deref(),
+            progress,
         }
     }
 }
@@ -149,9 +154,12 @@ pub(crate) async fn copy_blob(
     kind: BlobKind,
     plan: LayerPlan,
     crypto: &LayerCrypto,
-    progress: &Arc<dyn ProgressSink>,
 ) -> Result<CopiedBlob> {
-    let SharedState { cache, claims } = shared;
+    let SharedState {
+        cache,
+        claims,
+        progress,
+    } = shared;
     let info = &layer.info;
     progress.event(CopyEvent::BlobStarted {
         digest: info.digest.clone(),

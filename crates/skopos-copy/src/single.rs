@@ -370,12 +370,11 @@ impl Copier {
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
-                    SharedState::of(&copier.options),
+                    SharedState::of(&copier.options, &copier.progress),
                     &layer,
                     BlobKind::Layer,
                     plan,
                     &crypto,
-                    &copier.progress,
                 )
                 .await
                 .inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::SeqCst))?;

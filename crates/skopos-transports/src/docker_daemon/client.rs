@@ -659,13 +659,13 @@ impl AsyncWrite for UploadWriter {
                 }
             }
             Poll::Ready(Err(_closed)) => Poll::Ready(Err(Self::closed_error())),
-            Poll::Ready(Ok(())) => match {
+            Poll::Ready(Ok(())) => {
                 self.stalled_since = None;
-                self.chunks.send_item(Bytes::copy_from_slice(buf))
-            } {
-                Ok(()) => Poll::Ready(Ok(buf.len())),
-                Err(_closed) => Poll::Ready(Err(Self::closed_error())),
-            },
+                match self.chunks.send_item(Bytes::copy_from_slice(buf)) {
+                    Ok(()) => Poll::Ready(Ok(buf.len())),
+                    Err(_closed) => Poll::Ready(Err(Self::closed_error())),
+                }
+            }
         }
     }
 
