@@ -53,22 +53,7 @@ impl PodmanService {
     /// the test) with an install hint when podman is missing, or with podman's output when
     /// it does not start.
     pub fn start() -> PodmanService {
-        let dir = tempfile::Builder::new()
-            .prefix("skopos-podman-")
-            .tempdir()
-            .expect("creating the podman service's temp dir");
-        for sub in ["tmp", "xdg-runtime", "xdg-config", "xdg-data", "home"] {
-            std::fs::create_dir_all(dir.path().join(sub)).expect("creating a podman temp dir");
-        }
-        let containers_conf =
-            CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
-        std::fs::write(dir.path().join("containers.conf"), containers_conf)
-            .expect("writing containers.conf for podman");
-        std::fs::write(
-            dir.path().join("storage.conf"),
-            storage_conf(dir.path(), "vfs"),
-        )
-        .expect("writing storage.conf for podman");
+        let dir = podman_sandbox("skopos-podman-", "vfs");
         let socket = dir.path().join("podman.sock");
         let mut command = Command::new("sh");
         command
@@ -238,22 +223,7 @@ pub struct PodmanStore {
 impl PodmanStore {
     /// A fresh, empty store for `driver` (`vfs` or `overlay`).
     pub fn new(driver: &str) -> PodmanStore {
-        let dir = tempfile::Builder::new()
-            .prefix("skopos-store-")
-            .tempdir()
-            .expect("creating a temp dir for a podman store");
-        for sub in ["tmp", "xdg-runtime", "xdg-config", "xdg-data", "home"] {
-            std::fs::create_dir_all(dir.path().join(sub)).expect("creating a podman temp dir");
-        }
-        let containers_conf =
-            CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
-        std::fs::write(dir.path().join("containers.conf"), containers_conf)
-            .expect("writing containers.conf for podman");
-        std::fs::write(
-            dir.path().join("storage.conf"),
-            storage_conf(dir.path(), driver),
-        )
-        .expect("writing storage.conf for podman");
+        let dir = podman_sandbox("skopos-store-", driver);
         PodmanStore {
             dir,
             driver: driver.to_string(),
@@ -366,6 +336,28 @@ impl Drop for PodmanService {
         drop(self.watchdog_input.take());
         let _ = self.watchdog.wait();
     }
+}
+
+/// A temp dir holding everything one podman needs of its own: the `tmp`, XDG and home dirs,
+/// a containers.conf and a storage.conf for a store on `driver` inside it.
+fn podman_sandbox(prefix: &str, driver: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("creating a temp dir for podman");
+    for sub in ["tmp", "xdg-runtime", "xdg-config", "xdg-data", "home"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("creating a podman temp dir");
+    }
+    let containers_conf =
+        CONTAINERS_CONF.replace("{tmp}", &dir.path().join("tmp").display().to_string());
+    std::fs::write(dir.path().join("containers.conf"), containers_conf)
+        .expect("writing containers.conf for podman");
+    std::fs::write(
+        dir.path().join("storage.conf"),
+        storage_conf(dir.path(), driver),
+    )
+    .expect("writing storage.conf for podman");
+    dir
 }
 
 /// A storage.conf naming the same store as the flags: podman insists on one.
