@@ -8,6 +8,9 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+# skopos-ostree, the helper that carries the ostree: transport, goes where skopos looks for it
+# when it is not beside the binary: ../libexec/skopos/ relative to BINDIR.
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 BASHINSTALLDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHINSTALLDIR ?= $(PREFIX)/share/zsh/site-functions
@@ -18,6 +21,8 @@ CARGO ?= cargo
 # The binary to install and to write pages and completions with. The default is built with
 # `cargo build --release`; naming another (the tests name their debug build) skips that build.
 SKOPOS_BINARY ?= target/release/skopos
+# Built beside it unless the build left the ostree feature out.
+OSTREE_HELPER = $(dir $(SKOPOS_BINARY))skopos-ostree
 # Where `make docs` and `make completions` write what they generate.
 GENERATED_DIR ?= target/generated
 
@@ -69,6 +74,10 @@ install: install-binary install-docs install-completions
 install-binary: $(BINARY_PREREQUISITE)
 	install -d -m 755 $(DESTDIR)$(BINDIR)
 	install -m 755 $(SKOPOS_BINARY) $(DESTDIR)$(BINDIR)/skopos
+	if [ -f $(OSTREE_HELPER) ]; then \
+		install -d -m 755 $(DESTDIR)$(LIBEXECDIR)/skopos && \
+		install -m 755 $(OSTREE_HELPER) $(DESTDIR)$(LIBEXECDIR)/skopos/skopos-ostree; \
+	fi
 
 install-docs: docs
 	install -d -m 755 $(DESTDIR)$(MANDIR)/man1
@@ -82,7 +91,8 @@ install-completions: completions
 	install -m 644 $(COMPLETIONS_DIR)/skopos.fish $(DESTDIR)$(FISHINSTALLDIR)/skopos.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/skopos $(DESTDIR)$(MANDIR)/man1/skopos.1 \
+	rm -f $(DESTDIR)$(BINDIR)/skopos $(DESTDIR)$(LIBEXECDIR)/skopos/skopos-ostree \
+		$(DESTDIR)$(MANDIR)/man1/skopos.1 \
 		$(DESTDIR)$(MANDIR)/man1/skopos-*.1 $(DESTDIR)$(BASHINSTALLDIR)/skopos \
 		$(DESTDIR)$(ZSHINSTALLDIR)/_skopos $(DESTDIR)$(FISHINSTALLDIR)/skopos.fish
 

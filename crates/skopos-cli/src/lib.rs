@@ -12,6 +12,7 @@ mod inspect;
 mod logging;
 mod login;
 mod manual;
+mod ostree_helper;
 mod program;
 mod progress_json;
 mod proxy;
@@ -41,6 +42,14 @@ fn use_one_malloc_arena() {
     }
 }
 
+/// The `skopos-ostree` helper's entry point: [`main`] with the `ostree:` transport, whose
+/// libostree link the `skopos` binary leaves out (see `ostree_helper`).
+#[cfg(feature = "ostree")]
+pub fn main_with_ostree() -> ExitCode {
+    skopos_transports::install_ostree();
+    main()
+}
+
 /// Parse the process's arguments, run the command, report the outcome.
 pub fn main() -> ExitCode {
     logging::mark_start();
@@ -58,6 +67,7 @@ pub fn main() -> ExitCode {
         Err(err) => return report_clap_error(&err),
     };
     logging::install(cli.global.debug);
+    ostree_helper::exec_if_needed(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

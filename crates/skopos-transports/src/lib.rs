@@ -96,31 +96,53 @@ pub async fn open_destination(
     }
 }
 
+/// How `ostree:` images are opened, when this program carries the transport.
+///
+/// Linking libostree loads some sixty shared libraries (glib, gio, gpgme, curl, ICU, …) into
+/// the process before `main`, which tripled the start-up time of every command. So nothing
+/// in this crate refers to the transport directly: a program that wants it calls
+/// [`install_ostree`] first, and only that program's link pulls libostree in. The `skopos`
+/// binary leaves it out and runs the `skopos-ostree` helper for commands that name an
+/// `ostree:` image.
+struct OstreeOpeners {
+    source: fn(&OstreeReference) -> Result<Box<dyn ImageSource>>,
+    destination: fn(&OstreeReference) -> Result<Box<dyn ImageDestination>>,
+}
+
+static OSTREE: std::sync::OnceLock<OstreeOpeners> = std::sync::OnceLock::new();
+
+/// Make `ostree:` references open through libostree in this process.
 #[cfg(feature = "ostree")]
+pub fn install_ostree() {
+    OSTREE.get_or_init(|| OstreeOpeners {
+        source: |reference| Ok(Box::new(ostree::OstreeSource::open(reference))),
+        destination: |reference| Ok(Box::new(ostree::OstreeDestination::open(reference)?)),
+    });
+}
+
+/// Whether [`install_ostree`] has run in this process.
+pub fn ostree_installed() -> bool {
+    OSTREE.get().is_some()
+}
+
 fn open_ostree_source(reference: &OstreeReference) -> Result<Box<dyn ImageSource>> {
-    Ok(Box::new(ostree::OstreeSource::open(reference)))
+    match OSTREE.get() {
+        Some(openers) => (openers.source)(reference),
+        None => Err(ostree_not_installed()),
+    }
 }
 
-#[cfg(feature = "ostree")]
 fn open_ostree_destination(reference: &OstreeReference) -> Result<Box<dyn ImageDestination>> {
-    Ok(Box::new(ostree::OstreeDestination::open(reference)?))
+    match OSTREE.get() {
+        Some(openers) => (openers.destination)(reference),
+        None => Err(ostree_not_installed()),
+    }
 }
 
-#[cfg(not(feature = "ostree"))]
-fn open_ostree_source(_: &OstreeReference) -> Result<Box<dyn ImageSource>> {
-    Err(ostree_not_compiled_in())
-}
-
-#[cfg(not(feature = "ostree"))]
-fn open_ostree_destination(_: &OstreeReference) -> Result<Box<dyn ImageDestination>> {
-    Err(ostree_not_compiled_in())
-}
-
-/// skopeo's words for a transport left out of the build, and how to get it.
-#[cfg(not(feature = "ostree"))]
-fn ostree_not_compiled_in() -> anyhow::Error {
+/// skopeo's words for a transport this program does not carry, and how to get it.
+fn ostree_not_installed() -> anyhow::Error {
     anyhow::anyhow!(
-        "The transport \"ostree:\" is not supported in this build (skopos was built without its `ostree` feature)"
+        "The transport \"ostree:\" is not supported in this build (it is carried by the skopos-ostree helper, which was not found, or skopos was built without its `ostree` feature)"
     )
 }
 

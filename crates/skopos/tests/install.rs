@@ -1,5 +1,5 @@
-//! `make install` into a temporary DESTDIR lays out the binary, the man pages and the bash,
-//! zsh and fish completions where skopeo's Makefile puts its own, and `make uninstall` takes
+//! `make install` into a temporary DESTDIR lays out the binary, its `ostree:` helper, the man
+//! pages and the bash, zsh and fish completions where skopeo's Makefile puts its own, and `make uninstall` takes
 //! them away again. The Makefile is given this test build's binary (SKOPOS_BINARY), so no
 //! release build runs.
 
@@ -54,6 +54,28 @@ fn make_install_lays_out_binary_pages_and_completions() {
     assert!(
         String::from_utf8_lossy(&version.stdout).starts_with("skopos version "),
         "{version:?}"
+    );
+
+    // The ostree: transport's helper goes where the installed binary looks for it.
+    let helper = destdir.join("usr/libexec/skopos/skopos-ostree");
+    let helper_mode = std::fs::metadata(&helper)
+        .unwrap_or_else(|error| panic!("{}: {error}", helper.display()))
+        .permissions()
+        .mode();
+    assert_eq!(helper_mode & 0o777, 0o755, "{}", helper.display());
+    let repo = workspace.path("ostree-repo");
+    let init = Command::new("ostree")
+        .args(["init", "--mode=bare-user"])
+        .arg(format!("--repo={}", repo.display()))
+        .output()
+        .unwrap_or_else(|error| panic!("running ostree (apt-get install ostree): {error}"));
+    assert!(init.status.success(), "{init:?}");
+    let missing = format!("ostree:missing@{}", repo.display());
+    let inspect = workspace.skopos_at_with_env(&binary, &[], &["inspect", &missing]);
+    common::assert_one_line_failure(&inspect, Some(2));
+    assert_eq!(
+        common::skopeo_message(&inspect.stderr),
+        "Error retrieving manifest for image: manifest not found"
     );
 
     let man1 = destdir.join("usr/share/man/man1");

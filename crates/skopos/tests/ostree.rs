@@ -815,3 +815,74 @@ fn signatures_are_stored_and_read_back() {
         theirs_refused.stderr
     );
 }
+
+/// The libraries `binary` names as needed (its ELF `DT_NEEDED` entries, through `readelf`).
+fn needed_libraries(binary: &str) -> Vec<String> {
+    let output = Command::new("readelf")
+        .args(["--dynamic", binary])
+        .output()
+        .unwrap_or_else(|err| panic!("running readelf (binutils): {err}"));
+    assert!(
+        output.status.success(),
+        "readelf --dynamic {binary}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .filter_map(|line| {
+            line.split('[')
+                .nth(1)?
+                .split(']')
+                .next()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// libostree and the libraries it links load before `main` in any program linked with them,
+/// so the transport lives in the `skopos-ostree` helper: `skopos` links none of them and runs
+/// the helper for commands that name an `ostree:` image (every other test here goes through
+/// that). Without the helper beside it, such a command fails in one line that says why.
+#[test]
+fn the_transport_runs_in_a_helper_that_skopos_does_not_link() {
+    let main_needs = needed_libraries(env!("CARGO_BIN_EXE_skopos"));
+    assert!(
+        !main_needs
+            .iter()
+            .any(|library| library.starts_with("libostree") || library.starts_with("libglib")),
+        "skopos links {main_needs:?}"
+    );
+    let helper_needs = needed_libraries(env!("CARGO_BIN_EXE_skopos-ostree"));
+    assert!(
+        helper_needs
+            .iter()
+            .any(|library| library.starts_with("libostree")),
+        "skopos-ostree links {helper_needs:?}"
+    );
+
+    let workspace = Workspace::new();
+    let repo = new_repo(&workspace, "repo", "bare-user");
+    let missing = format!("ostree:missing@{}", repo.display());
+    let alone = workspace.path("alone");
+    common::create_dir(&alone);
+    let lone_binary = alone.join("skopos");
+    std::fs::copy(env!("CARGO_BIN_EXE_skopos"), &lone_binary).unwrap();
+    let inspect = workspace.skopos_at_with_env(&lone_binary, &[], &["inspect", &missing]);
+    assert_one_line_failure(&inspect, Some(1));
+    assert_eq!(
+        skopeo_message(&inspect.stderr),
+        format!("Error parsing image name \"{missing}\": The transport \"ostree:\" is not supported in this build (it is carried by the skopos-ostree helper, which was not found, or skopos was built without its `ostree` feature)")
+    );
+    // Beside it, the helper answers as the transport does (the image is missing: exit 2).
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_skopos-ostree"),
+        alone.join("skopos-ostree"),
+    )
+    .unwrap();
+    let inspect = workspace.skopos_at_with_env(&lone_binary, &[], &["inspect", &missing]);
+    assert_one_line_failure(&inspect, Some(2));
+    assert_eq!(
+        skopeo_message(&inspect.stderr),
+        "Error retrieving manifest for image: manifest not found"
+    );
+}

@@ -199,6 +199,17 @@ impl Workspace {
     pub fn skopos_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Outcome {
         let binary = std::env::var_os("SKOPOS_UNDER_TEST")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
+        self.skopos_at_with_env(Path::new(&binary), env, args)
+    }
+
+    /// [`Workspace::skopos_with_env`] with the skopos binary at `binary` (a copy, an
+    /// installed one).
+    pub fn skopos_at_with_env(
+        &self,
+        binary: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Outcome {
         let mut command = Command::new(binary);
         command.args(args);
         // As root, skopos (like containers/image) keeps its blob-info cache in
