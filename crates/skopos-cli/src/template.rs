@@ -510,6 +510,7 @@ fn new_template(json: &Arc<GoForms>) -> Template {
             };
             Ok(string_value(forms.print(value)))
         })
+        .func("index", index)
         .func("join", join)
         .func("json", move |args: &[Value]| {
             let [value] = args else {
@@ -533,6 +534,30 @@ fn new_template(json: &Arc<GoForms>) -> Template {
 
 fn string_value(text: String) -> Value {
     Value::String(text.into())
+}
+
+/// Go's `index`, where a missing key yields the map's zero value rather than no value: every
+/// map in `inspect`'s output is a `map[string]string` (labels, annotations), so that is `""`,
+/// also for a map that is absent (nil in Go), as `{{index .Labels "x"}}` prints in skopeo.
+fn index(args: &[Value]) -> Result<Value, TemplateError> {
+    let [item, indices @ ..] = args else {
+        return Err(arg_count("index", 2, args));
+    };
+    if indices.is_empty() {
+        return Err(arg_count("index", 2, args));
+    }
+    let mut item = item.clone();
+    for key in indices {
+        item = match (&item, key) {
+            (Value::Map(map), Value::String(key)) => map
+                .get(key.as_ref())
+                .cloned()
+                .unwrap_or_else(|| string_value(String::new())),
+            (Value::Nil, Value::String(_)) => string_value(String::new()),
+            _ => item.index(key)?,
+        };
+    }
+    Ok(item)
 }
 
 /// Go's message for a call with the wrong number of arguments.

@@ -158,6 +158,8 @@ fn inspect_format_templates_match_skopeo() {
         "{{.Architecture}}/{{.Os}} has {{len .Layers}} layers",
         "{{range .Env}}{{.}}\\n{{end}}",
         "{{index .Labels \"org.example.markup\"}}",
+        // A missing key is the map's zero value, "" (not `<no value>` as `.Labels.missing`).
+        "[{{index .Labels \"missing\"}}] [{{.Labels.missing}}]",
     ] {
         workspace
             .run_both(&["inspect", "--format", template, "oci:single:t"])
