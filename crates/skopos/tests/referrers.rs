@@ -1142,6 +1142,12 @@ fn a_mirrored_sigstore_signature_still_verifies() {
 
 /// An index as the referrers API answers, listing `referrers` (`(manifest, artifact type)`).
 fn api_answer(referrers: &[(&Blob, &str)]) -> FaultAction {
+    api_page(referrers, None)
+}
+
+/// One page of the referrers API's answer, with a `Link: <next>; rel="next"` header
+/// when another page follows (distribution spec, "Listing Referrers").
+fn api_page(referrers: &[(&Blob, &str)], next: Option<&str>) -> FaultAction {
     let manifests: Vec<serde_json::Value> = referrers
         .iter()
         .map(|(blob, artifact_type)| {
@@ -1161,7 +1167,115 @@ fn api_answer(referrers: &[(&Blob, &str)]) -> FaultAction {
     FaultAction::Serve {
         content_type: "application/vnd.oci.image.index.v1+json".to_string(),
         body: serde_json::to_vec(&index).expect("an index"),
+        headers: next
+            .map(|link| format!("Link: <{link}>; rel=\"next\""))
+            .into_iter()
+            .collect(),
     }
+}
+
+/// A referrers API answer in pages (the proxy plays a registry that pages it): every
+/// page's referrers are copied, and a next link back to a page already read stops the
+/// copy with one clear line instead of looping.
+#[test]
+fn referrers_api_pages_are_followed() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 47);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let source = format!("oci:{}:v1", workspace.path("source").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &source,
+            &format!("docker://{}/app:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    let image = &attached.image.manifest;
+    let first = format!("/v2/app/referrers/{}", image.digest);
+    // A relative link on the first page, an absolute one on the second.
+    let second = format!("{first}?last=1");
+    let third = format!("http://{}{first}?last=2", proxy.host);
+    let page = |target: &str, answer: FaultAction| {
+        proxy.add_fault(Fault::new(
+            "GET",
+            &format!("^{}$", regex_escape(target)),
+            answer,
+        ));
+    };
+    page(
+        &first,
+        api_page(&[(&attached.signature, SIGNATURE)], Some(&second)),
+    );
+    page(&second, api_page(&[(&attached.sbom, SBOM)], Some(&third)));
+    page(
+        &format!("{first}?last=2"),
+        api_page(&[(&attached.signature, SIGNATURE)], None),
+    );
+    let paged = format!("oci:{}", workspace.path("paged").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("{paged}:v1"),
+        ],
+    )
+    .assert_success();
+    let api_requests: Vec<String> = proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.target.starts_with(&first))
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(
+        api_requests,
+        [first.clone(), second.clone(), format!("{first}?last=2")],
+        "the pages of the image's referrers"
+    );
+    // Both pages' referrers, the signature (listed twice) once.
+    assert_eq!(
+        listed_referrers(&workspace, &paged, image),
+        set(&[&attached.signature, &attached.sbom])
+    );
+
+    // The second page links back to the first.
+    proxy.clear_exchanges();
+    page(
+        &first,
+        api_page(&[(&attached.signature, SIGNATURE)], Some(&second)),
+    );
+    page(&second, api_page(&[(&attached.sbom, SBOM)], Some(&first)));
+    let looped = copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("oci:{}:v1", workspace.path("looped").display()),
+        ],
+    );
+    assert_one_line_failure(&looped, Some(1));
+    assert!(
+        looped.stderr.contains(&format!(
+            "the registry's next-page link http://{}{first} leads back to a page already read",
+            proxy.host
+        )),
+        "{}",
+        looped.stderr
+    );
+}
+
+/// `text` as a regex matching itself.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// Where a registry answers the referrers API (the proxy plays that part in front of
