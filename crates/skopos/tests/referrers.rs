@@ -603,6 +603,98 @@ fn sync_mirrors_referrers_and_cosign_tags() {
     );
 }
 
+/// `sync --src oci` / `--dest oci` with `--skopos-referrers`: referrers and cosign tags
+/// travel with the image between a registry and a layout both ways and between layouts,
+/// kept in the layout by the tag schema inside `index.json`; the source layout's
+/// attachment entries are not synced as images of their own.
+#[test]
+fn sync_carries_referrers_to_and_from_layouts() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 38);
+    let first = TestRegistry::start(RegistryOptions::default());
+    let second = TestRegistry::start(RegistryOptions::default());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("oci:{}:v1", workspace.path("source").display()),
+            &format!("docker://{}/app:v1", first.host),
+        ],
+    )
+    .assert_success();
+    let sync = |from: &str, to: &str, source: &str, destination: &str| {
+        let synced = workspace.skopos(&[
+            "--insecure-policy",
+            "sync",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--skopos-referrers",
+            "--src",
+            from,
+            "--dest",
+            to,
+            source,
+            destination,
+        ]);
+        synced.assert_success();
+        assert!(
+            synced.stderr.contains("Synced 1 images from 1 sources"),
+            "{}",
+            synced.stderr
+        );
+    };
+    // registry -> layout: the image is `app:v1` in it, its attachments beside it.
+    sync("docker", "oci", &format!("{}/app", first.host), "mirror");
+    let mirror = format!("oci:{}", workspace.path("mirror").display());
+    assert_all_attachments_at(&workspace, &mirror, &attached);
+    assert!(raw(&workspace, &format!("{mirror}:app:v1")).is_some());
+    // layout -> registry, and layout -> layout.
+    sync("oci", "docker", "mirror", &format!("{}/back", second.host));
+    assert_all_attachments_at(
+        &workspace,
+        &format!("docker://{}/back/app", second.host),
+        &attached,
+    );
+    sync("oci", "oci", "mirror", "again");
+    assert_all_attachments_at(
+        &workspace,
+        &format!("oci:{}", workspace.path("again").display()),
+        &attached,
+    );
+
+    // oras and regctl see the same referrers at the registry the layout was synced to.
+    let Some((oras, regctl)) = peers("oras/regctl reading what sync --src oci wrote") else {
+        return;
+    };
+    let written = format!("{}/back/app:v1", second.host);
+    run_peer(
+        &workspace,
+        &regctl,
+        &["registry", "set", "--tls", "disabled", &second.host],
+        None,
+    );
+    assert_eq!(
+        regctl_list(&workspace, &regctl, &written),
+        set(&[&attached.sbom, &attached.signature])
+    );
+    let tree = oras_tree(&run_peer(
+        &workspace,
+        &oras,
+        &["discover", "--format", "json", "--plain-http", &written],
+        None,
+    ));
+    let image = &attached.image.manifest.digest;
+    assert!(
+        tree.contains(&(image.clone(), attached.sbom.digest.clone()))
+            && tree.contains(&(image.clone(), attached.signature.digest.clone()))
+            && tree.contains(&(
+                attached.sbom.digest.clone(),
+                attached.sbom_signature.digest.clone()
+            )),
+        "{tree:?}"
+    );
+}
+
 /// `$ORAS` and `$REGCTL`, or a visible SKIPPED line.
 fn peers(what: &str) -> Option<(PathBuf, PathBuf)> {
     let oras = std::env::var_os("ORAS").map(PathBuf::from);
