@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use skopos_copy::{copy_referrers, discover_attachments, ProgressSink, ReferrersOptions};
+use skopos_core::reference::OciImage;
 use skopos_core::referrers::{ReferrersDestination, ReferrersSource};
 use skopos_core::{Digest, ImageName, SystemContext};
 
@@ -95,11 +96,19 @@ struct ListedTag {
     digest: Digest,
 }
 
-/// Whether `name` is a registry tag that holds attachments rather than an image: the
-/// referrers tag schema's `sha256-<hex>` or cosign's `sha256-<hex>.sig/.att/.sbom`.
+/// Whether `name` is a registry tag, or a layout's image name, that holds attachments
+/// rather than an image: the referrers tag schema's `sha256-<hex>` or cosign's
+/// `sha256-<hex>.sig/.att/.sbom`.
 pub(crate) fn is_attachment_tag(name: &ImageName) -> bool {
-    let Some(tag) = name.docker_reference().and_then(|r| r.tag()) else {
-        return false;
+    let tag = match name {
+        ImageName::Oci {
+            image: OciImage::Named(name),
+            ..
+        } => name.as_str(),
+        _ => match name.docker_reference().and_then(|r| r.tag()) {
+            Some(tag) => tag,
+            None => return false,
+        },
     };
     let Some(rest) = tag.strip_prefix("sha256-") else {
         return false;
@@ -194,5 +203,11 @@ mod tests {
         assert!(!is_attachment_tag(&name(&format!("sha256-{hex}.other"))));
         assert!(!is_attachment_tag(&name("sha256-abc")));
         assert!(!is_attachment_tag(&name("latest")));
+        let in_layout = |image: &str| ImageName::Oci {
+            path: "layout".into(),
+            image: OciImage::Named(image.to_string()),
+        };
+        assert!(is_attachment_tag(&in_layout(&format!("sha256-{hex}.att"))));
+        assert!(!is_attachment_tag(&in_layout("app:v1")));
     }
 }

@@ -1,6 +1,8 @@
 //! `skopos sync --src T --dest T SOURCE DESTINATION`: copies every image of a registry
-//! repository, a directory tree of `dir:` images or the registries a YAML file lists, to a
-//! registry or a directory, as skopeo 1.9.3's `sync` does (same log lines and messages).
+//! repository, a directory tree of `dir:` images, an OCI layout or the registries a YAML
+//! file lists, to a registry, a directory or an OCI layout, as skopeo 1.9.3's `sync` does
+//! (same log lines and messages). `oci` on either side is upstream skopeo's pull request
+//! #2804 (see skopos_sync); skopeo 1.22.2's help text, which does not list it, is kept.
 
 use std::sync::Arc;
 
@@ -57,7 +59,7 @@ async fn sync(
     if source_transport.is_empty() {
         bail!("A source transport must be specified");
     }
-    if !["docker", "dir", "yaml"].contains(&source_transport) {
+    if !["docker", "dir", "yaml", "oci"].contains(&source_transport) {
         bail!(
             "{} is not a valid source transport",
             go_quote(source_transport)
@@ -67,7 +69,7 @@ async fn sync(
     if destination_transport.is_empty() {
         bail!("A destination transport must be specified");
     }
-    if !["docker", "dir"].contains(&destination_transport) {
+    if !["docker", "dir", "oci"].contains(&destination_transport) {
         bail!(
             "{} is not a valid destination transport",
             go_quote(destination_transport)
@@ -186,7 +188,7 @@ async fn sync(
             let target = skopos_sync::destination_target(
                 source_name,
                 repository,
-                destination,
+                (destination, destination_transport),
                 args.scoped,
                 args.append_suffix.as_deref().unwrap_or_default(),
             );
@@ -412,9 +414,13 @@ impl ImageToCopy<'_> {
         source: &dyn ImageSource,
     ) -> anyhow::Result<Option<Digest>> {
         // A `dir` destination is always new (sync refuses existing directories), and a
-        // list copied whole is written again in any case.
+        // list copied whole is written again in any case. An OCI layout may already hold
+        // the image, as a registry may (containers/image compares any destination).
         if self.signing.is_some()
-            || !matches!(self.destination_name, ImageName::Docker(_))
+            || !matches!(
+                self.destination_name,
+                ImageName::Docker(_) | ImageName::Oci { .. }
+            )
             || self.options.image_list_selection != ImageListSelection::System
         {
             return Ok(None);

@@ -22,6 +22,14 @@ pub const MAX_TAR_MANIFEST: u64 = MIB;
 pub const MAX_TAG_LIST_PAGE: u64 = 16 * MIB;
 /// How many `Link: rel="next"` pages of a tag list are followed before giving up.
 pub const MAX_TAG_LIST_PAGES: usize = 10_000;
+/// How many `Link: rel="next"` pages of one subject's referrers (OCI 1.1 referrers API)
+/// are followed before giving up: as many as for a tag list, each page being at most a
+/// manifest's size.
+pub const MAX_REFERRERS_PAGES: usize = 10_000;
+/// How many referrers of one subject are kept from the referrers API's pages: far more
+/// than any image carries, few enough that a registry that never stops listing cannot
+/// fill memory.
+pub const MAX_REFERRERS: usize = 100_000;
 /// A configuration file: policy.json, auth.json, registries.conf and its drop-ins, a
 /// registries.d YAML, storage.conf, a kubeconfig, certificates and keys. containers/image
 /// reads them whole and unbounded; real ones are kilobytes, so this only stops a wrong path

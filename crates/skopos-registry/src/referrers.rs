@@ -11,11 +11,13 @@
 //! theory (a writer whose stale read predates another's PUT by more than those two reads),
 //! which is the limit of what the tag schema allows.
 
+use std::collections::HashSet;
+
 use anyhow::{anyhow, Context as _};
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH};
 use http::{Method, StatusCode};
-use skopos_core::limits::MAX_MANIFEST_BODY;
+use skopos_core::limits::{MAX_MANIFEST_BODY, MAX_REFERRERS, MAX_REFERRERS_PAGES};
 use skopos_core::media_type::OCI_INDEX;
 use skopos_core::referrers::{fallback_tag, Referrer, ReferrersIndex};
 use skopos_core::Digest;
@@ -24,6 +26,7 @@ use crate::auth::Scope;
 use crate::client::Request;
 use crate::errors::{response_error, NotFound};
 use crate::http_client::Body;
+use crate::paging::Pages;
 use crate::{RegistryClient, Result};
 
 /// How many read-merge-write rounds a writer tries before giving up.
@@ -71,7 +74,9 @@ impl RegistryClient {
     }
 
     /// `GET /v2/<repo>/referrers/<subject>`; `None` when the registry has no such API
-    /// (404, as distribution-spec 1.1 says clients must then use the tag schema).
+    /// (404, as distribution-spec 1.1 says clients must then use the tag schema). A
+    /// registry may split the answer into pages linked by `Link: <…>; rel="next"`; their
+    /// referrers are merged into one index.
     async fn referrers_api(
         &self,
         repo: &str,
@@ -91,23 +96,45 @@ impl RegistryClient {
                 .finish();
             target = format!("{target}?{query}");
         }
-        let request =
-            Request::new(Method::GET, target, vec![Scope::pull(repo)]).header(ACCEPT, OCI_INDEX)?;
-        let response = self.send(request).await.with_context(context)?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
-            _ => {
-                return Err(response_error(response, NotFound::IsPlainError)
-                    .await
-                    .context(context()))
+        let mut next = Some(target);
+        let mut pages = Pages::new("the referrers list", MAX_REFERRERS_PAGES);
+        let mut merged: Option<ReferrersIndex> = None;
+        // Digests already listed: a referrer on two pages is kept once.
+        let mut listed = HashSet::new();
+        while let Some(target) = next.take() {
+            let request = Request::new(Method::GET, target, vec![Scope::pull(repo)])
+                .header(ACCEPT, OCI_INDEX)?;
+            let response = self.send(request).await.with_context(context)?;
+            match response.status() {
+                StatusCode::OK => {}
+                // Only the first page tells whether the API exists.
+                StatusCode::NOT_FOUND if merged.is_none() => return Ok(None),
+                _ => {
+                    return Err(response_error(response, NotFound::IsPlainError)
+                        .await
+                        .context(context()))
+                }
+            }
+            next = pages.next_after(&response).with_context(context)?;
+            let body = response
+                .bytes_at_most(MAX_MANIFEST_BODY)
+                .await
+                .with_context(context)?;
+            let page = ReferrersIndex::parse(&body).with_context(context)?;
+            let index = merged.get_or_insert_with(|| ReferrersIndex::new(Vec::new()));
+            for referrer in page.manifests {
+                if listed.insert(referrer.digest.clone()) {
+                    index.manifests.push(referrer);
+                }
+            }
+            if index.manifests.len() > MAX_REFERRERS {
+                return Err(anyhow!(
+                    "the registry lists more than {MAX_REFERRERS} referrers, the most skopos keeps"
+                )
+                .context(context()));
             }
         }
-        let body = response
-            .bytes_at_most(MAX_MANIFEST_BODY)
-            .await
-            .with_context(context)?;
-        ReferrersIndex::parse(&body).map(Some).with_context(context)
+        Ok(merged)
     }
 
     /// The tag schema's index of `subject`, `None` when the tag does not exist.

@@ -1,21 +1,30 @@
 //! Where a sync puts each image: the destination name skopeo derives from the source's
 //! (`--scoped`, `--append-suffix`), and for a directory destination, its creation.
+//!
+//! An `oci` destination (upstream skopeo's pull request #2804) is one layout, DESTINATION,
+//! holding every image under the name the other transports would give its path below
+//! DESTINATION: `oci:DESTINATION:NAME`. The pull request gets there by turning the first
+//! `/` of the joined path into `:`, which is the same thing when DESTINATION is a single
+//! relative path element, as in its examples; for a longer DESTINATION (`/media/usb/`, as
+//! its manual page suggests) that would put the layout elsewhere (at its first element,
+//! or the working directory), so the layout here is DESTINATION as the manual describes.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
-use skopos_core::go_text::{go_errno_text, go_path_join, go_quote};
+use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join, go_quote};
 use skopos_core::reference::DockerReference;
 use skopos_core::ImageName;
 
 use crate::sources::SourceRepository;
 
 /// The destination `source_name` (an image of `repository`) gets under DESTINATION: its
-/// name, or with `scoped` its full path, joined to DESTINATION, with `append_suffix`.
+/// name, or with `scoped` its full path, joined to DESTINATION, with `append_suffix`; for
+/// an `oci` destination `transport`, the layout and that name as `LAYOUT:NAME`.
 pub fn destination_target(
     source_name: &ImageName,
     repository: &SourceRepository,
-    destination: &str,
+    (destination, transport): (&str, &str),
     scoped: bool,
     append_suffix: &str,
 ) -> String {
@@ -25,6 +34,16 @@ pub fn destination_target(
     }
     let mut target = go_path_join(destination, &suffix);
     target.push_str(append_suffix);
+    if transport == "oci" {
+        let layout = go_path_clean(destination);
+        let name = match target.strip_prefix(&layout) {
+            Some("") => "",
+            Some(rest) if layout == "/" => rest,
+            Some(rest) => rest.strip_prefix('/').unwrap_or(rest),
+            None => &target,
+        };
+        return format!("{layout}:{name}");
+    }
     target
 }
 
@@ -43,13 +62,30 @@ fn destination_suffix(source: &ImageName, dir_base: Option<&str>) -> String {
                 suffix.to_string()
             }
         }
+        // `oci:PATH:NAME` (a layout's image): NAME.
+        (ImageName::Oci { .. }, _) => {
+            let within = source.to_string();
+            let within = within.strip_prefix("oci:").unwrap_or(&within);
+            within
+                .split_once(':')
+                .map_or(String::new(), |(_, name)| name.to_string())
+        }
         (other, _) => other.to_string(),
     }
 }
 
 /// The destination image at `target` (skopeo's `destinationReference`): a `dir`
-/// destination directory is created here and must not exist yet.
+/// destination directory is created here and must not exist yet; an `oci` layout may
+/// exist and is created by the copy.
 pub fn destination_reference(target: &str, transport: &str) -> anyhow::Result<ImageName> {
+    if transport == "oci" {
+        return ImageName::parse(&format!("oci:{target}")).map_err(|err| {
+            err.context(format!(
+                "Cannot obtain a valid image reference for transport \"oci\" and reference {}",
+                go_quote(target)
+            ))
+        });
+    }
     if transport == "docker" {
         let invalid = |err: anyhow::Error| {
             err.context(format!(
@@ -111,5 +147,35 @@ mod tests {
         assert_eq!(go_path_base("host:5000/a/busybox:latest"), "busybox:latest");
         assert_eq!(go_path_base("src/"), "src");
         assert_eq!(go_path_base(""), ".");
+    }
+
+    #[test]
+    fn oci_destinations_name_images_inside_one_layout() {
+        let repository = SourceRepository {
+            images: Vec::new(),
+            context: skopos_core::SystemContext::default(),
+            dir_base: None,
+        };
+        let source = ImageName::parse("docker://host:5000/a/busybox:1").expect("a reference");
+        let target = |destination: &str, scoped: bool, append: &str| {
+            destination_target(&source, &repository, (destination, "oci"), scoped, append)
+        };
+        // The pull request's own example, and what its manual's paths become.
+        assert_eq!(
+            target("sync-oci", true, ""),
+            "sync-oci:host:5000/a/busybox:1"
+        );
+        assert_eq!(target("sync-oci", false, "-m"), "sync-oci:busybox:1-m");
+        assert_eq!(target("/media/usb/", false, ""), "/media/usb:busybox:1");
+        assert_eq!(target("/", false, ""), "/:busybox:1");
+        // An image of a layout goes by its name.
+        let layout_image = ImageName::Oci {
+            path: "src".into(),
+            image: skopos_core::reference::OciImage::Named("x/app:v1".into()),
+        };
+        assert_eq!(
+            destination_target(&layout_image, &repository, ("out", "dir"), true, ""),
+            "out/x/app:v1"
+        );
     }
 }

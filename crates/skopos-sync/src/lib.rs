@@ -1,10 +1,12 @@
 //! Planning a `sync` as skopeo does: which images a source names ([`images_to_copy`]:
-//! a registry repository, a tree of `dir:` images, a YAML list of registries), where each
+//! a registry repository, a tree of `dir:` images, an OCI layout, a YAML list of
+//! registries), where each
 //! goes ([`destination_target`], [`destination_reference`]), and how many are copied at
 //! once ([`parallel_images`]). The copies themselves are the copy engine's; the command
 //! line prints what this crate reports through [`SyncLog`].
 
 mod destinations;
+mod oci;
 mod sources;
 
 pub use destinations::{destination_reference, destination_target};
@@ -45,10 +47,11 @@ pub const TRANSFERS_PER_REGISTRY: usize = 12;
 
 /// How many images to copy at once. Directories are written one image at a time: after a
 /// failure skopeo leaves no directory for the images after it, and one left behind would
-/// make the next run refuse to overwrite it. Progress bars (`live_progress`) belong to one
-/// image at a time.
+/// make the next run refuse to overwrite it. An OCI layout too: its `index.json` lists the
+/// images in the order they were written, which is then skopeo's order (and `oci:PATH:@N`
+/// numbers them). Progress bars (`live_progress`) belong to one image at a time.
 pub fn parallel_images(destination_transport: &str, live_progress: bool) -> usize {
-    if live_progress || destination_transport == "dir" {
+    if live_progress || destination_transport == "dir" || destination_transport == "oci" {
         1
     } else {
         IMAGE_PARALLEL_COPIES

@@ -1,5 +1,5 @@
-//! What a sync copies: the images of a registry repository, of a tree of `dir:` images, or
-//! of the repositories a YAML file lists (skopeo's `imagesToCopy`), with the log lines
+//! What a sync copies: the images of a registry repository, of a tree of `dir:` images, of
+//! an OCI layout, or of the repositories a YAML file lists (skopeo's `imagesToCopy`), with the log lines
 //! skopeo writes while finding them.
 
 use std::path::PathBuf;
@@ -113,6 +113,11 @@ pub async fn images_to_copy(
                 dir_base: Some(source.to_string()),
             }])
         }
+        "oci" => Ok(vec![SourceRepository {
+            images: crate::oci::images_in_layout(source)?,
+            context: source_ctx.clone(),
+            dir_base: None,
+        }]),
         _ => images_from_yaml(log, source, source_ctx).await,
     }
 }

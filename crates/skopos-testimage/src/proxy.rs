@@ -72,6 +72,8 @@ pub enum FaultAction {
         content_type: String,
         /// The body.
         body: Vec<u8>,
+        /// Further header lines (`Name: value`), e.g. a page's `Link: <…>; rel="next"`.
+        headers: Vec<String>,
     },
     /// Forward the request without this header (e.g. `Range`: a server that ignores
     /// ranges).
@@ -477,14 +479,20 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         if let Some(FaultAction::Serve {
             content_type,
             body: served,
+            headers,
         }) = &fault
         {
             relay_body(&mut client_reader, &mut io::sink(), body, None)?;
-            let mut response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            let mut head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
                 served.len()
-            )
-            .into_bytes();
+            );
+            for header in headers {
+                head.push_str(header);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            let mut response = head.into_bytes();
             if method != "HEAD" {
                 response.extend_from_slice(served);
             }

@@ -603,6 +603,98 @@ fn sync_mirrors_referrers_and_cosign_tags() {
     );
 }
 
+/// `sync --src oci` / `--dest oci` with `--skopos-referrers`: referrers and cosign tags
+/// travel with the image between a registry and a layout both ways and between layouts,
+/// kept in the layout by the tag schema inside `index.json`; the source layout's
+/// attachment entries are not synced as images of their own.
+#[test]
+fn sync_carries_referrers_to_and_from_layouts() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 38);
+    let first = TestRegistry::start(RegistryOptions::default());
+    let second = TestRegistry::start(RegistryOptions::default());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("oci:{}:v1", workspace.path("source").display()),
+            &format!("docker://{}/app:v1", first.host),
+        ],
+    )
+    .assert_success();
+    let sync = |from: &str, to: &str, source: &str, destination: &str| {
+        let synced = workspace.skopos(&[
+            "--insecure-policy",
+            "sync",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--skopos-referrers",
+            "--src",
+            from,
+            "--dest",
+            to,
+            source,
+            destination,
+        ]);
+        synced.assert_success();
+        assert!(
+            synced.stderr.contains("Synced 1 images from 1 sources"),
+            "{}",
+            synced.stderr
+        );
+    };
+    // registry -> layout: the image is `app:v1` in it, its attachments beside it.
+    sync("docker", "oci", &format!("{}/app", first.host), "mirror");
+    let mirror = format!("oci:{}", workspace.path("mirror").display());
+    assert_all_attachments_at(&workspace, &mirror, &attached);
+    assert!(raw(&workspace, &format!("{mirror}:app:v1")).is_some());
+    // layout -> registry, and layout -> layout.
+    sync("oci", "docker", "mirror", &format!("{}/back", second.host));
+    assert_all_attachments_at(
+        &workspace,
+        &format!("docker://{}/back/app", second.host),
+        &attached,
+    );
+    sync("oci", "oci", "mirror", "again");
+    assert_all_attachments_at(
+        &workspace,
+        &format!("oci:{}", workspace.path("again").display()),
+        &attached,
+    );
+
+    // oras and regctl see the same referrers at the registry the layout was synced to.
+    let Some((oras, regctl)) = peers("oras/regctl reading what sync --src oci wrote") else {
+        return;
+    };
+    let written = format!("{}/back/app:v1", second.host);
+    run_peer(
+        &workspace,
+        &regctl,
+        &["registry", "set", "--tls", "disabled", &second.host],
+        None,
+    );
+    assert_eq!(
+        regctl_list(&workspace, &regctl, &written),
+        set(&[&attached.sbom, &attached.signature])
+    );
+    let tree = oras_tree(&run_peer(
+        &workspace,
+        &oras,
+        &["discover", "--format", "json", "--plain-http", &written],
+        None,
+    ));
+    let image = &attached.image.manifest.digest;
+    assert!(
+        tree.contains(&(image.clone(), attached.sbom.digest.clone()))
+            && tree.contains(&(image.clone(), attached.signature.digest.clone()))
+            && tree.contains(&(
+                attached.sbom.digest.clone(),
+                attached.sbom_signature.digest.clone()
+            )),
+        "{tree:?}"
+    );
+}
+
 /// `$ORAS` and `$REGCTL`, or a visible SKIPPED line.
 fn peers(what: &str) -> Option<(PathBuf, PathBuf)> {
     let oras = std::env::var_os("ORAS").map(PathBuf::from);
@@ -1142,6 +1234,12 @@ fn a_mirrored_sigstore_signature_still_verifies() {
 
 /// An index as the referrers API answers, listing `referrers` (`(manifest, artifact type)`).
 fn api_answer(referrers: &[(&Blob, &str)]) -> FaultAction {
+    api_page(referrers, None)
+}
+
+/// One page of the referrers API's answer, with a `Link: <next>; rel="next"` header
+/// when another page follows (distribution spec, "Listing Referrers").
+fn api_page(referrers: &[(&Blob, &str)], next: Option<&str>) -> FaultAction {
     let manifests: Vec<serde_json::Value> = referrers
         .iter()
         .map(|(blob, artifact_type)| {
@@ -1161,7 +1259,115 @@ fn api_answer(referrers: &[(&Blob, &str)]) -> FaultAction {
     FaultAction::Serve {
         content_type: "application/vnd.oci.image.index.v1+json".to_string(),
         body: serde_json::to_vec(&index).expect("an index"),
+        headers: next
+            .map(|link| format!("Link: <{link}>; rel=\"next\""))
+            .into_iter()
+            .collect(),
     }
+}
+
+/// A referrers API answer in pages (the proxy plays a registry that pages it): every
+/// page's referrers are copied, and a next link back to a page already read stops the
+/// copy with one clear line instead of looping.
+#[test]
+fn referrers_api_pages_are_followed() {
+    let workspace = Workspace::new();
+    let attached = attached_image(&workspace, "source", 47);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let source = format!("oci:{}:v1", workspace.path("source").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &source,
+            &format!("docker://{}/app:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    let image = &attached.image.manifest;
+    let first = format!("/v2/app/referrers/{}", image.digest);
+    // A relative link on the first page, an absolute one on the second.
+    let second = format!("{first}?last=1");
+    let third = format!("http://{}{first}?last=2", proxy.host);
+    let page = |target: &str, answer: FaultAction| {
+        proxy.add_fault(Fault::new(
+            "GET",
+            &format!("^{}$", regex_escape(target)),
+            answer,
+        ));
+    };
+    page(
+        &first,
+        api_page(&[(&attached.signature, SIGNATURE)], Some(&second)),
+    );
+    page(&second, api_page(&[(&attached.sbom, SBOM)], Some(&third)));
+    page(
+        &format!("{first}?last=2"),
+        api_page(&[(&attached.signature, SIGNATURE)], None),
+    );
+    let paged = format!("oci:{}", workspace.path("paged").display());
+    copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("{paged}:v1"),
+        ],
+    )
+    .assert_success();
+    let api_requests: Vec<String> = proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.target.starts_with(&first))
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(
+        api_requests,
+        [first.clone(), second.clone(), format!("{first}?last=2")],
+        "the pages of the image's referrers"
+    );
+    // Both pages' referrers, the signature (listed twice) once.
+    assert_eq!(
+        listed_referrers(&workspace, &paged, image),
+        set(&[&attached.signature, &attached.sbom])
+    );
+
+    // The second page links back to the first.
+    proxy.clear_exchanges();
+    page(
+        &first,
+        api_page(&[(&attached.signature, SIGNATURE)], Some(&second)),
+    );
+    page(&second, api_page(&[(&attached.sbom, SBOM)], Some(&first)));
+    let looped = copy(
+        &workspace,
+        &[
+            "--skopos-referrers",
+            &format!("docker://{}/app:v1", proxy.host),
+            &format!("oci:{}:v1", workspace.path("looped").display()),
+        ],
+    );
+    assert_one_line_failure(&looped, Some(1));
+    assert!(
+        looped.stderr.contains(&format!(
+            "the registry's next-page link http://{}{first} leads back to a page already read",
+            proxy.host
+        )),
+        "{}",
+        looped.stderr
+    );
+}
+
+/// `text` as a regex matching itself.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// Where a registry answers the referrers API (the proxy plays that part in front of

@@ -479,7 +479,8 @@ fn validation_errors_match_skopeo() {
         &["--dest", "dir", "a", "b"],
         &["--src", "bogus", "--dest", "dir", "a", "b"],
         &["--src", "docker", "a", "b"],
-        &["--src", "docker", "--dest", "oci", "a", "b"],
+        // `oci` is upstream's pull request #2804 (see below); neither accepts `oci-archive`.
+        &["--src", "docker", "--dest", "oci-archive", "a", "b"],
         &["--src", "dir", "--dest", "dir", "a", "b"],
         &["--src", "dir", "--dest", "docker", "missing", "x/y"],
         &["--src", "dir", "--dest", "docker", "empty", "x/y"],
@@ -683,5 +684,199 @@ fn remove_signatures_drops_what_the_registry_cannot_store() {
             &workspace,
             &format!("docker://{host}/unsigned-skopeo/one:latest")
         )
+    );
+}
+
+/// The `org.opencontainers.image.ref.name` and digest of each entry of a layout's index.
+fn layout_names(workspace: &Workspace, layout: &str) -> Vec<(String, String)> {
+    let index = common::parse_json(&common::read(&workspace.path(layout).join("index.json")));
+    index["manifests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an index without manifests: {index}"))
+        .iter()
+        .map(|entry| {
+            (
+                entry["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                entry["digest"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `--src oci` and `--dest oci`, with the interface of upstream skopeo's pull request
+/// #2804 (skopeo 1.22.2 has neither): a source layout's images are its `index.json` entries
+/// with a ref-name annotation, `oci:SOURCE:NAME`; a destination is one layout, each image
+/// named as the other transports would name its path below DESTINATION (`--scoped`,
+/// `--append-suffix`); `--all` reaches the copy; an image already in the layout is skipped.
+#[test]
+fn oci_layouts_sync_to_and_from_registries_and_each_other() {
+    let workspace = Workspace::new();
+    let registry = registry_with_two_tags(&workspace, "src/app");
+    let host = &registry.host;
+    let sync = |args: &[&str]| {
+        let mut all = vec![
+            "--insecure-policy",
+            "sync",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ];
+        all.extend_from_slice(args);
+        workspace.skopos(&all)
+    };
+    let digest = |tag: &str| {
+        common::registry_manifest_digest(&workspace, &format!("docker://{host}/src/app:{tag}"))
+    };
+
+    // docker -> oci, scoped: the pull request's own example, into one layout.
+    let scoped = sync(&[
+        "--src",
+        "docker",
+        "--dest",
+        "oci",
+        "--scoped",
+        &format!("{host}/src/app"),
+        "mirror",
+    ]);
+    scoped.assert_success();
+    for expected in [
+        format!("msg=\"Copying image ref 1/2\" from=\"docker://{host}/src/app:v1\" to=\"oci:mirror:{host}/src/app:v1\""),
+        format!("msg=\"Copying image ref 2/2\" from=\"docker://{host}/src/app:v2\" to=\"oci:mirror:{host}/src/app:v2\""),
+        "msg=\"Synced 2 images from 1 sources\"".to_string(),
+    ] {
+        assert!(scoped.stderr.contains(&expected), "no `{expected}` in:\n{}", scoped.stderr);
+    }
+    assert_eq!(
+        layout_names(&workspace, "mirror"),
+        [
+            (format!("{host}/src/app:v1"), digest("v1")),
+            (format!("{host}/src/app:v2"), digest("v2")),
+        ]
+    );
+
+    // oci -> docker: every named image of the layout, by its name's last element.
+    let back = sync(&[
+        "--src",
+        "oci",
+        "--dest",
+        "docker",
+        "mirror",
+        &format!("{host}/back"),
+    ]);
+    back.assert_success();
+    assert!(
+        back.stderr.contains(&format!(
+            "msg=\"Copying image ref 1/2\" from=\"oci:mirror:{host}/src/app:v1\" to=\"docker://{host}/back/app:v1\""
+        )),
+        "{}",
+        back.stderr
+    );
+    for tag in ["v1", "v2"] {
+        assert_eq!(
+            common::registry_manifest_digest(
+                &workspace,
+                &format!("docker://{host}/back/app:{tag}")
+            ),
+            digest(tag)
+        );
+    }
+
+    // oci -> oci into a layout named by an absolute path, with a suffix; the second run
+    // finds both images there.
+    let again = workspace.path("again");
+    let again = again.to_string_lossy();
+    let args = [
+        "--src",
+        "oci",
+        "--dest",
+        "oci",
+        "--append-suffix",
+        "-copy",
+        "mirror",
+        &again,
+    ];
+    let first = sync(&args);
+    first.assert_success();
+    assert!(
+        first
+            .stderr
+            .contains(&format!("to=\"oci:{again}:app:v2-copy\"")),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(
+        layout_names(&workspace, "again"),
+        [
+            ("app:v1-copy".to_string(), digest("v1")),
+            ("app:v2-copy".to_string(), digest("v2")),
+        ]
+    );
+    let second = sync(&args);
+    second.assert_success();
+    assert_eq!(
+        second
+            .stdout
+            .matches("Skipping: image already present at destination\n")
+            .count(),
+        2,
+        "{}",
+        second.stdout
+    );
+
+    // --all copies a list whole (without it, one instance is copied).
+    let list = workspace.multi_arch("multi", "list");
+    sync(&["--all", "--src", "oci", "--dest", "oci", "multi", "all"]).assert_success();
+    assert_eq!(
+        layout_names(&workspace, "all"),
+        [("list".to_string(), list.index.digest.clone())]
+    );
+
+    // A layout without named images syncs nothing; one that is missing or names an image
+    // badly stops in one line with the pull request's messages.
+    common::create_dir(&workspace.path("unnamed"));
+    std::fs::write(
+        workspace.path("unnamed/index.json"),
+        r#"{"schemaVersion":2,"manifests":[]}"#,
+    )
+    .expect("writing an index");
+    let empty = sync(&["--src", "oci", "--dest", "oci", "unnamed", "out"]);
+    empty.assert_success();
+    assert!(
+        empty.stderr.contains("Synced 0 images from 1 sources"),
+        "{}",
+        empty.stderr
+    );
+    let missing = sync(&[
+        "--src",
+        "oci",
+        "--dest",
+        "docker",
+        "nowhere",
+        &format!("{host}/x"),
+    ]);
+    assert_one_line_failure(&missing, Some(1));
+    assert_eq!(
+        skopeo_message(&missing.stderr),
+        "Failed to retrieve list of images from oci \"nowhere\": failed to open file: open nowhere/index.json: no such file or directory"
+    );
+    std::fs::write(
+        workspace.path("unnamed/index.json"),
+        r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2,"annotations":{"org.opencontainers.image.ref.name":"Bad Name"}}]}"#,
+    )
+    .expect("writing an index");
+    let bad = sync(&[
+        "--src",
+        "oci",
+        "--dest",
+        "docker",
+        "unnamed",
+        &format!("{host}/x"),
+    ]);
+    assert_one_line_failure(&bad, Some(1));
+    assert_eq!(
+        skopeo_message(&bad.stderr),
+        "Failed to retrieve list of images from oci \"unnamed\": Cannot obtain a valid image reference for transport \"oci\" and reference \"unnamed:Bad Name\": Invalid image Bad Name"
     );
 }

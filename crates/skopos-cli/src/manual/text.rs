@@ -531,12 +531,20 @@ const SYNC: PageText = PageText {
              regular expressions matching the tags, to copy, with per-registry credentials \
              and TLS settings.",
         ),
+        Block::Item(
+            "`oci`",
+            "an OCI image layout: every image its `index.json` names with an \
+             `org.opencontainers.image.ref.name` annotation (as upstream skopeo's pull request \
+             #2804 proposes; skopeo 1.22.2 has no `oci` for sync).",
+        ),
         Block::Paragraph(
-            "DESTINATION is a registry (`--dest docker`) or a directory (`--dest dir`). Each \
-             image keeps its repository's last path component under DESTINATION, or its whole \
-             path with `--scoped`. Images already at a registry destination are left alone. \
-             `--dry-run` lists what would be copied; `--keep-going` goes on after an image \
-             fails to copy and reports the failures at the end.",
+            "DESTINATION is a registry (`--dest docker`), a directory (`--dest dir`) or one OCI \
+             layout holding every image (`--dest oci`), each named there by what would be its \
+             path below DESTINATION. Each image keeps its repository's last path component \
+             under DESTINATION, or its whole path with `--scoped`. Images already at a registry \
+             or layout destination are left alone. `--dry-run` lists what would be copied; \
+             `--keep-going` goes on after an image fails to copy and reports the failures at \
+             the end.",
         ),
     ],
     transports: false,
@@ -549,6 +557,14 @@ const SYNC: PageText = PageText {
         Example {
             what: "Copy the images a YAML file lists into directories:",
             command: "skopos sync --src yaml --dest dir images.yaml /srv/mirror",
+        },
+        Example {
+            what: "Carry a repository, with what is attached to its images, into an OCI \
+                   layout and from there into an air-gapped registry:",
+            command: "skopos sync --skopos-referrers --src docker --dest oci \\\n    \
+                      quay.io/podman/hello mirror\n\
+                      skopos sync --skopos-referrers --src oci --dest docker \\\n    \
+                      mirror registry.example.com/mirror",
         },
     ],
     exit_status: NO_FAILURE_KINDS,
