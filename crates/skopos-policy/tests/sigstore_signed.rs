@@ -282,3 +282,77 @@ async fn public_keys_with_rekor_need_a_set_recording_the_key() {
         Err("No public key verified against the RekorSET: cryptographic signature verification of Rekor SET failed".into())
     );
 }
+
+#[tokio::test]
+async fn pki_certificates_chain_to_the_roots_and_name_the_subject() {
+    let root = TestCa::new("test pki root");
+    let other_root = TestCa::new("another pki root");
+    let payload = sigstore::payload(&manifest_digest(), "example.com/app:1");
+    // PKI certificates are checked now, not at a Rekor time.
+    let current =
+        |ca: &TestCa, email: &str| ca.issue_valid(email, ISSUER, (2020, 1, 1), (2040, 1, 1));
+    let signature_by = |certificate: &SignerCertificate, chain: &str| {
+        let signed = certificate.sign(&payload);
+        sigstore::signature_blob(
+            &payload,
+            &sigstore::keyless_annotations(&signed, &certificate.pem, chain, None),
+        )
+    };
+    let b64 = |text: String| base64::engine::general_purpose::STANDARD.encode(text);
+    let requirement = |subject: &str| {
+        format!(
+            r#"{{"type": "sigstoreSigned", "pki": {{"caRootsData": "{}", {subject}}}}}"#,
+            b64(root.pem())
+        )
+    };
+    let by_email = requirement(&format!(r#""subjectEmail": "{EMAIL}""#));
+    let good = signature_by(&current(&root, EMAIL), &root.pem());
+    assert_eq!(verdict(&by_email, vec![good.clone()]).await, Ok(()));
+    assert_eq!(
+        verdict(
+            &by_email,
+            vec![signature_by(
+                &current(&other_root, EMAIL),
+                &other_root.pem()
+            )]
+        )
+        .await,
+        Err(
+            "veryfing leaf certificate failed: x509: certificate signed by unknown authority"
+                .into()
+        )
+    );
+    assert_eq!(
+        verdict(
+            &by_email,
+            vec![signature_by(
+                &current(&root, "mallory@example.com"),
+                &root.pem()
+            )]
+        )
+        .await,
+        Err(r#"Required email "dev@example.com" not found (got ["mallory@example.com"])"#.into())
+    );
+    // Valid only in 2024.
+    assert_eq!(
+        verdict(
+            &by_email,
+            vec![signature_by(&root.issue(EMAIL, ISSUER), &root.pem())]
+        )
+        .await
+        .map_err(|err| err
+            .split(": current time")
+            .next()
+            .unwrap_or_default()
+            .to_string()),
+        Err(
+            "veryfing leaf certificate failed: x509: certificate has expired or is not yet valid"
+                .into()
+        )
+    );
+    let by_host = requirement(r#""subjectHostname": "registry.example.com""#);
+    assert_eq!(
+        verdict(&by_host, vec![good]).await,
+        Err("Unexpected subject hostname: x509: certificate is not valid for any names, but wanted to match registry.example.com".into())
+    );
+}
