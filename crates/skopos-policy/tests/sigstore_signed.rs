@@ -228,6 +228,38 @@ async fn fulcio_certificates_need_a_trusted_ca_and_a_rekor_set() {
         verdict(&requirement, vec![tampered]).await,
         Err("cryptographic signature verification of Rekor SET failed".into())
     );
+    // Through an intermediate CA, which the chain annotation carries (its last
+    // certificate, the root, is not trusted for being there).
+    let intermediate = ca.intermediate("test fulcio intermediate");
+    let issued_by_intermediate = intermediate.issue(EMAIL, ISSUER);
+    let full_chain = format!("{}{}", intermediate.pem(), ca.pem());
+    let intermediate_only = intermediate.pem();
+    let through_intermediate = Keyless {
+        certificate: &issued_by_intermediate,
+        chain: &full_chain,
+        ..good
+    };
+    assert_eq!(
+        verdict(&requirement, vec![through_intermediate.signature()]).await,
+        Ok(())
+    );
+    for chain in [ca_pem.as_str(), intermediate_only.as_str()] {
+        assert_eq!(
+            verdict(
+                &requirement,
+                vec![Keyless {
+                    chain,
+                    ..through_intermediate
+                }
+                .signature()]
+            )
+            .await,
+            Err(
+                "veryfing leaf certificate failed: x509: certificate signed by unknown authority"
+                    .into()
+            )
+        );
+    }
     // The identity rules still apply to keyless signatures.
     let other_identity = format!(
         r#"{}, "signedIdentity": {{"type": "exactReference", "dockerReference": "example.com/app:2"}}}}"#,

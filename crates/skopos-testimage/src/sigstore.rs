@@ -42,15 +42,19 @@ impl TestCa {
     /// A new self-signed CA named `name`, valid 2020–2040.
     pub fn new(name: &str) -> TestCa {
         let key = KeyPair::generate().expect("generating a CA key");
-        let mut params =
-            CertificateParams::new(Vec::<String>::new()).expect("CA certificate parameters");
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2040, 1, 1);
-        let certificate = params
+        let certificate = ca_params(name)
             .self_signed(&key)
             .expect("signing the CA certificate");
+        TestCa { key, certificate }
+    }
+
+    /// An intermediate CA named `name`, issued by this one (as Fulcio's intermediate is
+    /// by its root).
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        let key = KeyPair::generate().expect("generating an intermediate CA key");
+        let certificate = ca_params(name)
+            .signed_by(&key, &self.certificate, &self.key)
+            .expect("signing the intermediate CA certificate");
         TestCa { key, certificate }
     }
 
@@ -100,6 +104,17 @@ impl TestCa {
             key,
         }
     }
+}
+
+/// A CA certificate named `name`, valid 2020–2040.
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(Vec::<String>::new()).expect("CA certificate parameters");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    params
 }
 
 /// A transparency log's signing key (a stand-in for Rekor's).
