@@ -627,3 +627,184 @@ fn fulcio_signatures_in_a_registry_are_verified_offline() {
         }
     }
 }
+
+/// The other certificate and Rekor checks, on `dir:` images: skopeo 1.22's `pki` roots,
+/// Fulcio certificates issued by an intermediate CA, and public keys whose signatures
+/// must be in a Rekor log. skopeo 1.22.2 gives the same verdicts and messages.
+#[test]
+fn pki_intermediates_and_rekor_with_keys_match_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 99);
+    workspace
+        .skopos(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:plain"])
+        .assert_success();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(read(
+            &workspace.path("plain/manifest.json")
+        )))
+    );
+    let payload = sigstore::payload(&digest, IDENTITY);
+    let b64 = |text: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text);
+
+    let root = TestCa::new("test root");
+    let other_root = TestCa::new("another root");
+    let intermediate = root.intermediate("test intermediate");
+    let log = RekorLog::default();
+    let current =
+        |ca: &TestCa, email: &str| ca.issue_valid(email, OIDC_ISSUER, (2020, 1, 1), (2040, 1, 1));
+    let (by_root, by_other_root) = (
+        current(&root, SIGNER_EMAIL),
+        current(&other_root, SIGNER_EMAIL),
+    );
+    let wrong_email = current(&root, "mallory@example.com");
+    let by_intermediate = intermediate.issue(SIGNER_EMAIL, OIDC_ISSUER);
+    let full_chain = format!("{}{}", intermediate.pem(), root.pem());
+
+    // A signature by `certificate` with `chain`, and a SET by `log` when given.
+    let keyless = |certificate: &SignerCertificate, chain: &str, log: Option<&RekorLog>| {
+        let signed = certificate.sign(&payload);
+        let bundle = log.map(|log| {
+            log.bundle(
+                &certificate.pem,
+                &signed,
+                &payload,
+                sigstore::INSIDE_VALIDITY,
+            )
+        });
+        sigstore::signature_blob(
+            &payload,
+            &sigstore::keyless_annotations(&signed, &certificate.pem, chain, bundle),
+        )
+    };
+    // A signature by `certificate`'s key used as a plain key, with a SET by `log`.
+    let key_based = |log: Option<&RekorLog>| {
+        let signed = by_root.sign(&payload);
+        let mut annotations = std::collections::BTreeMap::from([(
+            "dev.cosignproject.cosign/signature".to_string(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed),
+        )]);
+        if let Some(log) = log {
+            annotations.insert(
+                "dev.sigstore.cosign/bundle".to_string(),
+                log.bundle(
+                    &by_root.public_key_pem(),
+                    &signed,
+                    &payload,
+                    sigstore::INSIDE_VALIDITY,
+                ),
+            );
+        }
+        sigstore::signature_blob(&payload, &annotations)
+    };
+    let pki = |subject: &str| {
+        format!(
+            r#""pki": {{"caRootsData": "{}", {subject}}}"#,
+            b64(&root.pem())
+        )
+    };
+    let pki_email = pki(&format!(r#""subjectEmail": "{SIGNER_EMAIL}""#));
+    let pki_host = pki(r#""subjectHostname": "registry.example.com""#);
+    let fulcio = format!(
+        r#""fulcio": {{"caData": "{}", "oidcIssuer": "{OIDC_ISSUER}", "subjectEmail": "{SIGNER_EMAIL}"}}, "rekorPublicKeyData": "{}""#,
+        b64(&root.pem()),
+        b64(&log.public_key_pem())
+    );
+    let key_with_rekor = format!(
+        r#""keyData": "{}", "rekorPublicKeyData": "{}""#,
+        b64(&by_root.public_key_pem()),
+        b64(&log.public_key_pem())
+    );
+    let unknown_authority =
+        "veryfing leaf certificate failed: x509: certificate signed by unknown authority";
+    let cases: Vec<(&str, &str, Vec<u8>, Option<&str>)> = vec![
+        ("pki", &pki_email, keyless(&by_root, &root.pem(), None), None),
+        ("pki-other-root", &pki_email, keyless(&by_other_root, &other_root.pem(), None), Some(unknown_authority)),
+        (
+            "pki-wrong-email",
+            &pki_email,
+            keyless(&wrong_email, &root.pem(), None),
+            Some(r#"Required email "dev@example.com" not found (got ["mallory@example.com"])"#),
+        ),
+        (
+            "pki-hostname",
+            &pki_host,
+            keyless(&by_root, &root.pem(), None),
+            Some("Unexpected subject hostname: x509: certificate is not valid for any names, but wanted to match registry.example.com"),
+        ),
+        ("fulcio-intermediate", &fulcio, keyless(&by_intermediate, &full_chain, Some(&log)), None),
+        (
+            "fulcio-no-intermediate",
+            &fulcio,
+            keyless(&by_intermediate, &root.pem(), Some(&log)),
+            Some(unknown_authority),
+        ),
+        ("key-in-rekor", &key_with_rekor, key_based(Some(&log)), None),
+        (
+            "key-other-rekor",
+            &key_with_rekor,
+            key_based(Some(&RekorLog::default())),
+            Some("No public key verified against the RekorSET: cryptographic signature verification of Rekor SET failed"),
+        ),
+        (
+            "key-without-set",
+            &key_with_rekor,
+            key_based(None),
+            Some("missing dev.sigstore.cosign/bundle annotation"),
+        ),
+    ];
+    for (name, trust_root, blob, rejection) in cases {
+        let source = workspace.path(&format!("signed-{name}"));
+        std::fs::create_dir(&source).unwrap();
+        for entry in std::fs::read_dir(workspace.path("plain")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), source.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(source.join("signature-1"), blob).unwrap();
+        let policy = workspace.path(&format!("{name}.json"));
+        std::fs::write(
+            &policy,
+            format!(
+                r#"{{"default": [{{"type": "reject"}}], "transports": {{"dir": {{"": [{{"type": "sigstoreSigned", {trust_root}, "signedIdentity": {{"type": "exactReference", "dockerReference": "{IDENTITY}"}}}}]}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let policy = policy.to_str().unwrap();
+        let source = format!("dir:{}", source.display());
+        let destination = format!("pulled-{name}");
+        let ours = workspace.skopos(&[
+            "--policy",
+            policy,
+            "copy",
+            "-q",
+            &source,
+            &format!("dir:{destination}"),
+        ]);
+        match rejection {
+            None => ours.assert_success(),
+            Some(message) => {
+                assert_rejected(&ours, message);
+                assert!(!workspace.path(&destination).exists(), "{name}");
+                &ours
+            }
+        };
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("the {name} verdict"),
+            &[],
+            &[
+                "--policy",
+                policy,
+                "copy",
+                "-q",
+                &source,
+                &format!("dir:skopeo-{name}"),
+            ],
+        ) {
+            assert_eq!(
+                (theirs.code, skopeo_message(&theirs.stderr)),
+                (ours.code, skopeo_message(&ours.stderr)),
+                "{name}"
+            );
+        }
+    }
+}
