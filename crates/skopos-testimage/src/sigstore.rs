@@ -157,6 +157,12 @@ impl RekorLog {
                 },
             },
         });
+        self.bundle_of_body(&body, integrated_time)
+    }
+
+    /// The bundle annotation of a log entry whose body is `body` (any JSON, to test how
+    /// odd entries are handled), integrated at `integrated_time`.
+    pub fn bundle_of_body(&self, body: &serde_json::Value, integrated_time: i64) -> String {
         let entry = serde_json::json!({
             "body": STANDARD.encode(body.to_string()),
             "integratedTime": integrated_time,

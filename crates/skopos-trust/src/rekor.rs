@@ -219,10 +219,10 @@ fn exact_object(value: Value, fields: &[&str]) -> Result<Map<String, Value>> {
         bail!("JSON object expected");
     };
     if let Some(unknown) = object.keys().find(|key| !fields.contains(&key.as_str())) {
-        bail!("Unexpected key {unknown:?} in a JSON object");
+        bail!("Unknown key {}", go_quote(unknown));
     }
     if let Some(missing) = fields.iter().find(|field| !object.contains_key(**field)) {
-        bail!("Key {missing:?} missing in a JSON object");
+        bail!("Key {} missing in a JSON object", go_quote(missing));
     }
     Ok(object)
 }
@@ -352,5 +352,142 @@ mod tests {
         let (_, rest) = first_pem_block(b"-----BEGIN X-----\nAAEC\n-----END X-----\nmore").unwrap();
         assert_eq!(rest, b"more");
         assert_eq!(first_pem_block(b"no pem here"), None);
+    }
+
+    /// A log, a signer and a genuine entry for its signature of a payload.
+    struct Entry {
+        log: skopos_testimage::sigstore::RekorLog,
+        rekor_keys: Vec<VerifyingKey>,
+        signer_pem: String,
+        signature: Vec<u8>,
+        payload: Vec<u8>,
+    }
+
+    impl Entry {
+        fn new() -> Entry {
+            use skopos_testimage::sigstore::{RekorLog, TestCa};
+            let log = RekorLog::default();
+            let signer = TestCa::new("ca").issue("a@example.com", "https://issuer");
+            let payload = b"payload".to_vec();
+            let rekor_keys =
+                crate::sigstore::parse_public_keys(log.public_key_pem().as_bytes()).unwrap();
+            Entry {
+                signature: signer.sign(&payload),
+                signer_pem: signer.pem,
+                log,
+                rekor_keys,
+                payload,
+            }
+        }
+
+        fn verify(&self, set: &str) -> Result<i64, String> {
+            verify_rekor_set(
+                &self.rekor_keys,
+                set.as_bytes(),
+                self.signer_pem.as_bytes(),
+                &STANDARD.encode(&self.signature),
+                &self.payload,
+            )
+            .map_err(|err| format!("{err:#}"))
+        }
+
+        /// A hashedrekord body for this signature, edited by `edit`.
+        fn body(&self, edit: impl FnOnce(&mut Value)) -> Value {
+            let mut body = serde_json::json!({
+                "apiVersion": "0.0.1",
+                "kind": "hashedrekord",
+                "spec": {
+                    "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&self.payload))}},
+                    "signature": {
+                        "content": STANDARD.encode(&self.signature),
+                        "publicKey": {"content": STANDARD.encode(&self.signer_pem)},
+                    },
+                },
+            });
+            edit(&mut body);
+            body
+        }
+    }
+
+    #[test]
+    fn sets_must_be_signed_by_the_log_and_record_this_signature() {
+        let entry = Entry::new();
+        let genuine = entry.log.bundle(
+            &entry.signer_pem,
+            &entry.signature,
+            &entry.payload,
+            1_700_000_000,
+        );
+        assert_eq!(entry.verify(&genuine), Ok(1_700_000_000));
+        // Whitespace and member order do not matter: Rekor signed the canonical form.
+        let reformatted =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(&genuine).unwrap())
+                .unwrap();
+        assert_eq!(entry.verify(&reformatted), Ok(1_700_000_000));
+
+        let with_body =
+            |edit: fn(&mut Value)| entry.log.bundle_of_body(&entry.body(edit), 1_700_000_000);
+        for (set, message) in [
+            (with_body(|_| {}), Ok(1_700_000_000)),
+            (
+                with_body(|body| body["kind"] = "rekord".into()),
+                Err(r#"decoding the body of a Rekor SET payload: invalid kind value: "rekord""#),
+            ),
+            (
+                with_body(|body| body["apiVersion"] = "0.0.2".into()),
+                Err(r#"unsupported Rekor SET Payload hashedrekord version "0.0.2""#),
+            ),
+            (
+                with_body(|body| {
+                    body["spec"]["data"]["hash"]["value"] = hex::encode([0u8; 32]).into()
+                }),
+                Err("payload in Rekor SET does not match"),
+            ),
+            (
+                with_body(|body| body["spec"]["data"]["hash"]["algorithm"] = "sha512".into()),
+                Err(r#"Unexpected "data.hash.algorithm" value "sha512""#),
+            ),
+            (
+                with_body(|body| {
+                    body["spec"]["signature"]["publicKey"]["content"] =
+                        STANDARD.encode("not pem").into()
+                }),
+                Err("publicKey in Rekor SET is not in PEM format"),
+            ),
+            (
+                with_body(|body| {
+                    body["spec"]["signature"]["content"] = STANDARD.encode("other").into()
+                }),
+                Err(r#"signature in Rekor SET does not match: "other" vs. "#),
+            ),
+            (
+                with_body(|body| {
+                    body["spec"].as_object_mut().unwrap().remove("data");
+                }),
+                Err(r#"Missing "data" field in hashedrekord"#),
+            ),
+        ] {
+            let verdict = entry.verify(&set);
+            match message {
+                Ok(time) => assert_eq!(verdict, Ok(time)),
+                Err(message) => assert!(
+                    verdict.as_ref().is_err_and(|err| err.starts_with(message)),
+                    "{verdict:?} instead of {message}"
+                ),
+            }
+        }
+
+        let mut extra: Value = serde_json::from_str(&genuine).unwrap();
+        extra["Other"] = 1.into();
+        assert_eq!(
+            entry.verify(&extra.to_string()),
+            Err(r#"Unknown key "Other""#.into())
+        );
+        let mut tampered: Value = serde_json::from_str(&genuine).unwrap();
+        tampered["Payload"]["logIndex"] = 43.into();
+        assert_eq!(
+            entry.verify(&tampered.to_string()),
+            Err("cryptographic signature verification of Rekor SET failed".into())
+        );
     }
 }
