@@ -256,26 +256,34 @@ fn verify_chain(
 
 /// A webpki rejection as Go's `crypto/x509` words it.
 fn go_x509_error(err: &webpki::Error) -> String {
-    let rfc3339 = |time: &UnixTime| {
-        i64::try_from(time.as_secs())
+    // RFC 3339 as Go prints it: the validation time (Go's time.Unix or time.Now) in the
+    // local zone, the certificate's own times in UTC.
+    let rfc3339 = |time: &UnixTime, local: bool| {
+        let seconds = time.as_secs();
+        let Some(utc) = i64::try_from(seconds)
             .ok()
             .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
-            .map_or_else(
-                || time.as_secs().to_string(),
-                |time| time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            )
+        else {
+            return seconds.to_string();
+        };
+        if local {
+            utc.with_timezone(&chrono::Local)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        } else {
+            utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        }
     };
     match err {
         webpki::Error::UnknownIssuer => "x509: certificate signed by unknown authority".into(),
         webpki::Error::CertExpired { time, not_after } => format!(
             "x509: certificate has expired or is not yet valid: current time {} is after {}",
-            rfc3339(time),
-            rfc3339(not_after)
+            rfc3339(time, true),
+            rfc3339(not_after, false)
         ),
         webpki::Error::CertNotValidYet { time, not_before } => format!(
             "x509: certificate has expired or is not yet valid: current time {} is before {}",
-            rfc3339(time),
-            rfc3339(not_before)
+            rfc3339(time, true),
+            rfc3339(not_before, false)
         ),
         #[allow(deprecated)] // Older webpki releases still report the context-free variant.
         webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_) => {
