@@ -242,6 +242,41 @@ fn refuses_bad_requirements() {
             signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
         })]
     );
+    let parsed = Policy::from_bytes(
+        br#"{"default": [
+            {"type": "sigstoreSigned", "fulcio": {"caData": "YQ==", "oidcIssuer": "https://i", "subjectEmail": "a@b"}, "rekorPublicKeyData": "cg=="},
+            {"type": "sigstoreSigned", "pki": {"caRootsPath": "/roots", "caIntermediatesData": "aQ==", "subjectHostname": "h"}}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed.default,
+        [
+            Requirement::SigstoreSigned(SigstoreSigned {
+                keys: None,
+                fulcio: Some(config::Fulcio {
+                    ca: KeySource::Data(b"a".to_vec()),
+                    oidc_issuer: "https://i".into(),
+                    subject_email: "a@b".into(),
+                }),
+                pki: None,
+                rekor_keys: Some(KeySource::Data(b"r".to_vec())),
+                signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+            }),
+            Requirement::SigstoreSigned(SigstoreSigned {
+                keys: None,
+                fulcio: None,
+                pki: Some(config::Pki {
+                    ca_roots: KeySource::Path("/roots".into()),
+                    ca_intermediates: Some(KeySource::Data(b"i".to_vec())),
+                    subject_email: String::new(),
+                    subject_hostname: "h".into(),
+                }),
+                rekor_keys: None,
+                signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+            }),
+        ]
+    );
     assert_eq!(
         parse_error(
             r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/a", "signedIdentity": {"type": "matchAll"}}]}"#
