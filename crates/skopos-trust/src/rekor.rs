@@ -12,9 +12,10 @@ use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use skopos_core::go_text::go_quote;
+use skopos_core::strict_json::{exact_fields, Json};
 
 /// The annotation holding the Rekor bundle (SET and log entry).
 pub const SET_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
@@ -33,14 +34,13 @@ pub fn verify_rekor_set(
     base64_signature: &str,
     payload: &[u8],
 ) -> Result<i64> {
-    // == Parse the SET; Rekor signed the canonical form of its payload.
-    let set = exact_object(
-        serde_json::from_slice::<Value>(untrusted_set).map_err(|err| anyhow!("{err}"))?,
-        &["SignedEntryTimestamp", "Payload"],
-    )?;
-    let set_signature = base64_field(&set["SignedEntryTimestamp"], "SignedEntryTimestamp")?;
+    // == Parse the SET (strictly: no unknown, missing or repeated keys); Rekor signed the
+    // canonical form of its payload.
+    let set = Json::parse(untrusted_set)?;
+    let set = exact_fields(&set, &["SignedEntryTimestamp", "Payload"])?;
+    let set_signature = base64_field(set[0])?;
     let mut canonical = Vec::new();
-    canonicalize(&set["Payload"], &mut canonical)
+    canonicalize(set[1], &mut canonical)
         .map_err(|err| anyhow!("canonicalizing Rekor SET JSON: {err}"))?;
     let signed = Signature::from_der(&set_signature)
         .ok()
@@ -54,20 +54,17 @@ pub fn verify_rekor_set(
     }
 
     // == The log entry, read from the verified canonical bytes.
-    let entry = serde_json::from_slice::<Value>(&canonical)
-        .map_err(anyhow::Error::from)
-        .and_then(|value| exact_object(value, &["body", "integratedTime", "logIndex", "logID"]))
-        .map_err(|err| anyhow!("parsing Rekor SET payload: {err:#}"))?;
     let parse_entry = || -> Result<(Vec<u8>, i64)> {
-        let body = base64_field(&entry["body"], "body")?;
-        let integrated_time = entry["integratedTime"]
-            .as_i64()
-            .ok_or_else(|| anyhow!("json: cannot unmarshal integratedTime into int64"))?;
-        entry["logIndex"]
-            .as_i64()
-            .ok_or_else(|| anyhow!("json: cannot unmarshal logIndex into int64"))?;
-        if !entry["logID"].is_string() {
-            bail!("json: cannot unmarshal logID into string");
+        let entry = Json::parse(&canonical)?;
+        let entry = exact_fields(&entry, &["body", "integratedTime", "logIndex", "logID"])?;
+        let body = base64_field(entry[0])?;
+        let integrated_time = int64_field(entry[1])?;
+        int64_field(entry[2])?;
+        if !matches!(entry[3], Json::String(_)) {
+            bail!(
+                "json: cannot unmarshal {} into Go value of type string",
+                entry[3].go_kind()
+            );
         }
         Ok((body, integrated_time))
     };
@@ -213,26 +210,28 @@ struct RecordedKey {
     content: Option<String>,
 }
 
-/// `value` as an object with exactly `fields` (containers/image's strict decoder).
-fn exact_object(value: Value, fields: &[&str]) -> Result<Map<String, Value>> {
-    let Value::Object(object) = value else {
-        bail!("JSON object expected");
-    };
-    if let Some(unknown) = object.keys().find(|key| !fields.contains(&key.as_str())) {
-        bail!("Unknown key {}", go_quote(unknown));
+/// A JSON string holding base64 bytes (Go's `[]byte`).
+fn base64_field(value: &Json) -> Result<Vec<u8>> {
+    match value {
+        Json::String(text) => decode_base64(text),
+        Json::Null => Ok(Vec::new()),
+        other => bail!(
+            "json: cannot unmarshal {} into Go value of type []uint8",
+            other.go_kind()
+        ),
     }
-    if let Some(missing) = fields.iter().find(|field| !object.contains_key(**field)) {
-        bail!("Key {} missing in a JSON object", go_quote(missing));
-    }
-    Ok(object)
 }
 
-/// A JSON string field holding base64 bytes (Go's `[]byte`).
-fn base64_field(value: &Value, name: &str) -> Result<Vec<u8>> {
+/// A JSON integer (Go's `int64`).
+fn int64_field(value: &Json) -> Result<i64> {
     match value {
-        Value::String(text) => decode_base64(text),
-        Value::Null => Ok(Vec::new()),
-        _ => bail!("json: cannot unmarshal {name} into []byte"),
+        Json::Number(text) => text.parse().map_err(|_| {
+            anyhow!("json: cannot unmarshal number {text} into Go value of type int64")
+        }),
+        other => bail!(
+            "json: cannot unmarshal {} into Go value of type int64",
+            other.go_kind()
+        ),
     }
 }
 
@@ -261,14 +260,15 @@ pub(crate) fn first_pem_block(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
 
 /// `value` in RFC 8785 canonical form (what Rekor signs): no whitespace, object members
 /// sorted by their UTF-16 code units, numbers as ECMAScript prints them.
-fn canonicalize(value: &Value, out: &mut Vec<u8>) -> Result<()> {
+fn canonicalize(value: &Json, out: &mut Vec<u8>) -> Result<()> {
     match value {
-        Value::Null | Value::Bool(_) | Value::String(_) => {
-            // serde_json escapes exactly what RFC 8785 escapes, in the same forms.
-            serde_json::to_writer(&mut *out, value)?;
-        }
-        Value::Number(number) => out.extend_from_slice(ecmascript_number(number)?.as_bytes()),
-        Value::Array(items) => {
+        Json::Null => out.extend_from_slice(b"null"),
+        Json::Bool(true) => out.extend_from_slice(b"true"),
+        Json::Bool(false) => out.extend_from_slice(b"false"),
+        // serde_json escapes exactly what RFC 8785 escapes, in the same forms.
+        Json::String(text) => serde_json::to_writer(&mut *out, text)?,
+        Json::Number(text) => out.extend_from_slice(ecmascript_number(text)?.as_bytes()),
+        Json::Array(items) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
@@ -278,9 +278,12 @@ fn canonicalize(value: &Value, out: &mut Vec<u8>) -> Result<()> {
             }
             out.push(b']');
         }
-        Value::Object(members) => {
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+        Json::Object(members) => {
+            let mut sorted: Vec<&(String, Json)> = members.iter().collect();
             sorted.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            if let Some(pair) = sorted.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+                bail!("duplicate key {}", go_quote(&pair[0].0));
+            }
             out.push(b'{');
             for (index, (key, member)) in sorted.into_iter().enumerate() {
                 if index > 0 {
@@ -297,8 +300,8 @@ fn canonicalize(value: &Value, out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// A JSON number as ECMAScript's `Number.prototype.toString` prints its double value.
-fn ecmascript_number(number: &serde_json::Number) -> Result<String> {
-    let Some(value) = number.as_f64().filter(|value| value.is_finite()) else {
+fn ecmascript_number(number: &str) -> Result<String> {
+    let Some(value) = number.parse::<f64>().ok().filter(|value| value.is_finite()) else {
         bail!("invalid number {number}");
     };
     if value == 0.0 {
@@ -326,7 +329,7 @@ mod tests {
 
     fn canonical(json: &str) -> String {
         let mut out = Vec::new();
-        canonicalize(&serde_json::from_str(json).unwrap(), &mut out).unwrap();
+        canonicalize(&Json::parse(json.as_bytes()).unwrap(), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -482,6 +485,17 @@ mod tests {
         assert_eq!(
             entry.verify(&extra.to_string()),
             Err(r#"Unknown key "Other""#.into())
+        );
+        // A repeated key could make two parsers disagree on what was signed.
+        let repeated = genuine.replacen(r#""Payload":"#, r#""Payload":{},"Payload":"#, 1);
+        assert_eq!(
+            entry.verify(&repeated),
+            Err(r#"Duplicate key "Payload""#.into())
+        );
+        let repeated = genuine.replacen(r#""logIndex":"#, r#""logIndex":1,"logIndex":"#, 1);
+        assert_eq!(
+            entry.verify(&repeated),
+            Err(r#"canonicalizing Rekor SET JSON: duplicate key "logIndex""#.into())
         );
         let mut tampered: Value = serde_json::from_str(&genuine).unwrap();
         tampered["Payload"]["logIndex"] = 43.into();
