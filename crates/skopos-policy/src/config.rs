@@ -39,15 +39,42 @@ pub struct SignedBy {
 }
 
 /// A `sigstoreSigned` requirement (containers/image v5.3x's form, as skopeo 1.22 reads it).
+/// Exactly one of `keys`, `fulcio` and `pki` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigstoreSigned {
-    /// The trusted public keys; `None` when the trust root is `fulcio` or `pki`, which
-    /// skopos does not implement (such a requirement refuses every signature).
+    /// The trusted public keys (`keyPath`, `keyPaths`, `keyData`, `keyDatas`).
     pub keys: Option<KeySource>,
-    /// `rekorPublicKey…`: Rekor keys whose SETs signatures must carry (not implemented
-    /// either: such a requirement refuses every signature).
+    /// Keyless signing: certificates issued by a Fulcio CA.
+    pub fulcio: Option<Fulcio>,
+    /// Certificates issued by a private PKI (skopeo 1.22).
+    pub pki: Option<Pki>,
+    /// `rekorPublicKey…`: Rekor keys whose SETs signatures must carry.
     pub rekor_keys: Option<KeySource>,
     pub signed_identity: ReferenceMatch,
+}
+
+/// The `fulcio` trust root of a `sigstoreSigned` requirement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fulcio {
+    /// The CA certificates: `caPath` ([`KeySource::Path`]) or `caData` ([`KeySource::Data`]).
+    pub ca: KeySource,
+    /// The OIDC issuer the certificate must record.
+    pub oidc_issuer: String,
+    /// The e-mail address the certificate must be issued to.
+    pub subject_email: String,
+}
+
+/// The `pki` trust root of a `sigstoreSigned` requirement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pki {
+    /// The root certificates: `caRootsPath` or `caRootsData`.
+    pub ca_roots: KeySource,
+    /// Trusted intermediates: `caIntermediatesPath` or `caIntermediatesData`.
+    pub ca_intermediates: Option<KeySource>,
+    /// The e-mail address the certificate must name, or empty.
+    pub subject_email: String,
+    /// The host name the certificate must be valid for, or empty.
+    pub subject_hostname: String,
 }
 
 /// Where a signature requirement's public keys come from.
@@ -354,7 +381,7 @@ fn key_datas(value: &Json) -> Result<Option<Vec<Vec<u8>>>> {
 fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
     let mut keys: Vec<Option<KeySource>> = Vec::new();
     let mut rekor: Vec<Option<KeySource>> = Vec::new();
-    let (mut fulcio, mut pki) = (false, false);
+    let (mut fulcio, mut pki) = (None, None);
     let mut identity = None;
     for_each_member(value, |key, member| {
         match key {
@@ -382,14 +409,8 @@ fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
                 }
                 keys.push(datas.map(KeySource::Datas));
             }
-            "fulcio" => {
-                for_each_member(member, |_, _| Ok(true))?;
-                fulcio = true;
-            }
-            "pki" => {
-                for_each_member(member, |_, _| Ok(true))?;
-                pki = true;
-            }
+            "fulcio" => fulcio = Some(fulcio_root(member)?),
+            "pki" => pki = Some(pki_root(member)?),
             "rekorPublicKeyPath" => rekor.push(
                 Some(string(member)?)
                     .filter(|p| !p.is_empty())
@@ -409,22 +430,104 @@ fn sigstore_signed(value: &Json) -> Result<SigstoreSigned> {
     };
     let mut keys: Vec<KeySource> = keys.into_iter().flatten().collect();
     let rekor: Vec<KeySource> = rekor.into_iter().flatten().collect();
-    if keys.len() + usize::from(fulcio) + usize::from(pki) != 1 {
+    if keys.len() + usize::from(fulcio.is_some()) + usize::from(pki.is_some()) != 1 {
         bail!("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified");
     }
     if rekor.len() > 1 {
         bail!("at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously");
     }
-    if fulcio && rekor.is_empty() {
+    if fulcio.is_some() && rekor.is_empty() {
         bail!("At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used");
     }
-    if pki && !rekor.is_empty() {
+    if pki.is_some() && !rekor.is_empty() {
         bail!("rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki");
     }
     Ok(SigstoreSigned {
         keys: keys.pop(),
+        fulcio,
+        pki,
         rekor_keys: rekor.into_iter().next(),
         signed_identity,
+    })
+}
+
+/// A certificate source given as a path or as base64 data (`caPath`/`caData`, …); an
+/// empty path and null data count as absent, as in containers/image.
+fn path_or_data(path: String, data: Option<Vec<u8>>) -> Option<KeySource> {
+    match (path.is_empty(), data) {
+        (_, Some(data)) => Some(KeySource::Data(data)),
+        (false, None) => Some(KeySource::Path(path)),
+        (true, None) => None,
+    }
+}
+
+/// The `fulcio` object (`newPRSigstoreSignedFulcio`'s checks, in its order).
+fn fulcio_root(value: &Json) -> Result<Fulcio> {
+    let (mut ca_path, mut ca_data) = (String::new(), None);
+    let (mut oidc_issuer, mut subject_email) = (String::new(), String::new());
+    for_each_member(value, |key, member| {
+        match key {
+            "caPath" => ca_path = string(member)?,
+            "caData" => ca_data = key_data(member)?,
+            "oidcIssuer" => oidc_issuer = string(member)?,
+            "subjectEmail" => subject_email = string(member)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    if !ca_path.is_empty() && ca_data.is_some() {
+        bail!("caPath and caData cannot be used simultaneously");
+    }
+    let Some(ca) = path_or_data(ca_path, ca_data) else {
+        bail!("At least one of caPath and caData must be specified");
+    };
+    if oidc_issuer.is_empty() {
+        bail!("oidcIssuer not specified");
+    }
+    if subject_email.is_empty() {
+        bail!("subjectEmail not specified");
+    }
+    Ok(Fulcio {
+        ca,
+        oidc_issuer,
+        subject_email,
+    })
+}
+
+/// The `pki` object (`newPRSigstoreSignedPKI`'s checks, in its order).
+fn pki_root(value: &Json) -> Result<Pki> {
+    let (mut roots_path, mut roots_data) = (String::new(), None);
+    let (mut intermediates_path, mut intermediates_data) = (String::new(), None);
+    let (mut subject_email, mut subject_hostname) = (String::new(), String::new());
+    for_each_member(value, |key, member| {
+        match key {
+            "caRootsPath" => roots_path = string(member)?,
+            "caRootsData" => roots_data = key_data(member)?,
+            "caIntermediatesPath" => intermediates_path = string(member)?,
+            "caIntermediatesData" => intermediates_data = key_data(member)?,
+            "subjectEmail" => subject_email = string(member)?,
+            "subjectHostname" => subject_hostname = string(member)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    if !roots_path.is_empty() && roots_data.is_some() {
+        bail!("caRootsPath and caRootsData cannot be used simultaneously");
+    }
+    let Some(ca_roots) = path_or_data(roots_path, roots_data) else {
+        bail!("At least one of caRootsPath and caRootsData must be specified");
+    };
+    if !intermediates_path.is_empty() && intermediates_data.is_some() {
+        bail!("caIntermediatesPath and caIntermediatesData cannot be used simultaneously");
+    }
+    if subject_email.is_empty() && subject_hostname.is_empty() {
+        bail!("At least one of subjectEmail, subjectHostname must be specified");
+    }
+    Ok(Pki {
+        ca_roots,
+        ca_intermediates: path_or_data(intermediates_path, intermediates_data),
+        subject_email,
+        subject_hostname,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The trust policy (containers-policy.json(5)) as skopeo 1.9.3 applies it: loading the
 //! policy file, choosing the requirements for an image by transport scope, and deciding
-//! whether the image may be used. Signature verification is not implemented yet, so
-//! `signedBy` and `sigstoreSigned` never accept a signed image: the policy fails closed.
+//! whether the image may be used: `signedBy` with OpenPGP keys, `sigstoreSigned` with
+//! public keys, Fulcio certificates with Rekor SETs, or a PKI, all checked offline.
 
 mod config;
 mod identity;
@@ -16,7 +16,9 @@ use anyhow::{anyhow, bail, Result};
 use skopos_core::go_text::go_quote;
 use skopos_core::ImageName;
 
-pub use config::{KeySource, Policy, ReferenceMatch, Requirement, SignedBy, SigstoreSigned};
+pub use config::{
+    Fulcio, KeySource, Pki, Policy, ReferenceMatch, Requirement, SignedBy, SigstoreSigned,
+};
 pub use scope::ImageScopes;
 
 /// The policy every user shares when they have none of their own.

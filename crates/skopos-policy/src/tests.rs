@@ -64,6 +64,8 @@ fn parses_every_requirement_and_identity_type() {
         docker["*.example.com"],
         [Requirement::SigstoreSigned(SigstoreSigned {
             keys: Some(KeySource::Path("/cosign.pub".into())),
+            fulcio: None,
+            pki: None,
             rekor_keys: None,
             signed_identity: ReferenceMatch::MatchExact,
         })]
@@ -170,19 +172,53 @@ fn refuses_bad_requirements() {
         (r#"{"type": "sigstoreSigned", "keyPaths": []}"#, "\"keyPaths\" contains no entries"),
         (r#"{"type": "sigstoreSigned", "keyDatas": []}"#, "\"keyDatas\" contains no entries"),
         (
-            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca"}}"#,
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca", "oidcIssuer": "https://i", "subjectEmail": "a@b"}}"#,
             "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used",
         ),
         (
-            r#"{"type": "sigstoreSigned", "pki": {}, "rekorPublicKeyPath": "/r"}"#,
+            r#"{"type": "sigstoreSigned", "pki": {"caRootsData": "", "subjectHostname": "h"}, "rekorPublicKeyPath": "/r"}"#,
             "rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki",
+        ),
+        // The fulcio and pki objects are checked as they are read (messages from skopeo
+        // 1.22.2 on these very policies).
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca"}}"#,
+            "oidcIssuer not specified",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca", "oidcIssuer": "https://i"}, "rekorPublicKeyPath": "/r"}"#,
+            "subjectEmail not specified",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {}, "rekorPublicKeyPath": "/r"}"#,
+            "At least one of caPath and caData must be specified",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca", "caData": "YQ==", "oidcIssuer": "x", "subjectEmail": "y"}, "rekorPublicKeyPath": "/r"}"#,
+            "caPath and caData cannot be used simultaneously",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca", "oidcIssuer": "x", "subjectEmail": "y", "foo": 1}, "rekorPublicKeyPath": "/r"}"#,
+            "Unknown key \"foo\"",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "pki": {}, "rekorPublicKeyPath": "/r"}"#,
+            "At least one of caRootsPath and caRootsData must be specified",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "pki": {"caRootsPath": "/ca"}}"#,
+            "At least one of subjectEmail, subjectHostname must be specified",
+        ),
+        (
+            r#"{"type": "sigstoreSigned", "pki": {"caRootsPath": "/ca", "caIntermediatesPath": "/i", "caIntermediatesData": "", "subjectEmail": "a@b"}}"#,
+            "caIntermediatesPath and caIntermediatesData cannot be used simultaneously",
         ),
         (
             r#"{"type": "sigstoreSigned", "keyPath": "/k", "rekorPublicKeyPath": "/r", "rekorPublicKeyData": "cg=="}"#,
             "at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously",
         ),
         (
-            r#"{"type": "sigstoreSigned", "keyPaths": ["/a"], "fulcio": {}, "rekorPublicKeyPath": "/r"}"#,
+            r#"{"type": "sigstoreSigned", "keyPaths": ["/a"], "fulcio": {"caPath": "/ca", "oidcIssuer": "x", "subjectEmail": "y"}, "rekorPublicKeyPath": "/r"}"#,
             "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified",
         ),
     ] {
@@ -200,9 +236,46 @@ fn refuses_bad_requirements() {
         parsed.default,
         [Requirement::SigstoreSigned(SigstoreSigned {
             keys: Some(KeySource::Datas(vec![b"a".to_vec(), b"b".to_vec()])),
+            fulcio: None,
+            pki: None,
             rekor_keys: Some(KeySource::Paths(vec!["/r".into()])),
             signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
         })]
+    );
+    let parsed = Policy::from_bytes(
+        br#"{"default": [
+            {"type": "sigstoreSigned", "fulcio": {"caData": "YQ==", "oidcIssuer": "https://i", "subjectEmail": "a@b"}, "rekorPublicKeyData": "cg=="},
+            {"type": "sigstoreSigned", "pki": {"caRootsPath": "/roots", "caIntermediatesData": "aQ==", "subjectHostname": "h"}}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed.default,
+        [
+            Requirement::SigstoreSigned(SigstoreSigned {
+                keys: None,
+                fulcio: Some(config::Fulcio {
+                    ca: KeySource::Data(b"a".to_vec()),
+                    oidc_issuer: "https://i".into(),
+                    subject_email: "a@b".into(),
+                }),
+                pki: None,
+                rekor_keys: Some(KeySource::Data(b"r".to_vec())),
+                signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+            }),
+            Requirement::SigstoreSigned(SigstoreSigned {
+                keys: None,
+                fulcio: None,
+                pki: Some(config::Pki {
+                    ca_roots: KeySource::Path("/roots".into()),
+                    ca_intermediates: Some(KeySource::Data(b"i".to_vec())),
+                    subject_email: String::new(),
+                    subject_hostname: "h".into(),
+                }),
+                rekor_keys: None,
+                signed_identity: ReferenceMatch::MatchRepoDigestOrExact,
+            }),
+        ]
     );
     assert_eq!(
         parse_error(

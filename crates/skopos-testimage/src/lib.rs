@@ -19,6 +19,7 @@ pub mod openshift;
 pub mod podman;
 pub mod proxy;
 pub mod registry;
+pub mod sigstore;
 pub mod token;
 
 /// Media type of an OCI image manifest.

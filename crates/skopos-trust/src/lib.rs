@@ -4,14 +4,18 @@
 //! - [`openpgp`]: verifying OpenPGP signatures in pure Rust against trusted keys.
 //! - [`gpg`]: making signatures with the user's GnuPG (the `gpg` program).
 //! - [`sigstore`]: sigstore keys (cosign's encrypted format), signatures and their checks.
+//! - [`rekor`]: Rekor signed entry timestamps, checked offline.
+//! - [`fulcio`]: Fulcio and PKI certificate trust roots of sigstore signatures.
 //!
 //! This crate knows nothing about policies or transports: callers pass the manifest,
 //! the signature bytes and the rules a signed identity and digest must satisfy
 //! ([`verify_simple_signature`]), or ask for a signature ([`sign_manifest`]).
 
+pub mod fulcio;
 pub mod gpg;
 pub mod openpgp;
 pub mod payload;
+pub mod rekor;
 pub mod sigstore;
 
 use anyhow::{bail, Result};

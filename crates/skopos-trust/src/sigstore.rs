@@ -14,7 +14,9 @@ use base64::Engine as _;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use crypto_secretbox::XSalsa20Poly1305;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+/// A trusted sigstore public key (ECDSA P-256).
+pub use p256::ecdsa::VerifyingKey;
+use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 //! --sign-by-sigstore-private-key` into `dir:`, `sigstoreSigned` policies with public keys,
 //! and interop with skopeo 1.22.2 (`$SKOPEO_1_22`; Debian's 1.9.3 has no sigstore support):
 //! keys made by either tool sign in the other, and signatures made by either are accepted
-//! by the other's policy.
+//! by the other's policy. Keyless (Fulcio and Rekor) signatures are made by the tests'
+//! own CA and log key, and verified offline.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use common::{assert_one_line_failure, read, skopeo_message, Outcome, Workspace};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
+use skopos_testimage::sigstore::{self, RekorLog, SignerCertificate, TestCa};
 
 const PASSPHRASE: &str = "sigstore key passphrase";
 const IDENTITY: &str = "example.com/sigstore/app:1";
@@ -404,4 +406,408 @@ fn sigstore_signatures_are_registry_attachments() {
     skopeo(pull(&trusting_mine, "by-skopos/app", "skopeo-pulled")).assert_success();
     skopeo(push("mine.private", "by-skopeo/app")).assert_success();
     run(pull(&trusting_mine, "by-skopeo/app", "skopos-pulled")).assert_success();
+}
+
+/// One way to sign the test image without a key: which certificate signs, which log
+/// vouches for it and when.
+struct KeylessCase<'a> {
+    /// The repository it is pushed to, and the case's name.
+    repository: &'a str,
+    certificate: &'a SignerCertificate,
+    chain: &'a str,
+    log: &'a RekorLog,
+    integrated_time: i64,
+    with_bundle: bool,
+    /// Edits the stored signature after signing (a tampered SET).
+    tamper: fn(Vec<u8>) -> Vec<u8>,
+    /// `None` when accepted, else skopeo's rejection.
+    rejection: Option<&'a str>,
+}
+
+const SIGNER_EMAIL: &str = "dev@example.com";
+/// A time zone without daylight saving time, nine hours from UTC.
+const ZONE: &str = "Asia/Tokyo";
+const OIDC_ISSUER: &str = "https://issuer.example.com";
+
+/// Keyless (Fulcio) signatures stored as registry attachments are verified offline: the
+/// certificate against the policy's CA at the Rekor SET's time, the SET against the
+/// policy's Rekor key. Every rejection leaves nothing behind, and skopeo 1.22.2 gives the
+/// same verdicts and messages on the same images and policy.
+#[test]
+fn fulcio_signatures_in_a_registry_are_verified_offline() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 98);
+    workspace
+        .skopos(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:plain"])
+        .assert_success();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(read(
+            &workspace.path("plain/manifest.json")
+        )))
+    );
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    let config = workspace.path("registries.d");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("attachments.yaml"),
+        "default-docker:\n  use-sigstore-attachments: true\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let ca = TestCa::new("test fulcio");
+    let other_ca = TestCa::new("another fulcio");
+    let (log, other_log) = (RekorLog::default(), RekorLog::default());
+    let (ca_pem, other_ca_pem) = (ca.pem(), other_ca.pem());
+    std::fs::write(workspace.path("fulcio.pem"), &ca_pem).unwrap();
+    std::fs::write(workspace.path("rekor.pub"), log.public_key_pem()).unwrap();
+    let policy = workspace.path("fulcio.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"": [{{"type": "sigstoreSigned", "fulcio": {{"caPath": "{}", "oidcIssuer": "{OIDC_ISSUER}", "subjectEmail": "{SIGNER_EMAIL}"}}, "rekorPublicKeyPath": "{}"}}]}}}}}}"#,
+            workspace.path("fulcio.pem").display(),
+            workspace.path("rekor.pub").display()
+        ),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+
+    let certificate = ca.issue(SIGNER_EMAIL, OIDC_ISSUER);
+    let from_other_ca = other_ca.issue(SIGNER_EMAIL, OIDC_ISSUER);
+    let wrong_email = ca.issue("mallory@example.com", OIDC_ISSUER);
+    let wrong_issuer = ca.issue(SIGNER_EMAIL, "https://other.example.com");
+    let unchanged: fn(Vec<u8>) -> Vec<u8> = |blob| blob;
+    let good = KeylessCase {
+        repository: "accepted",
+        certificate: &certificate,
+        chain: &ca_pem,
+        log: &log,
+        integrated_time: sigstore::INSIDE_VALIDITY,
+        with_bundle: true,
+        tamper: unchanged,
+        rejection: None,
+    };
+    let cases = [
+        KeylessCase { ..good },
+        KeylessCase {
+            repository: "other-ca",
+            certificate: &from_other_ca,
+            chain: &other_ca_pem,
+            rejection: Some("veryfing leaf certificate failed: x509: certificate signed by unknown authority"),
+            ..good
+        },
+        KeylessCase {
+            repository: "wrong-email",
+            certificate: &wrong_email,
+            rejection: Some(r#"Required email "dev@example.com" not found (got ["mallory@example.com"])"#),
+            ..good
+        },
+        KeylessCase {
+            repository: "wrong-issuer",
+            certificate: &wrong_issuer,
+            rejection: Some(r#"Unexpected Fulcio OIDC issuer "https://other.example.com""#),
+            ..good
+        },
+        KeylessCase {
+            repository: "no-set",
+            with_bundle: false,
+            rejection: Some("missing dev.sigstore.cosign/bundle annotation"),
+            ..good
+        },
+        KeylessCase {
+            repository: "other-log",
+            log: &other_log,
+            rejection: Some("cryptographic signature verification of Rekor SET failed"),
+            ..good
+        },
+        KeylessCase {
+            repository: "tampered-set",
+            // The log index, inside the signed entry, changed.
+            tamper: |blob| {
+                String::from_utf8(blob)
+                    .unwrap()
+                    .replace(r#"\"logIndex\":42"#, r#"\"logIndex\":43"#)
+                    .into_bytes()
+            },
+            rejection: Some("cryptographic signature verification of Rekor SET failed"),
+            ..good
+        },
+        KeylessCase {
+            repository: "expired",
+            integrated_time: sigstore::AFTER_VALIDITY,
+            rejection: Some("veryfing leaf certificate failed: x509: certificate has expired or is not yet valid: current time 2024-01-03T21:00:00+09:00 is after 2024-01-02T00:00:00Z"),
+            ..good
+        },
+    ];
+
+    let pull = |repository: &str, destination: &str| -> Vec<String> {
+        [
+            "--policy",
+            policy,
+            "--registries.d",
+            config,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/{repository}:1"),
+            &format!("dir:{destination}"),
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect()
+    };
+    for case in &cases {
+        // The signed image as a dir: copy, pushed with its signature as an attachment.
+        let source = workspace.path(&format!("signed-{}", case.repository));
+        std::fs::create_dir(&source).unwrap();
+        for entry in std::fs::read_dir(workspace.path("plain")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), source.join(entry.file_name())).unwrap();
+        }
+        let payload = sigstore::payload(&digest, &format!("{host}/{}:1", case.repository));
+        let signed = case.certificate.sign(&payload);
+        let bundle = case.with_bundle.then(|| {
+            case.log.bundle(
+                &case.certificate.pem,
+                &signed,
+                &payload,
+                case.integrated_time,
+            )
+        });
+        let annotations =
+            sigstore::keyless_annotations(&signed, &case.certificate.pem, case.chain, bundle);
+        let blob = (case.tamper)(sigstore::signature_blob(&payload, &annotations));
+        std::fs::write(source.join("signature-1"), blob).unwrap();
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "--registries.d",
+                config,
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                &format!("dir:{}", source.display()),
+                &format!("docker://{host}/{}:1", case.repository),
+            ])
+            .assert_success();
+
+        let destination = format!("pulled-{}", case.repository);
+        let args = pull(case.repository, &destination);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Go prints the SET's time in the local zone: both tools run in one far from UTC.
+        let ours = workspace.skopos_with_env(&[("TZ", ZONE)], &args);
+        match case.rejection {
+            None => {
+                ours.assert_success();
+                assert!(workspace.path(&destination).join("signature-1").exists());
+            }
+            Some(message) => {
+                assert_rejected(&ours, message);
+                assert!(
+                    !workspace.path(&destination).exists(),
+                    "{} wrote its destination",
+                    case.repository
+                );
+            }
+        }
+        let skopeo_destination = format!("skopeo-{}", case.repository);
+        let args = pull(case.repository, &skopeo_destination);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("the {} keyless verdict", case.repository),
+            &[("TZ", ZONE)],
+            &args,
+        ) {
+            assert_eq!(
+                (theirs.code, skopeo_message(&theirs.stderr)),
+                (ours.code, skopeo_message(&ours.stderr)),
+                "{}",
+                case.repository
+            );
+        }
+    }
+}
+
+/// The other certificate and Rekor checks, on `dir:` images: skopeo 1.22's `pki` roots,
+/// Fulcio certificates issued by an intermediate CA, and public keys whose signatures
+/// must be in a Rekor log. skopeo 1.22.2 gives the same verdicts and messages.
+#[test]
+fn pki_intermediates_and_rekor_with_keys_match_skopeo_1_22() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 99);
+    workspace
+        .skopos(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:plain"])
+        .assert_success();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(read(
+            &workspace.path("plain/manifest.json")
+        )))
+    );
+    let payload = sigstore::payload(&digest, IDENTITY);
+    let b64 = |text: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text);
+
+    let root = TestCa::new("test root");
+    let other_root = TestCa::new("another root");
+    let intermediate = root.intermediate("test intermediate");
+    let log = RekorLog::default();
+    let current =
+        |ca: &TestCa, email: &str| ca.issue_valid(email, OIDC_ISSUER, (2020, 1, 1), (2040, 1, 1));
+    let (by_root, by_other_root) = (
+        current(&root, SIGNER_EMAIL),
+        current(&other_root, SIGNER_EMAIL),
+    );
+    let wrong_email = current(&root, "mallory@example.com");
+    let by_intermediate = intermediate.issue(SIGNER_EMAIL, OIDC_ISSUER);
+    let full_chain = format!("{}{}", intermediate.pem(), root.pem());
+
+    // A signature by `certificate` with `chain`, and a SET by `log` when given.
+    let keyless = |certificate: &SignerCertificate, chain: &str, log: Option<&RekorLog>| {
+        let signed = certificate.sign(&payload);
+        let bundle = log.map(|log| {
+            log.bundle(
+                &certificate.pem,
+                &signed,
+                &payload,
+                sigstore::INSIDE_VALIDITY,
+            )
+        });
+        sigstore::signature_blob(
+            &payload,
+            &sigstore::keyless_annotations(&signed, &certificate.pem, chain, bundle),
+        )
+    };
+    // A signature by `certificate`'s key used as a plain key, with a SET by `log`.
+    let key_based = |log: Option<&RekorLog>| {
+        let signed = by_root.sign(&payload);
+        let mut annotations = std::collections::BTreeMap::from([(
+            "dev.cosignproject.cosign/signature".to_string(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed),
+        )]);
+        if let Some(log) = log {
+            annotations.insert(
+                "dev.sigstore.cosign/bundle".to_string(),
+                log.bundle(
+                    &by_root.public_key_pem(),
+                    &signed,
+                    &payload,
+                    sigstore::INSIDE_VALIDITY,
+                ),
+            );
+        }
+        sigstore::signature_blob(&payload, &annotations)
+    };
+    let pki = |subject: &str| {
+        format!(
+            r#""pki": {{"caRootsData": "{}", {subject}}}"#,
+            b64(&root.pem())
+        )
+    };
+    let pki_email = pki(&format!(r#""subjectEmail": "{SIGNER_EMAIL}""#));
+    let pki_host = pki(r#""subjectHostname": "registry.example.com""#);
+    let fulcio = format!(
+        r#""fulcio": {{"caData": "{}", "oidcIssuer": "{OIDC_ISSUER}", "subjectEmail": "{SIGNER_EMAIL}"}}, "rekorPublicKeyData": "{}""#,
+        b64(&root.pem()),
+        b64(&log.public_key_pem())
+    );
+    let key_with_rekor = format!(
+        r#""keyData": "{}", "rekorPublicKeyData": "{}""#,
+        b64(&by_root.public_key_pem()),
+        b64(&log.public_key_pem())
+    );
+    let unknown_authority =
+        "veryfing leaf certificate failed: x509: certificate signed by unknown authority";
+    let cases: Vec<(&str, &str, Vec<u8>, Option<&str>)> = vec![
+        ("pki", &pki_email, keyless(&by_root, &root.pem(), None), None),
+        ("pki-other-root", &pki_email, keyless(&by_other_root, &other_root.pem(), None), Some(unknown_authority)),
+        (
+            "pki-wrong-email",
+            &pki_email,
+            keyless(&wrong_email, &root.pem(), None),
+            Some(r#"Required email "dev@example.com" not found (got ["mallory@example.com"])"#),
+        ),
+        (
+            "pki-hostname",
+            &pki_host,
+            keyless(&by_root, &root.pem(), None),
+            Some("Unexpected subject hostname: x509: certificate is not valid for any names, but wanted to match registry.example.com"),
+        ),
+        ("fulcio-intermediate", &fulcio, keyless(&by_intermediate, &full_chain, Some(&log)), None),
+        (
+            "fulcio-no-intermediate",
+            &fulcio,
+            keyless(&by_intermediate, &root.pem(), Some(&log)),
+            Some(unknown_authority),
+        ),
+        ("key-in-rekor", &key_with_rekor, key_based(Some(&log)), None),
+        (
+            "key-other-rekor",
+            &key_with_rekor,
+            key_based(Some(&RekorLog::default())),
+            Some("No public key verified against the RekorSET: cryptographic signature verification of Rekor SET failed"),
+        ),
+        (
+            "key-without-set",
+            &key_with_rekor,
+            key_based(None),
+            Some("missing dev.sigstore.cosign/bundle annotation"),
+        ),
+    ];
+    for (name, trust_root, blob, rejection) in cases {
+        let source = workspace.path(&format!("signed-{name}"));
+        std::fs::create_dir(&source).unwrap();
+        for entry in std::fs::read_dir(workspace.path("plain")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), source.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(source.join("signature-1"), blob).unwrap();
+        let policy = workspace.path(&format!("{name}.json"));
+        std::fs::write(
+            &policy,
+            format!(
+                r#"{{"default": [{{"type": "reject"}}], "transports": {{"dir": {{"": [{{"type": "sigstoreSigned", {trust_root}, "signedIdentity": {{"type": "exactReference", "dockerReference": "{IDENTITY}"}}}}]}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let policy = policy.to_str().unwrap();
+        let source = format!("dir:{}", source.display());
+        let destination = format!("pulled-{name}");
+        let ours = workspace.skopos(&[
+            "--policy",
+            policy,
+            "copy",
+            "-q",
+            &source,
+            &format!("dir:{destination}"),
+        ]);
+        match rejection {
+            None => ours.assert_success(),
+            Some(message) => {
+                assert_rejected(&ours, message);
+                assert!(!workspace.path(&destination).exists(), "{name}");
+                &ours
+            }
+        };
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("the {name} verdict"),
+            &[],
+            &[
+                "--policy",
+                policy,
+                "copy",
+                "-q",
+                &source,
+                &format!("dir:skopeo-{name}"),
+            ],
+        ) {
+            assert_eq!(
+                (theirs.code, skopeo_message(&theirs.stderr)),
+                (ours.code, skopeo_message(&ours.stderr)),
+                "{name}"
+            );
+        }
+    }
 }
