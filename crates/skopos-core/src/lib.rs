@@ -7,6 +7,7 @@ pub mod blob_info_cache;
 pub mod compression;
 pub mod digest;
 pub mod error;
+pub mod exec;
 pub mod go_text;
 pub mod go_time;
 pub mod gojson;

@@ -9,6 +9,7 @@ use skopos_core::go_text::go_errno_text;
 use x509_cert::Certificate;
 
 use crate::keys::{PrivateKey, PublicKey};
+use crate::pgp;
 use crate::provider::{self, ProviderAttrs};
 
 /// The recipients every encrypted layer's key is wrapped for.
@@ -18,6 +19,8 @@ pub struct EncryptConfig {
     pub jwe: Vec<PublicKey>,
     /// `pkcs7:` certificates.
     pub pkcs7: Vec<Certificate>,
+    /// `pgp:` recipients (none without `pgp:` values or without GnuPG installed).
+    pub pgp: Option<pgp::Recipients>,
     /// `provider:NAME[:VALUE]` parameters by provider name.
     pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
     /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
@@ -31,6 +34,8 @@ pub struct DecryptConfig {
     pub private_keys: Vec<PrivateKey>,
     /// Certificates given as decryption keys: PKCS #7 recipients are found by them.
     pub certificates: Vec<Certificate>,
+    /// OpenPGP keyrings given as decryption keys, with their passwords.
+    pub pgp_keyrings: Vec<pgp::SecretKeyring>,
     /// `provider:NAME[:VALUE]` parameters by provider name.
     pub provider_parameters: BTreeMap<String, Vec<Vec<u8>>>,
     /// The key providers `$OCICRYPT_KEYPROVIDER_CONFIG` configures.
@@ -53,6 +58,7 @@ impl EncryptConfig {
     /// Parse `--encryption-key` values (`PROTOCOL:VALUE`); errors read as ocicrypt's.
     pub fn from_recipients(recipients: &[String]) -> Result<EncryptConfig> {
         let mut config = EncryptConfig::default();
+        let mut pgp_recipients = Vec::new();
         for recipient in recipients {
             let Some((protocol, value)) = recipient.split_once(':') else {
                 bail!("Invalid recipient format");
@@ -73,11 +79,13 @@ impl EncryptConfig {
                         .ok_or_else(|| anyhow!("File provided is not an x509 cert"))?;
                     config.pkcs7.push(certificate);
                 }
-                "pgp" | "pkcs11" => {
-                    bail!("{protocol} encryption keys are not supported by skopos yet")
-                }
+                "pgp" => pgp_recipients.push(value.to_string()),
+                "pkcs11" => bail!("pkcs11 encryption keys are not supported by skopos yet"),
                 _ => bail!("Provided protocol not recognized"),
             }
+        }
+        if !pgp_recipients.is_empty() {
+            config.pgp = pgp::Recipients::from_gpg_keyring(&pgp_recipients)?;
         }
         if !config.provider_parameters.is_empty() {
             config.providers = provider::configured_providers()?;
@@ -117,6 +125,8 @@ impl DecryptConfig {
             }
             if let Some(private) = PrivateKey::parse(&data) {
                 config.private_keys.push(private);
+            } else if let Some(keyring) = pgp::SecretKeyring::parse(&data, password) {
+                config.pgp_keyrings.push(keyring);
             }
         }
         // ocicrypt asks every configured provider whose keys a layer carries, named on the

@@ -18,6 +18,8 @@ use crate::provider;
 pub const ANNOTATION_KEYS_JWE: &str = "org.opencontainers.image.enc.keys.jwe";
 /// The annotation holding the PKCS #7-wrapped keys.
 pub const ANNOTATION_KEYS_PKCS7: &str = "org.opencontainers.image.enc.keys.pkcs7";
+/// The annotation holding the OpenPGP-wrapped keys.
+pub const ANNOTATION_KEYS_PGP: &str = "org.opencontainers.image.enc.keys.pgp";
 /// The annotation holding the public cipher options.
 pub const ANNOTATION_PUBOPTS: &str = "org.opencontainers.image.enc.pubopts";
 /// Every encryption annotation starts with this.
@@ -64,6 +66,10 @@ impl LayerEncryption {
         }
         if let Some(wrapped) = crate::pkcs7::wrap(&config.pkcs7, &private)? {
             annotations.insert(ANNOTATION_KEYS_PKCS7.to_string(), B64.encode(wrapped));
+        }
+        if let Some(recipients) = &config.pgp {
+            let wrapped = crate::pgp::wrap(recipients, &private)?;
+            annotations.insert(ANNOTATION_KEYS_PGP.to_string(), B64.encode(wrapped));
         }
         for (name, attrs) in &config.providers {
             if !config.provider_parameters.contains_key(name) {
@@ -141,6 +147,20 @@ fn unwrap_private_options(
             private_key_given = true;
             match each_wrapped_key(wrapped, |blob| {
                 crate::pkcs7::unwrap(blob, &config.private_keys, &config.certificates)
+            }) {
+                Ok(options) => return Ok(options),
+                Err(e) => errors.push_str(&format!("{e}\n")),
+            }
+        }
+    }
+    if let Some(wrapped) = annotations
+        .get(ANNOTATION_KEYS_PGP)
+        .filter(|a| !a.is_empty())
+    {
+        if !config.pgp_keyrings.is_empty() {
+            private_key_given = true;
+            match each_wrapped_key(wrapped, |blob| {
+                crate::pgp::unwrap(blob, &config.pgp_keyrings)
             }) {
                 Ok(options) => return Ok(options),
                 Err(e) => errors.push_str(&format!("{e}\n")),

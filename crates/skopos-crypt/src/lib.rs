@@ -3,7 +3,7 @@
 //!
 //! A layer is encrypted with a fresh AES-256 key in CTR mode, authenticated by an HMAC-SHA256
 //! over the ciphertext ([`layer_cipher`]). The key and nonce (the "private options", JSON) are
-//! wrapped for every recipient by key wrappers ([`jwe`], …) into
+//! wrapped for every recipient by key wrappers ([`jwe`], [`pkcs7`], [`pgp`], [`provider`]) into
 //! `org.opencontainers.image.enc.keys.<scheme>` annotations; the HMAC goes into
 //! `org.opencontainers.image.enc.pubopts`. The layer's media type gains `+encrypted`.
 //! Both directions are stream transforms: nothing holds a whole layer in memory.
@@ -14,6 +14,7 @@ pub mod keys;
 pub mod layer;
 pub mod layer_cipher;
 pub mod options;
+pub mod pgp;
 pub mod pkcs7;
 pub mod provider;
 

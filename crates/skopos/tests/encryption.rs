@@ -1,19 +1,22 @@
 //! Layer encryption (`--encryption-key`, `--encrypt-layer`, `--decryption-key`) in ocicrypt's
 //! format: images skopos encrypts are decrypted by skopeo 1.22.2 and the other way round,
 //! giving back the very layers (so the same DiffIDs); wrong or missing keys and tampered
-//! layers fail with skopeo's messages and write nothing.
+//! layers fail with skopeo's messages and write nothing. OpenPGP recipients come from a
+//! private GNUPGHOME, as skopeo finds them with `gpg --export`.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
+use common::gnupg::{Keys, BOB_PASSPHRASE};
 use common::{assert_one_line_failure, parse_json, read, skopeo_message, Workspace};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use skopos_testimage::{ImageSpec, WrittenImage};
 
 const KEYS_JWE: &str = "org.opencontainers.image.enc.keys.jwe";
+const KEYS_PGP: &str = "org.opencontainers.image.enc.keys.pgp";
 const PUBOPTS: &str = "org.opencontainers.image.enc.pubopts";
 
 /// Runs openssl with `args` in the work area.
@@ -818,4 +821,243 @@ fn pkcs7_encryption_round_trips_with_skopeo_1_22() {
         .skopos(&copy_args(&decrypt, "oci:skopeo-enc:t", "oci:back:t"))
         .assert_success();
     assert_decrypted(&workspace.path("back"), &image, "skopos");
+}
+
+/// Alice's and Bob's secret keys as `gpg --export-secret-keys` writes them: `alice.sec`
+/// and `bob.sec` (binary, what ocicrypt reads) and `alice.asc` (ASCII-armored, which it
+/// does not take).
+fn export_secret_keys(workspace: &Workspace, keys: &Keys) {
+    let export = |fingerprint: &str, passphrase: &str, armor: bool| {
+        let mut args = vec!["--pinentry-mode", "loopback", "--passphrase", passphrase];
+        if armor {
+            args.push("--armor");
+        }
+        args.extend(["--export-secret-keys", fingerprint]);
+        keys.gpg(&args)
+    };
+    std::fs::write(workspace.path("alice.sec"), export(&keys.alice, "", false)).unwrap();
+    std::fs::write(workspace.path("alice.asc"), export(&keys.alice, "", true)).unwrap();
+    std::fs::write(
+        workspace.path("bob.sec"),
+        export(&keys.bob, BOB_PASSPHRASE, false),
+    )
+    .unwrap();
+}
+
+#[test]
+fn pgp_encryption_round_trips_with_skopeo_1_22() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 39);
+    let keys = Keys::new(&workspace);
+    export_secret_keys(&workspace, &keys);
+    let env = keys.env();
+    let bob_key = format!("bob.sec:{BOB_PASSPHRASE}");
+    // Recipients are GnuPG user IDs, found in the keyring `gpg --export` prints.
+    let encrypt = [
+        "--encryption-key",
+        "pgp:alice@example.com",
+        "--encryption-key",
+        "pgp:bob@example.com",
+    ];
+    workspace
+        .skopos_with_env(&env, &copy_args(&encrypt, "oci:src:t", "oci:enc:t"))
+        .assert_success();
+    assert_encrypted(&workspace.path("enc"), &image, &[0, 1, 2]);
+
+    // One OpenPGP message per layer, as go-crypto writes it: a session key for each
+    // recipient's encryption subkey, then integrity-protected (MDC) data, uncompressed;
+    // inside, exactly the layer cipher's private options.
+    let manifest = layout_manifest(&workspace.path("enc"));
+    let annotation = manifest["layers"][0]["annotations"][KEYS_PGP]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!annotation.contains(','), "one message: {annotation}");
+    let wrapped = workspace.path("wrapped.pgp");
+    std::fs::write(&wrapped, base64_decode(&annotation)).unwrap();
+    let wrapped = wrapped.to_str().unwrap();
+    let listing = String::from_utf8(keys.gpg(&["--list-packets", wrapped])).unwrap();
+    let packets: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| line.strip_prefix(':'))
+        .map(|line| line.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        packets,
+        [
+            "pubkey enc packet",
+            "pubkey enc packet",
+            "encrypted data packet",
+            "literal data packet"
+        ],
+        "{listing}"
+    );
+    assert!(listing.contains("mdc_method: 2"), "{listing}");
+    let options = parse_json(&keys.gpg(&["--decrypt", wrapped]));
+    assert_eq!(
+        options.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["cipheroptions", "digest", "symkey"]
+    );
+    assert_eq!(options["digest"], image.layers[0].digest.as_str());
+    assert_eq!(base64_decode(options["symkey"].as_str().unwrap()).len(), 32);
+
+    for (key, out) in [("alice.sec", "dec-alice"), (bob_key.as_str(), "dec-bob")] {
+        workspace
+            .skopos(&copy_args(
+                &["--decryption-key", key],
+                "oci:enc:t",
+                &format!("oci:{out}:t"),
+            ))
+            .assert_success();
+        assert_decrypted(&workspace.path(out), &image, key);
+    }
+
+    let what = "OpenPGP encryption with skopeo 1.22.2";
+    for (key, out) in [
+        ("alice.sec", "skopeo-dec-alice"),
+        (bob_key.as_str(), "skopeo-dec-bob"),
+    ] {
+        let Some(outcome) = workspace.skopeo_1_22(
+            what,
+            &[],
+            &copy_args(
+                &["--decryption-key", key],
+                "oci:enc:t",
+                &format!("oci:{out}:t"),
+            ),
+        ) else {
+            return;
+        };
+        outcome.assert_success();
+        assert_decrypted(&workspace.path(out), &image, "skopeo");
+    }
+    workspace
+        .skopeo_1_22(
+            what,
+            &env,
+            &copy_args(&encrypt, "oci:src:t", "oci:skopeo-enc:t"),
+        )
+        .unwrap()
+        .assert_success();
+    assert_encrypted(&workspace.path("skopeo-enc"), &image, &[0, 1, 2]);
+    for (key, out) in [("alice.sec", "back-alice"), (bob_key.as_str(), "back-bob")] {
+        workspace
+            .skopos(&copy_args(
+                &["--decryption-key", key],
+                "oci:skopeo-enc:t",
+                &format!("oci:{out}:t"),
+            ))
+            .assert_success();
+        assert_decrypted(&workspace.path(out), &image, "skopos");
+    }
+}
+
+#[test]
+fn pgp_wrong_and_missing_keys_fail_as_in_skopeo() {
+    let workspace = Workspace::new();
+    workspace.image_from("src", "t", &ImageSpec::new(40).with_layers(2, 3000));
+    let keys = Keys::new(&workspace);
+    export_secret_keys(&workspace, &keys);
+    let env = keys.env();
+    for (recipient, layout) in [("alice@example.com", "enc"), ("bob@example.com", "enc-bob")] {
+        workspace
+            .skopos_with_env(
+                &env,
+                &copy_args(
+                    &["--encryption-key", &format!("pgp:{recipient}")],
+                    "oci:src:t",
+                    &format!("oci:{layout}:t"),
+                ),
+            )
+            .assert_success();
+    }
+    let layer = |layout: &str| {
+        layout_manifest(&workspace.path(layout))["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let no_key = |layout: &str| {
+        format!("decrypting layer {}: no suitable key unwrapper found or none of the private keys could be used for decryption:\\nno suitable key found for decrypting layer key:\\n- PGP: No suitable key found to unwrap key\\n\\n", layer(layout))
+    };
+    let wrong_password = format!("bob.sec:not {BOB_PASSPHRASE}");
+    let cases = [
+        ("another's key", "bob.sec", "enc", no_key("enc")),
+        ("a public key", "alice.gpg", "enc", no_key("enc")),
+        ("no password", "bob.sec", "enc-bob", no_key("enc-bob")),
+        (
+            "a wrong password",
+            wrong_password.as_str(),
+            "enc-bob",
+            no_key("enc-bob"),
+        ),
+        (
+            "an armored key",
+            "alice.asc",
+            "enc",
+            format!(
+                "decrypting layer {}: missing private key needed for decryption:\\n",
+                layer("enc")
+            ),
+        ),
+    ];
+    for (what, key, layout, expected) in cases {
+        let out = format!("out-{}", what.replace(' ', "-"));
+        let source = format!("oci:{layout}:t");
+        let destination = format!("oci:{out}:t");
+        let args = copy_args(&["--decryption-key", key], &source, &destination);
+        let ours = workspace.skopos(&args);
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(skopeo_message(&ours.stderr), expected, "{what}");
+        assert_nothing_written(&workspace.path(&out));
+        let skopeo_destination = format!("oci:skopeo-{out}:t");
+        let args = copy_args(&["--decryption-key", key], &source, &skopeo_destination);
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("decrypting with {what} with skopeo 1.22.2"),
+            &[],
+            &args,
+        ) {
+            assert_eq!(theirs.code, Some(1), "{what}: {}", theirs.stderr);
+            assert_eq!(skopeo_message(&theirs.stderr), expected, "{what}");
+        }
+    }
+
+    // A recipient not in the keyring; and without any gpg to ask, ocicrypt leaves `pgp:`
+    // recipients out, so there is nothing to wrap the key for.
+    let without_gpg = [env[0], ("PATH", "/nonexistent")];
+    /// What is tried, the environment, the recipient and skopeo's message.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 2] = [
+        (
+            "an unknown recipient",
+            &env,
+            "pgp:carol@example.com",
+            "Unable to finalize encryption: unable to create entity list: PGP: No key found for the following recipients: carol@example.com",
+        ),
+        (
+            "no gpg",
+            &without_gpg,
+            "pgp:alice@example.com",
+            "Unable to finalize encryption: no wrapped keys produced by encryption",
+        ),
+    ];
+    for (what, env, recipient, expected) in cases {
+        let args = copy_args(&["--encryption-key", recipient], "oci:src:t", "oci:out:t");
+        let ours = workspace.skopos_with_env(env, &args);
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(skopeo_message(&ours.stderr), expected, "{what}");
+        assert_nothing_written(&workspace.path("out"));
+        let args = copy_args(
+            &["--encryption-key", recipient],
+            "oci:src:t",
+            "oci:skopeo-out:t",
+        );
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("encrypting for {what} with skopeo 1.22.2"),
+            env,
+            &args,
+        ) {
+            assert_eq!(skopeo_message(&theirs.stderr), expected, "{what}");
+        }
+    }
 }

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -70,7 +68,7 @@ pub fn run_credential_helper(
         helper: helper.to_string(),
         message,
     };
-    let executable = find_executable(&program, search_path).ok_or_else(|| {
+    let executable = skopos_core::exec::look_path(&program, search_path).ok_or_else(|| {
         failure(format!(
             "error {} credentials - err: exec: \"{program}\": executable file not found in $PATH, out: ``",
             action.verb()
@@ -109,18 +107,6 @@ pub fn run_credential_helper(
         "error {} credentials - err: {status}, out: `{stdout}`",
         action.verb()
     )))
-}
-
-/// `exec.LookPath`: the first executable regular file named `program` in `search_path`.
-fn find_executable(program: &str, search_path: Option<&OsStr>) -> Option<PathBuf> {
-    let search_path = search_path?;
-    std::env::split_paths(search_path)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(program))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
 }
 
 #[derive(Deserialize)]

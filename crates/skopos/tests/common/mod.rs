@@ -5,6 +5,8 @@
 //! pointing inside it, so neither tool touches the machine's own stores or caches.
 #![allow(dead_code)] // each test binary uses a different subset of the harness
 
+pub mod gnupg;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
