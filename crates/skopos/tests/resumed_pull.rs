@@ -435,7 +435,8 @@ fn a_server_that_ignores_range_costs_a_full_download() {
 }
 
 /// A pull into oci: or dir: writes the layer to disk once: the destination's own staging
-/// file is what a killed copy resumes from, not a second copy under `--tmpdir`.
+/// file is what a killed copy resumes from, not a second copy under `--tmpdir`. A staging
+/// file a killed copy left for another blob is removed by the commit.
 #[test]
 fn a_pull_into_oci_or_dir_writes_each_byte_once() {
     let setup = setup();
@@ -449,6 +450,18 @@ fn a_pull_into_oci_or_dir_writes_each_byte_once() {
         ),
         ("dir:dest", &[][..], format!("dest/{hex}")),
     ] {
+        // Named as the staging file of a blob this image does not have.
+        let other_hex = "5a".repeat(32);
+        let stale = setup.partial_file(destination).with_file_name(
+            setup
+                .partial_file(destination)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(hex, &other_hex),
+        );
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, b"half of another blob").unwrap();
         let written = setup.copy_counting_writes(destination, extra);
         println!("{destination}: the pull wrote {written} bytes for a {size}-byte layer");
         assert!(
@@ -460,5 +473,9 @@ fn a_pull_into_oci_or_dir_writes_each_byte_once() {
             "{destination}: nothing is kept under --tmpdir"
         );
         assert!(read(&setup.workspace.path(&stored)) == setup.layer_bytes());
+        assert!(
+            !stale.exists(),
+            "{destination}: the stale staging file is removed"
+        );
     }
 }

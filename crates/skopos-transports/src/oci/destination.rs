@@ -106,6 +106,32 @@ fn read_index_if_present(layout: &Path) -> Result<Option<Index>> {
     }
 }
 
+/// Remove the staging files in `dir` that no copy holds (killed copies left them, for
+/// blobs no copy since has taken), as a `dir:` commit removes its directory's. Only tidies
+/// up: a file that cannot be removed stays.
+fn remove_unused_staging_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_FILE_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        // A copy writing the file holds its lock; removing it under the lock tells a copy
+        // that opened it just now to leave it (it checks the name after locking).
+        if let Ok(Some(_unused)) = DirLock::try_exclusive(&path) {
+            if let Err(err) = fs::remove_file(&path) {
+                tracing::debug!("removing {}: {err}", path.display());
+            }
+        }
+    }
+}
+
 /// Add `top_level` to the layout's index, under the layout lock.
 fn update_index(layout: &Path, top_level: Option<Descriptor>) -> Result<()> {
     let _lock = DirLock::exclusive(layout)?;
@@ -241,11 +267,14 @@ impl ImageDestination for OciDestination {
             .clone();
         let staged: Vec<StagedBlob> = self.staged()?.drain().map(|(_, (_, s))| s).collect();
         let dir = self.dir.clone();
+        let temp_dir = self.temp_dir.clone();
         fsutil::blocking(move || {
             for blob in staged {
                 blob.publish()?;
             }
-            update_index(&dir, top_level)
+            update_index(&dir, top_level)?;
+            remove_unused_staging_files(&temp_dir);
+            Ok(())
         })
         .await
         .with_context(|| format!("updating the index of {}", self.dir.display()))
