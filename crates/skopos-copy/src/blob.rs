@@ -21,7 +21,7 @@ use skopos_core::{
 use skopos_crypt::{
     decrypt_layer, encrypt_layer, is_encrypted_media_type, DecryptConfig, EncryptConfig,
 };
-use tokio::io::{AsyncRead, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, BufReader, ReadBuf};
 
 use crate::chunked::{self, ChunkedAnnotations};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
@@ -238,25 +238,34 @@ pub(crate) async fn copy_blob(
         progress,
     };
     let reading = || format!("reading blob {}", info.digest);
-    let Some(partial) = keep_partial(source, destination, info) else {
+    let Some(kept) = keep_partial(source, destination, info) else {
         let (stream, size) = source.blob(info).await.with_context(reading)?;
         return copy
-            .store(stream, size, 0)
+            .store(stream, size, 0, None)
             .await
+            .map(|stored| stored.copied)
             .map_err(|(error, _)| error);
     };
-    let opened = copy.open_kept(&partial).await.with_context(reading)?;
-    let teeing = opened.teeing;
-    match copy.store(opened.stream, opened.size, opened.resumed).await {
-        Ok(copied) => {
-            partial.remove();
-            Ok(copied)
+    let partial = &kept.file;
+    let opened = copy.open_kept(partial).await.with_context(reading)?;
+    let in_place = kept.in_place.then_some(&opened.state);
+    match copy
+        .store(opened.stream, opened.size, opened.resumed, in_place)
+        .await
+    {
+        Ok(stored) => {
+            // A file handed over is the destination's now, under another name: its old
+            // name may already be another copy's file.
+            if !stored.handed_over {
+                partial.remove();
+            }
+            Ok(stored.copied)
         }
         Err((error, verified)) => {
             // The source's bytes, kept as they came, did not match the digest: nothing to
             // resume from. Any other failure (a kill, a cut, the destination) keeps them
             // for the next run.
-            if teeing.is_some_and(|state| state.reached_end()) && !verified {
+            if opened.resumed == 0 && opened.state.reached_end() && !verified {
                 partial.remove();
             }
             Err(error)
@@ -268,24 +277,50 @@ pub(crate) async fn copy_blob(
 struct KeptStream {
     stream: BlobReader,
     size: Option<u64>,
-    /// Bytes that came from a partial download kept by an earlier copy.
+    /// Bytes that came from a partial download kept by an earlier copy; 0 when the
+    /// stream is the source's, kept as it passes.
     resumed: u64,
-    /// Set when the stream is the source's, kept as it passes: says whether it ended.
-    teeing: Option<KeepingState>,
+    /// Whether the stream ended, and whether the file took all of it.
+    state: KeepingState,
+}
+
+/// The partial file of a blob and what it is.
+struct Kept {
+    file: Arc<PartialFile>,
+    /// The file is the destination's staging file of the blob
+    /// ([`ImageDestination::staging_file`]), not a file apart.
+    in_place: bool,
 }
 
 /// The file to keep a partial download of `info` in, when worth it: the source can
-/// resume reads, the destination names a place, and the blob is big enough.
+/// resume reads, the destination stages the blob in a file of its own or names a place,
+/// and the blob is big enough.
 fn keep_partial(
     source: &dyn ImageSource,
     destination: &dyn ImageDestination,
     info: &BlobInfo,
-) -> Option<Arc<PartialFile>> {
+) -> Option<Kept> {
     if !source.resumes_blob_reads() || info.size.is_none_or(|size| size < MIN_KEPT_SIZE) {
         return None;
     }
+    if let Some(path) = destination.staging_file(&info.digest) {
+        return PartialFile::open_at(path).map(|file| Kept {
+            file: Arc::new(file),
+            in_place: true,
+        });
+    }
     let dir = destination.partial_blob_dir()?;
-    PartialFile::open(&dir, &info.digest).map(Arc::new)
+    PartialFile::open(&dir, &info.digest).map(|file| Kept {
+        file: Arc::new(file),
+        in_place: false,
+    })
+}
+
+/// A blob stored by [`BlobCopy::store`].
+struct Stored {
+    copied: CopiedBlob,
+    /// The partial file became the stored blob.
+    handed_over: bool,
 }
 
 /// One blob to move from source to destination.
@@ -353,13 +388,13 @@ impl BlobCopy<'_> {
             .complete(kept, tail, &info.digest, size, report)
             .await?
         {
-            let (stream, _) =
+            let (stream, state) =
                 KeepingReader::new(partial.clone(), size, Box::pin(tokio::io::empty()));
             return Ok(KeptStream {
                 stream: Box::pin(stream),
                 size: Some(size),
                 resumed: kept,
-                teeing: None,
+                state,
             });
         }
         tracing::debug!(
@@ -383,18 +418,21 @@ impl BlobCopy<'_> {
             stream: Box::pin(reader),
             size,
             resumed: 0,
-            teeing: Some(state),
+            state,
         }
     }
 
-    /// Verify, transform and store `stream`. On failure, whether the stream was
-    /// verified whole comes with the error.
+    /// Verify, transform and store `stream`. With `in_place`, the stream's bytes land
+    /// in the destination's staging file as they pass: when they go to the destination
+    /// unchanged, that file is handed over instead of writing them again. On failure,
+    /// whether the stream was verified whole comes with the error.
     async fn store(
         &self,
         stream: BlobReader,
         size: Option<u64>,
         resumed: u64,
-    ) -> std::result::Result<CopiedBlob, (anyhow::Error, bool)> {
+        in_place: Option<&KeepingState>,
+    ) -> std::result::Result<Stored, (anyhow::Error, bool)> {
         let (source, destination, info, kind, plan, crypto) = (
             self.source,
             self.destination,
@@ -489,15 +527,30 @@ impl BlobCopy<'_> {
             }
             None => (output, None),
         };
-        let written = destination
-            .put_blob(
-                output,
-                unchanged_bytes.then_some(info),
-                unchanged_bytes && kind == BlobKind::Config,
-            )
-            .await
-            .with_context(|| format!("copying blob {}", info.digest))
-            .map_err(failed)?;
+        let handed_over = unchanged_bytes && in_place.is_some();
+        let written = match in_place {
+            Some(kept) if unchanged_bytes => {
+                async {
+                    drain(output).await?;
+                    if let Some(error) = kept.write_error() {
+                        anyhow::bail!(error);
+                    }
+                    destination.put_staged_blob(info).await
+                }
+                .await
+            }
+            _ => {
+                destination
+                    .put_blob(
+                        output,
+                        unchanged_bytes.then_some(info),
+                        unchanged_bytes && kind == BlobKind::Config,
+                    )
+                    .await
+            }
+        }
+        .with_context(|| format!("copying blob {}", info.digest))
+        .map_err(failed)?;
         let crypto_update = match encryption {
             Some(encryption) => CryptoUpdate::Encrypted(
                 encryption
@@ -542,14 +595,30 @@ impl BlobCopy<'_> {
             stored_digest: written.digest.clone(),
             size: written.size,
         });
-        Ok(CopiedBlob {
-            written,
-            compression,
-            crypto: crypto_update,
-            diff_id,
-            annotations: annotations.get().unwrap_or_default(),
+        Ok(Stored {
+            copied: CopiedBlob {
+                written,
+                compression,
+                crypto: crypto_update,
+                diff_id,
+                annotations: annotations.get().unwrap_or_default(),
+            },
+            handed_over,
         })
     }
+}
+
+/// Read `stream` to its end (and with it, every check and copy on its way), dropping
+/// the bytes.
+async fn drain(mut stream: BlobReader) -> Result<()> {
+    let mut buffer = vec![0u8; STREAM_BUFFER];
+    while stream
+        .read(&mut buffer)
+        .await
+        .context("reading the blob stream")?
+        > 0
+    {}
+    Ok(())
 }
 
 /// Whether a blob in `original` compression (as its media type declares it) may be reused

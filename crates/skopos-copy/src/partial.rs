@@ -2,14 +2,18 @@
 //! power loss) and run again continues each one with an HTTP `Range` read instead of
 //! starting over.
 //!
-//! The engine tees the source's raw bytes into `<dir>/<algorithm>-<hex>.partial`, in the
-//! directory the destination names (under `--tmpdir`), while they stream on to the
-//! destination. The next copy of the same blob first replays that file, then reads the
-//! rest from the source, and the engine's usual check of the whole blob's digest decides:
-//! a match removes the file, a mismatch (a stale or damaged file) removes it and the blob
-//! is read again from the start. The file is never part of any image: the destination
-//! receives the bytes as from any other source. An exclusive `flock` on the file keeps two
-//! copies of the same blob from writing it at once (the second one reads without keeping).
+//! The engine tees the source's raw bytes into a partial file while they stream on. A
+//! destination that stages blobs in files of its own names one for the blob
+//! ([`skopos_core::ImageDestination::staging_file`]): when the bytes reach the destination
+//! unchanged, that file is the stored blob, handed over once verified, and each byte is
+//! written once. Otherwise the file is `<dir>/<algorithm>-<hex>.partial` in the directory
+//! the destination names (under `--tmpdir`), and the destination writes its own copy. The
+//! next copy of the same blob first replays the file, then reads the rest from the source,
+//! and the engine's usual check of the whole blob's digest decides: a match stores the
+//! blob (and removes a file apart from the destination), a mismatch (a stale or damaged
+//! file) removes it and the blob is read again from the start. An exclusive `flock` on the
+//! file keeps two copies of the same blob from writing it at once (the second one reads
+//! without keeping).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -17,7 +21,7 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, Per
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use rustix::fs::FlockOperation;
@@ -42,11 +46,17 @@ impl PartialFile {
             tracing::debug!("Not keeping partial blobs in {}: {reason}", dir.display());
             return None;
         }
-        let path = dir.join(format!(
+        PartialFile::open_at(dir.join(format!(
             "{}-{}.partial",
             digest.algorithm().name(),
             digest.hex()
-        ));
+        )))
+    }
+
+    /// The partial file at `path` (a destination's staging file, in a directory the
+    /// destination owns), created empty when there is none, or `None` when it cannot be
+    /// opened or another copy holds it.
+    pub(crate) fn open_at(path: PathBuf) -> Option<PartialFile> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -55,16 +65,35 @@ impl PartialFile {
             .mode(0o600)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path);
-        let file = match file {
-            Ok(file) => file,
+        match file {
+            Ok(file) => PartialFile::locked(file, path),
             Err(err) => {
                 tracing::debug!("Not keeping a partial blob in {}: {err}", path.display());
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// `file`, just opened at `path`, once this copy holds its lock, or `None` when
+    /// another copy holds it or `path` no longer names it.
+    fn locked(file: File, path: PathBuf) -> Option<PartialFile> {
         if let Err(err) = rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
             tracing::debug!(
                 "Not keeping a partial blob in {}: in use by another copy ({err})",
+                path.display()
+            );
+            return None;
+        }
+        // Whoever removes an unused partial file (a destination's commit) takes the lock
+        // first: the file opened may have been removed, or handed over, before this copy
+        // locked it.
+        let still_there = match (file.metadata(), fs::symlink_metadata(&path)) {
+            (Ok(opened), Ok(named)) => opened.dev() == named.dev() && opened.ino() == named.ino(),
+            _ => false,
+        };
+        if !still_there {
+            tracing::debug!(
+                "Not keeping a partial blob in {}: removed by another copy",
                 path.display()
             );
             return None;
@@ -163,12 +192,20 @@ pub(crate) struct KeepingState {
     /// The source's stream ended: everything was read, so a failed digest check means
     /// the bytes (the kept ones, or the source's) were wrong.
     reached_end: Arc<AtomicBool>,
+    /// Why the file stopped growing before the end of the stream, if it did.
+    write_error: Arc<Mutex<Option<String>>>,
 }
 
 impl KeepingState {
     /// Whether the whole blob went through.
     pub(crate) fn reached_end(&self) -> bool {
         self.reached_end.load(Ordering::SeqCst)
+    }
+
+    /// The error that stopped the file from growing, as one line naming the file: the
+    /// file does not hold the whole stream then.
+    pub(crate) fn write_error(&self) -> Option<String> {
+        self.write_error.lock().ok().and_then(|error| error.clone())
     }
 }
 
@@ -235,10 +272,11 @@ impl AsyncRead for KeepingReader {
             } else {
                 if this.appending {
                     if let Err(err) = this.file.file.write_all_at(new, this.position) {
-                        tracing::debug!(
-                            "keeping {}: {err}; the rest is not kept",
-                            this.file.path.display()
-                        );
+                        let error = format!("writing {}: {err}", this.file.path.display());
+                        tracing::debug!("{error}; the rest is not kept");
+                        if let Ok(mut first) = this.state.write_error.lock() {
+                            *first = Some(error);
+                        }
                         this.appending = false;
                         let _ = this.file.file.set_len(this.position);
                     }
@@ -308,6 +346,18 @@ mod tests {
         assert!(PartialFile::open(dir.path(), &digest()).is_none());
         first.remove();
         assert!(PartialFile::open(dir.path(), &digest()).is_some());
+    }
+
+    #[test]
+    fn a_file_removed_before_it_was_locked_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staging");
+        let opened = File::create(&path).unwrap();
+        // Another copy's commit removed the unused file, a third copy made a new one.
+        fs::remove_file(&path).unwrap();
+        File::create(&path).unwrap();
+        assert!(PartialFile::locked(opened, path.clone()).is_none());
+        assert!(PartialFile::open_at(path).is_some());
     }
 
     #[test]

@@ -274,6 +274,30 @@ pub trait ImageDestination: Send + Sync {
         None
     }
 
+    /// The file in which this destination itself stages blob `digest`, when a copy may
+    /// write a blob read from a source that [resumes reads](ImageSource::resumes_blob_reads)
+    /// straight into it: the copy creates it (or finds what a killed copy left there),
+    /// appends the source's bytes, verifies the whole blob and hands the file over with
+    /// [`put_staged_blob`](ImageDestination::put_staged_blob), so that each byte is written
+    /// once and a copy run again after a kill resumes from the file. The name is fixed for
+    /// the digest, hidden from readers of the image, and on the file system of the blobs.
+    /// `None` (the default): blobs arrive through [`put_blob`](ImageDestination::put_blob)
+    /// and partial reads are kept apart, in
+    /// [`partial_blob_dir`](ImageDestination::partial_blob_dir).
+    fn staging_file(&self, _digest: &Digest) -> Option<PathBuf> {
+        None
+    }
+
+    /// Store blob `info`, whose bytes (verified against its digest and size by the caller)
+    /// are the whole content of [`staging_file`](ImageDestination::staging_file)`(digest)`:
+    /// the file is renamed into place, not copied.
+    async fn put_staged_blob(&self, info: &BlobInfo) -> Result<WrittenBlob> {
+        Err(anyhow::anyhow!(
+            "internal error: blob {} was staged in place for a destination that does not stage blobs",
+            info.digest
+        ))
+    }
+
     /// If the destination already has this blob, what it has; the copy then skips it.
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>>;
 

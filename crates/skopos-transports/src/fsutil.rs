@@ -449,6 +449,58 @@ async fn stage_blob_with(
     blocking(move || file.finish(expected.as_ref(), final_path)).await
 }
 
+/// The name of the file in which a destination stages blob `digest` for a copy that
+/// writes it in place (see [`skopos_core::ImageDestination::staging_file`]): `prefix`
+/// (hidden, and telling the destination's own entries apart) and the digest.
+pub(crate) fn staging_file_name(prefix: &str, digest: &Digest) -> String {
+    format!("{prefix}{}-{}", digest.algorithm().name(), digest.hex())
+}
+
+/// Stage the complete blob `info` that a copy wrote into `file` (a destination's
+/// [`skopos_core::ImageDestination::staging_file`]) as [`stage_blob`] stages a stream:
+/// flushed to disk, mode 0644, under a fresh temporary name in `placement.temp_dir`
+/// (renamed, not copied: the fixed name is free again at once, for the next copy of
+/// the same blob). Blocks: call from a blocking thread.
+pub(crate) fn stage_file(
+    file: &Path,
+    info: &BlobInfo,
+    placement: BlobPlacement,
+) -> Result<(WrittenBlob, StagedBlob)> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .map_err(|err| path_error("open", file, &err))?;
+    let size = opened
+        .metadata()
+        .map_err(|err| path_error("stat", file, &err))?
+        .len();
+    if let Some(expected) = info.size.filter(|expected| *expected != size) {
+        return Err(anyhow!(
+            "Size mismatch when copying {}, expected {expected}, got {size}",
+            info.digest
+        ));
+    }
+    opened
+        .sync_all()
+        .map_err(|err| path_error("sync", file, &err))?;
+    opened
+        .set_permissions(Permissions::from_mode(BLOB_MODE))
+        .map_err(|err| path_error("chmod", file, &err))?;
+    create_dir_all(&placement.temp_dir)?;
+    let temp = tempfile::Builder::new()
+        .prefix(placement.temp_prefix)
+        .tempfile_in(&placement.temp_dir)
+        .map_err(|err| path_error("create a temporary file in", &placement.temp_dir, &err))?
+        .into_temp_path();
+    fs::rename(file, &temp).map_err(|err| path_error("rename to", &temp, &err))?;
+    let staged = StagedBlob {
+        temp,
+        final_path: (placement.final_path)(&info.digest),
+    };
+    Ok((WrittenBlob::new(info.digest.clone(), size), staged))
+}
+
 /// Copy `stream` into a new temporary file in `dir` (removed when dropped), hashing it on
 /// the way: how a destination learns a blob's digest before it sends the blob anywhere.
 pub(crate) async fn spool_blob(

@@ -1,9 +1,11 @@
 //! A pull killed with SIGKILL half-way through a 64 MiB blob and run again continues the
 //! blob with an HTTP `Range` request: the rerun moves little more than the missing half
-//! (bytes counted by the test proxy) and the result has the right digest. The partial data
-//! waits under `--tmpdir`, never inside the destination, and is gone once the copy is
-//! done; a stale partial file (other bytes) or a server that ignores `Range` costs a full
-//! download but the copy still succeeds. Covered for `dir:`, `oci:`, `oci-archive:`,
+//! (bytes counted by the test proxy) and the result has the right digest. `dir:` and `oci:`
+//! keep the partial data in a hidden staging file of their own, which becomes the stored
+//! blob (each byte is written to disk once); the other destinations keep it under
+//! `--tmpdir`. Either way it is never visible under the blob's name and is gone once the
+//! copy is done; a stale partial file (other bytes) or a server that ignores `Range` costs
+//! a full download but the copy still succeeds. Covered for `dir:`, `oci:`, `oci-archive:`,
 //! `docker-archive:` and `containers-storage:` destinations.
 
 mod common;
@@ -112,13 +114,28 @@ impl Setup {
         command.spawn().expect("starting skopos")
     }
 
-    /// Where skopos keeps the partial download of the layer: `--tmpdir` holds one
-    /// directory per user (the workspace is ours, so its owner is our uid).
-    fn partial_file(&self) -> PathBuf {
+    /// Where skopos keeps the partial download of the layer for `destination`: `dir:` and
+    /// `oci:` in a hidden staging file beside their blobs; the others under `--tmpdir`, which
+    /// holds one directory per user (the workspace is ours, so its owner is our uid).
+    fn partial_file(&self, destination: &str) -> PathBuf {
+        let hex = self.layer.hex();
+        if let Some(dir) = destination.strip_prefix("dir:") {
+            return self
+                .workspace
+                .path(dir)
+                .join(format!(".skopos-dir-staging-partial-sha256-{hex}"));
+        }
+        if let Some(reference) = destination.strip_prefix("oci:") {
+            let layout = reference.split(':').next().unwrap();
+            return self
+                .workspace
+                .path(layout)
+                .join(format!(".skopos-partial-sha256-{hex}"));
+        }
         let uid = std::fs::metadata(self.workspace.path("")).unwrap().uid();
         self.workspace
             .path(&format!("tmp/skopos-partial-blobs-{uid}"))
-            .join(format!("sha256-{}.partial", self.layer.hex()))
+            .join(format!("sha256-{hex}.partial"))
     }
 
     /// The layer's GET requests since the last `clear_exchanges`.
@@ -140,7 +157,7 @@ impl Setup {
             FaultAction::StallResponseAfter(half),
         ));
         let mut child = self.spawn(destination, extra);
-        let partial = self.partial_file();
+        let partial = self.partial_file(destination);
         let started = Instant::now();
         loop {
             let kept = std::fs::metadata(&partial).map_or(0, |m| m.len());
@@ -192,7 +209,42 @@ impl Setup {
             moved >= rest && moved <= rest + SLACK,
             "the rerun moved {moved} bytes; the missing half is {rest}"
         );
-        assert!(!self.partial_file().exists(), "the partial file is removed");
+        let partial = self.partial_file(destination);
+        assert!(!partial.exists(), "the partial file is removed");
+        // A staging file of the destination's was its last hidden entry.
+        if !partial.starts_with(self.workspace.path("tmp")) {
+            let hidden: Vec<_> = std::fs::read_dir(partial.parent().unwrap())
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name())
+                .filter(|name| name.to_string_lossy().starts_with('.'))
+                .collect();
+            assert!(hidden.is_empty(), "{destination}: left {hidden:?}");
+        }
+    }
+
+    /// Run the copy to `destination` to its end; the bytes it wrote to disk, as the kernel
+    /// counts them (`write_bytes` of /proc/PID/io, which `wait4` reports in 512-byte
+    /// blocks as `ru_oublock`), for this one process: files removed before they reached
+    /// the disk count too.
+    // wait4 reaps the child: `Child::wait` would, but cannot give its resource usage.
+    #[allow(clippy::zombie_processes)]
+    fn copy_counting_writes(&self, destination: &str, extra: &[&str]) -> u64 {
+        let child = self.spawn(destination, extra);
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        let mut status = 0;
+        // SAFETY: all zeroes is a valid `rusage` (plain integers); wait4 writes into the two
+        // values it is given and reaps our own child, which `Child` then no longer touches.
+        let (waited, usage) = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let waited = libc::wait4(pid, &mut status, 0, &mut usage);
+            (waited, usage)
+        };
+        assert_eq!(waited, pid, "waiting for skopos");
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the copy to {destination} failed (wait status {status})"
+        );
+        u64::try_from(usage.ru_oublock).expect("a block count") * 512
     }
 
     /// The layer as the source layout has it.
@@ -222,12 +274,14 @@ fn files_named(root: &Path, needle: &str) -> Vec<PathBuf> {
 fn a_killed_pull_into_dir_resumes_with_range_and_reads_only_the_rest() {
     let setup = setup();
     setup.kill_half_way("dir:dest", &[]);
-    // Nothing of the partial layer is inside the destination.
-    assert!(
-        files_named(&setup.workspace.path("dest"), setup.layer.hex()).is_empty()
-            && !setup.workspace.path("dest/manifest.json").exists(),
-        "the killed copy left the layer or a manifest in the destination"
+    // Nothing of the partial layer is visible in the destination: it waits in the hidden
+    // staging file only, not under its name, and there is no manifest.
+    assert_eq!(
+        files_named(&setup.workspace.path("dest"), setup.layer.hex()),
+        [setup.partial_file("dir:dest")],
+        "the killed copy left the layer in the destination"
     );
+    assert!(!setup.workspace.path("dest/manifest.json").exists());
     setup.rerun_reads_only_the_rest("dir:dest", &[]);
     assert_eq!(
         read(&setup.workspace.path("dest").join(setup.layer.hex())),
@@ -291,15 +345,16 @@ fn a_killed_pull_into_containers_storage_resumes() {
 }
 
 /// A stale partial file is found out before any of it reaches the destination: a
-/// `docker-archive:`, written in sequence, could not take the layer a second time.
+/// `docker-archive:`, written in sequence, could not take the layer a second time, and
+/// `dir:` must not store it.
 #[test]
 fn a_stale_partial_file_is_discarded_and_the_copy_succeeds() {
     let setup = setup();
-    let partial = setup.partial_file();
-    let dir = partial.parent().unwrap();
-    std::fs::create_dir(dir).unwrap();
-    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     for destination in ["dir:dest", "docker-archive:stale.tar:example.com/app:t"] {
+        let partial = setup.partial_file(destination);
+        let dir = partial.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         // Other bytes than the layer's first half.
         std::fs::write(&partial, vec![0x5a; (setup.layer.size / 2) as usize]).unwrap();
         setup.proxy.clear_exchanges();
@@ -372,9 +427,55 @@ fn a_server_that_ignores_range_costs_a_full_download() {
         "{downloads:?}"
     );
     assert_eq!(downloads[0].response_bytes, setup.layer.size);
-    assert!(!setup.partial_file().exists());
+    assert!(!setup.partial_file("dir:dest").exists());
     assert_eq!(
         read(&setup.workspace.path("dest").join(setup.layer.hex())),
         setup.layer_bytes()
     );
+}
+
+/// A pull into oci: or dir: writes the layer to disk once: the destination's own staging
+/// file is what a killed copy resumes from, not a second copy under `--tmpdir`. A staging
+/// file a killed copy left for another blob is removed by the commit.
+#[test]
+fn a_pull_into_oci_or_dir_writes_each_byte_once() {
+    let setup = setup();
+    let size = setup.layer.size;
+    let hex = setup.layer.hex();
+    for (destination, extra, stored) in [
+        (
+            "oci:layout:t",
+            &["--dest-oci-accept-uncompressed-layers"][..],
+            format!("layout/blobs/sha256/{hex}"),
+        ),
+        ("dir:dest", &[][..], format!("dest/{hex}")),
+    ] {
+        // Named as the staging file of a blob this image does not have.
+        let other_hex = "5a".repeat(32);
+        let stale = setup.partial_file(destination).with_file_name(
+            setup
+                .partial_file(destination)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(hex, &other_hex),
+        );
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, b"half of another blob").unwrap();
+        let written = setup.copy_counting_writes(destination, extra);
+        println!("{destination}: the pull wrote {written} bytes for a {size}-byte layer");
+        assert!(
+            written >= size && written < size + size / 4,
+            "{destination}: the pull wrote {written} bytes for a {size}-byte layer"
+        );
+        assert!(
+            files_named(&setup.workspace.path("tmp"), "").is_empty(),
+            "{destination}: nothing is kept under --tmpdir"
+        );
+        assert!(read(&setup.workspace.path(&stored)) == setup.layer_bytes());
+        assert!(
+            !stale.exists(),
+            "{destination}: the stale staging file is removed"
+        );
+    }
 }

@@ -32,6 +32,11 @@ use crate::fsutil::{self, path_error, BlobPlacement, DirLock};
 /// make a directory "non-empty", and stale ones (left by a killed process) are removed.
 const STAGING_PREFIX: &str = ".skopos-dir-staging-";
 
+/// Name prefix of the files in which blobs are written in place
+/// ([`ImageDestination::staging_file`]): a staging entry, so that one a killed copy left
+/// does not make the directory "non-empty" and the next commit removes it if unused.
+const STAGING_FILE_PREFIX: &str = ".skopos-dir-staging-partial-";
+
 /// A `dir:` image being written.
 #[derive(Debug)]
 pub struct DirDestination {
@@ -47,8 +52,6 @@ pub struct DirDestination {
     /// Whether some file name carries a non-sha256 digest (layout version 1.2).
     uses_non_sha256: AtomicBool,
     committed: AtomicBool,
-    /// Where blobs partly downloaded by a killed copy wait for the next run.
-    partial_blob_dir: PathBuf,
 }
 
 #[derive(Debug)]
@@ -105,8 +108,23 @@ impl DirDestination {
             compression,
             uses_non_sha256: AtomicBool::new(false),
             committed: AtomicBool::new(false),
-            partial_blob_dir: fsutil::partial_blob_dir(&ctx.tmpdir()),
         })
+    }
+
+    /// Where a blob's temporary file goes, and the blob once written: the staging
+    /// directory.
+    fn placement(&self) -> BlobPlacement {
+        let staging = self.staging_path.clone();
+        BlobPlacement {
+            temp_dir: self.staging_path.clone(),
+            temp_prefix: "dir-put-blob",
+            final_path: Box::new(move |digest| blob_path(&staging, digest)),
+        }
+    }
+
+    fn staging_file_path(&self, digest: &Digest) -> PathBuf {
+        self.dir
+            .join(fsutil::staging_file_name(STAGING_FILE_PREFIX, digest))
     }
 
     fn note_digest(&self, digest: &Digest) {
@@ -222,11 +240,28 @@ fn remove_all(path: &Path) -> Result<()> {
 
 #[async_trait]
 impl ImageDestination for DirDestination {
-    /// Any manifest type is stored as it is.
-    fn partial_blob_dir(&self) -> Option<PathBuf> {
-        Some(self.partial_blob_dir.clone())
+    /// In the image's directory, named as a staging entry: a fixed name survives the
+    /// killed copy's staging directory, and the next commit into the directory removes
+    /// one that nobody holds any more.
+    fn staging_file(&self, digest: &Digest) -> Option<PathBuf> {
+        Some(self.staging_file_path(digest))
     }
 
+    async fn put_staged_blob(&self, info: &BlobInfo) -> Result<WrittenBlob> {
+        let file = self.staging_file_path(&info.digest);
+        let placement = self.placement();
+        let info = info.clone();
+        let written = fsutil::blocking(move || {
+            let (written, staged) = fsutil::stage_file(&file, &info, placement)?;
+            staged.publish()?;
+            Ok(written)
+        })
+        .await?;
+        self.note_digest(&written.digest);
+        Ok(written)
+    }
+
+    /// Any manifest type is stored as it is.
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
         None
     }
@@ -248,13 +283,7 @@ impl ImageDestination for DirDestination {
         expected: Option<&BlobInfo>,
         _is_config: bool,
     ) -> Result<WrittenBlob> {
-        let staging = self.staging_path.clone();
-        let placement = BlobPlacement {
-            temp_dir: self.staging_path.clone(),
-            temp_prefix: "dir-put-blob",
-            final_path: Box::new(move |digest| blob_path(&staging, digest)),
-        };
-        let written = fsutil::store_blob(stream, expected, placement).await?;
+        let written = fsutil::store_blob(stream, expected, self.placement()).await?;
         self.note_digest(&written.digest);
         Ok(written)
     }

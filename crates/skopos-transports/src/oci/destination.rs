@@ -42,9 +42,12 @@ pub struct OciDestination {
     /// Blobs and manifests written so far, still under temporary names: `commit`
     /// publishes them, so a failed copy adds nothing to the layout.
     staged: Mutex<HashMap<PathBuf, (WrittenBlob, StagedBlob)>>,
-    /// Where blobs partly downloaded by a killed copy wait for the next run.
-    partial_blob_dir: PathBuf,
 }
+
+/// Name prefix of the files in which blobs are written in place
+/// ([`ImageDestination::staging_file`]): hidden, as a killed copy leaves its file there for
+/// the next run to resume from.
+const STAGING_FILE_PREFIX: &str = ".skopos-partial-";
 
 impl OciDestination {
     /// Prepare to write `image` into the layout at `path`, creating the layout if
@@ -78,7 +81,6 @@ impl OciDestination {
             compression,
             top_level: Mutex::new(None),
             staged: Mutex::new(HashMap::new()),
-            partial_blob_dir: fsutil::partial_blob_dir(&ctx.tmpdir()),
         })
     }
 
@@ -104,6 +106,32 @@ fn read_index_if_present(layout: &Path) -> Result<Option<Index>> {
     }
 }
 
+/// Remove the staging files in `dir` that no copy holds (killed copies left them, for
+/// blobs no copy since has taken), as a `dir:` commit removes its directory's. Only tidies
+/// up: a file that cannot be removed stays.
+fn remove_unused_staging_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_FILE_PREFIX)
+        {
+            continue;
+        }
+        let path = entry.path();
+        // A copy writing the file holds its lock; removing it under the lock tells a copy
+        // that opened it just now to leave it (it checks the name after locking).
+        if let Ok(Some(_unused)) = DirLock::try_exclusive(&path) {
+            if let Err(err) = fs::remove_file(&path) {
+                tracing::debug!("removing {}: {err}", path.display());
+            }
+        }
+    }
+}
+
 /// Add `top_level` to the layout's index, under the layout lock.
 fn update_index(layout: &Path, top_level: Option<Descriptor>) -> Result<()> {
     let _lock = DirLock::exclusive(layout)?;
@@ -120,8 +148,20 @@ fn update_index(layout: &Path, top_level: Option<Descriptor>) -> Result<()> {
 
 #[async_trait]
 impl ImageDestination for OciDestination {
-    fn partial_blob_dir(&self) -> Option<PathBuf> {
-        Some(self.partial_blob_dir.clone())
+    /// Beside the temporary blob files, so that a rename stages the blob.
+    fn staging_file(&self, digest: &Digest) -> Option<PathBuf> {
+        Some(self.staging_file_path(digest))
+    }
+
+    async fn put_staged_blob(&self, info: &BlobInfo) -> Result<WrittenBlob> {
+        let file = self.staging_file_path(&info.digest);
+        let placement = self.placement();
+        let info = info.clone();
+        let (written, staged) =
+            fsutil::blocking(move || fsutil::stage_file(&file, &info, placement)).await?;
+        self.staged()?
+            .insert(staged.final_path().to_path_buf(), (written.clone(), staged));
+        Ok(written)
     }
 
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
@@ -152,13 +192,7 @@ impl ImageDestination for OciDestination {
         expected: Option<&BlobInfo>,
         _is_config: bool,
     ) -> Result<WrittenBlob> {
-        let blobs = self.blobs.clone();
-        let placement = BlobPlacement {
-            temp_dir: self.temp_dir.clone(),
-            temp_prefix: "oci-put-blob",
-            final_path: Box::new(move |digest| blobs.path(digest)),
-        };
-        let (written, staged) = fsutil::stage_blob(stream, expected, placement).await?;
+        let (written, staged) = fsutil::stage_blob(stream, expected, self.placement()).await?;
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written.clone(), staged));
         Ok(written)
@@ -233,11 +267,14 @@ impl ImageDestination for OciDestination {
             .clone();
         let staged: Vec<StagedBlob> = self.staged()?.drain().map(|(_, (_, s))| s).collect();
         let dir = self.dir.clone();
+        let temp_dir = self.temp_dir.clone();
         fsutil::blocking(move || {
             for blob in staged {
                 blob.publish()?;
             }
-            update_index(&dir, top_level)
+            update_index(&dir, top_level)?;
+            remove_unused_staging_files(&temp_dir);
+            Ok(())
         })
         .await
         .with_context(|| format!("updating the index of {}", self.dir.display()))
@@ -245,6 +282,21 @@ impl ImageDestination for OciDestination {
 }
 
 impl OciDestination {
+    /// Where a blob's temporary file goes, and the blob once published.
+    fn placement(&self) -> BlobPlacement {
+        let blobs = self.blobs.clone();
+        BlobPlacement {
+            temp_dir: self.temp_dir.clone(),
+            temp_prefix: "oci-put-blob",
+            final_path: Box::new(move |digest| blobs.path(digest)),
+        }
+    }
+
+    fn staging_file_path(&self, digest: &Digest) -> PathBuf {
+        self.temp_dir
+            .join(fsutil::staging_file_name(STAGING_FILE_PREFIX, digest))
+    }
+
     fn staged(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, HashMap<PathBuf, (WrittenBlob, StagedBlob)>>> {

@@ -47,6 +47,9 @@ pub struct OciArchiveDestination {
     resolved_target: PathBuf,
     /// The `:REF` part, `""` when none, for messages.
     image_name: String,
+    /// Where blobs partly downloaded by a killed copy wait for the next run: not in the
+    /// temporary layout, which goes with the copy.
+    partial_blob_dir: PathBuf,
 }
 
 impl OciArchiveDestination {
@@ -78,6 +81,7 @@ impl OciArchiveDestination {
             target: path.to_path_buf(),
             resolved_target,
             image_name,
+            partial_blob_dir: fsutil::partial_blob_dir(&tmpdir),
         })
     }
 }
@@ -85,7 +89,7 @@ impl OciArchiveDestination {
 #[async_trait]
 impl ImageDestination for OciArchiveDestination {
     fn partial_blob_dir(&self) -> Option<PathBuf> {
-        self.layout.partial_blob_dir()
+        Some(self.partial_blob_dir.clone())
     }
 
     fn supported_manifest_types(&self) -> Option<Vec<&'static str>> {
