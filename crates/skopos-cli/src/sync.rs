@@ -28,11 +28,14 @@ use skopos_core::go_text::go_errno_text;
 /// Run `sync` with exactly two arguments (the caller shows the usage otherwise).
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {
     let progress = Arc::new(Renderer::for_stdout());
+    // Every image of the run talks to the same few registries: one client (one ping, one
+    // connection pool, one token cache) per registry for all of them.
+    let sharing = skopos_transports::docker::sharing_registry_clients;
     let Some(fd) = args.progress_json_fd else {
-        return sync(global, args, progress, None).await;
+        return sharing(sync(global, args, progress, None)).await;
     };
     let json = Arc::new(JsonProgress::open(fd, progress.clone())?);
-    let result = sync(global, args, progress, Some(json.clone())).await;
+    let result = sharing(sync(global, args, progress, Some(json.clone()))).await;
     if let Err(err) = &result {
         json.error(&format!("{err:#}"));
     }

@@ -442,7 +442,7 @@ impl BlobCopy<'_> {
             self.crypto,
         );
         let size = size.or(info.size);
-        let counted = ProgressReader {
+        let counted: BlobReader = Box::pin(ProgressReader {
             inner: stream,
             digest: info.digest.clone(),
             read: 0,
@@ -450,26 +450,40 @@ impl BlobCopy<'_> {
             // the kept file only reports its end.
             reported: if resumed > 0 { size.unwrap_or(0) } else { 0 },
             progress: self.progress.clone(),
+        });
+        let verify = |stream: BlobReader| {
+            let (verified, summary) = DigestingReader::new(
+                stream,
+                info.digest.algorithm(),
+                Some(info.digest.clone()),
+                size,
+            );
+            (Box::pin(verified) as BlobReader, summary)
         };
-        let (verified, summary) = DigestingReader::new(
-            counted,
-            info.digest.algorithm(),
-            Some(info.digest.clone()),
-            size,
-        );
-        let failed = |error: anyhow::Error| (error, summary.get().is_some());
-        let verified: BlobReader = Box::pin(verified);
+        let reading = || format!("reading blob {}", info.digest);
         let decrypting = crypto.decrypt.is_some();
-        let plain = match &crypto.decrypt {
-            Some((keys, annotations)) => decrypt_layer(verified, annotations, keys)
-                .with_context(|| format!("decrypting layer {}", info.digest))
-                .map_err(failed)?,
-            None => verified,
+        // Encrypted bytes are verified before they are decrypted; plain ones once what
+        // happens to them is known (below).
+        let (detected, stream, summary) = match &crypto.decrypt {
+            Some((keys, annotations)) => {
+                let (verified, summary) = verify(counted);
+                let plain = decrypt_layer(verified, annotations, keys)
+                    .with_context(|| format!("decrypting layer {}", info.digest))
+                    .map_err(|error| (error, false))?;
+                let (detected, stream) = Compression::detect_in(plain)
+                    .await
+                    .with_context(reading)
+                    .map_err(|error| (error, summary.get().is_some()))?;
+                (detected, Box::pin(stream) as BlobReader, Some(summary))
+            }
+            None => {
+                let (detected, stream) = Compression::detect_in(counted)
+                    .await
+                    .with_context(reading)
+                    .map_err(|error| (error, false))?;
+                (detected, Box::pin(stream) as BlobReader, None)
+            }
         };
-        let (detected, stream) = Compression::detect_in(plain)
-            .await
-            .with_context(|| format!("reading blob {}", info.digest))
-            .map_err(failed)?;
         // containers/image: a zstd blob whose annotations name a TOC is zstd:chunked.
         let detected = match detected {
             Some(Compression::Zstd) if self.chunked => Some(Compression::ZstdChunked),
@@ -492,6 +506,21 @@ impl BlobCopy<'_> {
         // The bytes go out exactly as the source has them: the destination may check them
         // against the source digest.
         let unchanged_bytes = transform == Transform::Keep && !crypto.is_active();
+        // A destination that checks the digest itself refuses bad bytes: hashing them here
+        // too was most of a push's CPU. Anything else is verified here, every byte.
+        let (stream, summary) = match summary {
+            None if !(unchanged_bytes && destination.checks_blob_digests()) => {
+                let (verified, summary) = verify(stream);
+                (verified, Some(summary))
+            }
+            summary => (stream, summary),
+        };
+        let failed = |error: anyhow::Error| {
+            let verified = summary
+                .as_ref()
+                .is_some_and(|summary| summary.get().is_some());
+            (error, verified)
+        };
         let mut diff_id = None;
         let mut uncompressed_summary = None;
         let mut annotations = ChunkedAnnotations::default();
@@ -590,7 +619,10 @@ impl BlobCopy<'_> {
         self.progress.event(CopyEvent::BlobDone {
             digest: info.digest.clone(),
             kind,
-            read: summary.get().map_or(0, |s| s.size),
+            read: summary
+                .as_ref()
+                .map_or(Some(written.size), |summary| summary.get().map(|s| s.size))
+                .unwrap_or(0),
             resumed,
             stored_digest: written.digest.clone(),
             size: written.size,

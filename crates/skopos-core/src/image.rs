@@ -320,10 +320,21 @@ pub trait ImageDestination: Send + Sync {
         Ok(None)
     }
 
+    /// Whether [`put_blob`](ImageDestination::put_blob) with `expected` given refuses a
+    /// stream whose content does not match that digest, leaving nothing stored under it (a
+    /// registry checks an upload's `?digest=` itself). The engine then does not hash a
+    /// blob it passes on unchanged. False (the default): the engine verifies every byte.
+    fn checks_blob_digests(&self) -> bool {
+        false
+    }
+
     /// Store a blob. `expected` is the digest when it is known in advance (the engine
-    /// verifies the stream against it, so the destination need not hash again); when it
-    /// is `None` (the bytes were recompressed on the way) the destination computes it.
+    /// verifies the stream against it, unless [`checks_blob_digests`] says the destination
+    /// does, so the destination need not hash again); when it is `None` (the bytes were
+    /// recompressed on the way) the destination computes it.
     /// A stream that ends in an error must leave nothing behind under the blob's name.
+    ///
+    /// [`checks_blob_digests`]: ImageDestination::checks_blob_digests
     async fn put_blob(
         &self,
         stream: BlobReader,

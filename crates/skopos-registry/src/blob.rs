@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::auth::Scope;
 use crate::client::Request;
-use crate::errors::{response_error, NotFound};
+use crate::errors::{response_error, NotFound, RegistryError};
 use crate::http_client::{Body, Response};
 use crate::{RegistryClient, Result};
 
@@ -232,7 +232,9 @@ impl RegistryClient {
                 .header(CONTENT_TYPE, "application/octet-stream")?
                 .body(body);
             let response = self.send(request).await?;
-            expect_status(response, StatusCode::CREATED).await?;
+            expect_status(response, StatusCode::CREATED)
+                .await
+                .map_err(|error| refused_content(error, &info.digest))?;
             let size = counted.load(std::sync::atomic::Ordering::Relaxed);
             if info.size.is_some_and(|expected_size| expected_size != size) {
                 anyhow::bail!(
@@ -423,6 +425,19 @@ async fn expect_status(response: Response, expected: StatusCode) -> Result<Respo
         return Ok(response);
     }
     Err(response_error(response, NotFound::IsPlainError).await)
+}
+
+/// A registry's `DIGEST_INVALID` answer to the upload of `digest`, said as what it means:
+/// the bytes sent are not that blob (the copy engine leaves checking them to the registry).
+fn refused_content(error: anyhow::Error, digest: &Digest) -> anyhow::Error {
+    let refused = error
+        .downcast_ref::<RegistryError>()
+        .is_some_and(|refusal| refusal.code.as_deref() == Some("DIGEST_INVALID"));
+    if refused {
+        error.context(format!("blob {digest} does not match its digest"))
+    } else {
+        error
+    }
 }
 
 /// Counts the bytes read through it.

@@ -34,8 +34,8 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Everything needed to talk to one registry host.
-#[derive(Clone)]
+/// Everything needed to talk to one registry host. Equal settings can share one client.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientConfig {
     /// `host[:port]`, as in the image reference (`docker.io` is the caller's business to map).
     pub registry: String,

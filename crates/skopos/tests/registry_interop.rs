@@ -50,6 +50,50 @@ fn push_by_skopos_reads_back_in_skopeo_with_the_same_digest() {
     assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
 }
 
+/// A push sends a layout's blobs without hashing them: the registry checks each upload's
+/// digest. A corrupted layer is refused there, named in the one error line, and no
+/// manifest is written.
+#[test]
+fn a_corrupted_layer_fails_the_push_at_the_registry_and_tags_nothing() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 22);
+    let layer = &image.layers[image.layers.len() - 1];
+    workspace
+        .layout("src")
+        .flip_byte(&layer.digest, 100)
+        .expect("corrupting a layer");
+    let target = format!("docker://{}/skopos/corrupt:v1", registry.host);
+    let outcome = workspace.skopos(&[
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "oci:src:t",
+        &target,
+    ]);
+    assert_one_line_failure(&outcome, Some(1));
+    // The registry's DIGEST_INVALID, not a mismatch found while reading the layout.
+    let refusal = format!(
+        "blob {} does not match its digest: digest invalid",
+        layer.digest
+    );
+    assert!(outcome.stderr.contains(&refusal), "{}", outcome.stderr);
+    let inspect = workspace.skopeo(&[
+        "--insecure-policy",
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &target,
+    ]);
+    assert_ne!(inspect.code, Some(0), "{}", inspect.stdout);
+    assert!(
+        inspect.stderr.contains("manifest unknown"),
+        "{}",
+        inspect.stderr
+    );
+}
+
 #[test]
 fn pull_by_skopos_of_an_image_pushed_by_skopeo_matches_skopeos_pull() {
     let registry = plain_registry();

@@ -1,7 +1,8 @@
 //! What a `sync` costs at the registries, counted through the counting proxy: images of
 //! several repositories copied at once upload each blob they share once, and a re-sync of
 //! an already mirrored repository (and `--dry-run`) reads no manifest, only the tag list
-//! and one manifest `HEAD` per tag.
+//! and one manifest `HEAD` per tag, and each registry is pinged once per run, not once per
+//! image.
 
 mod common;
 
@@ -26,7 +27,12 @@ fn listing(exchanges: &[Exchange]) -> String {
         .join("\n")
 }
 
-/// The requests after the `/v2/` pings (one per client: not per image or tag).
+/// The `/v2/` pings among `exchanges`.
+fn pings(exchanges: &[Exchange]) -> usize {
+    exchanges.iter().filter(|e| e.target == "/v2/").count()
+}
+
+/// The requests after the `/v2/` pings (one per registry: not per image or tag).
 fn after_pings(exchanges: Vec<Exchange>) -> Vec<Exchange> {
     exchanges
         .into_iter()
@@ -205,4 +211,54 @@ fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more()
     let at_source = after_pings(source_proxy.exchanges());
     assert_eq!(at_source.len(), 1, "{}", listing(&at_source));
     assert!(destination_proxy.exchanges().is_empty());
+}
+
+#[test]
+fn a_sync_of_several_images_pings_each_registry_once() {
+    let (_source, source_proxy) = registry_behind_proxy();
+    let (_destination, destination_proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let tags = ["t1", "t2", "t3"];
+    for (n, tag) in tags.iter().enumerate() {
+        workspace.image_from(
+            "src",
+            tag,
+            &ImageSpec::new(200 + n as u64).with_layers(1, 2_000),
+        );
+        push(
+            &workspace,
+            &format!("oci:src:{tag}"),
+            &format!("docker://{}/app:{tag}", source_proxy.host),
+        );
+    }
+    source_proxy.clear_exchanges();
+    let source = format!("{}/app", source_proxy.host);
+    let destination = format!("{}/mirror", destination_proxy.host);
+    let stdout = sync(
+        &workspace,
+        &["--src", "docker", "--dest", "docker"],
+        &source,
+        &destination,
+    );
+    assert_eq!(
+        stdout
+            .matches("Writing manifest to image destination")
+            .count(),
+        tags.len(),
+        "{stdout}"
+    );
+    let at_source = source_proxy.exchanges();
+    assert_eq!(
+        pings(&at_source),
+        1,
+        "source requests:\n{}",
+        listing(&at_source)
+    );
+    let at_destination = destination_proxy.exchanges();
+    assert_eq!(
+        pings(&at_destination),
+        1,
+        "destination requests:\n{}",
+        listing(&at_destination)
+    );
 }

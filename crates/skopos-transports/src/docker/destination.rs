@@ -145,6 +145,12 @@ impl ImageDestination for DockerDestination {
             .map(|size| WrittenBlob::new(info.digest.clone(), size)))
     }
 
+    /// An upload with a known digest ends in `PUT …?digest=`, which the registry refuses
+    /// (`DIGEST_INVALID`) when what it received does not match.
+    fn checks_blob_digests(&self) -> bool {
+        true
+    }
+
     async fn put_blob(
         &self,
         stream: BlobReader,

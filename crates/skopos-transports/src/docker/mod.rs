@@ -12,6 +12,7 @@ mod source;
 
 pub use destination::DockerDestination;
 pub use referrers::DockerReferrers;
+pub use settings::sharing_registry_clients;
 pub use source::DockerSource;
 
 use skopos_config::auth::Environment;

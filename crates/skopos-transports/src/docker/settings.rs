@@ -2,6 +2,9 @@
 //! registries.conf (rewrites, mirrors, `insecure`, `blocked`), credentials (command line,
 //! then auth files and credential helpers) and TLS material (certs.d).
 
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+
 use anyhow::{anyhow, Context as _};
 use skopos_config::auth::{self, AuthFiles, Environment};
 use skopos_config::certs::{load_cert_dir, CertRoots};
@@ -9,6 +12,20 @@ use skopos_config::registries::{self, RegistriesConf, RegistriesConfSearch, Reso
 use skopos_core::reference::DockerReference;
 use skopos_core::{DockerCredentials, Result, SystemContext};
 use skopos_registry::{ClientConfig, Credentials, RegistryClient};
+
+tokio::task_local! {
+    /// The clients made in a [`sharing_registry_clients`] scope, with the settings each
+    /// was made for.
+    static SHARED_CLIENTS: Mutex<Vec<(ClientConfig, RegistryClient)>>;
+}
+
+/// Run `work` with one registry client for all the images it opens with the same
+/// registry and settings (a `sync` opens several per image): each registry is pinged once,
+/// and its connections and tokens are reused. Only what `work` itself opens shares them,
+/// not tasks it spawns; those make clients of their own.
+pub async fn sharing_registry_clients<F: Future>(work: F) -> F::Output {
+    SHARED_CLIENTS.scope(Mutex::new(Vec::new()), work).await
+}
 
 /// A registry client for one repository.
 pub(crate) struct Endpoint {
@@ -176,5 +193,15 @@ pub(crate) fn client_for(
         user_agent: ctx.user_agent.clone().unwrap_or(defaults.user_agent),
         retry_base_delay: defaults.retry_base_delay,
     };
-    RegistryClient::new(config)
+    let shared = SHARED_CLIENTS.try_with(|clients| {
+        let mut clients = clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, client)) = clients.iter().find(|(made_for, _)| *made_for == config) {
+            return Ok(client.clone());
+        }
+        let client = RegistryClient::new(config.clone())?;
+        clients.push((config.clone(), client.clone()));
+        Ok(client)
+    });
+    // Outside a sharing scope: a client of its own.
+    shared.unwrap_or_else(|_| RegistryClient::new(config))
 }
