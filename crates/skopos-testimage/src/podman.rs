@@ -345,6 +345,14 @@ impl PodmanStore {
 
 impl Drop for PodmanStore {
     fn drop(&mut self) {
+        // A rootless podman leaves a pause process holding its user namespace, one per
+        // temporary dir, so one per store here; it records its pid there.
+        if self.user.is_some() {
+            let pid_file = self.dir.path().join("tmp/pause.pid");
+            if let Ok(pid) = std::fs::read_to_string(pid_file) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
         // c/storage's overlay driver bind-mounts its home onto itself (a private mount) and
         // podman does not always undo that when it exits; the temp dir cannot go otherwise.
         // A rootless podman mounts only in its own mount namespace.
