@@ -19,6 +19,7 @@ mod proxy;
 mod signing;
 mod sync;
 mod template;
+mod userns;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,9 @@ pub fn main() -> ExitCode {
     };
     logging::install(cli.global.debug);
     ostree_helper::exec_if_needed(&cli);
+    if let Err(err) = userns::enter_if_needed(&cli) {
+        return fail(&err);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

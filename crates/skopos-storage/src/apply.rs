@@ -34,6 +34,9 @@ const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 /// The xattr overlayfs reads to hide a lower directory's contents (as root).
 const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The same for an overlay mounted in a user namespace, which cannot set `trusted.*` xattrs
+/// (c/storage's `GetOverlayXattrName` for a rootless store).
+const ROOTLESS_OVERLAY_OPAQUE_XATTR: &str = "user.overlay.opaque";
 
 /// How whiteouts are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +113,12 @@ pub fn apply_layer<R: Read, W: Write>(
         root,
         whiteouts,
         is_root: rustix::process::geteuid().is_root(),
+        in_user_namespace: crate::userns::in_user_namespace(),
+        opaque_xattr: if crate::userns::rootless() {
+            ROOTLESS_OVERLAY_OPAQUE_XATTR
+        } else {
+            OVERLAY_OPAQUE_XATTR
+        },
         unpacked: HashSet::new(),
         directories: Vec::new(),
         uids: BTreeSet::new(),
@@ -155,6 +164,10 @@ struct Applier<'a> {
     root: &'a Path,
     whiteouts: Whiteouts,
     is_root: bool,
+    /// In a user namespace device nodes cannot be made; c/storage leaves them out there.
+    in_user_namespace: bool,
+    /// The xattr that marks an overlay directory opaque.
+    opaque_xattr: &'static str,
     /// What this layer wrote (relative paths), which an opaque whiteout keeps.
     unpacked: HashSet<PathBuf>,
     /// Directories whose times are set last (adding entries changes them).
@@ -290,6 +303,13 @@ impl Applier<'_> {
                 self.set_attributes(&path, uid, gid, Some(mode), &xattrs, times)?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                if self.in_user_namespace && kind != tar::EntryType::Fifo {
+                    // As c/storage's createTarFile: no device can be made here, and the
+                    // layer is stored without it (tar-split still rebuilds the entry).
+                    let skipped = format!("not creating device node {display} in a user namespace");
+                    tracing::debug!("{skipped}");
+                    return Ok(());
+                }
                 if !self.is_root && kind != tar::EntryType::Fifo {
                     anyhow::bail!("cannot create device node {display}: not running as root");
                 }
@@ -356,7 +376,7 @@ impl Applier<'_> {
                         .with_context(|| format!("creating {}", parent.display()))?;
                     rustix::fs::lsetxattr(
                         &parent,
-                        OVERLAY_OPAQUE_XATTR,
+                        self.opaque_xattr,
                         b"y",
                         rustix::fs::XattrFlags::empty(),
                     )

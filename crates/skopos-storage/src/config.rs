@@ -55,7 +55,7 @@ struct StorageConf {
 /// The store `request` means, filled in from the environment and configuration.
 pub fn resolve(request: &StoreRequest) -> Result<StoreLocation> {
     check_options(&request.options)?;
-    let rootless = !rustix::process::geteuid().is_root();
+    let rootless = crate::userns::rootless();
     let conf = read_storage_conf(rootless)?;
     let env = |name: &str| {
         std::env::var_os(name)

@@ -14,6 +14,7 @@ pub mod paths;
 pub mod records;
 pub mod store;
 pub mod tarsplit;
+pub mod userns;
 
 pub use driver::Driver;
 pub use store::{NewImage, NewLayer, StagedLayer, Store, StoreLocation, StoreState};

@@ -218,6 +218,8 @@ impl PodmanService {
 pub struct PodmanStore {
     dir: tempfile::TempDir,
     driver: String,
+    /// The uid (and gid) podman runs as, rootless, when not root.
+    user: Option<u32>,
 }
 
 impl PodmanStore {
@@ -227,7 +229,22 @@ impl PodmanStore {
         PodmanStore {
             dir,
             driver: driver.to_string(),
+            user: None,
         }
+    }
+
+    /// A fresh, empty store for `driver` that belongs to uid and gid `user`, for whom podman
+    /// runs rootless (through `setpriv`, from root): the store of a rootless podman.
+    pub fn owned_by(driver: &str, user: u32) -> PodmanStore {
+        let mut store = PodmanStore::new(driver);
+        store.user = Some(user);
+        let status = Command::new("chown")
+            .args(["-R", &format!("{user}:{user}")])
+            .arg(store.dir.path())
+            .status()
+            .expect("running chown");
+        assert!(status.success(), "chown {}", store.dir.path().display());
+        store
     }
 
     /// The store's graph root.
@@ -253,7 +270,19 @@ impl PodmanStore {
     /// The `podman` CLI with `args` against this store, not started yet (to run it next to
     /// something else).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(PODMAN_BINARY);
+        let mut command = match self.user {
+            Some(user) => {
+                let mut command = Command::new("setpriv");
+                command.args([
+                    &format!("--reuid={user}"),
+                    &format!("--regid={user}"),
+                    "--clear-groups",
+                    PODMAN_BINARY,
+                ]);
+                command
+            }
+            None => Command::new(PODMAN_BINARY),
+        };
         command
             .args(store_arguments(self.dir.path(), &self.driver))
             .args(args);
@@ -316,9 +345,18 @@ impl PodmanStore {
 
 impl Drop for PodmanStore {
     fn drop(&mut self) {
+        // A rootless podman leaves a pause process holding its user namespace, one per
+        // temporary dir, so one per store here; it records its pid there.
+        if self.user.is_some() {
+            let pid_file = self.dir.path().join("tmp/pause.pid");
+            if let Ok(pid) = std::fs::read_to_string(pid_file) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
         // c/storage's overlay driver bind-mounts its home onto itself (a private mount) and
         // podman does not always undo that when it exits; the temp dir cannot go otherwise.
-        if self.driver == "overlay" {
+        // A rootless podman mounts only in its own mount namespace.
+        if self.driver == "overlay" && self.user.is_none() {
             let home = self.graph_root().join("overlay");
             while Command::new("umount")
                 .arg(&home)

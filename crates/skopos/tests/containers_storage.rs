@@ -10,7 +10,7 @@ mod common;
 use std::io::Read;
 use std::path::Path;
 
-use common::{assert_one_line_failure, parse_json, read, Workspace};
+use common::{assert_one_line_failure, parse_json, read, report_skipped, Workspace};
 use skopos_testimage::podman::PodmanStore;
 use skopos_testimage::{sha256_digest, WrittenImage};
 
@@ -375,11 +375,17 @@ fn layer_tree(root: &Path) -> Vec<String> {
                 .to_string();
             let what = if meta.is_dir() {
                 stack.push(path.clone());
-                let mut opaque = [0u8; 8];
-                let xattr = rustix::fs::lgetxattr(&path, "trusted.overlay.opaque", &mut opaque)
-                    .map(|n| String::from_utf8_lossy(&opaque[..n]).into_owned())
-                    .unwrap_or_default();
-                format!("dir opaque={xattr}")
+                // Root's overlay reads the trusted.* xattr, a rootless one the user.* one.
+                let opaque: Vec<String> = ["trusted.overlay.opaque", "user.overlay.opaque"]
+                    .into_iter()
+                    .filter_map(|name| {
+                        let mut value = [0u8; 8];
+                        rustix::fs::lgetxattr(&path, name, &mut value)
+                            .ok()
+                            .map(|n| format!("{name}={}", String::from_utf8_lossy(&value[..n])))
+                    })
+                    .collect();
+                format!("dir opaque=[{}]", opaque.join(" "))
             } else if meta.file_type().is_symlink() {
                 format!(
                     "symlink -> {}",
@@ -1003,4 +1009,191 @@ fn the_same_layer_twice_in_one_image_is_stored_as_skopeo_does() {
             diff_ids
         );
     }
+}
+
+/// A one-layer image (tagged `latest`) whose layer holds `/bin/true` and the shared libraries
+/// it loads (`ldd`) at their paths: enough to run `/bin/true` in a container.
+fn write_true_image(layout: &Path) {
+    let mut paths = vec!["/bin/true".to_string()];
+    let ldd = std::process::Command::new("ldd")
+        .arg("/bin/true")
+        .output()
+        .expect("running ldd");
+    // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)`, `/lib64/ld-linux-x86-64.so.2 (0x…)`;
+    // nothing of the kind for a static binary.
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let path = line.rsplit("=>").next().unwrap_or_default().trim();
+        let path = path.split(' ').next().unwrap_or_default();
+        if path.starts_with('/') {
+            paths.push(path.to_string());
+        }
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    for path in &paths {
+        let bytes = read(Path::new(path));
+        let mut header = tar::Header::new_gnu();
+        header.set_path(&path[1..]).expect("path");
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_600_000_000);
+        header.set_cksum();
+        builder.append(&header, &bytes[..]).expect("tar entry");
+    }
+    write_layout(layout, &[(builder.into_inner().expect("tar"), true)]);
+}
+
+fn podman_runs_what_skopos_copied_in(driver: &str) {
+    let workspace = Workspace::new();
+    write_true_image(&workspace.path("true"));
+    let by_skopeo = PodmanStore::new(driver);
+    let by_skopos = PodmanStore::new(driver);
+    workspace
+        .skopeo_as_root(&[
+            "--insecure-policy",
+            "copy",
+            "oci:true:latest",
+            &by_skopeo.reference(NAME),
+        ])
+        .assert_success();
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "oci:true:latest",
+            &by_skopos.reference(NAME),
+        ])
+        .assert_success();
+    // No network: a container that runs /bin/true needs none, nor a network stack.
+    let run = ["run", "--rm", "--network", "none", NAME, "/bin/true"];
+    let reference = by_skopeo.podman(&run);
+    if !reference.status.success() {
+        let stderr = String::from_utf8_lossy(&reference.stderr);
+        report_skipped(&format!(
+            "podman run of the {driver} image skopos copied in: this machine cannot run \
+             containers (podman run of the same image copied in by skopeo fails: {})",
+            stderr.trim().lines().last().unwrap_or_default()
+        ));
+        return;
+    }
+    let ours = by_skopos.podman(&run);
+    assert!(
+        ours.status.success(),
+        "podman run of the image skopos stored: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+}
+
+#[test]
+fn vfs_podman_runs_an_image_skopos_copied_in() {
+    podman_runs_what_skopos_copied_in("vfs");
+}
+
+#[test]
+fn overlay_podman_runs_an_image_skopos_copied_in() {
+    podman_runs_what_skopos_copied_in("overlay");
+}
+
+/// As a rootless user (a test user with subuid/subgid ranges), skopos copies an image into
+/// the user's store as skopeo does there: podman, rootless too, lists it with the same
+/// identity, the layers hold the same files with the same (mapped) owners, the device node
+/// is left out as c/storage leaves it out in a user namespace, and the image copies back
+/// out with its original DiffIDs.
+fn rootless_round_trip_matches_skopeo(driver: &str) {
+    let Some(user) = common::rootless_test_user(&format!("rootless {driver} round trip")) else {
+        return;
+    };
+    let workspace = Workspace::new();
+    let diff_ids = write_special_image(&workspace.path("special"));
+    for dir in ["user-tmp", "out"] {
+        common::create_dir(&workspace.path(dir));
+    }
+    for dir in ["home-skopos", "home-skopeo", "user-tmp", "out", "special"] {
+        common::give_to_user(user, &workspace.path(dir));
+    }
+    std::fs::set_permissions(
+        workspace.path(""),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("opening the work area");
+    let skopos = std::path::PathBuf::from(env!("CARGO_BIN_EXE_skopos"));
+    let by_skopeo = PodmanStore::owned_by(driver, user);
+    let by_skopos = PodmanStore::owned_by(driver, user);
+    for (binary, home, store) in [
+        (common::skopeo_binary(), "home-skopeo", &by_skopeo),
+        (skopos.as_path(), "home-skopos", &by_skopos),
+    ] {
+        common::run_as_user(
+            user,
+            &workspace,
+            binary,
+            home,
+            &[
+                "--insecure-policy",
+                "copy",
+                "oci:special:latest",
+                &store.reference(NAME),
+            ],
+        )
+        .assert_success();
+    }
+
+    assert_eq!(
+        podman_identity(&by_skopos, NAME),
+        podman_identity(&by_skopeo, NAME)
+    );
+    assert_eq!(by_skopos.image_list(), by_skopeo.image_list());
+    assert_eq!(
+        store_records(&by_skopos, driver),
+        store_records(&by_skopeo, driver)
+    );
+    let (_, layers) = store_records(&by_skopeo, driver);
+    for (index, layer) in layers.as_array().expect("layers").iter().enumerate() {
+        let id = layer["id"].as_str().expect("layer id");
+        let contents = |store: &PodmanStore| match driver {
+            "vfs" => store.graph_root().join("vfs/dir").join(id),
+            _ => store.graph_root().join("overlay").join(id).join("diff"),
+        };
+        let ours = layer_tree(&contents(&by_skopos));
+        assert_eq!(
+            ours,
+            layer_tree(&contents(&by_skopeo)),
+            "layer {id} differs"
+        );
+        if index == 0 {
+            assert!(
+                !ours.iter().any(|line| line.starts_with("dev/null:")),
+                "a device node cannot be made in a user namespace: {ours:#?}"
+            );
+        }
+    }
+
+    common::run_as_user(
+        user,
+        &workspace,
+        &skopos,
+        "home-skopos",
+        &[
+            "--insecure-policy",
+            "copy",
+            &by_skopos.reference(NAME),
+            "oci:out:latest",
+        ],
+    )
+    .assert_success();
+    assert_eq!(oci_layer_diff_ids(&workspace.path("out")), diff_ids);
+    let archive = workspace.path("user-tmp/saved.tar");
+    by_skopos.save(NAME, &archive);
+    assert_eq!(saved_layer_digests(&archive, &workspace, "saved"), diff_ids);
+}
+
+#[test]
+fn vfs_rootless_round_trip_matches_skopeo() {
+    rootless_round_trip_matches_skopeo("vfs");
+}
+
+#[test]
+fn overlay_rootless_round_trip_matches_skopeo() {
+    rootless_round_trip_matches_skopeo("overlay");
 }

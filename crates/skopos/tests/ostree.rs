@@ -610,42 +610,6 @@ fn skopos_reads_what_skopeo_1_17_wrote() {
 /// The uid and gid the ordinary-user tests run as.
 const USER: u32 = 1000;
 
-/// Runs `binary ARGS` as uid/gid [`USER`] (through `setpriv`, from root) with private HOME and
-/// XDG dirs under `home` and `$TMPDIR` a directory that user may write.
-fn run_as_user(workspace: &Workspace, binary: &Path, home: &str, args: &[&str]) -> common::Outcome {
-    let mut command = Command::new("setpriv");
-    command
-        .args([
-            &format!("--reuid={USER}"),
-            &format!("--regid={USER}"),
-            "--clear-groups",
-        ])
-        .arg(binary)
-        .args(args);
-    workspace.isolate(&mut command, home);
-    command.env("TMPDIR", workspace.path("user-tmp"));
-    let output = command.output().expect("running setpriv");
-    let outcome = common::Outcome {
-        command: format!("{} {}", binary.display(), args.join(" ")),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        stdout_bytes: output.stdout,
-    };
-    outcome.assert_success();
-    outcome
-}
-
-/// Gives `path` and everything under it to [`USER`].
-fn give_to_user(path: &Path) {
-    let status = Command::new("chown")
-        .args(["-R", &format!("{USER}:{USER}")])
-        .arg(path)
-        .status()
-        .expect("running chown");
-    assert!(status.success(), "chown {}", path.display());
-}
-
 #[test]
 fn as_an_ordinary_user_files_belong_to_the_caller() {
     if !rustix::process::geteuid().is_root() {
@@ -659,7 +623,7 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
     // The work area, its homes and temp dir are the test user's too.
     std::fs::create_dir(workspace.path("user-tmp")).expect("creating the temp dir");
     for dir in ["home-skopos", "home-skopeo", "user-tmp", "src"] {
-        give_to_user(&workspace.path(dir));
+        common::give_to_user(USER, &workspace.path(dir));
     }
     let root = workspace.path("");
     std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -668,8 +632,9 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
     let peer = skopeo_1_17("ostree writes by an ordinary user compared with skopeo 1.17.0");
     for mode in MODES {
         let ours = new_repo(&workspace, &format!("skopos-{mode}"), mode);
-        give_to_user(&ours);
-        run_as_user(
+        common::give_to_user(USER, &ours);
+        common::run_as_user(
+            USER,
             &workspace,
             &skopos,
             "home-skopos",
@@ -679,7 +644,8 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
                 &source.name,
                 &ostree_name(&ours),
             ],
-        );
+        )
+        .assert_success();
         ostree(&ours, &["fsck"]);
         let rich = ostree(&ours, &["ls", "-R", "-X", &blob_branch(&source.layers[1])]);
         // Files belong to the caller (bare-user-only stores regular files as root's), keep no
@@ -702,8 +668,9 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
 
         let Some(skopeo) = &peer else { continue };
         let theirs = new_repo(&workspace, &format!("skopeo-{mode}"), mode);
-        give_to_user(&theirs);
-        run_as_user(
+        common::give_to_user(USER, &theirs);
+        common::run_as_user(
+            USER,
             &workspace,
             skopeo,
             "home-skopeo",
@@ -713,7 +680,8 @@ fn as_an_ordinary_user_files_belong_to_the_caller() {
                 &source.name,
                 &ostree_name(&theirs),
             ],
-        );
+        )
+        .assert_success();
         assert_eq!(refs(&ours), refs(&theirs), "{mode}");
         for branch in refs(&theirs) {
             assert_eq!(

@@ -450,6 +450,125 @@ pub fn user_namespace_available() -> bool {
     })
 }
 
+/// Runs `binary ARGS` as uid and gid `user` (through `setpriv`, from root) with private HOME
+/// and XDG dirs under `home` and `$TMPDIR` the work area's `user-tmp`, which that user must be
+/// able to write (see [`give_to_user`]).
+pub fn run_as_user(
+    user: u32,
+    workspace: &Workspace,
+    binary: &Path,
+    home: &str,
+    args: &[&str],
+) -> Outcome {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={user}"),
+            "--clear-groups",
+        ])
+        .arg(binary)
+        .args(args);
+    workspace.isolate(&mut command, home);
+    command.env("TMPDIR", workspace.path("user-tmp"));
+    let output = command.output().expect("running setpriv");
+    Outcome {
+        command: format!("{} {}", binary.display(), args.join(" ")),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout_bytes: output.stdout,
+    }
+}
+
+/// Gives `path` and everything under it to uid and gid `user`.
+pub fn give_to_user(user: u32, path: &Path) {
+    let status = Command::new("chown")
+        .args(["-R", &format!("{user}:{user}")])
+        .arg(path)
+        .status()
+        .expect("running chown");
+    assert!(status.success(), "chown {}", path.display());
+}
+
+/// The name of the user that [`rootless_test_user`] makes.
+const ROOTLESS_TEST_USER: &str = "skopos-rootless";
+
+/// The uid, also its gid, of a local user with `/etc/subuid` and `/etc/subgid` ranges, as a
+/// rootless podman user has, made on first use (`useradd` gives a new user its ranges; they
+/// are added when the user has none). `None`, after a visible SKIPPED line naming `what`, when
+/// this process is not root or cannot make the user, or user namespaces are not available.
+pub fn rootless_test_user(what: &str) -> Option<u32> {
+    static USER: OnceLock<Result<u32, String>> = OnceLock::new();
+    let user = USER.get_or_init(|| {
+        if !rustix::process::geteuid().is_root() {
+            return Err("the test switches to a test user, which needs root".into());
+        }
+        if !user_namespace_available() {
+            return Err("user namespaces are not available here".into());
+        }
+        let id = |which: &str| {
+            Command::new("id")
+                .args([which, ROOTLESS_TEST_USER])
+                .output()
+                .ok()
+                .filter(|output| output.status.success())
+                .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok())
+        };
+        if id("-u").is_none() {
+            // Another test binary may be making it at the same time: `id` decides.
+            let _ = Command::new("useradd")
+                .args([
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                ])
+                .arg(ROOTLESS_TEST_USER)
+                .output();
+        }
+        let uid: u32 = id("-u").ok_or_else(|| format!("useradd {ROOTLESS_TEST_USER} failed"))?;
+        // run_as_user switches to one number for both, and newgidmap maps only the user's own.
+        if id("-g") != Some(uid) {
+            return Err(format!("{ROOTLESS_TEST_USER}'s gid is not its uid {uid}"));
+        }
+        let has_ranges = |file: &str| {
+            fs::read_to_string(file)
+                .unwrap_or_default()
+                .lines()
+                .any(|line| {
+                    line.split(':').next() == Some(ROOTLESS_TEST_USER)
+                        || line.split(':').next() == Some(uid.to_string().as_str())
+                })
+        };
+        if !has_ranges("/etc/subuid") || !has_ranges("/etc/subgid") {
+            let added = Command::new("usermod")
+                .args([
+                    "--add-subuids",
+                    "300000-365535",
+                    "--add-subgids",
+                    "300000-365535",
+                ])
+                .arg(ROOTLESS_TEST_USER)
+                .status()
+                .is_ok_and(|status| status.success());
+            if !added {
+                return Err(format!(
+                    "usermod could not give {ROOTLESS_TEST_USER} subuid ranges"
+                ));
+            }
+        }
+        Ok(uid)
+    });
+    match user {
+        Ok(uid) => Some(*uid),
+        Err(why) => {
+            report_skipped(&format!("{what}: {why}"));
+            None
+        }
+    }
+}
+
 /// One entry of a directory tree snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
