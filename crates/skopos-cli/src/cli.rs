@@ -49,6 +49,19 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The image names the command opens when it starts: `copy`'s two, the one of `inspect`,
+    /// `delete` and `layers`; none for the other commands.
+    pub fn image_arguments(&self) -> &[String] {
+        match &self.command {
+            Some(Command::Copy(args)) => &args.images,
+            Some(Command::Inspect(args)) => &args.images,
+            Some(Command::Delete(args)) | Some(Command::Layers(args)) => &args.args,
+            _ => &[],
+        }
+    }
+}
+
 /// Options of the whole program (skopeo's persistent root flags).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]

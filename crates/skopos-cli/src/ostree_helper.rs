@@ -39,19 +39,14 @@ pub(crate) fn exec_if_needed(cli: &Cli) {
     tracing::debug!("running {}: {err}", helper.display());
 }
 
-/// Whether `cli` opens, or may open, an `ostree:` image.
+/// Whether `cli` opens, or may open, an `ostree:` image. The proxy's client names its
+/// images only after start-up.
 fn needs_ostree(cli: &Cli) -> bool {
-    let names: &[String] = match &cli.command {
-        Some(Command::Copy(args)) => &args.images,
-        Some(Command::Inspect(args)) => &args.images,
-        Some(Command::Delete(args)) | Some(Command::Layers(args)) => &args.args,
-        // The proxy's client names its images only after start-up.
-        Some(Command::ExperimentalImageProxy(_)) => return true,
-        _ => return false,
-    };
-    names
-        .iter()
-        .any(|name| matches!(ImageName::parse(name), Ok(ImageName::Ostree(_))))
+    matches!(cli.command, Some(Command::ExperimentalImageProxy(_)))
+        || cli
+            .image_arguments()
+            .iter()
+            .any(|name| matches!(ImageName::parse(name), Ok(ImageName::Ostree(_))))
 }
 
 /// `skopos-ostree` beside this executable (`cargo install`, a build tree), else in

@@ -17,7 +17,7 @@ use anyhow::Context;
 use skopos_core::ImageName;
 use skopos_storage::userns::USERNS_CONFIGURED_ENV;
 
-use crate::cli::{Cli, Command as CliCommand};
+use crate::cli::Cli;
 
 /// Enter a user namespace when `cli` names a `containers-storage:` image, this process is
 /// not root and is not in such a namespace already. Must be called before any thread starts.
@@ -31,13 +31,7 @@ pub(crate) fn enter_if_needed(cli: &Cli) -> anyhow::Result<()> {
 
 /// Whether `cli` opens a `containers-storage:` image.
 fn names_containers_storage(cli: &Cli) -> bool {
-    let names: &[String] = match &cli.command {
-        Some(CliCommand::Copy(args)) => &args.images,
-        Some(CliCommand::Inspect(args)) => &args.images,
-        Some(CliCommand::Delete(args)) | Some(CliCommand::Layers(args)) => &args.args,
-        _ => return false,
-    };
-    names
+    cli.image_arguments()
         .iter()
         .any(|name| matches!(ImageName::parse(name), Ok(ImageName::ContainersStorage(_))))
 }
