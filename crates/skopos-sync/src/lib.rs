@@ -8,7 +8,7 @@ mod destinations;
 mod sources;
 
 pub use destinations::{destination_reference, destination_target};
-pub use sources::{images_to_copy, SourceRepository};
+pub use sources::{images_to_copy, SourceRepository, SyncYaml};
 
 /// How serious a log line is (logrus's levels that sync uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
