@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
+use skopos_core::limits::MAX_TAR_SPECIAL_FILE;
+
 const BLOCK: usize = 512;
-/// Go's `maxSpecialFileSize`: the largest PAX or GNU long-name record it reads.
-const MAX_SPECIAL_FILE: u64 = 1 << 20;
 
 /// Go's `archive/tar: invalid tar header`.
 fn invalid_header() -> io::Error {
@@ -434,7 +434,7 @@ impl<R: Read> TarReader<R> {
 
     /// The contents of a PAX or GNU long-name entry (Go's `readSpecialFile`), recorded raw.
     fn read_special(&mut self) -> io::Result<Vec<u8>> {
-        if self.remaining > MAX_SPECIAL_FILE {
+        if self.remaining > MAX_TAR_SPECIAL_FILE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "archive/tar: header field too long",

@@ -24,6 +24,7 @@ pub mod referrers;
 pub mod retry;
 pub mod signature_blob;
 pub mod strict_json;
+pub mod tar_headers;
 pub mod verified;
 
 pub use digest::Digest;

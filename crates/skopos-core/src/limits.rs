@@ -35,6 +35,11 @@ pub const MAX_REFERRERS: usize = 100_000;
 /// reads them whole and unbounded; real ones are kilobytes, so this only stops a wrong path
 /// (a disk image, `/dev/zero`) from being read into memory.
 pub const MAX_CONFIG_FILE: u64 = 16 * MIB;
+/// A PAX extended header or a GNU long name or long link record in a tar: Go's
+/// `archive/tar` `maxSpecialFileSize`. The `tar` crate reads these whole into memory, so
+/// every tar reader refuses a larger one from its header, before reading it
+/// ([`crate::tar_headers::TarHeaderGuard`]).
+pub const MAX_TAR_SPECIAL_FILE: u64 = MIB;
 /// An OCI layout's `index.json`: about 300 bytes per tagged image, so this allows a layout
 /// of some hundred thousand tags.
 pub const MAX_OCI_INDEX: u64 = 64 * MIB;

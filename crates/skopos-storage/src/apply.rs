@@ -21,6 +21,7 @@ use std::rc::Rc;
 use anyhow::Context;
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 use skopos_core::digest::{Algorithm, Hasher};
+use skopos_core::tar_headers::TarHeaderGuard;
 use skopos_core::{Digest, Result};
 
 use crate::paths::{clean_relative, resolve_in_root, resolve_parent_in_root};
@@ -105,7 +106,9 @@ pub fn apply_layer<R: Read, W: Write>(
         size: 0,
     }));
     let reader = RecordingReader {
-        inner: layer,
+        // Guarded below the recording, which would otherwise keep an oversized long name
+        // in its segment as the `tar` crate reads it.
+        inner: TarHeaderGuard::new(layer),
         state: state.clone(),
     };
     let mut archive = tar::Archive::new(reader);

@@ -10,7 +10,7 @@ mod oci;
 mod sources;
 
 pub use destinations::{destination_reference, destination_target};
-pub use sources::{images_to_copy, SourceRepository};
+pub use sources::{images_to_copy, SourceRepository, SyncYaml};
 
 /// How serious a log line is (logrus's levels that sync uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

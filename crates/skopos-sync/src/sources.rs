@@ -198,6 +198,25 @@ fn walk_for_images(path: &str, found: &mut Vec<ImageName>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A `--src yaml` file: each registry's settings, in file order.
+pub struct SyncYaml {
+    registries: IndexMap<String, Option<RegistrySyncConfig>>,
+}
+
+impl SyncYaml {
+    /// The file at `path` (named in errors) whose contents are `text`, decoded as skopeo
+    /// decodes it (`Failed to unmarshal "PATH": why` when it cannot be).
+    pub fn parse(path: &str, text: &[u8]) -> anyhow::Result<SyncYaml> {
+        let registries: Option<IndexMap<String, Option<RegistrySyncConfig>>> =
+            serde_norway::from_slice(text)
+                .map_err(|err| anyhow!("Failed to unmarshal {}: {err}", go_quote(path)))?;
+        // An empty file is an empty map to Go's decoder.
+        Ok(SyncYaml {
+            registries: registries.unwrap_or_default(),
+        })
+    }
+}
+
 /// The images a `--src yaml` file lists, one repository per entry, registries in file
 /// order (skopeo iterates a Go map, in no fixed order).
 async fn images_from_yaml(
@@ -209,12 +228,9 @@ async fn images_from_yaml(
         std::path::Path::new(path),
         skopos_core::limits::MAX_CONFIG_FILE,
     )?;
-    let config: Option<IndexMap<String, Option<RegistrySyncConfig>>> =
-        serde_norway::from_slice(&text)
-            .map_err(|err| anyhow!("Failed to unmarshal {}: {err}", go_quote(path)))?;
+    let config = SyncYaml::parse(path, &text)?;
     let mut repositories = Vec::new();
-    // An empty file is an empty map to Go's decoder.
-    for (registry, registry_config) in config.unwrap_or_default() {
+    for (registry, registry_config) in config.registries {
         let registry_config = registry_config.unwrap_or_default();
         if registry_config.images.is_empty() && registry_config.images_by_tag_regex.is_empty() {
             log.log(
@@ -417,8 +433,9 @@ mod tests {
     #[test]
     fn yaml_entries_decode_as_skopeo_reads_them() {
         let text = "r.example:\n  images:\n    busybox: []\n    redis: [\"1.0\"]\n  images-by-tag-regex:\n    nginx: ^1\\.13$\n  credentials: {username: u, password: p}\n  tls-verify: false\n  unknown: 1\nempty.example:\n";
-        let config: IndexMap<String, Option<RegistrySyncConfig>> =
-            serde_norway::from_str(text).expect("valid YAML");
+        let config = SyncYaml::parse("f", text.as_bytes())
+            .expect("valid YAML")
+            .registries;
         let registry = config["r.example"].as_ref().expect("an entry");
         assert_eq!(
             registry.images.keys().collect::<Vec<_>>(),
@@ -439,16 +456,22 @@ mod tests {
         assert_eq!(registry.tls_verify, Some(false));
         assert!(config["empty.example"].is_none());
         // Nulls decode as Go's zero values, an empty file as no registries.
-        let nulls: IndexMap<String, Option<RegistrySyncConfig>> = serde_norway::from_str(
-            "r:\n  images:\n    busybox:\n  images-by-tag-regex:\n    x:\n  credentials:\n  tls-verify:\n",
+        let nulls = SyncYaml::parse(
+            "f",
+            b"r:\n  images:\n    busybox:\n  images-by-tag-regex:\n    x:\n  credentials:\n  tls-verify:\n",
         )
-        .expect("valid YAML");
+        .expect("valid YAML")
+        .registries;
         let registry = nulls["r"].as_ref().expect("an entry");
         assert_eq!(registry.images["busybox"], None);
         assert_eq!(registry.images_by_tag_regex["x"], None);
         assert_eq!(registry.tls_verify, None);
-        let empty: Option<IndexMap<String, Option<RegistrySyncConfig>>> =
-            serde_norway::from_str("").expect("an empty document");
-        assert!(empty.is_none());
+        let empty = SyncYaml::parse("f", b"").expect("an empty document");
+        assert!(empty.registries.is_empty());
+        let err = SyncYaml::parse("f", b"[1").err().expect("invalid YAML");
+        assert!(
+            err.to_string().starts_with("Failed to unmarshal \"f\": "),
+            "{err}"
+        );
     }
 }

@@ -507,6 +507,41 @@ fn tar_with_raw_name(name: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn a_layer_whose_long_name_claims_4_gib_is_refused_naming_the_limit() {
+    const MIB: u64 = 1 << 20;
+    const CLAIMED: u64 = 4 << 30;
+    let workspace = Workspace::new();
+    // A GNU long-name record that claims 4 GiB; 8 MiB of it follow, then the layer ends. A
+    // reader that takes the record whole would hold all that there is before failing.
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_path("././@LongLink").expect("a header name");
+    header.set_size(CLAIMED);
+    header.set_cksum();
+    let mut layer = header.as_bytes().to_vec();
+    layer.resize(512 + 8 * MIB as usize, b'n');
+    write_layout(&workspace.path("hostile"), &[(layer, false)]);
+    let store = PodmanStore::new("vfs");
+    let (outcome, peak) = workspace.skopos_peak_memory(&[
+        "--insecure-policy",
+        "copy",
+        "oci:hostile:latest",
+        &store.reference(NAME),
+    ]);
+    eprintln!("peak memory {} MiB", peak / MIB);
+    assert_one_line_failure(&outcome, Some(1));
+    let limit = format!(
+        "header field too long: GNU long name of {CLAIMED} bytes is past the limit of {MIB} bytes"
+    );
+    assert!(outcome.stderr.contains(&limit), "{}", outcome.stderr);
+    assert!(
+        peak < 256 * MIB,
+        "skopos held {peak} bytes refusing the layer"
+    );
+    assert_eq!(store.image_list(), Vec::<String>::new());
+}
+
+#[test]
 fn a_layer_escaping_its_directory_fails_and_leaves_nothing_podman_sees() {
     let workspace = Workspace::new();
     let good = tar_with_raw_name(b"fine");

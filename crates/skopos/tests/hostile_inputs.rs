@@ -646,3 +646,62 @@ fn endless_or_huge_configuration_files_and_index_json_are_refused_naming_the_lim
         &index_limit,
     );
 }
+
+/// What a hostile tar header claims its GNU long name or PAX record is: 4 GiB.
+const CLAIMED_RECORD: u64 = 4 << 30;
+
+/// A tar at `path` whose first entry is a `kind` record (GNU long name, PAX header) that
+/// claims [`CLAIMED_RECORD`] bytes, all of them present as the hole of a sparse file (no disk
+/// used): a reader that takes the record whole would hold 4 GiB.
+fn write_sparse_tar_with_huge_record(path: &Path, kind: tar::EntryType) {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_path("././@LongLink").expect("a header name");
+    header.set_size(CLAIMED_RECORD);
+    header.set_cksum();
+    let mut file = std::fs::File::create(path).expect("creating the archive");
+    file.write_all(header.as_bytes())
+        .expect("writing the header");
+    file.set_len(512 + CLAIMED_RECORD + 1024)
+        .expect("growing the archive");
+}
+
+#[test]
+fn archives_whose_long_name_or_pax_record_claims_4_gib_are_refused_naming_the_limit() {
+    let workspace = Workspace::new();
+    for (transport, kind, what) in [
+        (
+            "docker-archive",
+            tar::EntryType::GNULongName,
+            "GNU long name",
+        ),
+        (
+            "oci-archive",
+            tar::EntryType::XHeader,
+            "PAX extended header",
+        ),
+    ] {
+        let archive = workspace.path(&format!("{transport}.tar"));
+        write_sparse_tar_with_huge_record(&archive, kind);
+        let source = format!("{transport}:{}", archive.display());
+        let (outcome, peak) = workspace.skopos_peak_memory(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            &source,
+            "oci:dest:t",
+        ]);
+        eprintln!("{transport}: peak memory {} MiB", peak / MIB);
+        assert_refused(
+            &outcome,
+            &format!(
+                "header field too long: {what} of {CLAIMED_RECORD} bytes is past the limit of {MIB} bytes"
+            ),
+        );
+        // A debug build of skopos runs in a few tens of MiB; the record alone is 4 GiB.
+        assert!(
+            peak < 256 * MIB,
+            "{transport}: skopos held {peak} bytes refusing the archive"
+        );
+    }
+}

@@ -18,6 +18,7 @@ use anyhow::{anyhow, bail, Context as _};
 use serde::Deserialize;
 use skopos_core::compression::Compression;
 use skopos_core::go_text::{go_path_clean, go_quote};
+use skopos_core::tar_headers::TarHeaderGuard;
 use skopos_core::{BlobReader, Result, SystemContext};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -350,7 +351,7 @@ fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
     file.seek(io::SeekFrom::Start(0))
         .map_err(|err| index_error(&err))?;
     let file_size = file.metadata().map_err(|err| index_error(&err))?.len();
-    let mut archive = tar::Archive::new(file);
+    let mut archive = tar::Archive::new(TarHeaderGuard::new(file));
     let mut entries = HashMap::new();
     for entry in archive
         .entries_with_seek()

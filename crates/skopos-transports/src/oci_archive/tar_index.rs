@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
+use skopos_core::tar_headers::{TarHeaderGuard, TarHeaderTooLong};
 use skopos_core::{BlobReader, Result};
 
 use crate::fsutil::{go_error_text, FileRange};
@@ -67,7 +68,7 @@ impl TarIndex {
         let cut_short = length % 512 != 0;
         let mut members = HashMap::new();
         {
-            let mut reader = tar::Archive::new(&file);
+            let mut reader = tar::Archive::new(TarHeaderGuard::new(&file));
             let entries = reader
                 .entries_with_seek()
                 .map_err(|err| fail(describe_tar_error(&err, cut_short)))?;
@@ -233,7 +234,12 @@ fn classify<R: io::Read>(
 /// Why the tar reader failed, in Go's words where it is the format's fault: the tar
 /// crate's own messages can quote raw header bytes.
 fn describe_tar_error(err: &io::Error, cut_short: bool) -> String {
-    if err.raw_os_error().is_some() {
+    let too_long = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TarHeaderTooLong>());
+    if let Some(too_long) = too_long {
+        too_long.to_string()
+    } else if err.raw_os_error().is_some() {
         go_error_text(err)
     } else if cut_short || err.kind() == io::ErrorKind::UnexpectedEof {
         "unexpected EOF: the archive is truncated".to_string()

@@ -199,9 +199,7 @@ impl Workspace {
 
     /// [`Workspace::skopos`] with `env` added to the environment.
     pub fn skopos_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Outcome {
-        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
-        self.skopos_at_with_env(Path::new(&binary), env, args)
+        self.skopos_at_with_env(&skopos_binary(), env, args)
     }
 
     /// [`Workspace::skopos_with_env`] with the skopos binary at `binary` (a copy, an
@@ -212,24 +210,70 @@ impl Workspace {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Outcome {
-        let mut command = Command::new(binary);
-        command.args(args);
-        // As root, skopos (like containers/image) keeps its blob-info cache in
-        // /var/lib/containers/cache; as the user containers/image's own variable names, in
-        // $XDG_DATA_HOME, which is in the temp dir.
-        command.env("_CONTAINERS_ROOTLESS_UID", "1000");
-        let mut outcome = self.run(command, "home-skopos", "skopos", args, env);
+        let mut outcome = self.run(
+            skopos_command(binary, args),
+            "home-skopos",
+            "skopos",
+            args,
+            env,
+        );
         if !env.is_empty() {
             outcome.command = format!("{env:?} {}", outcome.command);
         }
         outcome
     }
 
+    /// [`Workspace::skopos`], also returning the most memory the process held (its peak
+    /// resident set, in bytes: the kernel's `ru_maxrss` for that one child, from `wait4`).
+    // The child is reaped by `wait4`, which std's `wait` cannot stand in for: it gives no
+    // resource usage.
+    #[allow(clippy::zombie_processes)]
+    pub fn skopos_peak_memory(&self, args: &[&str]) -> (Outcome, u64) {
+        use std::io::Read as _;
+        use std::os::unix::process::ExitStatusExt as _;
+        use std::process::Stdio;
+        let line = format!("skopos {}", args.join(" "));
+        let mut command = skopos_command(&skopos_binary(), args);
+        self.isolate(&mut command, "home-skopos");
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting `{line}`: {error}"));
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stderr.read_to_end(&mut bytes);
+            bytes
+        });
+        let mut stdout = Vec::new();
+        let _ = child
+            .stdout
+            .take()
+            .expect("piped stdout")
+            .read_to_end(&mut stdout);
+        let stderr = stderr.join().expect("the stderr reader panicked");
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value of that plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is this process's child, not waited for yet (std's `Child` only
+        // waits when asked); both pointers are valid for writes.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+        let output = Output {
+            status: std::process::ExitStatus::from_raw(status),
+            stdout,
+            stderr,
+        };
+        // Linux counts ru_maxrss in KiB.
+        let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+        (Outcome::from_output(line, output), peak)
+    }
+
     /// Runs the binary under test through a symlink named `skopeo` (as a drop-in is installed),
     /// so that it names itself skopeo in help and usage texts, with exactly `args`.
     pub fn skopos_as_skopeo(&self, args: &[&str]) -> Outcome {
-        let binary = std::env::var_os("SKOPOS_UNDER_TEST")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into());
+        let binary = skopos_binary();
         let dir = self.path("skopos-as-skopeo");
         let link = dir.join("skopeo");
         if !link.exists() {
@@ -370,6 +414,24 @@ impl Workspace {
             .unwrap_or_else(|error| panic!("starting `{line}`: {error}"));
         Outcome::from_output(line, output)
     }
+}
+
+/// The binary under test: `$SKOPOS_UNDER_TEST`, else this build's skopos.
+fn skopos_binary() -> PathBuf {
+    std::env::var_os("SKOPOS_UNDER_TEST")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_skopos").into())
+        .into()
+}
+
+/// The command line running the skopos at `binary` with `args`.
+fn skopos_command(binary: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command.args(args);
+    // As root, skopos (like containers/image) keeps its blob-info cache in
+    // /var/lib/containers/cache; as the user containers/image's own variable names, in
+    // $XDG_DATA_HOME, which is in the temp dir.
+    command.env("_CONTAINERS_ROOTLESS_UID", "1000");
+    command
 }
 
 fn as_strs(args: &[String]) -> Vec<&str> {
