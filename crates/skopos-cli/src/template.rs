@@ -13,8 +13,16 @@ use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use serde::Serialize;
 
+mod go_exec;
+mod go_syntax;
+
 /// Template name, as it appears in skopeo's template errors.
 const TEMPLATE_NAME: &str = "skopeo inspect";
+
+/// The functions `report` adds to Go's built-in ones.
+const FUNCTIONS: &[&str] = &[
+    "join", "json", "lower", "pad", "split", "title", "truncate", "upper",
+];
 
 /// What `report` wraps a format in, so that it runs once for the one inspected image.
 const RANGE_OPEN: &str = "{{range .}}";
@@ -349,13 +357,14 @@ impl Candidate {
 
 /// Run `format` over `data` as newer skopeo's `writeOutput` does (`report.New(…).Parse(
 /// report.OriginUser, format)`, `Execute([]any{data})`, `Flush()`) and return what reaches
-/// stdout. `fields` are the names of the Go struct's fields: Go refuses any other `.Field`
-/// (maps here would print `<no value>`). `json` tells the `json` function about `data`.
+/// stdout. `fields` are the names and Go types of the Go struct's fields: Go refuses any
+/// other `.Field` (maps here would print `<no value>`), and its errors name the types.
+/// `json` tells the `json` function about `data`.
 pub fn render(
     format: &str,
     data: Value,
     json: GoForms,
-    fields: &[&str],
+    fields: &[(&str, &str)],
 ) -> Result<String, RenderError> {
     let table = format.strip_prefix("table ");
     // `report` first tries the normalized format, then (when that does not parse, e.g.
@@ -371,17 +380,23 @@ pub fn render(
         ),
     };
     let json = Arc::new(json);
-    let parsed_normalized = if has_newline_in_quoted_literal(&normalized.source) {
-        None
-    } else {
-        new_template(&json).parse(&normalized.source).ok()
+    let parsed_normalized = match go_syntax::parse(TEMPLATE_NAME, &normalized.source, FUNCTIONS) {
+        Ok(tree) => new_template(&json)
+            .parse(&normalized.source)
+            .ok()
+            .map(|template| (template, tree)),
+        Err(_) => None,
     };
-    let (template, candidate) = match parsed_normalized {
-        Some(template) => (template, normalized),
-        None => match new_template(&json).parse(&as_written.source) {
-            Ok(template) => (template, as_written),
-            Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
-        },
+    let (template, candidate, go_tree) = match parsed_normalized {
+        Some((template, tree)) => (template, normalized, tree),
+        None => {
+            let tree = go_syntax::parse(TEMPLATE_NAME, &as_written.source, FUNCTIONS)
+                .map_err(|message| RenderError::before_output(anyhow!(message)))?;
+            match new_template(&json).parse(&as_written.source) {
+                Ok(template) => (template, as_written, tree),
+                Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
+            }
+        }
     };
     let template = print_like_go(template);
     let through_writer = |text: &str| {
@@ -406,57 +421,13 @@ pub fn render(
         Ok(()) => Ok(through_writer(&printed)),
         Err(err) => Err(RenderError {
             printed: through_writer(&printed),
-            error: anyhow!("{err}"),
+            error: match go_exec::message(TEMPLATE_NAME, &candidate.source, &go_tree, &err, fields)
+            {
+                Some(message) => anyhow!(message),
+                None => anyhow!("{err}"),
+            },
         }),
     }
-}
-
-/// Whether an action in `source` has a `"…"` or `'…'` literal running over a line break,
-/// which Go's lexer refuses ("unterminated quoted string") though gotmpl accepts it. Raw
-/// `` `…` `` strings and comments may span lines.
-fn has_newline_in_quoted_literal(source: &str) -> bool {
-    let mut rest = source;
-    while let Some(open) = rest.find("{{") {
-        let mut chars = rest[open + 2..].char_indices().peekable();
-        let action = &rest[open + 2..];
-        let mut end = action.len();
-        while let Some((index, c)) = chars.next() {
-            match c {
-                '}' if action[index..].starts_with("}}") => {
-                    end = index + 2;
-                    break;
-                }
-                '/' if action[index..].starts_with("/*") => match action[index + 2..].find("*/") {
-                    Some(close) => {
-                        let resume = index + 2 + close + 2;
-                        while chars.next_if(|&(i, _)| i < resume).is_some() {}
-                    }
-                    None => return false,
-                },
-                '`' => {
-                    while chars.next_if(|&(_, c)| c != '`').is_some() {}
-                    chars.next();
-                }
-                '"' | '\'' => {
-                    let quote = c;
-                    loop {
-                        match chars.next() {
-                            Some((_, '\\')) => {
-                                chars.next();
-                            }
-                            Some((_, '\n')) => return true,
-                            Some((_, c)) if c == quote => break,
-                            Some(_) => {}
-                            None => return false,
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        rest = &action[end.min(action.len())..];
-    }
-    false
 }
 
 /// The function every printing action ends in, so that values print as Go prints them.
@@ -539,13 +510,11 @@ fn string_value(text: String) -> Value {
 /// Go's `index`, where a missing key yields the map's zero value rather than no value: every
 /// map in `inspect`'s output is a `map[string]string` (labels, annotations), so that is `""`,
 /// also for a map that is absent (nil in Go), as `{{index .Labels "x"}}` prints in skopeo.
+/// Indexing a string yields its byte, a `uint8` in Go.
 fn index(args: &[Value]) -> Result<Value, TemplateError> {
     let [item, indices @ ..] = args else {
-        return Err(arg_count("index", 2, args));
+        return Err(arg_count("index", 1, args));
     };
-    if indices.is_empty() {
-        return Err(arg_count("index", 2, args));
-    }
     let mut item = item.clone();
     for key in indices {
         item = match (&item, key) {
@@ -553,11 +522,61 @@ fn index(args: &[Value]) -> Result<Value, TemplateError> {
                 .get(key.as_ref())
                 .cloned()
                 .unwrap_or_else(|| string_value(String::new())),
+            (Value::Map(_), other) => {
+                return Err(index_error(format!(
+                    "value has type {}; should be string",
+                    go_type_name(other)
+                )))
+            }
             (Value::Nil, Value::String(_)) => string_value(String::new()),
-            _ => item.index(key)?,
+            (Value::Nil, _) => return Err(index_error("index of untyped nil".to_string())),
+            (Value::List(items), key) => items[position(key, items.len())?].clone(),
+            (Value::String(text), key) => {
+                Value::Uint(u64::from(text.as_bytes()[position(key, text.len())?]))
+            }
+            (other, _) => {
+                return Err(index_error(format!(
+                    "can't index item of type {}",
+                    go_type_name(other)
+                )))
+            }
         };
     }
     Ok(item)
+}
+
+/// Go's `indexArg`: `key` as a position in something `len` long.
+fn position(key: &Value, len: usize) -> Result<usize, TemplateError> {
+    let wanted = match key {
+        Value::Int(n) => *n,
+        Value::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+        Value::Nil => return Err(index_error("cannot index slice/array with nil".to_string())),
+        other => {
+            return Err(index_error(format!(
+                "cannot index slice/array with type {}",
+                go_type_name(other)
+            )))
+        }
+    };
+    usize::try_from(wanted)
+        .ok()
+        .filter(|&at| at < len)
+        .ok_or_else(|| index_error(format!("index out of range: {wanted}")))
+}
+
+fn index_error(message: String) -> TemplateError {
+    TemplateError::Exec(format!("error calling index: {message}"))
+}
+
+/// The Go type of a template value, as Go's messages name it. Unsigned values only come
+/// from indexing strings (bytes); lists and maps are those of `interface {}` values.
+fn go_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Uint(_) => "uint8",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+        other => other.type_name(),
+    }
 }
 
 /// Go's message for a call with the wrong number of arguments.
@@ -770,7 +789,7 @@ impl UnknownField {
 fn unknown_field(
     body: &str,
     source: &str,
-    fields: &[&str],
+    fields: &[(&str, &str)],
     json: &Arc<GoForms>,
 ) -> Option<UnknownField> {
     const DEFINE_NAME: &str = "skopos-field-check";
@@ -809,14 +828,31 @@ fn unknown_field(
 }
 
 /// The first `.Field` of `pipe` (its offset and path) whose first name is not in `fields`.
-fn unknown_in_pipe(pipe: &PipeNode, fields: &[&str]) -> Option<(usize, Vec<String>)> {
-    pipe.commands
-        .iter()
-        .flat_map(|command| command.args.iter())
-        .find_map(|arg| unknown_in_expr(arg, fields))
+fn unknown_in_pipe(pipe: &PipeNode, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
+    for command in &pipe.commands {
+        // Go evaluates a value given arguments (`{{.Os .Nope}}`) and refuses it before
+        // looking at the arguments.
+        let not_a_function =
+            command.args.len() > 1 && !matches!(command.args.first(), Some(Expr::Identifier(..)));
+        let evaluated = if not_a_function {
+            &command.args[..1]
+        } else {
+            &command.args[..]
+        };
+        if let Some(found) = evaluated
+            .iter()
+            .find_map(|arg| unknown_in_expr(arg, fields))
+        {
+            return Some(found);
+        }
+        if not_a_function {
+            return None;
+        }
+    }
+    None
 }
 
-fn unknown_in_expr(expr: &Expr, fields: &[&str]) -> Option<(usize, Vec<String>)> {
+fn unknown_in_expr(expr: &Expr, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
     match expr {
         Expr::Field(pos, path) => {
             let first = path.first()?;
@@ -826,7 +862,7 @@ fn unknown_in_expr(expr: &Expr, fields: &[&str]) -> Option<(usize, Vec<String>)>
                     .iter()
                     .map(|name| name.len() + 1)
                     .sum::<usize>();
-            (!fields.contains(&first.as_str()))
+            (!fields.iter().any(|(name, _)| name == first))
                 .then(|| (last_offset, path.iter().map(ToString::to_string).collect()))
         }
         Expr::Pipe(_, pipe) => unknown_in_pipe(pipe, fields),
@@ -968,7 +1004,7 @@ mod tests {
         }
     }
 
-    const FIELDS: &[&str] = &["Os", "Name", "Layers"];
+    const FIELDS: &[(&str, &str)] = &[("Os", "string"), ("Name", "string"), ("Layers", "[]string")];
 
     fn render_ok(format: &str) -> String {
         render(format, data(), GoForms::default(), FIELDS)
@@ -1051,10 +1087,6 @@ mod tests {
     fn a_format_that_does_not_parse_normalized_is_used_as_written() {
         // Normalized, the `\n` inside the string would be a line break, which Go's lexer
         // refuses; the format as written has the escape, and no newline is appended.
-        assert!(has_newline_in_quoted_literal("{{printf \"a\nb\"}}"));
-        assert!(!has_newline_in_quoted_literal(
-            "{{printf `a\nb`}}\n{{/* \" \n */}}"
-        ));
         assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}"), "linux\n");
         assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}x"), "linux\nx");
     }
@@ -1137,7 +1169,7 @@ mod tests {
             "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}} {{.Records}} {{index .Records 0}} {{(index .Records 1).A}}",
             data,
             go,
-            &["Nil", "Empty", "Records"],
+            &[("Nil", "[]string"), ("Empty", "[]string"), ("Records", "[]record")],
         );
         assert_eq!(printed.unwrap(), "[][] null [] [{x 2} {x 2}] {x 2} x\n");
     }
