@@ -1130,17 +1130,56 @@ mod tests {
         assert!(err.contains("slice bounds out of range [:-1]"), "{err}");
     }
 
+    // Go's messages, at Go's positions (the format sits 11 bytes into `{{range .}}…`).
     #[test]
-    fn functions_check_their_arguments() {
-        let err = render_err("{{join .Layers}}").error.to_string();
-        assert!(
-            err.contains("wrong number of args for join: want 2 got 1"),
-            "{err}"
+    fn functions_check_their_arguments_as_go_does() {
+        let error = |format: &str| render_err(format).error.to_string();
+        let executing = "template: skopeo inspect:1";
+        assert_eq!(
+            error("{{join .Layers}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <join>: wrong number of args for join: want 2 got 1")
         );
-        let err = render_err("{{upper .Layers}}").error.to_string();
-        assert!(err.contains("expected string"), "{err}");
-        let err = render_err("{{nope .Os}}").error.to_string();
-        assert!(err.contains("nope"), "{err}");
+        assert_eq!(
+            error("{{index}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index>: wrong number of args for index: want at least 1 got 0")
+        );
+        assert_eq!(
+            error("{{.Os | upper 1}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <upper>: wrong number of args for upper: want 1 got 2")
+        );
+        assert_eq!(
+            error("{{upper .Layers}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <.Layers>: wrong type for value; expected string; got []string")
+        );
+        assert_eq!(
+            error("{{pad .Os \"x\" 1}}"),
+            format!("{executing}:21: executing \"skopeo inspect\" at <\"x\">: expected integer; found \"x\"")
+        );
+        assert_eq!(
+            error("{{index .Layers 5}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Layers 5>: error calling index: index out of range: 5")
+        );
+        assert_eq!(
+            error("{{index .Os 0 1}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Os 0 1>: error calling index: can't index item of type uint8")
+        );
+        assert_eq!(
+            error("{{.Os.X}}"),
+            format!("{executing}:16: executing \"skopeo inspect\" at <.Os.X>: can't evaluate field X in type string")
+        );
+        assert_eq!(
+            error("{{nope .Os}}"),
+            format!("{executing}: function \"nope\" not defined")
+        );
+        assert_eq!(
+            error("{{.Os"),
+            format!("{executing}: bad character U+007B '{{'")
+        );
+        // Go's `index` takes one argument; a string's element is a byte.
+        assert_eq!(
+            render_ok("{{index .Layers}} {{index .Os 0}}"),
+            "[a b] 108\n"
+        );
     }
 
     #[test]

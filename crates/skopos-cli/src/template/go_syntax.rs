@@ -1421,3 +1421,103 @@ fn parse_float(text: &str) -> Option<f64> {
         .is_finite()
         .then_some(if negative { -value } else { value })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(source: &str) -> String {
+        match parse("t", source, &["upper"]) {
+            Ok(_) => format!("{source} parsed"),
+            Err(message) => message,
+        }
+    }
+
+    // Messages as skopeo 1.22.2 printed them for the same templates.
+    #[test]
+    fn refuses_what_go_refuses_with_its_message_and_line() {
+        for (source, message) in [
+            ("{{nope}}", "template: t:1: function \"nope\" not defined"),
+            ("{{break}}", "template: t:1: {{break}} outside {{range}}"),
+            (
+                "{{range .}}{{.}}{{else}}{{else}}{{end}}",
+                "template: t:1: expected end; found {{else}}",
+            ),
+            (
+                "{{$a, $b := 1}}",
+                "template: t:1: too many declarations in command",
+            ),
+            (
+                "{{range $a, $b, $c := .}}{{end}}",
+                "template: t:1: too many declarations in range",
+            ),
+            (
+                "x\n{{printf \"%s\"\n\"y}}",
+                "template: t:3: unterminated quoted string in action started at t:2",
+            ),
+            (
+                "{{printf\n(.Os}}",
+                "template: t:2: unclosed left paren in action started at t:1",
+            ),
+            ("{{.Os..X}}", "template: t:1: unexpected <.> in operand"),
+            (
+                "{{\"a\".X}}",
+                "template: t:1: unexpected . after term \"\\\"a\\\"\"",
+            ),
+            (
+                "{{.Os | \"abcdefghijklmnop\"}}",
+                "template: t:1: non executable command in pipeline stage 2",
+            ),
+            ("{{0b102}}", "template: t:1: bad number syntax: \"0b102\""),
+            ("{{1__0}}", "template: t:1: illegal number syntax: \"1__0\""),
+            (
+                "{{0x1.8}}",
+                "template: t:1: illegal number syntax: \"0x1.8\"",
+            ),
+            ("{{08}}", "template: t:1: integer overflow: \"08\""),
+            ("{{'\\\"'}}", "template: t:1: invalid syntax"),
+            ("{{''}}", "template: t:1: invalid syntax"),
+            ("{{\"\\x4g\"}}", "template: t:1: invalid syntax"),
+        ] {
+            assert_eq!(error_of(source), message, "{source}");
+        }
+    }
+
+    #[test]
+    fn accepts_what_go_accepts() {
+        for source in [
+            "{{- .Os -}} {{ .Os }}",
+            "{{.Os | }}",
+            "{{1_000}} {{0x1p2}} {{-1}} {{1e3}} {{'\\''}} {{'\\x41'}} {{\"\\u00e9\" | len}}",
+            "{{range $i, $e := .}}{{$i}}{{break}}{{end}}",
+            "{{$x := 1}}{{$x = 2}}{{$x}}",
+            "{{if .A}}a{{else if .B}}b{{else}}c{{end}}",
+            "{{define \"d\"}}{{.}}{{end}}{{template \"d\" .}}",
+            "{{/* note */}}{{- /* trimmed */ -}}",
+            "{{upper `raw\nstring`}}",
+        ] {
+            assert!(
+                parse("t", source, &["upper"]).is_ok(),
+                "{}",
+                error_of(source)
+            );
+        }
+    }
+
+    #[test]
+    fn nodes_print_and_sit_where_go_says() {
+        let tree = parse(
+            "t",
+            "{{index (split .Os \"x\") 1 | upper}}",
+            &["split", "upper"],
+        )
+        .unwrap_or_default();
+        let [Node::Action(pipe)] = tree.as_slice() else {
+            panic!("one action expected: {tree:?}");
+        };
+        assert_eq!(pipe.to_string(), "index (split .Os \"x\") 1 | upper");
+        assert_eq!(pipe.commands[0].pos, 2);
+        assert_eq!(pipe.commands[0].args[1].pos(), 9);
+        assert_eq!(pipe.commands[1].pos, 28);
+    }
+}
