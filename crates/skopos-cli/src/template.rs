@@ -382,7 +382,7 @@ pub fn render(
     let json = Arc::new(json);
     let parsed_normalized = match go_syntax::parse(TEMPLATE_NAME, &normalized.source, FUNCTIONS) {
         Ok(tree) => new_template(&json)
-            .parse(&normalized.source)
+            .parse(&go_syntax::without_dangling_pipes(&normalized.source))
             .ok()
             .map(|template| (template, tree)),
         Err(_) => None,
@@ -392,7 +392,8 @@ pub fn render(
         None => {
             let tree = go_syntax::parse(TEMPLATE_NAME, &as_written.source, FUNCTIONS)
                 .map_err(|message| RenderError::before_output(anyhow!(message)))?;
-            match new_template(&json).parse(&as_written.source) {
+            match new_template(&json).parse(&go_syntax::without_dangling_pipes(&as_written.source))
+            {
                 Ok(template) => (template, as_written, tree),
                 Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
             }
@@ -795,7 +796,9 @@ fn unknown_field(
     const DEFINE_NAME: &str = "skopos-field-check";
     let define_open = format!("{{{{define \"{DEFINE_NAME}\"}}}}");
     let checked = format!("{define_open}{body}{{{{end}}}}");
-    let template = new_template(json).parse(&checked).ok()?;
+    let template = new_template(json)
+        .parse(&go_syntax::without_dangling_pipes(&checked))
+        .ok()?;
     let list = template.lookup(DEFINE_NAME)?;
     let (index, (offset, path)) = list.nodes.iter().enumerate().find_map(|(index, node)| {
         let found = match node {
@@ -1175,6 +1178,8 @@ mod tests {
             error("{{.Os"),
             format!("{executing}: bad character U+007B '{{'")
         );
+        // A pipeline may end in `|`.
+        assert_eq!(render_ok("{{.Os | }}{{(.Os |) | upper}}"), "linuxLINUX\n");
         // Go's `index` takes one argument; a string's element is a byte.
         assert_eq!(
             render_ok("{{index .Layers}} {{index .Os 0}}"),

@@ -177,10 +177,8 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
         return wrong_argument_count(sites, function);
     }
     if let Some(rest) = message.strip_prefix("error calling ") {
-        let function = rest.split(':').next()?;
-        return Some(
-            first_call(function)?.calling(function, rest[function.len() + 2..].to_string()),
-        );
+        let (function, reason) = rest.split_once(": ")?;
+        return Some(first_call(function)?.calling(function, reason.to_string()));
     }
     if let Some(rest) = message.strip_prefix("can't evaluate field ") {
         let (field, found) = rest.split_once(" in type ")?;
@@ -262,8 +260,11 @@ fn slice_message(gotmpl: &str) -> Option<String> {
 fn go_type(arg: &Arg, fields: &[(&str, &str)]) -> Option<String> {
     match arg {
         Arg::Number(_, text) if text.starts_with('\'') => Some("int32".to_string()),
+        // Go's `idealConstant`: hexadecimal integers may hold `e`s.
         Arg::Number(_, text)
-            if text.contains(['.', 'e', 'E', 'p', 'P']) && !text.starts_with("0x") =>
+            if text.contains(['.', 'e', 'E', 'p', 'P'])
+                && !(text.starts_with("0x") || text.starts_with("0X"))
+                || text.contains(['p', 'P']) =>
         {
             Some("float64".to_string())
         }

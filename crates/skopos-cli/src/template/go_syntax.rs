@@ -723,6 +723,26 @@ pub enum Node {
     Template(usize, String, Option<Pipe>),
 }
 
+/// `text` with each `|` that ends a pipeline (`{{.Os | }}`, which Go reads as `{{.Os}}` and
+/// gotmpl refuses) turned into a space, so that every other byte stays where it was.
+pub fn without_dangling_pipes(text: &str) -> String {
+    let items = Lexer::items(text);
+    let mut out = text.to_string();
+    for (index, item) in items.iter().enumerate() {
+        if item.kind != ItemKind::Pipe {
+            continue;
+        }
+        let closes = items[index + 1..]
+            .iter()
+            .find(|next| next.kind != ItemKind::Space)
+            .is_some_and(|next| matches!(next.kind, ItemKind::RightDelim | ItemKind::RightParen));
+        if closes {
+            out.replace_range(item.pos..item.pos + 1, " ");
+        }
+    }
+    out
+}
+
 /// Go's parse of `text` as template `name` with `functions` besides the built-in ones:
 /// the body of the main template, or Go's error message.
 pub fn parse(name: &str, text: &str, functions: &[&str]) -> Result<Vec<Node>, String> {
@@ -1502,6 +1522,14 @@ mod tests {
                 error_of(source)
             );
         }
+    }
+
+    #[test]
+    fn pipes_that_end_a_pipeline_become_spaces() {
+        assert_eq!(
+            without_dangling_pipes("{{.Os | }}{{(.A |) | x}}{{\"|\"}}"),
+            "{{.Os   }}{{(.A  ) | x}}{{\"|\"}}"
+        );
     }
 
     #[test]
