@@ -607,6 +607,9 @@ fn int_arg(value: &Value) -> Result<i64, TemplateError> {
     match value {
         Value::Int(n) => Ok(*n),
         Value::Uint(n) => i64::try_from(*n).map_err(|_| wrong_type("int", value)),
+        // Go passes a number literal with an integer value (`2.0`) as an int; floats only
+        // come from literals here (no inspect field is a float).
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
         other => Err(wrong_type("int", other)),
     }
 }
@@ -1177,6 +1180,11 @@ mod tests {
         assert_eq!(
             error("{{.Os"),
             format!("{executing}: bad character U+007B '{{'")
+        );
+        // A literal with an integer value is an int.
+        assert_eq!(
+            render_ok("{{truncate .Os 2.0}}{{truncate .Os 0x1p1}}"),
+            "lili\n"
         );
         // A pipeline may end in `|`.
         assert_eq!(render_ok("{{.Os | }}{{(.Os |) | upper}}"), "linuxLINUX\n");

@@ -5,7 +5,7 @@
 
 use gotmpl::TemplateError;
 
-use super::go_syntax::{go_quote, Arg, Command, Node, Pipe};
+use super::go_syntax::{go_quote, is_integral, Arg, Command, Node, Pipe};
 
 /// Where Go stopped (byte offset), the node it printed, and its message.
 struct Failure {
@@ -370,7 +370,7 @@ fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failu
             .find_map(|(arg, &wanted)| {
                 let message = match arg {
                     Arg::Number(..) | Arg::Bool(..) | Arg::String(..) | Arg::Nil(_) => {
-                        literal_mismatch(arg, wanted, fields)?
+                        literal_mismatch(arg, wanted)?
                     }
                     _ => value_mismatch(go_type(arg, fields)?, wanted)?,
                 };
@@ -397,13 +397,10 @@ fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failu
 }
 
 /// Go's `evalArg` message for a literal where a `wanted` value goes; `None` when it fits.
-fn literal_mismatch(arg: &Arg, wanted: &str, fields: &[(&str, &str)]) -> Option<String> {
+fn literal_mismatch(arg: &Arg, wanted: &str) -> Option<String> {
     let fits = match wanted {
         "string" => matches!(arg, Arg::String(..)),
-        "int" => {
-            matches!(arg, Arg::Number(_, text) if !text.starts_with('\''))
-                && go_type(arg, fields).as_deref() == Some("int")
-        }
+        "int" => matches!(arg, Arg::Number(_, text) if is_integral(text)),
         _ => false,
     };
     if fits {

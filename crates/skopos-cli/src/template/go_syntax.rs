@@ -1339,6 +1339,14 @@ fn check_number(text: &str, kind: ItemKind) -> Result<(), String> {
     }
 }
 
+/// Whether the number literal `text` (as the parser accepted it) has an integer value, which
+/// Go passes where a function wants an `int` (`2.0` and `'a'` do, `2.5` does not).
+pub fn is_integral(text: &str) -> bool {
+    text.starts_with('\'')
+        || parse_int(text).is_some()
+        || parse_float(text).is_some_and(|value| value.fract() == 0.0)
+}
+
 /// Go's `strconv.underscoreOK`: underscores only between digits (a base prefix counts).
 fn underscores_ok(text: &str) -> bool {
     let text = text.strip_prefix(['+', '-']).unwrap_or(text);
