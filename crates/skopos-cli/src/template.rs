@@ -407,7 +407,11 @@ pub fn render(
             text.to_string()
         }
     };
-    if let Some(body) = &candidate.body {
+    let body = candidate
+        .body
+        .clone()
+        .or_else(|| user_range_body(&candidate.source, &go_tree));
+    if let Some(body) = &body {
         if let Some(unknown) = unknown_field(body, &candidate.source, fields, &json) {
             let printed = unknown.printed_before(&json, &data);
             return Err(RenderError {
@@ -428,6 +432,20 @@ pub fn render(
                 None => anyhow!("{err}"),
             },
         }),
+    }
+}
+
+/// The body of a format that itself starts with `{{range .}}` (which `report` runs as it
+/// is), where dot is the data as in a wrapped format's body.
+fn user_range_body(source: &str, tree: &[go_syntax::Node]) -> Option<String> {
+    if !source.starts_with(RANGE_OPEN) {
+        return None;
+    }
+    match tree.first() {
+        Some(go_syntax::Node::Control(_, _, _, body_end)) => {
+            source.get(RANGE_OPEN.len()..*body_end).map(str::to_string)
+        }
+        _ => None,
     }
 }
 
@@ -1250,6 +1268,14 @@ mod tests {
             unknown("{{.Os}} {{.Nope}}"),
             (
                 "linux ".to_string(),
+                "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
+            )
+        );
+        // A format ranging over dot itself fails the same way.
+        assert_eq!(
+            unknown("{{range .}}{{.Os}}-{{.Nope}}{{end}}"),
+            (
+                "linux-".to_string(),
                 "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
             )
         );

@@ -235,6 +235,7 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{.Os}} {{index .Layers 99}}", "linux ", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <index .Layers 99>: error calling index: index out of range: 99"),
     ("table {{.Os}} {{index .Layers 99}}", "linux", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <index .Layers 99>: error calling index: index out of range: 99"),
     ("{{.Os}}\\n{{.Os.Foo}}", "linux\n", "template: skopeo inspect:2:5: executing \"skopeo inspect\" at <.Os.Foo>: can't evaluate field Foo in type string"),
+    ("{{range .}}{{.Os}}-{{.Nope}}{{end}}", "linux-", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"),
     ("{{(1) 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <(1) 2>: can't give argument to non-function 1"),
     ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
 ];

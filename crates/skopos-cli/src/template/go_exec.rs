@@ -97,7 +97,7 @@ fn collect<'a>(
         match node {
             Node::Inert => {}
             Node::Action(pipe) => collect_pipe(pipe, sites),
-            Node::Control(pipe, list, else_list) => {
+            Node::Control(pipe, list, else_list, _) => {
                 collect_pipe(pipe, sites);
                 collect(list, sites, templates);
                 collect(else_list, sites, templates);

@@ -717,8 +717,9 @@ pub enum Node {
     Inert,
     /// `{{pipeline}}`
     Action(Pipe),
-    /// `{{if}}`, `{{with}}`, `{{range}}`: the pipeline and both bodies.
-    Control(Pipe, Vec<Node>, Vec<Node>),
+    /// `{{if}}`, `{{with}}`, `{{range}}`: the pipeline, both bodies, and where the first
+    /// body ends (the `{{` of its `{{else}}` or `{{end}}`).
+    Control(Pipe, Vec<Node>, Vec<Node>, usize),
     /// `{{template "name" pipeline}}`: where the name is, the name, the pipeline.
     Template(usize, String, Option<Pipe>),
 }
@@ -755,6 +756,7 @@ pub fn parse(name: &str, text: &str, functions: &[&str]) -> Result<Vec<Node>, St
         vars: vec!["$".to_string()],
         range_depth: 0,
         action_line: 0,
+        action_start: 0,
     };
     parser.parse()
 }
@@ -794,6 +796,8 @@ struct Parser<'a> {
     range_depth: usize,
     /// Line of the action being parsed, 0 outside actions.
     action_line: usize,
+    /// Where the latest action started.
+    action_start: usize,
 }
 
 impl Parser<'_> {
@@ -923,6 +927,7 @@ impl Parser<'_> {
         match item.kind {
             ItemKind::Text => Ok(Parsed::Node(Node::Inert)),
             ItemKind::LeftDelim => {
+                self.action_start = item.pos;
                 self.action_line = item.line;
                 let action = self.action();
                 self.action_line = 0;
@@ -989,6 +994,7 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let (list, end) = listed?;
+        let body_end = self.action_start;
         let mut else_list = Vec::new();
         if let ListEnd::Else(chained) = end {
             let next = self.peek().kind;
@@ -1006,7 +1012,7 @@ impl Parser<'_> {
                 else_list = listed;
             }
         }
-        Ok(Node::Control(pipe, list, else_list))
+        Ok(Node::Control(pipe, list, else_list, body_end))
     }
 
     fn template_name(&mut self, context: &str) -> Outcome<String> {
