@@ -149,6 +149,8 @@ struct Lexer<'a> {
     pos: usize,
     paren_depth: usize,
     items: Vec<Item>,
+    /// How far lines have been counted, and the line there.
+    counted: (usize, usize),
 }
 
 impl<'a> Lexer<'a> {
@@ -159,13 +161,23 @@ impl<'a> Lexer<'a> {
             pos: 0,
             paren_depth: 0,
             items: Vec::new(),
+            counted: (0, 1),
         };
         lexer.run();
         lexer.items
     }
 
-    fn line_at(&self, pos: usize) -> usize {
-        1 + self.input[..pos].matches('\n').count()
+    /// The line `pos` is on; positions asked for never go back, so lines are counted once.
+    fn line_at(&mut self, pos: usize) -> usize {
+        let (counted_to, line) = self.counted;
+        if pos < counted_to {
+            return 1 + self.input[..pos].matches('\n').count();
+        }
+        self.counted = (
+            pos,
+            line + self.input[counted_to..pos].matches('\n').count(),
+        );
+        self.counted.1
     }
 
     fn emit(&mut self, kind: ItemKind) {
