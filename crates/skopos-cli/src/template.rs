@@ -3,7 +3,9 @@
 //! wrapped in `{{range .}}…{{end -}}` unless it ranges over dot itself, and executed over a
 //! one-element list with `report`'s extra functions (`join, json, lower, pad, split, title,
 //! truncate, upper`). Only `table` formats go through a tab writer, which is flushed at the
-//! end; other formats print exactly what the template writes.
+//! end; other formats print exactly what the template writes. gotmpl runs the template,
+//! but Go decides which templates parse ([`go_syntax`]) and how a failure reads
+//! ([`go_exec`]), so that errors are skopeo's byte for byte.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -71,7 +71,6 @@ enum ItemKind {
 impl ItemKind {
     fn keyword(word: &str) -> Option<ItemKind> {
         Some(match word {
-            "." => ItemKind::Dot,
             "block" => ItemKind::Block,
             "break" => ItemKind::Break,
             "continue" => ItemKind::Continue,
