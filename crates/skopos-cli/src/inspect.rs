@@ -29,34 +29,35 @@ use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
 use crate::template::{self, GoForms, RenderError};
 
-/// The fields of [`InspectOutput`] as templates name them.
-const OUTPUT_FIELDS: &[&str] = &[
-    "Name",
-    "Tag",
-    "Digest",
-    "RepoTags",
-    "Created",
-    "DockerVersion",
-    "Labels",
-    "Architecture",
-    "Os",
-    "Layers",
-    "LayersData",
-    "Env",
+/// The fields of [`InspectOutput`] as templates name them, with the Go types that Go's
+/// template errors name (skopeo's `inspect.Output`).
+const OUTPUT_FIELDS: &[(&str, &str)] = &[
+    ("Name", "string"),
+    ("Tag", "string"),
+    ("Digest", "digest.Digest"),
+    ("RepoTags", "[]string"),
+    ("Created", "*time.Time"),
+    ("DockerVersion", "string"),
+    ("Labels", "map[string]string"),
+    ("Architecture", "string"),
+    ("Os", "string"),
+    ("Layers", "[]string"),
+    ("LayersData", "[]types.ImageInspectLayer"),
+    ("Env", "[]string"),
 ];
 
-/// The fields of `v1.Image` as templates name them.
-const CONFIG_FIELDS: &[&str] = &[
-    "Created",
-    "Author",
-    "Architecture",
-    "Variant",
-    "OS",
-    "OSVersion",
-    "OSFeatures",
-    "Config",
-    "RootFS",
-    "History",
+/// The fields of `v1.Image` as templates name them, with their Go types.
+const CONFIG_FIELDS: &[(&str, &str)] = &[
+    ("Created", "*time.Time"),
+    ("Author", "string"),
+    ("Architecture", "string"),
+    ("Variant", "string"),
+    ("OS", "string"),
+    ("OSVersion", "string"),
+    ("OSFeatures", "[]string"),
+    ("Config", "v1.ImageConfig"),
+    ("RootFS", "v1.RootFS"),
+    ("History", "[]v1.History"),
 ];
 
 /// The default `inspect` output (skopeo's `inspect.Output`), in Go field order.
@@ -598,7 +599,7 @@ fn print_template(
     format: &str,
     value: Value,
     json: GoForms,
-    fields: &[&str],
+    fields: &[(&str, &str)],
 ) -> anyhow::Result<Vec<u8>> {
     match template::render(format, value, json, fields) {
         Ok(text) => Ok(text.into_bytes()),

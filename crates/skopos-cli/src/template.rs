@@ -3,7 +3,9 @@
 //! wrapped in `{{range .}}…{{end -}}` unless it ranges over dot itself, and executed over a
 //! one-element list with `report`'s extra functions (`join, json, lower, pad, split, title,
 //! truncate, upper`). Only `table` formats go through a tab writer, which is flushed at the
-//! end; other formats print exactly what the template writes.
+//! end; other formats print exactly what the template writes. gotmpl runs the template,
+//! but Go decides which templates parse ([`go_syntax`]) and how a failure reads
+//! ([`go_exec`]), so that errors are skopeo's byte for byte.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +15,16 @@ use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use serde::Serialize;
 
+mod go_exec;
+mod go_syntax;
+
 /// Template name, as it appears in skopeo's template errors.
 const TEMPLATE_NAME: &str = "skopeo inspect";
+
+/// The functions `report` adds to Go's built-in ones.
+const FUNCTIONS: &[&str] = &[
+    "join", "json", "lower", "pad", "split", "title", "truncate", "upper",
+];
 
 /// What `report` wraps a format in, so that it runs once for the one inspected image.
 const RANGE_OPEN: &str = "{{range .}}";
@@ -349,13 +359,14 @@ impl Candidate {
 
 /// Run `format` over `data` as newer skopeo's `writeOutput` does (`report.New(…).Parse(
 /// report.OriginUser, format)`, `Execute([]any{data})`, `Flush()`) and return what reaches
-/// stdout. `fields` are the names of the Go struct's fields: Go refuses any other `.Field`
-/// (maps here would print `<no value>`). `json` tells the `json` function about `data`.
+/// stdout. `fields` are the names and Go types of the Go struct's fields: Go refuses any
+/// other `.Field` (maps here would print `<no value>`), and its errors name the types.
+/// `json` tells the `json` function about `data`.
 pub fn render(
     format: &str,
     data: Value,
     json: GoForms,
-    fields: &[&str],
+    fields: &[(&str, &str)],
 ) -> Result<String, RenderError> {
     let table = format.strip_prefix("table ");
     // `report` first tries the normalized format, then (when that does not parse, e.g.
@@ -371,17 +382,24 @@ pub fn render(
         ),
     };
     let json = Arc::new(json);
-    let parsed_normalized = if has_newline_in_quoted_literal(&normalized.source) {
-        None
-    } else {
-        new_template(&json).parse(&normalized.source).ok()
+    let parsed_normalized = match go_syntax::parse(TEMPLATE_NAME, &normalized.source, FUNCTIONS) {
+        Ok(tree) => new_template(&json)
+            .parse(&go_syntax::without_dangling_pipes(&normalized.source))
+            .ok()
+            .map(|template| (template, tree)),
+        Err(_) => None,
     };
-    let (template, candidate) = match parsed_normalized {
-        Some(template) => (template, normalized),
-        None => match new_template(&json).parse(&as_written.source) {
-            Ok(template) => (template, as_written),
-            Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
-        },
+    let (template, candidate, go_tree) = match parsed_normalized {
+        Some((template, tree)) => (template, normalized, tree),
+        None => {
+            let tree = go_syntax::parse(TEMPLATE_NAME, &as_written.source, FUNCTIONS)
+                .map_err(|message| RenderError::before_output(anyhow!(message)))?;
+            match new_template(&json).parse(&go_syntax::without_dangling_pipes(&as_written.source))
+            {
+                Ok(template) => (template, as_written, tree),
+                Err(err) => return Err(RenderError::before_output(anyhow!("{err}"))),
+            }
+        }
     };
     let template = print_like_go(template);
     let through_writer = |text: &str| {
@@ -391,7 +409,11 @@ pub fn render(
             text.to_string()
         }
     };
-    if let Some(body) = &candidate.body {
+    let body = candidate
+        .body
+        .clone()
+        .or_else(|| user_range_body(&candidate.source, &go_tree));
+    if let Some(body) = &body {
         if let Some(unknown) = unknown_field(body, &candidate.source, fields, &json) {
             let printed = unknown.printed_before(&json, &data);
             return Err(RenderError {
@@ -406,57 +428,27 @@ pub fn render(
         Ok(()) => Ok(through_writer(&printed)),
         Err(err) => Err(RenderError {
             printed: through_writer(&printed),
-            error: anyhow!("{err}"),
+            error: match go_exec::message(TEMPLATE_NAME, &candidate.source, &go_tree, &err, fields)
+            {
+                Some(message) => anyhow!(message),
+                None => anyhow!("{err}"),
+            },
         }),
     }
 }
 
-/// Whether an action in `source` has a `"…"` or `'…'` literal running over a line break,
-/// which Go's lexer refuses ("unterminated quoted string") though gotmpl accepts it. Raw
-/// `` `…` `` strings and comments may span lines.
-fn has_newline_in_quoted_literal(source: &str) -> bool {
-    let mut rest = source;
-    while let Some(open) = rest.find("{{") {
-        let mut chars = rest[open + 2..].char_indices().peekable();
-        let action = &rest[open + 2..];
-        let mut end = action.len();
-        while let Some((index, c)) = chars.next() {
-            match c {
-                '}' if action[index..].starts_with("}}") => {
-                    end = index + 2;
-                    break;
-                }
-                '/' if action[index..].starts_with("/*") => match action[index + 2..].find("*/") {
-                    Some(close) => {
-                        let resume = index + 2 + close + 2;
-                        while chars.next_if(|&(i, _)| i < resume).is_some() {}
-                    }
-                    None => return false,
-                },
-                '`' => {
-                    while chars.next_if(|&(_, c)| c != '`').is_some() {}
-                    chars.next();
-                }
-                '"' | '\'' => {
-                    let quote = c;
-                    loop {
-                        match chars.next() {
-                            Some((_, '\\')) => {
-                                chars.next();
-                            }
-                            Some((_, '\n')) => return true,
-                            Some((_, c)) if c == quote => break,
-                            Some(_) => {}
-                            None => return false,
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        rest = &action[end.min(action.len())..];
+/// The body of a format that itself starts with `{{range .}}` (which `report` runs as it
+/// is), where dot is the data as in a wrapped format's body.
+fn user_range_body(source: &str, tree: &[go_syntax::Node]) -> Option<String> {
+    if !source.starts_with(RANGE_OPEN) {
+        return None;
     }
-    false
+    match tree.first() {
+        Some(go_syntax::Node::Control(_, _, _, body_end)) => {
+            source.get(RANGE_OPEN.len()..*body_end).map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 /// The function every printing action ends in, so that values print as Go prints them.
@@ -539,13 +531,11 @@ fn string_value(text: String) -> Value {
 /// Go's `index`, where a missing key yields the map's zero value rather than no value: every
 /// map in `inspect`'s output is a `map[string]string` (labels, annotations), so that is `""`,
 /// also for a map that is absent (nil in Go), as `{{index .Labels "x"}}` prints in skopeo.
+/// Indexing a string yields its byte, a `uint8` in Go.
 fn index(args: &[Value]) -> Result<Value, TemplateError> {
     let [item, indices @ ..] = args else {
-        return Err(arg_count("index", 2, args));
+        return Err(arg_count("index", 1, args));
     };
-    if indices.is_empty() {
-        return Err(arg_count("index", 2, args));
-    }
     let mut item = item.clone();
     for key in indices {
         item = match (&item, key) {
@@ -553,11 +543,61 @@ fn index(args: &[Value]) -> Result<Value, TemplateError> {
                 .get(key.as_ref())
                 .cloned()
                 .unwrap_or_else(|| string_value(String::new())),
+            (Value::Map(_), other) => {
+                return Err(index_error(format!(
+                    "value has type {}; should be string",
+                    go_type_name(other)
+                )))
+            }
             (Value::Nil, Value::String(_)) => string_value(String::new()),
-            _ => item.index(key)?,
+            (Value::Nil, _) => return Err(index_error("index of untyped nil".to_string())),
+            (Value::List(items), key) => items[position(key, items.len())?].clone(),
+            (Value::String(text), key) => {
+                Value::Uint(u64::from(text.as_bytes()[position(key, text.len())?]))
+            }
+            (other, _) => {
+                return Err(index_error(format!(
+                    "can't index item of type {}",
+                    go_type_name(other)
+                )))
+            }
         };
     }
     Ok(item)
+}
+
+/// Go's `indexArg`: `key` as a position in something `len` long.
+fn position(key: &Value, len: usize) -> Result<usize, TemplateError> {
+    let wanted = match key {
+        Value::Int(n) => *n,
+        Value::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+        Value::Nil => return Err(index_error("cannot index slice/array with nil".to_string())),
+        other => {
+            return Err(index_error(format!(
+                "cannot index slice/array with type {}",
+                go_type_name(other)
+            )))
+        }
+    };
+    usize::try_from(wanted)
+        .ok()
+        .filter(|&at| at < len)
+        .ok_or_else(|| index_error(format!("index out of range: {wanted}")))
+}
+
+fn index_error(message: String) -> TemplateError {
+    TemplateError::Exec(format!("error calling index: {message}"))
+}
+
+/// The Go type of a template value, as Go's messages name it. Unsigned values only come
+/// from indexing strings (bytes); lists and maps are those of `interface {}` values.
+fn go_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Uint(_) => "uint8",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+        other => other.type_name(),
+    }
 }
 
 /// Go's message for a call with the wrong number of arguments.
@@ -587,6 +627,9 @@ fn int_arg(value: &Value) -> Result<i64, TemplateError> {
     match value {
         Value::Int(n) => Ok(*n),
         Value::Uint(n) => i64::try_from(*n).map_err(|_| wrong_type("int", value)),
+        // Go passes a number literal with an integer value (`2.0`) as an int; floats only
+        // come from literals here (no inspect field is a float).
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
         other => Err(wrong_type("int", other)),
     }
 }
@@ -770,13 +813,15 @@ impl UnknownField {
 fn unknown_field(
     body: &str,
     source: &str,
-    fields: &[&str],
+    fields: &[(&str, &str)],
     json: &Arc<GoForms>,
 ) -> Option<UnknownField> {
     const DEFINE_NAME: &str = "skopos-field-check";
     let define_open = format!("{{{{define \"{DEFINE_NAME}\"}}}}");
     let checked = format!("{define_open}{body}{{{{end}}}}");
-    let template = new_template(json).parse(&checked).ok()?;
+    let template = new_template(json)
+        .parse(&go_syntax::without_dangling_pipes(&checked))
+        .ok()?;
     let list = template.lookup(DEFINE_NAME)?;
     let (index, (offset, path)) = list.nodes.iter().enumerate().find_map(|(index, node)| {
         let found = match node {
@@ -809,14 +854,31 @@ fn unknown_field(
 }
 
 /// The first `.Field` of `pipe` (its offset and path) whose first name is not in `fields`.
-fn unknown_in_pipe(pipe: &PipeNode, fields: &[&str]) -> Option<(usize, Vec<String>)> {
-    pipe.commands
-        .iter()
-        .flat_map(|command| command.args.iter())
-        .find_map(|arg| unknown_in_expr(arg, fields))
+fn unknown_in_pipe(pipe: &PipeNode, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
+    for command in &pipe.commands {
+        // Go evaluates a value given arguments (`{{.Os .Nope}}`) and refuses it before
+        // looking at the arguments.
+        let not_a_function =
+            command.args.len() > 1 && !matches!(command.args.first(), Some(Expr::Identifier(..)));
+        let evaluated = if not_a_function {
+            &command.args[..1]
+        } else {
+            &command.args[..]
+        };
+        if let Some(found) = evaluated
+            .iter()
+            .find_map(|arg| unknown_in_expr(arg, fields))
+        {
+            return Some(found);
+        }
+        if not_a_function {
+            return None;
+        }
+    }
+    None
 }
 
-fn unknown_in_expr(expr: &Expr, fields: &[&str]) -> Option<(usize, Vec<String>)> {
+fn unknown_in_expr(expr: &Expr, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
     match expr {
         Expr::Field(pos, path) => {
             let first = path.first()?;
@@ -826,7 +888,7 @@ fn unknown_in_expr(expr: &Expr, fields: &[&str]) -> Option<(usize, Vec<String>)>
                     .iter()
                     .map(|name| name.len() + 1)
                     .sum::<usize>();
-            (!fields.contains(&first.as_str()))
+            (!fields.iter().any(|(name, _)| name == first))
                 .then(|| (last_offset, path.iter().map(ToString::to_string).collect()))
         }
         Expr::Pipe(_, pipe) => unknown_in_pipe(pipe, fields),
@@ -968,7 +1030,7 @@ mod tests {
         }
     }
 
-    const FIELDS: &[&str] = &["Os", "Name", "Layers"];
+    const FIELDS: &[(&str, &str)] = &[("Os", "string"), ("Name", "string"), ("Layers", "[]string")];
 
     fn render_ok(format: &str) -> String {
         render(format, data(), GoForms::default(), FIELDS)
@@ -1051,10 +1113,6 @@ mod tests {
     fn a_format_that_does_not_parse_normalized_is_used_as_written() {
         // Normalized, the `\n` inside the string would be a line break, which Go's lexer
         // refuses; the format as written has the escape, and no newline is appended.
-        assert!(has_newline_in_quoted_literal("{{printf \"a\nb\"}}"));
-        assert!(!has_newline_in_quoted_literal(
-            "{{printf `a\nb`}}\n{{/* \" \n */}}"
-        ));
         assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}"), "linux\n");
         assert_eq!(render_ok("{{printf \"%s\\n\" .Os}}x"), "linux\nx");
     }
@@ -1098,17 +1156,63 @@ mod tests {
         assert!(err.contains("slice bounds out of range [:-1]"), "{err}");
     }
 
+    // Go's messages, at Go's positions (the format sits 11 bytes into `{{range .}}…`).
     #[test]
-    fn functions_check_their_arguments() {
-        let err = render_err("{{join .Layers}}").error.to_string();
-        assert!(
-            err.contains("wrong number of args for join: want 2 got 1"),
-            "{err}"
+    fn functions_check_their_arguments_as_go_does() {
+        let error = |format: &str| render_err(format).error.to_string();
+        let executing = "template: skopeo inspect:1";
+        assert_eq!(
+            error("{{join .Layers}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <join>: wrong number of args for join: want 2 got 1")
         );
-        let err = render_err("{{upper .Layers}}").error.to_string();
-        assert!(err.contains("expected string"), "{err}");
-        let err = render_err("{{nope .Os}}").error.to_string();
-        assert!(err.contains("nope"), "{err}");
+        assert_eq!(
+            error("{{index}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index>: wrong number of args for index: want at least 1 got 0")
+        );
+        assert_eq!(
+            error("{{.Os | upper 1}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <upper>: wrong number of args for upper: want 1 got 2")
+        );
+        assert_eq!(
+            error("{{upper .Layers}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <.Layers>: wrong type for value; expected string; got []string")
+        );
+        assert_eq!(
+            error("{{pad .Os \"x\" 1}}"),
+            format!("{executing}:21: executing \"skopeo inspect\" at <\"x\">: expected integer; found \"x\"")
+        );
+        assert_eq!(
+            error("{{index .Layers 5}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Layers 5>: error calling index: index out of range: 5")
+        );
+        assert_eq!(
+            error("{{index .Os 0 1}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Os 0 1>: error calling index: can't index item of type uint8")
+        );
+        assert_eq!(
+            error("{{.Os.X}}"),
+            format!("{executing}:16: executing \"skopeo inspect\" at <.Os.X>: can't evaluate field X in type string")
+        );
+        assert_eq!(
+            error("{{nope .Os}}"),
+            format!("{executing}: function \"nope\" not defined")
+        );
+        assert_eq!(
+            error("{{.Os"),
+            format!("{executing}: bad character U+007B '{{'")
+        );
+        // A literal with an integer value is an int.
+        assert_eq!(
+            render_ok("{{truncate .Os 2.0}}{{truncate .Os 0x1p1}}"),
+            "lili\n"
+        );
+        // A pipeline may end in `|`.
+        assert_eq!(render_ok("{{.Os | }}{{(.Os |) | upper}}"), "linuxLINUX\n");
+        // Go's `index` takes one argument; a string's element is a byte.
+        assert_eq!(
+            render_ok("{{index .Layers}} {{index .Os 0}}"),
+            "[a b] 108\n"
+        );
     }
 
     #[test]
@@ -1137,7 +1241,7 @@ mod tests {
             "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}} {{.Records}} {{index .Records 0}} {{(index .Records 1).A}}",
             data,
             go,
-            &["Nil", "Empty", "Records"],
+            &[("Nil", "[]string"), ("Empty", "[]string"), ("Records", "[]record")],
         );
         assert_eq!(printed.unwrap(), "[][] null [] [{x 2} {x 2}] {x 2} x\n");
     }
@@ -1166,6 +1270,14 @@ mod tests {
             unknown("{{.Os}} {{.Nope}}"),
             (
                 "linux ".to_string(),
+                "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
+            )
+        );
+        // A format ranging over dot itself fails the same way.
+        assert_eq!(
+            unknown("{{range .}}{{.Os}}-{{.Nope}}{{end}}"),
+            (
+                "linux-".to_string(),
                 "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}".to_string()
             )
         );

@@ -167,6 +167,113 @@ fn inspect_format_templates_match_skopeo() {
     }
 }
 
+/// Templates Go's `text/template` refuses, while parsing or running: the format, what reaches
+/// stdout before the failure, and skopeo 1.22.2's message (as it printed it for an image like
+/// `oci:single:t`; none of them depends on the image beyond its OS being linux).
+const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
+    ("{{nope}}", "", "template: skopeo inspect:1: function \"nope\" not defined"),
+    ("{{.Os", "", "template: skopeo inspect:1: bad character U+007B '{'"),
+    ("{{", "", "template: skopeo inspect:1: unexpected \"{\" in command"),
+    ("{{end}}", "", "template: skopeo inspect:1: unexpected {{end}}"),
+    ("{{if .Os}}", "", "template: skopeo inspect:1: unexpected EOF"),
+    ("{{| .Os}}", "", "template: skopeo inspect:1: unexpected \"|\" in command"),
+    ("{{\"abc}}", "", "template: skopeo inspect:1: unterminated quoted string"),
+    ("{{'ab'}}", "", "template: skopeo inspect:1: malformed character constant: 'ab'"),
+    ("{{`abc}}", "", "template: skopeo inspect:1: unterminated raw quoted string"),
+    ("{{1.2.3}}", "", "template: skopeo inspect:1: unexpected \".3\" in operand"),
+    ("{{0x}}", "", "template: skopeo inspect:1: illegal number syntax: \"0x\""),
+    ("{{3x}}", "", "template: skopeo inspect:1: bad number syntax: \"3x\""),
+    ("{{99999999999999999999}}", "", "template: skopeo inspect:1: integer overflow: \"99999999999999999999\""),
+    ("{{1e1000}}", "", "template: skopeo inspect:1: illegal number syntax: \"1e1000\""),
+    ("{{$x}}", "", "template: skopeo inspect:1: undefined variable \"$x\""),
+    ("{{$x := 1}}{{$x = }}", "", "template: skopeo inspect:1: missing value for command"),
+    ("{{with}}", "", "template: skopeo inspect:1: missing value for with"),
+    ("{{(1}}", "", "template: skopeo inspect:1: unclosed left paren"),
+    ("{{1)}}", "", "template: skopeo inspect:1: unexpected right paren"),
+    ("{{/* unclosed", "", "template: skopeo inspect:1: unclosed comment"),
+    ("{{block}}", "", "template: skopeo inspect:1: unexpected \"}}\" in block clause"),
+    ("{{\"\\q\"}}", "", "template: skopeo inspect:1: invalid syntax"),
+    ("{{else if}}", "", "template: skopeo inspect:1: unexpected <if> in input"),
+    ("{{.Os | \"abcdefghijklmnop\"}}", "", "template: skopeo inspect:1: non executable command in pipeline stage 2"),
+    ("{{.Os}}\\n{{nope}}", "", "template: skopeo inspect:1: function \"nope\" not defined"),
+    ("{{range $i, $e, $f := .Layers}}{{end}}", "", "template: skopeo inspect:1: too many declarations in range"),
+    ("{{define \"a\"}}{{end}}", "", "template: skopeo inspect:1: unexpected <define> in command"),
+    ("{{.Os\n\"x}}", "", "template: skopeo inspect:2: unterminated quoted string in action started at skopeo inspect:1"),
+    ("{{true.X}}", "", "template: skopeo inspect:1: unexpected . after term \"true\""),
+    ("{{if .Os}}{{else x}}{{end}}", "", "template: skopeo inspect:1: unexpected \"x\" in else"),
+    ("{{.Foo}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <.Foo>: can't evaluate field Foo in type interface {}"),
+    ("{{index}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index>: wrong number of args for index: want at least 1 got 0"),
+    ("{{index .Layers 99}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Layers 99>: error calling index: index out of range: 99"),
+    ("{{index .Layers \"a\"}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Layers \"a\">: error calling index: cannot index slice/array with type string"),
+    ("{{index .Os 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Os 1 2>: error calling index: can't index item of type uint8"),
+    ("{{index .Labels 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Labels 1>: error calling index: value has type int; should be string"),
+    ("{{.Os.Foo}}", "", "template: skopeo inspect:1:16: executing \"skopeo inspect\" at <.Os.Foo>: can't evaluate field Foo in type string"),
+    ("{{len 3}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len 3>: error calling len: len of type int"),
+    ("{{len nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len nil>: error calling len: reflect: call of reflect.Value.Type on zero Value"),
+    ("{{printf}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <printf>: wrong number of args for printf: want at least 1 got 0"),
+    ("{{upper 1}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <1>: expected string; found 1"),
+    ("{{join .Layers}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <join>: wrong number of args for join: want 2 got 1"),
+    ("{{pad .Os -1 0}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <pad .Os -1 0>: error calling pad: strings: negative Repeat count"),
+    ("{{truncate .Os 1.5}}", "", "template: skopeo inspect:1:26: executing \"skopeo inspect\" at <1.5>: expected integer; found 1.5"),
+    ("{{template \"x\" .}}", "", "template: skopeo inspect:1:22: executing \"skopeo inspect\" at <{{template \"x\" .}}>: template \"x\" not defined"),
+    ("{{.Os 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <.Os>: Os has arguments but cannot be invoked as function"),
+    ("{{ .Os  .Architecture }}", "", "template: skopeo inspect:1:14: executing \"skopeo inspect\" at <.Os>: Os has arguments but cannot be invoked as function"),
+    ("{{1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <1>: can't give argument to non-function 1"),
+    ("{{nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <nil>: nil is not a command"),
+    ("{{call .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <call .Os>: error calling call: non-function .Os of type string"),
+    ("{{eq .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Os>: error calling eq: missing argument for comparison"),
+    ("{{lt .Os 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <lt .Os 1>: error calling lt: incompatible types for comparison: string and int"),
+    ("{{slice .Os 5 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os 5 2>: error calling slice: invalid slice index: 5 > 2"),
+    ("{{$.Foo}}", "", "template: skopeo inspect:1:14: executing \"skopeo inspect\" at <$.Foo>: can't evaluate field Foo in type []interface {}"),
+    ("{{.LayersData.Foo}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <.LayersData.Foo>: can't evaluate field Foo in type []types.ImageInspectLayer"),
+    ("{{.Created.Foo}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Foo>: can't evaluate field Foo in type *time.Time"),
+    ("{{.Digest.Foo}}", "", "template: skopeo inspect:1:20: executing \"skopeo inspect\" at <.Digest.Foo>: can't evaluate field Foo in type digest.Digest"),
+    ("{{.Layers | upper}}", "", "template: skopeo inspect:1:23: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got []string"),
+    ("{{.Os | join \",\"}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <\",\">: can't handle \",\" for arg of type []string"),
+    ("{{range .Layers}}{{.X}}{{end}}", "", "template: skopeo inspect:1:30: executing \"skopeo inspect\" at <.X>: can't evaluate field X in type string"),
+    ("{{$x := 1}}{{$x.Foo}}", "", "template: skopeo inspect:1:26: executing \"skopeo inspect\" at <$x.Foo>: can't evaluate field Foo in type int"),
+    ("{{.Os}} {{index .Layers 99}}", "linux ", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <index .Layers 99>: error calling index: index out of range: 99"),
+    ("table {{.Os}} {{index .Layers 99}}", "linux", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <index .Layers 99>: error calling index: index out of range: 99"),
+    ("{{.Os}}\\n{{.Os.Foo}}", "linux\n", "template: skopeo inspect:2:5: executing \"skopeo inspect\" at <.Os.Foo>: can't evaluate field Foo in type string"),
+    ("{{range .}}{{.Os}}-{{.Nope}}{{end}}", "linux-", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"),
+    ("{{(1) 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <(1) 2>: can't give argument to non-function 1"),
+    ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
+];
+
+// Every bad template fails as in skopeo 1.22.2: exit code 1, one `level=fatal` line with Go's
+// message (position, node, type names), and what Go wrote before failing on stdout. Checked
+// against the messages written here, and against skopeo 1.22.2 itself when it is there.
+#[test]
+fn inspect_format_errors_are_go_template_errors() {
+    let workspace = workspace_with_images();
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's errors for bad --format templates");
+    for (template, printed, message) in BAD_TEMPLATES {
+        let args = ["inspect", "--format", template, "oci:single:t"];
+        let ours = workspace.skopos(&args);
+        common::assert_one_line_failure(&ours, Some(1));
+        assert!(
+            ours.stderr.starts_with("time=\"") && ours.stderr.contains(" level=fatal msg=\""),
+            "{template}: not a logrus fatal line: {}",
+            ours.stderr
+        );
+        assert_eq!(common::skopeo_message(&ours.stderr), *message, "{template}");
+        assert_eq!(ours.stdout, *printed, "{template}");
+        if peer.is_none() {
+            continue;
+        }
+        let what = format!("skopeo 1.22.2's error for --format {template:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.code, ours.code, "{template}");
+            assert_eq!(
+                common::skopeo_message(&theirs.stderr),
+                common::skopeo_message(&ours.stderr),
+                "{template}"
+            );
+            assert_eq!(theirs.stdout, ours.stdout, "{template}");
+        }
+    }
+}
+
 // The bare `json` format is the default output, special-cased by both.
 #[test]
 fn inspect_json_format_is_the_default_output() {

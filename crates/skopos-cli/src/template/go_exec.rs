@@ -1,0 +1,453 @@
+//! Go's wording and location of errors raised while a template runs. gotmpl reports what
+//! failed but not where; the failure is matched to the first node of Go's parse tree that
+//! fails that way (in the order Go evaluates them), and told as Go tells it:
+//! `template: NAME:LINE:COL: executing "NAME" at <NODE>: MESSAGE`.
+
+use gotmpl::TemplateError;
+
+use super::go_syntax::{go_quote, is_integral, Arg, Command, Node, Pipe};
+
+/// Where Go stopped (byte offset), the node it printed, and its message.
+struct Failure {
+    pos: usize,
+    context: String,
+    message: String,
+}
+
+/// A command as it runs: whether it also receives the previous command's value.
+struct Site<'a> {
+    command: &'a Command,
+    /// The command before this one in its pipeline, whose value this one receives.
+    previous: Option<&'a Command>,
+}
+
+impl Site<'_> {
+    /// The function the command calls, if it is a call.
+    fn function(&self) -> Option<&str> {
+        match self.command.args.first() {
+            Some(Arg::Identifier(_, name)) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The number of arguments the function receives.
+    fn argument_count(&self) -> usize {
+        self.command.args.len() - 1 + usize::from(self.previous.is_some())
+    }
+
+    fn calling(&self, name: &str, message: String) -> Failure {
+        Failure {
+            pos: self.command.pos,
+            context: self.command.to_string(),
+            message: format!("error calling {name}: {message}"),
+        }
+    }
+}
+
+/// Go's message for `error` of template `name`, which ran `source` parsed as `tree`, over
+/// data whose fields have the given Go types; `None` when no node fails that way.
+pub fn message(
+    name: &str,
+    source: &str,
+    tree: &[Node],
+    error: &TemplateError,
+    fields: &[(&str, &str)],
+) -> Option<String> {
+    let mut sites = Vec::new();
+    let mut templates = Vec::new();
+    collect(tree, &mut sites, &mut templates);
+    let failure = match error {
+        TemplateError::ArgCount { name, .. } => wrong_argument_count(&sites, name),
+        TemplateError::UndefinedTemplate(wanted) => templates
+            .iter()
+            .find(|(_, template, _)| *template == wanted)
+            .map(|(pos, template, pipe)| Failure {
+                pos: *pos,
+                context: match pipe {
+                    Some(pipe) => format!("{{{{template {} {pipe}}}}}", go_quote(template)),
+                    None => format!("{{{{template {}}}}}", go_quote(template)),
+                },
+                message: format!("template {} not defined", go_quote(template)),
+            }),
+        TemplateError::Exec(message) => exec_failure(&sites, message, fields),
+        _ => None,
+    }?;
+    let before = source.get(..failure.pos)?;
+    let line = 1 + before.matches('\n').count();
+    // Go's column: the byte offset on the first line, bytes after the newline on others.
+    let column = before
+        .rfind('\n')
+        .map_or(failure.pos, |newline| failure.pos - newline - 1);
+    Some(format!(
+        "template: {name}:{line}:{column}: executing {} at <{}>: {}",
+        go_quote(name),
+        failure.context,
+        failure.message
+    ))
+}
+
+/// Every command in the order Go runs them (a command before its arguments), and every
+/// `{{template}}` call with where its name is.
+fn collect<'a>(
+    nodes: &'a [Node],
+    sites: &mut Vec<Site<'a>>,
+    templates: &mut Vec<(usize, &'a String, &'a Option<Pipe>)>,
+) {
+    for node in nodes {
+        match node {
+            Node::Inert => {}
+            Node::Action(pipe) => collect_pipe(pipe, sites),
+            Node::Control(pipe, list, else_list, _) => {
+                collect_pipe(pipe, sites);
+                collect(list, sites, templates);
+                collect(else_list, sites, templates);
+            }
+            Node::Template(pos, name, pipe) => {
+                if let Some(pipe) = pipe {
+                    collect_pipe(pipe, sites);
+                }
+                templates.push((*pos, name, pipe));
+            }
+        }
+    }
+}
+
+fn collect_pipe<'a>(pipe: &'a Pipe, sites: &mut Vec<Site<'a>>) {
+    for (index, command) in pipe.commands.iter().enumerate() {
+        sites.push(Site {
+            command,
+            previous: index
+                .checked_sub(1)
+                .map(|previous| &pipe.commands[previous]),
+        });
+        for arg in &command.args {
+            collect_arg(arg, sites);
+        }
+    }
+}
+
+fn collect_arg<'a>(arg: &'a Arg, sites: &mut Vec<Site<'a>>) {
+    match arg {
+        Arg::Pipe(pipe) => collect_pipe(pipe, sites),
+        Arg::Chain(_, term, _) => collect_arg(term, sites),
+        _ => {}
+    }
+}
+
+/// How many arguments Go's function takes: at least that many when it is variadic.
+fn arity(function: &str) -> Option<(usize, bool)> {
+    Some(match function {
+        "and" | "or" | "index" | "slice" | "printf" | "call" | "eq" => (1, true),
+        "print" | "println" | "html" | "js" | "urlquery" => (0, true),
+        "not" | "len" | "json" | "lower" | "title" | "upper" => (1, false),
+        "ne" | "lt" | "le" | "gt" | "ge" | "join" | "split" | "truncate" => (2, false),
+        "pad" => (3, false),
+        _ => return None,
+    })
+}
+
+/// The first call of `function` with an argument count Go refuses (`eq` with one argument
+/// is refused by `eq` itself).
+fn wrong_argument_count(sites: &[Site<'_>], function: &str) -> Option<Failure> {
+    sites.iter().find_map(|site| {
+        let name = site.function().filter(|name| *name == function)?;
+        let (want, variadic) = arity(name)?;
+        let got = site.argument_count();
+        if name == "eq" && got == 1 {
+            return Some(site.calling(name, "missing argument for comparison".to_string()));
+        }
+        let message = match (variadic, got) {
+            (true, got) if got < want => format!("want at least {want} got {got}"),
+            (false, got) if got != want => format!("want {want} got {got}"),
+            _ => return None,
+        };
+        Some(Failure {
+            pos: site.command.pos,
+            context: name.to_string(),
+            message: format!("wrong number of args for {name}: {message}"),
+        })
+    })
+}
+
+/// Go's failure for gotmpl's `Exec` error `message`.
+fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> Option<Failure> {
+    let first_call = |function: &str| sites.iter().find(|site| site.function() == Some(function));
+    if let Some(rest) = message.strip_prefix("wrong number of args for ") {
+        let function = rest.split(':').next()?;
+        return wrong_argument_count(sites, function);
+    }
+    if let Some(rest) = message.strip_prefix("error calling ") {
+        let (function, reason) = rest.split_once(": ")?;
+        return Some(first_call(function)?.calling(function, reason.to_string()));
+    }
+    if let Some(rest) = message.strip_prefix("can't evaluate field ") {
+        let (field, found) = rest.split_once(" in type ")?;
+        return unknown_field(sites, field, found, fields);
+    }
+    if message.starts_with("len: ") {
+        let site = first_call("len")?;
+        let message = match site.command.args.get(1)? {
+            // Go's reflection fails on the untyped nil before `len` can say anything.
+            Arg::Nil(_) => "reflect: call of reflect.Value.Type on zero Value".to_string(),
+            arg => format!("len of type {}", go_type(arg, fields)?),
+        };
+        return Some(site.calling("len", message));
+    }
+    if message == "call of nil" {
+        return Some(first_call("call")?.calling("call", message.to_string()));
+    }
+    if message.starts_with("wrong type for value") {
+        return sites
+            .iter()
+            .find_map(|site| wrong_argument_type(site, fields));
+    }
+    if message.starts_with("can't give argument to non-function") {
+        return sites.iter().find_map(|site| not_a_function(site, fields));
+    }
+    if message == "nil is not a command" {
+        let site = sites
+            .iter()
+            .find(|site| matches!(site.command.args.as_slice(), [Arg::Nil(_)]))?;
+        return Some(Failure {
+            pos: site.command.args[0].pos(),
+            context: "nil".to_string(),
+            message: message.to_string(),
+        });
+    }
+    if let Some(found) = message.strip_prefix("call: non-function value of type ") {
+        let site = first_call("call")?;
+        let callee = site.command.args.get(1)?;
+        let go_type = go_type(callee, fields).unwrap_or_else(|| found.to_string());
+        return Some(site.calling("call", format!("non-function {callee} of type {go_type}")));
+    }
+    if message.contains("for comparison") {
+        let site = sites.iter().find(|site| {
+            matches!(
+                site.function(),
+                Some("eq" | "ne" | "lt" | "le" | "gt" | "ge")
+            )
+        })?;
+        let function = site.function()?;
+        return Some(site.calling(function, message.to_string()));
+    }
+    if let Some(rest) = message.strip_prefix("slice: ") {
+        let site = first_call("slice")?;
+        return Some(site.calling("slice", slice_message(rest)?));
+    }
+    None
+}
+
+/// Go's `slice` message from gotmpl's `… out of range [i:j] with length n`: an index past
+/// the length is reported first, then a start after the end.
+fn slice_message(gotmpl: &str) -> Option<String> {
+    let (_, bounds) = gotmpl.split_once('[')?;
+    let (indices, length) = bounds.split_once("] with length ")?;
+    let length: i64 = length.trim().parse().ok()?;
+    let indices: Vec<i64> = indices
+        .split(':')
+        .map(|index| index.parse().ok())
+        .collect::<Option<_>>()?;
+    if let Some(out) = indices.iter().find(|&&index| index < 0 || index > length) {
+        return Some(format!("index out of range: {out}"));
+    }
+    match indices.as_slice() {
+        [start, end, ..] if start > end => Some(format!("invalid slice index: {start} > {end}")),
+        _ => None,
+    }
+}
+
+/// The Go type of what `arg` evaluates to, where that is known without running it.
+fn go_type(arg: &Arg, fields: &[(&str, &str)]) -> Option<String> {
+    match arg {
+        Arg::Number(_, text) if text.starts_with('\'') => Some("int32".to_string()),
+        // Go's `idealConstant`: hexadecimal integers may hold `e`s.
+        Arg::Number(_, text)
+            if text.contains(['.', 'e', 'E', 'p', 'P'])
+                && !(text.starts_with("0x") || text.starts_with("0X"))
+                || text.contains(['p', 'P']) =>
+        {
+            Some("float64".to_string())
+        }
+        Arg::Number(..) => Some("int".to_string()),
+        Arg::Bool(..) => Some("bool".to_string()),
+        Arg::String(..) => Some("string".to_string()),
+        Arg::Field(_, names) if names.len() == 1 => field_type(&names[0], fields),
+        // `index .Field N` of a slice field: its element type.
+        Arg::Pipe(pipe) => match pipe.commands.as_slice() {
+            [command] => match command.args.as_slice() {
+                [Arg::Identifier(_, index), list @ Arg::Field(..), Arg::Number(..)]
+                    if index == "index" =>
+                {
+                    go_type(list, fields)?
+                        .strip_prefix("[]")
+                        .map(str::to_string)
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The first field access that reads `field` from a value whose Go type is known, or,
+/// for the basic types gotmpl `found` it in, named the same in Go.
+fn unknown_field(
+    sites: &[Site<'_>],
+    field: &str,
+    found: &str,
+    fields: &[(&str, &str)],
+) -> Option<Failure> {
+    let basic = matches!(found, "string" | "int" | "bool" | "float64").then(|| found.to_string());
+    sites
+        .iter()
+        .flat_map(|site| site.command.args.iter())
+        .find_map(|arg| {
+            let (blamed, receiver) = match arg {
+                Arg::Field(_, names) if names.len() > 1 && names[1] == field => (
+                    arg,
+                    field_type(&names[0], fields).or_else(|| basic.clone())?,
+                ),
+                Arg::Field(_, names) if names[0] == field => (arg, basic.clone()?),
+                Arg::Variable(_, names) if names.len() > 1 && names[1] == field => {
+                    // `$` is the list `report` runs the template over.
+                    let receiver = if names[0] == "$" {
+                        "[]interface {}".to_string()
+                    } else {
+                        basic.clone()?
+                    };
+                    (arg, receiver)
+                }
+                Arg::Chain(_, term, names) if names.first().is_some_and(|name| name == field) => {
+                    // Go blames the last node it marked while evaluating the term.
+                    (
+                        last_visited(term),
+                        go_type(term, fields).or_else(|| basic.clone())?,
+                    )
+                }
+                _ => return None,
+            };
+            Some(Failure {
+                pos: blamed.pos(),
+                context: blamed.to_string(),
+                message: format!("can't evaluate field {field} in type {receiver}"),
+            })
+        })
+}
+
+fn field_type(name: &str, fields: &[(&str, &str)]) -> Option<String> {
+    fields
+        .iter()
+        .find(|(field, _)| *field == name)
+        .map(|(_, go_type)| go_type.to_string())
+}
+
+/// The node Go last marked while evaluating `arg`.
+fn last_visited(arg: &Arg) -> &Arg {
+    match arg {
+        Arg::Pipe(pipe) => match pipe.commands.last().map(|command| command.args.as_slice()) {
+            Some([.., last]) => last_visited(last),
+            _ => arg,
+        },
+        other => other,
+    }
+}
+
+/// Go's refusal of an argument of the wrong type for one of `report`'s functions.
+fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
+    let parameters: &[&str] = match site.function()? {
+        "join" => &["[]string", "string"],
+        "lower" | "title" | "upper" => &["string"],
+        "pad" => &["string", "int", "int"],
+        "split" => &["string", "string"],
+        "truncate" => &["string", "int"],
+        _ => return None,
+    };
+    let from_arguments =
+        site.command.args[1..]
+            .iter()
+            .zip(parameters)
+            .find_map(|(arg, &wanted)| {
+                let message = match arg {
+                    Arg::Number(..) | Arg::Bool(..) | Arg::String(..) | Arg::Nil(_) => {
+                        literal_mismatch(arg, wanted)?
+                    }
+                    _ => value_mismatch(go_type(arg, fields)?, wanted)?,
+                };
+                Some(Failure {
+                    pos: arg.pos(),
+                    context: arg.to_string(),
+                    message,
+                })
+            });
+    if from_arguments.is_some() {
+        return from_arguments;
+    }
+    // The piped value is the last argument; Go blames the function's name for it.
+    let previous = site.previous?;
+    let wanted = parameters.get(site.command.args.len() - 1)?;
+    let [value] = previous.args.as_slice() else {
+        return None;
+    };
+    Some(Failure {
+        pos: site.command.pos,
+        context: site.function()?.to_string(),
+        message: value_mismatch(go_type(value, fields)?, wanted)?,
+    })
+}
+
+/// Go's `evalArg` message for a literal where a `wanted` value goes; `None` when it fits.
+fn literal_mismatch(arg: &Arg, wanted: &str) -> Option<String> {
+    let fits = match wanted {
+        "string" => matches!(arg, Arg::String(..)),
+        "int" => matches!(arg, Arg::Number(_, text) if is_integral(text)),
+        _ => false,
+    };
+    if fits {
+        return None;
+    }
+    Some(match wanted {
+        "string" => format!("expected string; found {arg}"),
+        "int" => format!("expected integer; found {arg}"),
+        _ => format!("can't handle {arg} for arg of type {wanted}"),
+    })
+}
+
+/// Go's `validateType` message for a value of type `found` where `wanted` goes.
+fn value_mismatch(found: String, wanted: &str) -> Option<String> {
+    (found != wanted).then(|| format!("wrong type for value; expected {wanted}; got {found}"))
+}
+
+/// Go's refusal of arguments given to something that is not a function.
+fn not_a_function(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
+    let first = site.command.args.first()?;
+    if site.argument_count() == 0 {
+        return None;
+    }
+    let message = match first {
+        Arg::Field(_, names) => {
+            let last = names.last()?;
+            if names.len() == 1 && !fields.iter().any(|(name, _)| name == last) {
+                return None;
+            }
+            format!("{last} has arguments but cannot be invoked as function")
+        }
+        Arg::Number(..) | Arg::Bool(..) | Arg::String(..) | Arg::Nil(_) | Arg::Dot(_) => {
+            format!("can't give argument to non-function {first}")
+        }
+        // Go blames the whole command for a parenthesized value given arguments.
+        Arg::Pipe(pipe) => {
+            return Some(Failure {
+                pos: site.command.pos,
+                context: site.command.to_string(),
+                message: format!("can't give argument to non-function {pipe}"),
+            })
+        }
+        _ => return None,
+    };
+    Some(Failure {
+        pos: first.pos(),
+        context: first.to_string(),
+        message,
+    })
+}
