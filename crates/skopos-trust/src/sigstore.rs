@@ -13,17 +13,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use crypto_secretbox::XSalsa20Poly1305;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-/// A trusted sigstore public key (ECDSA P-256).
-pub use p256::ecdsa::VerifyingKey;
+use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::{Deserialize, Serialize};
 pub use skopos_core::signature_blob::SigstoreBlob;
 use skopos_core::Digest;
 
 use crate::payload::{UntrustedPayload, SIGSTORE_SIGNATURE_TYPE};
+pub use crate::public_key::PublicKey;
 use crate::VerifiedSignature;
 
 /// The PEM type of private keys this module writes (cosign's).
@@ -241,9 +240,9 @@ impl SigstoreSigner {
     }
 }
 
-/// Public keys in PEM (one or more `PUBLIC KEY` blocks). Only ECDSA P-256 keys are
-/// supported; others are an error rather than ignored.
-pub fn parse_public_keys(pem: &[u8]) -> Result<Vec<VerifyingKey>> {
+/// Public keys in PEM (one or more `PUBLIC KEY` or `RSA PUBLIC KEY` blocks), of the
+/// types [`PublicKey`] lists; others are an error rather than ignored.
+pub fn parse_public_keys(pem: &[u8]) -> Result<Vec<PublicKey>> {
     let text = std::str::from_utf8(pem).map_err(|_| anyhow!("key data is not PEM"))?;
     let mut keys = Vec::new();
     let mut rest = text;
@@ -255,7 +254,9 @@ pub fn parse_public_keys(pem: &[u8]) -> Result<Vec<VerifyingKey>> {
         let end = block[end_marker..]
             .find('\n')
             .map_or(block.len(), |newline| end_marker + newline + 1);
-        let key = VerifyingKey::from_public_key_pem(block[..end].trim())
+        let (label, der) = pem_rfc7468::decode_vec(block[..end].trim().as_bytes())
+            .map_err(|err| anyhow!("parsing public key: {err}"))?;
+        let key = PublicKey::from_pem_block(label, &der)
             .map_err(|err| anyhow!("parsing public key: {err}"))?;
         keys.push(key);
         rest = &block[end..];
@@ -274,11 +275,11 @@ pub struct SigstoreRules<'a> {
     pub check_digest: &'a dyn Fn(&Digest) -> Result<()>,
 }
 
-/// containers/image's `VerifySigstorePayload` for a signature blob: the ECDSA signature
-/// by one of `keys`, then the payload's format, digest and identity.
+/// containers/image's `VerifySigstorePayload` for a signature blob: the signature by
+/// one of `keys`, then the payload's format, digest and identity.
 pub fn verify_sigstore_signature(
     signature: &SigstoreBlob,
-    keys: &[VerifyingKey],
+    keys: &[PublicKey],
     rules: &SigstoreRules<'_>,
 ) -> Result<VerifiedSignature> {
     let Some(base64_signature) = signature.annotations.get(SIGNATURE_ANNOTATION) else {
@@ -290,21 +291,15 @@ pub fn verify_sigstore_signature(
     if keys.is_empty() {
         bail!("Need at least one public key to verify the sigstore payload, but got 0");
     }
-    let parsed = Signature::from_der(&raw);
     let mut failures = Vec::new();
     let mut verified = false;
     for key in keys {
-        match &parsed {
-            Ok(parsed) => match key.verify(&signature.payload, parsed) {
-                Ok(()) => {
-                    verified = true;
-                    break;
-                }
-                Err(_) => failures
-                    .push("invalid signature when validating ASN.1 encoded signature".to_string()),
-            },
-            Err(_) => failures
-                .push("invalid signature when validating ASN.1 encoded signature".to_string()),
+        match key.verify(&signature.payload, &raw) {
+            Ok(()) => {
+                verified = true;
+                break;
+            }
+            Err(failure) => failures.push(failure),
         }
     }
     if !verified {
