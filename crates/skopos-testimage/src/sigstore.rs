@@ -2,7 +2,7 @@
 //! code-signing certificates with the OIDC issuer extensions, a Rekor-like log key signing
 //! SETs, and the stored signature blob (`\0sigstore-json\n…`) carrying the certificate,
 //! chain and bundle annotations cosign and containers/image use. Keys of the other types
-//! sigstore verifies with (P-384, P-521, RSA, Ed25519) are made and used by the `openssl`
+//! sigstore verifies with (P-224, P-384, P-521, RSA, Ed25519) are made and used by the `openssl`
 //! program ([`OpensslKey`]), an implementation independent of the one under test.
 
 use std::collections::BTreeMap;
@@ -339,6 +339,8 @@ pub fn keyless_annotations(
 /// A type of key sigstore signatures are verified with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
+    /// ECDSA on NIST P-224.
+    P224,
     /// ECDSA on NIST P-256.
     P256,
     /// ECDSA on NIST P-384.
@@ -365,8 +367,9 @@ impl OpensslKey {
     /// A new key of `key_type` (`openssl genpkey`).
     pub fn generate(key_type: KeyType) -> OpensslKey {
         let options: Vec<String> = match key_type {
-            KeyType::P256 | KeyType::P384 | KeyType::P521 => {
+            KeyType::P224 | KeyType::P256 | KeyType::P384 | KeyType::P521 => {
                 let curve = match key_type {
+                    KeyType::P224 => "P-224",
                     KeyType::P256 => "P-256",
                     KeyType::P384 => "P-384",
                     _ => "P-521",

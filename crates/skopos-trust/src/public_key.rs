@@ -1,12 +1,12 @@
 //! Public keys that verify sigstore signatures, of every type containers/image accepts:
 //! sigstore's `cryptoutils.UnmarshalPEMToPublicKey` reads them (PKIX `PUBLIC KEY` or
 //! PKCS#1 `RSA PUBLIC KEY` PEM), and `signature.LoadVerifier` with SHA-256 verifies with
-//! them — ECDSA on P-256, P-384 and P-521 (always over a SHA-256 digest, whatever the
+//! them — ECDSA on P-224, P-256, P-384 and P-521 (always over a SHA-256 digest, whatever the
 //! curve; ASN.1 or IEEE P1363 signatures), RSA PKCS#1 v1.5 with SHA-256, and plain
 //! Ed25519 over the message itself. The same keys are Fulcio and PKI certificates' keys;
 //! Rekor's must be ECDSA.
 //!
-//! All the arithmetic is RustCrypto's (p256, p384, p521, rsa, ed25519-dalek).
+//! All the arithmetic is RustCrypto's (p224, p256, p384, p521, rsa, ed25519-dalek).
 
 use anyhow::{anyhow, bail, Result};
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
@@ -23,6 +23,7 @@ const PKIX_PEM_TYPE: &str = "PUBLIC KEY";
 const PKCS1_PEM_TYPE: &str = "RSA PUBLIC KEY";
 
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P224: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.33");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -39,6 +40,8 @@ const P1363_MAX_LEN: usize = 132;
 /// A trusted public key of a sigstore signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
+    /// ECDSA on NIST P-224 (Go still verifies with it).
+    EcdsaP224(p224::ecdsa::VerifyingKey),
     /// ECDSA on NIST P-256.
     EcdsaP256(p256::ecdsa::VerifyingKey),
     /// ECDSA on NIST P-384.
@@ -64,7 +67,11 @@ impl PublicKey {
                 .algorithm
                 .parameters_oid()
                 .map_err(|_| anyhow!("x509: invalid ECDSA parameters"))?;
-            return if curve == OID_P256 {
+            return if curve == OID_P224 {
+                p224::ecdsa::VerifyingKey::from_public_key_der(der)
+                    .map(PublicKey::EcdsaP224)
+                    .map_err(|err| invalid(&err))
+            } else if curve == OID_P256 {
                 p256::ecdsa::VerifyingKey::from_public_key_der(der)
                     .map(PublicKey::EcdsaP256)
                     .map_err(|err| invalid(&err))
@@ -112,7 +119,10 @@ impl PublicKey {
     pub fn is_ecdsa(&self) -> bool {
         matches!(
             self,
-            PublicKey::EcdsaP256(_) | PublicKey::EcdsaP384(_) | PublicKey::EcdsaP521(_)
+            PublicKey::EcdsaP224(_)
+                | PublicKey::EcdsaP256(_)
+                | PublicKey::EcdsaP384(_)
+                | PublicKey::EcdsaP521(_)
         )
     }
 
@@ -120,6 +130,7 @@ impl PublicKey {
     /// writes it (uncompressed EC points, RSA with NULL parameters).
     pub fn to_pkix_pem(&self) -> Result<String> {
         let pem = match self {
+            PublicKey::EcdsaP224(key) => key.to_public_key_pem(LineEnding::LF),
             PublicKey::EcdsaP256(key) => key.to_public_key_pem(LineEnding::LF),
             PublicKey::EcdsaP384(key) => key.to_public_key_pem(LineEnding::LF),
             PublicKey::EcdsaP521(key) => key.to_public_key_pem(LineEnding::LF),
@@ -134,7 +145,10 @@ impl PublicKey {
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), String> {
         let digest = Sha256::digest(message);
         match self {
-            PublicKey::EcdsaP256(_) | PublicKey::EcdsaP384(_) | PublicKey::EcdsaP521(_) => {
+            PublicKey::EcdsaP224(_)
+            | PublicKey::EcdsaP256(_)
+            | PublicKey::EcdsaP384(_)
+            | PublicKey::EcdsaP521(_) => {
                 // sigstore takes what parses as ASN.1 for ASN.1, anything else for an
                 // IEEE P1363 `r || s` pair.
                 if is_der_sequence(signature) {
@@ -182,6 +196,16 @@ impl PublicKey {
     /// SHA-256 `digest`; false for keys of other types.
     fn ecdsa_holds(&self, digest: &[u8], signature: &[u8], encoding: Encoding) -> bool {
         match self {
+            // Longer than P-224's scalars, the digest is cut to its leftmost 224 bits, by
+            // RustCrypto as by Go.
+            PublicKey::EcdsaP224(key) => parse_ecdsa(
+                signature,
+                encoding,
+                28,
+                p224::ecdsa::Signature::from_der,
+                p224::ecdsa::Signature::from_slice,
+            )
+            .is_some_and(|parsed| key.verify_prehash(digest, &parsed).is_ok()),
             PublicKey::EcdsaP256(key) => parse_ecdsa(
                 signature,
                 encoding,
@@ -308,6 +332,10 @@ mod tests {
     fn every_key_type_verifies_as_sigstore_does() {
         let message = b"{\"critical\":{}}";
         for (key_type, failure) in [
+            (
+                KeyType::P224,
+                "invalid signature when validating ASN.1 encoded signature",
+            ),
             (
                 KeyType::P256,
                 "invalid signature when validating ASN.1 encoded signature",

@@ -4,7 +4,7 @@
 //! keys made by either tool sign in the other, and signatures made by either are accepted
 //! by the other's policy. Keyless (Fulcio and Rekor) signatures are made by the tests'
 //! own CA and log key, and verified offline. Keys of every other type containers/image
-//! accepts (ECDSA P-384 and P-521, RSA, Ed25519) are made and used by openssl.
+//! accepts (ECDSA P-224, P-384 and P-521, RSA, Ed25519) are made and used by openssl.
 
 mod common;
 
@@ -860,6 +860,11 @@ fn sigstore_signatures_by_every_key_type_go_accepts() {
 
     // Plain public keys: accepted when trusted, rejected with another key of the type.
     for (name, key_type, failure) in [
+        (
+            "p224",
+            KeyType::P224,
+            "invalid signature when validating ASN.1 encoded signature",
+        ),
         (
             "p384",
             KeyType::P384,
