@@ -9,7 +9,7 @@ use skopos_trust::fulcio::{
 };
 use skopos_trust::rekor::{verify_rekor_set, verify_rekor_set_for_key, SET_ANNOTATION};
 use skopos_trust::sigstore::{
-    parse_public_keys, verify_sigstore_signature, PublicKey, SigstoreBlob, SigstoreRules,
+    parse_public_key, verify_sigstore_signature, PublicKey, SigstoreBlob, SigstoreRules,
     SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE,
 };
 
@@ -159,13 +159,17 @@ fn pem_blobs(source: &KeySource) -> Result<Vec<Vec<u8>>> {
     }
 }
 
-/// The trusted signing keys of `keyPath`/`keyPaths`/`keyData`/`keyDatas`.
+/// The trusted signing keys of `keyPath`/`keyPaths`/`keyData`/`keyDatas`: the first key
+/// of each, numbered from 1 in errors as containers/image does.
 fn public_keys(source: &KeySource) -> Result<Vec<PublicKey>> {
-    let mut keys = Vec::new();
-    for pem in pem_blobs(source)? {
-        keys.extend(parse_public_keys(&pem)?);
-    }
-    Ok(keys)
+    pem_blobs(source)?
+        .iter()
+        .enumerate()
+        .map(|(index, pem)| {
+            parse_public_key(pem)
+                .map_err(|err| anyhow!("parsing public key {}: {err:#}", index + 1))
+        })
+        .collect()
 }
 
 /// The Rekor keys of `rekorPublicKey…`, numbered from 1 in errors as containers/image does;
@@ -173,12 +177,12 @@ fn public_keys(source: &KeySource) -> Result<Vec<PublicKey>> {
 fn rekor_public_keys(source: &KeySource) -> Result<Vec<PublicKey>> {
     let mut keys = Vec::new();
     for (index, pem) in pem_blobs(source)?.iter().enumerate() {
-        let parsed = parse_public_keys(pem)
+        let key = parse_public_key(pem)
             .map_err(|err| anyhow!("parsing Rekor public key {}: {err:#}", index + 1))?;
-        if !parsed.iter().all(PublicKey::is_ecdsa) {
+        if !key.is_ecdsa() {
             bail!("Rekor public key {} is not using ECDSA", index + 1);
         }
-        keys.extend(parsed);
+        keys.push(key);
     }
     Ok(keys)
 }

@@ -238,6 +238,11 @@ fn decode_base64(text: &str) -> Result<Vec<u8>> {
 /// The DER of the first PEM block in `bytes` and what follows that block's `END` line
 /// (Go's `pem.Decode`), or `None` when there is no well-formed block.
 pub(crate) fn first_pem_block(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    first_labeled_pem_block(bytes).map(|(_, der, rest)| (der, rest))
+}
+
+/// [`first_pem_block`] with the block's type label.
+pub(crate) fn first_labeled_pem_block(bytes: &[u8]) -> Option<(String, Vec<u8>, &[u8])> {
     let text = std::str::from_utf8(bytes).ok()?;
     let start = text.find("-----BEGIN ")?;
     let end_marker = start + text[start..].find("-----END ")?;
@@ -248,8 +253,8 @@ pub(crate) fn first_pem_block(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
         .strip_prefix("\r\n")
         .or_else(|| rest.strip_prefix('\n'))
         .unwrap_or(rest);
-    let (_, der) = pem_rfc7468::decode_vec(&text.as_bytes()[start..end_line]).ok()?;
-    Some((der, rest.as_bytes()))
+    let (label, der) = pem_rfc7468::decode_vec(&text.as_bytes()[start..end_line]).ok()?;
+    Some((label.to_string(), der, rest.as_bytes()))
 }
 
 /// `value` in RFC 8785 canonical form (what Rekor signs): no whitespace, object members
@@ -367,7 +372,7 @@ mod tests {
             let signer = TestCa::new("ca").issue("a@example.com", "https://issuer");
             let payload = b"payload".to_vec();
             let rekor_keys =
-                crate::sigstore::parse_public_keys(log.public_key_pem().as_bytes()).unwrap();
+                vec![crate::sigstore::parse_public_key(log.public_key_pem().as_bytes()).unwrap()];
             Entry {
                 signature: signer.sign(&payload),
                 signer_pem: signer.pem,

@@ -23,6 +23,7 @@ use skopos_core::Digest;
 
 use crate::payload::{UntrustedPayload, SIGSTORE_SIGNATURE_TYPE};
 pub use crate::public_key::PublicKey;
+use crate::rekor::first_labeled_pem_block;
 use crate::VerifiedSignature;
 
 /// The PEM type of private keys this module writes (cosign's).
@@ -240,31 +241,15 @@ impl SigstoreSigner {
     }
 }
 
-/// Public keys in PEM (one or more `PUBLIC KEY` or `RSA PUBLIC KEY` blocks), of the
-/// types [`PublicKey`] lists; others are an error rather than ignored.
-pub fn parse_public_keys(pem: &[u8]) -> Result<Vec<PublicKey>> {
-    let text = std::str::from_utf8(pem).map_err(|_| anyhow!("key data is not PEM"))?;
-    let mut keys = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let block = &rest[start..];
-        let Some(end_marker) = block.find("-----END ") else {
-            bail!("invalid PEM data: unterminated block");
-        };
-        let end = block[end_marker..]
-            .find('\n')
-            .map_or(block.len(), |newline| end_marker + newline + 1);
-        let (label, der) = pem_rfc7468::decode_vec(block[..end].trim().as_bytes())
-            .map_err(|err| anyhow!("parsing public key: {err}"))?;
-        let key = PublicKey::from_pem_block(label, &der)
-            .map_err(|err| anyhow!("parsing public key: {err}"))?;
-        keys.push(key);
-        rest = &block[end..];
-    }
-    if keys.is_empty() {
-        bail!("no public key found in PEM data");
-    }
-    Ok(keys)
+/// The public key of the first PEM block in `pem` (a `PUBLIC KEY` or `RSA PUBLIC KEY`
+/// block, of a type [`PublicKey`] lists), as sigstore's `UnmarshalPEMToPublicKey` reads a
+/// key file: anything after that block is ignored, so a second key in the same file is not
+/// trusted — skopeo does not trust it either.
+pub fn parse_public_key(pem: &[u8]) -> Result<PublicKey> {
+    let Some((label, der, _)) = first_labeled_pem_block(pem) else {
+        bail!("PEM decoding failed");
+    };
+    PublicKey::from_pem_block(&label, &der)
 }
 
 /// What a sigstore payload must satisfy beyond a valid signature by a trusted key.
@@ -335,7 +320,7 @@ mod tests {
         let blob = signer.sign_manifest(manifest, "example.com/a:1").unwrap();
         let parsed = SigstoreBlob::from_blob(&blob).unwrap().unwrap();
         assert_eq!(parsed.mime_type, SIGNATURE_MIME_TYPE);
-        let keys = parse_public_keys(&pair.public_pem).unwrap();
+        let keys = vec![parse_public_key(&pair.public_pem).unwrap()];
         let accept = SigstoreRules {
             check_reference: &|_| Ok(()),
             check_digest: &|_| Ok(()),
@@ -344,7 +329,7 @@ mod tests {
         assert_eq!(verified.docker_reference, "example.com/a:1");
         assert_eq!(verified.manifest_digest, Digest::sha256_of(manifest));
 
-        let other = parse_public_keys(&generate_key_pair(b"").unwrap().public_pem).unwrap();
+        let other = vec![parse_public_key(&generate_key_pair(b"").unwrap().public_pem).unwrap()];
         let err = verify_sigstore_signature(&parsed, &other, &accept).unwrap_err();
         assert!(
             err.to_string()
@@ -361,5 +346,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "unsupported pem type: PUBLIC KEY");
+    }
+
+    /// Only a key file's first block is a trusted key, as in containers/image.
+    #[test]
+    fn only_the_first_pem_block_is_a_key() {
+        let first = generate_key_pair(b"").unwrap().public_pem;
+        let second = generate_key_pair(b"").unwrap().public_pem;
+        let both = [b"comment\n".as_slice(), &first, &second].concat();
+        assert_eq!(
+            parse_public_key(&both).unwrap(),
+            parse_public_key(&first).unwrap()
+        );
+        assert_ne!(
+            parse_public_key(&both).unwrap(),
+            parse_public_key(&second).unwrap()
+        );
+        let err = parse_public_key(b"no key here").unwrap_err();
+        assert_eq!(err.to_string(), "PEM decoding failed");
     }
 }

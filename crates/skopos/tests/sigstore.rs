@@ -900,6 +900,14 @@ fn sigstore_signatures_by_every_key_type_go_accepts() {
                 "cryptographic signature verification failed: {failure}"
             )),
         ));
+        // Only the first key of a key file is trusted: the signer's after another's is not.
+        trusted.push((
+            "-second-in-file",
+            format!("{}{}", other.public_pem, signer.public_pem),
+            Some(format!(
+                "cryptographic signature verification failed: {failure}"
+            )),
+        ));
         for (suffix, public_pem, rejection) in trusted {
             let repository = format!("{name}{suffix}");
             let payload = payload_for(&repository);
