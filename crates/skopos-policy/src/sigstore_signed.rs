@@ -9,7 +9,7 @@ use skopos_trust::fulcio::{
 };
 use skopos_trust::rekor::{verify_rekor_set, verify_rekor_set_for_key, SET_ANNOTATION};
 use skopos_trust::sigstore::{
-    parse_public_keys, verify_sigstore_signature, SigstoreBlob, SigstoreRules, VerifyingKey,
+    parse_public_key, verify_sigstore_signature, PublicKey, SigstoreBlob, SigstoreRules,
     SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE,
 };
 
@@ -159,22 +159,30 @@ fn pem_blobs(source: &KeySource) -> Result<Vec<Vec<u8>>> {
     }
 }
 
-/// The trusted signing keys of `keyPath`/`keyPaths`/`keyData`/`keyDatas`.
-fn public_keys(source: &KeySource) -> Result<Vec<VerifyingKey>> {
-    let mut keys = Vec::new();
-    for pem in pem_blobs(source)? {
-        keys.extend(parse_public_keys(&pem)?);
-    }
-    Ok(keys)
+/// The trusted signing keys of `keyPath`/`keyPaths`/`keyData`/`keyDatas`: the first key
+/// of each, numbered from 1 in errors as containers/image does.
+fn public_keys(source: &KeySource) -> Result<Vec<PublicKey>> {
+    pem_blobs(source)?
+        .iter()
+        .enumerate()
+        .map(|(index, pem)| {
+            parse_public_key(pem)
+                .map_err(|err| anyhow!("parsing public key {}: {err:#}", index + 1))
+        })
+        .collect()
 }
 
-/// The Rekor keys of `rekorPublicKey…`, numbered from 1 in errors as containers/image does.
-fn rekor_public_keys(source: &KeySource) -> Result<Vec<VerifyingKey>> {
+/// The Rekor keys of `rekorPublicKey…`, numbered from 1 in errors as containers/image does;
+/// like containers/image, only ECDSA keys are trusted to sign SETs.
+fn rekor_public_keys(source: &KeySource) -> Result<Vec<PublicKey>> {
     let mut keys = Vec::new();
     for (index, pem) in pem_blobs(source)?.iter().enumerate() {
-        let parsed = parse_public_keys(pem)
+        let key = parse_public_key(pem)
             .map_err(|err| anyhow!("parsing Rekor public key {}: {err:#}", index + 1))?;
-        keys.extend(parsed);
+        if !key.is_ecdsa() {
+            bail!("Rekor public key {} is not using ECDSA", index + 1);
+        }
+        keys.push(key);
     }
     Ok(keys)
 }
@@ -182,12 +190,12 @@ fn rekor_public_keys(source: &KeySource) -> Result<Vec<VerifyingKey>> {
 /// With a key-based requirement and Rekor keys, the trusted key the SET records: each
 /// trusted key is tried until the SET matches one.
 fn key_in_rekor_set(
-    keys: Vec<VerifyingKey>,
-    rekor_keys: &[VerifyingKey],
+    keys: Vec<PublicKey>,
+    rekor_keys: &[PublicKey],
     set: &str,
     base64_signature: &str,
     payload: &[u8],
-) -> Result<VerifyingKey> {
+) -> Result<PublicKey> {
     let mut failures = Vec::new();
     for key in keys {
         match verify_rekor_set_for_key(rekor_keys, set.as_bytes(), &key, base64_signature, payload)

@@ -14,8 +14,6 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use der::oid::AssociatedOid as _;
 use der::{Decode as _, Encode as _};
-use p256::ecdsa::VerifyingKey;
-use p256::pkcs8::DecodePublicKey as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use skopos_core::go_text::go_quote;
 use x509_cert::der;
@@ -23,6 +21,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::Certificate;
 
+use crate::public_key::PublicKey;
 use crate::rekor::first_pem_block;
 
 /// The annotation holding the signer's certificate (PEM).
@@ -69,7 +68,7 @@ impl FulcioTrustRoot {
         integrated_time: i64,
         untrusted_certificate: &[u8],
         untrusted_chain: Option<&[u8]>,
-    ) -> Result<VerifyingKey> {
+    ) -> Result<PublicKey> {
         let intermediates = untrusted_intermediates(untrusted_chain)?;
         let (leaf_der, leaf) = parse_leaf(untrusted_certificate)?;
         let seconds = u64::try_from(integrated_time)
@@ -134,7 +133,7 @@ impl PkiTrustRoot {
         &self,
         untrusted_certificate: &[u8],
         untrusted_chain: Option<&[u8]>,
-    ) -> Result<VerifyingKey> {
+    ) -> Result<PublicKey> {
         let mut intermediates = self.intermediates.clone();
         intermediates.extend(untrusted_intermediates(untrusted_chain)?);
         let (leaf_der, leaf) = parse_leaf(untrusted_certificate)?;
@@ -357,15 +356,12 @@ fn subject_alt_names(certificate: &Certificate) -> Result<Vec<GeneralName>> {
     Ok(names)
 }
 
-/// The certificate's public key, which must be ECDSA P-256 (what Fulcio issues and what
-/// skopos verifies sigstore signatures with).
-fn certificate_key(certificate: &Certificate) -> Result<VerifyingKey> {
+/// The certificate's public key, of a type sigstore signatures can be verified with.
+fn certificate_key(certificate: &Certificate) -> Result<PublicKey> {
     let spki = certificate
         .tbs_certificate
         .subject_public_key_info
         .to_der()
         .map_err(|err| anyhow!("encoding the certificate's public key: {err}"))?;
-    VerifyingKey::from_public_key_der(&spki).map_err(|_| {
-        anyhow!("unsupported public key type in certificate: only ECDSA P-256 keys are supported")
-    })
+    PublicKey::from_spki_der(&spki).map_err(|err| anyhow!("public key in certificate: {err:#}"))
 }

@@ -3,6 +3,7 @@
 //! - [`payload`]: the "atomic container signature" JSON a signature covers.
 //! - [`openpgp`]: verifying OpenPGP signatures in pure Rust against trusted keys.
 //! - [`gpg`]: making signatures with the user's GnuPG (the `gpg` program).
+//! - [`public_key`]: the public key types sigstore signatures are verified with.
 //! - [`sigstore`]: sigstore keys (cosign's encrypted format), signatures and their checks.
 //! - [`rekor`]: Rekor signed entry timestamps, checked offline.
 //! - [`fulcio`]: Fulcio and PKI certificate trust roots of sigstore signatures.
@@ -15,6 +16,7 @@ pub mod fulcio;
 pub mod gpg;
 pub mod openpgp;
 pub mod payload;
+pub mod public_key;
 pub mod rekor;
 pub mod sigstore;
 

@@ -8,14 +8,13 @@
 use anyhow::{anyhow, bail, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use skopos_core::go_text::go_quote;
 use skopos_core::strict_json::{exact_fields, Json};
+
+use crate::public_key::PublicKey;
 
 /// The annotation holding the Rekor bundle (SET and log entry).
 pub const SET_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
@@ -23,12 +22,13 @@ pub const SET_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 /// The only `hashedrekord` API version containers/image understands.
 const HASHEDREKORD_V001: &str = "0.0.1";
 
-/// Checks the Rekor SET `untrusted_set` against `rekor_keys` and the signature it must
+/// Checks the Rekor SET `untrusted_set` against `rekor_keys` (ECDSA keys: others never
+/// verify a SET, as containers/image accepts only ECDSA Rekor keys) and the signature it must
 /// record: `key_or_cert_pem` (the signer's public key or certificate, PEM), the base64
 /// signature and the signed payload. Returns the entry's integration time (Unix seconds).
 /// Messages are containers/image's.
 pub fn verify_rekor_set(
-    rekor_keys: &[VerifyingKey],
+    rekor_keys: &[PublicKey],
     untrusted_set: &[u8],
     key_or_cert_pem: &[u8],
     base64_signature: &str,
@@ -42,13 +42,9 @@ pub fn verify_rekor_set(
     let mut canonical = Vec::new();
     canonicalize(set[1], &mut canonical)
         .map_err(|err| anyhow!("canonicalizing Rekor SET JSON: {err}"))?;
-    let signed = Signature::from_der(&set_signature)
-        .ok()
-        .is_some_and(|signature| {
-            rekor_keys
-                .iter()
-                .any(|key| key.verify(&canonical, &signature).is_ok())
-        });
+    let signed = rekor_keys
+        .iter()
+        .any(|key| key.verify_ecdsa_asn1(&canonical, &set_signature));
     if !signed {
         bail!("cryptographic signature verification of Rekor SET failed");
     }
@@ -151,15 +147,13 @@ pub fn verify_rekor_set(
 /// [`verify_rekor_set`] for a signature by the trusted public `key`, which the SET must
 /// record (compared in its PKIX form, as containers/image re-marshals it).
 pub fn verify_rekor_set_for_key(
-    rekor_keys: &[VerifyingKey],
+    rekor_keys: &[PublicKey],
     untrusted_set: &[u8],
-    key: &VerifyingKey,
+    key: &PublicKey,
     base64_signature: &str,
     payload: &[u8],
 ) -> Result<i64> {
-    let pem = key
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|err| anyhow!("re-marshaling public key to PEM: {err}"))?;
+    let pem = key.to_pkix_pem()?;
     verify_rekor_set(
         rekor_keys,
         untrusted_set,
@@ -244,6 +238,11 @@ fn decode_base64(text: &str) -> Result<Vec<u8>> {
 /// The DER of the first PEM block in `bytes` and what follows that block's `END` line
 /// (Go's `pem.Decode`), or `None` when there is no well-formed block.
 pub(crate) fn first_pem_block(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    first_labeled_pem_block(bytes).map(|(_, der, rest)| (der, rest))
+}
+
+/// [`first_pem_block`] with the block's type label.
+pub(crate) fn first_labeled_pem_block(bytes: &[u8]) -> Option<(String, Vec<u8>, &[u8])> {
     let text = std::str::from_utf8(bytes).ok()?;
     let start = text.find("-----BEGIN ")?;
     let end_marker = start + text[start..].find("-----END ")?;
@@ -254,8 +253,8 @@ pub(crate) fn first_pem_block(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
         .strip_prefix("\r\n")
         .or_else(|| rest.strip_prefix('\n'))
         .unwrap_or(rest);
-    let (_, der) = pem_rfc7468::decode_vec(&text.as_bytes()[start..end_line]).ok()?;
-    Some((der, rest.as_bytes()))
+    let (label, der) = pem_rfc7468::decode_vec(&text.as_bytes()[start..end_line]).ok()?;
+    Some((label.to_string(), der, rest.as_bytes()))
 }
 
 /// `value` in RFC 8785 canonical form (what Rekor signs): no whitespace, object members
@@ -360,7 +359,7 @@ mod tests {
     /// A log, a signer and a genuine entry for its signature of a payload.
     struct Entry {
         log: skopos_testimage::sigstore::RekorLog,
-        rekor_keys: Vec<VerifyingKey>,
+        rekor_keys: Vec<PublicKey>,
         signer_pem: String,
         signature: Vec<u8>,
         payload: Vec<u8>,
@@ -373,7 +372,7 @@ mod tests {
             let signer = TestCa::new("ca").issue("a@example.com", "https://issuer");
             let payload = b"payload".to_vec();
             let rekor_keys =
-                crate::sigstore::parse_public_keys(log.public_key_pem().as_bytes()).unwrap();
+                vec![crate::sigstore::parse_public_key(log.public_key_pem().as_bytes()).unwrap()];
             Entry {
                 signature: signer.sign(&payload),
                 signer_pem: signer.pem,

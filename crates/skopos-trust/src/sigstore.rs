@@ -13,17 +13,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use crypto_secretbox::XSalsa20Poly1305;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-/// A trusted sigstore public key (ECDSA P-256).
-pub use p256::ecdsa::VerifyingKey;
+use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use serde::{Deserialize, Serialize};
 pub use skopos_core::signature_blob::SigstoreBlob;
 use skopos_core::Digest;
 
 use crate::payload::{UntrustedPayload, SIGSTORE_SIGNATURE_TYPE};
+pub use crate::public_key::PublicKey;
+use crate::rekor::first_labeled_pem_block;
 use crate::VerifiedSignature;
 
 /// The PEM type of private keys this module writes (cosign's).
@@ -241,29 +241,15 @@ impl SigstoreSigner {
     }
 }
 
-/// Public keys in PEM (one or more `PUBLIC KEY` blocks). Only ECDSA P-256 keys are
-/// supported; others are an error rather than ignored.
-pub fn parse_public_keys(pem: &[u8]) -> Result<Vec<VerifyingKey>> {
-    let text = std::str::from_utf8(pem).map_err(|_| anyhow!("key data is not PEM"))?;
-    let mut keys = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let block = &rest[start..];
-        let Some(end_marker) = block.find("-----END ") else {
-            bail!("invalid PEM data: unterminated block");
-        };
-        let end = block[end_marker..]
-            .find('\n')
-            .map_or(block.len(), |newline| end_marker + newline + 1);
-        let key = VerifyingKey::from_public_key_pem(block[..end].trim())
-            .map_err(|err| anyhow!("parsing public key: {err}"))?;
-        keys.push(key);
-        rest = &block[end..];
-    }
-    if keys.is_empty() {
-        bail!("no public key found in PEM data");
-    }
-    Ok(keys)
+/// The public key of the first PEM block in `pem` (a `PUBLIC KEY` or `RSA PUBLIC KEY`
+/// block, of a type [`PublicKey`] lists), as sigstore's `UnmarshalPEMToPublicKey` reads a
+/// key file: anything after that block is ignored, so a second key in the same file is not
+/// trusted — skopeo does not trust it either.
+pub fn parse_public_key(pem: &[u8]) -> Result<PublicKey> {
+    let Some((label, der, _)) = first_labeled_pem_block(pem) else {
+        bail!("PEM decoding failed");
+    };
+    PublicKey::from_pem_block(&label, &der)
 }
 
 /// What a sigstore payload must satisfy beyond a valid signature by a trusted key.
@@ -274,11 +260,11 @@ pub struct SigstoreRules<'a> {
     pub check_digest: &'a dyn Fn(&Digest) -> Result<()>,
 }
 
-/// containers/image's `VerifySigstorePayload` for a signature blob: the ECDSA signature
-/// by one of `keys`, then the payload's format, digest and identity.
+/// containers/image's `VerifySigstorePayload` for a signature blob: the signature by
+/// one of `keys`, then the payload's format, digest and identity.
 pub fn verify_sigstore_signature(
     signature: &SigstoreBlob,
-    keys: &[VerifyingKey],
+    keys: &[PublicKey],
     rules: &SigstoreRules<'_>,
 ) -> Result<VerifiedSignature> {
     let Some(base64_signature) = signature.annotations.get(SIGNATURE_ANNOTATION) else {
@@ -290,21 +276,15 @@ pub fn verify_sigstore_signature(
     if keys.is_empty() {
         bail!("Need at least one public key to verify the sigstore payload, but got 0");
     }
-    let parsed = Signature::from_der(&raw);
     let mut failures = Vec::new();
     let mut verified = false;
     for key in keys {
-        match &parsed {
-            Ok(parsed) => match key.verify(&signature.payload, parsed) {
-                Ok(()) => {
-                    verified = true;
-                    break;
-                }
-                Err(_) => failures
-                    .push("invalid signature when validating ASN.1 encoded signature".to_string()),
-            },
-            Err(_) => failures
-                .push("invalid signature when validating ASN.1 encoded signature".to_string()),
+        match key.verify(&signature.payload, &raw) {
+            Ok(()) => {
+                verified = true;
+                break;
+            }
+            Err(failure) => failures.push(failure),
         }
     }
     if !verified {
@@ -340,7 +320,7 @@ mod tests {
         let blob = signer.sign_manifest(manifest, "example.com/a:1").unwrap();
         let parsed = SigstoreBlob::from_blob(&blob).unwrap().unwrap();
         assert_eq!(parsed.mime_type, SIGNATURE_MIME_TYPE);
-        let keys = parse_public_keys(&pair.public_pem).unwrap();
+        let keys = vec![parse_public_key(&pair.public_pem).unwrap()];
         let accept = SigstoreRules {
             check_reference: &|_| Ok(()),
             check_digest: &|_| Ok(()),
@@ -349,7 +329,7 @@ mod tests {
         assert_eq!(verified.docker_reference, "example.com/a:1");
         assert_eq!(verified.manifest_digest, Digest::sha256_of(manifest));
 
-        let other = parse_public_keys(&generate_key_pair(b"").unwrap().public_pem).unwrap();
+        let other = vec![parse_public_key(&generate_key_pair(b"").unwrap().public_pem).unwrap()];
         let err = verify_sigstore_signature(&parsed, &other, &accept).unwrap_err();
         assert!(
             err.to_string()
@@ -366,5 +346,23 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "unsupported pem type: PUBLIC KEY");
+    }
+
+    /// Only a key file's first block is a trusted key, as in containers/image.
+    #[test]
+    fn only_the_first_pem_block_is_a_key() {
+        let first = generate_key_pair(b"").unwrap().public_pem;
+        let second = generate_key_pair(b"").unwrap().public_pem;
+        let both = [b"comment\n".as_slice(), &first, &second].concat();
+        assert_eq!(
+            parse_public_key(&both).unwrap(),
+            parse_public_key(&first).unwrap()
+        );
+        assert_ne!(
+            parse_public_key(&both).unwrap(),
+            parse_public_key(&second).unwrap()
+        );
+        let err = parse_public_key(b"no key here").unwrap_err();
+        assert_eq!(err.to_string(), "PEM decoding failed");
     }
 }

@@ -1006,3 +1006,171 @@ fn sync_signs_every_image_for_its_destination() {
     )
     .assert_success();
 }
+
+/// A signature by a key that was revoked, or that expired, after it signed: skopos refuses
+/// it under a `signedBy` policy with exit status 1 and writes nothing, as skopeo 1.9.3
+/// (GnuPG's verdict, through gpgme) does. 1.9.3 words both rejections as a dump of gpgme's
+/// signature structure (with the signature's local time), so only its verdict and the
+/// "Source image rejected: Invalid GPG signature: " prefix are compared. skopeo 1.22.2's
+/// Go OpenPGP code treats a revoked key as missing and checks expiry at signing time, so
+/// it says "Key not found" for the first and accepts the second.
+#[test]
+fn revoked_and_expired_keys_are_rejected_as_skopeo_1_9_does() {
+    let workspace = Workspace::new();
+    let keys = Keys::new(&workspace);
+    unsigned_dir(&workspace, &keys, "unsigned");
+    // Alice's signature by skopeo 1.9.3, Bob's by skopos.
+    skopeo(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--sign-by",
+            &keys.alice,
+            "--sign-identity",
+            IDENTITY,
+            "dir:unsigned",
+            "dir:by-alice",
+        ],
+    )
+    .assert_success();
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--sign-by",
+            &keys.bob,
+            "--sign-passphrase-file",
+            "passphrase",
+            "--sign-identity",
+            IDENTITY,
+            "dir:unsigned",
+            "dir:by-bob",
+        ],
+    )
+    .assert_success();
+
+    // Alice revokes her key with the certificate `gpg --quick-gen-key` left for that.
+    let certificate = std::fs::read_to_string(
+        keys.home
+            .join("openpgp-revocs.d")
+            .join(format!("{}.rev", keys.alice)),
+    )
+    .unwrap()
+    // gpg writes it with a colon in front of the armor, so it cannot be imported by mistake.
+    .replace(
+        ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    );
+    std::fs::write(workspace.path("alice.rev"), certificate).unwrap();
+    keys.gpg(&["--import", workspace.path("alice.rev").to_str().unwrap()]);
+    // Bob's key expires a second from now.
+    keys.gpg(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        BOB_PASSPHRASE,
+        "--quick-set-expire",
+        &keys.bob,
+        "seconds=1",
+    ]);
+    for (name, fingerprint) in [
+        ("alice-revoked.gpg", &keys.alice),
+        ("bob-expired.gpg", &keys.bob),
+    ] {
+        std::fs::write(workspace.path(name), keys.gpg(&["--export", fingerprint])).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    let alice_key_id = &keys.alice[keys.alice.len() - 16..].to_lowercase();
+    for (image, key_file, message, skopeo_1_22_message) in [
+        (
+            "by-alice",
+            "alice-revoked.gpg",
+            format!("key {} has been revoked", keys.alice),
+            Some(format!(
+                "Key not found for key ID {alice_key_id} in signature"
+            )),
+        ),
+        (
+            "by-bob",
+            "bob-expired.gpg",
+            format!("key {} expired on ", keys.bob),
+            None,
+        ),
+    ] {
+        let policy = policy(
+            &workspace,
+            &format!("{image}.json"),
+            key_file,
+            &exact_identity(),
+        );
+        let destination = format!("never-{image}");
+        let ours = skopos(
+            &workspace,
+            &keys,
+            &[
+                "--policy",
+                &policy,
+                "copy",
+                &format!("dir:{image}"),
+                &format!("dir:{destination}"),
+            ],
+        );
+        assert_one_line_failure(&ours, Some(1));
+        let ours_message = skopeo_message(&ours.stderr);
+        assert!(
+            ours_message.starts_with(&format!("Source image rejected: {message}")),
+            "{ours_message}"
+        );
+        assert!(!workspace.path(&destination).exists(), "{image}: written");
+
+        let theirs = skopeo(
+            &workspace,
+            &keys,
+            &[
+                "--policy",
+                &policy,
+                "copy",
+                &format!("dir:{image}"),
+                &format!("dir:skopeo-{image}"),
+            ],
+        );
+        assert_one_line_failure(&theirs, Some(1));
+        assert!(
+            skopeo_message(&theirs.stderr)
+                .starts_with("Source image rejected: Invalid GPG signature: "),
+            "{}",
+            theirs.stderr
+        );
+
+        if let Some(peer) = skopeo_1_22(&format!("skopeo 1.22's verdict on {image}")) {
+            let peer_outcome = workspace.skopeo_at_with_env(
+                &peer,
+                &keys.env(),
+                &[
+                    "--policy",
+                    &policy,
+                    "copy",
+                    "-q",
+                    &format!("dir:{image}"),
+                    &format!("dir:skopeo-1-22-{image}"),
+                ],
+            );
+            match skopeo_1_22_message {
+                Some(message) => assert_eq!(
+                    skopeo_message(&peer_outcome.stderr),
+                    format!("Source image rejected: {message}")
+                ),
+                None => {
+                    peer_outcome.assert_success();
+                }
+            }
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! and interop with skopeo 1.22.2 (`$SKOPEO_1_22`; Debian's 1.9.3 has no sigstore support):
 //! keys made by either tool sign in the other, and signatures made by either are accepted
 //! by the other's policy. Keyless (Fulcio and Rekor) signatures are made by the tests'
-//! own CA and log key, and verified offline.
+//! own CA and log key, and verified offline. Keys of every other type containers/image
+//! accepts (ECDSA P-224, P-384 and P-521, RSA, Ed25519) are made and used by openssl.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use common::{assert_one_line_failure, read, skopeo_message, Outcome, Workspace};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
-use skopos_testimage::sigstore::{self, RekorLog, SignerCertificate, TestCa};
+use skopos_testimage::sigstore::{self, KeyType, OpensslKey, RekorLog, SignerCertificate, TestCa};
 
 const PASSPHRASE: &str = "sigstore key passphrase";
 const IDENTITY: &str = "example.com/sigstore/app:1";
@@ -807,6 +808,251 @@ fn pki_intermediates_and_rekor_with_keys_match_skopeo_1_22() {
                 (theirs.code, skopeo_message(&theirs.stderr)),
                 (ours.code, skopeo_message(&ours.stderr)),
                 "{name}"
+            );
+        }
+    }
+}
+
+/// One signature of the key-type test: how it is signed, which trust root the policy
+/// names, and skopeo 1.22.2's verdict.
+struct KeyTypeCase {
+    /// The repository it is pushed to, and the case's name.
+    repository: String,
+    /// The policy requirement's trust root fields.
+    trust_root: String,
+    /// The stored signature of the image's payload for the repository.
+    blob: Vec<u8>,
+    /// `None` when accepted, else skopeo's rejection.
+    rejection: Option<String>,
+}
+
+/// Sigstore signatures by keys of every type containers/image verifies with — public keys
+/// (PKIX and PKCS#1 RSA PEM), Fulcio leaves and Rekor keys — stored as attachments in a
+/// registry, are accepted by `sigstoreSigned` policies trusting them and rejected by those
+/// trusting another key of the same type, with skopeo 1.22.2's verdicts and messages.
+#[test]
+fn sigstore_signatures_by_every_key_type_go_accepts() {
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 100);
+    workspace
+        .skopos(&["--insecure-policy", "copy", "-q", "oci:src:t", "dir:plain"])
+        .assert_success();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(read(
+            &workspace.path("plain/manifest.json")
+        )))
+    );
+    let registry = TestRegistry::start(RegistryOptions::default());
+    let host = &registry.host;
+    let config = workspace.path("registries.d");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("attachments.yaml"),
+        "default-docker:\n  use-sigstore-attachments: true\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let b64 = |text: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text);
+    let payload_for =
+        |repository: &str| sigstore::payload(&digest, &format!("{host}/{repository}:1"));
+    let mut cases = Vec::new();
+
+    // Plain public keys: accepted when trusted, rejected with another key of the type.
+    for (name, key_type, failure) in [
+        (
+            "p224",
+            KeyType::P224,
+            "invalid signature when validating ASN.1 encoded signature",
+        ),
+        (
+            "p384",
+            KeyType::P384,
+            "invalid signature when validating ASN.1 encoded signature",
+        ),
+        (
+            "p521",
+            KeyType::P521,
+            "invalid signature when validating ASN.1 encoded signature",
+        ),
+        (
+            "rsa2048",
+            KeyType::Rsa(2048),
+            "crypto/rsa: verification error",
+        ),
+        (
+            "rsa4096",
+            KeyType::Rsa(4096),
+            "crypto/rsa: verification error",
+        ),
+        ("ed25519", KeyType::Ed25519, "failed to verify signature"),
+    ] {
+        let signer = OpensslKey::generate(key_type);
+        let other = OpensslKey::generate(key_type);
+        let mut trusted = vec![("", signer.public_pem.clone(), None)];
+        if matches!(key_type, KeyType::Rsa(_)) {
+            trusted.push(("-pkcs1", signer.rsa_public_key_pem(), None));
+        }
+        trusted.push((
+            "-other-key",
+            other.public_pem.clone(),
+            Some(format!(
+                "cryptographic signature verification failed: {failure}"
+            )),
+        ));
+        // Only the first key of a key file is trusted: the signer's after another's is not.
+        trusted.push((
+            "-second-in-file",
+            format!("{}{}", other.public_pem, signer.public_pem),
+            Some(format!(
+                "cryptographic signature verification failed: {failure}"
+            )),
+        ));
+        for (suffix, public_pem, rejection) in trusted {
+            let repository = format!("{name}{suffix}");
+            let payload = payload_for(&repository);
+            let annotations = std::collections::BTreeMap::from([(
+                "dev.cosignproject.cosign/signature".to_string(),
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    signer.sign(&payload),
+                ),
+            )]);
+            cases.push(KeyTypeCase {
+                trust_root: format!(r#""keyData": "{}""#, b64(&public_pem)),
+                blob: sigstore::signature_blob(&payload, &annotations),
+                repository,
+                rejection,
+            });
+        }
+    }
+
+    // Fulcio leaves with other key types, and Rekor logs with other ECDSA curves; a Rekor
+    // key that is not ECDSA is refused as containers/image refuses it.
+    let ca = TestCa::new("test fulcio");
+    let keyless = |repository: &str, leaf: KeyType, log: &RekorLog, rejection: Option<&str>| {
+        let certificate = ca.issue_with_key(SIGNER_EMAIL, OIDC_ISSUER, OpensslKey::generate(leaf));
+        let payload = payload_for(repository);
+        let signed = certificate.sign(&payload);
+        let bundle = log.bundle(
+            &certificate.pem,
+            &signed,
+            &payload,
+            sigstore::INSIDE_VALIDITY,
+        );
+        KeyTypeCase {
+            repository: repository.to_string(),
+            trust_root: format!(
+                r#""fulcio": {{"caData": "{}", "oidcIssuer": "{OIDC_ISSUER}", "subjectEmail": "{SIGNER_EMAIL}"}}, "rekorPublicKeyData": "{}""#,
+                b64(&ca.pem()),
+                b64(&log.public_key_pem())
+            ),
+            blob: sigstore::signature_blob(
+                &payload,
+                &sigstore::keyless_annotations(&signed, &certificate.pem, &ca.pem(), Some(bundle)),
+            ),
+            rejection: rejection.map(str::to_string),
+        }
+    };
+    let p384_log = RekorLog::with_key(OpensslKey::generate(KeyType::P384));
+    let p521_log = RekorLog::with_key(OpensslKey::generate(KeyType::P521));
+    let ed25519_log = RekorLog::with_key(OpensslKey::generate(KeyType::Ed25519));
+    cases.push(keyless("fulcio-p384-leaf", KeyType::P384, &p384_log, None));
+    cases.push(keyless(
+        "fulcio-ed25519-leaf",
+        KeyType::Ed25519,
+        &p521_log,
+        None,
+    ));
+    cases.push(keyless(
+        "fulcio-rsa-leaf",
+        KeyType::Rsa(2048),
+        &RekorLog::default(),
+        None,
+    ));
+    cases.push(keyless(
+        "fulcio-ed25519-rekor",
+        KeyType::P384,
+        &ed25519_log,
+        Some("Rekor public key 1 is not using ECDSA"),
+    ));
+
+    for case in &cases {
+        let source = workspace.path(&format!("signed-{}", case.repository));
+        std::fs::create_dir(&source).unwrap();
+        for entry in std::fs::read_dir(workspace.path("plain")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), source.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(source.join("signature-1"), &case.blob).unwrap();
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "--registries.d",
+                config,
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                &format!("dir:{}", source.display()),
+                &format!("docker://{host}/{}:1", case.repository),
+            ])
+            .assert_success();
+        let policy = workspace.path(&format!("{}.json", case.repository));
+        std::fs::write(
+            &policy,
+            format!(
+                r#"{{"default": [{{"type": "reject"}}], "transports": {{"docker": {{"": [{{"type": "sigstoreSigned", {}}}]}}}}}}"#,
+                case.trust_root
+            ),
+        )
+        .unwrap();
+        let policy = policy.to_str().unwrap();
+        let pull = |destination: &str| -> Vec<String> {
+            [
+                "--policy",
+                policy,
+                "--registries.d",
+                config,
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                &format!("docker://{host}/{}:1", case.repository),
+                &format!("dir:{destination}"),
+            ]
+            .iter()
+            .map(|arg| arg.to_string())
+            .collect()
+        };
+        let destination = format!("pulled-{}", case.repository);
+        let args = pull(&destination);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ours = workspace.skopos(&args);
+        match &case.rejection {
+            None => {
+                ours.assert_success();
+                assert!(workspace.path(&destination).join("signature-1").exists());
+            }
+            Some(message) => {
+                assert_rejected(&ours, message);
+                assert!(
+                    !workspace.path(&destination).exists(),
+                    "{} wrote its destination",
+                    case.repository
+                );
+            }
+        }
+        let args = pull(&format!("skopeo-{}", case.repository));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("the {} key type verdict", case.repository),
+            &[],
+            &args,
+        ) {
+            assert_eq!(
+                (theirs.code, skopeo_message(&theirs.stderr)),
+                (ours.code, skopeo_message(&ours.stderr)),
+                "{}",
+                case.repository
             );
         }
     }
