@@ -6,7 +6,9 @@
 //!
 //! The exchange runs on a blocking thread with blocking socket calls: `sendfile` waits for
 //! the disk when the file is not in the page cache, which must not stop an async worker.
-//! The connection is used for this one request (`Connection: close`).
+//! The connection is used for this one request (`Connection: close`). A caller that stops
+//! waiting (the copy failed elsewhere) does not stop a send already on its thread: it ends
+//! with the file, or at the stall limit.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
