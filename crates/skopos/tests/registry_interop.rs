@@ -95,6 +95,49 @@ fn a_push_over_plain_http_sends_each_blob_from_its_file_and_it_arrives_intact() 
     assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
 }
 
+/// The layers of an `oci-archive:` are members of one tar file: each goes to a plain-HTTP
+/// registry with `sendfile` from its place in the archive, and arrives intact.
+#[test]
+fn a_push_from_an_oci_archive_sends_each_layer_from_the_archive_and_it_arrives_intact() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 24);
+    let archive = format!("oci-archive:{}", workspace.path("src.tar").display());
+    workspace
+        .skopeo(&["--insecure-policy", "copy", "-q", "oci:src:t", &archive])
+        .assert_success();
+    let target = format!("docker://{}/skopos/archive:v1", registry.host);
+    let push = workspace.skopos(&[
+        "--debug",
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        &archive,
+        &target,
+    ]);
+    push.assert_success();
+    for layer in &image.layers {
+        assert!(
+            push.stderr.contains(&sent_with_sendfile(layer.size)),
+            "layer {} ({} bytes) was not sent with sendfile:\n{}",
+            layer.digest,
+            layer.size,
+            push.stderr
+        );
+    }
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            "oci:back:t",
+        ])
+        .assert_success();
+    assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
+}
+
 /// A push sends a layout's blobs without hashing them: the registry checks each upload's
 /// digest. A corrupted layer is refused there, named in the one error line, and no
 /// manifest is written. The layer goes out with `sendfile`, as every blob of a layout does
