@@ -15,8 +15,8 @@ use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
 use skopos_core::manifest::{CompressionUpdate, CryptoUpdate};
 use skopos_core::{
-    BlobInfo, BlobReader, Digest, ImageDestination, ImageSource, LayerCompression, Result,
-    WrittenBlob,
+    BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, ImageSource, LayerCompression,
+    Result, WrittenBlob,
 };
 use skopos_crypt::{
     decrypt_layer, encrypt_layer, is_encrypted_media_type, DecryptConfig, EncryptConfig,
@@ -239,9 +239,9 @@ pub(crate) async fn copy_blob(
     };
     let reading = || format!("reading blob {}", info.digest);
     let Some(kept) = keep_partial(source, destination, info) else {
-        let (stream, size) = source.blob(info).await.with_context(reading)?;
+        let (stream, size, file) = source.blob_with_file(info).await.with_context(reading)?;
         return copy
-            .store(stream, size, 0, None)
+            .store(stream, size, 0, None, file)
             .await
             .map(|stored| stored.copied)
             .map_err(|(error, _)| error);
@@ -250,7 +250,7 @@ pub(crate) async fn copy_blob(
     let opened = copy.open_kept(partial).await.with_context(reading)?;
     let in_place = kept.in_place.then_some(&opened.state);
     match copy
-        .store(opened.stream, opened.size, opened.resumed, in_place)
+        .store(opened.stream, opened.size, opened.resumed, in_place, None)
         .await
     {
         Ok(stored) => {
@@ -424,14 +424,16 @@ impl BlobCopy<'_> {
 
     /// Verify, transform and store `stream`. With `in_place`, the stream's bytes land
     /// in the destination's staging file as they pass: when they go to the destination
-    /// unchanged, that file is handed over instead of writing them again. On failure,
-    /// whether the stream was verified whole comes with the error.
+    /// unchanged, that file is handed over instead of writing them again. With `file`, the
+    /// local file the stream reads, a destination that checks digests may send the file
+    /// itself. On failure, whether the stream was verified whole comes with the error.
     async fn store(
         &self,
         stream: BlobReader,
         size: Option<u64>,
         resumed: u64,
         in_place: Option<&KeepingState>,
+        file: Option<FileBlob>,
     ) -> std::result::Result<Stored, (anyhow::Error, bool)> {
         let (source, destination, info, kind, plan, crypto) = (
             self.source,
@@ -557,8 +559,10 @@ impl BlobCopy<'_> {
             None => (output, None),
         };
         let handed_over = unchanged_bytes && in_place.is_some();
-        let written = match in_place {
-            Some(kept) if unchanged_bytes => {
+        // Nothing of ours reads the bytes on their way: the file may go as it is.
+        let file = file.filter(|_| unchanged_bytes && summary.is_none());
+        let written = match (in_place, file) {
+            (Some(kept), _) if unchanged_bytes => {
                 async {
                     drain(output).await?;
                     if let Some(error) = kept.write_error() {
@@ -567,6 +571,19 @@ impl BlobCopy<'_> {
                     destination.put_staged_blob(info).await
                 }
                 .await
+            }
+            (_, Some(file)) => {
+                let progress = self.progress.clone();
+                let digest = info.digest.clone();
+                let sent = Arc::new(move |read| {
+                    progress.event(CopyEvent::BlobProgress {
+                        digest: digest.clone(),
+                        read,
+                    })
+                });
+                destination
+                    .put_file_blob(output, file, info, kind == BlobKind::Config, sent)
+                    .await
             }
             _ => {
                 destination

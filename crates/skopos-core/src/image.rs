@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
@@ -15,6 +16,18 @@ use crate::Result;
 
 /// A blob's bytes, streamed.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A blob kept as `length` bytes of a local file from `offset` (a blob of an `oci:` or
+/// `dir:` layout): what a destination may send without reading it through user space.
+#[derive(Debug, Clone)]
+pub struct FileBlob {
+    pub file: Arc<std::fs::File>,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Told the number of bytes of a blob sent so far, as they go out.
+pub type SentBytes = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// What is known about a blob before reading it (from a manifest).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +190,18 @@ pub trait ImageSource: Send + Sync {
     /// A blob's bytes and, when known, its size. The stream is not verified here: the
     /// copy engine verifies every digest while streaming.
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)>;
+
+    /// [`blob`](ImageSource::blob), and the file range the stream reads when the source
+    /// keeps the blob in a local file as it is (`None`, the default, otherwise): a
+    /// destination passing the blob on unchanged can then send the file itself
+    /// ([`ImageDestination::put_file_blob`]).
+    async fn blob_with_file(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<(BlobReader, Option<u64>, Option<FileBlob>)> {
+        let (reader, size) = self.blob(info).await?;
+        Ok((reader, size, None))
+    }
 
     /// Whether [`blob_from`](ImageSource::blob_from) can start in the middle of a blob
     /// (a registry answering HTTP `Range` requests): only then is a partly read blob worth
@@ -341,6 +366,23 @@ pub trait ImageDestination: Send + Sync {
         expected: Option<&BlobInfo>,
         is_config: bool,
     ) -> Result<WrittenBlob>;
+
+    /// [`put_blob`](ImageDestination::put_blob) of blob `info`, passed on unchanged, whose
+    /// bytes are both `stream` and `file`. A destination that [checks blob
+    /// digests](ImageDestination::checks_blob_digests) and can send a file without copying
+    /// it through user space (a plain-HTTP registry, with `sendfile`) sends `file` and tells
+    /// `sent` how far it got; the default, and such a destination when it cannot (TLS, a
+    /// proxy), stores `stream` with `put_blob`.
+    async fn put_file_blob(
+        &self,
+        stream: BlobReader,
+        _file: FileBlob,
+        info: &BlobInfo,
+        is_config: bool,
+        _sent: SentBytes,
+    ) -> Result<WrittenBlob> {
+        self.put_blob(stream, Some(info), is_config).await
+    }
 
     /// Store a manifest: the top-level one when `instance` is `None`, otherwise the
     /// manifest of one image of a list (named by its digest). A destination that cannot

@@ -30,7 +30,7 @@ pub mod verified;
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, BlobTail, DockerCredentials, ImageDestination, ImageSource,
-    LayerCompression, Secret, SystemContext, WrittenBlob,
+    BlobInfo, BlobReader, BlobTail, DockerCredentials, FileBlob, ImageDestination, ImageSource,
+    LayerCompression, Secret, SentBytes, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;

@@ -73,6 +73,13 @@ impl ImageSource for VerifiedSource {
         self.inner.blob(info).await
     }
 
+    async fn blob_with_file(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<(BlobReader, Option<u64>, Option<crate::FileBlob>)> {
+        self.inner.blob_with_file(info).await
+    }
+
     fn resumes_blob_reads(&self) -> bool {
         self.inner.resumes_blob_reads()
     }

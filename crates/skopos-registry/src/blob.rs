@@ -10,13 +10,14 @@ use futures_util::StreamExt as _;
 use http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use http::{Method, StatusCode};
 use skopos_core::digest::DigestingReader;
-use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, WrittenBlob};
+use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, FileBlob, SentBytes, WrittenBlob};
 use tokio_util::io::StreamReader;
 use url::Url;
 
 use crate::auth::Scope;
 use crate::client::Request;
 use crate::errors::{response_error, NotFound, RegistryError};
+use crate::file_upload::FileBody;
 use crate::http_client::{Body, Response};
 use crate::{RegistryClient, Result};
 
@@ -194,18 +195,7 @@ impl RegistryClient {
         expected: Option<&BlobInfo>,
     ) -> Result<WrittenBlob> {
         let context = || format!("uploading a blob to {}/{repo}", self.registry());
-        let request = Request::new(
-            Method::POST,
-            format!("/v2/{repo}/blobs/uploads/"),
-            vec![Scope::push(repo)],
-        );
-        let response = self.send(request).await.with_context(context)?;
-        if response.status() != StatusCode::ACCEPTED {
-            return Err(response_error(response, NotFound::IsPlainError)
-                .await
-                .context(context()));
-        }
-        let location = upload_location(&response).with_context(context)?;
+        let location = self.start_upload(repo).await.with_context(context)?;
         let result = self
             .upload_to(repo, location.clone(), stream, expected)
             .await;
@@ -213,6 +203,68 @@ impl RegistryClient {
             self.cancel_upload(location, vec![Scope::push(repo)]).await;
         }
         result.with_context(context)
+    }
+
+    /// [`Self::put_blob`] of blob `info`, whose bytes are both `stream` and `file`: over
+    /// plain HTTP without a proxy the `PUT …?digest=` sends `file` with `sendfile`, telling
+    /// `sent` how far it got; otherwise it streams `stream`. The registry checks the digest.
+    pub async fn put_file_blob(
+        &self,
+        repo: &str,
+        stream: BlobReader,
+        file: FileBlob,
+        info: &BlobInfo,
+        sent: SentBytes,
+    ) -> Result<WrittenBlob> {
+        let context = || format!("uploading a blob to {}/{repo}", self.registry());
+        let location = self.start_upload(repo).await.with_context(context)?;
+        let size = file.length;
+        let body = Body::File(FileBody { stream, file, sent });
+        let result = async {
+            self.put_with_digest(repo, location.clone(), body, info)
+                .await?;
+            check_uploaded_size(info, size)
+        }
+        .await;
+        if result.is_err() {
+            self.cancel_upload(location, vec![Scope::push(repo)]).await;
+        }
+        result.with_context(context)
+    }
+
+    /// `POST` a new upload session; where to send its data.
+    async fn start_upload(&self, repo: &str) -> Result<Url> {
+        let request = Request::new(
+            Method::POST,
+            format!("/v2/{repo}/blobs/uploads/"),
+            vec![Scope::push(repo)],
+        );
+        let response = self.send(request).await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(response_error(response, NotFound::IsPlainError).await);
+        }
+        upload_location(&response)
+    }
+
+    /// The whole blob `info` in one `PUT …?digest=` to upload `location`. The registry
+    /// hashes what it receives and refuses a digest that does not match, so hashing here
+    /// too would only cost CPU.
+    async fn put_with_digest(
+        &self,
+        repo: &str,
+        location: Url,
+        body: Body,
+        info: &BlobInfo,
+    ) -> Result<()> {
+        let url = with_digest(location, &info.digest);
+        let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
+            .header(CONTENT_TYPE, "application/octet-stream")?
+            .body(body);
+        let response = self.send(request).await?;
+        expect_status(response, StatusCode::CREATED)
+            .await
+            .map_err(|error| refused_content(error, &info.digest))?;
+        Ok(())
     }
 
     async fn upload_to(
@@ -223,27 +275,11 @@ impl RegistryClient {
         expected: Option<&BlobInfo>,
     ) -> Result<WrittenBlob> {
         if let Some(info) = expected {
-            // The registry hashes what it receives and refuses a `?digest=` that does not
-            // match, so hashing here too would only cost CPU; the size is counted.
+            // Not hashed (see put_with_digest); the size is counted.
             let (reader, counted) = CountingReader::new(stream);
-            let body = Body::from_reader(reader);
-            let url = with_digest(location, &info.digest);
-            let request = Request::new(Method::PUT, url.as_str(), vec![Scope::push(repo)])
-                .header(CONTENT_TYPE, "application/octet-stream")?
-                .body(body);
-            let response = self.send(request).await?;
-            expect_status(response, StatusCode::CREATED)
-                .await
-                .map_err(|error| refused_content(error, &info.digest))?;
-            let size = counted.load(std::sync::atomic::Ordering::Relaxed);
-            if info.size.is_some_and(|expected_size| expected_size != size) {
-                anyhow::bail!(
-                    "blob {} has {size} bytes, expected {}",
-                    info.digest,
-                    info.size.unwrap_or_default()
-                );
-            }
-            return Ok(WrittenBlob::new(info.digest.clone(), size));
+            self.put_with_digest(repo, location, Body::from_reader(reader), info)
+                .await?;
+            return check_uploaded_size(info, counted.load(std::sync::atomic::Ordering::Relaxed));
         }
         let (reader, summary) =
             DigestingReader::new(stream, skopos_core::digest::Algorithm::Sha256, None, None);
@@ -425,6 +461,18 @@ async fn expect_status(response: Response, expected: StatusCode) -> Result<Respo
         return Ok(response);
     }
     Err(response_error(response, NotFound::IsPlainError).await)
+}
+
+/// Blob `info` as uploaded, `size` bytes; an error when the manifest gives another size.
+fn check_uploaded_size(info: &BlobInfo, size: u64) -> Result<WrittenBlob> {
+    if info.size.is_some_and(|expected_size| expected_size != size) {
+        anyhow::bail!(
+            "blob {} has {size} bytes, expected {}",
+            info.digest,
+            info.size.unwrap_or_default()
+        );
+    }
+    Ok(WrittenBlob::new(info.digest.clone(), size))
 }
 
 /// A registry's `DIGEST_INVALID` answer to the upload of `digest`, said as what it means:

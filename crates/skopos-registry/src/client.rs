@@ -234,7 +234,7 @@ impl RegistryClient {
             request.target.clone()
         };
         let url = Url::parse(&url).with_context(|| format!("invalid registry URL {url:?}"))?;
-        let replayable = !matches!(request.body, Body::Stream(_));
+        let replayable = request.body.can_be_sent_again();
         let bodyless = matches!(request.body, Body::Empty);
         let mut attempt = 1;
         let mut refresh_token = false;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::header::{
     HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, LOCATION, PROXY_AUTHORIZATION,
 };
@@ -38,6 +38,7 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 use url::Url;
 
+use crate::file_upload::{self, FileBody};
 use crate::server_cert::go_certificate_error;
 use crate::timeouts::{await_head, stall_guarded, HandshakeTimeout, Timeouts};
 use crate::timeouts::{transport_ready, UploadProgress, WatchedBody};
@@ -63,6 +64,9 @@ pub(crate) enum Body {
     Empty,
     Bytes(Bytes),
     Stream(WireBody),
+    /// A local file: sent with `sendfile` where the connection is plain TCP to the
+    /// server, otherwise streamed.
+    File(FileBody),
 }
 
 impl Body {
@@ -74,8 +78,8 @@ impl Body {
         Body::Stream(StreamBody::new(frames).boxed_unsync())
     }
 
-    fn can_be_sent_again(&self) -> bool {
-        !matches!(self, Body::Stream(_))
+    pub(crate) fn can_be_sent_again(&self) -> bool {
+        matches!(self, Body::Empty | Body::Bytes(_))
     }
 
     /// The body for one attempt at a request: a copy of what can be sent again; a stream is
@@ -85,6 +89,7 @@ impl Body {
             Body::Empty => Body::Empty,
             Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
             Body::Stream(stream) => Body::Stream(std::mem::replace(stream, empty_body())),
+            Body::File(_) => std::mem::replace(self, Body::Stream(empty_body())),
         }
     }
 
@@ -93,6 +98,7 @@ impl Body {
             Body::Empty => empty_body(),
             Body::Bytes(bytes) => Full::new(bytes).map_err(BoxError::from).boxed_unsync(),
             Body::Stream(stream) => stream,
+            Body::File(file) => Body::from_reader(file.stream).into_wire(),
         }
     }
 }
@@ -107,9 +113,16 @@ pub(crate) struct Response {
     status: StatusCode,
     headers: HeaderMap,
     url: Url,
-    body: Incoming,
+    body: ResponseBody,
     /// How long the body may send nothing.
     stall: Duration,
+}
+
+/// A response's body: still on hyper's connection, or already read (the answer to a
+/// request sent with `sendfile`; `None` once handed out).
+enum ResponseBody {
+    Wire(Incoming),
+    Read(Option<Bytes>),
 }
 
 impl Response {
@@ -128,8 +141,12 @@ impl Response {
 
     /// The next piece of the body, `None` at its end.
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        let body = match &mut self.body {
+            ResponseBody::Wire(body) => body,
+            ResponseBody::Read(bytes) => return Ok(bytes.take()),
+        };
         loop {
-            let frame = tokio::time::timeout(self.stall, self.body.frame())
+            let frame = tokio::time::timeout(self.stall, body.frame())
                 .await
                 .map_err(|_| crate::timeouts::stalled(self.stall))
                 .context("reading the response")?;
@@ -164,7 +181,10 @@ impl Response {
     /// The body as a stream of chunks, as the connection delivers them; a stall is a
     /// `TimedOut` error.
     pub(crate) fn bytes_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
-        stall_guarded(self.body, self.stall)
+        match self.body {
+            ResponseBody::Wire(body) => stall_guarded(body, self.stall),
+            ResponseBody::Read(bytes) => futures_util::stream::iter(bytes.map(Ok)).boxed(),
+        }
     }
 }
 
@@ -226,7 +246,13 @@ impl HttpClient {
         let mut method = method;
         let mut url = url;
         let mut headers = headers;
-        let mut body = body;
+        let mut body = match body {
+            Body::File(file) if self.reaches_server_in_plain_tcp(&url) => {
+                return self.send_file(method, url, headers, file).await;
+            }
+            Body::File(file) => Body::from_reader(file.stream),
+            other => other,
+        };
         for _ in 0..=MAX_REDIRECTS {
             let mut resent = false;
             let response = loop {
@@ -273,7 +299,7 @@ impl HttpClient {
                 status: parts.status,
                 headers: parts.headers,
                 url: url.clone(),
-                body: incoming,
+                body: ResponseBody::Wire(incoming),
                 stall: self.timeouts.stall,
             };
             if !body.can_be_sent_again() {
@@ -299,6 +325,59 @@ impl HttpClient {
             method_name(&method),
             without_query(&url)
         )
+    }
+
+    /// Whether a request to `url` goes over a plain TCP connection to the server itself:
+    /// `http://`, not through a proxy.
+    fn reaches_server_in_plain_tcp(&self, url: &Url) -> bool {
+        url.scheme() == "http"
+            && url
+                .as_str()
+                .parse::<Uri>()
+                .is_ok_and(|uri| self.proxies.intercept(&uri).is_none())
+    }
+
+    /// Send a request whose body is `file`, with `sendfile`, on a connection of its own.
+    /// Not sent again: as with a streamed body, redirects and 401s are the caller's to see.
+    async fn send_file(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        file: FileBody,
+    ) -> Result<Response> {
+        let mut all_headers = self.default_headers.clone();
+        for (name, value) in &headers {
+            all_headers.append(name, value.clone());
+        }
+        let length = file.file.length;
+        let answer = file_upload::send(
+            method.clone(),
+            url.clone(),
+            all_headers,
+            file.file,
+            file.sent,
+            self.timeouts,
+        )
+        .await
+        .map_err(|err| {
+            anyhow::Error::new(err).context(format!(
+                "{} {:?}",
+                method_name(&method),
+                without_query(&url)
+            ))
+        })?;
+        tracing::debug!(
+            "{method} {}: {length} bytes sent from their file with sendfile",
+            without_query(&url)
+        );
+        Ok(Response {
+            status: answer.status,
+            headers: answer.headers,
+            url,
+            body: ResponseBody::Read(Some(answer.body)),
+            stall: self.timeouts.stall,
+        })
     }
 
     fn build_request(

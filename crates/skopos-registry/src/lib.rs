@@ -15,7 +15,8 @@
 //!   `referrers`: OCI 1.1 referrers, by the API or the tag schema.
 //! - `http_client`: the HTTP/1.1 client under all of it (bounded read buffers, proxies from
 //!   the environment, redirects); `tls`: its TLS settings; `server_cert`: Go's server
-//!   certificate checks (a trusted self-signed certificate as the server's own) and wording.
+//!   certificate checks (a trusted self-signed certificate as the server's own) and wording;
+//!   `file_upload`: an upload of a local file over plain HTTP, sent with `sendfile`.
 //! - `api`: a small JSON API client on the same stack, for services beside registries (the
 //!   OpenShift API of `atomic:`).
 //!
@@ -31,6 +32,8 @@
 //!   does not expose.
 //! - `tokio`, `tokio-util`, `futures-util`, `bytes`: async runtime and the adapters
 //!   between `AsyncRead` blob streams and HTTP body streams.
+//! - `httparse` (hyper's own parser): the answer to an upload sent with `sendfile`, which
+//!   hyper cannot send; `rustix`: `sendfile` itself.
 //! - `serde`, `serde_json`: registry error bodies, token responses and tag lists.
 //! - `base64`: Basic credentials.
 //! - `anyhow`, `thiserror`: error chains with context, and the typed [`RegistryError`].
@@ -49,6 +52,7 @@ pub mod challenge;
 mod client;
 mod config;
 mod errors;
+mod file_upload;
 mod http_client;
 mod manifest;
 mod paging;

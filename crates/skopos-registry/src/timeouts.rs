@@ -261,6 +261,11 @@ pub(crate) fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_string())
 }
 
+/// The error for an upload the server stopped taking.
+pub(crate) fn upload_stalled() -> io::Error {
+    timed_out(UPLOAD_STALLED)
+}
+
 /// The error for a body that stopped arriving.
 pub(crate) fn stalled(stall: Duration) -> io::Error {
     timed_out(&format!(

@@ -18,7 +18,7 @@ use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
 use skopos_core::go_text::go_errno_text;
 use skopos_core::read::read_full;
-use skopos_core::{BlobInfo, BlobReader, Digest, Result, WrittenBlob};
+use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, Result, WrittenBlob};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
@@ -172,6 +172,13 @@ pub(crate) fn existing_blob(path: &Path, info: &BlobInfo) -> Result<Option<Writt
 
 /// Open a blob file for streaming ([`FileRange`] over the whole file).
 pub(crate) async fn open_blob(path: &Path) -> Result<(BlobReader, Option<u64>)> {
+    let (reader, file) = open_blob_with_file(path).await?;
+    Ok((reader, Some(file.length)))
+}
+
+/// [`open_blob`], and the whole file the stream reads, for a destination that sends it
+/// without reading it ([`skopos_core::ImageSource::blob_with_file`]).
+pub(crate) async fn open_blob_with_file(path: &Path) -> Result<(BlobReader, FileBlob)> {
     let owned = path.to_path_buf();
     let (file, size) = blocking(move || {
         let file = File::open(&owned).map_err(|err| path_error("open", &owned, &err))?;
@@ -182,8 +189,14 @@ pub(crate) async fn open_blob(path: &Path) -> Result<(BlobReader, Option<u64>)> 
         Ok((file, size))
     })
     .await?;
-    let reader = FileRange::new(Arc::new(file), 0, size);
-    Ok((Box::pin(reader), Some(size)))
+    let file = Arc::new(file);
+    let reader = FileRange::new(Arc::clone(&file), 0, size);
+    let whole = FileBlob {
+        file,
+        offset: 0,
+        length: size,
+    };
+    Ok((Box::pin(reader), whole))
 }
 
 /// How a [`FileRange`] words a read error; by default it passes the error on unchanged.

@@ -50,9 +50,98 @@ fn push_by_skopos_reads_back_in_skopeo_with_the_same_digest() {
     assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
 }
 
+/// What `--debug` says for an upload sent from its file with `sendfile`, ending with its size.
+fn sent_with_sendfile(size: u64) -> String {
+    format!(": {size} bytes sent from their file with sendfile")
+}
+
+/// Over plain HTTP a push hands each layer of a layout to the kernel with `sendfile` (no byte
+/// through user space; the config, read to be parsed anyway, goes from memory), and every
+/// blob arrives intact: skopeo reads back the same files.
+#[test]
+fn a_push_over_plain_http_sends_each_blob_from_its_file_and_it_arrives_intact() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 23);
+    let target = format!("docker://{}/skopos/sendfile:v1", registry.host);
+    let push = workspace.skopos(&[
+        "--debug",
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        "oci:src:t",
+        &target,
+    ]);
+    push.assert_success();
+    for layer in &image.layers {
+        assert!(
+            push.stderr.contains(&sent_with_sendfile(layer.size)),
+            "layer {} ({} bytes) was not sent with sendfile:\n{}",
+            layer.digest,
+            layer.size,
+            push.stderr
+        );
+    }
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            "oci:back:t",
+        ])
+        .assert_success();
+    assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
+}
+
+/// The layers of an `oci-archive:` are members of one tar file: each goes to a plain-HTTP
+/// registry with `sendfile` from its place in the archive, and arrives intact.
+#[test]
+fn a_push_from_an_oci_archive_sends_each_layer_from_the_archive_and_it_arrives_intact() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 24);
+    let archive = format!("oci-archive:{}", workspace.path("src.tar").display());
+    workspace
+        .skopeo(&["--insecure-policy", "copy", "-q", "oci:src:t", &archive])
+        .assert_success();
+    let target = format!("docker://{}/skopos/archive:v1", registry.host);
+    let push = workspace.skopos(&[
+        "--debug",
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        &archive,
+        &target,
+    ]);
+    push.assert_success();
+    for layer in &image.layers {
+        assert!(
+            push.stderr.contains(&sent_with_sendfile(layer.size)),
+            "layer {} ({} bytes) was not sent with sendfile:\n{}",
+            layer.digest,
+            layer.size,
+            push.stderr
+        );
+    }
+    workspace
+        .skopeo(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            "oci:back:t",
+        ])
+        .assert_success();
+    assert_same_tree(&workspace.path("back/blobs"), &workspace.path("src/blobs"));
+}
+
 /// A push sends a layout's blobs without hashing them: the registry checks each upload's
 /// digest. A corrupted layer is refused there, named in the one error line, and no
-/// manifest is written.
+/// manifest is written. The layer goes out with `sendfile`, as every blob of a layout does
+/// over plain HTTP.
 #[test]
 fn a_corrupted_layer_fails_the_push_at_the_registry_and_tags_nothing() {
     let registry = plain_registry();
@@ -79,6 +168,19 @@ fn a_corrupted_layer_fails_the_push_at_the_registry_and_tags_nothing() {
         layer.digest
     );
     assert!(outcome.stderr.contains(&refusal), "{}", outcome.stderr);
+    let debug = workspace.skopos(&[
+        "--debug",
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        "oci:src:t",
+        &target,
+    ]);
+    assert!(
+        debug.stderr.contains(&sent_with_sendfile(layer.size)) && debug.stderr.contains(&refusal),
+        "the corrupted layer was not sent with sendfile and refused:\n{}",
+        debug.stderr
+    );
     let inspect = workspace.skopeo(&[
         "--insecure-policy",
         "inspect",

@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result};
+use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, ImageSource, Result};
 
 use super::{
     blob_path, manifest_path, signature_path, unsupported_version, version_path, LayoutVersion,
@@ -55,6 +55,15 @@ impl ImageSource for DirSource {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
         fsutil::open_blob(&blob_path(&self.dir, &info.digest)).await
+    }
+
+    async fn blob_with_file(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<(BlobReader, Option<u64>, Option<FileBlob>)> {
+        let (reader, file) =
+            fsutil::open_blob_with_file(&blob_path(&self.dir, &info.digest)).await?;
+        Ok((reader, Some(file.length), Some(file)))
     }
 
     /// `signature-1`, `signature-2`, … up to the first missing number, as stored.

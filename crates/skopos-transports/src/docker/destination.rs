@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use skopos_core::media_type as mt;
 use skopos_core::reference::DockerReference;
 use skopos_core::{
-    BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result, SystemContext,
-    WrittenBlob,
+    BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, LayerCompression, Result, SentBytes,
+    SystemContext, WrittenBlob,
 };
 
 use skopos_core::signature_blob::SigstoreBlob;
@@ -183,6 +183,21 @@ impl ImageDestination for DockerDestination {
             .await;
         drop(file);
         written
+    }
+
+    /// Over plain HTTP, without a proxy, the file goes to the socket with `sendfile`.
+    async fn put_file_blob(
+        &self,
+        stream: BlobReader,
+        file: FileBlob,
+        info: &BlobInfo,
+        _is_config: bool,
+        sent: SentBytes,
+    ) -> Result<WrittenBlob> {
+        self.endpoint
+            .client
+            .put_file_blob(&self.endpoint.repository, stream, file, info, sent)
+            .await
     }
 
     async fn put_manifest(

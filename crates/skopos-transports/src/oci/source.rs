@@ -4,7 +4,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use skopos_core::reference::OciImage;
-use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
+use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, ImageSource, Result, SystemContext};
 
 use super::index::{Descriptor, Index};
 use super::{index_path, BlobStore};
@@ -76,5 +76,13 @@ impl ImageSource for OciSource {
 
     async fn blob(&self, info: &BlobInfo) -> Result<(BlobReader, Option<u64>)> {
         fsutil::open_blob(&self.blobs.path(&info.digest)).await
+    }
+
+    async fn blob_with_file(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<(BlobReader, Option<u64>, Option<FileBlob>)> {
+        let (reader, file) = fsutil::open_blob_with_file(&self.blobs.path(&info.digest)).await?;
+        Ok((reader, Some(file.length), Some(file)))
     }
 }

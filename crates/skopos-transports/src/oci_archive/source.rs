@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use skopos_core::compression::Compression;
 use skopos_core::limits::MAX_MANIFEST_BODY;
 use skopos_core::reference::{resolve_path_to_fully_explicit, OciImage};
-use skopos_core::{BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};
+use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, ImageSource, Result, SystemContext};
 
 use super::tar_index::TarIndex;
 use crate::fsutil::{self, path_error};
@@ -168,6 +168,17 @@ impl ImageSource for OciArchiveSource {
             .open(&blob_member(&info.digest))
             .with_context(|| format!("reading blob {}", info.digest))?;
         Ok((reader, Some(size)))
+    }
+
+    async fn blob_with_file(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<(BlobReader, Option<u64>, Option<FileBlob>)> {
+        let (reader, member) = self
+            .archive
+            .open_with_file(&blob_member(&info.digest))
+            .with_context(|| format!("reading blob {}", info.digest))?;
+        Ok((reader, Some(member.length), Some(member)))
     }
 }
 

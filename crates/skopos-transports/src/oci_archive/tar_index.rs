@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 use skopos_core::tar_headers::{TarHeaderGuard, TarHeaderTooLong};
-use skopos_core::{BlobReader, Result};
+use skopos_core::{BlobReader, FileBlob, Result};
 
 use crate::fsutil::{go_error_text, FileRange};
 
@@ -164,12 +164,24 @@ impl TarIndex {
 
     /// A stream of the member `name`'s bytes, and its size.
     pub(crate) fn open(self: &Arc<Self>, name: &str) -> Result<(BlobReader, u64)> {
+        let (reader, member) = self.open_with_file(name)?;
+        Ok((reader, member.length))
+    }
+
+    /// [`Self::open`], and where in the archive file the member's bytes are, for a
+    /// destination that sends them without reading them.
+    pub(crate) fn open_with_file(self: &Arc<Self>, name: &str) -> Result<(BlobReader, FileBlob)> {
         let (offset, size) = self.locate(name)?;
         let index = Arc::clone(self);
         let owned_name = name.to_string();
         let range = FileRange::new(Arc::clone(&self.file), offset, size)
             .with_error_text(move |err| io::Error::other(index.read_error(&owned_name, &err)));
-        Ok((Box::pin(range), size))
+        let member = FileBlob {
+            file: Arc::clone(&self.file),
+            offset,
+            length: size,
+        };
+        Ok((Box::pin(range), member))
     }
 
     fn read_error(&self, name: &str, err: &io::Error) -> anyhow::Error {

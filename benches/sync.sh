@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: `sync` of a repository of 20 small tags between two loopback registries, into an
+# empty destination ("sync") and again onto the finished mirror ("no-op re-sync", which should
+# cost one tags/list and one manifest HEAD per tag), by BIN and by a reference skopeo,
+# alternated in one run. Prints each side's median wall time, CPU time (user + system) and
+# peak RSS (/usr/bin/time), and BIN's ratio to the reference (issue 13's goals: sync wall
+# <= 0.25x skopeo 1.9.3's, no-op re-sync wall <= 0.1x).
+# The registries and the 20 tags (acc/many:t1..t20 on 127.0.0.1:5000) are those world.sh of
+# the shared bench directory brings up. Not run by the tests.
+#   usage: [REF=skopeo] [RUNS=5] [WORLD=path/to/world.sh] benches/sync.sh BIN
+set -euo pipefail
+BIN=${1:?usage: benches/sync.sh BIN}
+REF=${REF:-skopeo}
+RUNS=${RUNS:-5}
+ACC=${ACC:-/tmp/acc}
+WORLD=${WORLD:-$(cd "$(dirname "$0")" && pwd)/../../shared/bench/world.sh}
+R=127.0.0.1:5000
+D=127.0.0.1:5001
+
+if [ ! -x /usr/bin/time ]; then
+    echo "sync.sh: /usr/bin/time is missing (apt-get install time)" >&2
+    exit 1
+fi
+"$WORLD" >/dev/null
+work=$(mktemp -d /tmp/sync-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+sync_line() { # binary -> the sync command line
+    echo "$1 --insecure-policy sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false $R/acc/many $D/bench"
+}
+empty_destination() { rm -rf "$ACC/dest/data/docker"; }
+measure() { # binary -> "wall cpu rss" of one sync
+    local out
+    out=$(/usr/bin/time -f '%e %U %S %M' bash -c "$(sync_line "$1") >/dev/null 2>>$work/err" 2>&1 | tail -1)
+    read -r wall user sys rss <<< "$out"
+    echo "$wall $(echo "$user + $sys" | bc) $rss"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+column() { cut -d' ' -f"$2" "$1" | median; }
+
+printf '%-15s %9s %9s %6s | %8s %8s %6s | %9s %9s %9s\n' case "wall s" "cpu s" MiB \
+    "ref wall" "ref cpu" MiB "wall x" "cpu x" "rss x"
+for case in sync no-op-re-sync; do
+    : > "$work/bin"; : > "$work/ref"
+    for _ in $(seq "$RUNS"); do
+        for side in bin ref; do
+            binary=$BIN; [ "$side" = ref ] && binary=$REF
+            empty_destination
+            if [ "$case" = no-op-re-sync ]; then
+                # The mirror is made by the binary measured, then synced again.
+                bash -c "$(sync_line "$binary") >/dev/null 2>>$work/err"
+            fi
+            measure "$binary" >> "$work/$side"
+        done
+    done
+    bw=$(column "$work/bin" 1); bc_=$(column "$work/bin" 2); bm=$(column "$work/bin" 3)
+    rw=$(column "$work/ref" 1); rc=$(column "$work/ref" 2); rm_=$(column "$work/ref" 3)
+    awk -v c="$case" -v bw="$bw" -v bc="$bc_" -v bm="$bm" -v rw="$rw" -v rc="$rc" -v rm="$rm_" 'BEGIN {
+        printf "%-15s %9.2f %9.2f %6d | %8.2f %8.2f %6d | %9.2f %9.2f %9.2f\n",
+            c, bw, bc, bm / 1024, rw, rc, rm / 1024, bw / rw, (rc > 0 ? bc / rc : 0), bm / rm }'
+done
+empty_destination
+errors=$(grep -iE 'level=(error|fatal)|^Error' "$work/err" | tail -3 || true)
+[ -z "$errors" ] || { echo "errors (last 3):"; echo "$errors"; }
