@@ -140,7 +140,7 @@ pub fn install_ostree() {
     });
 }
 
-/// Whether [`install_ostree`] has run in this process.
+/// Whether `install_ostree` (with the `ostree` feature) has run in this process.
 pub fn ostree_installed() -> bool {
     OSTREE.get().is_some()
 }
