@@ -3,7 +3,7 @@
 //! one tool learned about blobs (compressed ↔ uncompressed digests, compressors, the
 //! registry repositories holding each blob) serves the others.
 //!
-//! [`default_cache`] opens it where containers/image would ([`location`]); when that is not
+//! [`default_cache`] opens it where containers/image would (its `location` module); when that is not
 //! possible (a read-only home, no `$HOME`), it falls back to a cache in memory with the same
 //! schema, silently, as containers/image does.
 

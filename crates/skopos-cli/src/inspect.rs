@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{bail, Context as _};
 use gotmpl::Value;
 use serde::Serialize;
 
@@ -15,14 +15,10 @@ use skopos_core::digest::Algorithm;
 use skopos_core::go_time::GoTime;
 use skopos_core::gojson;
 use skopos_core::image_config::{OciHistory, OciImage};
-use skopos_core::image_read::{
-    choose_image, image_config_blob, oci_config, parse_schema1, read_config,
-};
-use skopos_core::manifest::docker_v1_image::V1Image;
-use skopos_core::manifest::{self, LayerInfo, Manifest};
 use skopos_core::retry::with_retry;
-use skopos_core::verified::{ManifestDigestMismatch, VerifiedSource};
-use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
+use skopos_core::verified::VerifiedSource;
+use skopos_core::{ImageName, SystemContext};
+use skopos_inspect::{manifest_subjects, InspectLayer, InspectOutput, Inspector};
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
@@ -60,105 +56,19 @@ const CONFIG_FIELDS: &[(&str, &str)] = &[
     ("History", "[]v1.History"),
 ];
 
-/// The default `inspect` output (skopeo's `inspect.Output`), in Go field order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InspectOutput {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub tag: String,
-    pub digest: Digest,
-    pub repo_tags: Vec<String>,
-    pub created: Option<GoTime>,
-    pub docker_version: String,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub architecture: String,
-    pub os: String,
-    pub layers: Vec<String>,
-    pub layers_data: Vec<InspectLayer>,
-    pub env: Option<Vec<String>>,
+/// The output as templates see it: implemented on the library's type, for printing only.
+trait TemplateValue {
+    /// The value templates see, and how Go prints and marshals its parts.
+    fn to_template_value(&self) -> (Value, GoForms);
+    /// Go's `%v` of the struct (`{{.}}`).
+    fn printed(&self) -> String;
 }
 
-/// One layer as containers/image's `types.ImageInspectLayer` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InspectLayer {
-    /// The layer's media type in the manifest; empty for schema 1.
-    #[serde(rename = "MIMEType")]
-    pub mime_type: String,
-    pub digest: Digest,
-    /// The size the manifest gives; -1 when it gives none (schema 1).
-    pub size: i64,
-    /// The layer's annotations (OCI only); `None` is Go's nil map.
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
-/// containers/image's `imgInspectLayersFromLayerInfos(m.LayerInfos())`: every layer of
-/// the manifest, base first, schema 1 throwaway layers included.
-pub fn inspect_layers(layers: &[LayerInfo]) -> Vec<InspectLayer> {
-    layers
-        .iter()
-        .map(|layer| InspectLayer {
-            mime_type: layer.media_type.clone(),
-            digest: layer.digest.clone(),
-            size: layer
-                .size
-                .and_then(|size| i64::try_from(size).ok())
-                .unwrap_or(-1),
-            annotations: layer.annotations.clone(),
-        })
-        .collect()
-}
-
-/// What containers/image's `Inspect()` reports about one (single-platform) image.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ImageFacts {
-    pub tag: String,
-    pub created: Option<GoTime>,
-    pub docker_version: String,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub architecture: String,
-    pub os: String,
-    pub layers: Vec<String>,
-    pub layers_data: Vec<InspectLayer>,
-    pub env: Option<Vec<String>>,
-}
-
-impl ImageFacts {
-    /// `Layers` and `LayersData` of the manifest's `layers`.
-    fn with_layers(self, layers: &[LayerInfo]) -> Self {
-        ImageFacts {
-            layers: layers.iter().map(|l| l.digest.to_string()).collect(),
-            layers_data: inspect_layers(layers),
-            ..self
-        }
-    }
-}
-
-impl InspectOutput {
-    /// Combine an image's facts with what only the top level knows.
-    pub fn new(name: String, digest: Digest, repo_tags: Vec<String>, facts: ImageFacts) -> Self {
-        InspectOutput {
-            name,
-            tag: facts.tag,
-            digest,
-            repo_tags,
-            created: facts.created,
-            docker_version: facts.docker_version,
-            labels: facts.labels,
-            architecture: facts.architecture,
-            os: facts.os,
-            layers: facts.layers,
-            layers_data: facts.layers_data,
-            env: facts.env,
-        }
-    }
-
+impl TemplateValue for InspectOutput {
     /// The value templates see, and how Go prints and marshals its parts: Go field names;
     /// nil maps and slices print as `map[]` and `[]`, a nil time as `<nil>`, a time as
     /// Go's `Time.String()`, structs (the output, `LayersData` entries) as `{…}`.
-    pub fn to_template_value(&self) -> (Value, GoForms) {
+    fn to_template_value(&self) -> (Value, GoForms) {
         let mut go = GoForms::default();
         let layers_data: Vec<Value> = self
             .layers_data
@@ -448,20 +358,6 @@ pub fn indented_json<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
 }
 
 /// What `inspect` found: the bytes for stdout.
-/// The images a top-level manifest stands for: itself and, for a list, its instances.
-fn written_subjects(bytes: &[u8], mime: &str) -> anyhow::Result<Vec<Digest>> {
-    let mime = if mime.is_empty() {
-        manifest::guess_mime_type(bytes)
-    } else {
-        mime.to_string()
-    };
-    let mut subjects = vec![manifest::manifest_digest(bytes)?];
-    if let manifest::AnyManifest::List(list) = manifest::parse(bytes, &mime)? {
-        subjects.extend(list.instances().into_iter().map(|i| i.digest));
-    }
-    Ok(subjects)
-}
-
 pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<u8>> {
     let [image_arg] = args.images.as_slice() else {
         bail!("Exactly one argument expected");
@@ -498,92 +394,39 @@ pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> anyhow::Result<Vec<
         .await
         .map_err(name_error)?;
     let source = VerifiedSource::wrap(source.into());
-    let source = source.as_ref();
+    let inspector = Inspector::new(source.as_ref(), retry);
 
-    let (top_bytes, top_mime) =
-        with_retry(retry, || source.manifest(None))
-            .await
-            .map_err(|err| {
-                // skopeo reads the manifest first and finds the mismatch when it parses it.
-                if err.is::<ManifestDigestMismatch>() {
-                    prefixed("Error parsing manifest for image", err)
-                } else {
-                    prefixed("Error retrieving manifest for image", err)
-                }
-            })?;
+    let (top_bytes, top_mime) = inspector.top_manifest().await?;
     if args.skopos_referrers {
-        let subjects = written_subjects(&top_bytes, &top_mime)?;
+        let subjects = manifest_subjects(&top_bytes, &top_mime)?;
         return crate::attachments::list(&name, &ctx, subjects).await;
     }
     if args.raw && !args.config {
         return Ok(top_bytes);
     }
 
-    let platform = global.wanted_platform();
-    let chosen = with_retry(retry, || {
-        choose_image(source, &top_bytes, &top_mime, &platform)
-    })
-    .await
-    .map_err(|err| prefixed("Error parsing manifest for image", err))?;
-    let (image_bytes, image) = (chosen.bytes, chosen.manifest);
-
+    let chosen = inspector
+        .choose(&top_bytes, &top_mime, &global.wanted_platform())
+        .await?;
     if args.config {
         if args.raw {
-            let blob = match image.config() {
-                Some(info) => with_retry(retry, || read_config(source, &info))
-                    .await
-                    .map_err(|err| prefixed("Error reading configuration blob", err))?,
-                // Schema 1 has no config blob; containers/image returns nothing.
-                None => Vec::new(),
-            };
-            return Ok(blob);
+            return inspector.raw_config(&chosen.manifest).await;
         }
-        let oci = with_retry(retry, || oci_config(source, &image))
-            .await
-            .map_err(|err| prefixed("Error reading OCI-formatted configuration data", err))?;
+        let oci = inspector.oci_config(&chosen.manifest).await?;
         return match format {
             Some(f) if !template::is_json_format(f) => {
                 let (value, json) = config_template_value(&oci);
                 print_template(f, value, json, CONFIG_FIELDS).map_err(|err| {
-                    prefixed(
-                        "Error writing OCI-formatted configuration data to standard output",
-                        err,
-                    )
+                    err.context("Error writing OCI-formatted configuration data to standard output")
                 })
             }
             _ => indented_json(&oci),
         };
     }
 
-    // The tag list is independent of the image: fetch it while the config is read.
-    let repo_tags = async {
-        if args.no_tags {
-            return Ok(Vec::new());
-        }
-        source
-            .repository_tags()
-            .await
-            .map(Option::unwrap_or_default)
-            .map_err(|err| prefixed("Error determining repository tags", err))
-    };
-    let (facts, repo_tags) = tokio::join!(
-        with_retry(retry, || image_facts(source, &image, &image_bytes)),
-        repo_tags
-    );
-    // The image's own errors come first, as in skopeo, which reads them first.
-    let facts = facts?;
-    let repo_tags = repo_tags?;
-    let digest = if digest_algorithm == Algorithm::Sha256 {
-        manifest::manifest_digest(&top_bytes)
-            .map_err(|err| prefixed("Error computing manifest digest", err))?
-    } else {
-        Digest::of(digest_algorithm, &top_bytes)
-    };
-    let name_field = name
-        .docker_reference()
-        .map(|r| r.name())
-        .unwrap_or_default();
-    let output = InspectOutput::new(name_field, digest, repo_tags, facts);
+    let output = inspector
+        .output(&name, &top_bytes, &chosen, digest_algorithm, !args.no_tags)
+        .await?;
     match format {
         Some(f) if !template::is_json_format(f) => {
             let (value, json) = output.to_template_value();
@@ -610,90 +453,6 @@ fn print_template(
     }
 }
 
-/// `prefix: err` when printed with `{:#}`; `err` stays in the chain, so that the
-/// not-found marker is still found.
-fn prefixed(prefix: &str, err: anyhow::Error) -> anyhow::Error {
-    err.context(prefix.to_string())
-}
-
-/// containers/image's `Inspect()` for each manifest type.
-async fn image_facts(
-    source: &dyn ImageSource,
-    image: &Manifest,
-    image_bytes: &[u8],
-) -> anyhow::Result<ImageFacts> {
-    let layers = image.layers();
-    match image {
-        Manifest::Oci(_) => {
-            let blob = image_config_blob(source, image).await?;
-            facts_from_oci_config(&blob, &layers)
-        }
-        Manifest::Schema2(_) => {
-            let blob = image_config_blob(source, image).await?;
-            facts_from_docker_config(&blob, &layers)
-        }
-        Manifest::Schema1(_) => facts_from_schema1(image_bytes, &layers),
-    }
-}
-
-/// An OCI image: everything from `v1.Image`, except `docker_version`.
-pub fn facts_from_oci_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
-    let oci: OciImage = serde_json::from_slice(blob).context("decoding the image configuration")?;
-    let docker: V1Image =
-        serde_json::from_slice(blob).context("decoding the image configuration")?;
-    let facts = ImageFacts {
-        tag: String::new(),
-        created: oci.created,
-        docker_version: docker.docker_version,
-        labels: oci.config.labels,
-        architecture: oci.architecture,
-        os: oci.os,
-        env: oci.config.env,
-        ..ImageFacts::default()
-    };
-    Ok(facts.with_layers(layers))
-}
-
-/// A Docker schema 2 image: `created` is not optional (Go's zero time when missing), and
-/// labels and environment come from `config` when there is one.
-pub fn facts_from_docker_config(blob: &[u8], layers: &[LayerInfo]) -> anyhow::Result<ImageFacts> {
-    let docker: V1Image =
-        serde_json::from_slice(blob).context("decoding the image configuration")?;
-    Ok(docker_facts(docker, String::new()).with_layers(layers))
-}
-
-fn docker_facts(docker: V1Image, tag: String) -> ImageFacts {
-    let created = Some(docker.created);
-    let (labels, env) = docker.config.map(|c| (c.labels, c.env)).unwrap_or_default();
-    ImageFacts {
-        tag,
-        created,
-        docker_version: docker.docker_version,
-        labels,
-        architecture: docker.architecture,
-        os: docker.os,
-        env,
-        ..ImageFacts::default()
-    }
-}
-
-/// A schema 1 manifest: the newest `v1Compatibility` entry holds the config, and the
-/// manifest carries the tag.
-pub fn facts_from_schema1(
-    manifest_bytes: &[u8],
-    layers: &[LayerInfo],
-) -> anyhow::Result<ImageFacts> {
-    let schema1 = parse_schema1(manifest_bytes)?;
-    let newest = schema1
-        .history
-        .first()
-        .ok_or_else(|| anyhow!("schema 1 manifest has no history entries"))?;
-    let docker: V1Image = serde_json::from_str(&newest.v1_compatibility)
-        .context("decoding the schema 1 v1Compatibility entry")?;
-    Ok(docker_facts(docker, schema1.tag).with_layers(layers))
-}
-
-/// Write `bytes` to stdout.
 pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -705,8 +464,9 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skopos_core::manifest::AnyManifest;
-    use skopos_core::media_type;
+    use skopos_core::manifest::LayerInfo;
+    use skopos_core::{media_type, Digest};
+    use skopos_inspect::{facts_from_oci_config, ImageFacts};
 
     fn digest() -> Digest {
         Digest::sha256_of(b"m")
@@ -728,127 +488,6 @@ mod tests {
         let (value, json) = output.to_template_value();
         template::render(format, value, json, OUTPUT_FIELDS)
             .unwrap_or_else(|failure| panic!("{format}: {:#}", failure.error))
-    }
-
-    #[test]
-    fn default_output_has_layers_data_after_layers() {
-        let blob = br#"{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin"],"Cmd":["/bin/sh"],"Labels":{"bench.seed":"1"}},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-        let mut first = layer(b"a", Some(10), media_type::OCI_LAYER_GZIP);
-        first.annotations = Some(BTreeMap::from([("k".to_string(), "v".to_string())]));
-        let second = layer(b"b", Some(20), media_type::OCI_LAYER);
-        let facts = facts_from_oci_config(blob, &[first.clone(), second.clone()]).unwrap();
-        let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
-        let text = String::from_utf8(indented_json(&output).unwrap()).unwrap();
-        let (a, b) = (first.digest, second.digest);
-        let expected = format!(
-            "{{\n    \"Digest\": \"{}\",\n    \"RepoTags\": [],\n    \"Created\": \"2024-01-01T00:00:00Z\",\n    \"DockerVersion\": \"\",\n    \"Labels\": {{\n        \"bench.seed\": \"1\"\n    }},\n    \"Architecture\": \"amd64\",\n    \"Os\": \"linux\",\n    \"Layers\": [\n        \"{a}\",\n        \"{b}\"\n    ],\n    \"LayersData\": [\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar+gzip\",\n            \"Digest\": \"{a}\",\n            \"Size\": 10,\n            \"Annotations\": {{\n                \"k\": \"v\"\n            }}\n        }},\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar\",\n            \"Digest\": \"{b}\",\n            \"Size\": 20,\n            \"Annotations\": null\n        }}\n    ],\n    \"Env\": [\n        \"PATH=/usr/bin:/bin\"\n    ]\n}}\n",
-            digest()
-        );
-        assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn missing_oci_fields_are_null_and_an_image_without_layers_has_empty_layers_data() {
-        let facts = facts_from_oci_config(b"{\"docker_version\":\"1.2\"}", &[]).unwrap();
-        let output = InspectOutput::new(
-            "docker.io/library/x".into(),
-            digest(),
-            vec!["t".into()],
-            facts,
-        );
-        let text = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                r#"{{"Name":"docker.io/library/x","Digest":"{}","RepoTags":["t"],"Created":null,"DockerVersion":"1.2","Labels":null,"Architecture":"","Os":"","Layers":[],"LayersData":[],"Env":null}}"#,
-                digest()
-            )
-        );
-    }
-
-    #[test]
-    fn docker_configs_have_a_zero_time_and_escaped_labels() {
-        let facts = facts_from_docker_config(
-            br#"{"architecture":"arm64","os":"linux","config":{"Labels":{"k":"<a&b>"}}}"#,
-            &[layer(b"a", Some(3), media_type::DOCKER_LAYER_GZIP)],
-        )
-        .unwrap();
-        assert_eq!(facts.created, Some(GoTime::ZERO));
-        let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
-        let text = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
-        assert!(
-            text.contains(r#""Created":"0001-01-01T00:00:00Z""#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#""Labels":{"k":"\u003ca\u0026b\u003e"}"#),
-            "{text}"
-        );
-        assert!(text.contains(r#""Env":null"#), "{text}");
-        assert!(
-            text.contains(&format!(
-                r#""LayersData":[{{"MIMEType":"application/vnd.docker.image.rootfs.diff.tar.gzip","Digest":"{}","Size":3,"Annotations":null}}]"#,
-                Digest::sha256_of(b"a")
-            )),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn schema1_facts_come_from_the_newest_history_entry() {
-        let manifest = br#"{"schemaVersion":1,"name":"x","tag":"v1","history":[{"v1Compatibility":"{\"created\":\"2020-01-02T03:04:05.6+01:00\",\"os\":\"linux\",\"docker_version\":\"1.13\",\"config\":{\"Env\":[\"A=1\"]}}"},{"v1Compatibility":"{}"}]}"#;
-        let facts = facts_from_schema1(manifest, &[layer(b"a", None, "")]).unwrap();
-        assert_eq!(facts.tag, "v1");
-        assert_eq!(facts.docker_version, "1.13");
-        assert_eq!(facts.env, Some(vec!["A=1".to_string()]));
-        assert_eq!(facts.layers, vec![Digest::sha256_of(b"a").to_string()]);
-        assert_eq!(
-            facts.created.map(|t| t.to_rfc3339_nano()).as_deref(),
-            Some("2020-01-02T03:04:05.6+01:00")
-        );
-    }
-
-    #[test]
-    fn schema1_layers_data_has_every_layer_with_unknown_size_and_no_type() {
-        let (newest, base) = (Digest::sha256_of(b"newest"), Digest::sha256_of(b"base"));
-        let manifest = format!(
-            r#"{{"schemaVersion":1,"name":"x","tag":"v1","architecture":"amd64","fsLayers":[{{"blobSum":"{newest}"}},{{"blobSum":"{base}"}}],"history":[{{"v1Compatibility":"{{\"id\":\"{}\",\"parent\":\"{}\",\"throwaway\":true}}"}},{{"v1Compatibility":"{{\"id\":\"{}\"}}"}}]}}"#,
-            "b".repeat(64),
-            "a".repeat(64),
-            "a".repeat(64)
-        );
-        let AnyManifest::Image(image) =
-            manifest::parse(manifest.as_bytes(), media_type::DOCKER_V2_SCHEMA1).unwrap()
-        else {
-            panic!("a schema 1 manifest parsed as a list");
-        };
-        let layers_data = inspect_layers(&image.layers());
-        // Base first, and the throwaway layer is listed too, as containers/image does.
-        assert_eq!(
-            layers_data,
-            vec![
-                InspectLayer {
-                    mime_type: String::new(),
-                    digest: base,
-                    size: -1,
-                    annotations: None,
-                },
-                InspectLayer {
-                    mime_type: String::new(),
-                    digest: newest,
-                    size: -1,
-                    annotations: None,
-                },
-            ]
-        );
-        let text = String::from_utf8(gojson::to_vec(&layers_data[0]).unwrap()).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                r#"{{"MIMEType":"","Digest":"{}","Size":-1,"Annotations":null}}"#,
-                Digest::sha256_of(b"base")
-            )
-        );
     }
 
     #[test]

@@ -359,23 +359,8 @@ async fn delete(global: &GlobalArgs, args: &cli::ImageCommandArgs) -> anyhow::Re
         ..copy::base_context(global)
     };
     args.image.apply_registry_settings(&mut ctx)?;
-    if let skopos_core::ImageName::ContainersStorage(reference) = &name {
-        return skopos_transports::storage::delete_image(reference).await;
-    }
-    if let skopos_core::ImageName::Oci { path, image } = &name {
-        ctx.oci_shared_blob_dir = args.image.shared_blob_dir.clone();
-        return skopos_transports::oci::delete_image(path, image, &ctx).await;
-    }
-    let skopos_core::ImageName::Docker(reference) = &name else {
-        bail!(
-            "Deleting images not implemented for {}: images",
-            name.transport()
-        );
-    };
-    skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
-        skopos_transports::docker::delete_image(reference, &ctx)
-    })
-    .await
+    ctx.oci_shared_blob_dir = args.image.shared_blob_dir.clone();
+    skopos_transports::delete_image(&name, &ctx, copy::retry_options(&args.retry)?).await
 }
 
 /// The JSON `list-tags` prints, skopeo's `tagListOutput`.

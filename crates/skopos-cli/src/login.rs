@@ -110,7 +110,7 @@ pub async fn login(
     check_credentials(global, args, &host, &username, &password)
         .await
         .map_err(|err| {
-            if is_unauthorized(&err) {
+            if skopos_registry::RegistryError::unauthorized_in(&err).is_some() {
                 anyhow!(
                     "logging into {}: invalid username/password",
                     crate::logging::go_quote(&key)
@@ -150,12 +150,6 @@ async fn check_credentials(
     };
     ctx.auth_file = args.authfile.clone();
     skopos_transports::docker::check_credentials(host, &ctx).await
-}
-
-/// Whether the registry refused the credentials.
-fn is_unauthorized(err: &anyhow::Error) -> bool {
-    let text = format!("{err:#}").to_lowercase();
-    text.contains("unauthorized") || text.contains("authentication required")
 }
 
 /// Ask for the username on stdin (a terminal or not, as skopeo does), offering the stored

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use serde::Serialize;
 use skopos_copy::ManifestSigner;
 use skopos_core::go_text::go_quote;
 use skopos_core::reference::DockerReference;
 use skopos_core::{ImageName, Secret};
-use skopos_trust::{openpgp, GpgSigner, Keyring, UntrustedPayload};
+use skopos_trust::standalone::{verify_image_manifest_signature, UntrustedSignatureInformation};
+use skopos_trust::{GpgSigner, Keyring};
 
 use crate::cli::{
     GenerateSigstoreKeyArgs, SharedCopyArgs, StandaloneSignArgs, StandaloneVerifyArgs,
@@ -188,7 +188,7 @@ pub(crate) fn standalone_verify(args: &StandaloneVerifyArgs) -> anyhow::Result<S
     if any {
         accepted = in_file;
     }
-    let verified = verify_against_reference(
+    let verified = verify_image_manifest_signature(
         &keyring,
         &signature,
         &manifest,
@@ -202,84 +202,13 @@ pub(crate) fn standalone_verify(args: &StandaloneVerifyArgs) -> anyhow::Result<S
     ))
 }
 
-/// containers/image's `VerifyImageManifestSignatureUsingKeyIdentityList`: the signature
-/// must claim exactly `expected_reference` and this manifest's digest.
-fn verify_against_reference(
-    keyring: &Keyring,
-    signature: &[u8],
-    manifest: &[u8],
-    expected_reference: &str,
-    accepted: &[String],
-) -> anyhow::Result<skopos_trust::VerifiedSignature> {
-    let expected = DockerReference::parse_normalized(expected_reference)?;
-    let check_reference = |signed: &str| {
-        let quoted = skopos_core::go_text::go_quote;
-        let parsed = DockerReference::parse_normalized(signed)
-            .map_err(|_| anyhow!("Invalid docker reference {} in signature", quoted(signed)))?;
-        if parsed != expected {
-            bail!(
-                "Docker reference {} does not match {}",
-                quoted(signed),
-                quoted(expected_reference)
-            );
-        }
-        Ok(())
-    };
-    let check_digest = |digest: &skopos_core::Digest| {
-        if skopos_trust::manifest_matches_digest(manifest, digest)? {
-            Ok(())
-        } else {
-            Err(anyhow!(
-                "Signature for docker digest {} does not match",
-                skopos_core::go_text::go_quote(&digest.to_string())
-            ))
-        }
-    };
-    skopos_trust::verify_simple_signature(
-        keyring,
-        signature,
-        &skopos_trust::AcceptanceRules {
-            accepted_keys: accepted,
-            check_reference: &check_reference,
-            check_digest: &check_digest,
-        },
-    )
-}
-
 /// `untrusted-signature-dump-without-verification SIGNATURE`: what the signature claims,
 /// as containers/image's `UntrustedSignatureInformation` JSON (4-space indent).
 pub(crate) fn untrusted_signature_dump(path: &str) -> anyhow::Result<String> {
     let signature = crate::read_file_like_go(path)
         .with_context(|| format!("Error reading untrusted signature from {path}"))?;
-    let decode = || -> anyhow::Result<(UntrustedPayload, String)> {
-        let (contents, short_key_id) = openpgp::untrusted_contents(&signature)?;
-        Ok((UntrustedPayload::parse(&contents)?, short_key_id))
-    };
-    let (payload, short_key_id) =
-        decode().map_err(|err| anyhow!("Error decoding untrusted signature: {err:#}"))?;
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Information {
-        untrusted_docker_manifest_digest: String,
-        untrusted_docker_reference: String,
-        #[serde(rename = "UntrustedCreatorID")]
-        untrusted_creator_id: Option<String>,
-        untrusted_timestamp: Option<String>,
-        untrusted_short_key_identifier: String,
-    }
-    let information = Information {
-        untrusted_docker_manifest_digest: payload.manifest_digest.to_string(),
-        untrusted_docker_reference: payload.docker_reference,
-        untrusted_creator_id: payload.creator,
-        // Go's time.Time JSON in the local zone, as RFC 3339.
-        untrusted_timestamp: payload.timestamp.and_then(|seconds| {
-            chrono::DateTime::from_timestamp(seconds, 0).map(|utc| {
-                utc.with_timezone(&chrono::Local)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            })
-        }),
-        untrusted_short_key_identifier: short_key_id,
-    };
+    let information = UntrustedSignatureInformation::decode(&signature)
+        .map_err(|err| anyhow!("Error decoding untrusted signature: {err:#}"))?;
     let json = skopos_core::gojson::to_vec_indent(&information, "    ")?;
     Ok(format!("{}\n", String::from_utf8_lossy(&json)))
 }

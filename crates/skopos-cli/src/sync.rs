@@ -11,11 +11,11 @@ use crate::cli::ReferrersArgs;
 use anyhow::{anyhow, bail, Context as _};
 use futures_util::StreamExt as _;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
-use skopos_core::manifest::{self, AnyManifest};
 use skopos_core::retry::with_retry;
 use skopos_core::verified::VerifiedSource;
 use skopos_core::{Digest, ImageName, ImageSource, SystemContext};
-use skopos_policy::{Policy, Requirement};
+use skopos_policy::Policy;
+use skopos_sync::{MirrorCheck, Mirrored};
 
 use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, retry_options};
@@ -310,16 +310,6 @@ async fn sync(
     Ok(())
 }
 
-/// Whether the destination already holds the image, as two manifest `HEAD`s tell.
-enum Mirrored {
-    /// It does, as this manifest.
-    Yes(Digest),
-    /// It holds nothing or another manifest under that name.
-    No,
-    /// Cannot be told without reading the image.
-    Unknown,
-}
-
 /// Everything one image's copy needs.
 struct ImageToCopy<'a> {
     source_name: &'a ImageName,
@@ -346,10 +336,13 @@ impl ImageToCopy<'_> {
         let mirrored = if self.referrers.enabled {
             Mirrored::Unknown
         } else {
-            self.already_mirrored().await
+            self.mirror_check().by_heads().await
         };
         let destination_lacks_it = match mirrored {
-            Mirrored::Yes(digest) => return Ok(digest),
+            Mirrored::Yes(digest) => {
+                self.report_skipped();
+                return Ok(digest);
+            }
             Mirrored::No => true,
             Mirrored::Unknown => false,
         };
@@ -375,7 +368,8 @@ impl ImageToCopy<'_> {
         // copy_image verifies what it reads itself.
         let verified = VerifiedSource::wrap(source.clone());
         if !destination_lacks_it {
-            if let Some(digest) = self.already_at_destination(verified.as_ref()).await? {
+            if let Some(digest) = self.mirror_check().by_manifests(verified.as_ref()).await? {
+                self.report_skipped();
                 // The image is there, but attachments may have been added since.
                 if let Some(attachments) = &attachments {
                     attachments.copy(vec![digest.clone()], self.sink()).await?;
@@ -408,80 +402,20 @@ impl ImageToCopy<'_> {
         Ok(outcome.digest)
     }
 
-    /// skopeo's sync sets `OptimizeDestinationImageAlreadyExists`: when the registry
-    /// destination already holds the very manifest that would be written (no conversion,
-    /// no signatures to copy or make), nothing is copied. Returns that manifest's digest
-    /// then.
-    async fn already_at_destination(
-        &self,
-        source: &dyn ImageSource,
-    ) -> anyhow::Result<Option<Digest>> {
-        // A `dir` destination is always new (sync refuses existing directories), and a
-        // list copied whole is written again in any case. An OCI layout may already hold
-        // the image, as a registry may (containers/image compares any destination).
-        if self.signing.is_some()
-            || !matches!(
-                self.destination_name,
-                ImageName::Docker(_) | ImageName::Oci { .. }
-            )
-            || self.options.image_list_selection != ImageListSelection::System
-        {
-            return Ok(None);
+    /// This image's copy, as the "already at destination" checks see it.
+    fn mirror_check(&self) -> MirrorCheck<'_> {
+        MirrorCheck {
+            source_name: self.source_name,
+            source_ctx: self.source_ctx,
+            destination_name: self.destination_name,
+            destination_ctx: self.destination_ctx,
+            policy: self.policy,
+            platform: &self.options.platform,
+            force_manifest_type: self.options.force_manifest_type,
+            remove_signatures: self.options.remove_signatures,
+            signs: self.signing.is_some(),
+            whole_lists: self.options.image_list_selection != ImageListSelection::System,
         }
-        let (mut bytes, mut mime) = source.manifest(None).await?;
-        if mime.is_empty() {
-            mime = manifest::guess_mime_type(&bytes);
-        }
-        let mut instance = None;
-        if let AnyManifest::List(list) = manifest::parse(&bytes, &mime).with_context(|| {
-            if skopos_core::media_type::is_list(manifest::normalized_mime_type(&mime)) {
-                format!("parsing primary manifest as list for {}", self.source_name)
-            } else {
-                format!("initializing image from source {}", self.source_name)
-            }
-        })? {
-            let chosen = list
-                .choose_instance(&self.options.platform)
-                .with_context(|| {
-                    format!("choosing an image from manifest list {}", self.source_name)
-                })?;
-            (bytes, mime) = source.manifest(Some(&chosen)).await?;
-            instance = Some(chosen);
-        }
-        if self
-            .options
-            .force_manifest_type
-            .is_some_and(|forced| forced != mime)
-        {
-            return Ok(None);
-        }
-        // The policy is checked before anything else is read about the image.
-        self.policy
-            .check_image(self.source_name, &bytes, || {
-                source.signatures(instance.as_ref())
-            })
-            .await
-            .context("Source image rejected")?;
-        if !self.options.remove_signatures
-            && !source.signatures(instance.as_ref()).await?.is_empty()
-        {
-            return Ok(None);
-        }
-        let source_digest = manifest::manifest_digest(&bytes)?;
-        // Any failure to read the destination's manifest means "not there yet".
-        let Ok(destination) =
-            skopos_transports::open_source(self.destination_name, self.destination_ctx).await
-        else {
-            return Ok(None);
-        };
-        let Ok((destination_bytes, _)) = destination.manifest(None).await else {
-            return Ok(None);
-        };
-        if manifest::manifest_digest(&destination_bytes)? != source_digest {
-            return Ok(None);
-        }
-        self.report_skipped();
-        Ok(Some(source_digest))
     }
 
     /// What containers/image prints when it finds the image already at the destination.
@@ -493,13 +427,6 @@ impl ImageToCopy<'_> {
             .line("Skipping: image already present at destination".into());
     }
 
-    /// The cheap form of [`ImageToCopy::already_at_destination`], for registry to registry:
-    /// one manifest `HEAD` at each end, no `GET` (which registries count against pull
-    /// quotas). It applies when nothing about the image needs reading: the policy accepts
-    /// anything for it, no signatures are made or copied, the manifest is written as it
-    /// is (a single image, no forced format). Any doubt or failure answers
-    /// [`Mirrored::Unknown`], and the copy goes on the ordinary way, which reports errors as
-    /// skopeo does.
     /// Where the copy's events go: the JSON writer (which hands them on) or this image's
     /// output.
     fn sink(&self) -> Arc<dyn ProgressSink> {
@@ -507,53 +434,6 @@ impl ImageToCopy<'_> {
             Some(json) => Arc::new(json.passing_to(self.output.clone())),
             None => self.output.clone(),
         }
-    }
-
-    async fn already_mirrored(&self) -> Mirrored {
-        self.mirrored_by_heads().await.unwrap_or(Mirrored::Unknown)
-    }
-
-    /// [`ImageToCopy::already_mirrored`]; `None` for "cannot tell".
-    async fn mirrored_by_heads(&self) -> Option<Mirrored> {
-        let (ImageName::Docker(source), ImageName::Docker(destination)) =
-            (self.source_name, self.destination_name)
-        else {
-            return None;
-        };
-        if self.signing.is_some() || self.options.image_list_selection != ImageListSelection::System
-        {
-            return None;
-        }
-        let requirements = self.policy.requirements_for(self.source_name).ok()?;
-        if requirements.is_empty()
-            || !requirements
-                .iter()
-                .all(|requirement| matches!(requirement, Requirement::InsecureAcceptAnything))
-        {
-            return None;
-        }
-        let head = skopos_transports::docker::head_source(source, self.source_ctx)
-            .await
-            .ok()??;
-        let mime = manifest::normalized_mime_type(&head.media_type);
-        if skopos_core::media_type::is_list(mime)
-            || self
-                .options
-                .force_manifest_type
-                .is_some_and(|forced| forced != mime)
-            || (head.signed && !self.options.remove_signatures)
-        {
-            return None;
-        }
-        let at_destination =
-            skopos_transports::docker::head_destination(destination, self.destination_ctx)
-                .await
-                .ok()?;
-        if at_destination.as_ref() != Some(&head.digest) {
-            return Some(Mirrored::No);
-        }
-        self.report_skipped();
-        Some(Mirrored::Yes(head.digest))
     }
 }
 

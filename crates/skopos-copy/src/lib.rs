@@ -1,6 +1,6 @@
 //! The copy engine: moves one image, or a list of images, from an
-//! [`ImageSource`](skopos_core::ImageSource) to an
-//! [`ImageDestination`](skopos_core::ImageDestination).
+//! [`ImageSource`] to an
+//! [`ImageDestination`].
 //!
 //! It chooses which instances and which manifest format to write, streams every blob
 //! from source to destination (verifying digests on the way, changing compression when

@@ -24,6 +24,16 @@ pub struct RegistryError {
     pub message: String,
 }
 
+impl RegistryError {
+    /// The registry's refusal of the credentials (HTTP 401, from the registry or its token
+    /// server) in `err`'s chain, if any: containers/image's `ErrUnauthorizedForCredentials`.
+    pub fn unauthorized_in(err: &anyhow::Error) -> Option<&RegistryError> {
+        err.chain()
+            .filter_map(|cause| cause.downcast_ref::<RegistryError>())
+            .find(|registry_error| registry_error.status == StatusCode::UNAUTHORIZED.as_u16())
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     #[serde(default)]
@@ -131,6 +141,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refusal_of_credentials_is_found_under_context() {
+        let err = error_from_parts(StatusCode::UNAUTHORIZED, b"", NotFound::IsPlainError)
+            .context("unable to retrieve auth token: invalid username/password")
+            .context("authenticating");
+        let found = RegistryError::unauthorized_in(&err).map(|e| e.message.as_str());
+        assert_eq!(found, Some("unauthorized: authentication required"));
+        let other = error_from_parts(StatusCode::FORBIDDEN, b"", NotFound::IsPlainError);
+        assert!(RegistryError::unauthorized_in(&other).is_none());
+    }
+
+    #[test]
     fn formats_registry_error_codes_like_skopeo() {
         let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#;
         let err = error_from_parts(StatusCode::NOT_FOUND, body, NotFound::IsPlainError);
@@ -146,6 +167,7 @@ mod tests {
         let registry_error = err.downcast_ref::<RegistryError>().unwrap();
         assert_eq!(registry_error.code.as_deref(), Some("DENIED"));
         assert_eq!(registry_error.status, 403);
+        assert!(RegistryError::unauthorized_in(&err).is_none());
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //! a registry repository, a tree of `dir:` images, an OCI layout, a YAML list of
 //! registries), where each
 //! goes ([`destination_target`], [`destination_reference`]), and how many are copied at
-//! once ([`parallel_images`]). The copies themselves are the copy engine's; the command
+//! once ([`parallel_images`]), and whether the destination already holds an image
+//! ([`MirrorCheck`]). The copies themselves are the copy engine's; the command
 //! line prints what this crate reports through [`SyncLog`].
 
 mod destinations;
+mod mirrored;
 mod oci;
 mod sources;
 
 pub use destinations::{destination_reference, destination_target};
+pub use mirrored::{MirrorCheck, Mirrored};
 pub use sources::{images_to_copy, SourceRepository, SyncYaml};
 
 /// How serious a log line is (logrus's levels that sync uses).

@@ -132,7 +132,7 @@ async fn images_in_repository(
     log.log(Level::Info, "Getting tags", &[("image", name.clone())]);
     let tags = match skopos_transports::docker::repository_tags(repository, ctx).await {
         Ok(tags) => tags,
-        Err(err) => match unauthorized(&err) {
+        Err(err) => match skopos_registry::RegistryError::unauthorized_in(&err) {
             // Some registries block the tag list; skopeo goes on as if it were empty.
             Some(refusal) => {
                 log.message(Level::Warning, &format!(
@@ -159,14 +159,6 @@ async fn images_in_repository(
             ImageName::docker(tagged)
         })
         .collect()
-}
-
-/// The registry's 401 in `err`'s chain, if any (containers/image's
-/// `ErrUnauthorizedForCredentials`).
-fn unauthorized(err: &anyhow::Error) -> Option<&skopos_registry::RegistryError> {
-    err.chain()
-        .filter_map(|cause| cause.downcast_ref::<skopos_registry::RegistryError>())
-        .find(|registry_error| registry_error.status == 401)
 }
 
 /// Go's `filepath.WalkDir` as skopeo uses it: entries in lexical order, and a directory

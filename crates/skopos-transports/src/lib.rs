@@ -29,6 +29,26 @@ pub async fn check_reference(name: &ImageName) -> Result<()> {
     }
 }
 
+/// Delete the image `name`, as skopeo's `delete` does: registries (retried as `retry`
+/// says), OCI layouts and containers-storage can; other transports cannot.
+pub async fn delete_image(
+    name: &ImageName,
+    ctx: &SystemContext,
+    retry: skopos_core::retry::RetryOptions,
+) -> Result<()> {
+    match name {
+        ImageName::ContainersStorage(reference) => storage::delete_image(reference).await,
+        ImageName::Oci { path, image } => oci::delete_image(path, image, ctx).await,
+        ImageName::Docker(reference) => {
+            skopos_core::retry::with_retry(retry, || docker::delete_image(reference, ctx)).await
+        }
+        _ => anyhow::bail!(
+            "Deleting images not implemented for {}: images",
+            name.transport()
+        ),
+    }
+}
+
 /// Open `name` for reading.
 pub async fn open_source(name: &ImageName, ctx: &SystemContext) -> Result<Box<dyn ImageSource>> {
     match name {
@@ -120,7 +140,7 @@ pub fn install_ostree() {
     });
 }
 
-/// Whether [`install_ostree`] has run in this process.
+/// Whether `install_ostree` (with the `ostree` feature) has run in this process.
 pub fn ostree_installed() -> bool {
     OSTREE.get().is_some()
 }

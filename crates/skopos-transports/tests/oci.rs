@@ -417,3 +417,38 @@ async fn many_parallel_writers_lose_no_tag() {
     }
     assert_eq!(names(&out), ["blobs", "index.json", "oci-layout"]);
 }
+
+#[tokio::test]
+async fn delete_image_removes_a_layout_image_and_refuses_transports_that_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = skopos_testimage::OciLayout::create(tmp.path().join("layout")).unwrap();
+    layout
+        .add_image(
+            &skopos_testimage::ImageSpec::new(9).with_layers(1, 64),
+            Some("v1"),
+        )
+        .unwrap();
+    let ctx = SystemContext::default();
+    let no_retry = skopos_core::retry::RetryOptions {
+        max_retries: 0,
+        delay: None,
+    };
+    let name = skopos_core::ImageName::Oci {
+        path: layout.root().to_path_buf(),
+        image: named("v1"),
+    };
+    skopos_transports::delete_image(&name, &ctx, no_retry)
+        .await
+        .unwrap();
+    let err = open(layout.root(), named("v1")).await.err().unwrap();
+    assert!(is_image_not_found(&err), "{err:#}");
+
+    let dir = skopos_core::ImageName::parse(&format!("dir:{}", tmp.path().display())).unwrap();
+    let err = skopos_transports::delete_image(&dir, &ctx, no_retry)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Deleting images not implemented for dir: images"
+    );
+}

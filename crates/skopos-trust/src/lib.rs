@@ -7,6 +7,7 @@
 //! - [`sigstore`]: sigstore keys (cosign's encrypted format), signatures and their checks.
 //! - [`rekor`]: Rekor signed entry timestamps, checked offline.
 //! - [`fulcio`]: Fulcio and PKI certificate trust roots of sigstore signatures.
+//! - [`standalone`]: `standalone-verify`'s check and what a signature claims, unverified.
 //!
 //! This crate knows nothing about policies or transports: callers pass the manifest,
 //! the signature bytes and the rules a signed identity and digest must satisfy
@@ -19,6 +20,7 @@ pub mod payload;
 pub mod public_key;
 pub mod rekor;
 pub mod sigstore;
+pub mod standalone;
 
 use anyhow::{bail, Result};
 use skopos_core::Digest;

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use skopos_core::{Digest, Secret};
+use skopos_trust::standalone::{verify_image_manifest_signature, UntrustedSignatureInformation};
 use skopos_trust::{
     gpg, openpgp, sign_manifest, verify_simple_signature, AcceptanceRules, GpgSigner, Keyring,
 };
@@ -72,6 +73,53 @@ fn gpg_signatures_verify_with_rpgp() {
     assert_eq!(verified.manifest_digest, Digest::sha256_of(manifest));
     let (_, short_id) = openpgp::untrusted_contents(&signature).unwrap();
     assert_eq!(short_id, alice[alice.len() - 16..]);
+
+    // standalone-verify's check: the reference and the manifest must be the signed ones.
+    let verified = verify_image_manifest_signature(
+        &keyring,
+        &signature,
+        manifest,
+        "example.com/a:t",
+        &fingerprints,
+    )
+    .unwrap();
+    assert_eq!(verified.key_fingerprint, alice);
+    let err = verify_image_manifest_signature(
+        &keyring,
+        &signature,
+        manifest,
+        "example.com/other:t",
+        &fingerprints,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Docker reference \"example.com/a:t\" does not match \"example.com/other:t\""
+    );
+    let err = verify_image_manifest_signature(
+        &keyring,
+        &signature,
+        br#"{"schemaVersion":2,"other":1}"#,
+        "example.com/a:t",
+        &fingerprints,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Signature for docker digest \"{}\" does not match",
+            Digest::sha256_of(manifest)
+        )
+    );
+    // What it claims, unverified.
+    let claims = UntrustedSignatureInformation::decode(&signature).unwrap();
+    assert_eq!(
+        claims.untrusted_docker_manifest_digest,
+        Digest::sha256_of(manifest).to_string()
+    );
+    assert_eq!(claims.untrusted_docker_reference, "example.com/a:t");
+    assert_eq!(claims.untrusted_short_key_identifier, short_id);
+    assert!(UntrustedSignatureInformation::decode(b"not a signature").is_err());
 
     // A key the rules do not accept.
     let err = verify_simple_signature(

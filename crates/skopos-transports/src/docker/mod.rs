@@ -1,7 +1,7 @@
 //! `docker://`: images in a container registry, through the `skopos-registry` client.
 //! Which endpoint, credentials and TLS settings apply comes from the command line and
 //! the configuration files (registries.conf, auth.json, certs.d), resolved in
-//! [`settings`].
+//! its `settings` module.
 
 mod attachments;
 mod destination;
