@@ -31,29 +31,48 @@ impl RollSum {
     /// ones after a byte: then a chunk ends after that byte, and the bytes rolled so far are
     /// returned. `None` when all of `bytes` were rolled without a split.
     ///
-    /// This is the hot loop of the compressor (it sees every byte of every file), so the sums
-    /// live in locals rather than behind `self` while it runs.
+    /// This is the hot loop of the compressor (it sees every byte of every file): the sums
+    /// live in locals while it runs, and past the first window's worth of `bytes` the byte
+    /// leaving the window is read from `bytes` itself, so the window is written only once, at
+    /// the end.
     pub(crate) fn roll_until_split(&mut self, bytes: &[u8], bits: u32) -> Option<usize> {
         let mask = (1u32 << bits) - 1;
         let (mut s1, mut s2) = (self.s1, self.s2);
-        let mut offset = self.window_offset & (WINDOW_SIZE - 1);
-        let mut split = None;
-        for (index, &byte) in bytes.iter().enumerate() {
-            let dropped = u32::from(self.window[offset]);
-            s1 = s1.wrapping_add(u32::from(byte)).wrapping_sub(dropped);
+        let mut roll = |added: u8, dropped: u8| {
+            let dropped = u32::from(dropped);
+            s1 = s1.wrapping_add(u32::from(added)).wrapping_sub(dropped);
             s2 = s2.wrapping_add(
                 s1.wrapping_sub((WINDOW_SIZE as u32).wrapping_mul(dropped + CHAR_OFFSET)),
             );
-            self.window[offset] = byte;
-            offset = (offset + 1) & (WINDOW_SIZE - 1);
-            if s2 & mask == mask {
-                split = Some(index + 1);
-                break;
+            s2 & mask == mask
+        };
+        let head = bytes.len().min(WINDOW_SIZE);
+        let mut split = (0..head)
+            .find(|&index| {
+                let dropped = self.window[(self.window_offset + index) & (WINDOW_SIZE - 1)];
+                roll(bytes[index], dropped)
+            })
+            .map(|index| index + 1);
+        if split.is_none() && bytes.len() > WINDOW_SIZE {
+            split = bytes[WINDOW_SIZE..]
+                .iter()
+                .zip(bytes)
+                .position(|(&added, &dropped)| roll(added, dropped))
+                .map(|index| WINDOW_SIZE + index + 1);
+        }
+        let rolled = split.unwrap_or(bytes.len());
+        if rolled >= WINDOW_SIZE {
+            self.window
+                .copy_from_slice(&bytes[rolled - WINDOW_SIZE..rolled]);
+            self.window_offset = 0;
+        } else {
+            for &byte in &bytes[..rolled] {
+                self.window[self.window_offset] = byte;
+                self.window_offset = (self.window_offset + 1) & (WINDOW_SIZE - 1);
             }
         }
         self.s1 = s1;
         self.s2 = s2;
-        self.window_offset = offset;
         split
     }
 
