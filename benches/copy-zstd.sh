@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: recompress an 8 x 64 MiB gzip-layer OCI image to zstd with skopos (and skopeo, if
 # installed), timing each with /usr/bin/time: wall clock, CPU (user + system) and max RSS.
-# Not run by the tests. Usage: [FORMAT=zstd:chunked] [SKOPEO=skopeo-1.22.2] \
+# Not run by the tests. Usage: [FORMAT=zstd:chunked] [SKOPEO=skopeo-1.22.2] [SKOPOS=binary] \
 #   benches/copy-zstd.sh [LAYERS] [SIZE_MIB]
+# SKOPOS names a skopos binary already built (a profiling build, say) instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,13 +11,14 @@ layers=${1:-8}
 size_mib=${2:-64}
 format=${FORMAT:-zstd}
 skopeo=${SKOPEO:-skopeo}
+skopos=${SKOPOS:-./target/release/skopos}
 
 if [ ! -x /usr/bin/time ]; then
     echo "copy-zstd.sh: /usr/bin/time is missing (apt-get install time)" >&2
     exit 1
 fi
 
-cargo build --release --bin skopos
+[ -n "${SKOPOS:-}" ] || cargo build --release --bin skopos
 cargo build --release -p skopos-testimage --bin mkimage
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/skopos-bench.XXXXXX")
@@ -47,7 +49,7 @@ run() {
 }
 
 : >"$work/rows"
-run skopos ./target/release/skopos
+run skopos "$skopos"
 if command -v "$skopeo" >/dev/null; then
     if [ "$(id -u)" -eq 0 ] && unshare --user --map-user=1000 --map-group=1000 true 2>/dev/null; then
         # As root skopeo would write its blob-info cache under /var/lib/containers; as a mapped

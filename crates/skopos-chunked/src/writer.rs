@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::chunker::Chunker;
+use crate::chunker::{ChunkSink, Chunker};
 use crate::frames::FrameWriter;
 use crate::tar::TarReader;
 use crate::tarsplit::{TarSplitPacker, CRC64_ISO};
@@ -16,8 +16,8 @@ use crate::ChunkedLayer;
 const MANIFEST_TYPE_CRFS: u64 = 1;
 /// Bytes of a skippable frame's header (magic and length).
 const SKIPPABLE_HEADER: u64 = 8;
-/// File contents are read this much at a time (upstream's buffer).
-const CONTENTS_BUFFER: usize = 4096;
+/// File contents are read this much at a time (the chunk boundaries do not depend on it).
+const CONTENTS_BUFFER: usize = 128 << 10;
 /// Bytes after the end of the archive go into tar-split segments of at most this size.
 const TRAILER_SEGMENT: usize = 1 << 20;
 
@@ -36,6 +36,69 @@ struct Chunk {
 
 fn to_i64(value: u64) -> io::Result<i64> {
     i64::try_from(value).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "offset too large"))
+}
+
+/// One file's contents on their way into frames: a frame per chunk, and the digests and
+/// offsets its TOC entries need.
+struct FileFrames<'a, W> {
+    frames: &'a mut FrameWriter<W>,
+    /// tar-split's checksum of the contents.
+    crc: crc::Digest<'static, u64, crc::Table<16>>,
+    /// The digest of the contents, once the first chunk has ended: until then the chunk's
+    /// digest is the file's, so those bytes are hashed once and the state is copied.
+    whole: Option<Sha256>,
+    chunk_hash: Sha256,
+    /// Where the first frame of contents starts; `None` until contents come.
+    start: Option<u64>,
+    /// Where the current chunk's frame starts.
+    last_offset: u64,
+    /// Content bytes handed out so far, and where in them the current chunk starts.
+    written_out: u64,
+    last_chunk_offset: u64,
+    chunks: Vec<Chunk>,
+}
+
+impl<W: Write> ChunkSink for FileFrames<'_, W> {
+    fn data(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.start.is_none() {
+            // The frame holding the header (and whatever came before it) ends here.
+            let offset = self.frames.end_frame()?;
+            self.start = Some(offset);
+            self.last_offset = offset;
+        }
+        if let Some(whole) = &mut self.whole {
+            whole.update(bytes);
+        }
+        self.crc.update(bytes);
+        self.chunk_hash.update(bytes);
+        self.frames.write(bytes)?;
+        self.written_out += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn end_chunk(&mut self, zeros: bool) -> io::Result<()> {
+        if self.start.is_none() {
+            return Ok(());
+        }
+        let offset = self.frames.end_frame()?;
+        let size = self.written_out - self.last_chunk_offset;
+        if size > 0 {
+            let chunk_hash = std::mem::take(&mut self.chunk_hash);
+            if self.whole.is_none() {
+                self.whole = Some(chunk_hash.clone());
+            }
+            self.chunks.push(Chunk {
+                chunk_offset: to_i64(self.last_chunk_offset)?,
+                offset: to_i64(self.last_offset)?,
+                digest: sha256_text(chunk_hash),
+                size: to_i64(size)?,
+                zeros,
+            });
+        }
+        self.last_offset = offset;
+        self.last_chunk_offset = self.written_out;
+        Ok(())
+    }
 }
 
 /// Write the tar stream `input` to `output` as a zstd:chunked blob compressed at zstd
@@ -58,54 +121,44 @@ pub fn write_chunked<R: Read, W: Write>(
         frames.write(&raw)?;
         let mut metadata = FileMetadata::new(&header)?;
 
-        let mut whole = Sha256::new();
-        let mut crc = CRC64_ISO.digest();
-        let mut chunk_hash = Sha256::new();
-        let mut start: Option<u64> = None;
-        let mut last_offset = 0u64;
-        let mut last_chunk_offset = 0u64;
-        let mut chunks: Vec<Chunk> = Vec::new();
-        let mut chunker = Chunker::new(&mut tar);
+        let mut file = FileFrames {
+            frames: &mut frames,
+            crc: CRC64_ISO.digest(),
+            whole: None,
+            chunk_hash: Sha256::new(),
+            start: None,
+            last_offset: 0,
+            written_out: 0,
+            last_chunk_offset: 0,
+            chunks: Vec::new(),
+        };
+        let mut chunker = Chunker::new();
         loop {
-            let read = chunker.read(&mut buffer)?;
-            let data = &buffer[..read.length];
-            if !data.is_empty() {
-                if start.is_none() {
-                    let offset = frames.end_frame()?;
-                    start = Some(offset);
-                    last_offset = offset;
-                }
-                whole.update(data);
-                crc.update(data);
-                chunk_hash.update(data);
-                frames.write(data)?;
-            }
-            if (read.must_split || read.end) && start.is_some() {
-                let offset = frames.end_frame()?;
-                let size = chunker.written_out - last_chunk_offset;
-                if size > 0 {
-                    chunks.push(Chunk {
-                        chunk_offset: to_i64(last_chunk_offset)?,
-                        offset: to_i64(last_offset)?,
-                        digest: sha256_text(std::mem::take(&mut chunk_hash)),
-                        size: to_i64(size)?,
-                        zeros: chunker.last_chunk_is_zeros,
-                    });
-                }
-                chunk_hash = Sha256::new();
-                last_offset = offset;
-                last_chunk_offset = chunker.written_out;
-            }
-            if read.end {
+            let read = match tar.read(&mut buffer) {
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if read == 0 {
                 break;
             }
+            chunker.feed(&buffer[..read], &mut file)?;
         }
+        chunker.finish(&mut file)?;
+        let FileFrames {
+            crc,
+            whole,
+            start,
+            last_offset,
+            chunks,
+            ..
+        } = file;
         tar_split.file(
             &header.name,
             header.size,
             (header.size > 0).then(|| crc.finalize()),
         )?;
-        if let Some(start) = start {
+        if let (Some(start), Some(whole)) = (start, whole) {
             metadata.digest = sha256_text(whole);
             metadata.offset = to_i64(start)?;
         }
