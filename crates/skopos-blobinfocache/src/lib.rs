@@ -24,7 +24,7 @@ pub use sqlite::SqliteCache;
 pub fn default_cache(dir_override: Option<&Path>) -> Arc<dyn BlobInfoCache> {
     let dir = match dir_override {
         Some(dir) => dir.to_path_buf(),
-        None => match cache_dir(location::rootless_euid()) {
+        None => match cache_dir(skopos_core::rootless::rootless_uid()) {
             Some(dir) => dir,
             None => {
                 tracing::debug!(

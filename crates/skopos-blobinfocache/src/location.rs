@@ -9,16 +9,6 @@ pub const CACHE_FILE_NAME: &str = "blob-info-cache-v1.sqlite";
 /// The directory for processes running as root.
 const SYSTEM_CACHE_DIR: &str = "/var/lib/containers/cache";
 
-/// The user the cache belongs to: `$_CONTAINERS_ROOTLESS_UID` (set by podman when it runs
-/// rootless in a user namespace where it is uid 0), else the effective uid. Not a
-/// number counts as 0, as Go's `strconv.Atoi` error leaves it.
-pub(crate) fn rootless_euid() -> u32 {
-    match std::env::var("_CONTAINERS_ROOTLESS_UID") {
-        Ok(value) if !value.is_empty() => value.parse().unwrap_or(0),
-        _ => rustix::process::geteuid().as_raw(),
-    }
-}
-
 /// containers/image's directory for `euid`: `/var/lib/containers/cache` for root, else
 /// `$XDG_DATA_HOME/containers/cache` or `$HOME/.local/share/containers/cache`; `None`
 /// when neither variable is set (the cache then lives in memory).

@@ -22,6 +22,7 @@ pub mod read;
 pub mod reference;
 pub mod referrers;
 pub mod retry;
+pub mod rootless;
 pub mod signature_blob;
 pub mod strict_json;
 pub mod tar_headers;

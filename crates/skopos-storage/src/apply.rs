@@ -190,9 +190,9 @@ impl Applier<'_> {
         let size = entry.size();
         let header = entry.header().clone();
         let kind = header.entry_type();
-        let uid = header.uid().context("reading a tar header")? as u32;
-        let gid = header.gid().context("reading a tar header")? as u32;
-        let mode = header.mode().context("reading a tar header")? & 0o7777;
+        let (uid, gid) = entry_owner(entry)?;
+        let mode =
+            numeric_field(&header.as_old().mode, || header.mode().map(u64::from))? as u32 & 0o7777;
         self.uids.insert(uid);
         self.gids.insert(gid);
         let display = String::from_utf8_lossy(&name).into_owned();
@@ -540,6 +540,43 @@ fn timespec(seconds: f64) -> Timespec {
     }
 }
 
+/// A numeric header field as Go's archive/tar reads it: one holding only NULs and spaces is
+/// 0 (some tar writers leave fields empty), anything else as `parsed` reads it.
+fn numeric_field(field: &[u8], parsed: impl FnOnce() -> io::Result<u64>) -> Result<u64> {
+    if field.iter().all(|byte| matches!(byte, b'\0' | b' ')) {
+        return Ok(0);
+    }
+    parsed().context("reading a tar header")
+}
+
+/// The entry's owner: the header's uid and gid, overridden by PAX `uid`/`gid` records (the
+/// only place IDs above 2097151 fit), as Go's archive/tar merges them. c/storage applies
+/// these numbers and ignores the user and group names.
+fn entry_owner<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(u32, u32)> {
+    let header = entry.header();
+    let id = |value: u64, what: &str| {
+        u32::try_from(value)
+            .map_err(|_| anyhow::anyhow!("invalid tar header: {what} {value} is too large"))
+    };
+    let mut uid = id(numeric_field(&header.as_old().uid, || header.uid())?, "uid")?;
+    let mut gid = id(numeric_field(&header.as_old().gid, || header.gid())?, "gid")?;
+    if let Some(extensions) = entry.pax_extensions().context("reading PAX headers")? {
+        for extension in extensions {
+            let extension = extension.context("reading PAX headers")?;
+            let target = match extension.key() {
+                Ok("uid") => &mut uid,
+                Ok("gid") => &mut gid,
+                _ => continue,
+            };
+            let text = String::from_utf8_lossy(extension.value_bytes());
+            *target = text.parse::<u32>().map_err(|_| {
+                anyhow::anyhow!("invalid tar header: PAX record {:?} is not an ID", text)
+            })?;
+        }
+    }
+    Ok((uid, gid))
+}
+
 /// `SCHILY.xattr.*` PAX records.
 fn entry_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<(String, Vec<u8>)>> {
     let mut xattrs = Vec::new();
@@ -554,4 +591,75 @@ fn entry_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<(String, V
         }
     }
     Ok(xattrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// A file whose header's uid field is all NULs and gid field all spaces, and one whose
+    /// owner is in PAX records only (too large for the header's octal fields).
+    fn tar_with_unusual_owners() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_size(2);
+        header.as_old_mut().uid = [0; 8];
+        header.as_old_mut().gid = [b' '; 8];
+        builder
+            .append_data(&mut header, "empty-owner", &b"hi"[..])
+            .unwrap();
+        builder
+            .append_pax_extensions([("uid", &b"3000000"[..]), ("gid", &b"3000001"[..])])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_uid(7);
+        header.set_gid(7);
+        header.set_size(2);
+        builder
+            .append_data(&mut header, "pax-owner", &b"ho"[..])
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn empty_owner_fields_are_0_and_pax_owners_override_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = tar_with_unusual_owners();
+        let mut tar_split = TarSplitWriter::new(Vec::new());
+        let applied = apply_layer(&tar[..], dir.path(), Whiteouts::Delete, &mut tar_split)
+            .expect("applying the layer");
+        assert_eq!(applied.uids, [0, 3_000_000]);
+        assert_eq!(applied.gids, [0, 3_000_001]);
+        if rustix::process::geteuid().is_root() {
+            let meta = fs::symlink_metadata(dir.path().join("pax-owner")).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (3_000_000, 3_000_001));
+            let meta = fs::symlink_metadata(dir.path().join("empty-owner")).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (0, 0));
+        }
+    }
+
+    #[test]
+    fn a_pax_uid_that_is_not_a_number_is_refused() {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("uid", &b"12x"[..])])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        builder.append_data(&mut header, "file", &b""[..]).unwrap();
+        let tar = builder.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut tar_split = TarSplitWriter::new(Vec::new());
+        let error = apply_layer(&tar[..], dir.path(), Whiteouts::Delete, &mut tar_split)
+            .expect_err("a bad PAX uid");
+        assert!(
+            format!("{error:#}").contains("PAX record \"12x\""),
+            "{error:#}"
+        );
+    }
 }

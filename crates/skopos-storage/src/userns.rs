@@ -12,10 +12,11 @@ use std::sync::OnceLock;
 /// own): a process that has it is rootless though its effective ID is 0.
 pub const USERNS_CONFIGURED_ENV: &str = "_CONTAINERS_USERNS_CONFIGURED";
 
-/// Whether the store belongs to an ordinary user: not root, or root only in a user namespace
-/// made for the user.
+/// Whether the store belongs to an ordinary user: not root (by the ID
+/// `_CONTAINERS_ROOTLESS_UID` records, as c/storage's `IsRootless`), or root only in a user
+/// namespace made for the user.
 pub fn rootless() -> bool {
-    !rustix::process::geteuid().is_root()
+    skopos_core::rootless::rootless_uid() != 0
         || std::env::var_os(USERNS_CONFIGURED_ENV).is_some_and(|value| !value.is_empty())
 }
 

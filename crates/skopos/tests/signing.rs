@@ -839,6 +839,40 @@ fn registry_signatures_live_in_the_lookaside_both_ways() {
     assert!(!workspace.path("never").exists());
 }
 
+/// A rootless user's process runs as uid 0 in its user namespace, with its own ID in
+/// `_CONTAINERS_ROOTLESS_UID` (the harness sets 1000): with no lookaside configured, its
+/// signatures go to the user's `~/.local/share/containers/sigstore`, as containers/image
+/// chooses by `GetRootlessEUID`, not to root's `/var/lib/containers/sigstore`.
+#[test]
+fn a_rootless_users_signatures_go_to_the_lookaside_in_its_home() {
+    let workspace = Workspace::new();
+    let keys = Keys::new(&workspace);
+    let registry = TestRegistry::start(RegistryOptions::default());
+    workspace.image("src", "t", 96);
+    let unconfigured = workspace.path("registries.d");
+    std::fs::create_dir(&unconfigured).unwrap();
+    skopos(
+        &workspace,
+        &keys,
+        &[
+            "--insecure-policy",
+            "--registries.d",
+            unconfigured.to_str().unwrap(),
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--sign-by",
+            &keys.alice,
+            "oci:src:t",
+            &format!("docker://{}/rootless/app:1", registry.host),
+        ],
+    )
+    .assert_success();
+    let lookaside = workspace.path("home-skopos/.local/share/containers/sigstore");
+    let entry = lookaside_entry(&lookaside, "rootless/app");
+    assert!(entry.join("signature-1").exists());
+}
+
 #[test]
 fn all_instances_are_signed_and_delete_removes_the_signatures() {
     let workspace = Workspace::new();

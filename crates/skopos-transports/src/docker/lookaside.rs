@@ -43,7 +43,7 @@ pub(crate) fn storage_for(
         lookaside: config.lookaside(
             reference,
             write,
-            rustix::process::geteuid().as_raw(),
+            skopos_core::rootless::rootless_uid(),
             env.home.as_deref(),
         ),
         sigstore_attachments: config.use_sigstore_attachments(reference),

@@ -19,6 +19,27 @@ use skopos_storage::Store;
 
 use super::{open_store, resolve_image};
 
+/// A rebuilt layer goes to the engine in pieces of this size: `std::io::copy`'s 8 KiB
+/// meant a file read and a wake-up of the reading task for every 8 KiB of the layer.
+const REBUILD_CHUNK: usize = 256 << 10;
+
+/// Copy `from` to `to` in [`REBUILD_CHUNK`] pieces.
+fn copy_in_chunks(
+    from: &mut impl std::io::Read,
+    to: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; REBUILD_CHUNK];
+    loop {
+        let read = match from.read(&mut buffer) {
+            Ok(0) => return to.flush(),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        to.write_all(&buffer[..read])?;
+    }
+}
+
 /// A `containers-storage:` source.
 pub struct StorageSource {
     store: Arc<Store>,
@@ -101,12 +122,12 @@ impl ImageSource for StorageSource {
         let tar = tokio::task::spawn_blocking(move || store.layer_tar(&id))
             .await
             .context("reading the store")??;
-        let (reader, writer) = tokio::io::duplex(256 << 10);
+        let (reader, writer) = tokio::io::duplex(REBUILD_CHUNK);
         tokio::task::spawn_blocking(move || {
             let mut tar = tar;
             let mut writer = tokio_util::io::SyncIoBridge::new(writer);
             // A failure ends the stream early; the engine's digest check then fails it.
-            if let Err(error) = std::io::copy(&mut tar, &mut writer) {
+            if let Err(error) = copy_in_chunks(&mut tar, &mut writer) {
                 tracing::debug!("rebuilding a layer from the store: {error}");
             }
         });

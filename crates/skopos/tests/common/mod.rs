@@ -429,8 +429,15 @@ fn skopos_command(binary: &Path, args: &[&str]) -> Command {
     command.args(args);
     // As root, skopos (like containers/image) keeps its blob-info cache in
     // /var/lib/containers/cache; as the user containers/image's own variable names, in
-    // $XDG_DATA_HOME, which is in the temp dir.
-    command.env("_CONTAINERS_ROOTLESS_UID", "1000");
+    // $XDG_DATA_HOME, which is in the temp dir. The variable also makes a store rootless
+    // (as for c/storage), so a command opening one runs as the root it is, like the
+    // skopeo and podman it is compared with.
+    if !args
+        .iter()
+        .any(|arg| arg.starts_with("containers-storage:"))
+    {
+        command.env("_CONTAINERS_ROOTLESS_UID", "1000");
+    }
     command
 }
 
