@@ -270,13 +270,7 @@ impl HttpClient {
                 let request = self.build_request(&method, &url, &headers, wire)?;
                 let answered = await_head(self.client.request(request), upload, &self.timeouts)
                     .await
-                    .map_err(|err| {
-                        anyhow::Error::new(err).context(format!(
-                            "{} {:?}",
-                            method_name(&method),
-                            without_query(&url)
-                        ))
-                    })?;
+                    .map_err(|err| anyhow::Error::new(err).context(go_request(&method, &url)))?;
                 match answered {
                     Ok(response) => break response,
                     Err(err)
@@ -321,9 +315,8 @@ impl HttpClient {
             url = next;
         }
         anyhow::bail!(
-            "{} {:?}: stopped after {MAX_REDIRECTS} redirects",
-            method_name(&method),
-            without_query(&url)
+            "{}: stopped after {MAX_REDIRECTS} redirects",
+            go_request(&method, &url)
         )
     }
 
@@ -346,10 +339,7 @@ impl HttpClient {
         headers: HeaderMap,
         file: FileBody,
     ) -> Result<Response> {
-        let mut all_headers = self.default_headers.clone();
-        for (name, value) in &headers {
-            all_headers.append(name, value.clone());
-        }
+        let all_headers = self.with_default_headers(&headers);
         let length = file.file.length;
         let answer = file_upload::send(
             method.clone(),
@@ -360,13 +350,7 @@ impl HttpClient {
             self.timeouts,
         )
         .await
-        .map_err(|err| {
-            anyhow::Error::new(err).context(format!(
-                "{} {:?}",
-                method_name(&method),
-                without_query(&url)
-            ))
-        })?;
+        .map_err(|err| anyhow::Error::new(err).context(go_request(&method, &url)))?;
         tracing::debug!(
             "{method} {}: {length} bytes sent from their file with sendfile",
             without_query(&url)
@@ -378,6 +362,16 @@ impl HttpClient {
             body: ResponseBody::Read(Some(answer.body)),
             stall: self.timeouts.stall,
         })
+    }
+
+    /// `headers` after the client's own (user agent and the like), as every request
+    /// carries them.
+    fn with_default_headers(&self, headers: &HeaderMap) -> HeaderMap {
+        let mut all = self.default_headers.clone();
+        for (name, value) in headers {
+            all.append(name, value.clone());
+        }
+        all
     }
 
     fn build_request(
@@ -401,12 +395,7 @@ impl HttpClient {
             .body(body)
             .context("building an HTTP request")?;
         let request_headers = request.headers_mut();
-        for (name, value) in self.default_headers.iter() {
-            request_headers.insert(name, value.clone());
-        }
-        for (name, value) in headers {
-            request_headers.append(name, value.clone());
-        }
+        *request_headers = self.with_default_headers(headers);
         if let Some(proxy) = proxy {
             // Plain HTTP through a proxy goes to the proxy in absolute form, with its
             // credentials on each request (HTTPS is tunnelled by the connector instead).
@@ -453,6 +442,12 @@ fn redirect_target(response: &Response) -> Result<Option<Url>> {
 }
 
 /// Go's spelling of a method in error messages: `Get`, `Head`, `Put`, …
+/// A request as Go's client names it in errors: `Put "http://host/v2/…"`, without the
+/// query (upload URLs carry the registry's upload state there).
+fn go_request(method: &Method, url: &Url) -> String {
+    format!("{} {:?}", method_name(method), without_query(url))
+}
+
 fn method_name(method: &Method) -> String {
     let name = method.as_str();
     let mut shown = name[..1].to_string();
@@ -471,7 +466,7 @@ fn transport_error(
     url: &Url,
     err: hyper_util::client::legacy::Error,
 ) -> anyhow::Error {
-    let request = format!("{} {:?}", method_name(method), without_query(url));
+    let request = go_request(method, url);
     let mut causes: Vec<String> = Vec::new();
     let mut kind = std::io::ErrorKind::Other;
     let mut os_error = None;
