@@ -7,10 +7,7 @@ use std::io::{self, Write};
 use base64::Engine as _;
 use serde::Serialize;
 
-/// tar-split's CRC-64 with Go's `crc64.ISO` table. It sees every byte of every file, so it
-/// takes the 16-table (slice-by-16) implementation: the crate's default is a byte at a time.
-pub(crate) static CRC64_ISO: crc::Crc<u64, crc::Table<16>> =
-    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_GO_ISO);
+pub(crate) use skopos_core::tar_split_crc::CRC64_ISO;
 
 /// log2 of the tar-split encoder's window and match tables (1 MiB of history).
 const TAR_SPLIT_WINDOW_LOG: u32 = 20;

@@ -11,6 +11,7 @@ use crate::tar::TarReader;
 use crate::tarsplit::{TarSplitPacker, CRC64_ISO};
 use crate::toc::{footer, FileMetadata, Position, Toc};
 use crate::ChunkedLayer;
+use skopos_core::tar_split_crc::Crc64Digest;
 
 /// `ManifestTypeCRFS`: the TOC format.
 const MANIFEST_TYPE_CRFS: u64 = 1;
@@ -43,7 +44,7 @@ fn to_i64(value: u64) -> io::Result<i64> {
 struct FileFrames<'a, W> {
     frames: &'a mut FrameWriter<W>,
     /// tar-split's checksum of the contents.
-    crc: crc::Digest<'static, u64, crc::Table<16>>,
+    crc: Crc64Digest,
     /// The digest of the contents, once the first chunk has ended: until then the chunk's
     /// digest is the file's, so those bytes are hashed once and the state is copied.
     whole: Option<Sha256>,

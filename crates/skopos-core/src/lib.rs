@@ -26,6 +26,7 @@ pub mod rootless;
 pub mod signature_blob;
 pub mod strict_json;
 pub mod tar_headers;
+pub mod tar_split_crc;
 pub mod verified;
 
 pub use digest::Digest;

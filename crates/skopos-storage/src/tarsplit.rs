@@ -13,13 +13,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use skopos_core::Result;
 
-/// How CRC-64 is computed: sixteen bytes per step (a 32 KiB table), as Go's `crc64` does
-/// eight. A byte at a time it cost over a second of CPU for each 512 MiB a layer copy checks.
-pub type Crc64Table = crc::Table<16>;
-
-/// tar-split's CRC-64 with Go's `crc64.ISO` table.
-pub const CRC64_ISO: crc::Crc<u64, Crc64Table> =
-    crc::Crc::<u64, Crc64Table>::new(&crc::CRC_64_GO_ISO);
+pub(crate) use skopos_core::tar_split_crc::{Crc64Digest, CRC64_ISO};
 
 const FILE_TYPE: u8 = 1;
 const SEGMENT_TYPE: u8 = 2;
@@ -142,7 +136,7 @@ enum Chunk<File> {
         file: io::Take<File>,
         name: String,
         expected_crc: Option<u64>,
-        digest: crc::Digest<'static, u64, Crc64Table>,
+        digest: Crc64Digest,
     },
 }
 
