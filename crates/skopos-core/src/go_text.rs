@@ -39,7 +39,7 @@ pub fn go_quote(s: &str) -> String {
 
 /// Go's `unicode.IsPrint` for assigned characters: exact for ASCII; elsewhere controls,
 /// format characters and separators other than the ASCII space are non-printable.
-fn is_go_printable(c: char) -> bool {
+pub fn is_go_printable(c: char) -> bool {
     if c.is_ascii() {
         return (' '..='~').contains(&c);
     }

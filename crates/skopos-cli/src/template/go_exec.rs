@@ -5,7 +5,8 @@
 
 use gotmpl::TemplateError;
 
-use super::go_syntax::{go_quote, is_integral, Arg, Command, Node, Pipe};
+use super::go_syntax::{is_integral, Arg, Command, Node, Pipe};
+use skopos_core::go_text::go_quote;
 
 /// Where Go stopped (byte offset), the node it printed, and its message.
 struct Failure {

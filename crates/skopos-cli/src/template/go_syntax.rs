@@ -4,6 +4,8 @@
 //! a slightly different language (it accepts `{{"\q"}}` and an unclosed `{{if}}`, refuses
 //! `{{.Os | }}`) and words its errors its own way, so templates are checked here first.
 
+use skopos_core::go_text::{go_quote, is_go_printable};
+
 /// Go's `isSpace`: the white space allowed inside actions.
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
@@ -114,30 +116,6 @@ impl std::fmt::Display for Item {
             _ => f.write_str(&go_quote(&self.text)),
         }
     }
-}
-
-/// Go's `%q` of a string.
-pub fn go_quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's lexer, run to the end (or its first error) at once: the parser's choices never
@@ -591,7 +569,7 @@ impl<'a> Lexer<'a> {
 
 /// Go's `%#U`: `U+007B '{'`.
 fn go_unicode(c: char) -> String {
-    if c.is_control() {
+    if !is_go_printable(c) {
         format!("U+{:04X}", c as u32)
     } else {
         format!("U+{:04X} '{c}'", c as u32)
