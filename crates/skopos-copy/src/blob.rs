@@ -702,6 +702,12 @@ pub(crate) async fn reuse_known_blob(
         _ => None,
     };
     for candidate in cache.candidates(&location, &info.digest, compress_to.is_some()) {
+        // The caller has just asked the destination itself for this very blob; asking
+        // again (one more HEAD per blob on every warm-cache push) would only repeat the
+        // answer. containers/image skips this candidate the same way.
+        if candidate.digest == info.digest && candidate.location == location.location {
+            continue;
+        }
         let (compression, size) = match compress_to {
             // The copy would write something else than this blob: only a substitute
             // compressed the planned way will do.

@@ -118,6 +118,72 @@ fn a_re_push_of_a_recompressed_image_with_a_warm_cache_uploads_nothing() {
     assert!(!uploads(&proxy.exchanges()).is_empty());
 }
 
+/// Send `DELETE path` to a plain-HTTP registry and return the response's status line.
+fn delete_on_registry(host: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(host).expect("connecting to the registry");
+    write!(
+        stream,
+        "DELETE {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sending DELETE");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reading the DELETE response");
+    response.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_warm_cache_does_not_ask_the_destination_twice_for_a_blob_it_lacks() {
+    // The cache remembers each blob in this very repository; the registry then loses them.
+    // The next push asks the repository once per blob (as containers/image does), not once
+    // for the copy and once more for the cache's candidate naming the same place.
+    let registry = TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        ..RegistryOptions::default()
+    });
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    let workspace = Workspace::new();
+    workspace.image_from("src", "t", &ImageSpec::new(72).with_layers(2, 20_000));
+    let target = format!("docker://{}/gone:v1", proxy.host);
+    push(&workspace, &["oci:src:t", &target]);
+    let blobs: Vec<String> = proxy
+        .exchanges()
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.target.starts_with("/v2/gone/blobs/"))
+        .map(|e| e.target.clone())
+        .collect();
+    assert_eq!(
+        blobs.len(),
+        3,
+        "two layers and the config:\n{}",
+        listing(&proxy.exchanges())
+    );
+    for blob in &blobs {
+        let status = delete_on_registry(&registry.host, blob);
+        assert!(status.contains(" 202 "), "DELETE {blob}: {status}");
+    }
+
+    proxy.clear_exchanges();
+    push(&workspace, &["oci:src:t", &target]);
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    for blob in &blobs {
+        let asked = exchanges
+            .iter()
+            .filter(|e| e.method == "HEAD" && &e.target == blob)
+            .count();
+        assert_eq!(asked, 1, "one HEAD for {blob}:\n{log}");
+    }
+    assert_eq!(
+        uploads(&exchanges).len(),
+        6,
+        "each blob uploaded again:\n{log}"
+    );
+}
+
 #[test]
 fn processes_sharing_the_cache_file_at_once_all_succeed_and_all_record() {
     let registry = TestRegistry::start(RegistryOptions::default());
