@@ -49,7 +49,8 @@ pub struct MirrorCheck<'a> {
 }
 
 impl MirrorCheck<'_> {
-    /// The cheap check, for registry to registry: one manifest `HEAD` at each end, no `GET`
+    /// The cheap check, for registry to registry: one manifest `HEAD` at the destination and,
+    /// when it has the tag, one at the source; no `GET`
     /// (which registries count against pull quotas). It applies when nothing about the image
     /// needs reading: the policy accepts anything for it, no signatures are made or copied,
     /// the manifest is written as it is (a single image, no forced format). Any doubt or
@@ -77,6 +78,15 @@ impl MirrorCheck<'_> {
         {
             return None;
         }
+        // The destination first: a tag it lacks needs copying whatever the source holds,
+        // so a first sync spends no HEAD on the source (the copy GETs its manifest anyway).
+        let Some(at_destination) =
+            skopos_transports::docker::head_destination(destination, self.destination_ctx)
+                .await
+                .ok()?
+        else {
+            return Some(Mirrored::No);
+        };
         let head = skopos_transports::docker::head_source(source, self.source_ctx)
             .await
             .ok()??;
@@ -89,11 +99,7 @@ impl MirrorCheck<'_> {
         {
             return None;
         }
-        let at_destination =
-            skopos_transports::docker::head_destination(destination, self.destination_ctx)
-                .await
-                .ok()?;
-        if at_destination.as_ref() != Some(&head.digest) {
+        if at_destination != head.digest {
             return Some(Mirrored::No);
         }
         Some(Mirrored::Yes(head.digest))

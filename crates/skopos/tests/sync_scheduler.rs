@@ -161,7 +161,18 @@ fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more()
     let source = format!("{}/app", source_proxy.host);
     let destination = format!("{}/mirror", destination_proxy.host);
     let docker = ["--src", "docker", "--dest", "docker"];
+    // The first sync: the destination lacks every tag, so nothing asks the source whether
+    // it changed; each image's manifest is fetched once by its copy.
+    source_proxy.clear_exchanges();
     sync(&workspace, &docker, &source, &destination);
+    let first = after_pings(source_proxy.exchanges());
+    assert!(
+        !first
+            .iter()
+            .any(|e| e.method == "HEAD" && e.target.starts_with("/v2/app/manifests/")),
+        "no manifest HEAD at the source on a first sync:\n{}",
+        listing(&first)
+    );
 
     source_proxy.clear_exchanges();
     destination_proxy.clear_exchanges();
