@@ -7,6 +7,8 @@
 //! possible (a read-only home, no `$HOME`), it falls back to a cache in memory with the same
 //! schema, silently, as containers/image does.
 
+#![deny(missing_docs)]
+
 mod location;
 mod sqlite;
 

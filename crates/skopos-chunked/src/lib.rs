@@ -10,6 +10,8 @@
 //! as upstream's for the same tar; the compressed bytes differ because the zstd encoder does
 //! (libzstd here, klauspost/compress in skopeo).
 
+#![deny(missing_docs)]
+
 mod chunker;
 mod frames;
 mod rollsum;

@@ -2,6 +2,8 @@
 //! image does not exist, 1 for any other failure, which is reported as one logrus-style line
 //! on stderr.
 
+#![deny(missing_docs)]
+
 mod attachments;
 mod cli;
 mod completion;

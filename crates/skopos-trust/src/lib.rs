@@ -13,6 +13,8 @@
 //! the signature bytes and the rules a signed identity and digest must satisfy
 //! ([`verify_simple_signature`]), or ask for a signature ([`sign_manifest`]).
 
+#![deny(missing_docs)]
+
 pub mod fulcio;
 pub mod gpg;
 pub mod openpgp;
