@@ -8,6 +8,8 @@
 //! `org.opencontainers.image.enc.pubopts`. The layer's media type gains `+encrypted`.
 //! Both directions are stream transforms: nothing holds a whole layer in memory.
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod jwe;
 pub mod keys;
