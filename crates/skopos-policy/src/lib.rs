@@ -3,6 +3,8 @@
 //! whether the image may be used: `signedBy` with OpenPGP keys, `sigstoreSigned` with
 //! public keys, Fulcio certificates with Rekor SETs, or a PKI, all checked offline.
 
+#![deny(missing_docs)]
+
 mod config;
 mod identity;
 mod scope;
