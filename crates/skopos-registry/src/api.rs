@@ -22,7 +22,12 @@ pub enum ApiAuthorization {
     /// `Authorization: Bearer TOKEN`.
     Bearer(String),
     /// HTTP Basic.
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name, sent in the clear inside the base64 of `Authorization`.
+        username: String,
+        /// The password; never shown by `Debug`.
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for ApiAuthorization {
