@@ -1,6 +1,12 @@
 //! skopeo's command line, run by the `skopos` binary. Exit status 0 on success, 2 when the
 //! image does not exist, 1 for any other failure, which is reported as one logrus-style line
 //! on stderr.
+//!
+//! Where it fits: each command parses its flags, reads the configuration (skopos-config),
+//! opens the source and destination (skopos-transports) and leaves the work to the library
+//! crates: copies to skopos-copy, `inspect` to skopos-inspect, `sync` planning to
+//! skopos-sync, `experimental-image-proxy` to skopos-proxy. What is left here is flags,
+//! messages and printing.
 
 #![deny(missing_docs)]
 
