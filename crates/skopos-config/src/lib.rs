@@ -14,6 +14,8 @@
 //! the settings a source or destination is opened with (credentials, mirrors, certificates,
 //! signature locations) before the copy engine runs.
 
+#![deny(missing_docs)]
+
 pub mod auth;
 pub mod certs;
 pub mod registries;

@@ -144,6 +144,7 @@ pub struct SystemContext {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a password or token read from the user or a file.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
@@ -166,7 +167,12 @@ pub enum DockerCredentials {
     /// `--no-creds`.
     Anonymous,
     /// `--creds USER:PASS` or `--username`/`--password`.
-    Basic { username: String, password: Secret },
+    Basic {
+        /// The user name, sent as given.
+        username: String,
+        /// The password, kept out of `Debug`.
+        password: Secret,
+    },
     /// `--registry-token`: sent as a Bearer token as is.
     BearerToken(Secret),
 }

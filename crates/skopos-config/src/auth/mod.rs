@@ -44,10 +44,19 @@ pub enum Credentials {
     /// No credentials: access the registry anonymously.
     Anonymous,
     /// A username and password (HTTP basic, or the password grant of a token server).
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name (what `login --get-login` prints).
+        username: String,
+        /// The password; never shown by `Debug`.
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken` in auth files, or a helper's `<token>` user).
     IdentityToken {
+        /// The user name stored with the token, if any (what `login --get-login` prints;
+        /// never sent to the registry).
         username: Option<String>,
+        /// The refresh token, exchanged at the registry's token realm; never shown by
+        /// `Debug`.
         token: String,
     },
 }
