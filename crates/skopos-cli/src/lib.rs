@@ -3,10 +3,9 @@
 //! on stderr.
 //!
 //! Where it fits: each command parses its flags, reads the configuration (skopos-config),
-//! opens the source and destination (skopos-transports) and leaves the work to the library
+//! opens the source and destination (skopos-transports) and hands the work to the library
 //! crates: copies to skopos-copy, `inspect` to skopos-inspect, `sync` planning to
-//! skopos-sync, `experimental-image-proxy` to skopos-proxy. What is left here is flags,
-//! messages and printing.
+//! skopos-sync, `experimental-image-proxy` to skopos-proxy.
 
 #![deny(missing_docs)]
 

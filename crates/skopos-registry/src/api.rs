@@ -23,7 +23,7 @@ pub enum ApiAuthorization {
     Bearer(String),
     /// HTTP Basic.
     Basic {
-        /// The user name, sent in the clear inside the base64 of `Authorization`.
+        /// The user name, sent with the password in the `Authorization` header.
         username: String,
         /// The password; never shown by `Debug`.
         password: String,
