@@ -6,6 +6,13 @@
 //! [`default_cache`] opens it where containers/image would (its `location` module); when that is not
 //! possible (a read-only home, no `$HOME`), it falls back to a cache in memory with the same
 //! schema, silently, as containers/image does.
+//!
+//! Where it fits: the command line opens the cache and hands it to the copy engine
+//! (`CopyOptions::blob_info_cache` in skopos-copy), which asks it, through
+//! [`skopos_core::blob_info_cache::BlobInfoCache`], whether a destination may already hold a
+//! blob or its other compression, and records what each copy learns.
+
+#![deny(missing_docs)]
 
 mod location;
 mod sqlite;

@@ -9,6 +9,12 @@
 //! Chunk boundaries (content-defined, by a rolling checksum, and runs of zeros) are the same
 //! as upstream's for the same tar; the compressed bytes differ because the zstd encoder does
 //! (libzstd here, klauspost/compress in skopeo).
+//!
+//! Where it fits: the copy engine (skopos-copy) streams a layer through [`write_chunked`] on
+//! its way from source to destination when the destination is to get zstd:chunked layers
+//! (`--dest-compress-format zstd:chunked`).
+
+#![deny(missing_docs)]
 
 mod chunker;
 mod frames;

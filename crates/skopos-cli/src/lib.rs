@@ -1,6 +1,13 @@
 //! skopeo's command line, run by the `skopos` binary. Exit status 0 on success, 2 when the
 //! image does not exist, 1 for any other failure, which is reported as one logrus-style line
 //! on stderr.
+//!
+//! Where it fits: each command parses its flags, reads the configuration (skopos-config),
+//! opens the source and destination (skopos-transports) and hands the work to the library
+//! crates: copies to skopos-copy, `inspect` to skopos-inspect, `sync` planning to
+//! skopos-sync, `experimental-image-proxy` to skopos-proxy.
+
+#![deny(missing_docs)]
 
 mod attachments;
 mod cli;

@@ -16,10 +16,20 @@ pub const SYSTEM_CERT_ROOTS: [&str; 2] = ["/etc/containers/certs.d", "/etc/docke
 pub enum CertsError {
     /// A `.cert` file without its `.key`.
     #[error("missing key {key} for client certificate {cert}. Note that CA certificates should use the extension .crt")]
-    MissingKey { cert: String, key: String },
+    MissingKey {
+        /// The certificate file's path.
+        cert: String,
+        /// The key file expected beside it (`name.key`).
+        key: String,
+    },
     /// A `.key` file without its `.cert`.
     #[error("missing client certificate {cert} for key {key}")]
-    MissingCertificate { cert: String, key: String },
+    MissingCertificate {
+        /// The certificate file expected beside the key (`name.cert`).
+        cert: String,
+        /// The key file's path.
+        key: String,
+    },
     /// A file or directory that cannot be read, or a client file that is not PEM.
     #[error("{0}")]
     Io(String),
@@ -81,16 +91,22 @@ impl CertRoots {
 /// A CA certificate file (`*.crt`): PEM data to add to the system roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaCertificate {
+    /// The file it was read from, for messages.
     pub path: PathBuf,
+    /// The file's contents, unparsed (one or more PEM certificates).
     pub pem: Vec<u8>,
 }
 
 /// A client identity (`name.cert` + `name.key`). `Debug` does not show the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
+    /// The `name.cert` file, for messages.
     pub cert_path: PathBuf,
+    /// The `name.key` file, for messages.
     pub key_path: PathBuf,
+    /// The certificate chain (PEM) presented to the server.
     pub cert_pem: Vec<u8>,
+    /// The certificate's private key (PEM).
     pub key_pem: Vec<u8>,
 }
 

@@ -9,6 +9,12 @@
 //!
 //! Every lookup takes its environment (home directory, XDG variables, search roots) as an
 //! explicit input so that callers and tests decide what the "real" environment is.
+//!
+//! Where it fits: the command line and the transports read these files; what they say becomes
+//! the settings a source or destination is opened with (credentials, mirrors, certificates,
+//! signature locations) before the copy engine runs.
+
+#![deny(missing_docs)]
 
 pub mod auth;
 pub mod certs;

@@ -25,16 +25,33 @@ const DEFAULT_USER_LOOKASIDE: &str = ".local/share/containers/sigstore";
 /// Errors reading registries.d.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistriesDError {
+    /// The directory or one of its files cannot be read (the whole message, as Go words it).
     #[error("{0}")]
     Io(String),
+    /// A file that is not valid YAML for registries.d.
     #[error("parsing {path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file.
+        path: String,
+        /// What the YAML parser reported.
+        message: String,
+    },
+    /// Two files both set `default-docker`.
     #[error("Error parsing signature storage configuration: \"default-docker\" defined both in \"{first}\" and \"{second}\"")]
-    DuplicateDefault { first: String, second: String },
+    DuplicateDefault {
+        /// The file read first (files are read in name order).
+        first: String,
+        /// The file that set it again.
+        second: String,
+    },
+    /// Two files both configure the same `docker` namespace.
     #[error("Error parsing signature storage configuration: \"docker\" namespace \"{namespace}\" defined both in \"{first}\" and \"{second}\"")]
     DuplicateNamespace {
+        /// The namespace (`host[/repository…]`) configured twice.
         namespace: String,
+        /// The file read first (files are read in name order).
         first: String,
+        /// The file that configured it again.
         second: String,
     },
 }

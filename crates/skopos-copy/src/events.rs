@@ -22,71 +22,132 @@ pub enum BlobKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum CopyEvent {
-    /// A copy of the image (or list) `source` to `destination` starts (`transport:name`).
-    ImageStarted { source: String, destination: String },
-    /// About to read signatures of a single image (`list: false`) or of a list.
-    GettingSignatures { list: bool },
-    /// The source has signatures: about to check the destination can store them.
-    CheckingDestinationSignatures { list: bool },
-    /// A list copy will copy `copying` of the list's `total` images.
-    CopyingImages { copying: usize, total: usize },
-    /// Starting image `index` (1-based) of `count` in a list copy.
-    CopyingImage {
-        digest: Digest,
-        index: usize,
-        count: usize,
+    /// A copy of an image or list starts.
+    ImageStarted {
+        /// The source as `transport:name`.
+        source: String,
+        /// The destination as `transport:name`.
+        destination: String,
     },
-    /// A blob copy starts; `size` is the source size when known.
-    BlobStarted {
-        digest: Digest,
-        size: Option<u64>,
-        kind: BlobKind,
-    },
-    /// The first `offset` bytes of the blob come from a partial download an earlier copy
-    /// kept; only the rest is read from the source.
-    BlobResumed { digest: Digest, offset: u64 },
-    /// `read` bytes of the source blob have gone through so far (resumed bytes included).
-    BlobProgress { digest: Digest, read: u64 },
-    /// The destination already had the blob (`mounted`: a registry mounted it from the
-    /// source's repository); `size` is what the destination holds.
-    BlobSkipped {
-        digest: Digest,
-        kind: BlobKind,
-        size: u64,
-        mounted: bool,
-    },
-    /// The blob is stored: `read` bytes of the source blob went through (`resumed` of them
-    /// from a kept partial download), and the destination holds `size` bytes with digest
-    /// `stored_digest` (another one than `digest` when the layer was recompressed).
-    BlobDone {
-        digest: Digest,
-        kind: BlobKind,
-        read: u64,
-        resumed: u64,
-        stored_digest: Digest,
-        size: u64,
-    },
-    /// About to write the manifest of an image (`list: false`) or of a list.
-    WritingManifest { list: bool },
-    /// A manifest is stored: `digest`, of type `media_type`.
-    ManifestWritten {
-        digest: Digest,
-        media_type: String,
+    /// About to read the source's signatures.
+    GettingSignatures {
+        /// Whether they are a list's (`false`: a single image's).
         list: bool,
     },
-    /// About to make a new signature with signer `index` (1-based) of `count`;
-    /// `message` says how (containers/image's signer progress message).
-    CreatingSignature {
-        message: String,
+    /// The source has signatures: about to check the destination can store them.
+    CheckingDestinationSignatures {
+        /// Whether they are a list's (`false`: a single image's).
+        list: bool,
+    },
+    /// A list copy will copy some of the list's images
+    /// ([`CopyOptions::image_list_selection`](crate::CopyOptions::image_list_selection)
+    /// decides which).
+    CopyingImages {
+        /// How many images will be copied.
+        copying: usize,
+        /// How many images the list has.
+        total: usize,
+    },
+    /// Starting one image of a list copy.
+    CopyingImage {
+        /// The image's manifest digest in the source list.
+        digest: Digest,
+        /// Its position among the images copied, 1-based.
         index: usize,
+        /// How many images the copy copies.
         count: usize,
     },
-    /// About to store signatures of an image or of a list.
-    StoringSignatures { list: bool },
-    /// The copy is committed: the destination's top-level manifest is `digest`.
-    ImageDone { digest: Digest, media_type: String },
-    /// The copy failed with `message` (the error and its causes); nothing was committed.
-    ImageFailed { message: String },
+    /// A blob copy starts.
+    BlobStarted {
+        /// The blob's digest at the source.
+        digest: Digest,
+        /// Its size at the source in bytes, when the manifest gives one.
+        size: Option<u64>,
+        /// Layer or config.
+        kind: BlobKind,
+    },
+    /// Part of the blob comes from a partial download an earlier copy kept; only the rest
+    /// is read from the source.
+    BlobResumed {
+        /// The blob's digest at the source.
+        digest: Digest,
+        /// How many bytes at the start of the blob were already downloaded.
+        offset: u64,
+    },
+    /// Progress of a blob's copy.
+    BlobProgress {
+        /// The blob's digest at the source.
+        digest: Digest,
+        /// Bytes of the source blob gone through so far, resumed bytes included.
+        read: u64,
+    },
+    /// The destination already had the blob; nothing was read from the source.
+    BlobSkipped {
+        /// The blob's digest at the source.
+        digest: Digest,
+        /// Layer or config.
+        kind: BlobKind,
+        /// The size in bytes of the blob the destination holds.
+        size: u64,
+        /// Whether a registry mounted it from the source's repository (else it was there).
+        mounted: bool,
+    },
+    /// The blob is stored at the destination.
+    BlobDone {
+        /// The blob's digest at the source.
+        digest: Digest,
+        /// Layer or config.
+        kind: BlobKind,
+        /// Bytes of the source blob that went through, `resumed` included.
+        read: u64,
+        /// Of those, the bytes that came from a kept partial download.
+        resumed: u64,
+        /// The digest of what the destination holds: another one than `digest` when the
+        /// layer was recompressed, encrypted or decrypted.
+        stored_digest: Digest,
+        /// The size in bytes of what the destination holds.
+        size: u64,
+    },
+    /// About to write a manifest.
+    WritingManifest {
+        /// Whether it is a list's (`false`: a single image's).
+        list: bool,
+    },
+    /// A manifest is stored.
+    ManifestWritten {
+        /// The digest of the manifest as stored.
+        digest: Digest,
+        /// Its media type.
+        media_type: String,
+        /// Whether it is a list (`false`: a single image's manifest).
+        list: bool,
+    },
+    /// About to make a new signature with one of the signers the options name.
+    CreatingSignature {
+        /// How it is made (containers/image's signer progress message).
+        message: String,
+        /// Which signer, 1-based.
+        index: usize,
+        /// How many signers there are.
+        count: usize,
+    },
+    /// About to store signatures.
+    StoringSignatures {
+        /// Whether they are a list's (`false`: a single image's).
+        list: bool,
+    },
+    /// The copy is committed.
+    ImageDone {
+        /// The digest of the destination's top-level manifest (the list's, for a list).
+        digest: Digest,
+        /// That manifest's media type.
+        media_type: String,
+    },
+    /// The copy failed; nothing was committed.
+    ImageFailed {
+        /// The error and its causes, joined by `: `.
+        message: String,
+    },
 }
 
 /// Receives [`CopyEvent`]s. Called from several tasks at once.

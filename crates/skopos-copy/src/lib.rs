@@ -8,6 +8,8 @@
 //! transport: both ends come in as trait objects. What it does is reported as
 //! [`CopyEvent`]s; the caller decides how they look.
 
+#![deny(missing_docs)]
+
 mod blob;
 mod chunked;
 mod claims;
@@ -44,6 +46,7 @@ use skopos_core::{Digest, ImageDestination, ImageSource, Result};
 pub struct CopyOutcome {
     /// The top-level manifest as written to the destination.
     pub manifest: Vec<u8>,
+    /// Its media type (an image's or a list's).
     pub mime_type: String,
     /// Its digest (what `--digestfile` records).
     pub digest: Digest,

@@ -24,6 +24,7 @@ pub enum ImageListSelection {
 /// Options for [`crate::copy_image`].
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
+    /// `--multi-arch`: what to copy when the source is a list.
     pub image_list_selection: ImageListSelection,
     /// The platform used to pick an image from a list (`--override-*` applied).
     pub platform: Platform,
@@ -70,6 +71,8 @@ pub struct CopyOptions {
 /// Which layers to encrypt, and for whom.
 #[derive(Debug, Clone)]
 pub struct LayerEncryptionOptions {
+    /// The recipients' keys (`--encryption-key`), each of whom can decrypt every
+    /// encrypted layer.
     pub recipients: Arc<EncryptConfig>,
     /// Layer indices (negative ones count from the end); empty means every layer.
     pub layers: Vec<i64>,

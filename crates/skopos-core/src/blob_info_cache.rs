@@ -52,15 +52,24 @@ pub struct ReuseCandidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobFact {
     /// `any`'s content, decompressed, has digest `uncompressed` (may equal `any`).
-    UncompressedPair { any: Digest, uncompressed: Digest },
+    UncompressedPair {
+        /// A blob's digest, compressed or not.
+        any: Digest,
+        /// The digest of its uncompressed content.
+        uncompressed: Digest,
+    },
     /// How `digest`'s blob is compressed (a name from [`compressor_name`]).
     Compressor {
+        /// The blob's digest.
         digest: Digest,
+        /// Its compression's name, or [`UNCOMPRESSED`].
         compressor: &'static str,
     },
     /// The blob `digest` exists at `location`.
     KnownLocation {
+        /// Where it was seen (for a registry: the repository).
         location: BlobLocation,
+        /// The blob's digest.
         digest: Digest,
     },
 }

@@ -11,11 +11,16 @@ use crate::BlobReader;
 /// A compression algorithm a layer blob may be stored with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
+    /// gzip (DEFLATE): the one every manifest type can declare, and the default for compressed
+    /// layers.
     Gzip,
+    /// zstd; only OCI manifests can declare it.
     Zstd,
     /// zstd with a table of contents for partial pulls (`zstd:chunked`).
     ZstdChunked,
+    /// bzip2: read only (skopos cannot write it); no manifest type can declare it.
     Bzip2,
+    /// xz: no manifest type can declare it.
     Xz,
 }
 

@@ -13,7 +13,9 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// A digest algorithm that images may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
+    /// SHA-256 (`sha256:` and 64 hex digits): what images use by default.
     Sha256,
+    /// SHA-512 (`sha512:` and 128 hex digits).
     Sha512,
 }
 
@@ -82,6 +84,7 @@ impl Digest {
         hasher.finish()
     }
 
+    /// Which algorithm made the digest.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
@@ -152,11 +155,14 @@ impl<'de> serde::Deserialize<'de> for Digest {
 /// An incremental hasher producing a [`Digest`].
 #[derive(Clone)]
 pub enum Hasher {
+    /// Hashing with SHA-256.
     Sha256(Sha256),
+    /// Hashing with SHA-512.
     Sha512(Sha512),
 }
 
 impl Hasher {
+    /// Hash `bytes`, appended to everything hashed so far.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(bytes),
@@ -164,6 +170,7 @@ impl Hasher {
         }
     }
 
+    /// The digest of everything hashed.
     pub fn finish(self) -> Digest {
         let (algorithm, hex) = match self {
             Hasher::Sha256(h) => (Algorithm::Sha256, hex::encode(h.finalize())),
@@ -176,7 +183,9 @@ impl Hasher {
 /// The outcome of a stream that went through a [`DigestingReader`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSummary {
+    /// The digest of the bytes read.
     pub digest: Digest,
+    /// How many bytes were read.
     pub size: u64,
 }
 

@@ -21,6 +21,8 @@ pub fn is_image_not_found(err: &anyhow::Error) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("manifest type {mime_type} rejected: {reason}")]
 pub struct ManifestTypeRejected {
+    /// The manifest type the destination refused.
     pub mime_type: String,
+    /// Why, as the destination said it.
     pub reason: String,
 }

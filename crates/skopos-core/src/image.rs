@@ -21,8 +21,11 @@ pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 /// `dir:` layout): what a destination may send without reading it through user space.
 #[derive(Debug, Clone)]
 pub struct FileBlob {
+    /// The open file, shared so that the blob can be handed on without reopening it.
     pub file: Arc<std::fs::File>,
+    /// Where the blob starts in the file, in bytes.
     pub offset: u64,
+    /// The blob's length in bytes.
     pub length: u64,
 }
 
@@ -32,6 +35,7 @@ pub type SentBytes = Arc<dyn Fn(u64) + Send + Sync>;
 /// What is known about a blob before reading it (from a manifest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
+    /// The blob's digest: what it is fetched by and verified against.
     pub digest: Digest,
     /// `None` when the manifest does not say (schema 1).
     pub size: Option<u64>,
@@ -42,7 +46,10 @@ pub struct BlobInfo {
 /// What a destination stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenBlob {
+    /// The digest of the blob as stored (another one than the source's when the copy
+    /// recompressed it).
     pub digest: Digest,
+    /// Its size in bytes as stored.
     pub size: u64,
     /// The destination (a registry) got the blob by mounting it from another repository
     /// rather than having it already or receiving its bytes; reported in progress output.
@@ -88,9 +95,11 @@ pub enum LayerCompression {
 pub struct SystemContext {
     /// Where large temporary files go (`--tmpdir`); `None` means `/var/tmp`.
     pub tmpdir: Option<PathBuf>,
-    /// `--override-os`, `--override-arch`, `--override-variant`.
+    /// `--override-os`: the OS used instead of the host's to choose an image from a list.
     pub override_os: Option<String>,
+    /// `--override-arch`: the architecture used instead of the host's, likewise.
     pub override_arch: Option<String>,
+    /// `--override-variant`: the CPU variant used instead of the host's, likewise.
     pub override_variant: Option<String>,
     /// `oci:` blobs live in this directory instead of the layout's `blobs/`.
     pub oci_shared_blob_dir: Option<PathBuf>,
@@ -135,6 +144,7 @@ pub struct SystemContext {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a password or token read from the user or a file.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
@@ -157,7 +167,12 @@ pub enum DockerCredentials {
     /// `--no-creds`.
     Anonymous,
     /// `--creds USER:PASS` or `--username`/`--password`.
-    Basic { username: String, password: Secret },
+    Basic {
+        /// The user name, sent as given.
+        username: String,
+        /// The password, kept out of `Debug`.
+        password: Secret,
+    },
     /// `--registry-token`: sent as a Bearer token as is.
     BearerToken(Secret),
 }

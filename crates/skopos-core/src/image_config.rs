@@ -24,24 +24,30 @@ use crate::manifest::go_compat::{
 /// for `inspect --config` and for re-encoding a Docker config when converting to OCI).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OciImage {
+    /// When the image was created; `None` (Go's nil) leaves `created` out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<GoTime>,
+    /// The person or entity that made the image.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub author: String,
+    /// The CPU architecture (`GOARCH` spelling: `amd64`, `arm64`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub architecture: String,
+    /// The CPU variant (`v7` for arm), when there is one.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub variant: String,
+    /// The operating system (`GOOS` spelling: `linux`, `windows`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub os: String,
+    /// The operating system's version (`os.version`, Windows builds).
     #[serde(
         rename = "os.version",
         default,
@@ -49,6 +55,7 @@ pub struct OciImage {
         skip_serializing_if = "String::is_empty"
     )]
     pub os_version: String,
+    /// OS features the image needs (`os.features`, Windows).
     #[serde(
         rename = "os.features",
         default,
@@ -58,8 +65,10 @@ pub struct OciImage {
     /// Go's `omitempty` never omits a struct, so `"config": {}` is always written.
     #[serde(default, deserialize_with = "null_default")]
     pub config: OciImageConfig,
+    /// The layers' uncompressed digests, base first.
     #[serde(default, deserialize_with = "null_default")]
     pub rootfs: OciRootFs,
+    /// The build steps, oldest first; empty layer steps included.
     #[serde(default, skip_serializing_if = "is_none_or_empty_vec")]
     pub history: Option<Vec<OciHistory>>,
 }
@@ -69,6 +78,7 @@ pub struct OciImage {
 /// as `{}` / `[]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OciImageConfig {
+    /// The user (name or UID, optionally `:group`) the process runs as; empty is root.
     #[serde(
         rename = "User",
         default,
@@ -76,28 +86,34 @@ pub struct OciImageConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub user: String,
+    /// Ports to expose (`80/tcp`), as keys of an object whose values are `{}`.
     #[serde(
         rename = "ExposedPorts",
         default,
         skip_serializing_if = "is_none_or_empty_map"
     )]
     pub exposed_ports: Option<BTreeMap<String, Empty>>,
+    /// The environment (`KEY=value`).
     #[serde(rename = "Env", default, skip_serializing_if = "is_none_or_empty_vec")]
     pub env: Option<Vec<String>>,
+    /// The program run with `cmd` as its arguments.
     #[serde(
         rename = "Entrypoint",
         default,
         skip_serializing_if = "is_none_or_empty_vec"
     )]
     pub entrypoint: Option<Vec<String>>,
+    /// The default arguments, or the program when there is no entrypoint.
     #[serde(rename = "Cmd", default, skip_serializing_if = "is_none_or_empty_vec")]
     pub cmd: Option<Vec<String>>,
+    /// Mount points, as keys of an object whose values are `{}`.
     #[serde(
         rename = "Volumes",
         default,
         skip_serializing_if = "is_none_or_empty_map"
     )]
     pub volumes: Option<BTreeMap<String, Empty>>,
+    /// The working directory of the process.
     #[serde(
         rename = "WorkingDir",
         default,
@@ -105,12 +121,14 @@ pub struct OciImageConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub working_dir: String,
+    /// The labels (`org.opencontainers.image.*` and the image's own).
     #[serde(
         rename = "Labels",
         default,
         skip_serializing_if = "is_none_or_empty_map"
     )]
     pub labels: Option<BTreeMap<String, String>>,
+    /// The signal that stops the container; empty means SIGTERM.
     #[serde(
         rename = "StopSignal",
         default,
@@ -123,6 +141,7 @@ pub struct OciImageConfig {
 /// `v1.RootFS`. `diff_ids` has no `omitempty`: a missing list is written as `null`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OciRootFs {
+    /// Always `layers` in a valid image.
     #[serde(rename = "type", default, deserialize_with = "null_default")]
     pub fs_type: String,
     /// Kept as strings: Go does not validate digests when decoding.
@@ -133,26 +152,31 @@ pub struct OciRootFs {
 /// `v1.History`: one build step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OciHistory {
+    /// When the step ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<GoTime>,
+    /// The command of the step (`RUN …`, `/bin/sh -c #(nop) …`).
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub created_by: String,
+    /// Who made the step.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub author: String,
+    /// A free-text comment on the step.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub comment: String,
+    /// Whether the step made no layer (so it has no entry in `rootfs.diff_ids`).
     #[serde(
         default,
         deserialize_with = "null_default",

@@ -3,6 +3,8 @@
 //! [`ImageSource`] / [`ImageDestination`] traits that each transport implements and the
 //! copy engine drives.
 
+#![deny(missing_docs)]
+
 pub mod blob_info_cache;
 pub mod compression;
 pub mod digest;

@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 /// An image platform, as in OCI image indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
+    /// The operating system, in Go's `GOOS` spelling (`linux`).
     pub os: String,
+    /// The CPU architecture, in Go's `GOARCH` spelling (`amd64`, `arm64`).
     pub architecture: String,
+    /// The CPU variant (`v7`, `v8`), when one matters; `None` matches any.
     pub variant: Option<String>,
 }
 

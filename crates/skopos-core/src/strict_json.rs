@@ -11,12 +11,18 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 /// One JSON value; objects are member lists, duplicates included.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The number's text as written in the document.
     Number(String),
+    /// A string, unescaped.
     String(String),
+    /// An array's elements, in order.
     Array(Vec<Json>),
+    /// An object's members in document order, duplicate keys kept (so that callers can reject
+    /// them).
     Object(Vec<(String, Json)>),
 }
 

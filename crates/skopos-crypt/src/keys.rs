@@ -10,18 +10,27 @@ use spki::DecodePublicKey;
 /// A recipient's public key.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
+    /// An RSA key: JWE wraps to it with RSA-OAEP.
     Rsa(rsa::RsaPublicKey),
+    /// A NIST P-256 key: JWE wraps to it with ECDH-ES+A256KW, as for the two curves below.
     P256(p256::PublicKey),
+    /// A NIST P-384 key.
     P384(p384::PublicKey),
+    /// A NIST P-521 key.
     P521(p521::PublicKey),
 }
 
 /// A private key able to unwrap layer keys.
 #[derive(Clone)]
 pub enum PrivateKey {
+    /// An RSA key, for JWE (RSA-OAEP) and PKCS#7 recipients; boxed because it is much larger
+    /// than the curve keys.
     Rsa(Box<rsa::RsaPrivateKey>),
+    /// A NIST P-256 key, for JWE (ECDH-ES) recipients, as for the two curves below.
     P256(p256::SecretKey),
+    /// A NIST P-384 key.
     P384(p384::SecretKey),
+    /// A NIST P-521 key.
     P521(p521::SecretKey),
 }
 

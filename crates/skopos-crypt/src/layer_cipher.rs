@@ -27,7 +27,11 @@ const NONCE_LEN: usize = 16;
 /// The options of a layer whose encryption finished (the whole plaintext was read).
 #[derive(Debug, Clone)]
 pub struct FinishedEncryption {
+    /// The layer's key, nonce and plaintext digest: what the key wrappers wrap for each
+    /// recipient.
     pub private: PrivateOptions,
+    /// The cipher's name and the HMAC of the ciphertext, stored unwrapped in the
+    /// `org.opencontainers.image.enc.pubopts` annotation.
     pub public: PublicOptions,
 }
 

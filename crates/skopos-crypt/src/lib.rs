@@ -7,6 +7,12 @@
 //! `org.opencontainers.image.enc.keys.<scheme>` annotations; the HMAC goes into
 //! `org.opencontainers.image.enc.pubopts`. The layer's media type gains `+encrypted`.
 //! Both directions are stream transforms: nothing holds a whole layer in memory.
+//!
+//! Where it fits: the copy engine (skopos-copy) applies [`encrypt_layer`] or
+//! [`decrypt_layer`] to each layer stream between source and destination; the command line
+//! builds the [`EncryptConfig`] / [`DecryptConfig`] from the key files it is given.
+
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod jwe;

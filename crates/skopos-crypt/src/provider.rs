@@ -35,8 +35,10 @@ pub struct ProviderAttrs {
 /// A key provider program and its arguments.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProviderCommand {
+    /// The program to run (the config file's `path`), looked up in `$PATH` when it has no `/`.
     #[serde(default)]
     pub path: String,
+    /// Its arguments (`args`); the request itself goes to the program's stdin as JSON.
     #[serde(default)]
     pub args: Vec<String>,
 }

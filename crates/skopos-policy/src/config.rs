@@ -22,10 +22,19 @@ pub struct Policy {
 /// One requirement an image must satisfy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Requirement {
+    /// `insecureAcceptAnything`: any image passes, signed or not.
     InsecureAcceptAnything,
+    /// `reject`: no image passes.
     Reject,
+    /// `signedBy`: a simple signing signature by one of the given keys.
     SignedBy(SignedBy),
-    SignedBaseLayer { base_layer_identity: ReferenceMatch },
+    /// `signedBaseLayer`: parsed so that a policy naming it loads, but, as in
+    /// containers/image, not implemented: evaluating it rejects the image.
+    SignedBaseLayer {
+        /// `baseLayerIdentity`: the identity the base layer's signature would have to claim.
+        base_layer_identity: ReferenceMatch,
+    },
+    /// `sigstoreSigned`: a sigstore signature by a key, a Fulcio certificate or a PKI.
     SigstoreSigned(SigstoreSigned),
 }
 
@@ -34,7 +43,11 @@ pub enum Requirement {
 pub struct SignedBy {
     /// `GPGKeys`, `signedByGPGKeys`, `X509Certificates` or `signedByX509CAs`.
     pub key_type: String,
+    /// The keys one of which must have made the signature (`keyPath`, `keyPaths` or
+    /// `keyData`).
     pub keys: KeySource,
+    /// `signedIdentity`: how the identity the signature claims must match the image's
+    /// reference (`matchRepoDigestOrExact` when the policy does not say).
     pub signed_identity: ReferenceMatch,
 }
 
@@ -50,6 +63,8 @@ pub struct SigstoreSigned {
     pub pki: Option<Pki>,
     /// `rekorPublicKey…`: Rekor keys whose SETs signatures must carry.
     pub rekor_keys: Option<KeySource>,
+    /// `signedIdentity`: how the identity the signature claims must match the image's
+    /// reference (`matchRepoDigestOrExact` when the policy does not say).
     pub signed_identity: ReferenceMatch,
 }
 
@@ -80,8 +95,11 @@ pub struct Pki {
 /// Where a signature requirement's public keys come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeySource {
+    /// One file (`keyPath`, `caPath`, …), read when the policy is evaluated.
     Path(String),
+    /// Several files (`keyPaths`), any of whose keys may have signed.
     Paths(Vec<String>),
+    /// Key material inline (`keyData`, `caData`, …), already decoded from base64.
     Data(Vec<u8>),
     /// `keyDatas` (sigstoreSigned only).
     Datas(Vec<Vec<u8>>),
@@ -90,13 +108,25 @@ pub enum KeySource {
 /// How a signature's claimed identity must relate to the image's reference.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReferenceMatch {
+    /// `matchExact`: the signed identity is the image's reference, tag or digest included.
     MatchExact,
+    /// `matchRepoDigestOrExact`: for an image named by digest, the same repository; for
+    /// one named by tag, the same repository and tag. The default.
     MatchRepoDigestOrExact,
+    /// `matchRepository`: the same repository, whatever tag or digest either names.
     MatchRepository,
+    /// `exactReference`: the signed identity is this reference, whatever the image is
+    /// called locally.
     ExactReference(String),
+    /// `exactRepository`: the signed identity is in this repository.
     ExactRepository(String),
+    /// `remapIdentity`: an image reference starting with `prefix` has it replaced by
+    /// `signed_prefix`, and the result is matched as `matchRepoDigestOrExact` (for mirrors
+    /// whose images are signed under the original name).
     RemapIdentity {
+        /// The prefix of the image's own reference (a host, repository or namespace).
         prefix: String,
+        /// What replaces `prefix` to give the identity the signature must claim.
         signed_prefix: String,
     },
 }

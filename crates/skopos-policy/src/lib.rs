@@ -2,6 +2,12 @@
 //! policy file, choosing the requirements for an image by transport scope, and deciding
 //! whether the image may be used: `signedBy` with OpenPGP keys, `sigstoreSigned` with
 //! public keys, Fulcio certificates with Rekor SETs, or a PKI, all checked offline.
+//!
+//! Where it fits: the command line loads the policy; the copy engine (through
+//! `CopyOptions::source_policy` in skopos-copy) and the image proxy ask it about each source
+//! image before its layers are read. The signature cryptography is skopos-trust's.
+
+#![deny(missing_docs)]
 
 mod config;
 mod identity;

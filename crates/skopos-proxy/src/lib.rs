@@ -12,6 +12,8 @@
 //! skopeo's `cmd/skopeo/proxy.go` (1.22.2) is the specification for the methods, their
 //! argument checks and their error texts.
 
+#![deny(missing_docs)]
+
 mod handler;
 mod pipes;
 mod socket;

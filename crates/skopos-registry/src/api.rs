@@ -22,7 +22,12 @@ pub enum ApiAuthorization {
     /// `Authorization: Bearer TOKEN`.
     Bearer(String),
     /// HTTP Basic.
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name, sent with the password in the `Authorization` header.
+        username: String,
+        /// The password; never shown by `Debug`.
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for ApiAuthorization {

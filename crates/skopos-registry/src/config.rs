@@ -11,7 +11,12 @@ pub enum Credentials {
     #[default]
     Anonymous,
     /// A user name and password, sent as HTTP Basic or to a token realm.
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password; never shown by `Debug`.
+        password: String,
+    },
     /// An OAuth2 refresh token (auth.json `identitytoken`), exchanged at the token realm.
     IdentityToken(String),
     /// A bearer token used as-is (`--registry-token`).

@@ -45,6 +45,8 @@
 //! rustls), `tempfile` holds each test registry's storage.
 //! The tests run Debian's `docker-registry` (`apt-get install docker-registry apache2-utils`).
 
+#![deny(missing_docs)]
+
 pub mod api;
 mod auth;
 mod blob;

@@ -2,6 +2,9 @@
 //! on-disk records (`layers.json`, `images.json`, big-data items), its lock files, the vfs
 //! and overlay drivers' layer directories, and layer contents (applied from a tar with
 //! tar-split metadata, rebuilt into the same tar). It knows nothing of image transports.
+//!
+//! Where it fits: the `containers-storage:` transport of skopos-transports reads and writes
+//! images through it, as a source or a destination of the copy engine.
 
 #![warn(missing_docs)]
 

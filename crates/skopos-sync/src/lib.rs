@@ -6,6 +6,8 @@
 //! ([`MirrorCheck`]). The copies themselves are the copy engine's; the command
 //! line prints what this crate reports through [`SyncLog`].
 
+#![deny(missing_docs)]
+
 mod destinations;
 mod mirrored;
 mod oci;

@@ -7,6 +7,8 @@
 //! ([`OciLayout::truncate_blob`], [`OciLayout::flip_byte`], [`OciLayout::break_index_json`],
 //! [`OciLayout::delete_blob`]) make the broken inputs the error tests need.
 
+#![deny(missing_docs)]
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -12,8 +12,11 @@ const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 /// TLS material for one test: a CA, a server certificate for 127.0.0.1/localhost signed by
 /// it, and a client certificate + key signed by it.
 pub struct TestTls {
+    /// The CA's certificate (PEM): what a client trusts, e.g. as `ca.crt` in a `--cert-dir`.
     pub ca_pem: String,
+    /// The registry's certificate (PEM), for `localhost` and `127.0.0.1`, signed by the CA.
     pub server_cert_pem: String,
+    /// The private key (PEM) of `server_cert_pem`.
     pub server_key_pem: String,
     /// A client certificate signed by the CA, followed by its key.
     pub client_identity_pem: String,
@@ -69,9 +72,11 @@ impl TestTls {
 /// How to configure a test registry.
 #[derive(Default)]
 pub struct RegistryOptions<'a> {
+    /// Serve HTTPS with this material's server certificate; `None` serves plain HTTP.
     pub tls: Option<&'a TestTls>,
     /// `(user, password)` accepted through htpasswd.
     pub htpasswd_user: Option<(&'a str, &'a str)>,
+    /// Allow `DELETE` of manifests and blobs (the registry refuses it unless configured).
     pub delete_enabled: bool,
     /// Require TLS clients to present a certificate signed by the test CA.
     pub require_client_cert: bool,

@@ -2,6 +2,8 @@
 //! [`skopos_core::ImageSource`] and [`skopos_core::ImageDestination`], and one table
 //! ([`open_source`], [`open_destination`]) from a parsed [`ImageName`] to them.
 
+#![deny(missing_docs)]
+
 pub mod atomic;
 pub mod dir;
 pub mod docker;

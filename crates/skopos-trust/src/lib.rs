@@ -12,6 +12,12 @@
 //! This crate knows nothing about policies or transports: callers pass the manifest,
 //! the signature bytes and the rules a signed identity and digest must satisfy
 //! ([`verify_simple_signature`]), or ask for a signature ([`sign_manifest`]).
+//!
+//! Where it fits: skopos-policy verifies signatures through it, and the command line's
+//! signers (`--sign-by`, `--sign-by-sigstore-private-key`, …), which the copy engine calls
+//! for each manifest it writes, make them with it.
+
+#![deny(missing_docs)]
 
 pub mod fulcio;
 pub mod gpg;

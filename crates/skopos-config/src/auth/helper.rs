@@ -19,9 +19,13 @@ const TOKEN_USERNAME: &str = "<token>";
 /// A helper action (its single command-line argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HelperAction {
+    /// Read the credentials for the server URL given on stdin.
     Get,
+    /// Store the credentials given on stdin as JSON.
     Store,
+    /// Delete the credentials for the server URL given on stdin.
     Erase,
+    /// List every server URL with stored credentials and its user name.
     List,
 }
 

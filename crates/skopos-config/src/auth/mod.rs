@@ -44,10 +44,19 @@ pub enum Credentials {
     /// No credentials: access the registry anonymously.
     Anonymous,
     /// A username and password (HTTP basic, or the password grant of a token server).
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name (what `login --get-login` prints).
+        username: String,
+        /// The password; never shown by `Debug`.
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken` in auth files, or a helper's `<token>` user).
     IdentityToken {
+        /// The user name stored with the token, if any (what `login --get-login` prints;
+        /// never sent to the registry).
         username: Option<String>,
+        /// The refresh token, exchanged at the registry's token realm; never shown by
+        /// `Debug`.
         token: String,
     },
 }
@@ -129,7 +138,9 @@ impl Environment {
 /// registry → entry, without the `auths` wrapper).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFilePath {
+    /// The file's location; it need not exist.
     pub path: PathBuf,
+    /// Whether it is a `.dockercfg` (read only, never written).
     pub legacy_format: bool,
 }
 
@@ -146,6 +157,7 @@ impl AuthFilePath {
 /// `--compat-auth-file` choices and registries.conf `credential-helpers`.
 #[derive(Debug, Clone, Default)]
 pub struct AuthFiles {
+    /// The environment the default file locations derive from.
     pub env: Environment,
     /// The explicit primary auth file (`--authfile`, or its environment default).
     pub auth_file: Option<PathBuf>,
@@ -277,20 +289,42 @@ pub enum AuthError {
     /// A key that is not `host[:port][/namespace…]`.
     #[error("{0}")]
     InvalidKey(String),
+    /// Both `--authfile` and `--compat-auth-file` were given.
     #[error("AuthFilePath and DockerCompatAuthFilePath can not be set simultaneously")]
     ConflictingAuthFiles,
+    /// A key with a namespace (`host/namespace`), which a Docker-format `config.json`
+    /// cannot hold, given with `--compat-auth-file`.
     #[error("Credentials cannot be recorded in Docker-compatible format with namespaced key {}", go_quote(.0))]
     NamespacedCompatKey(String),
+    /// A key with a namespace, for a credential helper (named here), which stores
+    /// credentials per host only.
     #[error("namespaced key is not supported for credential helper {0}")]
     NamespacedHelperKey(String),
+    /// `$XDG_RUNTIME_DIR` names a directory that does not exist, so the primary auth file
+    /// has no place.
     #[error("{} directory set by $XDG_RUNTIME_DIR does not exist. Either create the directory or unset $XDG_RUNTIME_DIR.: stat {}: {cause}", go_quote(&.dir.display().to_string()), .dir.display())]
-    MissingRuntimeDir { dir: PathBuf, cause: String },
+    MissingRuntimeDir {
+        /// The directory `$XDG_RUNTIME_DIR` names.
+        dir: PathBuf,
+        /// Why it could not be used, as Go words the errno.
+        cause: String,
+    },
     /// An auth file that cannot be read, parsed or written.
     #[error("{message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The whole message, as containers/image words it (it names the path at fault).
+        message: String,
+    },
     /// A `docker-credential-*` helper that failed or could not be run.
     #[error("{message}")]
-    Helper { helper: String, message: String },
+    Helper {
+        /// The helper's name, without the `docker-credential-` prefix.
+        helper: String,
+        /// The whole message, as containers/image words it.
+        message: String,
+    },
     /// The errors of the helpers tried (registries.conf `credential-helpers`), all failed.
     #[error("{}", format_multiple(.0))]
     Multiple(Vec<AuthError>),

@@ -146,6 +146,7 @@ pub struct Mirror {
     pub location: String,
     /// Plain HTTP and unverified TLS allowed.
     pub insecure: bool,
+    /// `pull-from-mirror`: which pulls may use this mirror.
     pub pull_from_mirror: PullFromMirror,
 }
 
@@ -156,9 +157,14 @@ pub struct Registry {
     pub prefix: String,
     /// What the matched prefix is rewritten to; empty only for a wildcard prefix (no rewrite).
     pub location: String,
+    /// `insecure`: plain HTTP and unverified TLS allowed for the location.
     pub insecure: bool,
+    /// `blocked`: pulling from this registry is refused.
     pub blocked: bool,
+    /// `mirror-by-digest-only`: the mirrors serve pulls by digest only (a mirror may then
+    /// not set its own `pull-from-mirror`).
     pub mirror_by_digest_only: bool,
+    /// The `[[registry.mirror]]` entries, tried in order before the location.
     pub mirrors: Vec<Mirror>,
 }
 

@@ -19,10 +19,13 @@ use super::{validate_unambiguous, AllowedFields, ListInstance};
 /// The platform of a Docker manifest list entry (`Schema2PlatformSpec`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Schema2PlatformSpec {
+    /// The CPU architecture (`GOARCH` spelling: `amd64`, `arm64`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub architecture: String,
+    /// The operating system (`GOOS` spelling: `linux`, `windows`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub os: String,
+    /// The operating system's version (`os.version`; Windows images name their build).
     #[serde(
         rename = "os.version",
         default,
@@ -30,6 +33,7 @@ pub struct Schema2PlatformSpec {
         skip_serializing_if = "is_empty_str"
     )]
     pub os_version: String,
+    /// OS features the image needs (`os.features`, Windows).
     #[serde(
         rename = "os.features",
         default,
@@ -37,6 +41,7 @@ pub struct Schema2PlatformSpec {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub os_features: Vec<String>,
+    /// The CPU variant (`v7` for arm, `v8` for arm64), when there is one.
     #[serde(
         default,
         deserialize_with = "null_default",
@@ -55,17 +60,22 @@ pub struct Schema2PlatformSpec {
 /// An entry of a Docker manifest list (`Schema2ManifestDescriptor`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema2ManifestDescriptor {
+    /// The media type of the entry's manifest.
     #[serde(rename = "mediaType", default, deserialize_with = "null_default")]
     pub media_type: String,
+    /// The size of the entry's manifest in bytes.
     #[serde(default, deserialize_with = "null_default")]
     pub size: i64,
+    /// The digest of the entry's manifest.
     pub digest: Digest,
+    /// Where else the manifest can be downloaded; unused in practice.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub urls: Vec<String>,
+    /// The platform the image is for.
     #[serde(default, deserialize_with = "null_default")]
     pub platform: Schema2PlatformSpec,
 }
@@ -73,8 +83,10 @@ pub struct Schema2ManifestDescriptor {
 /// A Docker manifest list (`Schema2List`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema2List {
+    /// Always 2.
     #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
+    /// `application/vnd.docker.distribution.manifest.list.v2+json`.
     #[serde(rename = "mediaType", default, deserialize_with = "null_default")]
     pub media_type: String,
     /// `None` is Go's nil slice (an explicit `null`).
@@ -85,8 +97,10 @@ pub struct Schema2List {
 /// An OCI image index (`specs-go/v1.Index` of image-spec v1.1.0-rc2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OciIndex {
+    /// Always 2.
     #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
+    /// `application/vnd.oci.image.index.v1+json`, or empty (the field is optional in OCI).
     #[serde(
         rename = "mediaType",
         default,
@@ -97,6 +111,7 @@ pub struct OciIndex {
     /// `None` is Go's nil slice (an explicit `null`).
     #[serde(default = "some_empty")]
     pub manifests: Option<Vec<OciDescriptor>>,
+    /// Arbitrary metadata on the index (`org.opencontainers.image.*`).
     #[serde(
         default,
         deserialize_with = "null_default",

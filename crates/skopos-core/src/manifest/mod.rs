@@ -79,11 +79,17 @@ pub fn declared_compression(media_type: &str) -> Option<Compression> {
 /// A layer as a manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerInfo {
+    /// The layer blob's digest, as the manifest names it (the compressed form's, for a compressed
+    /// layer).
     pub digest: Digest,
     /// `None` when unknown (schema 1).
     pub size: Option<u64>,
+    /// The layer's media type; empty for schema 1, which names none.
     pub media_type: String,
+    /// Where else the layer can be downloaded (foreign layers); `None` when the manifest gives
+    /// none.
     pub urls: Option<Vec<String>>,
+    /// The descriptor's annotations; `None` when it has none (always, for Docker manifests).
     pub annotations: Option<BTreeMap<String, String>>,
     /// Schema 1 "throwaway" layers (empty, not part of the rootfs).
     pub empty_layer: bool,
@@ -108,8 +114,11 @@ impl LayerInfo {
 /// How a layer changed while it was copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerUpdate {
+    /// The digest of the blob the destination now holds.
     pub digest: Digest,
+    /// Its size in bytes.
     pub size: u64,
+    /// How its compression changed.
     pub compression: CompressionUpdate,
     /// Whether the layer was encrypted or decrypted on the way.
     pub crypto: CryptoUpdate,
@@ -169,30 +178,40 @@ impl<T> Parsed<T> {
 pub enum Manifest {
     /// Docker schema 1, signed or not (its MIME type says which it was read as).
     Schema1(Parsed<Schema1Manifest>),
+    /// Docker schema 2.
     Schema2(Parsed<Schema2>),
+    /// OCI image manifest.
     Oci(Parsed<OciManifest>),
 }
 
 /// A manifest list (Docker) or image index (OCI).
 #[derive(Debug, Clone)]
 pub enum ManifestList {
+    /// A Docker manifest list.
     Docker(Parsed<Schema2List>),
+    /// An OCI image index.
     Oci(Parsed<OciIndex>),
 }
 
 /// Either kind, as parsed from bytes.
 #[derive(Debug, Clone)]
 pub enum AnyManifest {
+    /// A single image's manifest.
     Image(Manifest),
+    /// A list of manifests.
     List(ManifestList),
 }
 
 /// One entry of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListInstance {
+    /// The digest of the instance's manifest.
     pub digest: Digest,
+    /// The size of that manifest in bytes.
     pub size: u64,
+    /// The media type of that manifest.
     pub media_type: String,
+    /// The platform it is for; `None` when the list does not say (OCI artifacts, attestations).
     pub platform: Option<Platform>,
 }
 

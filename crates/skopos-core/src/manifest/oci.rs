@@ -20,10 +20,13 @@ use super::{
 /// An OCI platform (`specs-go/v1.Platform`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OciPlatform {
+    /// The CPU architecture (`GOARCH` spelling: `amd64`, `arm64`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub architecture: String,
+    /// The operating system (`GOOS` spelling: `linux`, `windows`, …).
     #[serde(default, deserialize_with = "null_default")]
     pub os: String,
+    /// The operating system's version (`os.version`; Windows images name their build).
     #[serde(
         rename = "os.version",
         default,
@@ -31,6 +34,7 @@ pub struct OciPlatform {
         skip_serializing_if = "is_empty_str"
     )]
     pub os_version: String,
+    /// OS features the image needs (`os.features`, Windows).
     #[serde(
         rename = "os.features",
         default,
@@ -38,6 +42,7 @@ pub struct OciPlatform {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub os_features: Vec<String>,
+    /// The CPU variant (`v7` for arm, `v8` for arm64), when there is one.
     #[serde(
         default,
         deserialize_with = "null_default",
@@ -49,6 +54,8 @@ pub struct OciPlatform {
 /// An OCI content descriptor (`specs-go/v1.Descriptor`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OciDescriptor {
+    /// What the content is (`mediaType`): a manifest, config or layer type of
+    /// [`crate::media_type`].
     #[serde(
         rename = "mediaType",
         default,
@@ -56,25 +63,32 @@ pub struct OciDescriptor {
         skip_serializing_if = "is_empty_str"
     )]
     pub media_type: String,
+    /// The content's digest, which identifies and verifies it.
     pub digest: Digest,
+    /// The content's size in bytes.
     #[serde(default, deserialize_with = "null_default")]
     pub size: i64,
+    /// Where else the content can be downloaded (foreign and non-distributable layers).
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub urls: Vec<String>,
+    /// Arbitrary metadata (`org.opencontainers.image.*`, zstd:chunked's table offsets, …).
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub annotations: BTreeMap<String, String>,
+    /// The content itself, inline (base64 in JSON), for small blobs; empty when not embedded.
     #[serde(default, with = "base64_bytes", skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<u8>,
+    /// In an index: the platform of the image the descriptor points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<OciPlatform>,
+    /// In an index or for a referrer: the type of the artifact the descriptor points to.
     #[serde(
         rename = "artifactType",
         default,
@@ -114,8 +128,10 @@ impl OciDescriptor {
 /// The fields of an OCI image manifest, in Go's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OciManifest {
+    /// Always 2.
     #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
+    /// `application/vnd.oci.image.manifest.v1+json`, or empty (the field is optional in OCI).
     #[serde(
         rename = "mediaType",
         default,
@@ -123,12 +139,16 @@ pub struct OciManifest {
         skip_serializing_if = "is_empty_str"
     )]
     pub media_type: String,
+    /// The image's configuration blob.
     pub config: OciDescriptor,
     /// `None` is Go's nil slice (written as `null`).
     #[serde(default)]
     pub layers: Option<Vec<OciDescriptor>>,
+    /// The manifest this one refers to (a signature or SBOM naming its image); makes this a
+    /// referrer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<OciDescriptor>,
+    /// Arbitrary metadata on the manifest (`org.opencontainers.image.*`).
     #[serde(
         default,
         deserialize_with = "null_default",

@@ -21,6 +21,7 @@ use super::{validate_unambiguous, AllowedFields, CryptoUpdate, LayerInfo, LayerU
 /// One `fsLayers` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FsLayer {
+    /// The layer's digest (`blobSum`), of its compressed form.
     #[serde(rename = "blobSum")]
     pub blob_sum: Digest,
 }
@@ -28,6 +29,8 @@ pub struct FsLayer {
 /// One `history` entry: a v1 image JSON, as a string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
+    /// The v1 image JSON of the layer (`v1Compatibility`), kept as the exact string: its bytes are
+    /// what the manifest signature covers.
     #[serde(rename = "v1Compatibility", default, deserialize_with = "null_default")]
     pub v1_compatibility: String,
 }
@@ -47,30 +50,38 @@ pub struct V1ContainerConfig {
 /// only from the newest entry, and their JSON differs (`throwaway` exists only here).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V1Compatibility {
+    /// The layer's v1 ID (64 hex digits).
     #[serde(default, deserialize_with = "null_default")]
     pub id: String,
+    /// The ID of the entry below (the layer this one builds on); empty for the base.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "is_empty_str"
     )]
     pub parent: String,
+    /// A free-text comment on the step.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "is_empty_str"
     )]
     pub comment: String,
+    /// When the step ran; absent means Go's zero time.
     #[serde(default)]
     pub created: GoTime,
+    /// The step's container configuration (its `Cmd`).
     #[serde(default, deserialize_with = "null_default")]
     pub container_config: V1ContainerConfig,
+    /// Who made the step.
     #[serde(
         default,
         deserialize_with = "null_default",
         skip_serializing_if = "is_empty_str"
     )]
     pub author: String,
+    /// Whether the step made no layer: its `fsLayers` entry is an empty tar, left out when
+    /// converting to schema 2 or OCI.
     #[serde(
         default,
         deserialize_with = "null_default",
@@ -82,16 +93,22 @@ pub struct V1Compatibility {
 /// The fields of a schema 1 manifest (without signatures), in Go's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema1 {
+    /// The repository the manifest was pushed to (`library/busybox`).
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    /// The tag the manifest was pushed under.
     #[serde(default, deserialize_with = "null_default")]
     pub tag: String,
+    /// The image's CPU architecture.
     #[serde(default, deserialize_with = "null_default")]
     pub architecture: String,
+    /// The layers, newest first (the opposite of schema 2 and OCI), one per `history` entry.
     #[serde(rename = "fsLayers", default, deserialize_with = "null_default")]
     pub fs_layers: Vec<FsLayer>,
+    /// The v1 image JSON of each layer, in the same order as `fs_layers`.
     #[serde(default, deserialize_with = "null_default")]
     pub history: Vec<HistoryEntry>,
+    /// Always 1.
     #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
 }
@@ -104,10 +121,13 @@ pub struct Schema1InspectInfo {
     pub tag: String,
     /// `created`, as Go writes it (RFC 3339 with nanoseconds).
     pub created: String,
+    /// The Docker version that built the image.
     pub docker_version: String,
     /// From the v1Compatibility entry, not from the manifest's `architecture`.
     pub architecture: String,
+    /// The image's operating system, from the v1Compatibility entry.
     pub os: String,
+    /// The image's author, from the v1Compatibility entry.
     pub author: String,
     /// `config.Labels` (`None` when absent or null).
     pub labels: Option<BTreeMap<String, String>>,
@@ -119,7 +139,9 @@ pub struct Schema1InspectInfo {
 /// consecutive layer IDs removed, as containers/image does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema1Manifest {
+    /// The manifest as parsed.
     pub manifest: Schema1,
+    /// The decoded v1Compatibility entries, in the order of `manifest.history` (newest first).
     pub compat: Vec<V1Compatibility>,
 }
 

@@ -17,11 +17,15 @@ use super::{
 /// A descriptor in a schema 2 manifest (and, with a platform, in a Docker manifest list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema2Descriptor {
+    /// What the blob is: a Docker config or layer type of [`crate::media_type`].
     #[serde(rename = "mediaType", default, deserialize_with = "null_default")]
     pub media_type: String,
+    /// The blob's size in bytes.
     #[serde(default, deserialize_with = "null_default")]
     pub size: i64,
+    /// The blob's digest, which identifies and verifies it.
     pub digest: Digest,
+    /// Where else the blob can be downloaded (foreign layers).
     #[serde(
         default,
         deserialize_with = "null_default",
@@ -46,10 +50,13 @@ impl Schema2Descriptor {
 /// The fields of a schema 2 manifest, in Go's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema2 {
+    /// Always 2.
     #[serde(rename = "schemaVersion", default, deserialize_with = "null_default")]
     pub schema_version: i64,
+    /// `application/vnd.docker.distribution.manifest.v2+json`.
     #[serde(rename = "mediaType", default, deserialize_with = "null_default")]
     pub media_type: String,
+    /// The image's configuration blob.
     pub config: Schema2Descriptor,
     /// `None` is Go's nil slice (written as `null`).
     #[serde(default)]

@@ -189,10 +189,12 @@ impl DockerReference {
         }
     }
 
+    /// The tag (`latest` in `busybox:latest`), if the reference has one.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
 
+    /// The digest (`busybox@sha256:…`), if the reference has one.
     pub fn digest(&self) -> Option<&Digest> {
         self.digest.as_ref()
     }

@@ -6,10 +6,13 @@ use crate::digest::Digest;
 /// Why go-digest rejects a string, with go-digest's own wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GoDigestError {
+    /// No `algorithm:encoded` shape, or an encoded part that is not lowercase hex.
     #[error("invalid checksum digest format")]
     InvalidFormat,
+    /// A known algorithm with an encoded part of the wrong length.
     #[error("invalid checksum digest length")]
     InvalidLength,
+    /// A well-formed digest of an algorithm go-digest does not know.
     #[error("unsupported digest algorithm")]
     Unsupported,
     /// Valid for skopeo (go-digest knows sha384) but [`Digest`] cannot hold it.

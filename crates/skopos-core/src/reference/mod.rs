@@ -60,6 +60,7 @@ pub enum ArchiveImage {
 /// A `docker-daemon:` image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DaemonImage {
+    /// `docker-daemon:NAME:TAG` or `NAME@DIGEST` (exactly one of the two).
     Named(DockerReference),
     /// `docker-daemon:sha256:<hex>`, an image ID (source only).
     Id(Digest),
@@ -69,9 +70,13 @@ pub enum DaemonImage {
 /// `[[driver@]graphroot[+runroot][:options]]{ID|NAME[:TAG][@DIGEST][@ID]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StorageReference {
+    /// `driver@`: the storage driver (`overlay`, `vfs`, …); `None` uses storage.conf's.
     pub driver: Option<String>,
+    /// The graph root (where images are stored); `None` uses storage.conf's.
     pub graph_root: Option<PathBuf>,
+    /// `+runroot`: the run root (where state lives); `None` uses storage.conf's.
     pub run_root: Option<PathBuf>,
+    /// `:options`: driver options (`overlay.mount_program=…`), split at commas.
     pub options: Vec<String>,
     /// The image name, with `latest` added when it has neither a tag nor a digest.
     pub named: Option<DockerReference>,
@@ -90,25 +95,41 @@ pub struct StorageReference {
 /// A parsed `transport:reference`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageName {
+    /// `docker://NAME[:TAG|@DIGEST]`: an image of a registry. The name is normalized
+    /// (`docker.io/library/…`) and has a tag (`latest` when none was given) or a digest,
+    /// never both.
     Docker(DockerReference),
+    /// `dir:PATH`: a directory of one image's manifest and blobs.
     Dir(PathBuf),
+    /// `oci:PATH[:REF]`: an OCI layout directory.
     Oci {
+        /// The layout directory.
         path: PathBuf,
+        /// Which of its images.
         image: OciImage,
     },
+    /// `oci-archive:PATH[:REF]`: an OCI layout in a tar file.
     OciArchive {
+        /// The tar file.
         path: PathBuf,
+        /// Which of its images.
         image: OciImage,
     },
+    /// `docker-archive:PATH[:REF]`: a `docker save` tar file.
     DockerArchive {
+        /// The tar file.
         path: PathBuf,
+        /// Which of its images.
         image: ArchiveImage,
     },
+    /// `docker-daemon:`: an image of the local Docker engine.
     DockerDaemon(DaemonImage),
+    /// `containers-storage:`: an image of the local store podman and buildah use.
     ContainersStorage(StorageReference),
     /// `ostree:IMAGE[@/abs/repo]` (the transport skopeo 1.17 had with its
     /// `containers_image_ostree` build tag).
     Ostree(OstreeReference),
+    /// `sif:PATH`: a Singularity image file (source only).
     Sif(PathBuf),
     /// `tarball:FILE[:FILE…]`.
     Tarball(Vec<PathBuf>),
