@@ -379,40 +379,32 @@ struct TagList {
     tags: Vec<String>,
 }
 
-/// `list-tags docker://REPOSITORY`.
+/// `list-tags SOURCE`: the registry repository's or the docker-archive's tags, as skopeo
+/// prints them.
 async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Result<Vec<u8>> {
-    let input = &args.args[0];
-    let (transport, rest) = input.split_once(':').unwrap_or((input, ""));
-    if transport == "docker-archive" {
-        return list_archive_tags(global, args).await;
-    }
-    if transport != "docker" {
-        bail!(
-            "Unsupported transport '{transport}' for tag listing. Only supported: docker, docker-archive"
-        );
-    }
-    let Some(repository) = rest.strip_prefix("//") else {
-        bail!("Invalid source name {input}: docker: image reference {rest} does not start with //");
+    let mut bytes = match skopos_transports::TagSource::parse(&args.args[0])? {
+        skopos_transports::TagSource::Registry(reference) => {
+            let mut ctx = skopos_core::SystemContext {
+                auth_file: args.image.authfile.clone(),
+                ..copy::base_context(global)
+            };
+            args.image.apply_registry_settings(&mut ctx)?;
+            let tags = skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
+                skopos_transports::docker::repository_tags(&reference, &ctx)
+            })
+            .await?;
+            let output = TagList {
+                repository: reference.name(),
+                tags,
+            };
+            skopos_core::gojson::to_vec_indent(&output, "    ")?
+        }
+        skopos_transports::TagSource::Archive(path) => {
+            let ctx = copy::base_context(global);
+            let tags = skopos_transports::docker_archive::list_tags(&path, &ctx).await?;
+            skopos_core::gojson::to_vec_indent(&ArchiveTagList { tags }, "    ")?
+        }
     };
-    let reference = skopos_core::reference::DockerReference::parse_normalized(repository)
-        .map_err(|e| e.context(format!("Invalid source name {input}")))?;
-    if reference.tag().is_some() || reference.digest().is_some() {
-        bail!("No tag or digest allowed in reference");
-    }
-    let mut ctx = skopos_core::SystemContext {
-        auth_file: args.image.authfile.clone(),
-        ..copy::base_context(global)
-    };
-    args.image.apply_registry_settings(&mut ctx)?;
-    let tags = skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
-        skopos_transports::docker::repository_tags(&reference, &ctx)
-    })
-    .await?;
-    let output = TagList {
-        repository: reference.name(),
-        tags,
-    };
-    let mut bytes = skopos_core::gojson::to_vec_indent(&output, "    ")?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -423,23 +415,6 @@ async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Res
 #[serde(rename_all = "PascalCase")]
 struct ArchiveTagList {
     tags: Option<Vec<String>>,
-}
-
-/// `list-tags docker-archive:PATH`: the tags of every image in the archive (any image
-/// selector in the name is ignored, as skopeo ignores it).
-async fn list_archive_tags(
-    global: &GlobalArgs,
-    args: &cli::ListTagsArgs,
-) -> anyhow::Result<Vec<u8>> {
-    let name = skopos_core::ImageName::parse(&args.args[0])?;
-    let skopos_core::ImageName::DockerArchive { path, .. } = &name else {
-        bail!("internal error: {name} is not a docker-archive: name");
-    };
-    let ctx = copy::base_context(global);
-    let tags = skopos_transports::docker_archive::list_tags(path, &ctx).await?;
-    let mut bytes = skopos_core::gojson::to_vec_indent(&ArchiveTagList { tags }, "    ")?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ pub mod oci_archive;
 pub mod ostree;
 pub mod sif;
 pub mod storage;
+mod tag_source;
 pub mod tarball;
+
+pub use tag_source::TagSource;
 
 use skopos_core::reference::OstreeReference;
 use skopos_core::{ImageDestination, ImageName, ImageSource, Result, SystemContext};
