@@ -276,15 +276,12 @@ macro_rules! image_flags {
                 &self,
                 ctx: &mut skopos_core::SystemContext,
             ) -> anyhow::Result<()> {
-                use skopos_core::{DockerCredentials, Secret};
+                use skopos_core::{Credentials, Secret};
                 // containers/image sends a given bearer token in preference to anything else.
                 ctx.docker_credentials = match (self.docker_auth()?, &self.registry_token) {
-                    (_, Some(token)) => Some(DockerCredentials::BearerToken(Secret::new(token.clone()))),
-                    (Some(auth), None) if auth.username.is_empty() => Some(DockerCredentials::Anonymous),
-                    (Some(auth), None) => Some(DockerCredentials::Basic {
-                        username: auth.username,
-                        password: Secret::new(auth.password),
-                    }),
+                    (_, Some(token)) => Some(Credentials::BearerToken(Secret::new(token.clone()))),
+                    (Some(auth), None) if auth.username.is_empty() => Some(Credentials::Anonymous),
+                    (Some(auth), None) => Some(Credentials::basic(auth.username, auth.password)),
                     (None, None) => None,
                 };
                 ctx.docker_cert_dir = self.cert_dir.clone();

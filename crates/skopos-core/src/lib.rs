@@ -5,6 +5,7 @@
 
 pub mod blob_info_cache;
 pub mod compression;
+pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod exec;
@@ -29,10 +30,11 @@ pub mod tar_headers;
 pub mod tar_split_crc;
 pub mod verified;
 
+pub use credentials::{Credentials, Secret};
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, BlobTail, DockerCredentials, FileBlob, ImageDestination, ImageSource,
-    LayerCompression, Secret, SentBytes, SystemContext, WrittenBlob,
+    BlobInfo, BlobReader, BlobTail, FileBlob, ImageDestination, ImageSource, LayerCompression,
+    SentBytes, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;
