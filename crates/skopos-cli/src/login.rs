@@ -113,12 +113,12 @@ pub async fn login(
             if skopos_registry::RegistryError::unauthorized_in(&err).is_some() {
                 anyhow!(
                     "logging into {}: invalid username/password",
-                    crate::logging::go_quote(&key)
+                    skopos_core::go::text::go_quote(&key)
                 )
             } else {
                 err.context(format!(
                     "authenticating creds for {}",
-                    crate::logging::go_quote(&key)
+                    skopos_core::go::text::go_quote(&key)
                 ))
             }
         })?;

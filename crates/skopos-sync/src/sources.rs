@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 use indexmap::IndexMap;
-use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join, go_quote};
+use skopos_core::go::text::{go_errno_text, go_path_clean, go_path_join, go_quote};
 use skopos_core::reference::DockerReference;
 use skopos_core::{Credentials, Digest, ImageName, Secret, SystemContext};
 
@@ -98,7 +98,7 @@ pub async fn images_to_copy(
             std::fs::metadata(source).map_err(|err| {
                 anyhow!(
                     "Invalid source directory specified: stat {source}: {}",
-                    skopos_core::go_text::go_errno_text(&err)
+                    skopos_core::go::text::go_errno_text(&err)
                 )
             })?;
             let mut images = Vec::new();

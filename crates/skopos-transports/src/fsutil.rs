@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use anyhow::{anyhow, Context as _};
 use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::read::read_full;
 use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, Result, WrittenBlob};
 use tokio::io::{AsyncRead, ReadBuf};

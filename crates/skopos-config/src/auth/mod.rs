@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde::Deserialize;
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go::text::{go_errno_text, go_quote};
 use skopos_core::{Credentials, Secret};
 
 pub use edit::{remove_all_credentials, remove_credentials, set_credentials};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
 use skopos_core::digest::Algorithm;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::manifest::schema2::Schema2Descriptor;
 use skopos_core::reference::{ArchiveImage, DockerReference};
 use skopos_core::{

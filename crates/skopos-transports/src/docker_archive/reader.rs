@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use serde::Deserialize;
 use skopos_core::compression::Compression;
-use skopos_core::go_text::{go_path_clean, go_quote};
+use skopos_core::go::text::{go_path_clean, go_quote};
 use skopos_core::tar_headers::TarHeaderGuard;
 use skopos_core::{BlobReader, Result, SystemContext};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

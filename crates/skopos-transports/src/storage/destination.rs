@@ -464,7 +464,7 @@ fn commit_image(
         created = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|value| value.get("created")?.as_str().map(str::to_string))
-            .and_then(|text| skopos_core::go_time::GoTime::parse_rfc3339(&text).ok())
+            .and_then(|text| skopos_core::go::time::GoTime::parse_rfc3339(&text).ok())
             .map(|time| time.to_rfc3339_nano());
         big_data.push((digest.to_string(), bytes));
     }
