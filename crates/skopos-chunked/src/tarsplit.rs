@@ -107,7 +107,7 @@ impl TarSplitPacker {
 
     fn add(&mut self, mut entry: Entry<'_>) -> io::Result<()> {
         entry.position = self.position;
-        let mut line = skopos_core::gojson::to_vec(&entry).map_err(io::Error::other)?;
+        let mut line = skopos_core::go::json::to_vec(&entry).map_err(io::Error::other)?;
         line.push(b'\n');
         self.encoder.write_all(&line)?;
         self.uncompressed += line.len() as u64;

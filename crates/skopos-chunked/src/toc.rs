@@ -7,6 +7,7 @@ use std::io;
 use base64::Engine as _;
 use chrono::{Local, TimeZone as _};
 use serde::Serialize;
+use skopos_core::go::time::GoTime;
 
 use crate::tar::{Header, UnixTime};
 
@@ -165,22 +166,8 @@ fn go_time(time: UnixTime) -> io::Result<Option<String>> {
         .timestamp_opt(time.seconds, time.nanoseconds)
         .single()
         .ok_or_else(out_of_range)?;
-    let year = chrono::Datelike::year(&local);
-    if !(0..=9999).contains(&year) {
-        return Err(out_of_range());
-    }
-    let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
-    if time.nanoseconds != 0 {
-        let fraction = format!("{:09}", time.nanoseconds);
-        text.push('.');
-        text.push_str(fraction.trim_end_matches('0'));
-    }
-    if local.offset().local_minus_utc() == 0 {
-        text.push('Z');
-    } else {
-        text.push_str(&local.format("%:z").to_string());
-    }
-    Ok(Some(text))
+    let go_time = GoTime::from_datetime(&local).map_err(|_| out_of_range())?;
+    Ok(Some(go_time.to_rfc3339_nano()))
 }
 
 /// `minimal.ZstdChunkedFooterData` as `footerDataToBlob` lays it out: seven little-endian
@@ -237,7 +224,7 @@ mod tests {
             size: 3,
             ..FileMetadata::default()
         };
-        let json = skopos_core::gojson::to_vec(&entry).unwrap();
+        let json = skopos_core::go::json::to_vec(&entry).unwrap();
         assert_eq!(json, br#"{"type":"reg","name":"a\u003cb","size":3}"#);
     }
 }

@@ -211,7 +211,7 @@ pub fn write_chunked<R: Read, W: Write>(
         entries: (!entries.is_empty()).then_some(entries.as_slice()),
         tar_split_digest: sha256_text(Sha256::new_with_prefix(&tar_split.compressed)),
     };
-    let toc_json = skopos_core::gojson::to_vec(&toc).map_err(io::Error::other)?;
+    let toc_json = skopos_core::go::json::to_vec(&toc).map_err(io::Error::other)?;
     let toc_compressed = compress_frame(&toc_json, level)?;
     let toc_position = Position {
         offset: frames.offset() + SKIPPABLE_HEADER,

@@ -61,7 +61,7 @@ pub(crate) async fn list(
             })
             .collect(),
     };
-    let mut out = skopos_core::gojson::to_vec_indent(&listing, "    ")?;
+    let mut out = skopos_core::go::json::to_vec_indent(&listing, "    ")?;
     out.push(b'\n');
     Ok(out)
 }

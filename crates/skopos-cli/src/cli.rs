@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use skopos_core::platform::Platform;
 
-use crate::flags::{parse_go_bool, parse_go_duration, parse_go_i32, parse_go_int, parse_go_u32};
+use crate::flags::{parse_go_duration, parse_go_i32, parse_go_u32};
+use skopos_core::go::text::{go_parse_bool, go_parse_int};
 
 /// `skopos version X.Y.Z`: clap prints the program name, then this.
 pub(crate) const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
@@ -41,7 +42,7 @@ pub struct Cli {
         require_equals = true,
         default_missing_value = "true",
         value_name = "BOOL",
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub deprecated_tls_verify: Option<bool>,
 
@@ -80,7 +81,7 @@ pub struct GlobalArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub help: bool,
 
@@ -95,7 +96,7 @@ pub struct GlobalArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub debug: bool,
 
@@ -110,7 +111,7 @@ pub struct GlobalArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub insecure_policy: bool,
 
@@ -236,7 +237,7 @@ macro_rules! image_flags {
                 require_equals = true,
                 default_missing_value = "true",
         value_name = "BOOL",
-                value_parser = parse_go_bool
+                value_parser = go_parse_bool
             )]
             pub tls_verify: Option<bool>,
             /// Access the registry anonymously
@@ -249,7 +250,7 @@ macro_rules! image_flags {
                 default_value = "false",
         hide_default_value = true,
                 action = ArgAction::Set,
-                value_parser = parse_go_bool
+                value_parser = go_parse_bool
             )]
             pub no_creds: bool,
             $($extra)*
@@ -276,15 +277,12 @@ macro_rules! image_flags {
                 &self,
                 ctx: &mut skopos_core::SystemContext,
             ) -> anyhow::Result<()> {
-                use skopos_core::{DockerCredentials, Secret};
+                use skopos_core::{Credentials, Secret};
                 // containers/image sends a given bearer token in preference to anything else.
                 ctx.docker_credentials = match (self.docker_auth()?, &self.registry_token) {
-                    (_, Some(token)) => Some(DockerCredentials::BearerToken(Secret::new(token.clone()))),
-                    (Some(auth), None) if auth.username.is_empty() => Some(DockerCredentials::Anonymous),
-                    (Some(auth), None) => Some(DockerCredentials::Basic {
-                        username: auth.username,
-                        password: Secret::new(auth.password),
-                    }),
+                    (_, Some(token)) => Some(Credentials::BearerToken(Secret::new(token.clone()))),
+                    (Some(auth), None) if auth.username.is_empty() => Some(Credentials::Anonymous),
+                    (Some(auth), None) => Some(Credentials::basic(auth.username, auth.password)),
                     (None, None) => None,
                 };
                 ctx.docker_cert_dir = self.cert_dir.clone();
@@ -434,7 +432,7 @@ pub struct RetryArgs {
         default_value = "0",
         hide_default_value = true,
         value_name = "int",
-        value_parser = parse_go_int,
+        value_parser = go_parse_int,
         allow_hyphen_values = true
     )]
     pub retry_times: i64,
@@ -461,7 +459,7 @@ pub struct ReferrersArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub enabled: bool,
 
@@ -484,7 +482,7 @@ pub struct SharedCopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub remove_signatures: bool,
     /// Sign the image using a GPG key with the specified FINGERPRINT
@@ -516,7 +514,7 @@ pub struct SharedCopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub preserve_digests: bool,
 }
@@ -548,7 +546,7 @@ pub struct CopyArgs {
         require_equals = true,
         default_missing_value = "true",
         value_name = "BOOL",
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub tls_verify: Option<bool>,
 
@@ -570,7 +568,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dest_compress: bool,
 
@@ -584,7 +582,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dest_decompress: bool,
 
@@ -598,7 +596,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dest_oci_accept_uncompressed_layers: bool,
 
@@ -622,7 +620,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dest_precompute_digests: bool,
 
@@ -638,7 +636,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dest_force_compress_format: bool,
 
@@ -669,7 +667,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub all: bool,
 
@@ -697,7 +695,7 @@ pub struct CopyArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub quiet: bool,
 
@@ -711,7 +709,7 @@ pub struct CopyArgs {
         value_name = "ints",
         action = ArgAction::Append,
         value_delimiter = ',',
-        value_parser = parse_go_int,
+        value_parser = go_parse_int,
         allow_hyphen_values = true
     )]
     pub encrypt_layer: Vec<i64>,
@@ -768,7 +766,7 @@ pub struct InspectArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub raw: bool,
     /// output configuration
@@ -781,7 +779,7 @@ pub struct InspectArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub config: bool,
     /// Format the output to a Go template
@@ -798,7 +796,7 @@ pub struct InspectArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub no_tags: bool,
     // Newer than skopeo 1.22.2 (its main branch has it), so kept out of the help text.
@@ -816,7 +814,7 @@ pub struct InspectArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub skopos_referrers: bool,
 }
@@ -870,7 +868,7 @@ pub struct LoginArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub get_login: bool,
     /// Password for registry
@@ -886,7 +884,7 @@ pub struct LoginArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub password_stdin: bool,
     /// require HTTPS and verify certificates when accessing the registry
@@ -896,7 +894,7 @@ pub struct LoginArgs {
         require_equals = true,
         default_missing_value = "true",
         value_name = "BOOL",
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub tls_verify: Option<bool>,
     /// Username for registry
@@ -913,7 +911,7 @@ pub struct LoginArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub verbose: bool,
 }
@@ -935,7 +933,7 @@ pub struct LogoutArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub all: bool,
     /// path of the authentication file. Use REGISTRY_AUTH_FILE environment variable to override
@@ -951,7 +949,7 @@ pub struct LogoutArgs {
         require_equals = true,
         default_missing_value = "true",
         value_name = "BOOL",
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub tls_verify: Option<bool>,
 }
@@ -1025,7 +1023,7 @@ pub struct SyncArgs {
         require_equals = true,
         default_missing_value = "true",
         value_name = "BOOL",
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub tls_verify: Option<bool>,
     #[command(flatten)]
@@ -1055,7 +1053,7 @@ pub struct SyncArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub scoped: bool,
     /// String to append to DESTINATION tags
@@ -1084,7 +1082,7 @@ pub struct SyncArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub all: bool,
     /// Run without actually copying data
@@ -1097,7 +1095,7 @@ pub struct SyncArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub dry_run: bool,
     /// Do not abort the sync if any image copy fails
@@ -1110,7 +1108,7 @@ pub struct SyncArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub keep_going: bool,
 }
@@ -1124,7 +1122,7 @@ pub struct ProxyArgs {
     #[command(flatten)]
     pub image: ImageArgs,
     /// Serve on opened socket pair (default 0/stdin)
-    #[arg(long, default_value = "0", hide_default_value = true, value_name = "int", value_parser = parse_go_int)]
+    #[arg(long, default_value = "0", hide_default_value = true, value_name = "int", value_parser = go_parse_int)]
     pub sockfd: i64,
 }
 

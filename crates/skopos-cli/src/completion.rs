@@ -9,9 +9,9 @@ use anyhow::{bail, Context as _};
 use clap::{ArgAction, Args, Subcommand};
 use clap_complete::Shell;
 
-use crate::flags::parse_go_bool;
-use crate::logging::go_quote;
 use crate::program;
+use skopos_core::go::text::go_parse_bool;
+use skopos_core::go::text::go_quote;
 
 /// `completion [SHELL]`.
 #[derive(Debug, Clone, Args)]
@@ -54,7 +54,7 @@ pub struct ShellArgs {
         default_value = "false",
         hide_default_value = true,
         action = ArgAction::Set,
-        value_parser = parse_go_bool
+        value_parser = go_parse_bool
     )]
     pub no_descriptions: bool,
 }

@@ -247,7 +247,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             Some("index-only") => ImageListSelection::IndexOnly,
             Some(other) => bail!(
                 "unknown multi-arch option {}. Choose one of the supported options: 'system', 'all', or 'index-only'",
-                crate::logging::go_quote(other)
+                skopos_core::go::text::go_quote(other)
             ),
         }
     };
@@ -256,7 +256,7 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
         Some(name) => Some(Compression::from_name(name).ok_or_else(|| {
             anyhow!(
                 "cannot find compressor for {}",
-                crate::logging::go_quote(name)
+                skopos_core::go::text::go_quote(name)
             )
         })?),
     };
@@ -332,7 +332,7 @@ pub(crate) fn forced_manifest_type(format: Option<&str>) -> anyhow::Result<Optio
         Some("v2s2") => Some(media_type::DOCKER_V2_SCHEMA2),
         Some(other) => bail!(
             "unknown format {}. Choose one of the supported formats: 'oci', 'v2s1', or 'v2s2'",
-            crate::logging::go_quote(other)
+            skopos_core::go::text::go_quote(other)
         ),
     })
 }

@@ -3,75 +3,26 @@
 
 use std::time::Duration;
 
-/// `strconv.ParseBool`: `1 t T TRUE true True 0 f F FALSE false False`.
-pub fn parse_go_bool(text: &str) -> Result<bool, String> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            crate::logging::go_quote(text)
-        )),
-    }
-}
-
-/// `strconv.ParseInt(text, 0, 64)` as pflag's `int` flags use it (decimal, `0x`, `0o`,
-/// `0b`, leading-`0` octal, `_` separators after a prefix).
-pub fn parse_go_int(text: &str) -> Result<i64, String> {
-    let invalid = || {
-        format!(
-            "strconv.ParseInt: parsing {}: invalid syntax",
-            crate::logging::go_quote(text)
-        )
-    };
-    let (negative, unsigned) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = unsigned.to_ascii_lowercase();
-    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest.replace('_', ""))
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest.replace('_', ""))
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest.replace('_', ""))
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].replace('_', ""))
-    } else {
-        (10, lower.clone())
-    };
-    if digits.is_empty() || digits.starts_with(['+', '-']) {
-        return Err(invalid());
-    }
-    let magnitude = i128::from_str_radix(&digits, radix).map_err(|_| invalid())?;
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).map_err(|_| {
-        format!(
-            "strconv.ParseInt: parsing {}: value out of range",
-            crate::logging::go_quote(text)
-        )
-    })
-}
+use skopos_core::go::text::go_parse_int;
 
 /// An `int` flag that must also fit the Rust type the option is stored in.
 pub fn parse_go_u32(text: &str) -> Result<u32, String> {
-    let value = parse_go_int(text)?;
+    let value = go_parse_int(text)?;
     u32::try_from(value).map_err(|_| {
         format!(
             "strconv.ParseUint: parsing {}: value out of range",
-            crate::logging::go_quote(text)
+            skopos_core::go::text::go_quote(text)
         )
     })
 }
 
 /// An `int` flag stored as `i32` (compression levels).
 pub fn parse_go_i32(text: &str) -> Result<i32, String> {
-    let value = parse_go_int(text)?;
+    let value = go_parse_int(text)?;
     i32::try_from(value).map_err(|_| {
         format!(
             "strconv.ParseInt: parsing {}: value out of range",
-            crate::logging::go_quote(text)
+            skopos_core::go::text::go_quote(text)
         )
     })
 }
@@ -79,7 +30,12 @@ pub fn parse_go_i32(text: &str) -> Result<i32, String> {
 /// `time.ParseDuration` for non-negative durations: `300ms`, `1.5h`, `2h45m`, `0`.
 /// Units: ns, us (µs, μs), ms, s, m, h.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration {}", crate::logging::go_quote(text));
+    let invalid = || {
+        format!(
+            "time: invalid duration {}",
+            skopos_core::go::text::go_quote(text)
+        )
+    };
     let mut rest = text.strip_prefix('+').unwrap_or(text);
     if rest == "0" {
         return Ok(Duration::ZERO);
@@ -88,7 +44,7 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         // A negative timeout or delay means "none" in skopeo; skopos refuses it clearly.
         return Err(format!(
             "negative duration {} is not supported",
-            crate::logging::go_quote(text)
+            skopos_core::go::text::go_quote(text)
         ));
     }
     if rest.is_empty() {
@@ -120,14 +76,14 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             "" => {
                 return Err(format!(
                     "time: missing unit in duration {}",
-                    crate::logging::go_quote(text)
+                    skopos_core::go::text::go_quote(text)
                 ))
             }
             other => {
                 return Err(format!(
                     "time: unknown unit {} in duration {}",
-                    crate::logging::go_quote(other),
-                    crate::logging::go_quote(text)
+                    skopos_core::go::text::go_quote(other),
+                    skopos_core::go::text::go_quote(text)
                 ))
             }
         };
@@ -144,25 +100,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bools_parse_like_strconv() {
-        assert_eq!(parse_go_bool("T"), Ok(true));
-        assert_eq!(parse_go_bool("0"), Ok(false));
-        assert_eq!(
-            parse_go_bool("maybe"),
-            Err("strconv.ParseBool: parsing \"maybe\": invalid syntax".to_string())
-        );
-    }
-
-    #[test]
-    fn ints_parse_like_strconv_base_0() {
-        assert_eq!(parse_go_int("42"), Ok(42));
-        assert_eq!(parse_go_int("-0x10"), Ok(-16));
-        assert_eq!(parse_go_int("010"), Ok(8));
-        assert_eq!(
-            parse_go_int("x"),
-            Err("strconv.ParseInt: parsing \"x\": invalid syntax".to_string())
-        );
+    fn narrow_ints_are_range_checked() {
+        assert_eq!(parse_go_u32("0x10"), Ok(16));
         assert!(parse_go_u32("-1").is_err());
+        assert!(parse_go_i32("4294967296").is_err());
     }
 
     #[test]

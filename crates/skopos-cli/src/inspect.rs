@@ -12,8 +12,8 @@ use gotmpl::Value;
 use serde::Serialize;
 
 use skopos_core::digest::Algorithm;
-use skopos_core::go_time::GoTime;
-use skopos_core::gojson;
+use skopos_core::go;
+use skopos_core::go::time::GoTime;
 use skopos_core::image_config::{OciHistory, OciImage};
 use skopos_core::retry::with_retry;
 use skopos_core::verified::VerifiedSource;
@@ -22,8 +22,8 @@ use skopos_inspect::{manifest_subjects, InspectLayer, InspectOutput, Inspector};
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
-use crate::logging::go_quote;
 use crate::template::{self, GoForms, RenderError};
+use skopos_core::go::text::go_quote;
 
 /// The fields of [`InspectOutput`] as templates name them, with the Go types that Go's
 /// template errors name (skopeo's `inspect.Output`).
@@ -283,7 +283,7 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
 /// Go's `%v` of a `v1.ImageConfig` (whose last field, `ArgsEscaped`, skopos does not
 /// read: it prints as false).
 fn printed_config(config: &skopos_core::image_config::OciImageConfig) -> String {
-    let key_set = |map: Option<&BTreeMap<String, skopos_core::manifest::go_compat::Empty>>| {
+    let key_set = |map: Option<&BTreeMap<String, skopos_core::go::json::Empty>>| {
         let keys: Vec<String> = map
             .into_iter()
             .flatten()
@@ -352,7 +352,7 @@ fn map_value(fields: BTreeMap<&str, Value>) -> Value {
 
 /// `json.MarshalIndent(v, "", "    ")` plus the newline skopeo prints after it.
 pub fn indented_json<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
-    let mut out = gojson::to_vec_indent(value, "    ").context("encoding JSON output")?;
+    let mut out = go::json::to_vec_indent(value, "    ").context("encoding JSON output")?;
     out.push(b'\n');
     Ok(out)
 }
@@ -570,7 +570,7 @@ mod tests {
         );
         // The whole struct, in Go field order with `omitempty` applied.
         let whole = render(&output, "{{json .}}");
-        let mut expected = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
+        let mut expected = String::from_utf8(go::json::to_vec(&output).unwrap()).unwrap();
         expected = expected
             .replace("\\u003c", "<")
             .replace("\\u003e", ">")

@@ -35,7 +35,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::CommandFactory;
 
 use cli::{Cli, Command, GlobalArgs, RegistryFlags as _};
-use logging::{go_quote, LogLevel};
+use logging::LogLevel;
+use skopos_core::go::text::go_quote;
 
 /// glibc gives every thread that allocates its own malloc arena, and each arena keeps the
 /// pages it touched: with six blobs in flight on the runtime's threads that was 2–3 MiB of
@@ -397,12 +398,12 @@ async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Res
                 repository: reference.name(),
                 tags,
             };
-            skopos_core::gojson::to_vec_indent(&output, "    ")?
+            skopos_core::go::json::to_vec_indent(&output, "    ")?
         }
         skopos_transports::TagSource::Archive(path) => {
             let ctx = copy::base_context(global);
             let tags = skopos_transports::docker_archive::list_tags(&path, &ctx).await?;
-            skopos_core::gojson::to_vec_indent(&ArchiveTagList { tags }, "    ")?
+            skopos_core::go::json::to_vec_indent(&ArchiveTagList { tags }, "    ")?
         }
     };
     bytes.push(b'\n');

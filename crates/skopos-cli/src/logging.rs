@@ -10,6 +10,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use skopos_core::go::text::go_quote;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
@@ -179,8 +180,6 @@ fn quote_if_needed(text: &str) -> String {
         go_quote(text)
     }
 }
-
-pub use skopos_core::go_text::go_quote;
 
 /// Install the `tracing` subscriber: info and above, or debug and above with `--debug`.
 pub fn install(debug: bool) {

@@ -4,8 +4,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{anyhow, bail, Context as _};
-use skopos_config::auth::{self, AuthFiles, Credentials, Environment};
-use skopos_core::{DockerCredentials, Secret, SystemContext};
+use skopos_config::auth::{self, AuthFiles, Environment};
+use skopos_core::{Credentials, SystemContext};
 
 use crate::cli::{GlobalArgs, LoginArgs, LogoutArgs};
 
@@ -76,9 +76,9 @@ pub async fn login(
     // still work make the login a no-op; stored ones that fail lead to the prompts.
     if args.username.is_none() && given_password.is_empty() {
         if let Credentials::Basic { username, password } = &stored {
-            if !username.is_empty() && !password.is_empty() {
+            if !username.is_empty() && !password.expose().is_empty() {
                 writeln!(out, "Authenticating with existing credentials for {key}")?;
-                if check_credentials(global, args, &host, username, password)
+                if check_credentials(global, args, &host, username, password.expose())
                     .await
                     .is_ok()
                 {
@@ -113,12 +113,12 @@ pub async fn login(
             if skopos_registry::RegistryError::unauthorized_in(&err).is_some() {
                 anyhow!(
                     "logging into {}: invalid username/password",
-                    crate::logging::go_quote(&key)
+                    skopos_core::go::text::go_quote(&key)
                 )
             } else {
                 err.context(format!(
                     "authenticating creds for {}",
-                    crate::logging::go_quote(&key)
+                    skopos_core::go::text::go_quote(&key)
                 ))
             }
         })?;
@@ -142,10 +142,7 @@ async fn check_credentials(
     let mut ctx = SystemContext {
         docker_cert_dir: args.cert_dir.clone(),
         docker_tls_verify: args.tls_verify,
-        docker_credentials: Some(DockerCredentials::Basic {
-            username: username.to_string(),
-            password: Secret::new(password.to_string()),
-        }),
+        docker_credentials: Some(Credentials::basic(username, password)),
         ..crate::copy::base_context(global)
     };
     ctx.auth_file = args.authfile.clone();

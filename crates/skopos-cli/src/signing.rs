@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
 use skopos_copy::ManifestSigner;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::reference::DockerReference;
 use skopos_core::{ImageName, Secret};
 use skopos_trust::standalone::{verify_image_manifest_signature, UntrustedSignatureInformation};
@@ -31,7 +31,7 @@ pub(crate) fn read_passphrase_file(path: &Path) -> anyhow::Result<Secret> {
         anyhow!(
             "open {}: {}",
             path.display(),
-            skopos_core::go_text::go_errno_text(&err)
+            skopos_core::go::text::go_errno_text(&err)
         )
     })?;
     let mut line = Vec::new();
@@ -76,7 +76,7 @@ pub(crate) fn generate_sigstore_key(args: &GenerateSigstoreKeyArgs) -> anyhow::R
             Err(err) => bail!(
                 "Error checking existence of {}: stat {path}: {}",
                 go_quote(path),
-                skopos_core::go_text::go_errno_text(&err)
+                skopos_core::go::text::go_errno_text(&err)
             ),
         }
     }
@@ -109,7 +109,7 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
             anyhow!(
                 "open {}: {}",
                 path.display(),
-                skopos_core::go_text::go_errno_text(&err)
+                skopos_core::go::text::go_errno_text(&err)
             )
         })?;
     file.write_all(bytes)
@@ -153,7 +153,7 @@ fn write_file_0644(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             anyhow!(
                 "open {}: {}",
                 path.display(),
-                skopos_core::go_text::go_errno_text(&err)
+                skopos_core::go::text::go_errno_text(&err)
             )
         })?;
     file.write_all(bytes)
@@ -209,7 +209,7 @@ pub(crate) fn untrusted_signature_dump(path: &str) -> anyhow::Result<String> {
         .with_context(|| format!("Error reading untrusted signature from {path}"))?;
     let information = UntrustedSignatureInformation::decode(&signature)
         .map_err(|err| anyhow!("Error decoding untrusted signature: {err:#}"))?;
-    let json = skopos_core::gojson::to_vec_indent(&information, "    ")?;
+    let json = skopos_core::go::json::to_vec_indent(&information, "    ")?;
     Ok(format!("{}\n", String::from_utf8_lossy(&json)))
 }
 
@@ -269,7 +269,7 @@ impl SigningKeys {
                         "reading private key from {}: open {}: {}",
                         key_file.display(),
                         key_file.display(),
-                        skopos_core::go_text::go_errno_text(&err)
+                        skopos_core::go::text::go_errno_text(&err)
                     )
                 })?;
                 let passphrase = passphrase.as_ref().map_or("", |p| p.expose());

@@ -20,10 +20,10 @@ use skopos_sync::{MirrorCheck, Mirrored};
 use crate::cli::{GlobalArgs, RegistryFlags as _, SyncArgs};
 use crate::copy::{base_context, forced_manifest_type, retry_options};
 use crate::copy::{Renderer, SourceImagePolicy};
-use crate::logging::{emit_with_fields, go_quote, LogLevel};
+use crate::logging::{emit_with_fields, LogLevel};
 use crate::progress_json::JsonProgress;
 use crate::signing::SigningKeys;
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::{go_errno_text, go_quote};
 
 /// Run `sync` with exactly two arguments (the caller shows the usage otherwise).
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 
 /// The system-wide roots searched after the per-user one, in order.
 pub const SYSTEM_CERT_ROOTS: [&str; 2] = ["/etc/containers/certs.d", "/etc/docker/certs.d"];

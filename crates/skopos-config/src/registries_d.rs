@@ -162,7 +162,7 @@ impl RegistriesD {
                 return Err(RegistriesDError::Io(format!(
                     "open {}: {}",
                     dir.display(),
-                    skopos_core::go_text::go_errno_text(&err)
+                    skopos_core::go::text::go_errno_text(&err)
                 )))
             }
         };
@@ -186,7 +186,7 @@ impl RegistriesD {
                     return Err(RegistriesDError::Io(format!(
                         "open {}: {}",
                         path.display(),
-                        skopos_core::go_text::go_errno_text(&err)
+                        skopos_core::go::text::go_errno_text(&err)
                     )))
                 }
             };

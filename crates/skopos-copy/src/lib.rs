@@ -157,7 +157,7 @@ fn parse_failure(options: &CopyOptions, bytes: &[u8], mime: &str) -> String {
         ImageListSelection::System => format!("parsing primary manifest as list for {source}"),
         ImageListSelection::All | ImageListSelection::IndexOnly => format!(
             "parsing manifest list {}",
-            skopos_core::go_text::go_quote(&String::from_utf8_lossy(bytes))
+            skopos_core::go::text::go_quote(&String::from_utf8_lossy(bytes))
         ),
     }
 }

@@ -2,7 +2,7 @@
 //! index-only`) of its images.
 
 use anyhow::{bail, Context as _};
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::manifest::{self, ListInstance, ManifestList};
 use skopos_core::media_type::{self, is_list, is_schema1};
 use skopos_core::Result;

@@ -111,7 +111,7 @@ pub struct SystemContext {
     pub dir_force_decompress: bool,
     /// Registry credentials from the command line (`--creds`, `--username`/`--password`,
     /// `--registry-token`, `--no-creds`); `None` means: look them up in the auth files.
-    pub docker_credentials: Option<DockerCredentials>,
+    pub docker_credentials: Option<crate::Credentials>,
     /// `--cert-dir`: CA certificates and client keys for the registry.
     pub docker_cert_dir: Option<PathBuf>,
     /// `--tls-verify`; `None` lets registries.conf (`insecure`) decide.
@@ -137,44 +137,6 @@ pub struct SystemContext {
     pub docker_precompute_digests: bool,
     /// `--additional-tag`: more names for the image a `docker-archive:` destination writes.
     pub docker_archive_additional_tags: Vec<crate::reference::DockerReference>,
-}
-
-/// A password or token: kept out of `Debug` output so it never reaches a log.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a password or token read from the user or a file.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Registry credentials given on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DockerCredentials {
-    /// `--no-creds`.
-    Anonymous,
-    /// `--creds USER:PASS` or `--username`/`--password`.
-    Basic {
-        /// The user name, sent as given.
-        username: String,
-        /// The password, kept out of `Debug`.
-        password: Secret,
-    },
-    /// `--registry-token`: sent as a Bearer token as is.
-    BearerToken(Secret),
 }
 
 impl SystemContext {

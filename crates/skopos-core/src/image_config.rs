@@ -13,10 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::go_time::GoTime;
-use crate::manifest::go_compat::{
-    is_false, is_none_or_empty_map, is_none_or_empty_vec, null_default, Empty,
-};
+use crate::go::json::{is_false, is_none_or_empty_map, is_none_or_empty_vec, null_default, Empty};
+use crate::go::time::GoTime;
 
 /// The OCI image configuration (`v1.Image` of the image-spec revision containers/image
 /// v5.22 vendors), in Go field order with Go's `omitempty` rules. Docker schema 2 configs
@@ -188,7 +186,7 @@ pub struct OciHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gojson;
+    use crate::go;
     use crate::manifest::docker_v1_image::V1Image;
 
     #[test]
@@ -198,7 +196,7 @@ mod tests {
             "Hostname":"x","Env":null},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},
             "history":[{"created_by":"x","empty_layer":true},{"comment":"c"}],"variant":null}"#;
         let image: OciImage = serde_json::from_slice(blob).unwrap();
-        let out = String::from_utf8(gojson::to_vec(&image).unwrap()).unwrap();
+        let out = String::from_utf8(go::json::to_vec(&image).unwrap()).unwrap();
         assert_eq!(
             out,
             r#"{"created":"2024-05-06T07:08:09.5+01:00","architecture":"amd64","os":"linux","config":{"ExposedPorts":{"80/tcp":{}},"Cmd":["sh"],"Labels":{"a":"\u003cb\u003e\u0026"}},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created_by":"x","empty_layer":true},{"comment":"c"}]}"#
@@ -208,7 +206,7 @@ mod tests {
     #[test]
     fn minimal_config_keeps_go_zero_values() {
         let image: OciImage = serde_json::from_slice(b"{}").unwrap();
-        let out = String::from_utf8(gojson::to_vec(&image).unwrap()).unwrap();
+        let out = String::from_utf8(go::json::to_vec(&image).unwrap()).unwrap();
         assert_eq!(
             out,
             r#"{"architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null}}"#

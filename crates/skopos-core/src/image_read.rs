@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Context as _};
 use tokio::io::AsyncReadExt;
 
-use crate::go_text::go_quote;
+use crate::go::text::go_quote;
 use crate::image_config::{OciHistory, OciImage, OciRootFs};
 use crate::manifest::schema1::{Schema1, V1Compatibility};
 use crate::manifest::{self, AnyManifest, Manifest, ManifestList};
@@ -191,13 +191,13 @@ pub fn oci_config_from_schema1(manifest_bytes: &[u8]) -> Result<OciImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gojson;
+    use crate::go;
 
     #[test]
     fn schema1_config_is_converted_like_containers_image() {
         let manifest = br#"{"schemaVersion":1,"tag":"v1","history":[{"v1Compatibility":"{\"id\":\"x\",\"os\":\"linux\",\"architecture\":\"amd64\",\"author\":\"me\",\"created\":\"2023-06-30T23:59:58.120000000+02:00\",\"config\":{\"Cmd\":[\"/bin/sh\"]}}"},{"v1Compatibility":"{\"created\":\"2023-01-01T01:02:03.000000001-05:00\",\"container_config\":{\"Cmd\":[\"layer\",\"0\"]},\"throwaway\":true}"}]}"#;
         let image = oci_config_from_schema1(manifest).unwrap();
-        let text = String::from_utf8(gojson::to_vec(&image).unwrap()).unwrap();
+        let text = String::from_utf8(go::json::to_vec(&image).unwrap()).unwrap();
         assert_eq!(
             text,
             r#"{"created":"2023-06-30T23:59:58.12+02:00","author":"me","architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[""]},"history":[{"created":"2023-01-01T01:02:03.000000001-05:00","created_by":"layer 0","empty_layer":true},{"created":"2023-06-30T23:59:58.12+02:00","author":"me"}]}"#

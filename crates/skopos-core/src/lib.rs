@@ -7,12 +7,11 @@
 
 pub mod blob_info_cache;
 pub mod compression;
+pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod exec;
-pub mod go_text;
-pub mod go_time;
-pub mod gojson;
+pub mod go;
 pub mod image;
 pub mod image_config;
 pub mod image_read;
@@ -31,10 +30,11 @@ pub mod tar_headers;
 pub mod tar_split_crc;
 pub mod verified;
 
+pub use credentials::{Credentials, Secret};
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, BlobTail, DockerCredentials, FileBlob, ImageDestination, ImageSource,
-    LayerCompression, Secret, SentBytes, SystemContext, WrittenBlob,
+    BlobInfo, BlobReader, BlobTail, FileBlob, ImageDestination, ImageSource, LayerCompression,
+    SentBytes, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;

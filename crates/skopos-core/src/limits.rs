@@ -101,7 +101,7 @@ pub fn read_file_at_most_blocking(path: &std::path::Path, limit: u64) -> std::io
 /// Go's `os.ReadFile` with a bound: errors name the failing step and path as Go words them
 /// (`open P: no such file or directory`, `read P: exceeded maximum allowed size of N bytes`).
 pub fn read_file_like_go(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    use crate::go_text::go_errno_text;
+    use crate::go::text::go_errno_text;
     use std::io::Read as _;
     let file = std::fs::File::open(path)
         .map_err(|err| anyhow::anyhow!("open {}: {}", path.display(), go_errno_text(&err)))?;

@@ -44,7 +44,7 @@ pub fn classify(blob: &[u8]) -> Result<SignatureKind> {
                 b"sigstore-json" => Ok(SignatureKind::Sigstore),
                 other => bail!(
                     "unrecognized signature format {}",
-                    crate::go_text::go_quote(&String::from_utf8_lossy(other))
+                    crate::go::text::go_quote(&String::from_utf8_lossy(other))
                 ),
             }
         }
@@ -105,7 +105,7 @@ impl SigstoreBlob {
     /// The stored form (Go's JSON of containers/image's representation).
     pub fn to_blob(&self) -> Result<Vec<u8>> {
         use base64::Engine as _;
-        let json = crate::gojson::to_vec(&SigstoreJson {
+        let json = crate::go::json::to_vec(&SigstoreJson {
             mime_type: self.mime_type.clone(),
             payload: base64::engine::general_purpose::STANDARD.encode(&self.payload),
             annotations: Some(self.annotations.clone()),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Result};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 
 use x509_cert::Certificate;
 

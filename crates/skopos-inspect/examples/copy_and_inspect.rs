@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: copy_and_inspect SOURCE-IMAGE DESTINATION-IMAGE");
     };
     let output = copy_and_inspect(source, destination).await?;
-    let mut json = skopos_core::gojson::to_vec_indent(&output, "    ")?;
+    let mut json = skopos_core::go::json::to_vec_indent(&output, "    ")?;
     json.push(b'\n');
     print!("{}", String::from_utf8_lossy(&json));
     Ok(())

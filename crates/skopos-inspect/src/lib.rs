@@ -16,7 +16,7 @@ use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 
 use skopos_core::digest::Algorithm;
-use skopos_core::go_time::GoTime;
+use skopos_core::go::time::GoTime;
 use skopos_core::image_config::OciImage;
 use skopos_core::image_read::{self, image_config_blob, parse_schema1, ChosenImage};
 use skopos_core::manifest::docker_v1_image::V1Image;

@@ -2,7 +2,7 @@
 //! [`Inspector`] on OCI layouts made by the tests.
 
 use super::*;
-use skopos_core::gojson;
+use skopos_core::go;
 use skopos_core::manifest::AnyManifest;
 use skopos_core::media_type;
 
@@ -29,7 +29,7 @@ fn default_output_has_layers_data_after_layers() {
     let second = layer(b"b", Some(20), media_type::OCI_LAYER);
     let facts = facts_from_oci_config(blob, &[first.clone(), second.clone()]).unwrap();
     let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
-    let text = String::from_utf8(gojson::to_vec_indent(&output, "    ").unwrap()).unwrap() + "\n";
+    let text = String::from_utf8(go::json::to_vec_indent(&output, "    ").unwrap()).unwrap() + "\n";
     let (a, b) = (first.digest, second.digest);
     let expected = format!(
             "{{\n    \"Digest\": \"{}\",\n    \"RepoTags\": [],\n    \"Created\": \"2024-01-01T00:00:00Z\",\n    \"DockerVersion\": \"\",\n    \"Labels\": {{\n        \"bench.seed\": \"1\"\n    }},\n    \"Architecture\": \"amd64\",\n    \"Os\": \"linux\",\n    \"Layers\": [\n        \"{a}\",\n        \"{b}\"\n    ],\n    \"LayersData\": [\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar+gzip\",\n            \"Digest\": \"{a}\",\n            \"Size\": 10,\n            \"Annotations\": {{\n                \"k\": \"v\"\n            }}\n        }},\n        {{\n            \"MIMEType\": \"application/vnd.oci.image.layer.v1.tar\",\n            \"Digest\": \"{b}\",\n            \"Size\": 20,\n            \"Annotations\": null\n        }}\n    ],\n    \"Env\": [\n        \"PATH=/usr/bin:/bin\"\n    ]\n}}\n",
@@ -47,7 +47,7 @@ fn missing_oci_fields_are_null_and_an_image_without_layers_has_empty_layers_data
         vec!["t".into()],
         facts,
     );
-    let text = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
+    let text = String::from_utf8(go::json::to_vec(&output).unwrap()).unwrap();
     assert_eq!(
         text,
         format!(
@@ -66,7 +66,7 @@ fn docker_configs_have_a_zero_time_and_escaped_labels() {
     .unwrap();
     assert_eq!(facts.created, Some(GoTime::ZERO));
     let output = InspectOutput::new(String::new(), digest(), Vec::new(), facts);
-    let text = String::from_utf8(gojson::to_vec(&output).unwrap()).unwrap();
+    let text = String::from_utf8(go::json::to_vec(&output).unwrap()).unwrap();
     assert!(
         text.contains(r#""Created":"0001-01-01T00:00:00Z""#),
         "{text}"
@@ -132,7 +132,7 @@ fn schema1_layers_data_has_every_layer_with_unknown_size_and_no_type() {
             },
         ]
     );
-    let text = String::from_utf8(gojson::to_vec(&layers_data[0]).unwrap()).unwrap();
+    let text = String::from_utf8(go::json::to_vec(&layers_data[0]).unwrap()).unwrap();
     assert_eq!(
         text,
         format!(

@@ -619,7 +619,7 @@ fn validate_remap_prefix(prefix: &str) -> Result<()> {
     }
     bail!(
         "prefix {} is not valid",
-        skopos_core::go_text::go_quote(prefix)
+        skopos_core::go::text::go_quote(prefix)
     )
 }
 
@@ -713,7 +713,7 @@ mod remap_prefix_equivalence {
                     err.to_string(),
                     format!(
                         "prefix {} is not valid",
-                        skopos_core::go_text::go_quote(prefix)
+                        skopos_core::go::text::go_quote(prefix)
                     )
                 );
             }

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::ImageName;
 
 pub use config::{

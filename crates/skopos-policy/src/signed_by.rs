@@ -67,7 +67,7 @@ impl SignedBy {
             } else {
                 Err(anyhow!(
                     "Signature for identity {} is not accepted",
-                    skopos_core::go_text::go_quote(signed)
+                    skopos_core::go::text::go_quote(signed)
                 ))
             }
         };

@@ -123,7 +123,7 @@ impl SigstoreSigned {
             } else {
                 Err(anyhow!(
                     "Signature for identity {} is not accepted",
-                    skopos_core::go_text::go_quote(signed)
+                    skopos_core::go::text::go_quote(signed)
                 ))
             }
         };

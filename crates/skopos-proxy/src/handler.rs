@@ -53,7 +53,7 @@ impl Reply {
 
 /// `value` as Go's `json.Marshal` writes it.
 pub fn encode_value<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Box<RawValue>> {
-    let text = String::from_utf8(skopos_core::gojson::to_vec(value)?)?;
+    let text = String::from_utf8(skopos_core::go::json::to_vec(value)?)?;
     Ok(RawValue::from_string(text)?)
 }
 
@@ -269,9 +269,9 @@ impl Handler {
         let config = image_read::oci_config(opened.source.as_ref(), &opened.image.manifest).await?;
         // `GetConfig` (deprecated) gives only the runtime part, a historical mistake kept.
         let bytes = if full {
-            skopos_core::gojson::to_vec(&config)?
+            skopos_core::go::json::to_vec(&config)?
         } else {
-            skopos_core::gojson::to_vec(&config.config)?
+            skopos_core::go::json::to_vec(&config.config)?
         };
         self.reply_with_bytes(&Value::Null, bytes)
     }
@@ -336,7 +336,7 @@ impl Handler {
             })
             .collect();
         if piped {
-            let bytes = skopos_core::gojson::to_vec(&layers)?;
+            let bytes = skopos_core::go::json::to_vec(&layers)?;
             self.reply_with_bytes(&Value::Null, bytes)
         } else {
             Reply::value(&layers)

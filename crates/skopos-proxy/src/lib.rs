@@ -23,7 +23,7 @@ use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::SystemContext;
 
 use handler::{Handler, Outcome};
@@ -86,7 +86,7 @@ fn encode_reply(result: anyhow::Result<handler::Reply>) -> anyhow::Result<(Vec<u
                 error_code: "",
                 error: String::new(),
             };
-            Ok((skopos_core::gojson::to_vec(&wire)?, reply.fds))
+            Ok((skopos_core::go::json::to_vec(&wire)?, reply.fds))
         }
         Err(err) => {
             tracing::debug!("Sending reply: err={err:#}");
@@ -98,7 +98,7 @@ fn encode_reply(result: anyhow::Result<handler::Reply>) -> anyhow::Result<(Vec<u
                 error_code: ErrorCode::of(&err).as_str(),
                 error: format!("{err:#}"),
             };
-            Ok((skopos_core::gojson::to_vec(&wire)?, Vec::new()))
+            Ok((skopos_core::go::json::to_vec(&wire)?, Vec::new()))
         }
     }
 }

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd as _, OwnedFd};
 
 use anyhow::anyhow;
 use rustix::pipe::PipeFlags;
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::{BlobReader, Digest};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::unix::pipe::Sender;
@@ -169,7 +169,7 @@ pub fn raw_blob_pipes(blob: BlobReader) -> anyhow::Result<(OwnedFd, OwnedFd)> {
                 code: ErrorCode::of(&err).as_str(),
                 message: format!("{err:#}"),
             };
-            let written = match skopos_core::gojson::to_vec(&report) {
+            let written = match skopos_core::go::json::to_vec(&report) {
                 Ok(bytes) => error_write.write_all(&bytes).await,
                 Err(encode) => Err(io::Error::other(encode)),
             };

@@ -8,7 +8,7 @@ use std::os::fd::{BorrowedFd, FromRawFd as _, OwnedFd, RawFd};
 
 use anyhow::anyhow;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use tokio::io::unix::AsyncFd;
 
 /// The largest request read; skopeo's buffer is this size, and payloads travel in pipes.

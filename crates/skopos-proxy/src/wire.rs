@@ -158,7 +158,7 @@ mod tests {
             error: String::new(),
         };
         assert_eq!(
-            String::from_utf8(skopos_core::gojson::to_vec(&reply).unwrap()).unwrap(),
+            String::from_utf8(skopos_core::go::json::to_vec(&reply).unwrap()).unwrap(),
             r#"{"success":true,"value":"0.2.8","pipeid":0,"error_code":"","error":""}"#
         );
     }

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::challenge::Challenge;
-use crate::config::Credentials;
 use crate::errors::{response_error, NotFound};
 use crate::http_client::{Body, HttpClient};
 use crate::Result;
 use skopos_core::limits::MAX_AUTH_TOKEN_BODY;
+use skopos_core::Credentials;
 
 /// Tokens without `expires_in` (or with a shorter one) are kept this long, as in the
 /// token specification.
@@ -156,9 +156,9 @@ async fn fetch_token(
     let mut headers = HeaderMap::new();
     let (method, body) = match credentials {
         // An identity token is an OAuth2 refresh token, exchanged with a form POST.
-        Credentials::IdentityToken(refresh_token) => {
+        Credentials::IdentityToken { token, .. } => {
             params.push(("grant_type", "refresh_token"));
-            params.push(("refresh_token", refresh_token));
+            params.push(("refresh_token", token.expose()));
             params.push(("client_id", "containers/image"));
             let form = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&params)
@@ -174,7 +174,7 @@ async fn fetch_token(
             add_query(&mut url, &params);
             headers.insert(
                 AUTHORIZATION,
-                HeaderValue::from_str(&basic_header(username, password))
+                HeaderValue::from_str(&basic_header(username, password.expose()))
                     .context("invalid characters in the registry credentials")?,
             );
             (Method::GET, Body::Empty)

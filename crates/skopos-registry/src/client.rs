@@ -10,11 +10,12 @@ use http::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE,
 };
 use http::{Method, StatusCode};
+use skopos_core::Credentials;
 use url::Url;
 
 use crate::auth::{basic_header, AuthScheme, Scope, TokenCache};
 use crate::challenge;
-use crate::config::{ClientConfig, Credentials};
+use crate::config::ClientConfig;
 use crate::errors::status_message;
 use crate::http_client::{Body, HttpClient, Response};
 use crate::timeouts::Timeouts;
@@ -198,11 +199,11 @@ impl RegistryClient {
         match (&endpoint.auth, credentials) {
             (AuthScheme::None, _) => Ok(None),
             (AuthScheme::Basic, Credentials::Basic { username, password }) => {
-                Ok(Some(basic_header(username, password)))
+                Ok(Some(basic_header(username, password.expose())))
             }
             (AuthScheme::Basic, _) => Ok(None),
             (AuthScheme::Bearer { .. }, Credentials::BearerToken(token)) => {
-                Ok(Some(format!("Bearer {token}")))
+                Ok(Some(format!("Bearer {}", token.expose())))
             }
             (AuthScheme::Bearer { realm, service }, _) => {
                 let token = self

@@ -4,40 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// How to authenticate to the registry.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum Credentials {
-    /// No credentials (`--no-creds`, or nothing configured).
-    #[default]
-    Anonymous,
-    /// A user name and password, sent as HTTP Basic or to a token realm.
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password; never shown by `Debug`.
-        password: String,
-    },
-    /// An OAuth2 refresh token (auth.json `identitytoken`), exchanged at the token realm.
-    IdentityToken(String),
-    /// A bearer token used as-is (`--registry-token`).
-    BearerToken(String),
-}
-
-impl fmt::Debug for Credentials {
-    // Secrets never reach logs or error messages, so Debug names the kind only.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credentials::Anonymous => f.write_str("Anonymous"),
-            Credentials::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"<redacted>")
-                .finish(),
-            Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
-            Credentials::BearerToken(_) => f.write_str("BearerToken(<redacted>)"),
-        }
-    }
-}
+use skopos_core::Credentials;
 
 /// Everything needed to talk to one registry host. Equal settings can share one client.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,20 +69,11 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let mut config = ClientConfig::new("example.com");
-        config.credentials = Credentials::Basic {
-            username: "alice".into(),
-            password: "hunter2".into(),
-        };
+        config.credentials = Credentials::basic("alice", "hunter2");
         config.client_identity_pem = Some(b"PRIVATE KEY".to_vec());
         let shown = format!("{config:?}");
         assert!(shown.contains("alice"));
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("PRIVATE"));
-        for secret in [
-            Credentials::IdentityToken("refresh-secret".into()),
-            Credentials::BearerToken("bearer-secret".into()),
-        ] {
-            assert!(!format!("{secret:?}").contains("secret"));
-        }
     }
 }

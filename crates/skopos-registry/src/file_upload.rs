@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::{BlobReader, FileBlob, SentBytes};
 use url::Url;
 

@@ -32,7 +32,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::limits::check_size;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;

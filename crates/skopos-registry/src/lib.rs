@@ -3,7 +3,8 @@
 //! ([`ClientConfig`]); reading auth.json, registries.conf and certs.d happens elsewhere.
 //!
 //! Modules:
-//! - `config`: [`ClientConfig`] and [`Credentials`] (whose `Debug` never shows secrets).
+//! - `config`: [`ClientConfig`] (whose `Debug` never shows secrets; the credentials in it
+//!   are skopos-core's [`skopos_core::Credentials`]).
 //! - `client`: [`RegistryClient`], the `/v2/` ping (HTTPS, then plain HTTP only when
 //!   allowed), and the request loop (authorization, 401 re-authentication, 429/5xx waits).
 //! - `challenge`: the `WWW-Authenticate` parser.
@@ -65,7 +66,7 @@ pub mod timeouts;
 pub mod tls;
 
 pub use client::RegistryClient;
-pub use config::{ClientConfig, Credentials};
+pub use config::ClientConfig;
 pub use errors::RegistryError;
 pub use manifest::ManifestHead;
 pub use paging::next_link;

@@ -17,7 +17,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
-use skopos_core::go_time::GoTime;
+use skopos_core::go::time::GoTime;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::Decode as _;
 use x509_cert::ext::pkix::ExtendedKeyUsage;

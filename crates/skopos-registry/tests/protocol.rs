@@ -11,8 +11,8 @@ use common::fake::{FakeServer, Recorded, Reply};
 use common::{blob_info, read_all, reader};
 use skopos_core::media_type::OCI_MANIFEST;
 use skopos_core::retry::Transient;
-use skopos_core::Digest;
-use skopos_registry::{ClientConfig, Credentials, RegistryClient};
+use skopos_core::{Credentials, Digest, Secret};
+use skopos_registry::{ClientConfig, RegistryClient};
 
 fn client(host: &str, credentials: Credentials) -> RegistryClient {
     let mut config = ClientConfig::new(host);
@@ -33,10 +33,7 @@ const MANIFEST: &[u8] =
     br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
 
 fn alice() -> Credentials {
-    Credentials::Basic {
-        username: "alice".into(),
-        password: "pa55word".into(),
-    }
+    Credentials::basic("alice", "pa55word")
 }
 
 #[tokio::test]
@@ -146,7 +143,10 @@ async fn identity_tokens_are_exchanged_with_an_oauth2_post() {
     .await;
     let good = client(
         &server.host,
-        Credentials::IdentityToken("good-refresh".into()),
+        Credentials::IdentityToken {
+            username: None,
+            token: Secret::new("good-refresh"),
+        },
     );
     let (bytes, _) = good.get_manifest("app", "v1").await.unwrap();
     assert_eq!(bytes, MANIFEST);
@@ -169,7 +169,10 @@ async fn identity_tokens_are_exchanged_with_an_oauth2_post() {
 
     let bad = client(
         &server.host,
-        Credentials::IdentityToken("secret-refresh".into()),
+        Credentials::IdentityToken {
+            username: None,
+            token: Secret::new("secret-refresh"),
+        },
     );
     let err = bad.get_manifest("app", "v1").await.unwrap_err();
     let shown = format!("{err:#}");
@@ -189,7 +192,7 @@ async fn a_registry_token_is_sent_as_is() {
         _ => Reply::status(401).header("WWW-Authenticate", &bearer_challenge(request, "")),
     })
     .await;
-    let client = client(&server.host, Credentials::BearerToken("given".into()));
+    let client = client(&server.host, Credentials::BearerToken(Secret::new("given")));
     client.get_manifest("app", "v1").await.unwrap();
     assert!(server.requests().iter().all(|r| r.path() != "/token"));
 }

@@ -9,8 +9,8 @@ use common::fake::{FakeServer, Reply};
 use common::{blob_info, read_all, reader, TestImage, TestRegistryClients as _};
 use skopos_core::error::is_image_not_found;
 use skopos_core::media_type::OCI_MANIFEST;
-use skopos_core::Digest;
-use skopos_registry::{Credentials, RegistryClient};
+use skopos_core::{Credentials, Digest};
+use skopos_registry::RegistryClient;
 use skopos_testimage::registry::{RegistryOptions, TestRegistry, TestTls};
 use skopos_testimage::token::{TokenIssuer, ISSUER, SERVICE};
 
@@ -255,10 +255,7 @@ async fn htpasswd_over_tls() {
         delete_enabled: true,
         ..Default::default()
     });
-    let alice = Credentials::Basic {
-        username: "alice".into(),
-        password: "s3cret".into(),
-    };
+    let alice = Credentials::basic("alice", "s3cret");
     let client = registry.tls_client(&tls, alice.clone());
     let image = TestImage::new(4);
     let digest = push(&client, "private/app", "v1", &image).await;
@@ -269,13 +266,7 @@ async fn htpasswd_over_tls() {
     assert_eq!(bytes, image.manifest);
 
     // A wrong password, or none, is refused with skopeo's message, without the secret.
-    let wrong = registry.tls_client(
-        &tls,
-        Credentials::Basic {
-            username: "alice".into(),
-            password: "wrong-password".into(),
-        },
-    );
+    let wrong = registry.tls_client(&tls, Credentials::basic("alice", "wrong-password"));
     // `login`'s check: the right password passes, a wrong one does not.
     client.check_credentials().await.unwrap();
     let err = wrong.check_credentials().await.unwrap_err();
@@ -343,10 +334,7 @@ async fn token_auth_push_pull_mount_delete() {
     });
     let mut config = registry.config();
     config.insecure_http_allowed = true;
-    config.credentials = Credentials::Basic {
-        username: "alice".into(),
-        password: "s3cret".into(),
-    };
+    config.credentials = Credentials::basic("alice", "s3cret");
     let client = RegistryClient::new(config.clone()).unwrap();
     let image = TestImage::new(5);
     let digest = push(&client, "team/app", "v1", &image).await;
@@ -373,10 +361,7 @@ async fn token_auth_push_pull_mount_delete() {
     let err = client.get_manifest("team/app", "v1").await.unwrap_err();
     assert!(is_image_not_found(&err), "{err:#}");
 
-    config.credentials = Credentials::Basic {
-        username: "alice".into(),
-        password: "not-her-password".into(),
-    };
+    config.credentials = Credentials::basic("alice", "not-her-password");
     let wrong = RegistryClient::new(config).unwrap();
     let err = wrong.get_manifest("team/app", "v1").await.unwrap_err();
     let shown = format!("{err:#}");

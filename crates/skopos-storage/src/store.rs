@@ -15,6 +15,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use skopos_core::go::time::GoTime;
 use skopos_core::{Digest, Result};
 
 use crate::apply::{apply_layer, AppliedLayer};
@@ -418,7 +419,7 @@ impl Store {
                 state.layers.push(LayerRecord {
                     id: layer.id.clone(),
                     parent: parent.clone(),
-                    created: Some(go_now()),
+                    created: Some(go_now()?),
                     compressed_digest: layer
                         .compressed_digest
                         .map(|d| d.to_string())
@@ -461,7 +462,10 @@ impl Store {
                 images.push(ImageRecord {
                     id: id.to_string(),
                     top_layer: top_layer.to_string(),
-                    created: Some(created.unwrap_or_else(go_now)),
+                    created: Some(match created {
+                        Some(created) => created,
+                        None => go_now()?,
+                    }),
                     ..ImageRecord::default()
                 });
                 images.len() - 1
@@ -611,21 +615,10 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Now, as Go's `time.Now().UTC()` marshals to JSON (RFC 3339, trailing zeros of the
-/// fraction dropped).
-fn go_now() -> String {
-    let text = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    match text.split_once('.') {
-        Some((seconds, fraction)) => {
-            let digits = fraction.trim_end_matches('Z').trim_end_matches('0');
-            if digits.is_empty() {
-                format!("{seconds}Z")
-            } else {
-                format!("{seconds}.{digits}Z")
-            }
-        }
-        None => text,
-    }
+/// Now, as Go's `time.Now().UTC()` marshals to JSON.
+fn go_now() -> Result<String> {
+    let now = GoTime::from_datetime(&chrono::Utc::now()).context("reading the clock")?;
+    Ok(now.to_rfc3339_nano())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
-use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join, go_quote};
+use skopos_core::go::text::{go_errno_text, go_path_clean, go_path_join, go_quote};
 use skopos_core::reference::DockerReference;
 use skopos_core::ImageName;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail};
 use serde::Deserialize;
-use skopos_core::go_text::{go_path_join, go_quote};
+use skopos_core::go::text::{go_path_join, go_quote};
 use skopos_core::ImageName;
 
 /// The annotation that names an image in a layout.

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 use indexmap::IndexMap;
-use skopos_core::go_text::{go_errno_text, go_path_clean, go_path_join, go_quote};
+use skopos_core::go::text::{go_errno_text, go_path_clean, go_path_join, go_quote};
 use skopos_core::reference::DockerReference;
-use skopos_core::{Digest, DockerCredentials, ImageName, Secret, SystemContext};
+use skopos_core::{Credentials, Digest, ImageName, Secret, SystemContext};
 
 use crate::{Level, SyncLog};
 
@@ -40,12 +40,13 @@ struct RegistrySyncConfig {
     cert_dir: Option<PathBuf>,
 }
 
-/// `credentials:` of a registry in the YAML file.
+/// `credentials:` of a registry in the YAML file (the password a [`Secret`], so that the
+/// derived `Debug` of the configuration does not show it).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct YamlCredentials {
     username: String,
-    password: String,
+    password: Secret,
 }
 
 /// The images `source` names for `transport` (skopeo's `imagesToCopy`).
@@ -97,7 +98,7 @@ pub async fn images_to_copy(
             std::fs::metadata(source).map_err(|err| {
                 anyhow!(
                     "Invalid source directory specified: stat {source}: {}",
-                    skopos_core::go_text::go_errno_text(&err)
+                    skopos_core::go::text::go_errno_text(&err)
                 )
             })?;
             let mut images = Vec::new();
@@ -253,10 +254,10 @@ async fn images_from_registry(
         ..source_ctx.clone()
     };
     if let Some(credentials) = &config.credentials {
-        if !credentials.username.is_empty() || !credentials.password.is_empty() {
-            context.docker_credentials = Some(DockerCredentials::Basic {
+        if !credentials.username.is_empty() || !credentials.password.expose().is_empty() {
+            context.docker_credentials = Some(Credentials::Basic {
                 username: credentials.username.clone(),
-                password: Secret::new(credentials.password.clone()),
+                password: credentials.password.clone(),
             });
         }
     }

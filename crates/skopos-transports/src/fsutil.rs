@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use anyhow::{anyhow, Context as _};
 use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
-use skopos_core::go_text::go_errno_text;
+use skopos_core::go::text::go_errno_text;
 use skopos_core::read::read_full;
 use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, Result, WrittenBlob};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -514,21 +514,81 @@ pub(crate) fn stage_file(
     Ok((WrittenBlob::new(info.digest.clone(), size), staged))
 }
 
-/// Copy `stream` into a new temporary file in `dir` (removed when dropped), hashing it on
-/// the way: how a destination learns a blob's digest before it sends the blob anywhere.
-pub(crate) async fn spool_blob(
+/// A stream written into a temporary file by [`spool`]; the file is removed when this is
+/// dropped.
+pub(crate) struct Spooled {
+    /// The file, complete but not flushed to disk: a spooled copy does not outlive the
+    /// process.
+    pub(crate) temp: tempfile::NamedTempFile,
+    /// How many bytes the stream had.
+    pub(crate) size: u64,
+    /// Their sha256 digest, when [`spool`] was asked for it.
+    pub(crate) digest: Option<Digest>,
+}
+
+impl Spooled {
+    /// The spooled bytes from the start, through a handle of their own; `self` must live
+    /// until they are read.
+    pub(crate) fn reader(&self) -> Result<FileRange> {
+        let reopened = self
+            .temp
+            .reopen()
+            .map_err(|err| path_error("open", self.temp.path(), &err))?;
+        Ok(FileRange::new(Arc::new(reopened), 0, self.size))
+    }
+}
+
+/// Why [`spool`] failed. Callers word it as the Go code they follow words it; the
+/// conversion into an error gives the wording of skopos's own blob stores.
+#[derive(Debug)]
+pub(crate) enum SpoolError {
+    /// Reading the stream failed.
+    Read(io::Error),
+    /// Writing the file at `path` failed.
+    Write { path: PathBuf, error: io::Error },
+    /// The thread writing the file failed or was cut off.
+    Thread(anyhow::Error),
+}
+
+impl From<SpoolError> for anyhow::Error {
+    fn from(err: SpoolError) -> anyhow::Error {
+        match err {
+            SpoolError::Read(error) => anyhow::Error::new(error).context("reading the blob stream"),
+            SpoolError::Write { path, error } => path_error("write", &path, &error),
+            SpoolError::Thread(error) => error,
+        }
+    }
+}
+
+/// Write all of `stream` into `temp`, hashing it (sha256) when `hashed`: how a destination
+/// learns a blob's size and digest before it sends the blob anywhere, and how a source
+/// turns a stream into a file it can read at any offset. The caller creates `temp` where
+/// its policy says (`--tmpdir`, a store's own directory, …) and words the errors. Chunks
+/// are written as [`stage_blob`] writes them: from this task while the page cache takes
+/// them, then from a blocking thread.
+pub(crate) async fn spool(
     mut stream: BlobReader,
-    dir: &Path,
-    prefix: &'static str,
-) -> Result<(WrittenBlob, tempfile::NamedTempFile)> {
-    let dir = dir.to_path_buf();
-    let file = blocking(move || BlobFile::create(&dir, prefix, true)).await?;
-    let file = write_stream(&mut stream, file, thread_sleeps).await?;
-    let BlobFile { temp, hasher, size } = file;
-    let digest = hasher
-        .ok_or_else(|| anyhow!("internal error: a spooled blob was not hashed"))?
-        .finish();
-    Ok((WrittenBlob::new(digest, size), temp))
+    temp: tempfile::NamedTempFile,
+    hashed: bool,
+) -> std::result::Result<Spooled, SpoolError> {
+    let file = BlobFile::new(temp, hashed);
+    let BlobFile { temp, hasher, size } = write_stream(&mut stream, file, thread_sleeps).await?;
+    Ok(Spooled {
+        temp,
+        size,
+        digest: hasher.map(Hasher::finish),
+    })
+}
+
+/// Create a temporary file named `prefix…` in `dir`, and `dir` first if it is missing.
+/// Blocks: call from a blocking thread.
+pub(crate) fn create_temp_file(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile> {
+    // A shared blob directory may not exist yet.
+    create_dir_all(dir)?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
+        .map_err(|err| path_error("create a temporary file in", dir, &err))
 }
 
 /// Write all of `stream` into `file`, from this task while writes do not sleep (see
@@ -537,7 +597,7 @@ async fn write_stream(
     stream: &mut BlobReader,
     mut file: BlobFile,
     sleeps: fn() -> u64,
-) -> Result<BlobFile> {
+) -> std::result::Result<BlobFile, SpoolError> {
     let mut chunk = vec![0; IO_CHUNK_SIZE];
     loop {
         let filled = fill(stream, &mut chunk).await?;
@@ -567,19 +627,22 @@ fn thread_sleeps() -> u64 {
 }
 
 /// Read from `stream` until `chunk` is full or the stream ends; how much was read.
-async fn fill(stream: &mut BlobReader, chunk: &mut [u8]) -> Result<usize> {
-    read_full(stream, chunk)
-        .await
-        .context("reading the blob stream")
+async fn fill(stream: &mut BlobReader, chunk: &mut [u8]) -> std::result::Result<usize, SpoolError> {
+    read_full(stream, chunk).await.map_err(SpoolError::Read)
 }
 
 /// Write the rest of `stream` into `file` from a blocking thread.
-async fn write_on_thread(stream: &mut BlobReader, file: BlobFile) -> Result<BlobFile> {
+async fn write_on_thread(
+    stream: &mut BlobReader,
+    file: BlobFile,
+) -> std::result::Result<BlobFile, SpoolError> {
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || file.write_from(receiver));
     let read_result = pump(stream, &sender).await;
     drop(sender);
-    let written = writer.await.context("the blob-writing thread failed")?;
+    let written = writer.await.map_err(|err| {
+        SpoolError::Thread(anyhow::Error::new(err).context("the blob-writing thread failed"))
+    })?;
     // A stream error explains an aborted write better than the writer's own complaint.
     read_result?;
     written
@@ -587,7 +650,10 @@ async fn write_on_thread(stream: &mut BlobReader, file: BlobFile) -> Result<Blob
 
 /// Move the stream into `sender` in large pieces, ending with [`Piece::End`] only when
 /// the stream ended cleanly. Stops quietly when the writer has gone (it holds the error).
-async fn pump(stream: &mut BlobReader, sender: &mpsc::Sender<Piece>) -> Result<()> {
+async fn pump(
+    stream: &mut BlobReader,
+    sender: &mpsc::Sender<Piece>,
+) -> std::result::Result<(), SpoolError> {
     loop {
         let mut chunk = vec![0; IO_CHUNK_SIZE];
         let filled = fill(stream, &mut chunk).await?;
@@ -615,23 +681,24 @@ struct BlobFile {
 impl BlobFile {
     /// Blocks: call from a blocking thread.
     fn create(dir: &Path, prefix: &str, hashed: bool) -> Result<BlobFile> {
-        // A shared blob directory may not exist yet.
-        create_dir_all(dir)?;
-        let temp = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempfile_in(dir)
-            .map_err(|err| path_error("create a temporary file in", dir, &err))?;
-        Ok(BlobFile {
+        Ok(BlobFile::new(create_temp_file(dir, prefix)?, hashed))
+    }
+
+    fn new(temp: tempfile::NamedTempFile, hashed: bool) -> BlobFile {
+        BlobFile {
             temp,
             hasher: hashed.then(|| Algorithm::Sha256.hasher()),
             size: 0,
-        })
+        }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), SpoolError> {
         self.temp
             .write_all(bytes)
-            .map_err(|err| path_error("write", self.temp.path(), &err))?;
+            .map_err(|error| SpoolError::Write {
+                path: self.temp.path().to_path_buf(),
+                error,
+            })?;
         if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(bytes);
         }
@@ -641,13 +708,20 @@ impl BlobFile {
 
     /// Write what arrives on `receiver` until [`Piece::End`]. Blocks: call from a blocking
     /// thread.
-    fn write_from(mut self, mut receiver: mpsc::Receiver<Piece>) -> Result<BlobFile> {
+    fn write_from(
+        mut self,
+        mut receiver: mpsc::Receiver<Piece>,
+    ) -> std::result::Result<BlobFile, SpoolError> {
         loop {
             match receiver.blocking_recv() {
                 Some(Piece::Data(chunk)) => self.write(&chunk)?,
                 Some(Piece::End) => return Ok(self),
                 // Dropping `self` removes the partial file.
-                None => return Err(anyhow!("the blob stream ended with an error")),
+                None => {
+                    return Err(SpoolError::Thread(anyhow!(
+                        "the blob stream ended with an error"
+                    )))
+                }
             }
         }
     }
@@ -898,6 +972,49 @@ mod tests {
         assert!(format!("{err:#}").contains("connection reset"), "{err:#}");
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert!(!dir.path().join("blob").exists());
+    }
+
+    #[tokio::test]
+    async fn a_spool_hashes_when_asked_and_reads_back_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = patterned(2 * IO_CHUNK_SIZE + 3);
+        for hashed in [true, false] {
+            let temp = create_temp_file(&dir.path().join("spool"), "test-spool").unwrap();
+            let stream: BlobReader = Box::pin(io::Cursor::new(data.clone()));
+            let spooled = spool(stream, temp, hashed).await.unwrap();
+            assert_eq!(spooled.size, data.len() as u64);
+            let expected = hashed.then(|| {
+                let mut hasher = Algorithm::Sha256.hasher();
+                hasher.update(&data);
+                hasher.finish()
+            });
+            assert_eq!(spooled.digest, expected);
+            assert!(read_all(spooled.reader().unwrap()).await.unwrap() == data);
+            drop(spooled);
+            assert_eq!(fs::read_dir(dir.path().join("spool")).unwrap().count(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spool_says_whether_the_stream_or_the_file_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream: BlobReader = Box::pin(FailingReader);
+        let temp = create_temp_file(dir.path(), "test-spool").unwrap();
+        match spool(stream, temp, true).await {
+            Err(SpoolError::Read(err)) => assert_eq!(err.to_string(), "connection reset"),
+            other => panic!("not a read error: {:?}", other.map(|spooled| spooled.size)),
+        }
+        // A handle that cannot write stands for a full or failing disk.
+        let temp = create_temp_file(dir.path(), "test-spool").unwrap();
+        let read_only = File::open(temp.path()).unwrap();
+        let temp = tempfile::NamedTempFile::from_parts(read_only, temp.into_temp_path());
+        let path = temp.path().to_path_buf();
+        let stream: BlobReader = Box::pin(io::Cursor::new(vec![1u8; 10]));
+        match spool(stream, temp, true).await {
+            Err(SpoolError::Write { path: failed, .. }) => assert_eq!(failed, path),
+            other => panic!("not a write error: {:?}", other.map(|spooled| spooled.size)),
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

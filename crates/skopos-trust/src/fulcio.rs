@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Result};
 use der::oid::AssociatedOid as _;
 use der::{Decode as _, Encode as _};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use x509_cert::der;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::SubjectAltName;

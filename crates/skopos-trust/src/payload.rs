@@ -95,7 +95,7 @@ impl UntrustedPayload {
                 timestamp: self.timestamp,
             },
         };
-        Ok(skopos_core::gojson::to_vec(&document)?)
+        Ok(skopos_core::go::json::to_vec(&document)?)
     }
 
     /// Parse signed contents with containers/image's checks and messages: exactly the
@@ -134,7 +134,7 @@ impl UntrustedPayload {
         let manifest_digest = parse_go_digest(&digest_text).map_err(|err| {
             anyhow!(
                 "invalid docker-manifest-digest value {}: {err}",
-                skopos_core::go_text::go_quote(&digest_text)
+                skopos_core::go::text::go_quote(&digest_text)
             )
         })?;
         let docker_reference = go_string(exact_fields(critical[2], &["docker-reference"])?[0])?;

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::strict_json::{exact_fields, Json};
 
 use crate::public_key::PublicKey;

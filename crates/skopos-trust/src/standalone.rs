@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::reference::DockerReference;
 use skopos_core::Digest;
 

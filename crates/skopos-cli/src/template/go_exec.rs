@@ -6,7 +6,7 @@
 use gotmpl::TemplateError;
 
 use super::go_syntax::{is_integral, Arg, Command, Node, Pipe};
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 
 /// Where Go stopped (byte offset), the node it printed, and its message.
 struct Failure {

@@ -4,7 +4,7 @@
 //! a slightly different language (it accepts `{{"\q"}}` and an unclosed `{{if}}`, refuses
 //! `{{.Os | }}`) and words its errors its own way, so templates are checked here first.
 
-use skopos_core::go_text::{go_quote, is_go_printable};
+use skopos_core::go::text::{go_quote, is_go_printable};
 
 /// Go's `isSpace`: the white space allowed inside actions.
 fn is_space(c: char) -> bool {

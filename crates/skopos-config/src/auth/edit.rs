@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Serialize as _;
 use serde_json::{Map, Value};
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go::text::{go_errno_text, go_quote};
 
 use super::DOCKER_HUB_LEGACY_KEY;
 use super::{combine_errors, helper, validate_key, AuthError, AuthFiles, AUTH_FILE_HELPER};

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, Credentials, Environment};
+use super::{AuthError, Environment};
+use skopos_core::{Credentials, Secret};
 
 /// The message helpers print when they hold nothing for a server.
 const CREDENTIALS_NOT_FOUND: &str = "credentials not found in native keychain";
@@ -159,17 +160,14 @@ pub(super) fn get(
         return Ok(
             (!answer.secret.is_empty()).then_some(Credentials::IdentityToken {
                 username: None,
-                token: answer.secret,
+                token: Secret::new(answer.secret),
             }),
         );
     }
     if answer.username.is_empty() && answer.secret.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Credentials::Basic {
-        username: answer.username,
-        password: answer.secret,
-    }))
+    Ok(Some(Credentials::basic(answer.username, answer.secret)))
 }
 
 /// Stores `username` / `secret` for `server` in `helper`.

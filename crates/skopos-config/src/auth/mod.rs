@@ -20,12 +20,12 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde::Deserialize;
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go::text::{go_errno_text, go_quote};
+use skopos_core::{Credentials, Secret};
 
 pub use edit::{remove_all_credentials, remove_credentials, set_credentials};
 pub use helper::{run_credential_helper, HelperAction, HelperOutcome};
@@ -37,58 +37,6 @@ pub const AUTH_FILE_HELPER: &str = "containers-auth.json";
 /// The key Docker uses for Docker Hub in `config.json` (and what `--compat-auth-file`
 /// writes for `docker.io`).
 pub const DOCKER_HUB_LEGACY_KEY: &str = "https://index.docker.io/v1/";
-
-/// Credentials for one registry. `Debug` never shows secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credentials {
-    /// No credentials: access the registry anonymously.
-    Anonymous,
-    /// A username and password (HTTP basic, or the password grant of a token server).
-    Basic {
-        /// The user name (what `login --get-login` prints).
-        username: String,
-        /// The password; never shown by `Debug`.
-        password: String,
-    },
-    /// An OAuth2 refresh token (`identitytoken` in auth files, or a helper's `<token>` user).
-    IdentityToken {
-        /// The user name stored with the token, if any (what `login --get-login` prints;
-        /// never sent to the registry).
-        username: Option<String>,
-        /// The refresh token, exchanged at the registry's token realm; never shown by
-        /// `Debug`.
-        token: String,
-    },
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credentials::Anonymous => f.write_str("Anonymous"),
-            Credentials::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"<redacted>")
-                .finish(),
-            Credentials::IdentityToken { username, .. } => f
-                .debug_struct("IdentityToken")
-                .field("username", username)
-                .field("token", &"<redacted>")
-                .finish(),
-        }
-    }
-}
-
-impl Credentials {
-    /// The username, if these credentials have one (what `login --get-login` prints).
-    pub fn username(&self) -> Option<&str> {
-        match self {
-            Credentials::Anonymous => None,
-            Credentials::Basic { username, .. } => Some(username),
-            Credentials::IdentityToken { username, .. } => username.as_deref(),
-        }
-    }
-}
 
 /// The process environment the lookups depend on, passed explicitly so that tests (and
 /// callers) never depend on the real environment. Empty variables count as unset.
@@ -590,14 +538,11 @@ fn decode_entry(
     if !entry.identitytoken.is_empty() {
         return Ok(Some(Credentials::IdentityToken {
             username: (!username.is_empty()).then(|| username.to_string()),
-            token: entry.identitytoken.clone(),
+            token: Secret::new(entry.identitytoken.clone()),
         }));
     }
     if username.is_empty() || password.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Credentials::Basic {
-        username: username.to_string(),
-        password: password.to_string(),
-    }))
+    Ok(Some(Credentials::basic(username, password)))
 }

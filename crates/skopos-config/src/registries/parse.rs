@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go::text::{go_errno_text, go_quote};
 
 use super::{
     quoted, Mirror, PullFromMirror, RegistriesConf, RegistriesConfSearch, RegistriesError, Registry,

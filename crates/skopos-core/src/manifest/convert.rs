@@ -7,12 +7,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
-use crate::go_time::GoTime;
+use crate::go::time::GoTime;
 use crate::image_config::OciImage;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{go_quote, is_empty_str, null_default};
 use super::oci::{OciDescriptor, OciManifest};
 use super::schema1::{
     marshal_raw_map, to_raw, FsLayer, HistoryEntry, Schema1, Schema1Manifest, V1Compatibility,
@@ -20,6 +19,8 @@ use super::schema1::{
 };
 use super::schema2::{Schema2, Schema2Descriptor};
 use super::{CompressionUpdate, CryptoUpdate, LayerUpdate, NonImageArtifact, GZIPPED_EMPTY_LAYER};
+use crate::go::json::{is_empty_str, null_default};
+use crate::go::text::go_quote;
 
 /// The error containers/image gives for zstd layers headed for a Docker manifest.
 fn zstd_refusal(media_type: &str) -> anyhow::Error {
@@ -73,7 +74,7 @@ pub(crate) fn oci_to_schema2(oci: &OciManifest) -> Result<Schema2> {
 fn docker_config_to_oci(config: &[u8]) -> Result<Vec<u8>> {
     let image: OciImage = serde_json::from_slice(config)
         .map_err(|e| anyhow!("parsing image config as an OCI config: {e}"))?;
-    Ok(crate::gojson::to_vec(&image)?)
+    Ok(crate::go::json::to_vec(&image)?)
 }
 
 /// Docker schema 2 → OCI, given the source config blob. Returns the manifest and the new
@@ -215,7 +216,7 @@ pub(crate) fn schema2_to_schema1(
             throwaway: entry.empty_layer,
         };
         fs_layers[v1_index] = Some(FsLayer { blob_sum: blob });
-        history[v1_index] = String::from_utf8(crate::gojson::to_vec(&fake)?)?;
+        history[v1_index] = String::from_utf8(crate::go::json::to_vec(&fake)?)?;
     }
     let fs_layers: Vec<FsLayer> = fs_layers.into_iter().flatten().collect();
     let top_blob = fs_layers

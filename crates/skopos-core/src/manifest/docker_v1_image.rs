@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::go_time::GoTime;
+use crate::go::time::GoTime;
 
-use super::go_compat::{is_empty_str, is_false, is_zero, null_default, Empty};
+use crate::go::json::{is_empty_str, is_false, is_zero, null_default, Empty};
 
 /// Docker's `strslice.StrSlice`: read from a string or a list of strings, written as a list
 /// (`null` when nil).

@@ -12,9 +12,10 @@ use crate::media_type as mt;
 use crate::platform::Platform;
 use crate::Result;
 
-use super::go_compat::{go_quote, is_empty_str, null_default, some_empty};
 use super::oci::{OciDescriptor, OciPlatform};
 use super::{validate_unambiguous, AllowedFields, ListInstance};
+use crate::go::json::{is_empty_str, null_default, some_empty};
+use crate::go::text::go_quote;
 
 /// The platform of a Docker manifest list entry (`Schema2PlatformSpec`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -35,7 +35,6 @@ use crate::Result;
 
 mod convert;
 pub mod docker_v1_image;
-pub mod go_compat;
 pub mod list;
 pub mod oci;
 pub mod schema1;
@@ -68,7 +67,7 @@ pub fn gzipped_empty_layer_digest() -> Digest {
 /// An image-only operation (such as conversion to a Docker format) was asked of an OCI
 /// artifact whose config is not an image config.
 #[derive(Debug, thiserror::Error)]
-#[error("unsupported image-specific operation on artifact with type {}", go_compat::go_quote(.0))]
+#[error("unsupported image-specific operation on artifact with type {}", crate::go::text::go_quote(.0))]
 pub struct NonImageArtifact(pub String);
 
 /// The compression a layer media type declares (`None` = uncompressed or unknown).
@@ -772,7 +771,7 @@ impl ManifestList {
                 if !mt::is_list(target) {
                     bail!(
                         "Can not convert manifest list to MIME type {}, which is not a list type",
-                        go_compat::go_quote(target_mime)
+                        crate::go::text::go_quote(target_mime)
                     );
                 }
                 let mut updated = p.value().rebuilt();
@@ -782,17 +781,17 @@ impl ManifestList {
                     keep,
                 )?;
                 let rebuilt = if target == mt::OCI_INDEX {
-                    crate::gojson::to_vec(&updated.to_oci_index().rebuilt())?
+                    crate::go::json::to_vec(&updated.to_oci_index().rebuilt())?
                 } else {
-                    crate::gojson::to_vec(&updated)?
+                    crate::go::json::to_vec(&updated)?
                 };
-                (crate::gojson::to_vec(p.value())?, rebuilt)
+                (crate::go::json::to_vec(p.value())?, rebuilt)
             }
             ManifestList::Oci(p) => {
                 if !mt::is_list(target) {
                     bail!(
                         "Can not convert image index to MIME type {}, which is not a list type",
-                        go_compat::go_quote(target_mime)
+                        crate::go::text::go_quote(target_mime)
                     );
                 }
                 let mut updated = p.value().rebuilt();
@@ -802,11 +801,11 @@ impl ManifestList {
                     keep,
                 )?;
                 let rebuilt = if target == mt::DOCKER_V2_LIST {
-                    crate::gojson::to_vec(&updated.to_schema2_list().rebuilt())?
+                    crate::go::json::to_vec(&updated.to_schema2_list().rebuilt())?
                 } else {
-                    crate::gojson::to_vec(&updated)?
+                    crate::go::json::to_vec(&updated)?
                 };
-                (crate::gojson::to_vec(p.value())?, rebuilt)
+                (crate::go::json::to_vec(p.value())?, rebuilt)
             }
         };
         if rebuilt == original {

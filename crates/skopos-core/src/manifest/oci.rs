@@ -11,11 +11,12 @@ use crate::digest::Digest;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{base64_bytes, go_quote, is_empty_str, null_default};
 use super::variants::{updated_media_type, OCI_VARIANTS};
 use super::{
     validate_unambiguous, AllowedFields, CompressionUpdate, CryptoUpdate, LayerInfo, LayerUpdate,
 };
+use crate::go::json::{base64_bytes, is_empty_str, null_default};
+use crate::go::text::go_quote;
 
 /// An OCI platform (`specs-go/v1.Platform`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -246,7 +247,7 @@ impl OciManifest {
 
     /// Bytes as Go's `json.Marshal` writes them.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(crate::gojson::to_vec(self)?)
+        Ok(crate::go::json::to_vec(self)?)
     }
 }
 

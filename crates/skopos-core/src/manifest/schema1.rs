@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::digest::Digest;
-use crate::go_time::GoTime;
+use crate::go::time::GoTime;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{compact_go, is_empty_str, is_false, null_default};
 use super::{validate_unambiguous, AllowedFields, CryptoUpdate, LayerInfo, LayerUpdate};
+use crate::go::json::{compact_go, is_empty_str, is_false, null_default};
 
 /// One `fsLayers` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,7 +195,7 @@ impl Schema1Manifest {
             if !valid {
                 bail!(
                     "image ID {} is invalid",
-                    super::go_compat::go_quote(&compat.id)
+                    crate::go::text::go_quote(&compat.id)
                 );
             }
         }
@@ -256,7 +256,7 @@ impl Schema1Manifest {
         if let Some(update) = updates.iter().find(|u| u.crypto != CryptoUpdate::Unchanged) {
             bail!(
                 "encryption change (for layer {}) is not supported in schema1 manifests",
-                super::go_compat::go_quote(&update.digest.to_string())
+                crate::go::text::go_quote(&update.digest.to_string())
             );
         }
         let count = self.manifest.fs_layers.len();
@@ -280,7 +280,7 @@ impl Schema1Manifest {
 
     /// The unsigned bytes, as Go's `json.Marshal` writes them.
     pub fn to_unsigned_bytes(&self) -> Result<Vec<u8>> {
-        Ok(crate::gojson::to_vec(&self.manifest)?)
+        Ok(crate::go::json::to_vec(&self.manifest)?)
     }
 
     /// What `inspect` shows, from the newest v1Compatibility entry.
@@ -325,7 +325,7 @@ impl Schema1Manifest {
         let config_text = if !image.docker_version.is_empty()
             && super::docker_v1_image::docker_version_less_than(&image.docker_version, "1.8.3")
         {
-            reencoded = String::from_utf8(crate::gojson::to_vec(&image)?)?;
+            reencoded = String::from_utf8(crate::go::json::to_vec(&image)?)?;
             reencoded.as_str()
         } else {
             newest.v1_compatibility.as_str()
@@ -387,7 +387,7 @@ struct Schema2RootFs {
 
 /// A value as a raw JSON fragment, Go-encoded.
 pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>> {
-    let text = String::from_utf8(crate::gojson::to_vec(value)?)?;
+    let text = String::from_utf8(crate::go::json::to_vec(value)?)?;
     Ok(RawValue::from_string(text)?)
 }
 
@@ -398,7 +398,7 @@ pub(crate) fn marshal_raw_map(raw: BTreeMap<String, Box<RawValue>>) -> Result<Ve
         .into_iter()
         .map(|(k, v)| Ok((k, RawValue::from_string(compact_go(v.get()))?)))
         .collect::<Result<BTreeMap<String, Box<RawValue>>>>()?;
-    Ok(crate::gojson::to_vec(&compacted)?)
+    Ok(crate::go::json::to_vec(&compacted)?)
 }
 
 /// The payload of a schema 1 manifest signed with libtrust's "pretty signature": the
@@ -558,7 +558,7 @@ pub fn sign_with_throwaway_key(unsigned: &[u8]) -> Result<Vec<u8>> {
         "formatTail": b64(format_tail),
         "time": time,
     });
-    let protected = b64(&crate::gojson::to_vec(&protected_header)?);
+    let protected = b64(&crate::go::json::to_vec(&protected_header)?);
     let signing_input = format!("{protected}.{}", b64(unsigned));
     let signature: Signature = key.sign(signing_input.as_bytes());
 
@@ -597,7 +597,7 @@ pub fn sign_with_throwaway_key(unsigned: &[u8]) -> Result<Vec<u8>> {
     }];
     let mut out = unsigned[..format_length].to_vec();
     out.extend_from_slice(b",\"signatures\":");
-    out.extend_from_slice(&crate::gojson::to_vec(&signatures)?);
+    out.extend_from_slice(&crate::go::json::to_vec(&signatures)?);
     out.push(b'}');
     Ok(out)
 }

@@ -8,11 +8,12 @@ use crate::digest::Digest;
 use crate::media_type as mt;
 use crate::Result;
 
-use super::go_compat::{go_quote, null_default};
 use super::variants::{updated_media_type, SCHEMA2_VARIANTS};
 use super::{
     validate_unambiguous, AllowedFields, CompressionUpdate, CryptoUpdate, LayerInfo, LayerUpdate,
 };
+use crate::go::json::null_default;
+use crate::go::text::go_quote;
 
 /// A descriptor in a schema 2 manifest (and, with a platform, in a Docker manifest list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +160,6 @@ impl Schema2 {
 
     /// Bytes as Go's `json.Marshal` writes them.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(crate::gojson::to_vec(self)?)
+        Ok(crate::go::json::to_vec(self)?)
     }
 }

@@ -5,8 +5,8 @@
 use crate::compression::Compression;
 use crate::media_type as mt;
 
-use super::go_compat::go_quote;
 use super::CompressionUpdate;
+use crate::go::text::go_quote;
 
 /// One family of layer media types: the uncompressed, gzip and zstd variants; `None`
 /// means the variant exists in principle but the format does not allow it.

@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::go_text::{go_errno_text, go_path_clean, go_path_join};
+use crate::go::text::{go_errno_text, go_path_clean, go_path_join};
 use crate::Result;
 
 /// How many symlinks one resolution follows before giving up, as Go's `EvalSymlinks`.

@@ -30,7 +30,7 @@ pub use ostree::{OstreeReference, DEFAULT_OSTREE_REPO};
 pub use storage::MINIMUM_TRUNCATED_ID_LENGTH;
 
 use crate::digest::{Algorithm, Digest};
-use crate::go_text::{go_atoi, go_errno_text, go_quote};
+use crate::go::text::{go_atoi, go_errno_text, go_quote};
 use crate::Result;
 use go_digest::{parse_go_digest, GoDigestError};
 
@@ -144,7 +144,7 @@ impl ImageName {
     /// The error's `Display` is exactly skopeo's message for the reference. The CLI must
     /// put skopeo's prefix for the command before it:
     /// - `inspect`: `Error parsing image name "<input>": ` (the input quoted as Go's
-    ///   `%q`, see [`crate::go_text::go_quote`]);
+    ///   `%q`, see [`crate::go::text::go_quote`]);
     /// - `copy` source and `delete`: `Invalid source name <input>: `;
     /// - `copy` destination: `Invalid destination name <input>: `;
     /// - `layers`, `list-tags` (docker-archive): none.

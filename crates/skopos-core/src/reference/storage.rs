@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::docker::{is_full_image_id, DockerReference};
 use super::go_digest::is_go_digest;
 use super::StorageReference;
-use crate::go_text::go_quote;
+use crate::go::text::go_quote;
 use crate::Result;
 
 /// The shortest prefix skopeo accepts as a truncated image ID.

@@ -7,8 +7,8 @@ pub mod fake;
 
 use std::time::Duration;
 
-use skopos_core::{BlobInfo, BlobReader, Digest};
-use skopos_registry::{ClientConfig, Credentials, RegistryClient};
+use skopos_core::{BlobInfo, BlobReader, Credentials, Digest};
+use skopos_registry::{ClientConfig, RegistryClient};
 
 use skopos_testimage::registry::{TestRegistry, TestTls};
 

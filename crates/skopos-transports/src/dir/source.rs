@@ -77,7 +77,7 @@ impl ImageSource for DirSource {
                     skopos_core::signature_blob::classify(&bytes).map_err(|err| {
                         anyhow::anyhow!(
                             "parsing signature {}: {err}",
-                            skopos_core::go_text::go_quote(&path.to_string_lossy())
+                            skopos_core::go::text::go_quote(&path.to_string_lossy())
                         )
                     })?;
                     signatures.push(bytes)

@@ -236,9 +236,9 @@ pub(crate) async fn write_attachments(
                     .iter()
                     .map(|id| serde_json::Value::String(id.to_string())),
             );
-            skopos_core::gojson::to_vec(config)?
+            skopos_core::go::json::to_vec(config)?
         }
-        None => skopos_core::gojson::to_vec(&NewConfig {
+        None => skopos_core::go::json::to_vec(&NewConfig {
             architecture: "",
             os: "",
             config: BTreeMap::new(),
@@ -249,7 +249,7 @@ pub(crate) async fn write_attachments(
         })?,
     };
     manifest.config = put_bytes(client, repository, config_bytes, mt::OCI_CONFIG).await?;
-    let manifest_bytes = skopos_core::gojson::to_vec(&manifest)?;
+    let manifest_bytes = skopos_core::go::json::to_vec(&manifest)?;
     tracing::debug!("Uploading sigstore attachment manifest");
     client
         .put_manifest(

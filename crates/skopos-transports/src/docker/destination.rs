@@ -1,7 +1,6 @@
 //! Writing an image to a registry.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use skopos_core::media_type as mt;
@@ -16,7 +15,7 @@ use skopos_core::signature_blob::SigstoreBlob;
 use super::attachments::write_attachments;
 use super::lookaside::{storage_for, write_signatures, SignatureStorage};
 use super::settings::{connect_primary, Endpoint};
-use crate::fsutil::{self, FileRange};
+use crate::fsutil;
 
 /// An image being pushed to a registry. The registry makes each manifest visible as it is
 /// PUT; the manifest goes last, so an interrupted push leaves no tag on a partial image.
@@ -163,25 +162,28 @@ impl ImageDestination for DockerDestination {
             return client.put_blob(repository, stream, expected).await;
         };
         tracing::debug!("Precomputing digest layer for {repository}");
-        let (spooled, file) = fsutil::spool_blob(stream, spool_dir, "stream-blob").await?;
-        if let Some(size) = client.blob_exists(repository, &spooled.digest).await? {
-            tracing::debug!("Skipping blob {} (already present)", spooled.digest);
-            return Ok(WrittenBlob::new(spooled.digest, size));
+        let dir = spool_dir.clone();
+        let temp = fsutil::blocking(move || fsutil::create_temp_file(&dir, "stream-blob")).await?;
+        let spooled = fsutil::spool(stream, temp, true).await?;
+        let digest = spooled
+            .digest
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("internal error: a spooled blob was not hashed"))?;
+        if let Some(size) = client.blob_exists(repository, &digest).await? {
+            tracing::debug!("Skipping blob {digest} (already present)");
+            return Ok(WrittenBlob::new(digest, size));
         }
-        let reopened = file
-            .reopen()
-            .map_err(|err| fsutil::path_error("open", file.path(), &err))?;
-        let content = FileRange::new(Arc::new(reopened), 0, spooled.size);
+        let content = spooled.reader()?;
         let info = BlobInfo {
-            digest: spooled.digest,
+            digest,
             size: Some(spooled.size),
             media_type: String::new(),
         };
-        // `file` lives until the upload is done: dropping it removes the spooled copy.
+        // `spooled` lives until the upload is done: dropping it removes the spooled copy.
         let written = client
             .put_blob(repository, Box::pin(content), Some(&info))
             .await;
-        drop(file);
+        drop(spooled);
         written
     }
 

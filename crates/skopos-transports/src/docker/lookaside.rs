@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail};
 use skopos_config::auth::Environment;
 use skopos_config::registries_d::{registries_d_dir, Lookaside, RegistriesD};
-use skopos_core::go_text::{go_errno_text, go_quote};
+use skopos_core::go::text::{go_errno_text, go_quote};
 use skopos_core::reference::DockerReference;
 use skopos_core::signature_blob::{classify, SignatureKind};
 use skopos_core::{Digest, Result, SystemContext};

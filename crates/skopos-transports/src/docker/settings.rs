@@ -10,8 +10,8 @@ use skopos_config::auth::{self, AuthFiles, Environment};
 use skopos_config::certs::{load_cert_dir, CertRoots};
 use skopos_config::registries::{self, RegistriesConf, RegistriesConfSearch, ResolvedReference};
 use skopos_core::reference::DockerReference;
-use skopos_core::{DockerCredentials, Result, SystemContext};
-use skopos_registry::{ClientConfig, Credentials, RegistryClient};
+use skopos_core::{Result, SystemContext};
+use skopos_registry::{ClientConfig, RegistryClient};
 
 tokio::task_local! {
     /// The clients made in a [`sharing_registry_clients`] scope, with the settings each
@@ -147,29 +147,15 @@ pub(crate) fn client_for(
         None => Default::default(),
     };
     let credentials = match &ctx.docker_credentials {
-        Some(DockerCredentials::Anonymous) => Credentials::Anonymous,
-        Some(DockerCredentials::Basic { username, password }) => Credentials::Basic {
-            username: username.clone(),
-            password: password.expose().to_string(),
-        },
-        Some(DockerCredentials::BearerToken(token)) => {
-            Credentials::BearerToken(token.expose().to_string())
-        }
+        Some(given) => given.clone(),
         None => {
             let files = AuthFiles::for_image_access(
                 env.clone(),
                 ctx.auth_file.clone(),
                 conf.credential_helpers.clone(),
             );
-            match auth::get_credentials(&files, auth_key)
+            auth::get_credentials(&files, auth_key)
                 .with_context(|| format!("getting credentials for {auth_key}"))?
-            {
-                auth::Credentials::Anonymous => Credentials::Anonymous,
-                auth::Credentials::Basic { username, password } => {
-                    Credentials::Basic { username, password }
-                }
-                auth::Credentials::IdentityToken { token, .. } => Credentials::IdentityToken(token),
-            }
         }
     };
     let defaults = ClientConfig::new(host);

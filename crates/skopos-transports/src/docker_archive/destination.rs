@@ -6,20 +6,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
-use skopos_core::digest::Algorithm;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::manifest::schema2::Schema2Descriptor;
 use skopos_core::reference::{ArchiveImage, DockerReference};
 use skopos_core::{
     media_type, BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result,
     SystemContext, WrittenBlob,
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::reader::{parent_dir, read_at_most, MAX_CONFIG_SIZE};
 use super::writer::{ArchiveSink, ArchiveWriter};
-use crate::fsutil::{self, go_error_text};
+use crate::fsutil::{self, go_error_text, SpoolError, Spooled};
 
 const SIGNATURES_NOT_SUPPORTED: &str = "Storing signatures for docker tar files is not supported";
 
@@ -209,16 +208,9 @@ impl ArchiveFinisher for RenameIntoPlace {
     }
 }
 
-/// A blob spooled to a temporary file to learn its size and digest.
-struct SpooledBlob {
-    file: tokio::fs::File,
-    digest: Digest,
-    size: u64,
-    /// Removes the file when dropped.
-    _temp: tempfile::TempPath,
-}
-
-async fn spool_blob(mut stream: BlobReader, dir: &Path) -> Result<SpooledBlob> {
+/// Spool `stream` to a temporary file in `dir` to learn its size and, when `hashed`, its
+/// digest, with the messages of containers/image's tarfile destination.
+async fn spool_blob(stream: BlobReader, dir: &Path, hashed: bool) -> Result<Spooled> {
     let temp = tempfile::Builder::new()
         .prefix("docker-tarfile-blob")
         .tempfile_in(dir)
@@ -229,44 +221,15 @@ async fn spool_blob(mut stream: BlobReader, dir: &Path) -> Result<SpooledBlob> {
                 go_error_text(&err)
             )
         })?;
-    let (file, temp_path) = temp.into_parts();
-    let reader = file
-        .try_clone()
-        .map_err(|err| anyhow!("creating temporary file: {}", go_error_text(&err)))?;
-    let mut writer =
-        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-    let mut hasher = Algorithm::Sha256.hasher();
-    let mut size: u64 = 0;
-    let mut chunk = vec![0; 256 * 1024];
-    loop {
-        let read = stream.read(&mut chunk).await?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&chunk[..read]);
-        writer
-            .write_all(&chunk[..read])
-            .await
-            .map_err(|err| anyhow!("writing {}: {}", temp_path.display(), go_error_text(&err)))?;
-        size += read as u64;
-    }
-    writer
-        .flush()
+    fsutil::spool(stream, temp, hashed)
         .await
-        .map_err(|err| anyhow!("writing {}: {}", temp_path.display(), go_error_text(&err)))?;
-    drop(writer);
-    // The clone shares the file offset, which is now at the end.
-    let mut reader = tokio::fs::File::from_std(reader);
-    reader
-        .seek(io::SeekFrom::Start(0))
-        .await
-        .map_err(|err| anyhow!("reading {}: {}", temp_path.display(), go_error_text(&err)))?;
-    Ok(SpooledBlob {
-        file: reader,
-        digest: hasher.finish(),
-        size,
-        _temp: temp_path,
-    })
+        .map_err(|err| match err {
+            SpoolError::Read(error) => anyhow::Error::new(error),
+            SpoolError::Write { path, error } => {
+                anyhow!("writing {}: {}", path.display(), go_error_text(&error))
+            }
+            SpoolError::Thread(error) => error,
+        })
 }
 
 #[async_trait]
@@ -308,24 +271,26 @@ impl ImageDestination for DockerArchiveDestination {
     ) -> Result<WrittenBlob> {
         // A tar header needs the size before the data: spool a blob of unknown size (a
         // layer decompressed on the way) to a temporary file first, as c/image does.
-        let (stream, digest, size, _spooled_file): (
-            BlobReader,
-            Digest,
-            u64,
-            Option<tempfile::TempPath>,
-        ) = match expected.and_then(|info| info.size.map(|size| (info.digest.clone(), size))) {
-            Some((digest, size)) => (stream, digest, size, None),
-            None => {
-                let spooled = spool_blob(stream, &self.tmpdir).await?;
-                let digest = expected.map_or(spooled.digest, |info| info.digest.clone());
-                (
-                    Box::pin(spooled.file),
-                    digest,
-                    spooled.size,
-                    Some(spooled._temp),
-                )
-            }
-        };
+        let (stream, digest, size, _spooled): (BlobReader, Digest, u64, Option<Spooled>) =
+            match expected.and_then(|info| info.size.map(|size| (info.digest.clone(), size))) {
+                Some((digest, size)) => (stream, digest, size, None),
+                None => {
+                    let spooled = spool_blob(stream, &self.tmpdir, expected.is_none()).await?;
+                    let digest = match (expected, &spooled.digest) {
+                        (Some(info), _) => info.digest.clone(),
+                        (None, Some(digest)) => digest.clone(),
+                        (None, None) => {
+                            return Err(anyhow!("internal error: a spooled blob was not hashed"))
+                        }
+                    };
+                    (
+                        Box::pin(spooled.reader()?),
+                        digest,
+                        spooled.size,
+                        Some(spooled),
+                    )
+                }
+            };
         let mut state = self.state.lock().await;
         let writer = state.writer.as_mut().ok_or_else(committed)?;
         if let Some(size) = writer.blob_size(&digest) {

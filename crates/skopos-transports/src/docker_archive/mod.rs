@@ -40,7 +40,7 @@ mod writer;
 use std::path::Path;
 
 use anyhow::anyhow;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::reference::DockerReference;
 use skopos_core::{Result, SystemContext};
 

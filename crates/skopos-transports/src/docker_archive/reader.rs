@@ -17,12 +17,12 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _};
 use serde::Deserialize;
 use skopos_core::compression::Compression;
-use skopos_core::go_text::{go_path_clean, go_quote};
+use skopos_core::go::text::{go_path_clean, go_quote};
 use skopos_core::tar_headers::TarHeaderGuard;
 use skopos_core::{BlobReader, Result, SystemContext};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
-use crate::fsutil::{go_error_text, FileRange};
+use crate::fsutil::{self, go_error_text, FileRange, SpoolError};
 
 /// The archive's table of contents.
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";
@@ -86,35 +86,23 @@ pub async fn spool_to_temp_file(stream: BlobReader, ctx: &SystemContext) -> Resu
                 go_error_text(&err)
             )
         })?;
-    let (std_file, path) = temp.into_parts();
-    let copy = std_file
-        .try_clone()
-        .map_err(|err| anyhow!("creating temporary file: {}", go_error_text(&err)))?;
     let (compression, rejoined) = Compression::detect_in(stream)
         .await
         .map_err(|err| anyhow!("auto-decompressing input: {}", go_error_text(&err)))?;
-    let mut input: BlobReader = match compression {
+    let input: BlobReader = match compression {
         Some(compression) => compression.decompressing(rejoined, DECODER_BUFFER),
         None => Box::pin(rejoined),
     };
-    let mut output =
-        tokio::io::BufWriter::with_capacity(DECODER_BUFFER, tokio::fs::File::from_std(copy));
-    let copied = async {
-        tokio::io::copy(&mut input, &mut output).await?;
-        output.flush().await
-    }
-    .await;
-    copied.map_err(|err| {
-        anyhow!(
-            "copying contents to temporary file {}: {}",
-            go_quote(&path.to_string_lossy()),
-            go_error_text(&err)
-        )
+    let quoted_path = go_quote(&temp.path().to_string_lossy());
+    let spooled = fsutil::spool(input, temp, false).await.map_err(|err| {
+        let reason = match err {
+            SpoolError::Read(error) | SpoolError::Write { error, .. } => go_error_text(&error),
+            SpoolError::Thread(error) => format!("{error:#}"),
+        };
+        anyhow!("copying contents to temporary file {quoted_path}: {reason}")
     })?;
-    Ok(SpooledArchive {
-        file: std_file,
-        path,
-    })
+    let (file, path) = spooled.temp.into_parts();
+    Ok(SpooledArchive { file, path })
 }
 
 /// What a tar entry is.

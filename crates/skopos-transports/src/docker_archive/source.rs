@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use serde::Deserialize;
-use skopos_core::go_text::{go_path_clean, go_quote};
+use skopos_core::go::text::{go_path_clean, go_quote};
 use skopos_core::manifest::schema2::{Schema2, Schema2Descriptor};
 use skopos_core::reference::{ArchiveImage, DockerReference};
 use skopos_core::{media_type, BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext};

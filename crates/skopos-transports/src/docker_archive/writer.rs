@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::{anyhow, bail, Context as _};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use skopos_core::manifest::go_compat::compact_go;
+use skopos_core::go::json::compact_go;
 use skopos_core::reference::DockerReference;
-use skopos_core::{gojson, BlobReader, Digest, Result};
+use skopos_core::{go, BlobReader, Digest, Result};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::reader::MANIFEST_FILE;
@@ -134,10 +134,10 @@ impl ArchiveWriter {
             // Go's nil slice.
             b"null".to_vec()
         } else {
-            gojson::to_vec(&self.manifest)?
+            go::json::to_vec(&self.manifest)?
         };
         self.send_bytes(MANIFEST_FILE, &manifest).await?;
-        let repositories = gojson::to_vec(&self.repositories)?;
+        let repositories = go::json::to_vec(&self.repositories)?;
         self.send_bytes(REPOSITORIES_FILE, &repositories)
             .await
             .context("writing config json file")?;
@@ -333,7 +333,7 @@ fn tag_of(reference: &DockerReference) -> Result<&str> {
 }
 
 fn json_string(value: &str) -> Result<String> {
-    Ok(String::from_utf8(gojson::to_vec(value)?)?)
+    Ok(String::from_utf8(go::json::to_vec(value)?)?)
 }
 
 /// `{"key":value,...}` from keys and JSON texts, keys in order.

@@ -31,7 +31,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::image::BlobReader;
 use skopos_core::{Result, SystemContext};
 use skopos_registry::tls::NoVerification;

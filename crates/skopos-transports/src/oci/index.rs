@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
-use skopos_core::manifest::go_compat::null_default;
+use skopos_core::go::json::null_default;
 use skopos_core::manifest::oci::OciPlatform;
 use skopos_core::media_type;
 use skopos_core::reference::OciImage;
@@ -148,7 +148,7 @@ impl Index {
 
     /// The bytes skopeo writes: Go's compact `json.Marshal`, no trailing newline.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(skopos_core::gojson::to_vec(self)?)
+        Ok(skopos_core::go::json::to_vec(self)?)
     }
 
     pub fn manifests(&self) -> &[Descriptor] {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
-use skopos_core::go_text::go_quote;
+use skopos_core::go::text::go_quote;
 use skopos_core::reference::{resolve_path_to_fully_explicit, OciImage};
 use skopos_core::{
     BlobInfo, BlobReader, Digest, ImageDestination, LayerCompression, Result, SystemContext,

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
 use chrono::{DateTime, Local};
-use skopos_core::go_text::go_quote;
-use skopos_core::go_time::GoTime;
+use skopos_core::go::text::go_quote;
+use skopos_core::go::time::GoTime;
 use skopos_core::image_config::{OciHistory, OciImage, OciImageConfig, OciRootFs};
 use skopos_core::manifest::oci::{OciDescriptor, OciManifest};
 use skopos_core::{
-    gojson, media_type, BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext,
+    go, media_type, BlobInfo, BlobReader, Digest, ImageSource, Result, SystemContext,
 };
 
 use super::container::{read_object, SifFile};
@@ -118,7 +118,7 @@ fn convert(path: &PathBuf, tmpdir: &Path) -> Result<SifSource> {
         ]),
         ..OciImage::default()
     };
-    let config = gojson::to_vec(&config).context("encoding the SIF image's config")?;
+    let config = go::json::to_vec(&config).context("encoding the SIF image's config")?;
     let config_digest = Digest::sha256_of(&config);
     let size = |n: u64| i64::try_from(n).context("the SIF image's layer is too large");
     let manifest = OciManifest {
@@ -137,7 +137,7 @@ fn convert(path: &PathBuf, tmpdir: &Path) -> Result<SifSource> {
         subject: None,
         annotations: Default::default(),
     };
-    let manifest = gojson::to_vec(&manifest).context("encoding the SIF image's manifest")?;
+    let manifest = go::json::to_vec(&manifest).context("encoding the SIF image's manifest")?;
     Ok(SifSource {
         layer,
         config,
@@ -178,7 +178,7 @@ fn go_time(seconds: i64) -> Result<GoTime> {
     let time = DateTime::from_timestamp(seconds, 0)
         .ok_or_else(|| anyhow!("the SIF modification time {seconds} is out of range"))?
         .with_timezone(&Local);
-    GoTime::from_local(&time).map_err(|err| anyhow!("a SIF time out of range: {err}"))
+    GoTime::from_datetime(&time).map_err(|err| anyhow!("a SIF time out of range: {err}"))
 }
 
 #[async_trait]

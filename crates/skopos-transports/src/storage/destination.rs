@@ -8,7 +8,6 @@
 //! `sha256(parentID + "+" + diffID)`), the image ID the config digest.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +27,7 @@ use skopos_storage::{NewImage, NewLayer, StagedLayer, Store};
 use tokio_util::io::SyncIoBridge;
 
 use super::open_store;
-use crate::fsutil;
+use crate::fsutil::{self, SpoolError};
 
 /// A layer blob received, waiting for the commit.
 enum PendingLayer {
@@ -207,33 +206,31 @@ impl ImageDestination for StorageDestination {
             None => Box::pin(stream),
         };
         let store = self.store.clone();
-        let pending = tokio::task::spawn_blocking(move || -> Result<PendingLayer> {
-            let mut reader = SyncIoBridge::new(uncompressed);
-            if store.driver().needs_parent_contents() {
-                let file = store.temp_file()?;
-                let mut hasher = Algorithm::Sha256.hasher();
-                let mut output = BufWriter::new(file.as_file());
-                let mut buffer = vec![0u8; 128 << 10];
-                loop {
-                    let read = reader.read(&mut buffer)?;
-                    if read == 0 {
-                        break;
-                    }
-                    hasher.update(&buffer[..read]);
-                    output.write_all(&buffer[..read])?;
-                }
-                output.flush()?;
-                drop(output);
-                Ok(PendingLayer::Tar {
-                    file,
-                    diff_id: hasher.finish(),
-                })
-            } else {
-                Ok(PendingLayer::Staged(store.stage_layer(&mut reader, None)?))
+        let pending = if store.driver().needs_parent_contents() {
+            let temp = fsutil::blocking(move || store.temp_file()).await?;
+            let spooled =
+                fsutil::spool(uncompressed, temp, true)
+                    .await
+                    .map_err(|err| match err {
+                        SpoolError::Read(error) | SpoolError::Write { error, .. } => {
+                            anyhow::Error::new(error)
+                        }
+                        SpoolError::Thread(error) => error,
+                    })?;
+            PendingLayer::Tar {
+                file: spooled.temp,
+                diff_id: spooled.digest.ok_or_else(|| {
+                    anyhow::anyhow!("internal error: a spooled layer was not hashed")
+                })?,
             }
-        })
-        .await
-        .context("applying the layer")??;
+        } else {
+            tokio::task::spawn_blocking(move || -> Result<PendingLayer> {
+                let mut reader = SyncIoBridge::new(uncompressed);
+                Ok(PendingLayer::Staged(store.stage_layer(&mut reader, None)?))
+            })
+            .await
+            .context("applying the layer")??
+        };
         let digest = match expected {
             Some(info) => info.digest.clone(),
             None => summary
@@ -464,7 +461,7 @@ fn commit_image(
         created = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|value| value.get("created")?.as_str().map(str::to_string))
-            .and_then(|text| skopos_core::go_time::GoTime::parse_rfc3339(&text).ok())
+            .and_then(|text| skopos_core::go::time::GoTime::parse_rfc3339(&text).ok())
             .map(|time| time.to_rfc3339_nano());
         big_data.push((digest.to_string(), bytes));
     }

@@ -11,12 +11,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Local};
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingWriter, Hasher};
-use skopos_core::go_text::go_quote;
-use skopos_core::go_time::GoTime;
+use skopos_core::go::text::go_quote;
+use skopos_core::go::time::GoTime;
 use skopos_core::image_config::{OciHistory, OciImage, OciRootFs};
 use skopos_core::manifest::oci::{OciDescriptor, OciManifest};
 use skopos_core::platform::go_arch;
-use skopos_core::{gojson, media_type, BlobInfo, BlobReader, Digest, ImageSource, Result};
+use skopos_core::{go, media_type, BlobInfo, BlobReader, Digest, ImageSource, Result};
 
 use crate::fsutil::{self, IO_CHUNK_SIZE};
 
@@ -185,7 +185,7 @@ fn config_bytes(layers: &[Layer]) -> Result<Vec<u8>> {
         history: Some(history),
         ..OciImage::default()
     };
-    gojson::to_vec(&config).context("encoding the tarball image's config")
+    go::json::to_vec(&config).context("encoding the tarball image's config")
 }
 
 /// The manifest: an OCI manifest of the config and the files as they are.
@@ -214,12 +214,12 @@ fn manifest_bytes(layers: &[Layer], config: &[u8], config_digest: &Digest) -> Re
         subject: None,
         annotations: Default::default(),
     };
-    gojson::to_vec(&manifest).context("encoding the tarball image's manifest")
+    go::json::to_vec(&manifest).context("encoding the tarball image's manifest")
 }
 
 /// A file's modification time as Go's `time.Time` holds it (in the local zone).
 fn go_time(time: &DateTime<Local>) -> Result<GoTime> {
-    GoTime::from_local(time).map_err(|err| anyhow!("a file time out of range: {err}"))
+    GoTime::from_datetime(time).map_err(|err| anyhow!("a file time out of range: {err}"))
 }
 
 /// Hashes everything read through it.

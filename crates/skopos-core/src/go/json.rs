@@ -1,13 +1,122 @@
-//! Helpers that make serde read and write image JSON (manifests and configs) the way Go's
-//! `encoding/json` does for the containers/image and image-spec structs: `null` read as the
-//! zero value, `omitempty` tests, Go's `struct{}`, raw JSON values re-emitted compacted and
-//! HTML-escaped, and Go's `%q` quoting for error messages. Go's `time.Time` is
-//! [`crate::go_time::GoTime`].
+//! Go's `encoding/json`, as containers/image and skopeo's structs meet it, so that the JSON
+//! skopos writes has the digests skopeo's has and `inspect` prints what skopeo prints.
+//!
+//! Writing ([`to_vec`], [`to_vec_indent`], [`GoFormatter`]): differences from serde_json's
+//! defaults are that `<`, `>`, `&`, U+2028 and U+2029 are escaped as `\u003c`-style
+//! sequences, and backspace / form feed as `\u0008` / `\u000c` (the Go versions skopeo 1.9.3
+//! is built with have no short forms for them). Field order is the struct's declaration
+//! order in both languages; maps must be `BTreeMap`s, because Go sorts map keys.
+//!
+//! Field semantics for serde attributes: `null` read as the zero value ([`null_default`]),
+//! `omitempty` tests, Go's `struct{}` ([`Empty`]), `[]byte` as base64 ([`base64_bytes`]), and
+//! raw JSON values re-emitted compacted and HTML-escaped ([`compact_go`]). Go's `time.Time`
+//! is [`super::time::GoTime`].
 
 use std::collections::BTreeMap;
+use std::io;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny};
-use serde::ser::{Serialize, Serializer};
+use serde::ser::Serializer;
+use serde::Serialize;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
+
+/// Serialize compactly, as `json.Marshal` does.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
+    value.serialize(&mut ser)?;
+    Ok(out)
+}
+
+/// Serialize with `indent` per level, as `json.MarshalIndent(v, "", indent)` does.
+pub fn to_vec_indent<T: Serialize + ?Sized>(
+    value: &T,
+    indent: &str,
+) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let formatter = GoFormatter(PrettyFormatter::with_indent(indent.as_bytes()));
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value.serialize(&mut ser)?;
+    Ok(out)
+}
+
+/// A formatter that lays out like `F` and escapes strings like Go.
+pub struct GoFormatter<F>(pub F);
+
+impl<F: Formatter> Formatter for GoFormatter<F> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escape = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escape.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        match char_escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => self.0.write_char_escape(writer, other),
+        }
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
 
 /// Deserialize `null` (and, with `#[serde(default)]`, a missing field) as `T::default()`,
 /// as Go leaves a field at its zero value for both.
@@ -115,8 +224,6 @@ pub fn compact_go(raw: &str) -> String {
     out
 }
 
-pub use crate::go_text::go_quote;
-
 /// Serialize a `[]byte` field as Go does: standard base64 with padding.
 pub mod base64_bytes {
     use base64::Engine as _;
@@ -143,6 +250,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escapes_like_go() {
+        let v = serde_json::json!({"a": "<b>&c\u{2028}\u{8}\u{c}\n\"é"});
+        assert_eq!(
+            String::from_utf8(to_vec(&v).unwrap()).unwrap(),
+            r#"{"a":"\u003cb\u003e\u0026c\u2028\u0008\u000c\n\"é"}"#
+        );
+    }
+
+    #[test]
+    fn indents_like_marshal_indent() {
+        let mut m = BTreeMap::new();
+        m.insert("b", vec![1, 2]);
+        m.insert("a", vec![]);
+        assert_eq!(
+            String::from_utf8(to_vec_indent(&m, "    ").unwrap()).unwrap(),
+            "{\n    \"a\": [],\n    \"b\": [\n        1,\n        2\n    ]\n}"
+        );
+    }
+
+    #[test]
     fn empty_struct_reads_objects_and_null_only() {
         for ok in ["{}", "{\"a\":1}", "null"] {
             assert_eq!(serde_json::from_str::<Empty>(ok).unwrap(), Empty, "{ok}");
@@ -162,11 +289,5 @@ mod tests {
             compact_go("{ \"a\" : [1, 2.50,\n 1e3], \"b\": \"x <y> & \\\" z\" }"),
             r#"{"a":[1,2.50,1e3],"b":"x \u003cy\u003e \u0026 \" z"}"#
         );
-    }
-
-    #[test]
-    fn quotes_like_go() {
-        assert_eq!(go_quote("v7"), "\"v7\"");
-        assert_eq!(go_quote("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\x01\"");
     }
 }

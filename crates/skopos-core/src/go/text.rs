@@ -1,6 +1,6 @@
-//! Go's standard-library text conventions that show up in skopeo's error messages:
-//! `strconv.Quote` (`%q`), `strconv.Atoi` errors and `syscall.Errno` strings. skopos
-//! reproduces them so that its messages are byte-identical to skopeo's.
+//! Go's standard-library text conventions that show up in skopeo's messages and flags:
+//! `strconv.Quote` (`%q`), `strconv.Atoi` / `ParseBool` / `ParseInt` and their errors,
+//! `syscall.Errno` strings, and `path.Clean` / `path.Join`.
 
 use std::fmt::Write as _;
 
@@ -82,6 +82,57 @@ pub fn go_atoi(s: &str) -> Result<i64, String> {
     i64::try_from(value).map_err(|_| fail("value out of range"))
 }
 
+/// Go's `strconv.ParseBool`, as pflag's `bool` flags use it: `1 t T TRUE true True 0 f F FALSE false False`.
+pub fn go_parse_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            go_quote(text)
+        )),
+    }
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`, as pflag's `int` flags use it (decimal, `0x`, `0o`,
+/// `0b`, leading-`0` octal, `_` separators after a prefix).
+pub fn go_parse_int(text: &str) -> Result<i64, String> {
+    let invalid = || {
+        format!(
+            "strconv.ParseInt: parsing {}: invalid syntax",
+            go_quote(text)
+        )
+    };
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = unsigned.to_ascii_lowercase();
+    let (radix, digits) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest.replace('_', ""))
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest.replace('_', ""))
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest.replace('_', ""))
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].replace('_', ""))
+    } else {
+        (10, lower.clone())
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return Err(invalid());
+    }
+    let magnitude = i128::from_str_radix(&digits, radix).map_err(|_| invalid())?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).map_err(|_| {
+        format!(
+            "strconv.ParseInt: parsing {}: value out of range",
+            go_quote(text)
+        )
+    })
+}
+
 /// The text Go prints for an OS error (`syscall.Errno.Error()`), e.g. `no such file or
 /// directory`, rather than Rust's `No such file or directory (os error 2)`.
 pub fn go_errno_text(err: &std::io::Error) -> String {
@@ -140,6 +191,27 @@ pub fn go_path_join(first: &str, second: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bools_parse_like_strconv() {
+        assert_eq!(go_parse_bool("T"), Ok(true));
+        assert_eq!(go_parse_bool("0"), Ok(false));
+        assert_eq!(
+            go_parse_bool("maybe"),
+            Err("strconv.ParseBool: parsing \"maybe\": invalid syntax".to_string())
+        );
+    }
+
+    #[test]
+    fn ints_parse_like_strconv_base_0() {
+        assert_eq!(go_parse_int("42"), Ok(42));
+        assert_eq!(go_parse_int("-0x10"), Ok(-16));
+        assert_eq!(go_parse_int("010"), Ok(8));
+        assert_eq!(
+            go_parse_int("x"),
+            Err("strconv.ParseInt: parsing \"x\": invalid syntax".to_string())
+        );
+    }
 
     #[test]
     fn paths_are_cleaned_and_joined_like_go() {

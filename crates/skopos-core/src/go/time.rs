@@ -147,9 +147,16 @@ impl GoTime {
         format!(".{}", digits.trim_end_matches('0'))
     }
 
-    /// A time as Go holds one it made from the clock or a file time (`time.Unix`,
-    /// `FileInfo.ModTime`): in the machine's local zone, which is how it is marshalled.
-    pub fn from_local(time: &chrono::DateTime<chrono::Local>) -> Result<GoTime, TimeParseError> {
+    /// A time as Go holds one it made from the clock or a file time (`time.Now`,
+    /// `time.Unix`, `FileInfo.ModTime`) in `time`'s zone: the machine's local zone for those,
+    /// UTC after `.UTC()`. It is marshalled in that zone. Years outside 0000 to 9999 are an
+    /// error, as in Go's `MarshalJSON`.
+    pub fn from_datetime<Tz: chrono::TimeZone>(
+        time: &chrono::DateTime<Tz>,
+    ) -> Result<GoTime, TimeParseError>
+    where
+        Tz::Offset: fmt::Display,
+    {
         GoTime::parse_rfc3339(&time.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string())
     }
 
