@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{bail, Context as _};
-use gotmpl::Value;
 use serde::Serialize;
 
 use skopos_core::digest::Algorithm;
@@ -19,11 +18,11 @@ use skopos_core::retry::with_retry;
 use skopos_core::verified::VerifiedSource;
 use skopos_core::{ImageName, SystemContext};
 use skopos_inspect::{manifest_subjects, InspectLayer, InspectOutput, Inspector};
+use skopos_template::{self as template, GoForms, RenderError, Value};
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::logging::go_quote;
-use crate::template::{self, GoForms, RenderError};
 
 /// The fields of [`InspectOutput`] as templates name them, with the Go types that Go's
 /// template errors name (skopeo's `inspect.Output`).

@@ -5,7 +5,7 @@
 
 use gotmpl::TemplateError;
 
-use super::go_syntax::{is_integral, Arg, Command, Node, Pipe};
+use crate::go_syntax::{is_integral, Arg, Command, Node, Pipe};
 use skopos_core::go_text::go_quote;
 
 /// Where Go stopped (byte offset), the node it printed, and its message.
@@ -451,4 +451,67 @@ fn not_a_function(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
         context: first.to_string(),
         message,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{render_err, render_ok};
+
+    #[test]
+    fn functions_check_their_arguments_as_go_does() {
+        let error = |format: &str| render_err(format).error.to_string();
+        let executing = "template: skopeo inspect:1";
+        assert_eq!(
+            error("{{join .Layers}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <join>: wrong number of args for join: want 2 got 1")
+        );
+        assert_eq!(
+            error("{{index}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index>: wrong number of args for index: want at least 1 got 0")
+        );
+        assert_eq!(
+            error("{{.Os | upper 1}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <upper>: wrong number of args for upper: want 1 got 2")
+        );
+        assert_eq!(
+            error("{{upper .Layers}}"),
+            format!("{executing}:19: executing \"skopeo inspect\" at <.Layers>: wrong type for value; expected string; got []string")
+        );
+        assert_eq!(
+            error("{{pad .Os \"x\" 1}}"),
+            format!("{executing}:21: executing \"skopeo inspect\" at <\"x\">: expected integer; found \"x\"")
+        );
+        assert_eq!(
+            error("{{index .Layers 5}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Layers 5>: error calling index: index out of range: 5")
+        );
+        assert_eq!(
+            error("{{index .Os 0 1}}"),
+            format!("{executing}:13: executing \"skopeo inspect\" at <index .Os 0 1>: error calling index: can't index item of type uint8")
+        );
+        assert_eq!(
+            error("{{.Os.X}}"),
+            format!("{executing}:16: executing \"skopeo inspect\" at <.Os.X>: can't evaluate field X in type string")
+        );
+        assert_eq!(
+            error("{{nope .Os}}"),
+            format!("{executing}: function \"nope\" not defined")
+        );
+        assert_eq!(
+            error("{{.Os"),
+            format!("{executing}: bad character U+007B '{{'")
+        );
+        // A literal with an integer value is an int.
+        assert_eq!(
+            render_ok("{{truncate .Os 2.0}}{{truncate .Os 0x1p1}}"),
+            "lili\n"
+        );
+        // A pipeline may end in `|`.
+        assert_eq!(render_ok("{{.Os | }}{{(.Os |) | upper}}"), "linuxLINUX\n");
+        // Go's `index` takes one argument; a string's element is a byte.
+        assert_eq!(
+            render_ok("{{index .Layers}} {{index .Os 0}}"),
+            "[a b] 108\n"
+        );
+    }
 }

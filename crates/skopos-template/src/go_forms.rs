@@ -1,0 +1,219 @@
+//! How Go prints (`{{…}}`, `%v`) and marshals (`json`) the template data: what a plain
+//! [`Value`] cannot tell, remembered per shared allocation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gotmpl::Value;
+use serde::Serialize;
+
+/// How Go would marshal (`json`) and print (`{{…}}`) the parts of the template data
+/// that the plain value does not tell: structs (field order, `omitempty`, `{…}` when
+/// printed), times, and nil slices and maps (which templates print as empty ones). Parts
+/// are known by the address of their shared allocation, which every clone the template
+/// makes of them keeps.
+#[derive(Debug, Default, Clone)]
+pub struct GoForms {
+    json_by_address: HashMap<usize, String>,
+    printed_by_address: HashMap<usize, String>,
+}
+
+impl GoForms {
+    /// Record that `value` marshals as `source` does, and hand `value` back.
+    pub fn remember_json<T: Serialize + ?Sized>(&mut self, value: Value, source: &T) -> Value {
+        if let (Some(address), Ok(text)) = (address_of(&value), template_json(source)) {
+            self.json_by_address.insert(address, text);
+        }
+        value
+    }
+
+    /// Record that templates print `value` as `printed` (Go's `%v` of a struct), and hand
+    /// `value` back.
+    pub fn remember_printed(&mut self, value: Value, printed: String) -> Value {
+        if let Some(address) = address_of(&value) {
+            self.printed_by_address.insert(address, printed);
+        }
+        value
+    }
+
+    /// What an action prints for `value`: Go's `%v`, with structs as remembered.
+    pub(crate) fn print(&self, value: &Value) -> String {
+        match value {
+            // What Go prints for a missing value.
+            Value::Nil => "<no value>".to_string(),
+            other => {
+                let mut out = String::new();
+                self.print_into(other, &mut out);
+                out
+            }
+        }
+    }
+
+    /// [`Self::print`] appended to `out`.
+    fn print_into(&self, value: &Value, out: &mut String) {
+        if let Some(text) = address_of(value).and_then(|a| self.printed_by_address.get(&a)) {
+            out.push_str(text);
+            return;
+        }
+        match value {
+            Value::List(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(' ');
+                    }
+                    self.print_into(item, out);
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push_str("map[");
+                for (index, (key, item)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(key);
+                    out.push(':');
+                    self.print_into(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    /// `json.NewEncoder` with `SetEscapeHTML(false)`, trailing newline trimmed, as
+    /// `report`'s `json` does; `""` when Go could not encode the value (functions, NaN).
+    pub(crate) fn encode(&self, value: &Value) -> String {
+        let mut out = String::new();
+        match self.encode_into(value, &mut out) {
+            Ok(()) => out,
+            Err(Unencodable) => String::new(),
+        }
+    }
+
+    /// [`Self::encode`] appended to `out`.
+    fn encode_into(&self, value: &Value, out: &mut String) -> Result<(), Unencodable> {
+        if let Some(text) = address_of(value).and_then(|a| self.json_by_address.get(&a)) {
+            out.push_str(text);
+            return Ok(());
+        }
+        match value {
+            Value::Nil => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(n) => out.push_str(&n.to_string()),
+            Value::Uint(n) => out.push_str(&n.to_string()),
+            Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
+            Value::String(s) => out.push_str(&template_json(s.as_ref()).map_err(|_| Unencodable)?),
+            Value::List(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    self.encode_into(item, out)?;
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push('{');
+                for (index, (key, item)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&template_json(key.as_ref()).map_err(|_| Unencodable)?);
+                    out.push(':');
+                    self.encode_into(item, out)?;
+                }
+                out.push('}');
+            }
+            _ => return Err(Unencodable),
+        }
+        Ok(())
+    }
+}
+
+/// A value Go's `encoding/json` refuses.
+struct Unencodable;
+
+/// The address of the allocation behind a string, list or map value.
+fn address_of(value: &Value) -> Option<usize> {
+    match value {
+        Value::String(s) => Some(Arc::as_ptr(s).cast::<u8>() as usize),
+        Value::List(items) => Some(Arc::as_ptr(items).cast::<u8>() as usize),
+        Value::Map(entries) => Some(Arc::as_ptr(entries).cast::<u8>() as usize),
+        _ => None,
+    }
+}
+
+/// Compact JSON as the `json` template function writes it: no HTML escaping (but
+/// U+2028 / U+2029 are still escaped, as Go always does).
+fn template_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, TemplateJsonFormatter);
+    value.serialize(&mut serializer)?;
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
+}
+
+/// serde_json's compact layout with Go's escaping of line and paragraph separators.
+struct TemplateJsonFormatter;
+
+impl serde_json::ser::Formatter for TemplateJsonFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (index, c) in fragment.char_indices() {
+            let escape = match c {
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..index])?;
+            writer.write_all(escape.as_bytes())?;
+            start = index + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render;
+    use crate::test_support::render_ok;
+    use gotmpl::tmap;
+
+    #[test]
+    fn json_marshals_plain_values_without_html_escaping() {
+        assert_eq!(render_ok("{{json .Layers}}"), "[\"a\",\"b\"]\n");
+        assert_eq!(
+            render_ok("{{json \"<a&b>\"}}|{{json 3}}|{{json true}}"),
+            "\"<a&b>\"|3|true\n"
+        );
+        assert_eq!(
+            render_ok("{{json .}}"),
+            "{\"Layers\":[\"a\",\"b\"],\"Name\":\"Hello wörld_x-y z\",\"Os\":\"linux\"}\n"
+        );
+        assert_eq!(render_ok("{{json \"\u{2028}\"}}"), "\"\\u2028\"\n");
+    }
+
+    #[test]
+    fn remembered_go_forms_win_over_the_plain_value() {
+        let mut go = GoForms::default();
+        let nil_list = go.remember_json(Value::List(Vec::new().into()), &None::<Vec<String>>);
+        let empty_list = Value::List(Vec::new().into());
+        let record = go.remember_printed(tmap! { "A" => "x", "B" => 2i64 }, "{x 2}".to_string());
+        let records = Value::List(vec![record.clone(), record].into());
+        let data = tmap! { "Nil" => nil_list, "Empty" => empty_list, "Records" => records };
+        let printed = render(
+            "{{.Nil}}{{.Empty}} {{json .Nil}} {{json .Empty}} {{.Records}} {{index .Records 0}} {{(index .Records 1).A}}",
+            data,
+            go,
+            &[("Nil", "[]string"), ("Empty", "[]string"), ("Records", "[]record")],
+        );
+        assert_eq!(printed.unwrap(), "[][] null [] [{x 2} {x 2}] {x 2} x\n");
+    }
+}

@@ -1,0 +1,33 @@
+//! Template data and helpers shared by the unit tests.
+
+use gotmpl::{tmap, Value};
+
+use crate::render::{render, RenderError};
+use crate::GoForms;
+
+/// A small struct-like value: a string with case and word breaks, and a list.
+pub(crate) fn data() -> Value {
+    tmap! {
+        "Os" => "linux",
+        "Name" => "Hello wörld_x-y z",
+        "Layers" => vec!["a".to_string(), "b".to_string()],
+    }
+}
+
+/// The Go types of [`data`]'s fields.
+pub(crate) const FIELDS: &[(&str, &str)] =
+    &[("Os", "string"), ("Name", "string"), ("Layers", "[]string")];
+
+/// What `format` prints over [`data`]; panics when it fails.
+pub(crate) fn render_ok(format: &str) -> String {
+    render(format, data(), GoForms::default(), FIELDS)
+        .unwrap_or_else(|failure| panic!("{format}: {:#}", failure.error))
+}
+
+/// How `format` fails over [`data`]; panics when it does not.
+pub(crate) fn render_err(format: &str) -> RenderError {
+    match render(format, data(), GoForms::default(), FIELDS) {
+        Ok(text) => panic!("{format} should fail, printed {text:?}"),
+        Err(failure) => failure,
+    }
+}
