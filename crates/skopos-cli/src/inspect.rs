@@ -75,16 +75,19 @@ impl TemplateValue for InspectOutput {
             .map(|layer| {
                 let mut fields = BTreeMap::new();
                 fields.insert("MIMEType", string_value(&layer.mime_type));
-                fields.insert("Digest", string_value(&layer.digest.to_string()));
+                let digest = string_value(&layer.digest.to_string());
+                fields.insert("Digest", go.remember_type(digest, "digest.Digest"));
                 fields.insert("Size", Value::Int(layer.size));
+                let annotations = go.remember_json(
+                    string_map_value(layer.annotations.as_ref()),
+                    &layer.annotations,
+                );
                 fields.insert(
                     "Annotations",
-                    go.remember_json(
-                        string_map_value(layer.annotations.as_ref()),
-                        &layer.annotations,
-                    ),
+                    go.remember_type(annotations, "map[string]string"),
                 );
                 let item = go.remember_json(map_value(fields), layer);
+                let item = go.remember_type(item, "types.ImageInspectLayer");
                 go.remember_printed(item, printed_layer(layer))
             })
             .collect();

@@ -1,11 +1,14 @@
-//! The functions of a `report` template: Go's `index` as `inspect`'s data needs it, and the
-//! ones `report` adds (`join, json, lower, pad, split, title, truncate, upper`), checking
-//! their arguments and failing with Go's messages.
+//! The functions of a `report` template: the ones `report` adds (`join, json, lower, pad,
+//! split, title, truncate, upper`) and Go's built-in ones that gotmpl runs differently
+//! ([`crate::builtins`], [`crate::compare`]), all checking their arguments and failing with
+//! Go's messages.
 
 use std::sync::Arc;
 
 use gotmpl::{Template, TemplateError, Value};
 
+use crate::builtins::{html, index, js, len, slice, urlquery};
+use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
 use crate::go_print::PRINT_FUNCTION;
 use crate::render::TEMPLATE_NAME;
@@ -16,182 +19,147 @@ pub(crate) const REPORT_FUNCTIONS: &[&str] = &[
     "join", "json", "lower", "pad", "split", "title", "truncate", "upper",
 ];
 
-/// A template with `report`'s functions.
-pub(crate) fn new_template(json: &Arc<GoForms>) -> Template {
-    let json = Arc::clone(json);
-    let forms = Arc::clone(&json);
-    Template::new(TEMPLATE_NAME)
-        .func(PRINT_FUNCTION, move |args: &[Value]| {
+/// A template function that needs to know the Go forms of the data.
+type FormsFunction = fn(&GoForms, &[Value]) -> Result<Value, TemplateError>;
+
+/// A template with `report`'s functions, and Go's built-in ones where gotmpl's differ.
+pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
+    let functions: &[(&str, FormsFunction)] = &[
+        (PRINT_FUNCTION, |forms, args| {
             let [value] = args else {
                 return Err(arg_count(PRINT_FUNCTION, 1, args));
             };
             Ok(string_value(forms.print(value)))
-        })
-        .func("index", index)
-        .func("join", join)
-        .func("json", move |args: &[Value]| {
+        }),
+        ("eq", eq),
+        ("ge", ge),
+        ("gt", gt),
+        ("html", html),
+        ("index", index),
+        ("join", join),
+        ("js", js),
+        ("json", |forms, args| {
             let [value] = args else {
                 return Err(arg_count("json", 1, args));
             };
-            Ok(string_value(json.encode(value)))
-        })
-        .func("lower", |args: &[Value]| {
-            one_string("lower", args).map(|s| string_value(go_lower(s)))
-        })
-        .func("pad", pad)
-        .func("split", split)
-        .func("title", |args: &[Value]| {
-            one_string("title", args).map(|s| string_value(go_title(s)))
-        })
-        .func("truncate", truncate)
-        .func("upper", |args: &[Value]| {
-            one_string("upper", args).map(|s| string_value(go_upper(s)))
-        })
+            Ok(string_value(forms.encode(value)))
+        }),
+        ("le", le),
+        ("len", len),
+        ("lower", |forms, args| {
+            one_string(forms, "lower", args).map(|s| string_value(go_lower(s)))
+        }),
+        ("lt", lt),
+        ("ne", ne),
+        ("pad", pad),
+        ("slice", slice),
+        ("split", split),
+        ("title", |forms, args| {
+            one_string(forms, "title", args).map(|s| string_value(go_title(s)))
+        }),
+        ("truncate", truncate),
+        ("upper", |forms, args| {
+            one_string(forms, "upper", args).map(|s| string_value(go_upper(s)))
+        }),
+        ("urlquery", urlquery),
+    ];
+    functions.iter().fold(
+        Template::new(TEMPLATE_NAME),
+        |template, &(name, function)| {
+            let forms = Arc::clone(forms);
+            template.func(name, move |args: &[Value]| function(&forms, args))
+        },
+    )
 }
 
 /// A template string.
-fn string_value(text: String) -> Value {
+pub(crate) fn string_value(text: String) -> Value {
     Value::String(text.into())
 }
 
-/// Go's `index`, where a missing key yields the map's zero value rather than no value: every
-/// map in `inspect`'s output is a `map[string]string` (labels, annotations), so that is `""`,
-/// also for a map that is absent (nil in Go), as `{{index .Labels "x"}}` prints in skopeo.
-/// Indexing a string yields its byte, a `uint8` in Go.
-fn index(args: &[Value]) -> Result<Value, TemplateError> {
-    let [item, indices @ ..] = args else {
-        return Err(arg_count("index", 1, args));
-    };
-    let mut item = item.clone();
-    for key in indices {
-        item = match (&item, key) {
-            (Value::Map(map), Value::String(key)) => map
-                .get(key.as_ref())
-                .cloned()
-                .unwrap_or_else(|| string_value(String::new())),
-            (Value::Map(_), other) => {
-                return Err(index_error(format!(
-                    "value has type {}; should be string",
-                    go_type_name(other)
-                )))
-            }
-            (Value::Nil, Value::String(_)) => string_value(String::new()),
-            (Value::Nil, _) => return Err(index_error("index of untyped nil".to_string())),
-            (Value::List(items), key) => items[position(key, items.len())?].clone(),
-            (Value::String(text), key) => {
-                Value::Uint(u64::from(text.as_bytes()[position(key, text.len())?]))
-            }
-            (other, _) => {
-                return Err(index_error(format!(
-                    "can't index item of type {}",
-                    go_type_name(other)
-                )))
-            }
-        };
-    }
-    Ok(item)
-}
-
-/// Go's `indexArg`: `key` as a position in something `len` long.
-fn position(key: &Value, len: usize) -> Result<usize, TemplateError> {
-    let wanted = match key {
-        Value::Int(n) => *n,
-        Value::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
-        Value::Nil => return Err(index_error("cannot index slice/array with nil".to_string())),
-        other => {
-            return Err(index_error(format!(
-                "cannot index slice/array with type {}",
-                go_type_name(other)
-            )))
-        }
-    };
-    usize::try_from(wanted)
-        .ok()
-        .filter(|&at| at < len)
-        .ok_or_else(|| index_error(format!("index out of range: {wanted}")))
-}
-
-/// A failure of `index`, as Go words it.
-fn index_error(message: String) -> TemplateError {
-    TemplateError::Exec(format!("error calling index: {message}"))
-}
-
-/// The Go type of a template value, as Go's messages name it. Unsigned values only come
-/// from indexing strings (bytes); lists and maps are those of `interface {}` values.
-fn go_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Uint(_) => "uint8",
-        Value::List(_) => "[]interface {}",
-        Value::Map(_) => "map[string]interface {}",
-        other => other.type_name(),
-    }
-}
-
 /// Go's message for a call with the wrong number of arguments.
-fn arg_count(name: &str, want: usize, args: &[Value]) -> TemplateError {
+pub(crate) fn arg_count(name: &str, want: usize, args: &[Value]) -> TemplateError {
     TemplateError::Exec(format!(
         "wrong number of args for {name}: want {want} got {}",
         args.len()
     ))
 }
 
-/// Go's message for an argument of the wrong type.
-fn wrong_type(expected: &str, got: &Value) -> TemplateError {
+/// Go's message for a function `name` that failed with `message`.
+pub(crate) fn calling(name: &str, message: impl std::fmt::Display) -> TemplateError {
+    TemplateError::Exec(format!("error calling {name}: {message}"))
+}
+
+/// Go's message for an argument of type `got` where `expected` goes.
+fn wrong_type(expected: &str, got: &str) -> TemplateError {
     TemplateError::Exec(format!(
-        "wrong type for value; expected {expected}; got {}",
-        got.type_name()
+        "wrong type for value; expected {expected}; got {got}"
     ))
 }
 
 /// `value` where Go wants a string.
-fn string_arg(value: &Value) -> Result<&str, TemplateError> {
+fn string_arg<'a>(forms: &GoForms, value: &'a Value) -> Result<&'a str, TemplateError> {
     match value {
-        Value::String(s) => Ok(s),
-        other => Err(wrong_type("string", other)),
+        Value::String(s) if forms.is_plain_string(value) => Ok(s),
+        other => Err(wrong_type("string", &forms.go_type(other))),
     }
 }
 
 /// `value` where Go wants an int.
-fn int_arg(value: &Value) -> Result<i64, TemplateError> {
+fn int_arg(forms: &GoForms, value: &Value) -> Result<i64, TemplateError> {
     match value {
         Value::Int(n) => Ok(*n),
-        Value::Uint(n) => i64::try_from(*n).map_err(|_| wrong_type("int", value)),
         // Go passes a number literal with an integer value (`2.0`) as an int; floats only
         // come from literals here (no inspect field is a float).
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
-        other => Err(wrong_type("int", other)),
+        other => Err(wrong_type("int", &forms.go_type(other))),
     }
 }
 
 /// The one string argument of `name`.
-fn one_string<'a>(name: &str, args: &'a [Value]) -> Result<&'a str, TemplateError> {
+fn one_string<'a>(
+    forms: &GoForms,
+    name: &str,
+    args: &'a [Value],
+) -> Result<&'a str, TemplateError> {
     match args {
-        [value] => string_arg(value),
+        [value] => string_arg(forms, value),
         _ => Err(arg_count(name, 1, args)),
     }
 }
 
 /// `strings.Join(elems []string, sep string)`.
-fn join(args: &[Value]) -> Result<Value, TemplateError> {
+fn join(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
     let [elements, separator] = args else {
         return Err(arg_count("join", 2, args));
     };
-    let Value::List(items) = elements else {
-        return Err(wrong_type("[]string", elements));
+    let items = match elements {
+        // Go passes nil as a nil slice, which joins to nothing.
+        Value::Nil => &[][..],
+        // Lists without a remembered Go type are split's results: `[]string` in Go.
+        Value::List(items)
+            if matches!(
+                forms.go_type(elements).as_str(),
+                "[]string" | "[]interface {}"
+            ) =>
+        {
+            &items[..]
+        }
+        other => return Err(wrong_type("[]string", &forms.go_type(other))),
     };
     let items = items
         .iter()
-        .map(string_arg)
+        .map(|item| string_arg(forms, item))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(string_value(items.join(string_arg(separator)?)))
+    Ok(string_value(items.join(string_arg(forms, separator)?)))
 }
 
 /// `strings.Split(s, sep string)`: an empty separator splits into characters.
-fn split(args: &[Value]) -> Result<Value, TemplateError> {
+fn split(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
     let [text, separator] = args else {
         return Err(arg_count("split", 2, args));
     };
-    let (text, separator) = (string_arg(text)?, string_arg(separator)?);
+    let (text, separator) = (string_arg(forms, text)?, string_arg(forms, separator)?);
     let parts: Vec<Value> = if separator.is_empty() {
         text.chars().map(|c| string_value(c.to_string())).collect()
     } else {
@@ -203,12 +171,12 @@ fn split(args: &[Value]) -> Result<Value, TemplateError> {
 }
 
 /// `report`'s `pad(source string, prefix, suffix int)`: spaces around a non-empty string.
-fn pad(args: &[Value]) -> Result<Value, TemplateError> {
+fn pad(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
     let [text, prefix, suffix] = args else {
         return Err(arg_count("pad", 3, args));
     };
-    let text = string_arg(text)?;
-    let (prefix, suffix) = (int_arg(prefix)?, int_arg(suffix)?);
+    let text = string_arg(forms, text)?;
+    let (prefix, suffix) = (int_arg(forms, prefix)?, int_arg(forms, suffix)?);
     if text.is_empty() {
         return Ok(string_value(String::new()));
     }
@@ -228,11 +196,11 @@ fn pad(args: &[Value]) -> Result<Value, TemplateError> {
 
 /// `report`'s `truncate(source string, length int)`: the first `length` bytes. Go can cut
 /// a character in two; here the cut moves back to the character's start.
-fn truncate(args: &[Value]) -> Result<Value, TemplateError> {
+fn truncate(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
     let [text, length] = args else {
         return Err(arg_count("truncate", 2, args));
     };
-    let (text, length) = (string_arg(text)?, int_arg(length)?);
+    let (text, length) = (string_arg(forms, text)?, int_arg(forms, length)?);
     let Ok(length) = usize::try_from(length) else {
         return Err(TemplateError::Exec(format!(
             "error calling truncate: runtime error: slice bounds out of range [:{length}]"
@@ -272,6 +240,20 @@ mod tests {
         // `_` and letters continue a word; `-` and spaces start one.
         assert_eq!(render_ok("{{title .Name}}"), "Hello Wörld_x-Y Z\n");
         assert_eq!(render_ok("{{title \"ǆemal élan\"}}"), "ǅemal Élan\n");
+    }
+
+    #[test]
+    fn nil_goes_only_where_go_takes_it() {
+        assert_eq!(render_ok("[{{join nil \",\"}}]"), "[]\n");
+        let error = |format: &str| render_err(format).error.to_string();
+        assert_eq!(
+            error("{{lower nil}}"),
+            "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"
+        );
+        assert_eq!(
+            error("{{pad .Os nil 1}}"),
+            "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"
+        );
     }
 
     #[test]

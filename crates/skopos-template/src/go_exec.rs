@@ -197,10 +197,11 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
     if message == "call of nil" {
         return Some(first_call("call")?.calling("call", message.to_string()));
     }
-    if message.starts_with("wrong type for value") {
+    if let Some(rest) = message.strip_prefix("wrong type for value; expected ") {
+        let refused = rest.split_once("; got ");
         return sites
             .iter()
-            .find_map(|site| wrong_argument_type(site, fields));
+            .find_map(|site| wrong_argument_type(site, fields, refused));
     }
     if message.starts_with("can't give argument to non-function") {
         return sites.iter().find_map(|site| not_a_function(site, fields));
@@ -221,40 +222,7 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
         let go_type = go_type(callee, fields).unwrap_or_else(|| found.to_string());
         return Some(site.calling("call", format!("non-function {callee} of type {go_type}")));
     }
-    if message.contains("for comparison") {
-        let site = sites.iter().find(|site| {
-            matches!(
-                site.function(),
-                Some("eq" | "ne" | "lt" | "le" | "gt" | "ge")
-            )
-        })?;
-        let function = site.function()?;
-        return Some(site.calling(function, message.to_string()));
-    }
-    if let Some(rest) = message.strip_prefix("slice: ") {
-        let site = first_call("slice")?;
-        return Some(site.calling("slice", slice_message(rest)?));
-    }
     None
-}
-
-/// Go's `slice` message from gotmpl's `… out of range [i:j] with length n`: an index past
-/// the length is reported first, then a start after the end.
-fn slice_message(gotmpl: &str) -> Option<String> {
-    let (_, bounds) = gotmpl.split_once('[')?;
-    let (indices, length) = bounds.split_once("] with length ")?;
-    let length: i64 = length.trim().parse().ok()?;
-    let indices: Vec<i64> = indices
-        .split(':')
-        .map(|index| index.parse().ok())
-        .collect::<Option<_>>()?;
-    if let Some(out) = indices.iter().find(|&&index| index < 0 || index > length) {
-        return Some(format!("index out of range: {out}"));
-    }
-    match indices.as_slice() {
-        [start, end, ..] if start > end => Some(format!("invalid slice index: {start} > {end}")),
-        _ => None,
-    }
 }
 
 /// The Go type of what `arg` evaluates to, where that is known without running it.
@@ -350,12 +318,17 @@ fn last_visited(arg: &Arg) -> &Arg {
             Some([.., last]) => last_visited(last),
             _ => arg,
         },
+        Arg::Chain(_, term, _) => last_visited(term),
         other => other,
     }
 }
 
 /// Go's refusal of an argument of the wrong type for one of `report`'s functions.
-fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
+fn wrong_argument_type(
+    site: &Site<'_>,
+    fields: &[(&str, &str)],
+    refused: Option<(&str, &str)>,
+) -> Option<Failure> {
     let parameters: &[&str] = match site.function()? {
         "join" => &["[]string", "string"],
         "lower" | "title" | "upper" => &["string"],
@@ -363,6 +336,15 @@ fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failu
         "split" => &["string", "string"],
         "truncate" => &["string", "int"],
         _ => return None,
+    };
+    // The Go type of a value the template computes (`.` in a `with`, a variable): what
+    // the function found when it refused a value where `wanted` goes.
+    let found = |arg: &Arg, wanted: &str| {
+        go_type(arg, fields).or_else(|| {
+            refused
+                .filter(|(expected, _)| *expected == wanted)
+                .map(|(_, got)| got.to_string())
+        })
     };
     let from_arguments =
         site.command.args[1..]
@@ -373,11 +355,13 @@ fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failu
                     Arg::Number(..) | Arg::Bool(..) | Arg::String(..) | Arg::Nil(_) => {
                         literal_mismatch(arg, wanted)?
                     }
-                    _ => value_mismatch(go_type(arg, fields)?, wanted)?,
+                    _ => value_mismatch(found(arg, wanted)?, wanted)?,
                 };
+                // Go blames the last node it evaluated: `0` in `(index .Os 0)`.
+                let blamed = last_visited(arg);
                 Some(Failure {
-                    pos: arg.pos(),
-                    context: arg.to_string(),
+                    pos: blamed.pos(),
+                    context: blamed.to_string(),
                     message,
                 })
             });
@@ -393,7 +377,7 @@ fn wrong_argument_type(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failu
     Some(Failure {
         pos: site.command.pos,
         context: site.function()?.to_string(),
-        message: value_mismatch(go_type(value, fields)?, wanted)?,
+        message: value_mismatch(found(value, wanted)?, wanted)?,
     })
 }
 
@@ -402,12 +386,15 @@ fn literal_mismatch(arg: &Arg, wanted: &str) -> Option<String> {
     let fits = match wanted {
         "string" => matches!(arg, Arg::String(..)),
         "int" => matches!(arg, Arg::Number(_, text) if is_integral(text)),
+        // A slice may be nil.
+        "[]string" => matches!(arg, Arg::Nil(_)),
         _ => false,
     };
     if fits {
         return None;
     }
     Some(match wanted {
+        _ if matches!(arg, Arg::Nil(_)) => format!("cannot assign nil to {wanted}"),
         "string" => format!("expected string; found {arg}"),
         "int" => format!("expected integer; found {arg}"),
         _ => format!("can't handle {arg} for arg of type {wanted}"),
@@ -455,7 +442,7 @@ fn not_a_function(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::{render_err, render_ok};
+    use crate::test_support::{render_err, render_ok, render_typed};
 
     #[test]
     fn functions_check_their_arguments_as_go_does() {
@@ -512,6 +499,31 @@ mod tests {
         assert_eq!(
             render_ok("{{index .Layers}} {{index .Os 0}}"),
             "[a b] 108\n"
+        );
+    }
+
+    #[test]
+    fn values_the_template_computes_are_blamed_where_go_blames_them() {
+        let wrong_type = |column: usize, node: &str, expected: &str, got: &str| {
+            Err(format!(
+                "template: skopeo inspect:1:{column}: executing \"skopeo inspect\" at <{node}>: wrong type for value; expected {expected}; got {got}"
+            ))
+        };
+        assert_eq!(
+            render_typed("{{with .Created}}{{upper .}}{{end}}"),
+            wrong_type(36, ".", "string", "*time.Time")
+        );
+        assert_eq!(
+            render_typed("{{$x := .Digest}}{{$x | upper}}"),
+            wrong_type(35, "upper", "string", "digest.Digest")
+        );
+        assert_eq!(
+            render_typed("{{upper $}}"),
+            wrong_type(19, "$", "string", "[]interface {}")
+        );
+        assert_eq!(
+            render_typed("{{truncate .Os (index .Os 0)}}"),
+            wrong_type(37, "0", "int", "uint8")
         );
     }
 }

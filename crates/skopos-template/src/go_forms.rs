@@ -1,5 +1,6 @@
-//! How Go prints (`{{…}}`, `%v`) and marshals (`json`) the template data: what a plain
-//! [`Value`] cannot tell, remembered per shared allocation.
+//! How Go prints (`{{…}}`, `%v`) and marshals (`json`) the template data, and which Go
+//! types its parts have: what a plain [`Value`] cannot tell, remembered per shared
+//! allocation.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,13 +10,26 @@ use serde::Serialize;
 
 /// How Go would marshal (`json`) and print (`{{…}}`) the parts of the template data
 /// that the plain value does not tell: structs (field order, `omitempty`, `{…}` when
-/// printed), times, and nil slices and maps (which templates print as empty ones). Parts
-/// are known by the address of their shared allocation, which every clone the template
-/// makes of them keeps.
+/// printed), times, and nil slices and maps (which templates print as empty ones); and
+/// the Go types of parts whose plain value hides them (`*time.Time` and `digest.Digest`
+/// are strings here, but Go's functions refuse them where a `string` goes). Parts are
+/// known by the address of their shared allocation, which every clone the template makes
+/// of them keeps.
 #[derive(Debug, Default, Clone)]
 pub struct GoForms {
     json_by_address: HashMap<usize, String>,
     printed_by_address: HashMap<usize, String>,
+    type_by_address: HashMap<usize, String>,
+}
+
+/// Go's basic kinds, which `eq`, `lt` and the like compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BasicKind {
+    Bool,
+    Int,
+    Uint,
+    Float,
+    String,
 }
 
 impl GoForms {
@@ -34,6 +48,83 @@ impl GoForms {
             self.printed_by_address.insert(address, printed);
         }
         value
+    }
+
+    /// Record that `value` has the Go type `go_type` (`*time.Time`, `digest.Digest`,
+    /// `[]string`), and hand `value` back. Values without a shared allocation (numbers,
+    /// booleans, nil) have the Go type their kind names.
+    pub fn remember_type(&mut self, value: Value, go_type: &str) -> Value {
+        if let Some(address) = address_of(&value) {
+            self.type_by_address.insert(address, go_type.to_string());
+        }
+        value
+    }
+
+    /// The Go type of `value`, as Go's messages name it: the remembered one, else that of
+    /// its kind. Unsigned values only come from indexing strings (bytes); lists and maps
+    /// are those of `interface {}` values.
+    pub(crate) fn go_type(&self, value: &Value) -> String {
+        if let Some(go_type) = self.remembered_type(value) {
+            return go_type.to_string();
+        }
+        match value {
+            Value::Uint(_) => "uint8",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+            other => other.type_name(),
+        }
+        .to_string()
+    }
+
+    fn remembered_type(&self, value: &Value) -> Option<&str> {
+        address_of(value)
+            .and_then(|address| self.type_by_address.get(&address))
+            .map(String::as_str)
+    }
+
+    /// Whether `value` stands for a Go pointer (to a struct, such as `*time.Time`).
+    pub(crate) fn is_pointer(&self, value: &Value) -> bool {
+        self.remembered_type(value)
+            .is_some_and(|go_type| go_type.starts_with('*'))
+    }
+
+    /// The struct type `value` stands for, after Go follows a pointer to it (as `len`,
+    /// `index` and `slice` do): `time.Time` for a `*time.Time`; `None` for strings,
+    /// slices and maps.
+    pub(crate) fn struct_type(&self, value: &Value) -> Option<&str> {
+        let go_type = self.remembered_type(value)?;
+        if let Some(pointed) = go_type.strip_prefix('*') {
+            return Some(pointed);
+        }
+        let is_struct = matches!(value, Value::Map(_)) && !go_type.starts_with("map[");
+        is_struct.then_some(go_type)
+    }
+
+    /// Whether Go would take `value` where a parameter of type `string` goes: strings
+    /// whose Go type is not a pointer or a named type of their own (`digest.Digest`).
+    pub(crate) fn is_plain_string(&self, value: &Value) -> bool {
+        matches!(value, Value::String(_))
+            && self
+                .remembered_type(value)
+                .is_none_or(|go_type| go_type == "string")
+    }
+
+    /// Go's `basicKind` of `value`; `None` for the kinds it refuses to order (slices,
+    /// maps, pointers, nil).
+    pub(crate) fn basic_kind(&self, value: &Value) -> Option<BasicKind> {
+        match value {
+            Value::Bool(_) => Some(BasicKind::Bool),
+            Value::Int(_) => Some(BasicKind::Int),
+            Value::Uint(_) => Some(BasicKind::Uint),
+            Value::Float(_) => Some(BasicKind::Float),
+            Value::String(_) if !self.is_pointer(value) => Some(BasicKind::String),
+            _ => None,
+        }
+    }
+
+    /// Whether two values are the same Go pointer.
+    pub(crate) fn same_address(&self, one: &Value, other: &Value) -> bool {
+        address_of(one).is_some_and(|address| address_of(other) == Some(address))
     }
 
     /// What an action prints for `value`: Go's `%v`, with structs as remembered.

@@ -23,6 +23,8 @@
 
 #![deny(missing_docs)]
 
+mod builtins;
+mod compare;
 mod format;
 mod functions;
 mod go_case;

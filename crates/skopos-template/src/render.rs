@@ -60,7 +60,7 @@ pub fn render(
             Candidate::enforce_range(format.to_string()),
         ),
     };
-    let json = Arc::new(json);
+    let json = Arc::new(with_field_types(json, &data, fields));
     let parsed_normalized =
         match go_syntax::parse(TEMPLATE_NAME, &normalized.source, REPORT_FUNCTIONS) {
             Ok(tree) => new_template(&json)
@@ -115,6 +115,18 @@ pub fn render(
             },
         }),
     }
+}
+
+/// `forms` knowing the Go types of `data`'s fields, which Go's functions check.
+fn with_field_types(mut forms: GoForms, data: &Value, fields: &[(&str, &str)]) -> GoForms {
+    if let Value::Map(entries) = data {
+        for (name, go_type) in fields {
+            if let Some(value) = entries.get(*name) {
+                forms.remember_type(value.clone(), go_type);
+            }
+        }
+    }
+    forms
 }
 
 /// The body of a format that itself starts with `{{range .}}` (which `report` runs as it

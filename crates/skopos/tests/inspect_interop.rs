@@ -237,6 +237,36 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{.Os}}\\n{{.Os.Foo}}", "linux\n", "template: skopeo inspect:2:5: executing \"skopeo inspect\" at <.Os.Foo>: can't evaluate field Foo in type string"),
     ("{{range .}}{{.Os}}-{{.Nope}}{{end}}", "linux-", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"),
     ("{{(1) 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <(1) 2>: can't give argument to non-function 1"),
+    // Go types gotmpl's values hide (a time, a digest), Go's `slice`, comparisons and nil.
+    ("{{upper .Created}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ("{{.Created | lower}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <lower>: wrong type for value; expected string; got *time.Time"),
+    ("{{truncate .Created 2}}", "", "template: skopeo inspect:1:22: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ("{{upper .Digest}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Digest>: wrong type for value; expected string; got digest.Digest"),
+    ("{{range .LayersData}}{{upper .Digest}}{{end}}", "", "template: skopeo inspect:1:40: executing \"skopeo inspect\" at <.Digest>: wrong type for value; expected string; got digest.Digest"),
+    ("{{upper (index .LayersData 0).Digest}}", "", "template: skopeo inspect:1:38: executing \"skopeo inspect\" at <0>: wrong type for value; expected string; got digest.Digest"),
+    ("{{with .Created}}{{upper .}}{{end}}", "", "template: skopeo inspect:1:36: executing \"skopeo inspect\" at <.>: wrong type for value; expected string; got *time.Time"),
+    ("{{$x := .Digest}}{{$x | upper}}", "", "template: skopeo inspect:1:35: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got digest.Digest"),
+    ("{{truncate .Os (index .Os 0)}}", "", "template: skopeo inspect:1:37: executing \"skopeo inspect\" at <0>: wrong type for value; expected int; got uint8"),
+    ("{{len .Created}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len .Created>: error calling len: len of type time.Time"),
+    ("{{.Created | len}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <len>: error calling len: len of type time.Time"),
+    ("{{range .LayersData}}{{len .}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <len .>: error calling len: len of type types.ImageInspectLayer"),
+    ("{{index .Created 0}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Created 0>: error calling index: can't index item of type time.Time"),
+    ("{{index .LayersData 0 0}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .LayersData 0 0>: error calling index: can't index item of type types.ImageInspectLayer"),
+    ("{{slice .Created}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Created>: error calling slice: can't slice item of type time.Time"),
+    ("{{slice .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Labels>: error calling slice: can't slice item of type map[string]string"),
+    ("{{slice nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice nil>: error calling slice: slice of untyped nil"),
+    ("{{slice .Os \"a\"}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os \"a\">: error calling slice: cannot index slice/array with type string"),
+    ("{{slice .Os nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os nil>: error calling slice: cannot index slice/array with nil"),
+    ("{{slice .Os 1 2 3 4}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os 1 2 3 4>: error calling slice: too many slice indexes: 4"),
+    ("{{slice .Os 1 2 3}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os 1 2 3>: error calling slice: cannot 3-index slice a string"),
+    ("{{eq .Labels .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Labels .Labels>: error calling eq: non-comparable type map[org.example.markup:<b>&c org.example.title:skopos test image]: map[string]string"),
+    ("{{range .LayersData}}{{ne .Annotations .Annotations}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <ne .Annotations .Annotations>: error calling ne: non-comparable type map[org.example.layer.comment:first layer]: map[string]string"),
+    ("{{eq .Os .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Os .Labels>: error calling eq: incompatible types for comparison: string and map[string]string"),
+    ("{{eq .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Created .Os>: error calling eq: incompatible types for comparison: *time.Time and string"),
+    ("{{lt .Os .Layers}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <lt .Os .Layers>: error calling lt: invalid type for comparison"),
+    ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
+    ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
+    ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
     ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
 ];
 
@@ -270,6 +300,47 @@ fn inspect_format_errors_are_go_template_errors() {
                 "{template}"
             );
             assert_eq!(theirs.stdout, ours.stdout, "{template}");
+        }
+    }
+}
+
+/// Formats Go runs where gotmpl on its own would fail, and what they print.
+const GOOD_TEMPLATES: &[(&str, &str)] = &[
+    // Go's escapers take any number of values, printed as `fmt.Sprint` prints them.
+    ("[{{html}}{{js}}{{urlquery}}]", "[]\n"),
+    (
+        "{{html .Os 1}} {{html 1 2}} {{js \"<a>\" 1}} {{urlquery .Os \"a b\"}}",
+        "linux1 1 2 \\u003Ca\\u003E1 linuxa+b\n",
+    ),
+    // nil is a nil slice to `join`; a pointer equals itself; nil equals no value.
+    ("[{{join nil \",\"}}]", "[]\n"),
+    (
+        "{{eq .Created .Created}} {{eq .Layers nil}} {{eq .Os nil}}",
+        "true false false\n",
+    ),
+    // A digest is a string to `len` and `slice`.
+    ("{{len .Digest}} {{slice .Digest 0 7}}", "71 sha256:\n"),
+];
+
+#[test]
+fn inspect_format_functions_take_what_go_takes() {
+    let workspace = workspace_with_images();
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's output for Go-only --format templates");
+    for (template, printed) in GOOD_TEMPLATES {
+        assert_eq!(skopos_format(&workspace, template), *printed, "{template}");
+        if peer.is_none() {
+            continue;
+        }
+        let args = [
+            "--insecure-policy",
+            "inspect",
+            "--format",
+            template,
+            "oci:single:t",
+        ];
+        let what = format!("skopeo 1.22.2's output for --format {template:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.stdout, *printed, "{template}");
         }
     }
 }
