@@ -41,6 +41,14 @@ const OUTPUT_FIELDS: &[(&str, &str)] = &[
     ("Env", "[]string"),
 ];
 
+/// The fields of a `LayersData` entry (`types.ImageInspectLayer`), with their Go types.
+const LAYER_FIELDS: &[(&str, &str)] = &[
+    ("MIMEType", "string"),
+    ("Digest", "digest.Digest"),
+    ("Size", "int64"),
+    ("Annotations", "map[string]string"),
+];
+
 /// The fields of `v1.Image` as templates name them, with their Go types.
 const CONFIG_FIELDS: &[(&str, &str)] = &[
     ("Created", "*time.Time"),
@@ -69,6 +77,7 @@ impl TemplateValue for InspectOutput {
     /// Go's `Time.String()`, structs (the output, `LayersData` entries) as `{…}`.
     fn to_template_value(&self) -> (Value, GoForms) {
         let mut go = GoForms::default();
+        go.remember_struct("types.ImageInspectLayer", LAYER_FIELDS);
         let layers_data: Vec<Value> = self
             .layers_data
             .iter()

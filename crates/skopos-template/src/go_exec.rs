@@ -5,7 +5,8 @@
 
 use gotmpl::TemplateError;
 
-use crate::go_syntax::{is_integral, Arg, Command, Node, Pipe};
+use crate::go_syntax::{is_integral, Arg, Command, ControlKind, Node, Pipe};
+use crate::GoForms;
 use skopos_core::go_text::go_quote;
 
 /// Where Go stopped (byte offset), the node it printed, and its message.
@@ -20,6 +21,99 @@ struct Site<'a> {
     command: &'a Command,
     /// The command before this one in its pipeline, whose value this one receives.
     previous: Option<&'a Command>,
+    /// The Go type of dot where the command runs, when it is known ([`DATA`] for the data).
+    dot: Option<String>,
+}
+
+/// What dot is in the body `report` runs: the data, an `interface {}` holding a struct
+/// whose fields the caller names.
+const DATA: &str = "interface {}";
+
+/// The Go types a template's values have, as far as they are known without running it.
+pub struct Types<'a> {
+    /// The data's fields and their Go types.
+    pub fields: &'a [(&'a str, &'a str)],
+    /// The fields of the structs within the data.
+    pub forms: &'a GoForms,
+}
+
+impl Types<'_> {
+    /// The Go type of field `name` of a value of type `receiver`.
+    fn field(&self, receiver: &str, name: &str) -> Option<String> {
+        if receiver == DATA {
+            return self
+                .fields
+                .iter()
+                .find(|(field, _)| *field == name)
+                .map(|(_, go_type)| go_type.to_string());
+        }
+        self.forms
+            .struct_field(receiver.strip_prefix('*').unwrap_or(receiver), name)
+            .map(str::to_string)
+    }
+
+    /// The Go type at the end of the field chain `names` from a value of type `receiver`.
+    fn path(&self, receiver: &str, names: &[String]) -> Option<String> {
+        names
+            .iter()
+            .try_fold(receiver.to_string(), |go_type, name| {
+                self.field(&go_type, name)
+            })
+    }
+
+    /// The Go type of what `arg` evaluates to where dot has the type `dot`.
+    fn of(&self, arg: &Arg, dot: Option<&str>) -> Option<String> {
+        match arg {
+            Arg::Number(_, text) if text.starts_with('\'') => Some("int32".to_string()),
+            // Go's `idealConstant`: hexadecimal integers may hold `e`s.
+            Arg::Number(_, text)
+                if text.contains(['.', 'e', 'E', 'p', 'P'])
+                    && !(text.starts_with("0x") || text.starts_with("0X"))
+                    || text.contains(['p', 'P']) =>
+            {
+                Some("float64".to_string())
+            }
+            Arg::Number(..) => Some("int".to_string()),
+            Arg::Bool(..) => Some("bool".to_string()),
+            Arg::String(..) => Some("string".to_string()),
+            // The data's own type is a struct the caller does not name.
+            Arg::Dot(_) => dot.filter(|dot| *dot != DATA).map(str::to_string),
+            Arg::Field(_, names) => self.path(dot?, names),
+            Arg::Chain(_, term, names) => self.path(&self.of(term, dot)?, names),
+            Arg::Pipe(pipe) => self.of_pipe(pipe, dot),
+            _ => None,
+        }
+    }
+
+    /// The Go type of what `pipe` evaluates to: of a value, or of `index` into one.
+    fn of_pipe(&self, pipe: &Pipe, dot: Option<&str>) -> Option<String> {
+        match pipe.commands.as_slice() {
+            [command] => match command.args.as_slice() {
+                [value] => self.of(value, dot),
+                [Arg::Identifier(_, index), indexed, _] if index == "index" => {
+                    element_type(&self.of(indexed, dot)?)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The Go type of `arg` when it is an integer type other than `int` (which is what a
+    /// template value of unknown origin is named).
+    fn sized_int(&self, arg: &Arg, dot: Option<&str>) -> Option<String> {
+        self.of(arg, dot)
+            .filter(|go_type| go_type.starts_with("int") && go_type != "int")
+    }
+}
+
+/// The type of the elements of a slice or map type.
+fn element_type(go_type: &str) -> Option<String> {
+    if let Some(element) = go_type.strip_prefix("[]") {
+        return Some(element.to_string());
+    }
+    let (_, value) = go_type.strip_prefix("map[")?.split_once(']')?;
+    Some(value.to_string())
 }
 
 impl Site<'_> {
@@ -36,6 +130,10 @@ impl Site<'_> {
         self.command.args.len() - 1 + usize::from(self.previous.is_some())
     }
 
+    fn dot(&self) -> Option<&str> {
+        self.dot.as_deref()
+    }
+
     fn calling(&self, name: &str, message: String) -> Failure {
         Failure {
             pos: self.command.pos,
@@ -46,17 +144,19 @@ impl Site<'_> {
 }
 
 /// Go's message for `error` of template `name`, which ran `source` parsed as `tree`, over
-/// data whose fields have the given Go types; `None` when no node fails that way.
+/// data of the given Go types; `None` when no node fails that way.
 pub fn message(
     name: &str,
     source: &str,
     tree: &[Node],
     error: &TemplateError,
-    fields: &[(&str, &str)],
+    types: &Types<'_>,
 ) -> Option<String> {
     let mut sites = Vec::new();
     let mut templates = Vec::new();
-    collect(tree, &mut sites, &mut templates);
+    // `report` executes the template over a list holding the data.
+    let list_of_data = format!("[]{DATA}");
+    collect(tree, Some(&list_of_data), types, &mut sites, &mut templates);
     let failure = match error {
         TemplateError::ArgCount { name, .. } => wrong_argument_count(&sites, name),
         TemplateError::UndefinedTemplate(wanted) => templates
@@ -70,7 +170,7 @@ pub fn message(
                 },
                 message: format!("template {} not defined", go_quote(template)),
             }),
-        TemplateError::Exec(message) => exec_failure(&sites, message, fields),
+        TemplateError::Exec(message) => exec_failure(&sites, message, types),
         _ => None,
     }?;
     let before = source.get(..failure.pos)?;
@@ -89,23 +189,33 @@ pub fn message(
 
 /// Every command in the order Go runs them (a command before its arguments), and every
 /// `{{template}}` call with where its name is.
+/// `dot` is the Go type of dot in `nodes`, when known.
 fn collect<'a>(
     nodes: &'a [Node],
+    dot: Option<&str>,
+    types: &Types<'_>,
     sites: &mut Vec<Site<'a>>,
     templates: &mut Vec<(usize, &'a String, &'a Option<Pipe>)>,
 ) {
     for node in nodes {
         match node {
             Node::Inert => {}
-            Node::Action(pipe) => collect_pipe(pipe, sites),
-            Node::Control(pipe, list, else_list, _) => {
-                collect_pipe(pipe, sites);
-                collect(list, sites, templates);
-                collect(else_list, sites, templates);
+            Node::Action(pipe) => collect_pipe(pipe, dot, sites),
+            Node::Control(kind, pipe, list, else_list, _) => {
+                collect_pipe(pipe, dot, sites);
+                let body_dot = match kind {
+                    ControlKind::If => dot.map(str::to_string),
+                    ControlKind::With => types.of_pipe(pipe, dot),
+                    ControlKind::Range => types
+                        .of_pipe(pipe, dot)
+                        .and_then(|go_type| element_type(&go_type)),
+                };
+                collect(list, body_dot.as_deref(), types, sites, templates);
+                collect(else_list, dot, types, sites, templates);
             }
             Node::Template(pos, name, pipe) => {
                 if let Some(pipe) = pipe {
-                    collect_pipe(pipe, sites);
+                    collect_pipe(pipe, dot, sites);
                 }
                 templates.push((*pos, name, pipe));
             }
@@ -113,24 +223,25 @@ fn collect<'a>(
     }
 }
 
-fn collect_pipe<'a>(pipe: &'a Pipe, sites: &mut Vec<Site<'a>>) {
+fn collect_pipe<'a>(pipe: &'a Pipe, dot: Option<&str>, sites: &mut Vec<Site<'a>>) {
     for (index, command) in pipe.commands.iter().enumerate() {
         sites.push(Site {
             command,
             previous: index
                 .checked_sub(1)
                 .map(|previous| &pipe.commands[previous]),
+            dot: dot.map(str::to_string),
         });
         for arg in &command.args {
-            collect_arg(arg, sites);
+            collect_arg(arg, dot, sites);
         }
     }
 }
 
-fn collect_arg<'a>(arg: &'a Arg, sites: &mut Vec<Site<'a>>) {
+fn collect_arg<'a>(arg: &'a Arg, dot: Option<&str>, sites: &mut Vec<Site<'a>>) {
     match arg {
-        Arg::Pipe(pipe) => collect_pipe(pipe, sites),
-        Arg::Chain(_, term, _) => collect_arg(term, sites),
+        Arg::Pipe(pipe) => collect_pipe(pipe, dot, sites),
+        Arg::Chain(_, term, _) => collect_arg(term, dot, sites),
         _ => {}
     }
 }
@@ -171,7 +282,7 @@ fn wrong_argument_count(sites: &[Site<'_>], function: &str) -> Option<Failure> {
 }
 
 /// Go's failure for gotmpl's `Exec` error `message`.
-fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> Option<Failure> {
+fn exec_failure(sites: &[Site<'_>], message: &str, types: &Types<'_>) -> Option<Failure> {
     let first_call = |function: &str| sites.iter().find(|site| site.function() == Some(function));
     if let Some(rest) = message.strip_prefix("wrong number of args for ") {
         let function = rest.split(':').next()?;
@@ -179,18 +290,23 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
     }
     if let Some(rest) = message.strip_prefix("error calling ") {
         let (function, reason) = rest.split_once(": ")?;
-        return Some(first_call(function)?.calling(function, reason.to_string()));
+        let site = first_call(function)?;
+        return Some(site.calling(function, with_sized_ints(site, types, reason)));
     }
     if let Some(rest) = message.strip_prefix("can't evaluate field ") {
         let (field, found) = rest.split_once(" in type ")?;
-        return unknown_field(sites, field, found, fields);
+        return unknown_field(sites, field, found, types);
     }
     if message.starts_with("len: ") {
         let site = first_call("len")?;
-        let message = match site.command.args.get(1)? {
+        let piped = || match site.previous?.args.as_slice() {
+            [value] => Some(value),
+            _ => None,
+        };
+        let message = match site.command.args.get(1).or_else(piped)? {
             // Go's reflection fails on the untyped nil before `len` can say anything.
             Arg::Nil(_) => "reflect: call of reflect.Value.Type on zero Value".to_string(),
-            arg => format!("len of type {}", go_type(arg, fields)?),
+            arg => format!("len of type {}", types.of(arg, site.dot())?),
         };
         return Some(site.calling("len", message));
     }
@@ -201,10 +317,10 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
         let refused = rest.split_once("; got ");
         return sites
             .iter()
-            .find_map(|site| wrong_argument_type(site, fields, refused));
+            .find_map(|site| wrong_argument_type(site, types, refused));
     }
     if message.starts_with("can't give argument to non-function") {
-        return sites.iter().find_map(|site| not_a_function(site, fields));
+        return sites.iter().find_map(|site| not_a_function(site, types));
     }
     if message == "nil is not a command" {
         let site = sites
@@ -219,44 +335,45 @@ fn exec_failure(sites: &[Site<'_>], message: &str, fields: &[(&str, &str)]) -> O
     if let Some(found) = message.strip_prefix("call: non-function value of type ") {
         let site = first_call("call")?;
         let callee = site.command.args.get(1)?;
-        let go_type = go_type(callee, fields).unwrap_or_else(|| found.to_string());
+        let go_type = types
+            .of(callee, site.dot())
+            .unwrap_or_else(|| found.to_string());
         return Some(site.calling("call", format!("non-function {callee} of type {go_type}")));
     }
     None
 }
 
-/// The Go type of what `arg` evaluates to, where that is known without running it.
-fn go_type(arg: &Arg, fields: &[(&str, &str)]) -> Option<String> {
-    match arg {
-        Arg::Number(_, text) if text.starts_with('\'') => Some("int32".to_string()),
-        // Go's `idealConstant`: hexadecimal integers may hold `e`s.
-        Arg::Number(_, text)
-            if text.contains(['.', 'e', 'E', 'p', 'P'])
-                && !(text.starts_with("0x") || text.starts_with("0X"))
-                || text.contains(['p', 'P']) =>
-        {
-            Some("float64".to_string())
-        }
-        Arg::Number(..) => Some("int".to_string()),
-        Arg::Bool(..) => Some("bool".to_string()),
-        Arg::String(..) => Some("string".to_string()),
-        Arg::Field(_, names) if names.len() == 1 => field_type(&names[0], fields),
-        // `index .Field N` of a slice field: its element type.
-        Arg::Pipe(pipe) => match pipe.commands.as_slice() {
-            [command] => match command.args.as_slice() {
-                [Arg::Identifier(_, index), list @ Arg::Field(..), Arg::Number(..)]
-                    if index == "index" =>
-                {
-                    go_type(list, fields)?
-                        .strip_prefix("[]")
-                        .map(str::to_string)
-                }
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
+/// `reason` with `int`, the name a function gives any integer, replaced by the operand's
+/// own integer type where that is known (`int64` fields, `int32` characters).
+fn with_sized_ints(site: &Site<'_>, types: &Types<'_>, reason: &str) -> String {
+    let mut operands: Vec<&Arg> = site.command.args.iter().skip(1).collect();
+    if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
+        operands.push(piped);
     }
+    let sized = |arg: &&Arg| types.sized_int(arg, site.dot());
+    if let Some(pair) = reason.strip_prefix("incompatible types for comparison: ") {
+        if let Some((first, other)) = pair.split_once(" and ") {
+            let first = match first {
+                "int" => operands.first().and_then(sized),
+                _ => None,
+            }
+            .unwrap_or_else(|| first.to_string());
+            let other = match other {
+                "int" => operands.iter().skip(1).find_map(sized),
+                _ => None,
+            }
+            .unwrap_or_else(|| other.to_string());
+            return format!("incompatible types for comparison: {first} and {other}");
+        }
+    }
+    for refusal in ["can't index item of type ", "can't slice item of type "] {
+        if reason.strip_prefix(refusal) == Some("int") {
+            if let Some(go_type) = operands.first().and_then(sized) {
+                return format!("{refusal}{go_type}");
+            }
+        }
+    }
+    reason.to_string()
 }
 
 /// The first field access that reads `field` from a value whose Go type is known, or,
@@ -265,17 +382,19 @@ fn unknown_field(
     sites: &[Site<'_>],
     field: &str,
     found: &str,
-    fields: &[(&str, &str)],
+    types: &Types<'_>,
 ) -> Option<Failure> {
     let basic = matches!(found, "string" | "int" | "bool" | "float64").then(|| found.to_string());
     sites
         .iter()
-        .flat_map(|site| site.command.args.iter())
-        .find_map(|arg| {
+        .flat_map(|site| site.command.args.iter().map(move |arg| (site, arg)))
+        .find_map(|(site, arg)| {
             let (blamed, receiver) = match arg {
                 Arg::Field(_, names) if names.len() > 1 && names[1] == field => (
                     arg,
-                    field_type(&names[0], fields).or_else(|| basic.clone())?,
+                    types
+                        .path(site.dot()?, &names[..1])
+                        .or_else(|| basic.clone())?,
                 ),
                 Arg::Field(_, names) if names[0] == field => (arg, basic.clone()?),
                 Arg::Variable(_, names) if names.len() > 1 && names[1] == field => {
@@ -291,7 +410,7 @@ fn unknown_field(
                     // Go blames the last node it marked while evaluating the term.
                     (
                         last_visited(term),
-                        go_type(term, fields).or_else(|| basic.clone())?,
+                        types.of(term, site.dot()).or_else(|| basic.clone())?,
                     )
                 }
                 _ => return None,
@@ -302,13 +421,6 @@ fn unknown_field(
                 message: format!("can't evaluate field {field} in type {receiver}"),
             })
         })
-}
-
-fn field_type(name: &str, fields: &[(&str, &str)]) -> Option<String> {
-    fields
-        .iter()
-        .find(|(field, _)| *field == name)
-        .map(|(_, go_type)| go_type.to_string())
 }
 
 /// The node Go last marked while evaluating `arg`.
@@ -326,7 +438,7 @@ fn last_visited(arg: &Arg) -> &Arg {
 /// Go's refusal of an argument of the wrong type for one of `report`'s functions.
 fn wrong_argument_type(
     site: &Site<'_>,
-    fields: &[(&str, &str)],
+    types: &Types<'_>,
     refused: Option<(&str, &str)>,
 ) -> Option<Failure> {
     let parameters: &[&str] = match site.function()? {
@@ -340,7 +452,7 @@ fn wrong_argument_type(
     // The Go type of a value the template computes (`.` in a `with`, a variable): what
     // the function found when it refused a value where `wanted` goes.
     let found = |arg: &Arg, wanted: &str| {
-        go_type(arg, fields).or_else(|| {
+        types.of(arg, site.dot()).or_else(|| {
             refused
                 .filter(|(expected, _)| *expected == wanted)
                 .map(|(_, got)| got.to_string())
@@ -407,7 +519,7 @@ fn value_mismatch(found: String, wanted: &str) -> Option<String> {
 }
 
 /// Go's refusal of arguments given to something that is not a function.
-fn not_a_function(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
+fn not_a_function(site: &Site<'_>, types: &Types<'_>) -> Option<Failure> {
     let first = site.command.args.first()?;
     if site.argument_count() == 0 {
         return None;
@@ -415,7 +527,7 @@ fn not_a_function(site: &Site<'_>, fields: &[(&str, &str)]) -> Option<Failure> {
     let message = match first {
         Arg::Field(_, names) => {
             let last = names.last()?;
-            if names.len() == 1 && !fields.iter().any(|(name, _)| name == last) {
+            if names.len() == 1 && !types.fields.iter().any(|(name, _)| name == last) {
                 return None;
             }
             format!("{last} has arguments but cannot be invoked as function")
@@ -524,6 +636,65 @@ mod tests {
         assert_eq!(
             render_typed("{{truncate .Os (index .Os 0)}}"),
             wrong_type(37, "0", "int", "uint8")
+        );
+    }
+
+    #[test]
+    fn fields_of_nested_structs_have_their_go_types() {
+        use crate::{render, GoForms};
+        use gotmpl::tmap;
+
+        let mut go = GoForms::default();
+        go.remember_struct("types.Layer", &[("Size", "int64"), ("Name", "string")]);
+        let layer = go.remember_type(tmap! { "Size" => 7i64, "Name" => "l" }, "types.Layer");
+        let data = tmap! { "Layers" => gotmpl::Value::List(vec![layer].into()) };
+        let fields = [("Layers", "[]types.Layer")];
+        let error = |format: &str| match render(format, data.clone(), go.clone(), &fields) {
+            Ok(printed) => panic!("{format} printed {printed:?}"),
+            Err(failure) => failure.error.to_string(),
+        };
+        let at = |column: usize, node: &str, message: &str| {
+            format!("template: skopeo inspect:1:{column}: executing \"skopeo inspect\" at <{node}>: {message}")
+        };
+        assert_eq!(
+            error("{{range .Layers}}{{upper .Size}}{{end}}"),
+            at(
+                36,
+                ".Size",
+                "wrong type for value; expected string; got int64"
+            )
+        );
+        assert_eq!(
+            error("{{range .Layers}}{{lt .Size .Name}}{{end}}"),
+            at(
+                30,
+                "lt .Size .Name",
+                "error calling lt: incompatible types for comparison: int64 and string"
+            )
+        );
+        assert_eq!(
+            error("{{with index .Layers 0}}{{slice .Size}}{{end}}"),
+            at(
+                37,
+                "slice .Size",
+                "error calling slice: can't slice item of type int64"
+            )
+        );
+        assert_eq!(
+            error("{{(index .Layers 0).Size | len}}"),
+            at(38, "len", "error calling len: len of type int64")
+        );
+        assert_eq!(
+            error("{{range .Layers}}{{.Size.X}}{{end}}"),
+            at(35, ".Size.X", "can't evaluate field X in type int64")
+        );
+        assert_eq!(
+            error("{{range .Layers}}{{eq 'a' .Name}}{{end}}"),
+            at(
+                30,
+                "eq 'a' .Name",
+                "error calling eq: incompatible types for comparison: int32 and string"
+            )
         );
     }
 }

@@ -20,6 +20,7 @@ pub struct GoForms {
     json_by_address: HashMap<usize, String>,
     printed_by_address: HashMap<usize, String>,
     type_by_address: HashMap<usize, String>,
+    fields_by_struct: HashMap<String, Vec<(String, String)>>,
 }
 
 /// Go's basic kinds, which `eq`, `lt` and the like compare.
@@ -58,6 +59,26 @@ impl GoForms {
             self.type_by_address.insert(address, go_type.to_string());
         }
         value
+    }
+
+    /// Record that the Go struct type `go_type` (as in [`Self::remember_type`]) has the
+    /// given fields with their Go types, so that errors about them name those types
+    /// (`int64` where a template value is just a number).
+    pub fn remember_struct(&mut self, go_type: &str, fields: &[(&str, &str)]) {
+        let fields = fields
+            .iter()
+            .map(|(name, field_type)| (name.to_string(), field_type.to_string()))
+            .collect();
+        self.fields_by_struct.insert(go_type.to_string(), fields);
+    }
+
+    /// The Go type of field `name` of the struct type `go_type`, when remembered.
+    pub(crate) fn struct_field(&self, go_type: &str, name: &str) -> Option<&str> {
+        self.fields_by_struct
+            .get(go_type)?
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, field_type)| field_type.as_str())
     }
 
     /// The Go type of `value`, as Go's messages name it: the remembered one, else that of

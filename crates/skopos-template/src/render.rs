@@ -108,8 +108,16 @@ pub fn render(
         Ok(()) => Ok(through_writer(&printed)),
         Err(err) => Err(RenderError {
             printed: through_writer(&printed),
-            error: match go_exec::message(TEMPLATE_NAME, &candidate.source, &go_tree, &err, fields)
-            {
+            error: match go_exec::message(
+                TEMPLATE_NAME,
+                &candidate.source,
+                &go_tree,
+                &err,
+                &go_exec::Types {
+                    fields,
+                    forms: &json,
+                },
+            ) {
                 Some(message) => anyhow!(message),
                 None => anyhow!("{err}"),
             },
@@ -136,7 +144,7 @@ fn user_range_body(source: &str, tree: &[go_syntax::Node]) -> Option<String> {
         return None;
     }
     match tree.first() {
-        Some(go_syntax::Node::Control(_, _, _, body_end)) => {
+        Some(go_syntax::Node::Control(_, _, _, _, body_end)) => {
             source.get(RANGE_OPEN.len()..*body_end).map(str::to_string)
         }
         _ => None,

@@ -267,6 +267,14 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
     ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
     ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
+    // A layer's size is an int64 to Go.
+    ("{{range .LayersData}}{{upper .Size}}{{end}}", "", "template: skopeo inspect:1:40: executing \"skopeo inspect\" at <.Size>: wrong type for value; expected string; got int64"),
+    ("{{(index .LayersData 0).Size | upper}}", "", "template: skopeo inspect:1:42: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got int64"),
+    ("{{range .LayersData}}{{lt .Size \"a\"}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <lt .Size \"a\">: error calling lt: incompatible types for comparison: int64 and string"),
+    ("{{range .LayersData}}{{len .Size}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <len .Size>: error calling len: len of type int64"),
+    ("{{range .LayersData}}{{.Size.X}}{{end}}", "", "template: skopeo inspect:1:39: executing \"skopeo inspect\" at <.Size.X>: can't evaluate field X in type int64"),
+    ("{{range .LayersData}}{{slice .Size}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <slice .Size>: error calling slice: can't slice item of type int64"),
+    ("{{range .LayersData}}{{index .Size 0}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <index .Size 0>: error calling index: can't index item of type int64"),
     ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
 ];
 

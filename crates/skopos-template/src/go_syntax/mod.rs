@@ -128,6 +128,17 @@ impl std::fmt::Display for Pipe {
     }
 }
 
+/// Which control structure a [`Node::Control`] is: what dot is in its first body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlKind {
+    /// `{{if}}`: dot stays.
+    If,
+    /// `{{with}}`: dot is the pipeline's value.
+    With,
+    /// `{{range}}`: dot is each element.
+    Range,
+}
+
 /// What a template is made of.
 #[derive(Debug, Clone)]
 pub enum Node {
@@ -135,9 +146,9 @@ pub enum Node {
     Inert,
     /// `{{pipeline}}`
     Action(Pipe),
-    /// `{{if}}`, `{{with}}`, `{{range}}`: the pipeline, both bodies, and where the first
-    /// body ends (the `{{` of its `{{else}}` or `{{end}}`).
-    Control(Pipe, Vec<Node>, Vec<Node>, usize),
+    /// `{{if}}`, `{{with}}`, `{{range}}`: which one, the pipeline, both bodies, and where
+    /// the first body ends (the `{{` of its `{{else}}` or `{{end}}`).
+    Control(ControlKind, Pipe, Vec<Node>, Vec<Node>, usize),
     /// `{{template "name" pipeline}}`: where the name is, the name, the pipeline.
     Template(usize, String, Option<Pipe>),
 }

@@ -5,7 +5,7 @@ use skopos_core::go_text::go_quote;
 
 use super::lexer::{Item, ItemKind, Lexer};
 use super::literals::{check_number, unquote};
-use super::{Arg, Command, Node, Pipe};
+use super::{Arg, Command, ControlKind, Node, Pipe};
 
 /// Go's built-in template functions.
 const BUILTIN_FUNCTIONS: &[&str] = &[
@@ -264,7 +264,12 @@ impl Parser<'_> {
                 else_list = listed;
             }
         }
-        Ok(Node::Control(pipe, list, else_list, body_end))
+        let kind = match context {
+            "range" => ControlKind::Range,
+            "with" => ControlKind::With,
+            _ => ControlKind::If,
+        };
+        Ok(Node::Control(kind, pipe, list, else_list, body_end))
     }
 
     fn template_name(&mut self, context: &str) -> Outcome<String> {
