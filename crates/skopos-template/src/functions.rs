@@ -10,7 +10,7 @@ use gotmpl::{Template, TemplateError, Value};
 use crate::builtins::{html, index, js, len, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
-use crate::go_print::PRINT_FUNCTION;
+use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION};
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;
 
@@ -18,6 +18,9 @@ use crate::GoForms;
 pub(crate) const REPORT_FUNCTIONS: &[&str] = &[
     "join", "json", "lower", "pad", "split", "title", "truncate", "upper",
 ];
+
+/// Go's refusal to range over a value, which it prints after this.
+pub(crate) const RANGE_REFUSAL: &str = "range can't iterate over ";
 
 /// A template function that needs to know the Go forms of the data.
 type FormsFunction = fn(&GoForms, &[Value]) -> Result<Value, TemplateError>;
@@ -30,6 +33,25 @@ pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
                 return Err(arg_count(PRINT_FUNCTION, 1, args));
             };
             Ok(string_value(forms.print(value)))
+        }),
+        (RANGE_FUNCTION, |forms, args| {
+            let [value] = args else {
+                return Err(arg_count(RANGE_FUNCTION, 1, args));
+            };
+            // Go ranges over slices, maps and integers (and finds nothing in nil); not
+            // over strings, booleans, floats or structs.
+            let iterable = match value {
+                Value::List(_) | Value::Int(_) | Value::Uint(_) | Value::Nil => true,
+                Value::Map(_) => forms.struct_type(value).is_none(),
+                _ => false,
+            };
+            if !iterable {
+                return Err(TemplateError::Exec(format!(
+                    "{RANGE_REFUSAL}{}",
+                    forms.print(value)
+                )));
+            }
+            Ok(value.clone())
         }),
         ("eq", eq),
         ("ge", ge),

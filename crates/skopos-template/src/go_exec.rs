@@ -5,6 +5,7 @@
 
 use gotmpl::TemplateError;
 
+use crate::functions::RANGE_REFUSAL;
 use crate::go_syntax::{is_integral, Arg, Command, ControlKind, Node, Pipe};
 use crate::GoForms;
 use skopos_core::go_text::go_quote;
@@ -152,11 +153,15 @@ pub fn message(
     error: &TemplateError,
     types: &Types<'_>,
 ) -> Option<String> {
-    let mut sites = Vec::new();
-    let mut templates = Vec::new();
+    let mut found = Found::default();
     // `report` executes the template over a list holding the data.
     let list_of_data = format!("[]{DATA}");
-    collect(tree, Some(&list_of_data), types, &mut sites, &mut templates);
+    collect(tree, Some(&list_of_data), types, &mut found);
+    let Found {
+        sites,
+        templates,
+        ranges,
+    } = found;
     let failure = match error {
         TemplateError::ArgCount { name, .. } => wrong_argument_count(&sites, name),
         TemplateError::UndefinedTemplate(wanted) => templates
@@ -170,6 +175,9 @@ pub fn message(
                 },
                 message: format!("template {} not defined", go_quote(template)),
             }),
+        TemplateError::Exec(message) if message.starts_with(RANGE_REFUSAL) => {
+            range_failure(&ranges, message)
+        }
         TemplateError::Exec(message) => exec_failure(&sites, message, types),
         _ => None,
     }?;
@@ -187,22 +195,46 @@ pub fn message(
     ))
 }
 
-/// Every command in the order Go runs them (a command before its arguments), and every
-/// `{{template}}` call with where its name is.
+/// What [`collect`] finds in a template.
+#[derive(Default)]
+struct Found<'a> {
+    /// Every command, in the order Go runs them (a command before its arguments).
+    sites: Vec<Site<'a>>,
+    /// Every `{{template}}` call: where its name is, the name and the pipeline.
+    templates: Vec<(usize, &'a String, &'a Option<Pipe>)>,
+    /// Every `range` pipeline, with the Go type of its value when known.
+    ranges: Vec<(&'a Pipe, Option<String>)>,
+}
+
+/// Go's refusal to range over a value: at the first `range` whose value is not surely
+/// something Go iterates over, where Go last stopped in its pipeline.
+fn range_failure(ranges: &[(&Pipe, Option<String>)], message: &str) -> Option<Failure> {
+    let iterable = |go_type: &str| {
+        go_type.starts_with("[]") || go_type.starts_with("map[") || go_type.starts_with("int")
+    };
+    let (pipe, _) = ranges
+        .iter()
+        .find(|(_, go_type)| !go_type.as_deref().is_some_and(iterable))?;
+    let blamed = last_visited(pipe.commands.last()?.args.last()?);
+    Some(Failure {
+        pos: blamed.pos(),
+        context: blamed.to_string(),
+        message: message.to_string(),
+    })
+}
+
+/// Every command, `{{template}}` call and `range` pipeline of `nodes`.
 /// `dot` is the Go type of dot in `nodes`, when known.
-fn collect<'a>(
-    nodes: &'a [Node],
-    dot: Option<&str>,
-    types: &Types<'_>,
-    sites: &mut Vec<Site<'a>>,
-    templates: &mut Vec<(usize, &'a String, &'a Option<Pipe>)>,
-) {
+fn collect<'a>(nodes: &'a [Node], dot: Option<&str>, types: &Types<'_>, found: &mut Found<'a>) {
     for node in nodes {
         match node {
             Node::Inert => {}
-            Node::Action(pipe) => collect_pipe(pipe, dot, sites),
+            Node::Action(pipe) => collect_pipe(pipe, dot, &mut found.sites),
             Node::Control(kind, pipe, list, else_list, _) => {
-                collect_pipe(pipe, dot, sites);
+                collect_pipe(pipe, dot, &mut found.sites);
+                if *kind == ControlKind::Range {
+                    found.ranges.push((pipe, types.of_pipe(pipe, dot)));
+                }
                 let body_dot = match kind {
                     ControlKind::If => dot.map(str::to_string),
                     ControlKind::With => types.of_pipe(pipe, dot),
@@ -210,14 +242,14 @@ fn collect<'a>(
                         .of_pipe(pipe, dot)
                         .and_then(|go_type| element_type(&go_type)),
                 };
-                collect(list, body_dot.as_deref(), types, sites, templates);
-                collect(else_list, dot, types, sites, templates);
+                collect(list, body_dot.as_deref(), types, found);
+                collect(else_list, dot, types, found);
             }
             Node::Template(pos, name, pipe) => {
                 if let Some(pipe) = pipe {
-                    collect_pipe(pipe, dot, sites);
+                    collect_pipe(pipe, dot, &mut found.sites);
                 }
-                templates.push((*pos, name, pipe));
+                found.templates.push((*pos, name, pipe));
             }
         }
     }
@@ -396,7 +428,10 @@ fn unknown_field(
                         .path(site.dot()?, &names[..1])
                         .or_else(|| basic.clone())?,
                 ),
-                Arg::Field(_, names) if names[0] == field => (arg, basic.clone()?),
+                Arg::Field(_, names) if names[0] == field => {
+                    let dot = site.dot().filter(|dot| *dot != DATA).map(str::to_string);
+                    (arg, dot.or_else(|| basic.clone())?)
+                }
                 Arg::Variable(_, names) if names.len() > 1 && names[1] == field => {
                     // `$` is the list `report` runs the template over.
                     let receiver = if names[0] == "$" {
@@ -695,6 +730,40 @@ mod tests {
                 "eq 'a' .Name",
                 "error calling eq: incompatible types for comparison: int32 and string"
             )
+        );
+    }
+
+    #[test]
+    fn fields_of_what_dot_is_are_refused_in_its_go_type() {
+        // A format ranging over dot itself runs unwrapped: outside that range, dot is the list.
+        assert_eq!(
+            render_typed("{{with .Os}}{{range .}}{{end}}{{end}}"),
+            Err("template: skopeo inspect:1:7: executing \"skopeo inspect\" at <.Os>: can't evaluate field Os in type []interface {}".to_string())
+        );
+    }
+
+    #[test]
+    fn range_refuses_what_go_cannot_iterate_over() {
+        let refused = |column: usize, node: &str, value: &str| {
+            Err(format!(
+                "template: skopeo inspect:1:{column}: executing \"skopeo inspect\" at <{node}>: range can't iterate over {value}"
+            ))
+        };
+        assert_eq!(
+            render_typed("{{range .Os}}{{end}}"),
+            refused(19, ".Os", "linux")
+        );
+        assert_eq!(
+            render_typed("{{range .Created}}{{end}}"),
+            refused(19, ".Created", "2024-01-02 03:04:05 +0000 UTC")
+        );
+        assert_eq!(
+            render_typed("{{range $i, $x := .Layers}}{{range 1.5}}{{end}}{{end}}"),
+            refused(46, "1.5", "1.5")
+        );
+        assert_eq!(
+            render_typed("{{range .Labels}}{{.}}{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}"),
+            Ok("1 01 none\n".to_string())
         );
     }
 }

@@ -9,7 +9,7 @@ use gotmpl::Value;
 
 use crate::format::{normalize_format, Candidate, RANGE_OPEN};
 use crate::functions::{new_template, REPORT_FUNCTIONS};
-use crate::go_print::print_like_go;
+use crate::go_print::run_like_go;
 use crate::tabwriter::tabwriter_flushed;
 use crate::unknown_field::unknown_field;
 use crate::{go_exec, go_syntax, GoForms};
@@ -81,7 +81,7 @@ pub fn render(
             }
         }
     };
-    let template = print_like_go(template);
+    let template = run_like_go(template);
     let through_writer = |text: &str| {
         if table.is_some() {
             tabwriter_flushed(text)

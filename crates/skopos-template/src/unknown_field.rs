@@ -8,7 +8,7 @@ use gotmpl::Value;
 
 use crate::format::RANGE_OPEN;
 use crate::functions::new_template;
-use crate::go_print::pipe_actions_into_print;
+use crate::go_print::pipe_into_go_functions;
 use crate::render::TEMPLATE_NAME;
 use crate::{go_syntax, GoForms};
 
@@ -30,7 +30,7 @@ impl UnknownField {
         // them would have come before the unknown field, so keep what they printed.
         if let Ok(template) = new_template(json).parse("") {
             let mut nodes_before = self.nodes_before.clone();
-            pipe_actions_into_print(&mut nodes_before.nodes);
+            pipe_into_go_functions(&mut nodes_before.nodes);
             let _ = template
                 .add_parse_tree(PARTIAL, nodes_before)
                 .execute_template_fmt(&mut printed, PARTIAL, data);

@@ -267,6 +267,12 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
     ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
     ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
+    // Go ranges over slices, maps and integers only.
+    ("{{range .Os}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Os>: range can't iterate over linux"),
+    ("{{range true}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <true>: range can't iterate over true"),
+    ("{{range $i, $x := .Layers}}{{range 1.5}}{{end}}{{end}}", "", "template: skopeo inspect:1:46: executing \"skopeo inspect\" at <1.5>: range can't iterate over 1.5"),
+    ("{{range .Os | upper}}{{end}}", "", "template: skopeo inspect:1:25: executing \"skopeo inspect\" at <upper>: range can't iterate over LINUX"),
+    ("{{with .Os}}{{range .}}{{end}}{{end}}", "", "template: skopeo inspect:1:7: executing \"skopeo inspect\" at <.Os>: can't evaluate field Os in type []interface {}"),
     // A layer's size is an int64 to Go.
     ("{{range .LayersData}}{{upper .Size}}{{end}}", "", "template: skopeo inspect:1:40: executing \"skopeo inspect\" at <.Size>: wrong type for value; expected string; got int64"),
     ("{{(index .LayersData 0).Size | upper}}", "", "template: skopeo inspect:1:42: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got int64"),
@@ -328,6 +334,7 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
     ),
     // A digest is a string to `len` and `slice`.
     ("{{len .Digest}} {{slice .Digest 0 7}}", "71 sha256:\n"),
+    ("{{range .Labels}}{{.}},{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}", "<b>&c,skopos test image, 01 none\n"),
 ];
 
 #[test]
