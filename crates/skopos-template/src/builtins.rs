@@ -1,10 +1,12 @@
-//! Go's built-in `index`, `len`, `slice`, `html`, `js` and `urlquery` as Go runs them over
-//! `inspect`'s data: they see the Go types gotmpl's values hide (a `*time.Time` is no
-//! string to them) and fail with Go's messages; the escapers take any number of values.
+//! Go's built-in `index`, `len`, `slice`, `print`, `println`, `html`, `js` and `urlquery`
+//! as Go runs them over `inspect`'s data: they see the Go types gotmpl's values hide (a
+//! `*time.Time` is no string to them), fail with Go's messages, and print values as Go
+//! does; the escapers take any number of values.
 
 use gotmpl::{TemplateError, Value};
 
 use crate::functions::{arg_count, calling, string_value};
+use crate::go_forms::BasicKind;
 use crate::GoForms;
 
 /// Go's `index`, where a missing key yields the map's zero value rather than no value: every
@@ -157,24 +159,46 @@ pub(crate) fn slice(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateEr
     })
 }
 
+/// Go's `fmt.Sprint` of template values: spaces only between operands that are not
+/// strings; `nil` prints as `nil_text`.
+fn sprint(forms: &GoForms, args: &[Value], nil_text: &str) -> String {
+    let is_string = |value: &Value| forms.basic_kind(value) == Some(BasicKind::String);
+    let mut out = String::new();
+    for (at, value) in args.iter().enumerate() {
+        if at > 0 && !is_string(&args[at - 1]) && !is_string(value) {
+            out.push(' ');
+        }
+        match value {
+            Value::Nil => out.push_str(nil_text),
+            other => out.push_str(&forms.print(other)),
+        }
+    }
+    out
+}
+
 /// Go's `evalArgs` for the escapers: one string as it is, anything else as `fmt.Sprint`
-/// prints it (spaces only between operands that are not strings).
+/// prints it (a missing value as `<no value>`).
 fn escaped_text(forms: &GoForms, args: &[Value]) -> String {
     if let [value @ Value::String(text)] = args {
         if forms.is_plain_string(value) {
             return text.to_string();
         }
     }
-    let is_string =
-        |value: &Value| forms.basic_kind(value) == Some(crate::go_forms::BasicKind::String);
-    let mut out = String::new();
-    for (at, value) in args.iter().enumerate() {
-        if at > 0 && !is_string(&args[at - 1]) && !is_string(value) {
-            out.push(' ');
-        }
-        out.push_str(&forms.print(value));
-    }
-    out
+    sprint(forms, args, "<no value>")
+}
+
+/// Go's `print`: `fmt.Sprint` of the values.
+pub(crate) fn print(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
+    Ok(string_value(sprint(forms, args, "<nil>")))
+}
+
+/// Go's `println`: `fmt.Sprintln` of the values, spaces between all of them.
+pub(crate) fn println(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
+    let printed: Vec<String> = args
+        .iter()
+        .map(|value| sprint(forms, std::slice::from_ref(value), "<nil>"))
+        .collect();
+    Ok(string_value(format!("{}\n", printed.join(" "))))
 }
 
 /// Go's `html`: the values as `fmt.Sprint` prints them, HTML-escaped.
@@ -287,6 +311,14 @@ mod tests {
         assert_eq!(
             render_typed("{{slice .Os 1 3}}|{{slice .Os 5}}|{{slice .Layers 0 1 1}}"),
             Ok("in||[x]\n".to_string())
+        );
+    }
+
+    #[test]
+    fn print_spaces_and_prints_values_as_go_does() {
+        assert_eq!(
+            render_typed("{{print .Created 1}}|{{print .Digest 1}}|{{print nil 1 \"a\" nil}}|{{println .Os .Layers nil}}"),
+            Ok("2024-01-02 03:04:05 +0000 UTC 1|sha256:abc1|<nil> 1a<nil>|linux [x] <nil>\n\n".to_string())
         );
     }
 

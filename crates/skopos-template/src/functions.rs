@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gotmpl::{Template, TemplateError, Value};
 
-use crate::builtins::{html, index, js, len, slice, urlquery};
+use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
 use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION};
@@ -74,6 +74,8 @@ pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
         ("lt", lt),
         ("ne", ne),
         ("pad", pad),
+        ("print", print),
+        ("println", println),
         ("slice", slice),
         ("split", split),
         ("title", |forms, args| {

@@ -190,6 +190,7 @@ impl GoForms {
                 }
                 out.push(']');
             }
+            Value::Float(number) => out.push_str(&go_float(*number)),
             other => out.push_str(&other.to_string()),
         }
     }
@@ -215,7 +216,7 @@ impl GoForms {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(n) => out.push_str(&n.to_string()),
             Value::Uint(n) => out.push_str(&n.to_string()),
-            Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
+            Value::Float(number) if number.is_finite() => out.push_str(&json_float(*number)),
             Value::String(s) => out.push_str(&template_json(s.as_ref()).map_err(|_| Unencodable)?),
             Value::List(items) => {
                 out.push('[');
@@ -242,6 +243,38 @@ impl GoForms {
             _ => return Err(Unencodable),
         }
         Ok(())
+    }
+}
+
+/// Go's `%v` of a float64: the shortest digits that read back the same, with an exponent
+/// (`1.234567e+06`, `1e-05`) when it is below -4 or at least 6.
+fn go_float(number: f64) -> String {
+    let (mantissa, exponent) = shortest_scientific(number);
+    if (-4..6).contains(&exponent) || number == 0.0 || !number.is_finite() {
+        return number.to_string();
+    }
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
+}
+
+/// `encoding/json`'s float64: plain digits, but an exponent without padding (`1e-7`,
+/// `1e+21`) below 1e-6 and from 1e21 on.
+fn json_float(number: f64) -> String {
+    let magnitude = number.abs();
+    if magnitude == 0.0 || (1e-6..1e21).contains(&magnitude) {
+        return number.to_string();
+    }
+    let (mantissa, exponent) = shortest_scientific(number);
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{}", exponent.abs())
+}
+
+/// The shortest digits of `number` as a mantissa (`-1.5`) and a power of ten.
+fn shortest_scientific(number: f64) -> (String, i32) {
+    let scientific = format!("{number:e}");
+    match scientific.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa.to_string(), exponent.parse().unwrap_or(0)),
+        None => (scientific, 0),
     }
 }
 
@@ -310,6 +343,18 @@ mod tests {
             "{\"Layers\":[\"a\",\"b\"],\"Name\":\"Hello wörld_x-y z\",\"Os\":\"linux\"}\n"
         );
         assert_eq!(render_ok("{{json \"\u{2028}\"}}"), "\"\\u2028\"\n");
+    }
+
+    #[test]
+    fn floats_print_and_marshal_as_in_go() {
+        assert_eq!(
+            render_ok("{{1234567.0}} {{123456.0}} {{0.0001}} {{0.00001}} {{1e20}} {{12345678.5}} {{-0.0}} {{2.0}}"),
+            "1.234567e+06 123456 0.0001 1e-05 1e+20 1.23456785e+07 -0 2\n"
+        );
+        assert_eq!(
+            render_ok("{{json 1234567.0}} {{json 0.000001}} {{json 0.0000001}} {{json 1e20}} {{json 1e21}} {{json 123456789012345678901234.0}}"),
+            "1234567 0.000001 1e-7 100000000000000000000 1e+21 1.2345678901234569e+23\n"
+        );
     }
 
     #[test]

@@ -334,6 +334,13 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
     ),
     // A digest is a string to `len` and `slice`.
     ("{{len .Digest}} {{slice .Digest 0 7}}", "71 sha256:\n"),
+    // `print` spaces operands that are not strings (a time is not), prints nil as <nil>.
+    (
+        "{{print .Created 1}}|{{print .Labels 1}}|{{print nil 1 \"a\" nil}}|{{println .Os 1}}",
+        "2023-04-05 06:07:08.123456789 +0200 +0200 1|map[org.example.markup:<b>&c org.example.title:skopos test image] 1|<nil> 1a<nil>|linux 1\n\n",
+    ),
+    // Go's %v and encoding/json of floats.
+    ("{{1234567.0}} {{0.00001}} {{json 1e21}} {{json 0.0000001}}", "1.234567e+06 1e-05 1e+21 1e-7\n"),
     ("{{range .Labels}}{{.}},{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}", "<b>&c,skopos test image, 01 none\n"),
 ];
 
