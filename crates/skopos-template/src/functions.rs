@@ -10,7 +10,7 @@ use gotmpl::{Template, TemplateError, Value};
 use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
-use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION};
+use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;
 
@@ -52,6 +52,10 @@ pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
                 )));
             }
             Ok(value.clone())
+        }),
+        (REFUSE_FUNCTION, |_, args| match args.first() {
+            Some(Value::String(message)) => Err(TemplateError::Exec(message.to_string())),
+            _ => Err(arg_count(REFUSE_FUNCTION, 1, args)),
         }),
         ("eq", eq),
         ("ge", ge),

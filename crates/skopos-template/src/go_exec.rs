@@ -470,20 +470,59 @@ fn last_visited(arg: &Arg) -> &Arg {
     }
 }
 
-/// Go's refusal of an argument of the wrong type for one of `report`'s functions.
-fn wrong_argument_type(
-    site: &Site<'_>,
-    types: &Types<'_>,
-    refused: Option<(&str, &str)>,
-) -> Option<Failure> {
-    let parameters: &[&str] = match site.function()? {
+/// The parameter types of `report`'s functions.
+fn parameters(function: &str) -> Option<&'static [&'static str]> {
+    Some(match function {
         "join" => &["[]string", "string"],
         "lower" | "title" | "upper" => &["string"],
         "pad" => &["string", "int", "int"],
         "split" => &["string", "string"],
         "truncate" => &["string", "int"],
         _ => return None,
-    };
+    })
+}
+
+/// Calls of `report`'s functions that Go refuses for an integer of another type where an
+/// `int` goes (a layer's `int64` size), which the call cannot tell from its values: the
+/// command's position and Go's message.
+pub fn sized_int_refusals(tree: &[Node], types: &Types<'_>) -> Vec<(usize, String)> {
+    let mut found = Found::default();
+    let list_of_data = format!("[]{DATA}");
+    collect(tree, Some(&list_of_data), types, &mut found);
+    found
+        .sites
+        .iter()
+        .filter_map(|site| {
+            let parameters = parameters(site.function()?)?;
+            let mut operands: Vec<&Arg> = site.command.args[1..].iter().collect();
+            if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
+                operands.push(piped);
+            }
+            if operands.len() != parameters.len() {
+                return None;
+            }
+            operands
+                .iter()
+                .zip(parameters)
+                .filter(|(_, wanted)| **wanted == "int")
+                .find_map(|(arg, _)| {
+                    // Literals are Go's untyped constants, which an int takes.
+                    let computed = !matches!(arg, Arg::Number(..));
+                    let got = types.sized_int(arg, site.dot()).filter(|_| computed)?;
+                    let message = format!("wrong type for value; expected int; got {got}");
+                    Some((site.command.pos, message))
+                })
+        })
+        .collect()
+}
+
+/// Go's refusal of an argument of the wrong type for one of `report`'s functions.
+fn wrong_argument_type(
+    site: &Site<'_>,
+    types: &Types<'_>,
+    refused: Option<(&str, &str)>,
+) -> Option<Failure> {
+    let parameters = parameters(site.function()?)?;
     // The Go type of a value the template computes (`.` in a `with`, a variable): what
     // the function found when it refused a value where `wanted` goes.
     let found = |arg: &Arg, wanted: &str| {
@@ -515,16 +554,28 @@ fn wrong_argument_type(
     if from_arguments.is_some() {
         return from_arguments;
     }
-    // The piped value is the last argument; Go blames the function's name for it.
+    // The piped value is the last argument; Go blames the last node it evaluated: the
+    // last explicit argument, or the function's name when there is none.
     let previous = site.previous?;
     let wanted = parameters.get(site.command.args.len() - 1)?;
     let [value] = previous.args.as_slice() else {
         return None;
     };
-    Some(Failure {
-        pos: site.command.pos,
-        context: site.function()?.to_string(),
-        message: value_mismatch(found(value, wanted)?, wanted)?,
+    let message = value_mismatch(found(value, wanted)?, wanted)?;
+    Some(match site.command.args.as_slice() {
+        [_, .., last] => {
+            let blamed = last_visited(last);
+            Failure {
+                pos: blamed.pos(),
+                context: blamed.to_string(),
+                message,
+            }
+        }
+        _ => Failure {
+            pos: site.command.pos,
+            context: site.function()?.to_string(),
+            message,
+        },
     })
 }
 
@@ -764,6 +815,41 @@ mod tests {
         assert_eq!(
             render_typed("{{range .Labels}}{{.}}{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}"),
             Ok("1 01 none\n".to_string())
+        );
+    }
+
+    #[test]
+    fn sized_integers_are_refused_where_an_int_goes() {
+        use crate::{render, GoForms};
+        use gotmpl::tmap;
+
+        let mut go = GoForms::default();
+        go.remember_struct("types.Layer", &[("Size", "int64"), ("Name", "string")]);
+        let layer = go.remember_type(tmap! { "Size" => 2i64, "Name" => "layer" }, "types.Layer");
+        let data = tmap! { "Layers" => gotmpl::Value::List(vec![layer].into()) };
+        let fields = [("Layers", "[]types.Layer")];
+        let run = |format: &str| {
+            render(format, data.clone(), go.clone(), &fields)
+                .map_err(|failure| (failure.printed, failure.error.to_string()))
+        };
+        let refused = |printed: &str, column: usize, node: &str| {
+            Err((
+                printed.to_string(),
+                format!("template: skopeo inspect:1:{column}: executing \"skopeo inspect\" at <{node}>: wrong type for value; expected int; got int64"),
+            ))
+        };
+        assert_eq!(
+            run("{{range .Layers}}{{.Name}}:{{truncate .Name .Size}}{{end}}"),
+            refused("layer:", 55, ".Size")
+        );
+        assert_eq!(
+            run("{{range .Layers}}{{.Size | pad .Name 1}}{{end}}"),
+            refused("", 48, "1")
+        );
+        // Literals are untyped constants; an int computed by the template is an int.
+        assert_eq!(
+            run("{{range .Layers}}{{truncate .Name 2}}{{truncate .Name (len .Name)}}{{end}}"),
+            Ok("lalayer\n".to_string())
         );
     }
 }

@@ -54,6 +54,65 @@ fn bodies_into_go_functions(branch: &mut BranchNode) {
     }
 }
 
+/// `template` with each command at a position in `refusals` calling [`REFUSE_FUNCTION`]
+/// with the message instead of its function (after the same arguments, which Go
+/// evaluates first).
+pub(crate) fn refuse_at(template: Template, refusals: &[(usize, String)]) -> Template {
+    if refusals.is_empty() {
+        return template;
+    }
+    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
+    names.into_iter().fold(template, |template, name| {
+        match template.lookup(&name).cloned() {
+            Some(mut tree) => {
+                refuse_in_nodes(&mut tree.nodes, refusals);
+                template.add_parse_tree(&name, tree)
+            }
+            None => template,
+        }
+    })
+}
+
+/// The function a refused command calls instead: it fails with its first argument.
+pub(crate) const REFUSE_FUNCTION: &str = "_skopos_refuse";
+
+fn refuse_in_nodes(nodes: &mut [Node], refusals: &[(usize, String)]) {
+    for node in nodes {
+        match node {
+            Node::Action(action) => refuse_in_pipe(&mut action.pipe, refusals),
+            Node::List(list) => refuse_in_nodes(&mut list.nodes, refusals),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                refuse_in_pipe(&mut branch.pipe, refusals);
+                refuse_in_nodes(&mut branch.body.nodes, refusals);
+                if let Some(else_body) = &mut branch.else_body {
+                    refuse_in_nodes(&mut else_body.nodes, refusals);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn refuse_in_pipe(pipe: &mut PipeNode, refusals: &[(usize, String)]) {
+    for command in &mut pipe.commands {
+        for arg in &mut command.args {
+            if let Expr::Pipe(_, inner) = arg {
+                refuse_in_pipe(inner, refusals);
+            }
+        }
+        let refusal = refusals.iter().find(|(pos, _)| *pos == command.pos.offset);
+        if let (Some((_, message)), Some(Expr::Identifier(pos, name))) =
+            (refusal, command.args.first_mut())
+        {
+            let pos = *pos;
+            *name = REFUSE_FUNCTION.into();
+            command
+                .args
+                .insert(1, Expr::String(pos, message.as_str().into()));
+        }
+    }
+}
+
 /// `pipe` with a last command calling `function` on its value.
 fn pipe_into(pipe: &mut PipeNode, function: &str) {
     let pos = pipe.pos;

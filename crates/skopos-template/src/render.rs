@@ -9,7 +9,7 @@ use gotmpl::Value;
 
 use crate::format::{normalize_format, Candidate, RANGE_OPEN};
 use crate::functions::{new_template, REPORT_FUNCTIONS};
-use crate::go_print::run_like_go;
+use crate::go_print::{refuse_at, run_like_go};
 use crate::tabwriter::tabwriter_flushed;
 use crate::unknown_field::unknown_field;
 use crate::{go_exec, go_syntax, GoForms};
@@ -81,7 +81,14 @@ pub fn render(
             }
         }
     };
-    let template = run_like_go(template);
+    let types = go_exec::Types {
+        fields,
+        forms: &json,
+    };
+    let template = refuse_at(
+        run_like_go(template),
+        &go_exec::sized_int_refusals(&go_tree, &types),
+    );
     let through_writer = |text: &str| {
         if table.is_some() {
             tabwriter_flushed(text)
@@ -108,16 +115,8 @@ pub fn render(
         Ok(()) => Ok(through_writer(&printed)),
         Err(err) => Err(RenderError {
             printed: through_writer(&printed),
-            error: match go_exec::message(
-                TEMPLATE_NAME,
-                &candidate.source,
-                &go_tree,
-                &err,
-                &go_exec::Types {
-                    fields,
-                    forms: &json,
-                },
-            ) {
+            error: match go_exec::message(TEMPLATE_NAME, &candidate.source, &go_tree, &err, &types)
+            {
                 Some(message) => anyhow!(message),
                 None => anyhow!("{err}"),
             },

@@ -281,6 +281,9 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{range .LayersData}}{{.Size.X}}{{end}}", "", "template: skopeo inspect:1:39: executing \"skopeo inspect\" at <.Size.X>: can't evaluate field X in type int64"),
     ("{{range .LayersData}}{{slice .Size}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <slice .Size>: error calling slice: can't slice item of type int64"),
     ("{{range .LayersData}}{{index .Size 0}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <index .Size 0>: error calling index: can't index item of type int64"),
+    ("{{range .LayersData}}{{truncate .MIMEType .Size}}{{end}}", "", "template: skopeo inspect:1:53: executing \"skopeo inspect\" at <.Size>: wrong type for value; expected int; got int64"),
+    ("{{range .LayersData}}{{.Size | pad .MIMEType 1}}{{end}}", "", "template: skopeo inspect:1:56: executing \"skopeo inspect\" at <1>: wrong type for value; expected int; got int64"),
+    ("{{truncate .Os (index .LayersData 0).Size}}", "", "template: skopeo inspect:1:45: executing \"skopeo inspect\" at <0>: wrong type for value; expected int; got int64"),
     ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
 ];
 
