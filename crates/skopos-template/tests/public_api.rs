@@ -89,3 +89,34 @@ fn json_formats_are_told_apart_from_templates() {
     assert!(!is_json_format("{{ json . }}"));
     assert!(is_json_format("{{json}}"));
 }
+
+#[test]
+fn remembered_go_types_make_go_functions_refuse_what_go_refuses() {
+    let mut go = GoForms::default();
+    go.remember_struct("types.Layer", &[("Size", "int64")]);
+    // A time is a string to the template, but a *time.Time to Go's functions.
+    let created = go.remember_type(
+        Value::String("2024-01-02 03:04:05 +0000 UTC".into()),
+        "*time.Time",
+    );
+    let layer = go.remember_type(gotmpl::tmap! { "Size" => 7i64 }, "types.Layer");
+    let data = gotmpl::tmap! {
+        "Created" => created,
+        "Layers" => Value::List(vec![layer].into()),
+    };
+    let fields = [("Created", "*time.Time"), ("Layers", "[]types.Layer")];
+    let error = |format: &str| {
+        render(format, data.clone(), go.clone(), &fields)
+            .expect_err(format)
+            .error
+            .to_string()
+    };
+    assert_eq!(
+        error("{{upper .Created}}"),
+        "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"
+    );
+    assert_eq!(
+        error("{{range .Layers}}{{lt .Size \"a\"}}{{end}}"),
+        "template: skopeo inspect:1:30: executing \"skopeo inspect\" at <lt .Size \"a\">: error calling lt: incompatible types for comparison: int64 and string"
+    );
+}
