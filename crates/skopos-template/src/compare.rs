@@ -9,6 +9,7 @@ use gotmpl::{TemplateError, Value};
 
 use crate::functions::{arg_count, calling};
 use crate::go_forms::BasicKind;
+use crate::printf::format_value;
 use crate::GoForms;
 
 /// Go's `errBadComparisonType`.
@@ -101,10 +102,10 @@ fn non_basic_equal(
             name,
             format!(
                 "non-comparable types {}: {}, {}: {}",
-                forms.print(first),
+                format_value(forms, first, 's'),
                 forms.go_type(first),
                 forms.go_type(other),
-                forms.print(other)
+                format_value(forms, other, 'v')
             ),
         ));
     }
@@ -118,7 +119,7 @@ fn non_basic_equal(
         name,
         format!(
             "non-comparable type {}: {}",
-            forms.print(other),
+            format_value(forms, other, 's'),
             forms.go_type(other)
         ),
     ))

@@ -11,6 +11,7 @@ use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
 use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
+use crate::printf::printf;
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;
 
@@ -79,6 +80,7 @@ pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
         ("ne", ne),
         ("pad", pad),
         ("print", print),
+        ("printf", printf),
         ("println", println),
         ("slice", slice),
         ("split", split),

@@ -72,6 +72,11 @@ impl GoForms {
         self.fields_by_struct.insert(go_type.to_string(), fields);
     }
 
+    /// The fields of the struct type `go_type` and their Go types, when remembered.
+    pub(crate) fn struct_fields(&self, go_type: &str) -> Option<&[(String, String)]> {
+        self.fields_by_struct.get(go_type).map(Vec::as_slice)
+    }
+
     /// The Go type of field `name` of the struct type `go_type`, when remembered.
     pub(crate) fn struct_field(&self, go_type: &str, name: &str) -> Option<&str> {
         self.fields_by_struct

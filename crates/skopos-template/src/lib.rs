@@ -32,6 +32,7 @@ mod go_exec;
 mod go_forms;
 mod go_print;
 mod go_syntax;
+mod printf;
 mod render;
 mod tabwriter;
 mod unknown_field;

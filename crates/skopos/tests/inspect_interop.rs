@@ -342,6 +342,19 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
         "{{print .Created 1}}|{{print .Labels 1}}|{{print nil 1 \"a\" nil}}|{{println .Os 1}}",
         "2023-04-05 06:07:08.123456789 +0200 +0200 1|map[org.example.markup:<b>&c org.example.title:skopos test image] 1|<nil> 1a<nil>|linux 1\n\n",
     ),
+    // fmt's printf: Go's types, flags and in-band complaints.
+    (
+        "{{printf \"%5.2f|%d|%T|%T|%q|%x|%+d\" 3 3.5 .Created .Labels .Os .Os 7}}",
+        "%!f(int=   03)|%!d(float64=3.5)|*time.Time|map[string]string|\"linux\"|6c696e7578|+7\n",
+    ),
+    (
+        "{{printf \"%s %s\" .Os}}{{printf \"%s\" .Os 1 nil}}{{printf \"%\"}}",
+        "linux %!s(MISSING)linux%!(EXTRA int=1, <nil>)%!(NOVERB)\n",
+    ),
+    (
+        "{{printf \"%s|%T\" (index .LayersData 0).Annotations (index .LayersData 1).Annotations}}",
+        "map[org.example.layer.comment:first layer]|map[string]string\n",
+    ),
     // Go's %v and encoding/json of floats.
     ("{{1234567.0}} {{0.00001}} {{json 1e21}} {{json 0.0000001}}", "1.234567e+06 1e-05 1e+21 1e-7\n"),
     ("{{range .Labels}}{{.}},{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}", "<b>&c,skopos test image, 01 none\n"),
