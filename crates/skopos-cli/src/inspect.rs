@@ -124,6 +124,8 @@ impl TemplateValue for InspectOutput {
         );
         let value = go.remember_json(map_value(fields), self);
         let value = go.remember_printed(value, self.printed());
+        go.remember_struct("inspect.Output", OUTPUT_FIELDS);
+        let value = go.remember_type(value, "inspect.Output");
         (value, go)
     }
 

@@ -37,10 +37,10 @@ pub(crate) fn index(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateEr
             (Value::Nil, Value::String(_)) => string_value(String::new()),
             (Value::Nil, _) => return Err(failed("index of untyped nil".to_string())),
             (Value::List(items), key) => {
-                items[element_position(forms, key, items.len()).map_err(failed)?].clone()
+                items[element_position(forms, key, items.len(), "slice").map_err(failed)?].clone()
             }
             (Value::String(text), key) => {
-                let at = element_position(forms, key, text.len()).map_err(failed)?;
+                let at = element_position(forms, key, text.len(), "string").map_err(failed)?;
                 Value::Uint(u64::from(text.as_bytes()[at]))
             }
             (other, _) => {
@@ -74,11 +74,13 @@ fn position(forms: &GoForms, key: &Value, cap: usize) -> Result<usize, String> {
         .ok_or_else(|| format!("index out of range: {wanted}"))
 }
 
-/// `key` as the position of an element of something `len` long.
-fn element_position(forms: &GoForms, key: &Value, len: usize) -> Result<usize, String> {
+/// `key` as the position of an element of a `kind` (`slice`, `string`) `len` long. Go
+/// checks the position as for a slice expression, so one just past the end reaches
+/// reflection, which refuses it in its own words.
+fn element_position(forms: &GoForms, key: &Value, len: usize, kind: &str) -> Result<usize, String> {
     let at = position(forms, key, len)?;
     if at == len {
-        return Err(format!("index out of range: {at}"));
+        return Err(format!("reflect: {kind} index out of range"));
     }
     Ok(at)
 }
@@ -274,6 +276,34 @@ mod tests {
                 "{{len .Digest}} {{index .Digest 0}} {{slice .Digest 0 3}} {{html .Created}}"
             ),
             Ok("10 115 sha 2024-01-02 03:04:05 +0000 UTC\n".to_string())
+        );
+    }
+
+    #[test]
+    fn one_past_the_end_reaches_reflection() {
+        assert_eq!(
+            render_typed("{{index .Layers 1}}"),
+            go_error(
+                13,
+                "index .Layers 1",
+                "error calling index: reflect: slice index out of range"
+            )
+        );
+        assert_eq!(
+            render_typed("{{index .Os 5}}"),
+            go_error(
+                13,
+                "index .Os 5",
+                "error calling index: reflect: string index out of range"
+            )
+        );
+        assert_eq!(
+            render_typed("{{index .Os 6}}"),
+            go_error(
+                13,
+                "index .Os 6",
+                "error calling index: index out of range: 6"
+            )
         );
     }
 

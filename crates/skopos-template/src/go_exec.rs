@@ -79,6 +79,10 @@ impl Types<'_> {
             Arg::String(..) => Some("string".to_string()),
             // The data's own type is a struct the caller does not name.
             Arg::Dot(_) => dot.filter(|dot| *dot != DATA).map(str::to_string),
+            // `$` is the list `report` runs the template over.
+            Arg::Variable(_, names) if names.len() == 1 && names[0] == "$" => {
+                Some(format!("[]{DATA}"))
+            }
             Arg::Field(_, names) => self.path(dot?, names),
             Arg::Chain(_, term, names) => self.path(&self.of(term, dot)?, names),
             Arg::Pipe(pipe) => self.of_pipe(pipe, dot),

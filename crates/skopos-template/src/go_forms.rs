@@ -87,15 +87,16 @@ impl GoForms {
     }
 
     /// The Go type of `value`, as Go's messages name it: the remembered one, else that of
-    /// its kind. Unsigned values only come from indexing strings (bytes); lists and maps
-    /// are those of `interface {}` values.
+    /// its kind. Unsigned values only come from indexing strings (bytes); maps are those
+    /// of `interface {}` values.
     pub(crate) fn go_type(&self, value: &Value) -> String {
         if let Some(go_type) = self.remembered_type(value) {
             return go_type.to_string();
         }
         match value {
             Value::Uint(_) => "uint8",
-            Value::List(_) => "[]interface {}",
+            // Lists the data does not name are split's results and the like.
+            Value::List(_) => "[]string",
             Value::Map(_) => "map[string]interface {}",
             other => other.type_name(),
         }

@@ -60,7 +60,10 @@ pub fn render(
             Candidate::enforce_range(format.to_string()),
         ),
     };
-    let json = Arc::new(with_field_types(json, &data, fields));
+    let mut forms = with_field_types(json, &data, fields);
+    // What `report` executes the template over: `[]any{data}`.
+    let list = forms.remember_type(Value::List(vec![data.clone()].into()), "[]interface {}");
+    let json = Arc::new(forms);
     let parsed_normalized =
         match go_syntax::parse(TEMPLATE_NAME, &normalized.source, REPORT_FUNCTIONS) {
             Ok(tree) => new_template(&json)
@@ -109,7 +112,7 @@ pub fn render(
             });
         }
     }
-    let list = Value::List(vec![data].into());
+
     let mut printed = String::new();
     match template.execute_template_fmt(&mut printed, TEMPLATE_NAME, &list) {
         Ok(()) => Ok(through_writer(&printed)),

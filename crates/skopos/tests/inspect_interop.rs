@@ -267,6 +267,13 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
     ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
     ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
+    // The data is an inspect.Output struct in a []interface {}; one past the end reaches reflect.
+    ("{{index $ 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index $ 1>: error calling index: reflect: slice index out of range"),
+    ("{{index .Os 5}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Os 5>: error calling index: reflect: string index out of range"),
+    ("{{index . \"Os\"}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index . \"Os\">: error calling index: can't index item of type inspect.Output"),
+    ("{{len .}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len .>: error calling len: len of type inspect.Output"),
+    ("{{upper .}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.>: wrong type for value; expected string; got inspect.Output"),
+    ("{{call $}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <call $>: error calling call: non-function $ of type []interface {}"),
     // Go ranges over slices, maps and integers only.
     ("{{range .Os}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Os>: range can't iterate over linux"),
     ("{{range true}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <true>: range can't iterate over true"),
@@ -343,6 +350,7 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
         "2023-04-05 06:07:08.123456789 +0200 +0200 1|map[org.example.markup:<b>&c org.example.title:skopos test image] 1|<nil> 1a<nil>|linux 1\n\n",
     ),
     // fmt's printf: Go's types, flags and in-band complaints.
+    ("{{printf \"%T|%T|%T\" . $ (split .Os \"n\")}}", "inspect.Output|[]interface {}|[]string\n"),
     (
         "{{printf \"%5.2f|%d|%T|%T|%q|%x|%+d\" 3 3.5 .Created .Labels .Os .Os 7}}",
         "%!f(int=   03)|%!d(float64=3.5)|*time.Time|map[string]string|\"linux\"|6c696e7578|+7\n",
