@@ -24,76 +24,41 @@ pub(crate) const REPORT_FUNCTIONS: &[&str] = &[
 pub(crate) const RANGE_REFUSAL: &str = "range can't iterate over ";
 
 /// A template function that needs to know the Go forms of the data.
-type FormsFunction = fn(&GoForms, &[Value]) -> Result<Value, TemplateError>;
+pub(crate) type FormsFunction = fn(&GoForms, &[Value]) -> Result<Value, TemplateError>;
+
+/// What a call of one of this crate's functions at a known place in the template adds
+/// to its error: the command's byte offset, between this and `:`.
+pub(crate) const SITE_TAG: &str = "\u{1}at ";
+
+/// The function of this crate called `name` that a call site can be told apart by (not
+/// the ones this crate inserts itself).
+pub(crate) fn site_function(name: &str) -> Option<FormsFunction> {
+    FUNCTIONS
+        .iter()
+        .find(|(function, _)| *function == name && !function.starts_with("_skopos"))
+        .map(|&(_, function)| function)
+}
+
+/// `function` for the call at byte offset `site`: its errors say where they happened.
+pub(crate) fn at_site(
+    forms: &Arc<GoForms>,
+    function: FormsFunction,
+    site: usize,
+) -> impl Fn(&[Value]) -> Result<Value, TemplateError> + Send + Sync + 'static {
+    let forms = Arc::clone(forms);
+    move |args: &[Value]| {
+        function(&forms, args).map_err(|error| match error {
+            TemplateError::Exec(message) => {
+                TemplateError::Exec(format!("{SITE_TAG}{site}:{message}"))
+            }
+            other => other,
+        })
+    }
+}
 
 /// A template with `report`'s functions, and Go's built-in ones where gotmpl's differ.
 pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
-    let functions: &[(&str, FormsFunction)] = &[
-        (PRINT_FUNCTION, |forms, args| {
-            let [value] = args else {
-                return Err(arg_count(PRINT_FUNCTION, 1, args));
-            };
-            Ok(string_value(forms.print(value)))
-        }),
-        (RANGE_FUNCTION, |forms, args| {
-            let [value] = args else {
-                return Err(arg_count(RANGE_FUNCTION, 1, args));
-            };
-            // Go ranges over slices, maps and integers (and finds nothing in nil); not
-            // over strings, booleans, floats or structs.
-            let iterable = match value {
-                Value::List(_) | Value::Int(_) | Value::Uint(_) | Value::Nil => true,
-                Value::Map(_) => forms.struct_type(value).is_none(),
-                _ => false,
-            };
-            if !iterable {
-                return Err(TemplateError::Exec(format!(
-                    "{RANGE_REFUSAL}{}",
-                    forms.print(value)
-                )));
-            }
-            Ok(value.clone())
-        }),
-        (REFUSE_FUNCTION, |_, args| match args.first() {
-            Some(Value::String(message)) => Err(TemplateError::Exec(message.to_string())),
-            _ => Err(arg_count(REFUSE_FUNCTION, 1, args)),
-        }),
-        ("eq", eq),
-        ("ge", ge),
-        ("gt", gt),
-        ("html", html),
-        ("index", index),
-        ("join", join),
-        ("js", js),
-        ("json", |forms, args| {
-            let [value] = args else {
-                return Err(arg_count("json", 1, args));
-            };
-            Ok(string_value(forms.encode(value)))
-        }),
-        ("le", le),
-        ("len", len),
-        ("lower", |forms, args| {
-            one_string(forms, "lower", args).map(|s| string_value(go_lower(s)))
-        }),
-        ("lt", lt),
-        ("ne", ne),
-        ("pad", pad),
-        ("print", print),
-        ("printf", printf),
-        ("println", println),
-        ("slice", slice),
-        ("split", split),
-        ("title", |forms, args| {
-            one_string(forms, "title", args).map(|s| string_value(go_title(s)))
-        }),
-        ("truncate", truncate),
-        ("upper", |forms, args| {
-            one_string(forms, "upper", args).map(|s| string_value(go_upper(s)))
-        }),
-        ("urlquery", urlquery),
-    ];
-    functions.iter().fold(
+    FUNCTIONS.iter().fold(
         Template::new(TEMPLATE_NAME),
         |template, &(name, function)| {
             let forms = Arc::clone(forms);
@@ -101,6 +66,73 @@ pub(crate) fn new_template(forms: &Arc<GoForms>) -> Template {
         },
     )
 }
+
+/// This crate's template functions.
+const FUNCTIONS: &[(&str, FormsFunction)] = &[
+    (PRINT_FUNCTION, |forms, args| {
+        let [value] = args else {
+            return Err(arg_count(PRINT_FUNCTION, 1, args));
+        };
+        Ok(string_value(forms.print(value)))
+    }),
+    (RANGE_FUNCTION, |forms, args| {
+        let [value] = args else {
+            return Err(arg_count(RANGE_FUNCTION, 1, args));
+        };
+        // Go ranges over slices, maps and integers (and finds nothing in nil); not
+        // over strings, booleans, floats or structs.
+        let iterable = match value {
+            Value::List(_) | Value::Int(_) | Value::Uint(_) | Value::Nil => true,
+            Value::Map(_) => forms.struct_type(value).is_none(),
+            _ => false,
+        };
+        if !iterable {
+            return Err(TemplateError::Exec(format!(
+                "{RANGE_REFUSAL}{}",
+                forms.print(value)
+            )));
+        }
+        Ok(value.clone())
+    }),
+    (REFUSE_FUNCTION, |_, args| match args.first() {
+        Some(Value::String(message)) => Err(TemplateError::Exec(message.to_string())),
+        _ => Err(arg_count(REFUSE_FUNCTION, 1, args)),
+    }),
+    ("eq", eq),
+    ("ge", ge),
+    ("gt", gt),
+    ("html", html),
+    ("index", index),
+    ("join", join),
+    ("js", js),
+    ("json", |forms, args| {
+        let [value] = args else {
+            return Err(arg_count("json", 1, args));
+        };
+        Ok(string_value(forms.encode(value)))
+    }),
+    ("le", le),
+    ("len", len),
+    ("lower", |forms, args| {
+        one_string(forms, "lower", args).map(|s| string_value(go_lower(s)))
+    }),
+    ("lt", lt),
+    ("ne", ne),
+    ("pad", pad),
+    ("print", print),
+    ("printf", printf),
+    ("println", println),
+    ("slice", slice),
+    ("split", split),
+    ("title", |forms, args| {
+        one_string(forms, "title", args).map(|s| string_value(go_title(s)))
+    }),
+    ("truncate", truncate),
+    ("upper", |forms, args| {
+        one_string(forms, "upper", args).map(|s| string_value(go_upper(s)))
+    }),
+    ("urlquery", urlquery),
+];
 
 /// A template string.
 pub(crate) fn string_value(text: String) -> Value {

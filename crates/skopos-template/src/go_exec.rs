@@ -5,7 +5,7 @@
 
 use gotmpl::TemplateError;
 
-use crate::functions::RANGE_REFUSAL;
+use crate::functions::{RANGE_REFUSAL, SITE_TAG};
 use crate::go_syntax::{is_integral, Arg, Command, ControlKind, Node, Pipe};
 use crate::GoForms;
 use skopos_core::go_text::go_quote;
@@ -148,13 +148,31 @@ impl Site<'_> {
     }
 }
 
+/// `error` without the place a function of this crate added to it, and that place (the
+/// byte offset of the failing call).
+pub fn located(error: TemplateError) -> (Option<usize>, TemplateError) {
+    if let TemplateError::Exec(message) = &error {
+        if let Some((offset, message)) = message
+            .strip_prefix(SITE_TAG)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            if let Ok(offset) = offset.parse() {
+                return (Some(offset), TemplateError::Exec(message.to_string()));
+            }
+        }
+    }
+    (None, error)
+}
+
 /// Go's message for `error` of template `name`, which ran `source` parsed as `tree`, over
-/// data of the given Go types; `None` when no node fails that way.
+/// data of the given Go types, raised by the call at byte offset `site` when known;
+/// `None` when no node fails that way.
 pub fn message(
     name: &str,
     source: &str,
     tree: &[Node],
     error: &TemplateError,
+    site: Option<usize>,
     types: &Types<'_>,
 ) -> Option<String> {
     let mut found = Found::default();
@@ -162,10 +180,12 @@ pub fn message(
     let list_of_data = format!("[]{DATA}");
     collect(tree, Some(&list_of_data), types, &mut found);
     let Found {
-        sites,
+        mut sites,
         templates,
         ranges,
     } = found;
+    // The failing call first, where known: searches take the first that fits.
+    sites.sort_by_key(|candidate| site.is_some() && Some(candidate.command.pos) != site);
     let failure = match error {
         TemplateError::ArgCount { name, .. } => wrong_argument_count(&sites, name),
         TemplateError::UndefinedTemplate(wanted) => templates
@@ -854,6 +874,18 @@ mod tests {
         assert_eq!(
             run("{{range .Layers}}{{truncate .Name 2}}{{truncate .Name (len .Name)}}{{end}}"),
             Ok("lalayer\n".to_string())
+        );
+    }
+
+    #[test]
+    fn the_failing_call_is_blamed_not_the_first_of_its_name() {
+        assert_eq!(
+            render_typed("{{index .Layers 0}}|{{index .Labels \"a\"}}|{{index .Created 0}}"),
+            Err("template: skopeo inspect:1:55: executing \"skopeo inspect\" at <index .Created 0>: error calling index: can't index item of type time.Time".to_string())
+        );
+        assert_eq!(
+            render_typed("{{upper .Os}}{{range .Layers}}{{upper .}}{{end}}{{.Created | upper}}"),
+            Err("template: skopeo inspect:1:72: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got *time.Time".to_string())
         );
     }
 }

@@ -4,7 +4,12 @@
 //! over (gotmpl ranges over a struct's fields and words its refusal its own way).
 
 use gotmpl::parse::{BranchNode, CommandNode, Expr, Node, PipeNode};
+use std::sync::Arc;
+
 use gotmpl::Template;
+
+use crate::functions::{at_site, site_function, FormsFunction};
+use crate::GoForms;
 
 /// The function every printing action ends in, so that values print as Go prints them.
 pub(crate) const PRINT_FUNCTION: &str = "_skopos_print";
@@ -13,18 +18,66 @@ pub(crate) const PRINT_FUNCTION: &str = "_skopos_print";
 pub(crate) const RANGE_FUNCTION: &str = "_skopos_range";
 
 /// `template` with every printing action of every template in it piped into
-/// [`PRINT_FUNCTION`], and every `range` pipeline into [`RANGE_FUNCTION`].
-pub(crate) fn run_like_go(template: Template) -> Template {
+/// [`PRINT_FUNCTION`], every `range` pipeline into [`RANGE_FUNCTION`], and every call of
+/// this crate's functions made to a function of its own whose errors say where the call
+/// is (gotmpl's do not, and Go names the failing call, not the first of its name).
+pub(crate) fn run_like_go(template: Template, forms: &Arc<GoForms>) -> Template {
     let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
-    names.into_iter().fold(template, |template, name| {
+    let mut sites = Vec::new();
+    let template = names.into_iter().fold(template, |template, name| {
         match template.lookup(&name).cloned() {
             Some(mut tree) => {
                 pipe_into_go_functions(&mut tree.nodes);
+                name_sites(&mut tree.nodes, &mut sites);
                 template.add_parse_tree(&name, tree)
             }
             None => template,
         }
-    })
+    });
+    sites
+        .into_iter()
+        .fold(template, |template, (name, function, offset)| {
+            template.func(&name, at_site(forms, function, offset))
+        })
+}
+
+/// A call renamed for its place: the new name, the function, and the command's offset.
+type Site = (String, FormsFunction, usize);
+
+/// `nodes` with every call of a [`site_function`] renamed for its place.
+fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
+    for node in nodes {
+        match node {
+            Node::Action(action) => name_sites_in_pipe(&mut action.pipe, sites),
+            Node::List(list) => name_sites(&mut list.nodes, sites),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                name_sites_in_pipe(&mut branch.pipe, sites);
+                name_sites(&mut branch.body.nodes, sites);
+                if let Some(else_body) = &mut branch.else_body {
+                    name_sites(&mut else_body.nodes, sites);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
+    for command in &mut pipe.commands {
+        let offset = command.pos.offset;
+        for arg in &mut command.args {
+            if let Expr::Pipe(_, inner) = arg {
+                name_sites_in_pipe(inner, sites);
+            }
+        }
+        if let Some(Expr::Identifier(_, name)) = command.args.first_mut() {
+            if let Some(function) = site_function(name) {
+                let renamed = format!("{name}@{offset}");
+                *name = renamed.as_str().into();
+                sites.push((renamed, function, offset));
+            }
+        }
+    }
 }
 
 /// `nodes` with every printing action piped into [`PRINT_FUNCTION`] and every `range`

@@ -89,7 +89,7 @@ pub fn render(
         forms: &json,
     };
     let template = refuse_at(
-        run_like_go(template),
+        run_like_go(template, &json),
         &go_exec::sized_int_refusals(&go_tree, &types),
     );
     let through_writer = |text: &str| {
@@ -116,14 +116,24 @@ pub fn render(
     let mut printed = String::new();
     match template.execute_template_fmt(&mut printed, TEMPLATE_NAME, &list) {
         Ok(()) => Ok(through_writer(&printed)),
-        Err(err) => Err(RenderError {
-            printed: through_writer(&printed),
-            error: match go_exec::message(TEMPLATE_NAME, &candidate.source, &go_tree, &err, &types)
-            {
-                Some(message) => anyhow!(message),
-                None => anyhow!("{err}"),
-            },
-        }),
+        Err(err) => {
+            let (site, err) = go_exec::located(err);
+            let message = go_exec::message(
+                TEMPLATE_NAME,
+                &candidate.source,
+                &go_tree,
+                &err,
+                site,
+                &types,
+            );
+            Err(RenderError {
+                printed: through_writer(&printed),
+                error: match message {
+                    Some(message) => anyhow!(message),
+                    None => anyhow!("{err}"),
+                },
+            })
+        }
     }
 }
 

@@ -267,6 +267,9 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
     ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
     ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
+    // Go blames the call that failed, not the first of its name.
+    ("{{index .Labels \"nope\"}}|{{index .LayersData 0 \"x\"}}", "|", "template: skopeo inspect:1:38: executing \"skopeo inspect\" at <index .LayersData 0 \"x\">: error calling index: can't index item of type types.ImageInspectLayer"),
+    ("{{len .Os}}{{len .Layers}}{{len .Created}}", "53", "template: skopeo inspect:1:39: executing \"skopeo inspect\" at <len .Created>: error calling len: len of type time.Time"),
     // The data is an inspect.Output struct in a []interface {}; one past the end reaches reflect.
     ("{{index $ 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index $ 1>: error calling index: reflect: slice index out of range"),
     ("{{index .Os 5}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Os 5>: error calling index: reflect: string index out of range"),
