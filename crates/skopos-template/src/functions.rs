@@ -10,7 +10,7 @@ use gotmpl::{Template, TemplateError, Value};
 use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
-use crate::go_print::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
+use crate::go_rewrite::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
 use crate::printf::printf;
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;

@@ -9,7 +9,10 @@
 //! `template: skopeo inspect:1:13: executing "skopeo inspect" at <.Nope>: …`.
 //! [gotmpl](https://docs.rs/gotmpl) executes the templates; this crate decides, as Go does,
 //! which templates parse (a port of Go's `text/template/parse` checks them first), what
-//! values print as ([`GoForms`]), and how failures read (located in Go's parse tree).
+//! values print as and which Go types they have ([`GoForms`]: a `*time.Time` or a
+//! `digest.Digest` is a string to gotmpl, not to Go's functions), runs Go's own `index`,
+//! `len`, `slice`, comparisons, escapers, `print` and `printf` over those types, and words
+//! and places failures as Go does (located in Go's parse tree).
 //!
 //! ```
 //! use gotmpl::{tmap, Value};
@@ -30,7 +33,7 @@ mod functions;
 mod go_case;
 mod go_exec;
 mod go_forms;
-mod go_print;
+mod go_rewrite;
 mod go_syntax;
 mod printf;
 mod render;

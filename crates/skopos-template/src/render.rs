@@ -9,7 +9,7 @@ use gotmpl::Value;
 
 use crate::format::{normalize_format, Candidate, RANGE_OPEN};
 use crate::functions::{new_template, REPORT_FUNCTIONS};
-use crate::go_print::{refuse_at, run_like_go};
+use crate::go_rewrite::{refuse_at, run_like_go};
 use crate::tabwriter::tabwriter_flushed;
 use crate::unknown_field::unknown_field;
 use crate::{go_exec, go_syntax, GoForms};

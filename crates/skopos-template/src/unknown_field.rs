@@ -8,7 +8,7 @@ use gotmpl::Value;
 
 use crate::format::RANGE_OPEN;
 use crate::functions::new_template;
-use crate::go_print::pipe_into_go_functions;
+use crate::go_rewrite::pipe_into_go_functions;
 use crate::render::TEMPLATE_NAME;
 use crate::{go_syntax, GoForms};
 
