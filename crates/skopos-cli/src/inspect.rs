@@ -49,6 +49,32 @@ const LAYER_FIELDS: &[(&str, &str)] = &[
     ("Annotations", "map[string]string"),
 ];
 
+/// The fields of a `v1.ImageConfig`, in Go's order, with their Go types.
+const IMAGE_CONFIG_FIELDS: &[(&str, &str)] = &[
+    ("User", "string"),
+    ("ExposedPorts", "map[string]struct {}"),
+    ("Env", "[]string"),
+    ("Entrypoint", "[]string"),
+    ("Cmd", "[]string"),
+    ("Volumes", "map[string]struct {}"),
+    ("WorkingDir", "string"),
+    ("Labels", "map[string]string"),
+    ("StopSignal", "string"),
+    ("ArgsEscaped", "bool"),
+];
+
+/// The fields of a `v1.RootFS`, with their Go types.
+const ROOTFS_FIELDS: &[(&str, &str)] = &[("Type", "string"), ("DiffIDs", "[]digest.Digest")];
+
+/// The fields of a `v1.History` entry, with their Go types.
+const HISTORY_FIELDS: &[(&str, &str)] = &[
+    ("Created", "*time.Time"),
+    ("CreatedBy", "string"),
+    ("Author", "string"),
+    ("Comment", "string"),
+    ("EmptyLayer", "bool"),
+];
+
 /// The fields of `v1.Image` as templates name them, with their Go types.
 const CONFIG_FIELDS: &[(&str, &str)] = &[
     ("Created", "*time.Time"),
@@ -185,8 +211,8 @@ fn printed_time(time: Option<&GoTime>) -> String {
 }
 
 /// The value templates see for `--config` (`v1.Image` with Go field names), and how Go
-/// prints and marshals its parts. `Config`, `RootFS` and `History` entries print as Go's
-/// `{…}`; the whole `v1.Image` (`{{.}}`) still prints as `map[…]`.
+/// prints, marshals and types its parts: the whole `*v1.Image`, `Config`, `RootFS` and
+/// `History` entries are Go structs (printed as `{…}`), diff IDs are `digest.Digest`s.
 pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
     let mut go = GoForms::default();
     let config = &image.config;
@@ -224,16 +250,20 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         go.remember_json(string_map_value(config.labels.as_ref()), &config.labels),
     );
     config_fields.insert("StopSignal", string_value(&config.stop_signal));
+    // skopos does not read ArgsEscaped (deprecated, Windows only): Go's zero value.
+    config_fields.insert("ArgsEscaped", Value::Bool(false));
 
     let mut rootfs_fields = BTreeMap::new();
     rootfs_fields.insert("Type", string_value(&image.rootfs.fs_type));
-    rootfs_fields.insert(
-        "DiffIDs",
-        go.remember_json(
-            string_list_value(image.rootfs.diff_ids.as_ref()),
-            &image.rootfs.diff_ids,
-        ),
-    );
+    let diff_ids: Vec<Value> = image
+        .rootfs
+        .diff_ids
+        .iter()
+        .flatten()
+        .map(|diff_id| go.remember_type(string_value(diff_id), "digest.Digest"))
+        .collect();
+    let diff_ids = go.remember_json(Value::List(diff_ids.into()), &image.rootfs.diff_ids);
+    rootfs_fields.insert("DiffIDs", go.remember_type(diff_ids, "[]digest.Digest"));
 
     let history: Vec<Value> = image
         .history
@@ -247,15 +277,8 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
             fields.insert("Comment", string_value(&entry.comment));
             fields.insert("EmptyLayer", Value::Bool(entry.empty_layer));
             let item = go.remember_json(map_value(fields), entry);
-            let printed = format!(
-                "{{{} {} {} {} {}}}",
-                printed_time(entry.created.as_ref()),
-                entry.created_by,
-                entry.author,
-                entry.comment,
-                entry.empty_layer
-            );
-            go.remember_printed(item, printed)
+            let item = go.remember_type(item, "v1.History");
+            go.remember_printed(item, printed_history(entry))
         })
         .collect();
 
@@ -274,11 +297,13 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         ),
     );
     let config_value = go.remember_json(map_value(config_fields), config);
+    let config_value = go.remember_type(config_value, "v1.ImageConfig");
     fields.insert(
         "Config",
         go.remember_printed(config_value, printed_config(config)),
     );
     let rootfs_value = go.remember_json(map_value(rootfs_fields), &image.rootfs);
+    let rootfs_value = go.remember_type(rootfs_value, "v1.RootFS");
     let rootfs_printed = format!(
         "{{{} {}}}",
         image.rootfs.fs_type,
@@ -290,7 +315,44 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         go.remember_json(Value::List(history.into()), &image.history),
     );
     let value = go.remember_json(map_value(fields), image);
-    (value, go)
+    // Go prints the struct, its embedded Platform as one more struct.
+    let history_printed: Vec<String> = image
+        .history
+        .iter()
+        .flatten()
+        .map(printed_history)
+        .collect();
+    let printed = format!(
+        "{{{} {} {{{} {} {} {} {}}} {} {{{} {}}} [{}]}}",
+        printed_time(image.created.as_ref()),
+        image.author,
+        image.architecture,
+        image.os,
+        image.os_version,
+        printed_list(image.os_features.as_ref()),
+        image.variant,
+        printed_config(config),
+        image.rootfs.fs_type,
+        printed_list(image.rootfs.diff_ids.as_ref()),
+        history_printed.join(" "),
+    );
+    let value = go.remember_printed(value, printed);
+    go.remember_struct("v1.ImageConfig", IMAGE_CONFIG_FIELDS);
+    go.remember_struct("v1.RootFS", ROOTFS_FIELDS);
+    go.remember_struct("v1.History", HISTORY_FIELDS);
+    (go.remember_type(value, "*v1.Image"), go)
+}
+
+/// Go's `%v` of a `v1.History` entry.
+fn printed_history(entry: &OciHistory) -> String {
+    format!(
+        "{{{} {} {} {} {}}}",
+        printed_time(entry.created.as_ref()),
+        entry.created_by,
+        entry.author,
+        entry.comment,
+        entry.empty_layer
+    )
 }
 
 /// Go's `%v` of a `v1.ImageConfig` (whose last field, `ArgsEscaped`, skopos does not
@@ -327,7 +389,8 @@ fn string_value(text: &str) -> Value {
 /// as RFC 3339.
 fn time_value(go: &mut GoForms, time: Option<&GoTime>) -> Value {
     let printed = string_value(&printed_time(time));
-    go.remember_json(printed, &time)
+    let value = go.remember_json(printed, &time);
+    go.remember_type(value, "*time.Time")
 }
 
 fn string_list_value(list: Option<&Vec<String>>) -> Value {

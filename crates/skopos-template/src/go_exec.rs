@@ -582,10 +582,14 @@ fn wrong_argument_type(
     // last explicit argument, or the function's name when there is none.
     let previous = site.previous?;
     let wanted = parameters.get(site.command.args.len() - 1)?;
-    let [value] = previous.args.as_slice() else {
-        return None;
+    let piped_type = match previous.args.as_slice() {
+        [value] => found(value, wanted),
+        // A call's result: what the function found.
+        _ => refused
+            .filter(|(expected, _)| expected == wanted)
+            .map(|(_, got)| got.to_string()),
     };
-    let message = value_mismatch(found(value, wanted)?, wanted)?;
+    let message = value_mismatch(piped_type?, wanted)?;
     Some(match site.command.args.as_slice() {
         [_, .., last] => {
             let blamed = last_visited(last);

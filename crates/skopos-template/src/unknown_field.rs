@@ -55,16 +55,26 @@ pub(crate) fn unknown_field(
         .parse(&go_syntax::without_dangling_pipes(&checked))
         .ok()?;
     let list = template.lookup(DEFINE_NAME)?;
-    let (index, (offset, path)) = list.nodes.iter().enumerate().find_map(|(index, node)| {
+    let known = Known {
+        fields,
+        forms: json,
+    };
+    let (index, unknown) = list.nodes.iter().enumerate().find_map(|(index, node)| {
         let found = match node {
-            Node::Action(action) => unknown_in_pipe(&action.pipe, fields),
+            Node::Action(action) => known.unknown_in_pipe(&action.pipe),
             Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
-                unknown_in_pipe(&branch.pipe, fields)
+                known.unknown_in_pipe(&branch.pipe)
             }
             _ => None,
         };
         found.map(|found| (index, found))
     })?;
+    let Unknown {
+        offset,
+        path,
+        field,
+        receiver,
+    } = unknown;
     // Positions in `checked` → positions in the template skopeo executes.
     let offset = (offset + RANGE_OPEN.len()).checked_sub(define_open.len())?;
     let before = source.get(..offset)?;
@@ -72,10 +82,9 @@ pub(crate) fn unknown_field(
     let column = before
         .rfind('\n')
         .map_or(offset, |newline| offset - newline - 1);
-    let field = path.first()?;
     Some(UnknownField {
         message: format!(
-            "template: {TEMPLATE_NAME}:{line}:{column}: executing \"{TEMPLATE_NAME}\" at <.{}>: can't evaluate field {field} in type interface {{}}",
+            "template: {TEMPLATE_NAME}:{line}:{column}: executing \"{TEMPLATE_NAME}\" at <.{}>: can't evaluate field {field} in type {receiver}",
             path.join(".")
         ),
         nodes_before: ListNode {
@@ -85,47 +94,84 @@ pub(crate) fn unknown_field(
     })
 }
 
-/// The first `.Field` of `pipe` (its offset and path) whose first name is not in `fields`.
-fn unknown_in_pipe(pipe: &PipeNode, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
-    for command in &pipe.commands {
-        // Go evaluates a value given arguments (`{{.Os .Nope}}`) and refuses it before
-        // looking at the arguments.
-        let not_a_function =
-            command.args.len() > 1 && !matches!(command.args.first(), Some(Expr::Identifier(..)));
-        let evaluated = if not_a_function {
-            &command.args[..1]
-        } else {
-            &command.args[..]
-        };
-        if let Some(found) = evaluated
-            .iter()
-            .find_map(|arg| unknown_in_expr(arg, fields))
-        {
-            return Some(found);
-        }
-        if not_a_function {
-            return None;
-        }
-    }
-    None
+/// A `.Field` chain that reads a field its receiver does not have.
+struct Unknown {
+    /// Where Go reports it: at the chain's last element.
+    offset: usize,
+    /// The chain's names.
+    path: Vec<String>,
+    /// The missing field.
+    field: String,
+    /// The Go type that lacks it (`interface {}` for the data itself).
+    receiver: String,
 }
 
-/// The `.Field` of `expr` (its offset and path) whose first name is not in `fields`.
-fn unknown_in_expr(expr: &Expr, fields: &[(&str, &str)]) -> Option<(usize, Vec<String>)> {
-    match expr {
-        Expr::Field(pos, path) => {
-            let first = path.first()?;
-            // Go reports a field chain at its last element (`.Nope.X` at `.X`).
-            let last_offset = pos.offset
-                + path[..path.len() - 1]
-                    .iter()
-                    .map(|name| name.len() + 1)
-                    .sum::<usize>();
-            (!fields.iter().any(|(name, _)| name == first))
-                .then(|| (last_offset, path.iter().map(ToString::to_string).collect()))
+/// The fields of the data and of the structs within it.
+struct Known<'a> {
+    fields: &'a [(&'a str, &'a str)],
+    forms: &'a GoForms,
+}
+
+impl Known<'_> {
+    /// The first `.Field` chain of `pipe` that reads a missing field.
+    fn unknown_in_pipe(&self, pipe: &PipeNode) -> Option<Unknown> {
+        for command in &pipe.commands {
+            // Go evaluates a value given arguments (`{{.Os .Nope}}`) and refuses it before
+            // looking at the arguments.
+            let not_a_function = command.args.len() > 1
+                && !matches!(command.args.first(), Some(Expr::Identifier(..)));
+            let evaluated = if not_a_function {
+                &command.args[..1]
+            } else {
+                &command.args[..]
+            };
+            if let Some(found) = evaluated.iter().find_map(|arg| self.unknown_in_expr(arg)) {
+                return Some(found);
+            }
+            if not_a_function {
+                return None;
+            }
         }
-        Expr::Pipe(_, pipe) => unknown_in_pipe(pipe, fields),
-        _ => None,
+        None
+    }
+
+    /// The `.Field` chain of `expr` that reads a missing field: a first name the data does
+    /// not have, or a later one a struct of known fields does not.
+    fn unknown_in_expr(&self, expr: &Expr) -> Option<Unknown> {
+        match expr {
+            Expr::Field(pos, path) => {
+                // Go reports a field chain at its last element (`.Nope.X` at `.X`).
+                let offset = pos.offset
+                    + path[..path.len() - 1]
+                        .iter()
+                        .map(|name| name.len() + 1)
+                        .sum::<usize>();
+                let unknown = |field: &str, receiver: &str| Unknown {
+                    offset,
+                    path: path.iter().map(ToString::to_string).collect(),
+                    field: field.to_string(),
+                    receiver: receiver.to_string(),
+                };
+                let first = path.first()?;
+                let Some((_, first_type)) = self.fields.iter().find(|(name, _)| name == first)
+                else {
+                    return Some(unknown(first, "interface {}"));
+                };
+                let mut receiver = first_type.to_string();
+                for name in &path[1..] {
+                    let table = self
+                        .forms
+                        .struct_fields(receiver.strip_prefix('*').unwrap_or(&receiver))?;
+                    match table.iter().find(|(field, _)| field == name.as_str()) {
+                        Some((_, field_type)) => receiver = field_type.clone(),
+                        None => return Some(unknown(name, &receiver)),
+                    }
+                }
+                None
+            }
+            Expr::Pipe(_, pipe) => self.unknown_in_pipe(pipe),
+            _ => None,
+        }
     }
 }
 
@@ -170,5 +216,32 @@ mod tests {
         );
         // Not checked where it may not run, or where dot is something else.
         assert_eq!(render_ok("{{if false}}{{.Nope}}{{end}}ok"), "ok\n");
+    }
+
+    #[test]
+    fn fields_a_known_struct_lacks_fail_as_in_go() {
+        use crate::{render, GoForms};
+        use gotmpl::tmap;
+
+        let mut go = GoForms::default();
+        go.remember_struct(
+            "v1.RootFS",
+            &[("Type", "string"), ("DiffIDs", "[]digest.Digest")],
+        );
+        let rootfs = go.remember_type(tmap! { "Type" => "layers" }, "v1.RootFS");
+        let data = tmap! { "RootFS" => rootfs, "Created" => "t" };
+        let fields = [("RootFS", "v1.RootFS"), ("Created", "*time.Time")];
+        let failure = render(
+            "{{.RootFS.Type}} {{.RootFS.Nope}}",
+            data.clone(),
+            go.clone(),
+            &fields,
+        )
+        .expect_err("a field v1.RootFS lacks");
+        assert_eq!(failure.printed, "layers ");
+        assert_eq!(
+            failure.error.to_string(),
+            "template: skopeo inspect:1:37: executing \"skopeo inspect\" at <.RootFS.Nope>: can't evaluate field Nope in type v1.RootFS"
+        );
     }
 }

@@ -541,6 +541,65 @@ fn inspect_config_format_template_matches_skopeo() {
         .assert_same_stdout();
 }
 
+/// `--config` templates over Go's `*v1.Image`: its structs, digests and times, and the
+/// errors about them.
+const CONFIG_TEMPLATES: &[(&str, Result<&str, &str>)] = &[
+    (
+        "{{printf \"%T|%T|%T|%T\" . .Config .RootFS.DiffIDs .History}}",
+        Ok("*v1.Image|v1.ImageConfig|[]digest.Digest|[]v1.History\n"),
+    ),
+    (
+        "{{.Config.Nope}}",
+        Err("template: skopeo inspect:1:20: executing \"skopeo inspect\" at <.Config.Nope>: can't evaluate field Nope in type v1.ImageConfig"),
+    ),
+    (
+        "{{index .RootFS.DiffIDs 0 | upper}}",
+        Err("template: skopeo inspect:1:39: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got digest.Digest"),
+    ),
+    (
+        "{{range .History}}{{upper .Created}}{{end}}",
+        Err("template: skopeo inspect:1:37: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ),
+];
+
+#[test]
+fn inspect_config_format_sees_go_structs() {
+    let workspace = workspace_with_images();
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's --config --format templates");
+    for (template, expected) in CONFIG_TEMPLATES {
+        let args = ["inspect", "--config", "--format", template, "oci:single:t"];
+        let ours = workspace.skopos(&args);
+        match expected {
+            Ok(printed) => {
+                ours.assert_success();
+                assert_eq!(ours.stdout, *printed, "{template}");
+            }
+            Err(message) => {
+                common::assert_one_line_failure(&ours, Some(1));
+                let prefix = "Error writing OCI-formatted configuration data to standard output: ";
+                assert_eq!(
+                    common::skopeo_message(&ours.stderr),
+                    format!("{prefix}{message}"),
+                    "{template}"
+                );
+            }
+        }
+        if peer.is_none() {
+            continue;
+        }
+        let what = format!("skopeo 1.22.2's --config --format {template:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.code, ours.code, "{template}");
+            assert_eq!(theirs.stdout, ours.stdout, "{template}");
+            assert_eq!(
+                common::skopeo_message(&theirs.stderr),
+                common::skopeo_message(&ours.stderr),
+                "{template}"
+            );
+        }
+    }
+}
+
 #[test]
 fn inspect_format_created_time_matches_go_time_formatting() {
     let workspace = workspace_with_images();
