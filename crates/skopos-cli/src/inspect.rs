@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{bail, Context as _};
-use gotmpl::Value;
 use serde::Serialize;
 
 use skopos_core::digest::Algorithm;
@@ -19,10 +18,10 @@ use skopos_core::retry::with_retry;
 use skopos_core::verified::VerifiedSource;
 use skopos_core::{ImageName, SystemContext};
 use skopos_inspect::{manifest_subjects, InspectLayer, InspectOutput, Inspector};
+use skopos_template::{self as template, GoForms, RenderError, Value};
 
 use crate::cli::RegistryFlags as _;
 use crate::cli::{GlobalArgs, InspectArgs};
-use crate::template::{self, GoForms, RenderError};
 use skopos_core::go::text::go_quote;
 
 /// The fields of [`InspectOutput`] as templates name them, with the Go types that Go's
@@ -40,6 +39,40 @@ const OUTPUT_FIELDS: &[(&str, &str)] = &[
     ("Layers", "[]string"),
     ("LayersData", "[]types.ImageInspectLayer"),
     ("Env", "[]string"),
+];
+
+/// The fields of a `LayersData` entry (`types.ImageInspectLayer`), with their Go types.
+const LAYER_FIELDS: &[(&str, &str)] = &[
+    ("MIMEType", "string"),
+    ("Digest", "digest.Digest"),
+    ("Size", "int64"),
+    ("Annotations", "map[string]string"),
+];
+
+/// The fields of a `v1.ImageConfig`, in Go's order, with their Go types.
+const IMAGE_CONFIG_FIELDS: &[(&str, &str)] = &[
+    ("User", "string"),
+    ("ExposedPorts", "map[string]struct {}"),
+    ("Env", "[]string"),
+    ("Entrypoint", "[]string"),
+    ("Cmd", "[]string"),
+    ("Volumes", "map[string]struct {}"),
+    ("WorkingDir", "string"),
+    ("Labels", "map[string]string"),
+    ("StopSignal", "string"),
+    ("ArgsEscaped", "bool"),
+];
+
+/// The fields of a `v1.RootFS`, with their Go types.
+const ROOTFS_FIELDS: &[(&str, &str)] = &[("Type", "string"), ("DiffIDs", "[]digest.Digest")];
+
+/// The fields of a `v1.History` entry, with their Go types.
+const HISTORY_FIELDS: &[(&str, &str)] = &[
+    ("Created", "*time.Time"),
+    ("CreatedBy", "string"),
+    ("Author", "string"),
+    ("Comment", "string"),
+    ("EmptyLayer", "bool"),
 ];
 
 /// The fields of `v1.Image` as templates name them, with their Go types.
@@ -70,22 +103,26 @@ impl TemplateValue for InspectOutput {
     /// Go's `Time.String()`, structs (the output, `LayersData` entries) as `{…}`.
     fn to_template_value(&self) -> (Value, GoForms) {
         let mut go = GoForms::default();
+        go.remember_struct("types.ImageInspectLayer", LAYER_FIELDS);
         let layers_data: Vec<Value> = self
             .layers_data
             .iter()
             .map(|layer| {
                 let mut fields = BTreeMap::new();
                 fields.insert("MIMEType", string_value(&layer.mime_type));
-                fields.insert("Digest", string_value(&layer.digest.to_string()));
+                let digest = string_value(&layer.digest.to_string());
+                fields.insert("Digest", go.remember_type(digest, "digest.Digest"));
                 fields.insert("Size", Value::Int(layer.size));
+                let annotations = go.remember_json(
+                    string_map_value(layer.annotations.as_ref()),
+                    &layer.annotations,
+                );
                 fields.insert(
                     "Annotations",
-                    go.remember_json(
-                        string_map_value(layer.annotations.as_ref()),
-                        &layer.annotations,
-                    ),
+                    go.remember_type(annotations, "map[string]string"),
                 );
                 let item = go.remember_json(map_value(fields), layer);
+                let item = go.remember_type(item, "types.ImageInspectLayer");
                 go.remember_printed(item, printed_layer(layer))
             })
             .collect();
@@ -113,6 +150,8 @@ impl TemplateValue for InspectOutput {
         );
         let value = go.remember_json(map_value(fields), self);
         let value = go.remember_printed(value, self.printed());
+        go.remember_struct("inspect.Output", OUTPUT_FIELDS);
+        let value = go.remember_type(value, "inspect.Output");
         (value, go)
     }
 
@@ -172,8 +211,8 @@ fn printed_time(time: Option<&GoTime>) -> String {
 }
 
 /// The value templates see for `--config` (`v1.Image` with Go field names), and how Go
-/// prints and marshals its parts. `Config`, `RootFS` and `History` entries print as Go's
-/// `{…}`; the whole `v1.Image` (`{{.}}`) still prints as `map[…]`.
+/// prints, marshals and types its parts: the whole `*v1.Image`, `Config`, `RootFS` and
+/// `History` entries are Go structs (printed as `{…}`), diff IDs are `digest.Digest`s.
 pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
     let mut go = GoForms::default();
     let config = &image.config;
@@ -211,16 +250,20 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         go.remember_json(string_map_value(config.labels.as_ref()), &config.labels),
     );
     config_fields.insert("StopSignal", string_value(&config.stop_signal));
+    // skopos does not read ArgsEscaped (deprecated, Windows only): Go's zero value.
+    config_fields.insert("ArgsEscaped", Value::Bool(false));
 
     let mut rootfs_fields = BTreeMap::new();
     rootfs_fields.insert("Type", string_value(&image.rootfs.fs_type));
-    rootfs_fields.insert(
-        "DiffIDs",
-        go.remember_json(
-            string_list_value(image.rootfs.diff_ids.as_ref()),
-            &image.rootfs.diff_ids,
-        ),
-    );
+    let diff_ids: Vec<Value> = image
+        .rootfs
+        .diff_ids
+        .iter()
+        .flatten()
+        .map(|diff_id| go.remember_type(string_value(diff_id), "digest.Digest"))
+        .collect();
+    let diff_ids = go.remember_json(Value::List(diff_ids.into()), &image.rootfs.diff_ids);
+    rootfs_fields.insert("DiffIDs", go.remember_type(diff_ids, "[]digest.Digest"));
 
     let history: Vec<Value> = image
         .history
@@ -234,15 +277,8 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
             fields.insert("Comment", string_value(&entry.comment));
             fields.insert("EmptyLayer", Value::Bool(entry.empty_layer));
             let item = go.remember_json(map_value(fields), entry);
-            let printed = format!(
-                "{{{} {} {} {} {}}}",
-                printed_time(entry.created.as_ref()),
-                entry.created_by,
-                entry.author,
-                entry.comment,
-                entry.empty_layer
-            );
-            go.remember_printed(item, printed)
+            let item = go.remember_type(item, "v1.History");
+            go.remember_printed(item, printed_history(entry))
         })
         .collect();
 
@@ -261,11 +297,13 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         ),
     );
     let config_value = go.remember_json(map_value(config_fields), config);
+    let config_value = go.remember_type(config_value, "v1.ImageConfig");
     fields.insert(
         "Config",
         go.remember_printed(config_value, printed_config(config)),
     );
     let rootfs_value = go.remember_json(map_value(rootfs_fields), &image.rootfs);
+    let rootfs_value = go.remember_type(rootfs_value, "v1.RootFS");
     let rootfs_printed = format!(
         "{{{} {}}}",
         image.rootfs.fs_type,
@@ -277,7 +315,44 @@ pub fn config_template_value(image: &OciImage) -> (Value, GoForms) {
         go.remember_json(Value::List(history.into()), &image.history),
     );
     let value = go.remember_json(map_value(fields), image);
-    (value, go)
+    // Go prints the struct, its embedded Platform as one more struct.
+    let history_printed: Vec<String> = image
+        .history
+        .iter()
+        .flatten()
+        .map(printed_history)
+        .collect();
+    let printed = format!(
+        "{{{} {} {{{} {} {} {} {}}} {} {{{} {}}} [{}]}}",
+        printed_time(image.created.as_ref()),
+        image.author,
+        image.architecture,
+        image.os,
+        image.os_version,
+        printed_list(image.os_features.as_ref()),
+        image.variant,
+        printed_config(config),
+        image.rootfs.fs_type,
+        printed_list(image.rootfs.diff_ids.as_ref()),
+        history_printed.join(" "),
+    );
+    let value = go.remember_printed(value, printed);
+    go.remember_struct("v1.ImageConfig", IMAGE_CONFIG_FIELDS);
+    go.remember_struct("v1.RootFS", ROOTFS_FIELDS);
+    go.remember_struct("v1.History", HISTORY_FIELDS);
+    (go.remember_type(value, "*v1.Image"), go)
+}
+
+/// Go's `%v` of a `v1.History` entry.
+fn printed_history(entry: &OciHistory) -> String {
+    format!(
+        "{{{} {} {} {} {}}}",
+        printed_time(entry.created.as_ref()),
+        entry.created_by,
+        entry.author,
+        entry.comment,
+        entry.empty_layer
+    )
 }
 
 /// Go's `%v` of a `v1.ImageConfig` (whose last field, `ArgsEscaped`, skopos does not
@@ -314,7 +389,8 @@ fn string_value(text: &str) -> Value {
 /// as RFC 3339.
 fn time_value(go: &mut GoForms, time: Option<&GoTime>) -> Value {
     let printed = string_value(&printed_time(time));
-    go.remember_json(printed, &time)
+    let value = go.remember_json(printed, &time);
+    go.remember_type(value, "*time.Time")
 }
 
 fn string_list_value(list: Option<&Vec<String>>) -> Value {

@@ -25,7 +25,6 @@ mod progress_json;
 mod proxy;
 mod signing;
 mod sync;
-mod template;
 mod userns;
 
 use std::process::ExitCode;

@@ -237,6 +237,63 @@ const BAD_TEMPLATES: &[(&str, &str, &str)] = &[
     ("{{.Os}}\\n{{.Os.Foo}}", "linux\n", "template: skopeo inspect:2:5: executing \"skopeo inspect\" at <.Os.Foo>: can't evaluate field Foo in type string"),
     ("{{range .}}{{.Os}}-{{.Nope}}{{end}}", "linux-", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Nope>: can't evaluate field Nope in type interface {}"),
     ("{{(1) 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <(1) 2>: can't give argument to non-function 1"),
+    // Go types gotmpl's values hide (a time, a digest), Go's `slice`, comparisons and nil.
+    ("{{upper .Created}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ("{{.Created | lower}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <lower>: wrong type for value; expected string; got *time.Time"),
+    ("{{truncate .Created 2}}", "", "template: skopeo inspect:1:22: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ("{{upper .Digest}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Digest>: wrong type for value; expected string; got digest.Digest"),
+    ("{{range .LayersData}}{{upper .Digest}}{{end}}", "", "template: skopeo inspect:1:40: executing \"skopeo inspect\" at <.Digest>: wrong type for value; expected string; got digest.Digest"),
+    ("{{upper (index .LayersData 0).Digest}}", "", "template: skopeo inspect:1:38: executing \"skopeo inspect\" at <0>: wrong type for value; expected string; got digest.Digest"),
+    ("{{with .Created}}{{upper .}}{{end}}", "", "template: skopeo inspect:1:36: executing \"skopeo inspect\" at <.>: wrong type for value; expected string; got *time.Time"),
+    ("{{$x := .Digest}}{{$x | upper}}", "", "template: skopeo inspect:1:35: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got digest.Digest"),
+    ("{{truncate .Os (index .Os 0)}}", "", "template: skopeo inspect:1:37: executing \"skopeo inspect\" at <0>: wrong type for value; expected int; got uint8"),
+    ("{{len .Created}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len .Created>: error calling len: len of type time.Time"),
+    ("{{.Created | len}}", "", "template: skopeo inspect:1:24: executing \"skopeo inspect\" at <len>: error calling len: len of type time.Time"),
+    ("{{range .LayersData}}{{len .}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <len .>: error calling len: len of type types.ImageInspectLayer"),
+    ("{{index .Created 0}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Created 0>: error calling index: can't index item of type time.Time"),
+    ("{{index .LayersData 0 0}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .LayersData 0 0>: error calling index: can't index item of type types.ImageInspectLayer"),
+    ("{{slice .Created}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Created>: error calling slice: can't slice item of type time.Time"),
+    ("{{slice .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Labels>: error calling slice: can't slice item of type map[string]string"),
+    ("{{slice nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice nil>: error calling slice: slice of untyped nil"),
+    ("{{slice .Os \"a\"}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os \"a\">: error calling slice: cannot index slice/array with type string"),
+    ("{{slice .Os nil}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os nil>: error calling slice: cannot index slice/array with nil"),
+    ("{{slice .Os 1 2 3 4}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os 1 2 3 4>: error calling slice: too many slice indexes: 4"),
+    ("{{slice .Os 1 2 3}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <slice .Os 1 2 3>: error calling slice: cannot 3-index slice a string"),
+    ("{{eq .Labels .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Labels .Labels>: error calling eq: non-comparable type map[org.example.markup:<b>&c org.example.title:skopos test image]: map[string]string"),
+    ("{{range .LayersData}}{{ne .Annotations .Annotations}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <ne .Annotations .Annotations>: error calling ne: non-comparable type map[org.example.layer.comment:first layer]: map[string]string"),
+    ("{{eq .Os .Labels}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Os .Labels>: error calling eq: incompatible types for comparison: string and map[string]string"),
+    ("{{eq .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <eq .Created .Os>: error calling eq: incompatible types for comparison: *time.Time and string"),
+    ("{{lt .Os .Layers}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <lt .Os .Layers>: error calling lt: invalid type for comparison"),
+    ("{{ge .Created .Os}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <ge .Created .Os>: error calling ge: invalid type for comparison"),
+    ("{{lower nil}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <nil>: cannot assign nil to string"),
+    ("{{pad .Os nil 1}}", "", "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <nil>: cannot assign nil to int"),
+    // Go blames the call that failed, not the first of its name.
+    ("{{index .Labels \"nope\"}}|{{index .LayersData 0 \"x\"}}", "|", "template: skopeo inspect:1:38: executing \"skopeo inspect\" at <index .LayersData 0 \"x\">: error calling index: can't index item of type types.ImageInspectLayer"),
+    ("{{len .Os}}{{len .Layers}}{{len .Created}}", "53", "template: skopeo inspect:1:39: executing \"skopeo inspect\" at <len .Created>: error calling len: len of type time.Time"),
+    // The data is an inspect.Output struct in a []interface {}; one past the end reaches reflect.
+    ("{{index $ 1}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index $ 1>: error calling index: reflect: slice index out of range"),
+    ("{{index .Os 5}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index .Os 5>: error calling index: reflect: string index out of range"),
+    ("{{index . \"Os\"}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <index . \"Os\">: error calling index: can't index item of type inspect.Output"),
+    ("{{len .}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <len .>: error calling len: len of type inspect.Output"),
+    ("{{upper .}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.>: wrong type for value; expected string; got inspect.Output"),
+    ("{{call $}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <call $>: error calling call: non-function $ of type []interface {}"),
+    // Go ranges over slices, maps and integers only.
+    ("{{range .Os}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <.Os>: range can't iterate over linux"),
+    ("{{range true}}{{end}}", "", "template: skopeo inspect:1:19: executing \"skopeo inspect\" at <true>: range can't iterate over true"),
+    ("{{range $i, $x := .Layers}}{{range 1.5}}{{end}}{{end}}", "", "template: skopeo inspect:1:46: executing \"skopeo inspect\" at <1.5>: range can't iterate over 1.5"),
+    ("{{range .Os | upper}}{{end}}", "", "template: skopeo inspect:1:25: executing \"skopeo inspect\" at <upper>: range can't iterate over LINUX"),
+    ("{{with .Os}}{{range .}}{{end}}{{end}}", "", "template: skopeo inspect:1:7: executing \"skopeo inspect\" at <.Os>: can't evaluate field Os in type []interface {}"),
+    // A layer's size is an int64 to Go.
+    ("{{range .LayersData}}{{upper .Size}}{{end}}", "", "template: skopeo inspect:1:40: executing \"skopeo inspect\" at <.Size>: wrong type for value; expected string; got int64"),
+    ("{{(index .LayersData 0).Size | upper}}", "", "template: skopeo inspect:1:42: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got int64"),
+    ("{{range .LayersData}}{{lt .Size \"a\"}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <lt .Size \"a\">: error calling lt: incompatible types for comparison: int64 and string"),
+    ("{{range .LayersData}}{{len .Size}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <len .Size>: error calling len: len of type int64"),
+    ("{{range .LayersData}}{{.Size.X}}{{end}}", "", "template: skopeo inspect:1:39: executing \"skopeo inspect\" at <.Size.X>: can't evaluate field X in type int64"),
+    ("{{range .LayersData}}{{slice .Size}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <slice .Size>: error calling slice: can't slice item of type int64"),
+    ("{{range .LayersData}}{{index .Size 0}}{{end}}", "", "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <index .Size 0>: error calling index: can't index item of type int64"),
+    ("{{range .LayersData}}{{truncate .MIMEType .Size}}{{end}}", "", "template: skopeo inspect:1:53: executing \"skopeo inspect\" at <.Size>: wrong type for value; expected int; got int64"),
+    ("{{range .LayersData}}{{.Size | pad .MIMEType 1}}{{end}}", "", "template: skopeo inspect:1:56: executing \"skopeo inspect\" at <1>: wrong type for value; expected int; got int64"),
+    ("{{truncate .Os (index .LayersData 0).Size}}", "", "template: skopeo inspect:1:45: executing \"skopeo inspect\" at <0>: wrong type for value; expected int; got int64"),
     ("{{json 1 2}}", "", "template: skopeo inspect:1:13: executing \"skopeo inspect\" at <json>: wrong number of args for json: want 1 got 2"),
 ];
 
@@ -270,6 +327,69 @@ fn inspect_format_errors_are_go_template_errors() {
                 "{template}"
             );
             assert_eq!(theirs.stdout, ours.stdout, "{template}");
+        }
+    }
+}
+
+/// Formats Go runs where gotmpl on its own would fail, and what they print.
+const GOOD_TEMPLATES: &[(&str, &str)] = &[
+    // Go's escapers take any number of values, printed as `fmt.Sprint` prints them.
+    ("[{{html}}{{js}}{{urlquery}}]", "[]\n"),
+    (
+        "{{html .Os 1}} {{html 1 2}} {{js \"<a>\" 1}} {{urlquery .Os \"a b\"}}",
+        "linux1 1 2 \\u003Ca\\u003E1 linuxa+b\n",
+    ),
+    // nil is a nil slice to `join`; a pointer equals itself; nil equals no value.
+    ("[{{join nil \",\"}}]", "[]\n"),
+    (
+        "{{eq .Created .Created}} {{eq .Layers nil}} {{eq .Os nil}}",
+        "true false false\n",
+    ),
+    // A digest is a string to `len` and `slice`.
+    ("{{len .Digest}} {{slice .Digest 0 7}}", "71 sha256:\n"),
+    // `print` spaces operands that are not strings (a time is not), prints nil as <nil>.
+    (
+        "{{print .Created 1}}|{{print .Labels 1}}|{{print nil 1 \"a\" nil}}|{{println .Os 1}}",
+        "2023-04-05 06:07:08.123456789 +0200 +0200 1|map[org.example.markup:<b>&c org.example.title:skopos test image] 1|<nil> 1a<nil>|linux 1\n\n",
+    ),
+    // fmt's printf: Go's types, flags and in-band complaints.
+    ("{{printf \"%T|%T|%T\" . $ (split .Os \"n\")}}", "inspect.Output|[]interface {}|[]string\n"),
+    (
+        "{{printf \"%5.2f|%d|%T|%T|%q|%x|%+d\" 3 3.5 .Created .Labels .Os .Os 7}}",
+        "%!f(int=   03)|%!d(float64=3.5)|*time.Time|map[string]string|\"linux\"|6c696e7578|+7\n",
+    ),
+    (
+        "{{printf \"%s %s\" .Os}}{{printf \"%s\" .Os 1 nil}}{{printf \"%\"}}",
+        "linux %!s(MISSING)linux%!(EXTRA int=1, <nil>)%!(NOVERB)\n",
+    ),
+    (
+        "{{printf \"%s|%T\" (index .LayersData 0).Annotations (index .LayersData 1).Annotations}}",
+        "map[org.example.layer.comment:first layer]|map[string]string\n",
+    ),
+    // Go's %v and encoding/json of floats.
+    ("{{1234567.0}} {{0.00001}} {{json 1e21}} {{json 0.0000001}}", "1.234567e+06 1e-05 1e+21 1e-7\n"),
+    ("{{range .Labels}}{{.}},{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}", "<b>&c,skopos test image, 01 none\n"),
+];
+
+#[test]
+fn inspect_format_functions_take_what_go_takes() {
+    let workspace = workspace_with_images();
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's output for Go-only --format templates");
+    for (template, printed) in GOOD_TEMPLATES {
+        assert_eq!(skopos_format(&workspace, template), *printed, "{template}");
+        if peer.is_none() {
+            continue;
+        }
+        let args = [
+            "--insecure-policy",
+            "inspect",
+            "--format",
+            template,
+            "oci:single:t",
+        ];
+        let what = format!("skopeo 1.22.2's output for --format {template:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.stdout, *printed, "{template}");
         }
     }
 }
@@ -419,6 +539,65 @@ fn inspect_config_format_template_matches_skopeo() {
             "oci:single:t",
         ])
         .assert_same_stdout();
+}
+
+/// `--config` templates over Go's `*v1.Image`: its structs, digests and times, and the
+/// errors about them.
+const CONFIG_TEMPLATES: &[(&str, Result<&str, &str>)] = &[
+    (
+        "{{printf \"%T|%T|%T|%T\" . .Config .RootFS.DiffIDs .History}}",
+        Ok("*v1.Image|v1.ImageConfig|[]digest.Digest|[]v1.History\n"),
+    ),
+    (
+        "{{.Config.Nope}}",
+        Err("template: skopeo inspect:1:20: executing \"skopeo inspect\" at <.Config.Nope>: can't evaluate field Nope in type v1.ImageConfig"),
+    ),
+    (
+        "{{index .RootFS.DiffIDs 0 | upper}}",
+        Err("template: skopeo inspect:1:39: executing \"skopeo inspect\" at <upper>: wrong type for value; expected string; got digest.Digest"),
+    ),
+    (
+        "{{range .History}}{{upper .Created}}{{end}}",
+        Err("template: skopeo inspect:1:37: executing \"skopeo inspect\" at <.Created>: wrong type for value; expected string; got *time.Time"),
+    ),
+];
+
+#[test]
+fn inspect_config_format_sees_go_structs() {
+    let workspace = workspace_with_images();
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's --config --format templates");
+    for (template, expected) in CONFIG_TEMPLATES {
+        let args = ["inspect", "--config", "--format", template, "oci:single:t"];
+        let ours = workspace.skopos(&args);
+        match expected {
+            Ok(printed) => {
+                ours.assert_success();
+                assert_eq!(ours.stdout, *printed, "{template}");
+            }
+            Err(message) => {
+                common::assert_one_line_failure(&ours, Some(1));
+                let prefix = "Error writing OCI-formatted configuration data to standard output: ";
+                assert_eq!(
+                    common::skopeo_message(&ours.stderr),
+                    format!("{prefix}{message}"),
+                    "{template}"
+                );
+            }
+        }
+        if peer.is_none() {
+            continue;
+        }
+        let what = format!("skopeo 1.22.2's --config --format {template:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.code, ours.code, "{template}");
+            assert_eq!(theirs.stdout, ours.stdout, "{template}");
+            assert_eq!(
+                common::skopeo_message(&theirs.stderr),
+                common::skopeo_message(&ours.stderr),
+                "{template}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,176 @@
+//! The parsed template rewritten to run as Go runs it: every printing action ends in a
+//! function that prints its value with [`GoForms`](crate::GoForms)'s `%v`, not gotmpl's
+//! own formatting, and every `range` pipeline in one that refuses what Go cannot iterate
+//! over (gotmpl ranges over a struct's fields and words its refusal its own way).
+
+use gotmpl::parse::{BranchNode, CommandNode, Expr, Node, PipeNode};
+use std::sync::Arc;
+
+use gotmpl::Template;
+
+use crate::functions::{at_site, site_function, FormsFunction};
+use crate::GoForms;
+
+/// The function every printing action ends in, so that values print as Go prints them.
+pub(crate) const PRINT_FUNCTION: &str = "_skopos_print";
+
+/// The function every `range` pipeline ends in, so that it ranges only where Go does.
+pub(crate) const RANGE_FUNCTION: &str = "_skopos_range";
+
+/// `template` with every printing action of every template in it piped into
+/// [`PRINT_FUNCTION`], every `range` pipeline into [`RANGE_FUNCTION`], and every call of
+/// this crate's functions made to a function of its own whose errors say where the call
+/// is (gotmpl's do not, and Go names the failing call, not the first of its name).
+pub(crate) fn run_like_go(template: Template, forms: &Arc<GoForms>) -> Template {
+    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
+    let mut sites = Vec::new();
+    let template = names.into_iter().fold(template, |template, name| {
+        match template.lookup(&name).cloned() {
+            Some(mut tree) => {
+                pipe_into_go_functions(&mut tree.nodes);
+                name_sites(&mut tree.nodes, &mut sites);
+                template.add_parse_tree(&name, tree)
+            }
+            None => template,
+        }
+    });
+    sites
+        .into_iter()
+        .fold(template, |template, (name, function, offset)| {
+            template.func(&name, at_site(forms, function, offset))
+        })
+}
+
+/// A call renamed for its place: the new name, the function, and the command's offset.
+type Site = (String, FormsFunction, usize);
+
+/// `nodes` with every call of a [`site_function`] renamed for its place.
+fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
+    for node in nodes {
+        match node {
+            Node::Action(action) => name_sites_in_pipe(&mut action.pipe, sites),
+            Node::List(list) => name_sites(&mut list.nodes, sites),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                name_sites_in_pipe(&mut branch.pipe, sites);
+                name_sites(&mut branch.body.nodes, sites);
+                if let Some(else_body) = &mut branch.else_body {
+                    name_sites(&mut else_body.nodes, sites);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
+    for command in &mut pipe.commands {
+        let offset = command.pos.offset;
+        for arg in &mut command.args {
+            if let Expr::Pipe(_, inner) = arg {
+                name_sites_in_pipe(inner, sites);
+            }
+        }
+        if let Some(Expr::Identifier(_, name)) = command.args.first_mut() {
+            if let Some(function) = site_function(name) {
+                let renamed = format!("{name}@{offset}");
+                *name = renamed.as_str().into();
+                sites.push((renamed, function, offset));
+            }
+        }
+    }
+}
+
+/// `nodes` with every printing action piped into [`PRINT_FUNCTION`] and every `range`
+/// pipeline into [`RANGE_FUNCTION`], recursively.
+pub(crate) fn pipe_into_go_functions(nodes: &mut [Node]) {
+    for node in nodes {
+        match node {
+            Node::Action(action) if action.pipe.decl.is_empty() => {
+                pipe_into(&mut action.pipe, PRINT_FUNCTION);
+            }
+            Node::List(list) => pipe_into_go_functions(&mut list.nodes),
+            Node::Range(branch) => {
+                pipe_into(&mut branch.pipe, RANGE_FUNCTION);
+                bodies_into_go_functions(branch);
+            }
+            Node::If(branch) | Node::With(branch) => bodies_into_go_functions(branch),
+            _ => {}
+        }
+    }
+}
+
+/// [`pipe_into_go_functions`] for both bodies of an `if`, `with` or `range`.
+fn bodies_into_go_functions(branch: &mut BranchNode) {
+    pipe_into_go_functions(&mut branch.body.nodes);
+    if let Some(else_body) = &mut branch.else_body {
+        pipe_into_go_functions(&mut else_body.nodes);
+    }
+}
+
+/// `template` with each command at a position in `refusals` calling [`REFUSE_FUNCTION`]
+/// with the message instead of its function (after the same arguments, which Go
+/// evaluates first).
+pub(crate) fn refuse_at(template: Template, refusals: &[(usize, String)]) -> Template {
+    if refusals.is_empty() {
+        return template;
+    }
+    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
+    names.into_iter().fold(template, |template, name| {
+        match template.lookup(&name).cloned() {
+            Some(mut tree) => {
+                refuse_in_nodes(&mut tree.nodes, refusals);
+                template.add_parse_tree(&name, tree)
+            }
+            None => template,
+        }
+    })
+}
+
+/// The function a refused command calls instead: it fails with its first argument.
+pub(crate) const REFUSE_FUNCTION: &str = "_skopos_refuse";
+
+fn refuse_in_nodes(nodes: &mut [Node], refusals: &[(usize, String)]) {
+    for node in nodes {
+        match node {
+            Node::Action(action) => refuse_in_pipe(&mut action.pipe, refusals),
+            Node::List(list) => refuse_in_nodes(&mut list.nodes, refusals),
+            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
+                refuse_in_pipe(&mut branch.pipe, refusals);
+                refuse_in_nodes(&mut branch.body.nodes, refusals);
+                if let Some(else_body) = &mut branch.else_body {
+                    refuse_in_nodes(&mut else_body.nodes, refusals);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn refuse_in_pipe(pipe: &mut PipeNode, refusals: &[(usize, String)]) {
+    for command in &mut pipe.commands {
+        for arg in &mut command.args {
+            if let Expr::Pipe(_, inner) = arg {
+                refuse_in_pipe(inner, refusals);
+            }
+        }
+        let refusal = refusals.iter().find(|(pos, _)| *pos == command.pos.offset);
+        if let (Some((_, message)), Some(Expr::Identifier(pos, name))) =
+            (refusal, command.args.first_mut())
+        {
+            let pos = *pos;
+            *name = REFUSE_FUNCTION.into();
+            command
+                .args
+                .insert(1, Expr::String(pos, message.as_str().into()));
+        }
+    }
+}
+
+/// `pipe` with a last command calling `function` on its value.
+fn pipe_into(pipe: &mut PipeNode, function: &str) {
+    let pos = pipe.pos;
+    pipe.commands.push(CommandNode {
+        pos,
+        args: vec![Expr::Identifier(pos, function.into())],
+    });
+}
