@@ -8,7 +8,7 @@
 //! Printing (JSON indentation, Go templates) is the caller's; the output types serialize
 //! with serde in Go's field order and naming.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 

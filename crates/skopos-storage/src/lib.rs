@@ -6,7 +6,7 @@
 //! Where it fits: the `containers-storage:` transport of skopos-transports reads and writes
 //! images through it, as a source or a destination of the copy engine.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod apply;
 pub mod config;
