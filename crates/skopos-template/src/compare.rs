@@ -66,16 +66,7 @@ fn equal_to_any(forms: &GoForms, name: &str, args: &[Value]) -> Result<bool, Tem
                 }
                 // Nil on one side is unequal to anything; other pairs do not compare.
                 (Value::Nil, _) | (_, Value::Nil) => false,
-                _ => {
-                    return Err(calling(
-                        name,
-                        format!(
-                            "incompatible types for comparison: {} and {}",
-                            forms.go_type(first),
-                            forms.go_type(other)
-                        ),
-                    ))
-                }
+                _ => return Err(incompatible(name, forms, first, other)),
             }
         } else if first_kind.is_some() {
             basic_order(first, other) == Some(Ordering::Equal)
@@ -144,16 +135,7 @@ fn ordered(
         (Value::Uint(a), Value::Int(b)) => {
             u64::try_from(*b).map_or(Ordering::Greater, |b| a.cmp(&b))
         }
-        _ if first_kind != other_kind => {
-            return Err(calling(
-                name,
-                format!(
-                    "incompatible types for comparison: {} and {}",
-                    forms.go_type(first),
-                    forms.go_type(other)
-                ),
-            ))
-        }
+        _ if first_kind != other_kind => return Err(incompatible(name, forms, first, other)),
         _ if first_kind == BasicKind::Bool => return Err(calling(name, INVALID_TYPE)),
         _ => basic_order(first, other).ok_or_else(|| calling(name, INVALID_TYPE))?,
     };
@@ -170,6 +152,18 @@ fn basic_order(first: &Value, other: &Value) -> Option<Ordering> {
         (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
         _ => None,
     }
+}
+
+/// Go's refusal to compare values of two different kinds, naming their Go types.
+fn incompatible(name: &str, forms: &GoForms, first: &Value, other: &Value) -> TemplateError {
+    calling(
+        name,
+        format!(
+            "incompatible types for comparison: {} and {}",
+            forms.go_type(first),
+            forms.go_type(other)
+        ),
+    )
 }
 
 #[cfg(test)]

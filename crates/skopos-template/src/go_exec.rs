@@ -753,15 +753,24 @@ mod tests {
         );
     }
 
+    /// Data holding one `types.Layer` (`Size int64`, `Name string`) in a `Layers` list, and
+    /// the Go types that go with it.
+    fn one_typed_layer(size: i64, name: &str) -> (crate::GoForms, gotmpl::Value) {
+        let mut go = crate::GoForms::default();
+        go.remember_struct("types.Layer", &[("Size", "int64"), ("Name", "string")]);
+        let layer = go.remember_type(
+            gotmpl::tmap! { "Size" => size, "Name" => name },
+            "types.Layer",
+        );
+        let data = gotmpl::tmap! { "Layers" => gotmpl::Value::List(vec![layer].into()) };
+        (go, data)
+    }
+
     #[test]
     fn fields_of_nested_structs_have_their_go_types() {
-        use crate::{render, GoForms};
-        use gotmpl::tmap;
+        use crate::render;
 
-        let mut go = GoForms::default();
-        go.remember_struct("types.Layer", &[("Size", "int64"), ("Name", "string")]);
-        let layer = go.remember_type(tmap! { "Size" => 7i64, "Name" => "l" }, "types.Layer");
-        let data = tmap! { "Layers" => gotmpl::Value::List(vec![layer].into()) };
+        let (go, data) = one_typed_layer(7i64, "l");
         let fields = [("Layers", "[]types.Layer")];
         let error = |format: &str| match render(format, data.clone(), go.clone(), &fields) {
             Ok(printed) => panic!("{format} printed {printed:?}"),
@@ -848,13 +857,9 @@ mod tests {
 
     #[test]
     fn sized_integers_are_refused_where_an_int_goes() {
-        use crate::{render, GoForms};
-        use gotmpl::tmap;
+        use crate::render;
 
-        let mut go = GoForms::default();
-        go.remember_struct("types.Layer", &[("Size", "int64"), ("Name", "string")]);
-        let layer = go.remember_type(tmap! { "Size" => 2i64, "Name" => "layer" }, "types.Layer");
-        let data = tmap! { "Layers" => gotmpl::Value::List(vec![layer].into()) };
+        let (go, data) = one_typed_layer(2i64, "layer");
         let fields = [("Layers", "[]types.Layer")];
         let run = |format: &str| {
             render(format, data.clone(), go.clone(), &fields)
