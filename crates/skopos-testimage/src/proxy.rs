@@ -8,9 +8,10 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 
@@ -121,6 +122,26 @@ struct State {
     exchanges: Mutex<Vec<Exchange>>,
     faults: Mutex<Vec<Fault>>,
     stopping: AtomicBool,
+    /// Requests read whose exchange is not recorded yet (see [`InFlight`]).
+    in_flight: AtomicUsize,
+}
+
+/// A request the proxy has read and not yet recorded. The client may have its whole
+/// response, and even have exited, before the relaying thread records the exchange;
+/// [`RegistryProxy::exchanges`] waits for these so that a test never counts too few.
+struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    fn new(state: &'a State) -> InFlight<'a> {
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl State {
@@ -185,8 +206,13 @@ impl RegistryProxy {
         lock(&self.state.faults).push(fault);
     }
 
-    /// Every exchange so far, in arrival order.
+    /// Every exchange so far, in arrival order, once those being relayed are recorded (for
+    /// at most two seconds: a stalled or long transfer may still be going on).
     pub fn exchanges(&self) -> Vec<Exchange> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.state.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         lock(&self.state.exchanges).clone()
     }
 
@@ -453,6 +479,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             )));
         };
         let (method, target) = (method.to_string(), target.to_string());
+        let in_flight = InFlight::new(state);
         let fault = state.fault_for(&method, &target);
         let seen = RequestSeen {
             method: method.clone(),
@@ -569,6 +596,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         let relayed = relay_body(&mut upstream_reader, &mut counted, response_body, limit);
         // A client that hung up mid-body (a killed copy) still paid for what it got.
         state.record(&seen, Some(status), counted.count);
+        drop(in_flight);
         let relayed = relayed?;
         let stall = matches!(fault, Some(FaultAction::StallResponseAfter(_)));
         if relayed == Relayed::Cut && stall {
