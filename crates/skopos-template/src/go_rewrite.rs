@@ -44,22 +44,28 @@ pub(crate) fn run_like_go(template: Template, forms: &Arc<GoForms>) -> Template 
 /// A call renamed for its place: the new name, the function, and the command's offset.
 type Site = (String, FormsFunction, usize);
 
-/// `nodes` with every call of a [`site_function`] renamed for its place.
-fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
+/// Call `visit` on the pipeline of every action, `if`, `with` and `range` in `nodes`,
+/// bodies included.
+fn for_each_pipe(nodes: &mut [Node], visit: &mut dyn FnMut(&mut PipeNode)) {
     for node in nodes {
         match node {
-            Node::Action(action) => name_sites_in_pipe(&mut action.pipe, sites),
-            Node::List(list) => name_sites(&mut list.nodes, sites),
+            Node::Action(action) => visit(&mut action.pipe),
+            Node::List(list) => for_each_pipe(&mut list.nodes, visit),
             Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
-                name_sites_in_pipe(&mut branch.pipe, sites);
-                name_sites(&mut branch.body.nodes, sites);
+                visit(&mut branch.pipe);
+                for_each_pipe(&mut branch.body.nodes, visit);
                 if let Some(else_body) = &mut branch.else_body {
-                    name_sites(&mut else_body.nodes, sites);
+                    for_each_pipe(&mut else_body.nodes, visit);
                 }
             }
             _ => {}
         }
     }
+}
+
+/// `nodes` with every call of a [`site_function`] renamed for its place.
+fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
+    for_each_pipe(nodes, &mut |pipe| name_sites_in_pipe(pipe, sites));
 }
 
 fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
@@ -130,20 +136,7 @@ pub(crate) fn refuse_at(template: Template, refusals: &[(usize, String)]) -> Tem
 pub(crate) const REFUSE_FUNCTION: &str = "_skopos_refuse";
 
 fn refuse_in_nodes(nodes: &mut [Node], refusals: &[(usize, String)]) {
-    for node in nodes {
-        match node {
-            Node::Action(action) => refuse_in_pipe(&mut action.pipe, refusals),
-            Node::List(list) => refuse_in_nodes(&mut list.nodes, refusals),
-            Node::If(branch) | Node::With(branch) | Node::Range(branch) => {
-                refuse_in_pipe(&mut branch.pipe, refusals);
-                refuse_in_nodes(&mut branch.body.nodes, refusals);
-                if let Some(else_body) = &mut branch.else_body {
-                    refuse_in_nodes(&mut else_body.nodes, refusals);
-                }
-            }
-            _ => {}
-        }
-    }
+    for_each_pipe(nodes, &mut |pipe| refuse_in_pipe(pipe, refusals));
 }
 
 fn refuse_in_pipe(pipe: &mut PipeNode, refusals: &[(usize, String)]) {
