@@ -54,7 +54,7 @@ impl Types<'_> {
     }
 
     /// The Go type at the end of the field chain `names` from a value of type `receiver`.
-    fn path(&self, receiver: &str, names: &[String]) -> Option<String> {
+    pub(crate) fn path(&self, receiver: &str, names: &[String]) -> Option<String> {
         names
             .iter()
             .try_fold(receiver.to_string(), |go_type, name| {
@@ -63,7 +63,7 @@ impl Types<'_> {
     }
 
     /// The Go type of what `arg` evaluates to where dot has the type `dot`.
-    fn of(&self, arg: &Arg, dot: Option<&str>) -> Option<String> {
+    pub(crate) fn of(&self, arg: &Arg, dot: Option<&str>) -> Option<String> {
         match arg {
             Arg::Number(_, text) if text.starts_with('\'') => Some("int32".to_string()),
             // Go's `idealConstant`: hexadecimal integers may hold `e`s.
@@ -175,6 +175,11 @@ pub fn message(
     site: Option<usize>,
     types: &Types<'_>,
 ) -> Option<String> {
+    if let TemplateError::Exec(message) = error {
+        if let Some(failure) = Failure::from_located(message) {
+            return failure.message_in(name, source).or(Some(failure.message));
+        }
+    }
     let mut found = Found::default();
     // `report` executes the template over a list holding the data.
     let list_of_data = format!("[]{DATA}");
@@ -205,18 +210,63 @@ pub fn message(
         TemplateError::Exec(message) => exec_failure(&sites, message, types),
         _ => None,
     }?;
-    let before = source.get(..failure.pos)?;
-    let line = 1 + before.matches('\n').count();
-    // Go's column: the byte offset on the first line, bytes after the newline on others.
-    let column = before
-        .rfind('\n')
-        .map_or(failure.pos, |newline| failure.pos - newline - 1);
-    Some(format!(
-        "template: {name}:{line}:{column}: executing {} at <{}>: {}",
-        go_quote(name),
-        failure.context,
-        failure.message
+    failure.message_in(name, source)
+}
+
+/// Begins an `Exec` error raised by a function of this crate that already knows where Go
+/// fails and how Go words it: [`located_failure`] writes it.
+const LOCATED_TAG: char = '\u{2}';
+
+/// An `Exec` error for the failure Go reports at byte offset `pos` of the template, at
+/// the node written `context`, with `message`.
+pub(crate) fn located_failure(pos: usize, context: &str, message: &str) -> TemplateError {
+    TemplateError::Exec(format!(
+        "{LOCATED_TAG}{pos}{LOCATED_TAG}{context}{LOCATED_TAG}{message}"
     ))
+}
+
+impl Failure {
+    /// The failure a [`located_failure`] error carries.
+    fn from_located(error: &str) -> Option<Failure> {
+        let mut parts = error.strip_prefix(LOCATED_TAG)?.splitn(3, LOCATED_TAG);
+        Some(Failure {
+            pos: parts.next()?.parse().ok()?,
+            context: parts.next()?.to_string(),
+            message: parts.next()?.to_string(),
+        })
+    }
+
+    /// Go's message for this failure of template `name` running `source`.
+    fn message_in(&self, name: &str, source: &str) -> Option<String> {
+        let before = source.get(..self.pos)?;
+        let line = 1 + before.matches('\n').count();
+        // Go's column: the byte offset on the first line, bytes after the newline on others.
+        let column = before
+            .rfind('\n')
+            .map_or(self.pos, |newline| self.pos - newline - 1);
+        Some(format!(
+            "template: {name}:{line}:{column}: executing {} at <{}>: {}",
+            go_quote(name),
+            self.context,
+            self.message
+        ))
+    }
+}
+
+/// Every command of `tree` (a command before its arguments), with the Go type of dot
+/// where it runs when that is known.
+pub(crate) fn commands<'a>(
+    tree: &'a [Node],
+    types: &Types<'_>,
+) -> Vec<(&'a Command, Option<String>)> {
+    let mut found = Found::default();
+    let list_of_data = format!("[]{DATA}");
+    collect(tree, Some(&list_of_data), types, &mut found);
+    found
+        .sites
+        .into_iter()
+        .map(|site| (site.command, site.dot))
+        .collect()
 }
 
 /// What [`collect`] finds in a template.
@@ -483,7 +533,7 @@ fn unknown_field(
 }
 
 /// The node Go last marked while evaluating `arg`.
-fn last_visited(arg: &Arg) -> &Arg {
+pub(crate) fn last_visited(arg: &Arg) -> &Arg {
     match arg {
         Arg::Pipe(pipe) => match pipe.commands.last().map(|command| command.args.as_slice()) {
             Some([.., last]) => last_visited(last),
@@ -608,7 +658,7 @@ fn wrong_argument_type(
 }
 
 /// Go's `evalArg` message for a literal where a `wanted` value goes; `None` when it fits.
-fn literal_mismatch(arg: &Arg, wanted: &str) -> Option<String> {
+pub(crate) fn literal_mismatch(arg: &Arg, wanted: &str) -> Option<String> {
     let fits = match wanted {
         "string" => matches!(arg, Arg::String(..)),
         "int" => matches!(arg, Arg::Number(_, text) if is_integral(text)),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use gotmpl::Value;
 use serde::Serialize;
+use skopos_core::go::time::GoTime;
 
 /// How Go would marshal (`json`) and print (`{{…}}`) the parts of the template data
 /// that the plain value does not tell: structs (field order, `omitempty`, `{…}` when
@@ -125,6 +126,20 @@ impl GoForms {
         }
         let is_struct = matches!(value, Value::Map(_)) && !go_type.starts_with("map[");
         is_struct.then_some(go_type)
+    }
+
+    /// The time `value` stands for when it is one of the data's `*time.Time`s:
+    /// `Some(None)` for a nil pointer.
+    pub(crate) fn time(&self, value: &Value) -> Option<Option<GoTime>> {
+        if self.remembered_type(value)? != "*time.Time" {
+            return None;
+        }
+        let json = self.json_by_address.get(&address_of(value)?)?;
+        if json == "null" {
+            return Some(None);
+        }
+        let text: String = serde_json::from_str(json).ok()?;
+        GoTime::parse_rfc3339(&text).ok().map(Some)
     }
 
     /// Whether Go would take `value` where a parameter of type `string` goes: strings

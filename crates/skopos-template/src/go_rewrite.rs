@@ -46,7 +46,7 @@ type Site = (String, FormsFunction, usize);
 
 /// Call `visit` on the pipeline of every action, `if`, `with` and `range` in `nodes`,
 /// bodies included.
-fn for_each_pipe(nodes: &mut [Node], visit: &mut dyn FnMut(&mut PipeNode)) {
+pub(crate) fn for_each_pipe(nodes: &mut [Node], visit: &mut dyn FnMut(&mut PipeNode)) {
     for node in nodes {
         match node {
             Node::Action(action) => visit(&mut action.pipe),

@@ -11,7 +11,8 @@
 //! which templates parse (a port of Go's `text/template/parse` checks them first), what
 //! values print as and which Go types they have ([`GoForms`]: a `*time.Time` or a
 //! `digest.Digest` is a string to gotmpl, not to Go's functions), runs Go's own `index`,
-//! `len`, `slice`, comparisons, escapers, `print` and `printf` over those types, and words
+//! `len`, `slice`, comparisons, escapers, `print` and `printf` over those types, the
+//! methods of a `time.Time` (`{{.Created.Format "2006-01-02"}}`, `.Year`, `.Unix`), and words
 //! and places failures as Go does (located in Go's parse tree).
 //!
 //! ```
@@ -38,6 +39,7 @@ mod go_syntax;
 mod printf;
 mod render;
 mod tabwriter;
+mod time_methods;
 mod unknown_field;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::format::{normalize_format, Candidate, RANGE_OPEN};
 use crate::functions::{new_template, REPORT_FUNCTIONS};
 use crate::go_rewrite::{refuse_at, run_like_go};
 use crate::tabwriter::tabwriter_flushed;
+use crate::time_methods::{self, call_time_methods};
 use crate::unknown_field::unknown_field;
 use crate::{go_exec, go_syntax, GoForms};
 
@@ -88,6 +89,7 @@ pub fn render(
         fields,
         forms: &json,
     };
+    let template = call_time_methods(template, time_methods::find(&go_tree, &types), &json);
     let template = refuse_at(
         run_like_go(template, &json),
         &go_exec::sized_int_refusals(&go_tree, &types),

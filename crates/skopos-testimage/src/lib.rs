@@ -146,7 +146,7 @@ pub struct ImageSpec {
     /// Config `Env`.
     pub env: Vec<String>,
     /// Config `created` (and history `created`), written verbatim: keep an offset and fractional
-    /// seconds so time formatting is exercised.
+    /// seconds so time formatting is exercised. Empty: left out ([`ImageSpec::without_created`]).
     pub created: String,
     /// Whether the config carries `history` (one entry per layer plus an empty-layer entry).
     pub history: bool,
@@ -203,6 +203,13 @@ impl ImageSpec {
     /// Replaces the config Env.
     pub fn with_env(mut self, env: &[&str]) -> ImageSpec {
         self.env = env.iter().map(|entry| entry.to_string()).collect();
+        self
+    }
+
+    /// Leaves `created` out of the config and its history (a docker config without one
+    /// inspects as a nil `*time.Time`).
+    pub fn without_created(mut self) -> ImageSpec {
+        self.created = String::new();
         self
     }
 
@@ -617,6 +624,16 @@ fn config_json(spec: &ImageSpec, diff_ids: &[String]) -> Value {
             "empty_layer": true,
         }));
         config["history"] = Value::Array(history);
+    }
+    if spec.created.is_empty() {
+        if let Some(fields) = config.as_object_mut() {
+            fields.remove("created");
+        }
+        if let Some(entries) = config.get_mut("history").and_then(Value::as_array_mut) {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("created");
+            }
+        }
     }
     config
 }

@@ -394,6 +394,113 @@ fn inspect_format_functions_take_what_go_takes() {
     }
 }
 
+/// Go's methods of `time.Time` on the image's `*time.Time` (`2023-04-05T06:07:08.123456789+02:00`,
+/// an unnamed fixed zone), and what they print.
+const TIME_METHOD_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "{{.Created.Format \"2006-01-02 15:04:05.000 MST Z07:00 Mon Jan _2 3PM __2 .999\"}}",
+        "2023-04-05 06:07:08.123 +0200 +02:00 Wed Apr  5 6AM  95 .123\n",
+    ),
+    (
+        "{{.Created.Year}} {{.Created.Month}} {{.Created.Day}} {{.Created.Weekday}} {{.Created.YearDay}} {{.Created.Hour}}:{{.Created.Minute}}:{{.Created.Second}}.{{.Created.Nanosecond}}",
+        "2023 April 5 Wednesday 95 6:7:8.123456789\n",
+    ),
+    (
+        "{{.Created.Unix}} {{.Created.UnixMilli}} {{.Created.UnixMicro}} {{.Created.UnixNano}} {{.Created.IsZero}} {{.Created.IsDST}}",
+        "1680667628 1680667628123 1680667628123456 1680667628123456789 false false\n",
+    ),
+    (
+        "{{.Created.UTC}}|{{.Created.Local.Format \"15h\"}}|{{.Created.String}}|{{.Created.GoString}}|[{{.Created.Location}}]",
+        "2023-04-05 04:07:08.123456789 +0000 UTC|04h|2023-04-05 06:07:08.123456789 +0200 +0200|time.Date(2023, time.April, 5, 6, 7, 8, 123456789, time.Location(\"\"))|[]\n",
+    ),
+    (
+        "{{.Created.AddDate 0 10 27}}|{{.Created.Add -123456789}}|{{.Created.Truncate 86400000000000}}|{{.Created.Round 3600000000000}}",
+        "2024-03-03 06:07:08.123456789 +0200 +0200|2023-04-05 06:07:08 +0200 +0200|2023-04-05 02:00:00 +0200 +0200|2023-04-05 06:00:00 +0200 +0200\n",
+    ),
+    // Piped into, given to functions, as a condition, in a `with`, over history entries.
+    (
+        "{{\"Jan 2006\" | .Created.Format}} {{printf \"%03d\" .Created.YearDay}} {{len (.Created.Format \"2006\")}} {{if .Created.IsZero}}zero{{else}}set{{end}} {{with .Created}}{{.Month.String}}{{end}} {{.Created.UTC.Unix}}",
+        "Apr 2023 095 4 set April 1680667628\n",
+    ),
+    ("{{.Created.MarshalText}}", "[50 48 50 51 45 48 52 45 48 53 84 48 54 58 48 55 58 48 56 46 49 50 51 52 53 54 55 56 57 43 48 50 58 48 48]\n"),
+];
+
+/// Misused methods of `time.Time` and Go's messages (for the image above, and for one
+/// without a `created` time, whose nil `*time.Time` Go refuses to call methods on).
+const BAD_TIME_METHOD_TEMPLATES: &[(&str, bool, &str)] = &[
+    ("{{.Created.Format}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Format>: wrong number of args for Format: want 1 got 0"),
+    ("{{.Created.Year 1}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Year>: wrong number of args for Year: want 0 got 1"),
+    ("{{.Created.Format 1}}", true, "template: skopeo inspect:1:29: executing \"skopeo inspect\" at <1>: expected string; found 1"),
+    ("{{.Created.Format .Layers}}", true, "template: skopeo inspect:1:29: executing \"skopeo inspect\" at <.Layers>: wrong type for value; expected string; got []string"),
+    ("{{.Layers | .Created.Format}}", true, "template: skopeo inspect:1:31: executing \"skopeo inspect\" at <.Created.Format>: wrong type for value; expected string; got []string"),
+    ("{{.Created.AddDate 1 2.5 0}}", true, "template: skopeo inspect:1:32: executing \"skopeo inspect\" at <2.5>: expected integer; found 2.5"),
+    ("{{.Created.Add nil}}", true, "template: skopeo inspect:1:26: executing \"skopeo inspect\" at <nil>: cannot assign nil to time.Duration"),
+    ("{{.Created.Add (len .Layers)}}", true, "template: skopeo inspect:1:31: executing \"skopeo inspect\" at <.Layers>: wrong type for value; expected time.Duration; got int"),
+    ("{{.Created.Date}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Date>: function Date has 3 return values; should be 1 or 2"),
+    ("{{.Created.Zone}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Zone>: invalid function signature for Zone: second return value should be error; is int"),
+    ("{{.Created.ZoneBounds}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.ZoneBounds>: invalid function signature for ZoneBounds: second return value should be error; is time.Time"),
+    ("{{.Created.UTC.Nope}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.UTC.Nope>: can't evaluate field Nope in type time.Time"),
+    ("{{.Created.Year.Nope}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Year.Nope>: can't evaluate field Nope in type int"),
+    ("{{.Created.Month.Foo}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Month.Foo>: can't evaluate field Foo in type time.Month"),
+    ("{{.Os}}{{.Created.Year}}", false, "template: skopeo inspect:1:28: executing \"skopeo inspect\" at <.Created.Year>: error calling Year: value method time.Time.Year called using nil *Time pointer"),
+    ("{{.Created.UTC.Format \"2006\"}}", false, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.UTC.Format>: error calling UTC: value method time.Time.UTC called using nil *Time pointer"),
+    ("{{.Created.Format 1}}", false, "template: skopeo inspect:1:29: executing \"skopeo inspect\" at <1>: expected string; found 1"),
+];
+
+#[test]
+fn inspect_format_calls_time_methods_as_go_does() {
+    let workspace = workspace_with_images();
+    let spec = skopos_testimage::ImageSpec::new(1).without_created();
+    workspace.image_from("undated", "u", &spec);
+    let peer = common::skopeo_1_22_binary("skopeo 1.22.2's output for time methods in --format");
+    for (template, printed) in TIME_METHOD_TEMPLATES {
+        assert_eq!(skopos_format(&workspace, template), *printed, "{template}");
+        if peer.is_some() {
+            let args = ["inspect", "--format", template, "oci:single:t"];
+            let what = format!("skopeo 1.22.2's output for --format {template:?}");
+            if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+                assert_eq!(theirs.stdout, *printed, "{template}");
+            }
+        }
+    }
+    // History entries (three layers and a label step) are `v1.History` structs with times.
+    let history = "{{range .History}}{{.Created.Format \"2006|\"}}{{end}}";
+    let args = ["inspect", "--config", "--format", history, "oci:single:t"];
+    let ours = workspace.skopos(&args);
+    assert_eq!(ours.stdout, "2023|2023|2023|2023|\n", "{}", ours.stderr);
+    if peer.is_some() {
+        if let Some(theirs) = workspace.skopeo_1_22(
+            "skopeo 1.22.2's time methods in --config --format",
+            &[],
+            &args,
+        ) {
+            assert_eq!(theirs.stdout, ours.stdout);
+        }
+    }
+    for (template, dated, message) in BAD_TIME_METHOD_TEMPLATES {
+        let image = if *dated {
+            "oci:single:t"
+        } else {
+            "oci:undated:u"
+        };
+        let args = ["inspect", "--format", template, image];
+        let ours = workspace.skopos(&args);
+        common::assert_one_line_failure(&ours, Some(1));
+        assert_eq!(common::skopeo_message(&ours.stderr), *message, "{template}");
+        if peer.is_some() {
+            let what = format!("skopeo 1.22.2's error for --format {template:?}");
+            if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+                assert_eq!(
+                    common::skopeo_message(&theirs.stderr),
+                    *message,
+                    "{template}"
+                );
+                assert_eq!(theirs.stdout, ours.stdout, "{template}");
+            }
+        }
+    }
+}
+
 // The bare `json` format is the default output, special-cased by both.
 #[test]
 fn inspect_json_format_is_the_default_output() {

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+mod layout;
+
+pub use layout::{MONTH_NAMES, WEEKDAY_NAMES};
+
 use serde::de::Deserializer;
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -145,6 +149,188 @@ impl GoTime {
         }
         let digits = format!("{:09}", self.nanos);
         format!(".{}", digits.trim_end_matches('0'))
+    }
+
+    /// The year, as Go's `Time.Year` (in the time's own offset, as all the fields below).
+    pub fn year(&self) -> i64 {
+        self.civil().0
+    }
+
+    /// The month, 1 for January (Go's `Time.Month` as a number).
+    pub fn month(&self) -> u32 {
+        self.civil().1
+    }
+
+    /// The day of the month, from 1.
+    pub fn day(&self) -> u32 {
+        self.civil().2
+    }
+
+    /// The hour, 0 to 23.
+    pub fn hour(&self) -> u32 {
+        self.civil().3
+    }
+
+    /// The minute, 0 to 59.
+    pub fn minute(&self) -> u32 {
+        self.civil().4
+    }
+
+    /// The second, 0 to 59.
+    pub fn second(&self) -> u32 {
+        self.civil().5
+    }
+
+    /// The nanoseconds within the second.
+    pub fn nanosecond(&self) -> u32 {
+        self.nanos
+    }
+
+    /// The day of the week, 0 for Sunday (Go's `time.Weekday`).
+    pub fn weekday(&self) -> u32 {
+        // 1970-01-01 was a Thursday.
+        (self.local_seconds.div_euclid(86_400) + 4).rem_euclid(7) as u32
+    }
+
+    /// The day of the year, from 1.
+    pub fn year_day(&self) -> u32 {
+        let (year, ..) = self.civil();
+        (self.local_seconds.div_euclid(86_400) - days_from_civil(year, 1, 1) + 1) as u32
+    }
+
+    /// Seconds east of UTC of the time's zone.
+    pub fn offset_seconds(&self) -> i32 {
+        self.offset_seconds
+    }
+
+    /// The name of the time's zone as Go's parser gives it: `UTC` for offset 0, none (an
+    /// unnamed fixed zone) for any other.
+    pub fn zone_name(&self) -> &'static str {
+        if self.offset_seconds == 0 {
+            "UTC"
+        } else {
+            ""
+        }
+    }
+
+    /// Seconds since 1970-01-01T00:00:00Z (Go's `Time.Unix`).
+    pub fn unix_seconds(&self) -> i64 {
+        self.local_seconds - i64::from(self.offset_seconds)
+    }
+
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    pub fn unix_nanos(&self) -> i128 {
+        i128::from(self.unix_seconds()) * 1_000_000_000 + i128::from(self.nanos)
+    }
+
+    /// Whether this is the zero time, 0001-01-01T00:00:00Z, whatever its zone (Go's
+    /// `Time.IsZero`).
+    pub fn is_zero(&self) -> bool {
+        self.unix_seconds() == GoTime::ZERO.local_seconds && self.nanos == 0
+    }
+
+    /// The same instant in UTC (Go's `Time.UTC`).
+    pub fn utc(&self) -> GoTime {
+        GoTime {
+            local_seconds: self.unix_seconds(),
+            nanos: self.nanos,
+            offset_seconds: 0,
+        }
+    }
+
+    /// The time `nanos` nanoseconds later (Go's `Time.Add`), in the same zone; `None`
+    /// outside the years 0000 to 9999.
+    pub fn add_nanos(&self, nanos: i64) -> Option<GoTime> {
+        let total = i128::from(self.local_seconds) * 1_000_000_000
+            + i128::from(self.nanos)
+            + i128::from(nanos);
+        self.with_local_nanos(total)
+    }
+
+    /// The time `years`, `months` and `days` later on the wall clock, normalized as Go's
+    /// `Time.AddDate` does (October 31 plus one month is December 1); `None` outside the
+    /// years 0000 to 9999.
+    pub fn add_date(&self, years: i64, months: i64, days: i64) -> Option<GoTime> {
+        let (year, month, day, ..) = self.civil();
+        let month_index = i64::from(month) - 1 + months;
+        let year = year
+            .checked_add(years)?
+            .checked_add(month_index.div_euclid(12))?;
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let first_of_month = days_from_civil(year, month_index.rem_euclid(12) as u32 + 1, 1);
+        let date = first_of_month
+            .checked_add(i64::from(day) - 1)?
+            .checked_add(days)?;
+        let total = (i128::from(date) * 86_400 + i128::from(self.local_seconds.rem_euclid(86_400)))
+            * 1_000_000_000
+            + i128::from(self.nanos);
+        self.with_local_nanos(total)
+    }
+
+    /// The time rounded down to a multiple of `nanos` since the zero time (Go's
+    /// `Time.Truncate`); unchanged when `nanos` is not positive.
+    pub fn truncate(&self, nanos: i64) -> Option<GoTime> {
+        match self.remainder_since_zero(nanos) {
+            Some(remainder) => self.add_nanos(-remainder),
+            None => Some(*self),
+        }
+    }
+
+    /// The time rounded to the nearest multiple of `nanos` since the zero time, halves
+    /// up (Go's `Time.Round`); unchanged when `nanos` is not positive.
+    pub fn round(&self, nanos: i64) -> Option<GoTime> {
+        match self.remainder_since_zero(nanos) {
+            Some(remainder) if remainder + remainder < nanos => self.add_nanos(-remainder),
+            Some(remainder) => self.add_nanos(nanos - remainder),
+            None => Some(*self),
+        }
+    }
+
+    /// How far past a multiple of `nanos` since 0001-01-01T00:00:00Z the instant is.
+    fn remainder_since_zero(&self, nanos: i64) -> Option<i64> {
+        if nanos <= 0 {
+            return None;
+        }
+        let since_zero = self.unix_nanos() - i128::from(GoTime::ZERO.local_seconds) * 1_000_000_000;
+        Some(since_zero.rem_euclid(i128::from(nanos)) as i64)
+    }
+
+    /// This time's zone at `local_nanos` nanoseconds of wall clock since 1970, if within
+    /// the representable years.
+    fn with_local_nanos(&self, local_nanos: i128) -> Option<GoTime> {
+        let local_seconds = i64::try_from(local_nanos.div_euclid(1_000_000_000)).ok()?;
+        let utc_seconds = local_seconds - i64::from(self.offset_seconds);
+        if !(LOWEST_SECONDS..=HIGHEST_SECONDS).contains(&utc_seconds) {
+            return None;
+        }
+        Some(GoTime {
+            local_seconds,
+            nanos: local_nanos.rem_euclid(1_000_000_000) as u32,
+            offset_seconds: self.offset_seconds,
+        })
+    }
+
+    /// Go's `Time.Format`: `layout` shows how Go's reference time,
+    /// `Mon Jan 2 15:04:05 MST 2006`, would be written.
+    pub fn format(&self, layout: &str) -> String {
+        layout::format(self, layout)
+    }
+
+    /// Go's `Time.GoString`: `time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)`.
+    pub fn to_go_syntax(&self) -> String {
+        let (year, month, day, hour, minute, second) = self.civil();
+        let zone = if self.offset_seconds == 0 {
+            "time.UTC".to_string()
+        } else {
+            "time.Location(\"\")".to_string()
+        };
+        format!(
+            "time.Date({year}, time.{}, {day}, {hour}, {minute}, {second}, {}, {zone})",
+            layout::MONTH_NAMES[month as usize - 1],
+            self.nanos
+        )
     }
 
     /// A time as Go holds one it made from the clock or a file time (`time.Now`,
@@ -383,6 +569,51 @@ mod tests {
             "\"2024-01-02T03:04:05.5-07:00\""
         );
         assert!(serde_json::from_str::<GoTime>("\"yesterday\"").is_err());
+    }
+
+    #[test]
+    fn calendar_fields_and_arithmetic_follow_go() {
+        let time = GoTime::parse_rfc3339("2023-10-31T22:15:30.75-02:00").unwrap();
+        assert_eq!(
+            (
+                time.year(),
+                time.month(),
+                time.day(),
+                time.weekday(),
+                time.year_day()
+            ),
+            (2023, 10, 31, 2, 304)
+        );
+        assert_eq!(time.unix_seconds(), 1_698_797_730);
+        assert_eq!(time.utc().to_rfc3339_nano(), "2023-11-01T00:15:30.75Z");
+        // October 31 plus one month is "November 31", which Go normalizes to December 1.
+        let later = time.add_date(0, 1, 0).unwrap();
+        assert_eq!(later.to_rfc3339_nano(), "2023-12-01T22:15:30.75-02:00");
+        assert_eq!(
+            time.add_date(1, -22, 0).unwrap().to_rfc3339_nano(),
+            "2022-12-31T22:15:30.75-02:00"
+        );
+        assert_eq!(
+            time.add_nanos(-750_000_001).unwrap().to_rfc3339_nano(),
+            "2023-10-31T22:15:29.999999999-02:00"
+        );
+        // Rounding counts from the zero time in UTC, so a day is cut at UTC midnight.
+        let day = 86_400_000_000_000;
+        assert_eq!(
+            time.truncate(day).unwrap().to_rfc3339_nano(),
+            "2023-10-31T22:00:00-02:00"
+        );
+        assert_eq!(
+            time.round(60_000_000_000).unwrap().to_rfc3339_nano(),
+            "2023-10-31T22:16:00-02:00"
+        );
+        assert_eq!(time.round(0), Some(time));
+        assert!(time.add_date(8000, 0, 0).is_none());
+        assert!(GoTime::ZERO.is_zero() && !time.is_zero());
+        assert_eq!(
+            time.to_go_syntax(),
+            "time.Date(2023, time.October, 31, 22, 15, 30, 750000000, time.Location(\"\"))"
+        );
     }
 
     #[test]
