@@ -330,18 +330,7 @@ impl serde_json::ser::Formatter for TemplateJsonFormatter {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        let mut start = 0;
-        for (index, c) in fragment.char_indices() {
-            let escape = match c {
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
-            };
-            writer.write_all(&fragment.as_bytes()[start..index])?;
-            writer.write_all(escape.as_bytes())?;
-            start = index + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[start..])
+        skopos_core::go::json::write_string_fragment(writer, fragment, false)
     }
 }
 

@@ -740,6 +740,28 @@ fn inspect_of_uncompressed_and_label_free_image_matches_skopeo() {
         .assert_same_stdout();
 }
 
+// Go 1.22 and later (skopeo 1.22.2) write backspace and form feed as `\b` and `\f` in JSON;
+// earlier Go (skopeo 1.9.3) wrote `\u0008` and `\u000c`. The newer form wins.
+#[test]
+fn inspect_json_escapes_control_characters_as_skopeo_1_22_does() {
+    let workspace = Workspace::new();
+    let mut spec = skopos_testimage::ImageSpec::new(2);
+    spec.labels
+        .push(("org.example.control".into(), "a\u{8}b\u{c}c<d".into()));
+    workspace.image_from("control", "c", &spec);
+    let newest = "\"org.example.control\": \"a\\bb\\fc\\u003cd\"";
+    for mode in [&["inspect"][..], &["inspect", "--config"][..]] {
+        let mut args = mode.to_vec();
+        args.push("oci:control:c");
+        let ours = workspace.skopos(&args);
+        assert!(ours.stdout.contains(newest), "{args:?}: {}", ours.stdout);
+        let what = format!("skopeo 1.22.2's JSON escapes for {mode:?}");
+        if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
+            assert_eq!(theirs.stdout, ours.stdout, "{args:?}");
+        }
+    }
+}
+
 /// The committed example layout the README's first commands use.
 fn example_layout_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello")

@@ -3,8 +3,9 @@
 //!
 //! Writing ([`to_vec`], [`to_vec_indent`], [`GoFormatter`]): differences from serde_json's
 //! defaults are that `<`, `>`, `&`, U+2028 and U+2029 are escaped as `\u003c`-style
-//! sequences, and backspace / form feed as `\u0008` / `\u000c` (the Go versions skopeo 1.9.3
-//! is built with have no short forms for them). Field order is the struct's declaration
+//! sequences ([`write_string_fragment`]). Backspace and form feed are `\b` / `\f`, as in the
+//! Go skopeo 1.22.2 is built with (Go before 1.22, skopeo 1.9.3's, wrote `\u0008` /
+//! `\u000c`). Field order is the struct's declaration
 //! order in both languages; maps must be `BTreeMap`s, because Go sorts map keys.
 //!
 //! Field semantics for serde attributes: `null` read as the zero value ([`null_default`]),
@@ -18,7 +19,7 @@ use std::io;
 use serde::de::{Deserialize, Deserializer, IgnoredAny};
 use serde::ser::Serializer;
 use serde::Serialize;
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// Serialize compactly, as `json.Marshal` does.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
@@ -49,33 +50,7 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            let escape = match c {
-                '<' => "\\u003c",
-                '>' => "\\u003e",
-                '&' => "\\u0026",
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
-            };
-            writer.write_all(&fragment.as_bytes()[start..i])?;
-            writer.write_all(escape.as_bytes())?;
-            start = i + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[start..])
-    }
-
-    fn write_char_escape<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        char_escape: CharEscape,
-    ) -> io::Result<()> {
-        match char_escape {
-            CharEscape::Backspace => writer.write_all(b"\\u0008"),
-            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
-            other => self.0.write_char_escape(writer, other),
-        }
+        write_string_fragment(writer, fragment, true)
     }
 
     fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -245,6 +220,32 @@ pub mod base64_bytes {
     }
 }
 
+/// Write `fragment` (string contents without quotes or characters JSON must escape) as
+/// Go's `encoding/json` does: U+2028 and U+2029 always as `\u2028` / `\u2029` (JavaScript
+/// line terminators), and `<`, `>`, `&` as `\u003c`-style sequences when `escape_html`
+/// (`json.Marshal`; an `Encoder` with `SetEscapeHTML(false)` leaves them).
+pub fn write_string_fragment<W: ?Sized + io::Write>(
+    writer: &mut W,
+    fragment: &str,
+    escape_html: bool,
+) -> io::Result<()> {
+    let mut start = 0;
+    for (index, c) in fragment.char_indices() {
+        let escape = match c {
+            '<' if escape_html => "\\u003c",
+            '>' if escape_html => "\\u003e",
+            '&' if escape_html => "\\u0026",
+            '\u{2028}' => "\\u2028",
+            '\u{2029}' => "\\u2029",
+            _ => continue,
+        };
+        writer.write_all(&fragment.as_bytes()[start..index])?;
+        writer.write_all(escape.as_bytes())?;
+        start = index + c.len_utf8();
+    }
+    writer.write_all(&fragment.as_bytes()[start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +255,7 @@ mod tests {
         let v = serde_json::json!({"a": "<b>&c\u{2028}\u{8}\u{c}\n\"é"});
         assert_eq!(
             String::from_utf8(to_vec(&v).unwrap()).unwrap(),
-            r#"{"a":"\u003cb\u003e\u0026c\u2028\u0008\u000c\n\"é"}"#
+            r#"{"a":"\u003cb\u003e\u0026c\u2028\b\f\n\"é"}"#
         );
     }
 
