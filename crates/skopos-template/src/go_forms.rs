@@ -128,6 +128,13 @@ impl GoForms {
         is_struct.then_some(go_type)
     }
 
+    /// Whether Go marshals `value` as `null` (a nil slice, map or pointer of the data).
+    pub(crate) fn marshals_as_null(&self, value: &Value) -> bool {
+        address_of(value)
+            .and_then(|address| self.json_by_address.get(&address))
+            .is_some_and(|json| json == "null")
+    }
+
     /// The time `value` stands for when it is one of the data's `*time.Time`s:
     /// `Some(None)` for a nil pointer.
     pub(crate) fn time(&self, value: &Value) -> Option<Option<GoTime>> {

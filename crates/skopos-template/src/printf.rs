@@ -6,6 +6,7 @@
 
 use gotmpl::{TemplateError, Value};
 use skopos_core::go::text::{go_quote, is_go_printable};
+use skopos_core::go::time::GoTime;
 
 use crate::functions::{arg_count, string_value};
 use crate::GoForms;
@@ -50,8 +51,10 @@ struct Flags {
     sharp: bool,
     space: bool,
     zero: bool,
-    /// `%#v`: Go syntax (here: strings quoted).
+    /// `%#v`: Go syntax.
     sharp_v: bool,
+    /// `%+v`: struct fields with their names.
+    plus_v: bool,
     width: Option<usize>,
     precision: Option<usize>,
 }
@@ -201,6 +204,7 @@ impl Printer<'_> {
                     // `%#v` (Go syntax) and `%+v` (field names) are not `#` and `+`.
                     self.flags.sharp_v = self.flags.sharp;
                     self.flags.sharp = false;
+                    self.flags.plus_v = self.flags.plus;
                     self.flags.plus = false;
                 }
                 self.print_arg(&values[next], verb, None);
@@ -275,6 +279,21 @@ impl Printer<'_> {
             self.format_string(&go_type);
             return;
         }
+        if let Some(time) = self.forms.time(value) {
+            // fmt calls a time's `String` for the string verbs, and prints `<nil>` when a
+            // nil one fails.
+            if time.is_none() || !matches!(verb, 's' | 'v' | 'q' | 'x' | 'X') {
+                self.print_time(time, verb, value, &go_type);
+                return;
+            }
+        }
+        // Strings keep fmt's padding and quoting below; a time is a string here only.
+        let plain_string = matches!(value, Value::String(_)) && self.forms.time(value).is_none();
+        if verb == 'v' && self.flags.sharp_v && !plain_string {
+            let text = self.go_syntax(value, &go_type);
+            self.pad(&text);
+            return;
+        }
         match value {
             Value::Bool(truth) => match verb {
                 't' | 'v' => self.pad(if *truth { "true" } else { "false" }),
@@ -311,6 +330,10 @@ impl Printer<'_> {
                         if index > 0 {
                             self.out.push(' ');
                         }
+                        if verb == 'v' && self.flags.plus_v {
+                            self.out.push_str(name);
+                            self.out.push(':');
+                        }
                         let field = entries.get(name.as_str()).cloned().unwrap_or(Value::Nil);
                         self.print_element(&field, verb, Some(field_type));
                     }
@@ -338,6 +361,90 @@ impl Printer<'_> {
                 self.out.push(']');
             }
             _ => self.bad_verb(verb, value, &go_type),
+        }
+    }
+
+    /// A `*time.Time` where fmt does not call its `String` method (integer verbs), or a
+    /// nil one (whose `String` fmt catches failing): the pointer's struct, `&{wall ext
+    /// loc}`, or the nil pointer as a number. `time.Time` keeps nanoseconds in `wall` and
+    /// seconds since year 1 in `ext` for a parsed time; `loc` is nil for UTC (other zones'
+    /// addresses are printed as 0 too: no two runs of Go print the same one).
+    fn print_time(&mut self, time: Option<GoTime>, verb: char, value: &Value, go_type: &str) {
+        const SECONDS_FROM_YEAR_1_TO_1970: i64 = 62_135_596_800;
+        let Some(time) = time else {
+            match verb {
+                's' | 'v' | 'q' | 'x' | 'X' => self.pad("<nil>"),
+                _ => self.format_integer(0, false, verb, value, go_type),
+            }
+            return;
+        };
+        let seconds = time.unix_seconds() + SECONDS_FROM_YEAR_1_TO_1970;
+        self.out.push_str("&{");
+        self.format_integer(time.nanosecond().into(), false, verb, value, go_type);
+        self.out.push(' ');
+        self.format_integer(seconds.unsigned_abs(), seconds < 0, verb, value, go_type);
+        self.out.push(' ');
+        self.format_integer(0, false, verb, value, go_type);
+        self.out.push('}');
+    }
+
+    /// fmt's `%#v`: `value`, of Go type `go_type`, written as Go source would write it.
+    fn go_syntax(&self, value: &Value, go_type: &str) -> String {
+        if let Some(time) = self.forms.time(value) {
+            // fmt prints `<nil>` when `GoString` fails on a nil pointer.
+            return time.map_or_else(|| "<nil>".to_string(), |time| time.to_go_syntax());
+        }
+        let joined = |parts: Vec<String>| parts.join(", ");
+        match value {
+            Value::Nil => "<nil>".to_string(),
+            Value::Bool(truth) => truth.to_string(),
+            Value::Int(number) => number.to_string(),
+            Value::Uint(number) => format!("0x{number:x}"),
+            Value::Float(number) => general(*number, None, false),
+            Value::String(text) => go_quote(text),
+            Value::List(_) | Value::Map(_) if self.forms.marshals_as_null(value) => {
+                format!("{go_type}(nil)")
+            }
+            Value::List(items) => {
+                let element = go_type.strip_prefix("[]").unwrap_or("interface {}");
+                let items = items
+                    .iter()
+                    .map(|item| self.go_syntax_of_element(item, element));
+                format!("{go_type}{{{}}}", joined(items.collect()))
+            }
+            Value::Map(entries) => {
+                if let Some(fields) = self.forms.struct_fields(go_type.trim_start_matches('*')) {
+                    let fields = fields.iter().map(|(name, field_type)| {
+                        let field = entries.get(name.as_str()).cloned().unwrap_or(Value::Nil);
+                        format!("{name}:{}", self.go_syntax_of_element(&field, field_type))
+                    });
+                    let pointer = if go_type.starts_with('*') { "&" } else { "" };
+                    let struct_type = go_type.trim_start_matches('*');
+                    return format!("{pointer}{struct_type}{{{}}}", joined(fields.collect()));
+                }
+                let element = go_type
+                    .strip_prefix("map[")
+                    .and_then(|rest| rest.split_once(']'))
+                    .map_or("interface {}", |(_, element)| element);
+                let entries = entries.iter().map(|(key, item)| {
+                    format!(
+                        "{}:{}",
+                        go_quote(key),
+                        self.go_syntax_of_element(item, element)
+                    )
+                });
+                format!("{go_type}{{{}}}", joined(entries.collect()))
+            }
+            _ => self.forms.print(value),
+        }
+    }
+
+    /// [`Self::go_syntax`] of an element whose container gives its type; an
+    /// `interface {}` element has the type of what it holds.
+    fn go_syntax_of_element(&self, value: &Value, go_type: &str) -> String {
+        match go_type {
+            "interface {}" => self.go_syntax(value, &self.forms.go_type(value)),
+            _ => self.go_syntax(value, go_type),
         }
     }
 
@@ -550,6 +657,8 @@ impl Printer<'_> {
             'v' | 'g' | 'G' => general(number, precision, verb == 'G'),
             'e' | 'E' => exponent(number, precision.unwrap_or(6), verb == 'E'),
             'f' | 'F' => format!("{:.*}", precision.unwrap_or(6), number),
+            'x' | 'X' => hex_float(number, precision, verb == 'X'),
+            'b' => binary_float(number),
             _ => return self.bad_verb(verb, value, go_type),
         };
         let (sign, digits) = match text.strip_prefix('-') {
@@ -631,6 +740,93 @@ fn general(number: f64, precision: Option<usize>, upper: bool) -> String {
     let decimals =
         usize::try_from(i64::try_from(significant).unwrap_or(0) - i64::from(point)).unwrap_or(0);
     format!("{number:.decimals$}")
+}
+
+/// Go's `%x` of a float: `-0x1.8p+01`, the mantissa normalized to a leading 1, its
+/// hexadecimal digits all (trailing zeros left out) or rounded to `precision` (half to
+/// even), the binary exponent with at least two digits.
+fn hex_float(number: f64, precision: Option<usize>, upper: bool) -> String {
+    if !number.is_finite() {
+        return non_finite(number);
+    }
+    /// The bits after the point of a normalized mantissa.
+    const FRACTION_BITS: u32 = 52;
+    let bits = number.to_bits();
+    let biased_exponent = ((bits >> FRACTION_BITS) & 0x7ff) as i32;
+    let fraction = bits & ((1 << FRACTION_BITS) - 1);
+    let (mut mantissa, mut exponent) = match biased_exponent {
+        0 => (fraction, -1022),
+        biased => (fraction | 1 << FRACTION_BITS, biased - 1023),
+    };
+    if mantissa == 0 {
+        exponent = 0;
+    }
+    while mantissa != 0 && mantissa & (1 << FRACTION_BITS) == 0 {
+        mantissa <<= 1;
+        exponent -= 1;
+    }
+    let all_digits = (FRACTION_BITS / 4) as usize;
+    if let Some(kept) = precision.filter(|kept| *kept < all_digits) {
+        let shift = ((all_digits - kept) * 4) as u32;
+        let dropped = mantissa & ((1 << shift) - 1);
+        let half = 1 << (shift - 1);
+        mantissa >>= shift;
+        if dropped > half || (dropped == half && mantissa & 1 == 1) {
+            mantissa += 1;
+        }
+        mantissa <<= shift;
+        if mantissa >> (FRACTION_BITS + 1) != 0 {
+            mantissa >>= 1;
+            exponent += 1;
+        }
+    }
+    let mut digits = format!("{:013x}", mantissa & ((1 << FRACTION_BITS) - 1));
+    match precision {
+        None => digits.truncate(digits.trim_end_matches('0').len()),
+        Some(kept) if kept <= all_digits => digits.truncate(kept),
+        Some(kept) => digits.push_str(&"0".repeat(kept - all_digits)),
+    }
+    let point = if digits.is_empty() { "" } else { "." };
+    let sign = if number.is_sign_negative() { "-" } else { "" };
+    let exponent_sign = if exponent < 0 { '-' } else { '+' };
+    let text = format!(
+        "{sign}0x{}{point}{digits}p{exponent_sign}{:02}",
+        mantissa >> FRACTION_BITS,
+        exponent.unsigned_abs()
+    );
+    if upper {
+        text.to_uppercase()
+    } else {
+        text
+    }
+}
+
+/// Go's `%b` of a float: the integer mantissa and the power of two it is multiplied by,
+/// `6755399441055744p-52` for 1.5.
+fn binary_float(number: f64) -> String {
+    if !number.is_finite() {
+        return non_finite(number);
+    }
+    let bits = number.to_bits();
+    let biased_exponent = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = match biased_exponent {
+        0 => (fraction, -1074),
+        biased => (fraction | 1 << 52, biased - 1075),
+    };
+    let sign = if number.is_sign_negative() { "-" } else { "" };
+    let exponent_sign = if exponent >= 0 { "+" } else { "" };
+    format!("{sign}{mantissa}p{exponent_sign}{exponent}")
+}
+
+/// fmt's infinities and NaN (a `+` comes with the flag).
+fn non_finite(number: f64) -> String {
+    match number {
+        n if n.is_nan() => "NaN",
+        n if n > 0.0 => "Inf",
+        _ => "-Inf",
+    }
+    .to_string()
 }
 
 /// Go's `strconv.CanBackquote`.

@@ -366,6 +366,20 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
         "{{printf \"%s|%T\" (index .LayersData 0).Annotations (index .LayersData 1).Annotations}}",
         "map[org.example.layer.comment:first layer]|map[string]string\n",
     ),
+    // Floats in hexadecimal and binary, as strconv writes them.
+    (
+        "{{printf \"%x|%.1x|%X|%b|%x|%x|%8.3x|%+x\" 0.1 1.96875 -0.1 1.5 0.0 1e-310 1.5 1.5}}",
+        "0x1.999999999999ap-04|0x1.0p+01|-0X1.999999999999AP-04|6755399441055744p-52|0x0p+00|0x1.2688b70e62bp-1030|0x1.800p+00|+0x1.8p+00\n",
+    ),
+    // Go syntax (`%#v`) and field names (`%+v`); a time's own Go syntax and its struct.
+    (
+        "{{printf \"%#v|%+v\" (index .LayersData 0) (index .LayersData 1)}}",
+        "types.ImageInspectLayer{MIMEType:\"application/vnd.oci.image.layer.v1.tar+gzip\", Digest:\"sha256:dc1929627829b7533f90543d33d387ace30da0926e331a87aa22d35c72597f4b\", Size:8190, Annotations:map[string]string{\"org.example.layer.comment\":\"first layer\"}}|{MIMEType:application/vnd.oci.image.layer.v1.tar+gzip Digest:sha256:c346f7a213df573502079e8ae43bc79a5d71d9527b401fa1886ab8cc74777b19 Size:8187 Annotations:map[]}\n",
+    ),
+    (
+        "{{printf \"%#v|%#v|%#v|%#v|%#v\" .Env .Labels .RepoTags .Created (index .Os 0)}}",
+        "[]string{\"PATH=/usr/local/bin:/usr/bin:/bin\", \"GREETING=hello world\"}|map[string]string{\"org.example.markup\":\"<b>&c\", \"org.example.title\":\"skopos test image\"}|[]string{}|time.Date(2023, time.April, 5, 6, 7, 8, 123456789, time.Location(\"\"))|0x6c\n",
+    ),
     // Go's %v and encoding/json of floats.
     ("{{1234567.0}} {{0.00001}} {{json 1e21}} {{json 0.0000001}}", "1.234567e+06 1e-05 1e+21 1e-7\n"),
     ("{{range .Labels}}{{.}},{{end}} {{range 2}}{{.}}{{end}} {{range .RepoTags}}x{{else}}none{{end}}", "<b>&c,skopos test image, 01 none\n"),
@@ -461,6 +475,21 @@ fn inspect_format_calls_time_methods_as_go_does() {
             if let Some(theirs) = workspace.skopeo_1_22(&what, &[], &args) {
                 assert_eq!(theirs.stdout, *printed, "{template}");
             }
+        }
+    }
+    // fmt prints `<nil>` where a nil time's `String` or `GoString` fails, 0 for the pointer.
+    let nil_time = [
+        "inspect",
+        "--format",
+        "{{printf \"%q|%x|%#v|%d\" .Created .Created .Created .Created}}",
+        "oci:undated:u",
+    ];
+    assert_eq!(workspace.skopos(&nil_time).stdout, "<nil>|<nil>|<nil>|0\n");
+    if peer.is_some() {
+        if let Some(theirs) =
+            workspace.skopeo_1_22("skopeo 1.22.2's printf of a nil time", &[], &nil_time)
+        {
+            assert_eq!(theirs.stdout, "<nil>|<nil>|<nil>|0\n");
         }
     }
     // History entries (three layers and a label step) are `v1.History` structs with times.
