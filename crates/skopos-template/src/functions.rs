@@ -11,7 +11,7 @@ use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
 use crate::go_rewrite::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
-use crate::printf::printf;
+use crate::printf::{printf, printf_typed};
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;
 
@@ -46,14 +46,31 @@ pub(crate) fn at_site(
     site: usize,
 ) -> impl Fn(&[Value]) -> Result<Value, TemplateError> + Send + Sync + 'static {
     let forms = Arc::clone(forms);
-    move |args: &[Value]| {
-        function(&forms, args).map_err(|error| match error {
-            TemplateError::Exec(message) => {
-                TemplateError::Exec(format!("{SITE_TAG}{site}:{message}"))
-            }
-            other => other,
-        })
-    }
+    move |args: &[Value]| at(site, function(&forms, args))
+}
+
+/// `printf` for the call at byte offset `site`, whose operands after the format have the
+/// Go types `operand_types` where known (see [`printf_typed`]).
+pub(crate) fn printf_at_site(
+    forms: &Arc<GoForms>,
+    site: usize,
+    operand_types: Vec<Option<String>>,
+) -> impl Fn(&[Value]) -> Result<Value, TemplateError> + Send + Sync + 'static {
+    let forms = Arc::clone(forms);
+    move |args: &[Value]| at(site, printf_typed(&forms, args, &operand_types))
+}
+
+/// `result` with the call site's byte offset added to its error.
+fn at(site: usize, result: Result<Value, TemplateError>) -> Result<Value, TemplateError> {
+    result.map_err(|error| match error {
+        TemplateError::Exec(message) => TemplateError::Exec(format!("{SITE_TAG}{site}:{message}")),
+        other => other,
+    })
+}
+
+/// The name a call of `function` at byte offset `site` is renamed to.
+pub(crate) fn site_name(function: &str, site: usize) -> String {
+    format!("{function}@{site}")
 }
 
 /// A template with `report`'s functions, and Go's built-in ones where gotmpl's differ.

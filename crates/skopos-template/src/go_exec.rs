@@ -48,6 +48,9 @@ impl Types<'_> {
                 .find(|(field, _)| *field == name)
                 .map(|(_, go_type)| go_type.to_string());
         }
+        if let Some(result) = crate::time_methods::result_type(receiver, name) {
+            return Some(result.to_string());
+        }
         self.forms
             .struct_field(receiver.strip_prefix('*').unwrap_or(receiver), name)
             .map(str::to_string)
@@ -251,6 +254,48 @@ impl Failure {
             self.message
         ))
     }
+}
+
+/// The calls of `printf` in `tree` whose operands (after the format, the piped value
+/// last) include values whose Go type fmt names (`%T`, `%!s(int64=7)`) and their values
+/// do not tell: integers of a sized type, a time method's `time.Month` or `time.Time`.
+/// Each command's byte offset and its operands' types where so.
+pub(crate) fn printf_operand_types(
+    tree: &[Node],
+    types: &Types<'_>,
+) -> Vec<(usize, Vec<Option<String>>)> {
+    let mut found = Found::default();
+    let list_of_data = format!("[]{DATA}");
+    collect(tree, Some(&list_of_data), types, &mut found);
+    found
+        .sites
+        .iter()
+        .filter(|site| site.function() == Some("printf"))
+        .filter_map(|site| {
+            let mut operands: Vec<&Arg> = site.command.args.iter().skip(2).collect();
+            if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
+                operands.push(piped);
+            }
+            let sized: Vec<Option<String>> = operands
+                .iter()
+                .map(|operand| {
+                    types.sized_int(operand, site.dot()).or_else(|| {
+                        // A time method's results are plain values here.
+                        types.of(operand, site.dot()).filter(|go_type| {
+                            matches!(
+                                go_type.as_str(),
+                                "time.Month" | "time.Weekday" | "time.Time"
+                            )
+                        })
+                    })
+                })
+                .collect();
+            sized
+                .iter()
+                .any(Option::is_some)
+                .then_some((site.command.pos, sized))
+        })
+        .collect()
 }
 
 /// Every command of `tree` (a command before its arguments), with the Go type of dot

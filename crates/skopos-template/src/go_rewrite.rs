@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gotmpl::Template;
 
-use crate::functions::{at_site, site_function, FormsFunction};
+use crate::functions::{at_site, site_function, site_name, FormsFunction};
 use crate::GoForms;
 
 /// The function every printing action ends in, so that values print as Go prints them.
@@ -78,7 +78,7 @@ fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
         }
         if let Some(Expr::Identifier(_, name)) = command.args.first_mut() {
             if let Some(function) = site_function(name) {
-                let renamed = format!("{name}@{offset}");
+                let renamed = site_name(name, offset);
                 *name = renamed.as_str().into();
                 sites.push((renamed, function, offset));
             }

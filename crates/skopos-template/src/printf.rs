@@ -18,6 +18,7 @@ pub(crate) fn format_value(forms: &GoForms, value: &Value, verb: char) -> String
         forms,
         flags: Flags::default(),
         out: String::new(),
+        operand_types: &[],
     };
     printer.print_arg(value, verb, None);
     printer.out
@@ -25,6 +26,16 @@ pub(crate) fn format_value(forms: &GoForms, value: &Value, verb: char) -> String
 
 /// Go's `printf`.
 pub(crate) fn printf(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateError> {
+    printf_typed(forms, args, &[])
+}
+
+/// Go's `printf` whose operands after the format have the Go types `operand_types` where
+/// those are known and the values do not tell them (an `int64` is a number like any).
+pub(crate) fn printf_typed(
+    forms: &GoForms,
+    args: &[Value],
+    operand_types: &[Option<String>],
+) -> Result<Value, TemplateError> {
     let [format, values @ ..] = args else {
         return Err(arg_count("printf", 1, args));
     };
@@ -38,6 +49,7 @@ pub(crate) fn printf(forms: &GoForms, args: &[Value]) -> Result<Value, TemplateE
         forms,
         flags: Flags::default(),
         out: String::new(),
+        operand_types,
     };
     printer.sprintf(format, values);
     Ok(string_value(printer.out))
@@ -66,6 +78,15 @@ struct Printer<'a> {
     forms: &'a GoForms,
     flags: Flags,
     out: String,
+    /// The Go types of the operands, where known beyond what their values tell.
+    operand_types: &'a [Option<String>],
+}
+
+impl Printer<'_> {
+    /// The Go type of operand `index` when it is known beyond its value.
+    fn operand_type(&self, index: usize) -> Option<&str> {
+        self.operand_types.get(index)?.as_deref()
+    }
 }
 
 /// The number at `at` in `format` (at most [`TOO_LARGE`]) and where it ends.
@@ -207,23 +228,27 @@ impl Printer<'_> {
                     self.flags.plus_v = self.flags.plus;
                     self.flags.plus = false;
                 }
-                self.print_arg(&values[next], verb, None);
+                let go_type = self.operand_type(next).map(str::to_string);
+                self.print_arg(&values[next], verb, go_type.as_deref());
                 next += 1;
             }
         }
         if !reordered && next < values.len() {
             self.flags = Flags::default();
             self.out.push_str("%!(EXTRA ");
-            for (index, value) in values[next..].iter().enumerate() {
-                if index > 0 {
+            for (index, value) in values.iter().enumerate().skip(next) {
+                if index > next {
                     self.out.push_str(", ");
                 }
                 if matches!(value, Value::Nil) {
                     self.out.push_str("<nil>");
                 } else {
-                    self.out.push_str(&self.forms.go_type(value));
+                    let go_type = self
+                        .operand_type(index)
+                        .map_or_else(|| self.forms.go_type(value), str::to_string);
+                    self.out.push_str(&go_type);
                     self.out.push('=');
-                    self.print_arg(value, 'v', None);
+                    self.print_arg(value, 'v', Some(&go_type));
                 }
             }
             self.out.push(')');

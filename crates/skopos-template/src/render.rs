@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use gotmpl::Value;
 
 use crate::format::{normalize_format, Candidate, RANGE_OPEN};
-use crate::functions::{new_template, REPORT_FUNCTIONS};
+use crate::functions::{new_template, printf_at_site, site_name, REPORT_FUNCTIONS};
 use crate::go_rewrite::{refuse_at, run_like_go};
 use crate::tabwriter::tabwriter_flushed;
 use crate::time_methods::{self, call_time_methods};
@@ -90,10 +90,18 @@ pub fn render(
         forms: &json,
     };
     let template = call_time_methods(template, time_methods::find(&go_tree, &types), &json);
-    let template = refuse_at(
-        run_like_go(template, &json),
-        &go_exec::sized_int_refusals(&go_tree, &types),
-    );
+    let template = go_exec::printf_operand_types(&go_tree, &types)
+        .into_iter()
+        .fold(
+            run_like_go(template, &json),
+            |template, (site, operand_types)| {
+                template.func(
+                    &site_name("printf", site),
+                    printf_at_site(&json, site, operand_types),
+                )
+            },
+        );
+    let template = refuse_at(template, &go_exec::sized_int_refusals(&go_tree, &types));
     let through_writer = |text: &str| {
         if table.is_some() {
             tabwriter_flushed(text)

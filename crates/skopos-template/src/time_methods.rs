@@ -150,6 +150,28 @@ fn method(name: &str) -> Option<(&'static [Parameter], Outcome)> {
         .map(|&(_, parameters, outcome)| (parameters, outcome))
 }
 
+/// The Go type of what method `name` of a value of type `receiver` returns, when that is
+/// a time's (or a `time.Month`'s, `time.Weekday`'s) method templates can call.
+pub(crate) fn result_type(receiver: &str, name: &str) -> Option<&'static str> {
+    match receiver {
+        "time.Month" | "time.Weekday" if name == "String" => return Some("string"),
+        "*time.Time" | "time.Time" => {}
+        _ => return None,
+    }
+    Some(match name {
+        "Add" | "AddDate" | "Local" | "Round" | "Truncate" | "UTC" => "time.Time",
+        "Day" | "Hour" | "Minute" | "Nanosecond" | "Second" | "Year" | "YearDay" => "int",
+        "Unix" | "UnixMicro" | "UnixMilli" | "UnixNano" => "int64",
+        "Format" | "GoString" | "String" => "string",
+        "IsDST" | "IsZero" => "bool",
+        "Month" => "time.Month",
+        "Weekday" => "time.Weekday",
+        "Location" => "*time.Location",
+        "MarshalJSON" | "MarshalText" => "[]uint8",
+        _ => return None,
+    })
+}
+
 fn is_time(go_type: Option<&str>) -> bool {
     matches!(go_type, Some("*time.Time" | "time.Time"))
 }

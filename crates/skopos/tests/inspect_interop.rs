@@ -366,6 +366,11 @@ const GOOD_TEMPLATES: &[(&str, &str)] = &[
         "{{printf \"%s|%T\" (index .LayersData 0).Annotations (index .LayersData 1).Annotations}}",
         "map[org.example.layer.comment:first layer]|map[string]string\n",
     ),
+    // fmt names the Go types of sized integers and of time methods' results.
+    (
+        "{{printf \"%T %T %s|%T %T %T\" (index .LayersData 0).Size .Created.Unix (index .LayersData 0).Size .Created.Month .Created.UTC .Created.Year}}",
+        "int64 int64 %!s(int64=8190)|time.Month time.Time int\n",
+    ),
     // Floats in hexadecimal and binary, as strconv writes them.
     (
         "{{printf \"%x|%.1x|%X|%b|%x|%x|%8.3x|%+x\" 0.1 1.96875 -0.1 1.5 0.0 1e-310 1.5 1.5}}",
@@ -455,6 +460,7 @@ const BAD_TIME_METHOD_TEMPLATES: &[(&str, bool, &str)] = &[
     ("{{.Created.ZoneBounds}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.ZoneBounds>: invalid function signature for ZoneBounds: second return value should be error; is time.Time"),
     ("{{.Created.UTC.Nope}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.UTC.Nope>: can't evaluate field Nope in type time.Time"),
     ("{{.Created.Year.Nope}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Year.Nope>: can't evaluate field Nope in type int"),
+    ("{{truncate .Os .Created.Unix}}", true, "template: skopeo inspect:1:34: executing \"skopeo inspect\" at <.Created.Unix>: wrong type for value; expected int; got int64"),
     ("{{.Created.Month.Foo}}", true, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.Month.Foo>: can't evaluate field Foo in type time.Month"),
     ("{{.Os}}{{.Created.Year}}", false, "template: skopeo inspect:1:28: executing \"skopeo inspect\" at <.Created.Year>: error calling Year: value method time.Time.Year called using nil *Time pointer"),
     ("{{.Created.UTC.Format \"2006\"}}", false, "template: skopeo inspect:1:21: executing \"skopeo inspect\" at <.Created.UTC.Format>: error calling UTC: value method time.Time.UTC called using nil *Time pointer"),
