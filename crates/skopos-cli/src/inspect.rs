@@ -384,9 +384,9 @@ fn string_value(text: &str) -> Value {
     Value::String(text.into())
 }
 
-/// Go prints a nil `*time.Time` as `<nil>` (so, unlike Go, `{{if .Created}}` is true
-/// for it here) and marshals it as `null`; a time prints as `Time.String()` and marshals
-/// as RFC 3339.
+/// Go prints a nil `*time.Time` as `<nil>` and marshals it as `null` (which is how the
+/// template engine knows it for nil, false in `if`); a time prints as `Time.String()` and
+/// marshals as RFC 3339.
 fn time_value(go: &mut GoForms, time: Option<&GoTime>) -> Value {
     let printed = string_value(&printed_time(time));
     let value = go.remember_json(printed, &time);

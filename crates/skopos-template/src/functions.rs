@@ -10,7 +10,7 @@ use gotmpl::{Template, TemplateError, Value};
 use crate::builtins::{html, index, js, len, print, println, slice, urlquery};
 use crate::compare::{eq, ge, gt, le, lt, ne};
 use crate::go_case::{go_lower, go_title, go_upper};
-use crate::go_rewrite::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION};
+use crate::go_rewrite::{PRINT_FUNCTION, RANGE_FUNCTION, REFUSE_FUNCTION, TRUTH_FUNCTION};
 use crate::printf::{printf, printf_typed};
 use crate::render::TEMPLATE_NAME;
 use crate::GoForms;
@@ -119,6 +119,15 @@ const FUNCTIONS: &[(&str, FormsFunction)] = &[
     ("ge", ge),
     ("gt", gt),
     ("html", html),
+    (TRUTH_FUNCTION, |forms, args| {
+        let [value] = args else {
+            return Err(arg_count(TRUTH_FUNCTION, 1, args));
+        };
+        Ok(match forms.is_nil_pointer(value) {
+            true => Value::Bool(false),
+            false => value.clone(),
+        })
+    }),
     ("index", index),
     ("join", join),
     ("js", js),
@@ -136,6 +145,14 @@ const FUNCTIONS: &[(&str, FormsFunction)] = &[
     ("lt", lt),
     ("ne", ne),
     ("pad", pad),
+    ("not", |forms, args| {
+        let [value] = args else {
+            return Err(arg_count("not", 1, args));
+        };
+        Ok(Value::Bool(
+            !value.is_truthy() || forms.is_nil_pointer(value),
+        ))
+    }),
     ("print", print),
     ("printf", printf),
     ("println", println),

@@ -128,6 +128,12 @@ impl GoForms {
         is_struct.then_some(go_type)
     }
 
+    /// Whether `value` stands for a nil pointer (a `*time.Time` without a time), which Go
+    /// takes as false.
+    pub(crate) fn is_nil_pointer(&self, value: &Value) -> bool {
+        self.is_pointer(value) && self.marshals_as_null(value)
+    }
+
     /// Whether Go marshals `value` as `null` (a nil slice, map or pointer of the data).
     pub(crate) fn marshals_as_null(&self, value: &Value) -> bool {
         address_of(value)

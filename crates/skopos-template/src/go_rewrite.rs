@@ -1,7 +1,8 @@
 //! The parsed template rewritten to run as Go runs it: every printing action ends in a
 //! function that prints its value with [`GoForms`](crate::GoForms)'s `%v`, not gotmpl's
-//! own formatting, and every `range` pipeline in one that refuses what Go cannot iterate
-//! over (gotmpl ranges over a struct's fields and words its refusal its own way).
+//! own formatting, every `range` pipeline in one that refuses what Go cannot iterate
+//! over (gotmpl ranges over a struct's fields and words its refusal its own way), and every
+//! `if` and `with` pipeline in one that makes a nil pointer false.
 
 use gotmpl::parse::{BranchNode, CommandNode, Expr, Node, PipeNode};
 use std::sync::Arc;
@@ -13,6 +14,10 @@ use crate::GoForms;
 
 /// The function every printing action ends in, so that values print as Go prints them.
 pub(crate) const PRINT_FUNCTION: &str = "_skopos_print";
+
+/// The function every `if` and `with` pipeline ends in, so that a nil `*time.Time` (a
+/// string here) is false as Go's nil pointers are.
+pub(crate) const TRUTH_FUNCTION: &str = "_skopos_truth";
 
 /// The function every `range` pipeline ends in, so that it ranges only where Go does.
 pub(crate) const RANGE_FUNCTION: &str = "_skopos_range";
@@ -86,8 +91,9 @@ fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
     }
 }
 
-/// `nodes` with every printing action piped into [`PRINT_FUNCTION`] and every `range`
-/// pipeline into [`RANGE_FUNCTION`], recursively.
+/// `nodes` with every printing action piped into [`PRINT_FUNCTION`], every `range`
+/// pipeline into [`RANGE_FUNCTION`] and every `if` and `with` pipeline into
+/// [`TRUTH_FUNCTION`], recursively.
 pub(crate) fn pipe_into_go_functions(nodes: &mut [Node]) {
     for node in nodes {
         match node {
@@ -99,7 +105,10 @@ pub(crate) fn pipe_into_go_functions(nodes: &mut [Node]) {
                 pipe_into(&mut branch.pipe, RANGE_FUNCTION);
                 bodies_into_go_functions(branch);
             }
-            Node::If(branch) | Node::With(branch) => bodies_into_go_functions(branch),
+            Node::If(branch) | Node::With(branch) => {
+                pipe_into(&mut branch.pipe, TRUTH_FUNCTION);
+                bodies_into_go_functions(branch);
+            }
             _ => {}
         }
     }

@@ -483,6 +483,15 @@ fn inspect_format_calls_time_methods_as_go_does() {
             }
         }
     }
+    // A nil time is false, as Go's nil pointers are.
+    let truth = "{{if .Created}}y{{else}}n{{end}} {{with .Created}}y{{else}}n{{end}} {{if not .Created}}y{{end}}";
+    for (image, printed) in [("oci:undated:u", "n n y\n"), ("oci:single:t", "y y \n")] {
+        let args = ["inspect", "--format", truth, image];
+        assert_eq!(workspace.skopos(&args).stdout, printed, "{image}");
+        if let Some(theirs) = workspace.skopeo_1_22("skopeo 1.22.2's truth of a time", &[], &args) {
+            assert_eq!(theirs.stdout, printed, "{image}");
+        }
+    }
     // fmt prints `<nil>` where a nil time's `String` or `GoString` fails, 0 for the pointer.
     let nil_time = [
         "inspect",
