@@ -133,6 +133,16 @@ impl Site<'_> {
         }
     }
 
+    /// The operands the command's function receives: its arguments after the first
+    /// `skip`, then the value piped in when that is a single operand.
+    fn operands(&self, skip: usize) -> Vec<&Arg> {
+        let mut operands: Vec<&Arg> = self.command.args.iter().skip(1 + skip).collect();
+        if let Some([piped]) = self.previous.map(|previous| previous.args.as_slice()) {
+            operands.push(piped);
+        }
+        operands
+    }
+
     /// The number of arguments the function receives.
     fn argument_count(&self) -> usize {
         self.command.args.len() - 1 + usize::from(self.previous.is_some())
@@ -183,15 +193,11 @@ pub fn message(
             return failure.message_in(name, source).or(Some(failure.message));
         }
     }
-    let mut found = Found::default();
-    // `report` executes the template over a list holding the data.
-    let list_of_data = format!("[]{DATA}");
-    collect(tree, Some(&list_of_data), types, &mut found);
     let Found {
         mut sites,
         templates,
         ranges,
-    } = found;
+    } = Found::in_tree(tree, types);
     // The failing call first, where known: searches take the first that fits.
     sites.sort_by_key(|candidate| site.is_some() && Some(candidate.command.pos) != site);
     let failure = match error {
@@ -264,18 +270,13 @@ pub(crate) fn printf_operand_types(
     tree: &[Node],
     types: &Types<'_>,
 ) -> Vec<(usize, Vec<Option<String>>)> {
-    let mut found = Found::default();
-    let list_of_data = format!("[]{DATA}");
-    collect(tree, Some(&list_of_data), types, &mut found);
-    found
+    Found::in_tree(tree, types)
         .sites
         .iter()
         .filter(|site| site.function() == Some("printf"))
         .filter_map(|site| {
-            let mut operands: Vec<&Arg> = site.command.args.iter().skip(2).collect();
-            if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
-                operands.push(piped);
-            }
+            // After the format.
+            let operands = site.operands(1);
             let sized: Vec<Option<String>> = operands
                 .iter()
                 .map(|operand| {
@@ -304,10 +305,7 @@ pub(crate) fn commands<'a>(
     tree: &'a [Node],
     types: &Types<'_>,
 ) -> Vec<(&'a Command, Option<String>)> {
-    let mut found = Found::default();
-    let list_of_data = format!("[]{DATA}");
-    collect(tree, Some(&list_of_data), types, &mut found);
-    found
+    Found::in_tree(tree, types)
         .sites
         .into_iter()
         .map(|site| (site.command, site.dot))
@@ -323,6 +321,16 @@ struct Found<'a> {
     templates: Vec<(usize, &'a String, &'a Option<Pipe>)>,
     /// Every `range` pipeline, with the Go type of its value when known.
     ranges: Vec<(&'a Pipe, Option<String>)>,
+}
+
+impl<'a> Found<'a> {
+    /// What [`collect`] finds in `tree` as `report` runs it: over a list holding the data.
+    fn in_tree(tree: &'a [Node], types: &Types<'_>) -> Found<'a> {
+        let mut found = Found::default();
+        let list_of_data = format!("[]{DATA}");
+        collect(tree, Some(&list_of_data), types, &mut found);
+        found
+    }
 }
 
 /// Go's refusal to range over a value: at the first `range` whose value is not surely
@@ -497,10 +505,7 @@ fn exec_failure(sites: &[Site<'_>], message: &str, types: &Types<'_>) -> Option<
 /// `reason` with `int`, the name a function gives any integer, replaced by the operand's
 /// own integer type where that is known (`int64` fields, `int32` characters).
 fn with_sized_ints(site: &Site<'_>, types: &Types<'_>, reason: &str) -> String {
-    let mut operands: Vec<&Arg> = site.command.args.iter().skip(1).collect();
-    if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
-        operands.push(piped);
-    }
+    let operands = site.operands(0);
     let sized = |arg: &&Arg| types.sized_int(arg, site.dot());
     if let Some(pair) = reason.strip_prefix("incompatible types for comparison: ") {
         if let Some((first, other)) = pair.split_once(" and ") {
@@ -605,18 +610,12 @@ fn parameters(function: &str) -> Option<&'static [&'static str]> {
 /// `int` goes (a layer's `int64` size), which the call cannot tell from its values: the
 /// command's position and Go's message.
 pub fn sized_int_refusals(tree: &[Node], types: &Types<'_>) -> Vec<(usize, String)> {
-    let mut found = Found::default();
-    let list_of_data = format!("[]{DATA}");
-    collect(tree, Some(&list_of_data), types, &mut found);
-    found
+    Found::in_tree(tree, types)
         .sites
         .iter()
         .filter_map(|site| {
             let parameters = parameters(site.function()?)?;
-            let mut operands: Vec<&Arg> = site.command.args[1..].iter().collect();
-            if let Some([piped]) = site.previous.map(|previous| previous.args.as_slice()) {
-                operands.push(piped);
-            }
+            let operands = site.operands(0);
             if operands.len() != parameters.len() {
                 return None;
             }
