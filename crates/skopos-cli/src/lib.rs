@@ -50,6 +50,19 @@ fn use_one_malloc_arena() {
     }
 }
 
+/// Errors are reported as one line, never with a backtrace, but `anyhow` captures one for
+/// every error it makes when `RUST_BACKTRACE` is set (as it often is in a Rust developer's
+/// shell, or a CI job's): an unwind of the stack for each expected failure, such as the
+/// HTTPS attempt before an HTTP registry answers, and about a megabyte of unwind tables and
+/// symbolization code brought into memory. `RUST_LIB_BACKTRACE=0` turns that off and leaves
+/// `RUST_BACKTRACE` to panics; a `RUST_LIB_BACKTRACE` the user set is kept.
+fn no_error_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // Called before any other thread exists.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
 /// The `skopos-ostree` helper's entry point: [`main`] with the `ostree:` transport, whose
 /// libostree link the `skopos` binary leaves out (see `ostree_helper`).
 #[cfg(feature = "ostree")]
@@ -62,6 +75,7 @@ pub fn main_with_ostree() -> ExitCode {
 pub fn main() -> ExitCode {
     logging::mark_start();
     use_one_malloc_arena();
+    no_error_backtraces();
     let cli = match program::parse() {
         Ok(program::Invocation::Run(cli)) => *cli,
         Ok(program::Invocation::Help(text)) => {
