@@ -123,9 +123,10 @@ const FUNCTIONS: &[(&str, FormsFunction)] = &[
         let [value] = args else {
             return Err(arg_count(TRUTH_FUNCTION, 1, args));
         };
-        Ok(match forms.is_nil_pointer(value) {
-            true => Value::Bool(false),
-            false => value.clone(),
+        Ok(if forms.is_nil_pointer(value) {
+            Value::Bool(false)
+        } else {
+            value.clone()
         })
     }),
     ("index", index),

@@ -27,23 +27,30 @@ pub(crate) const RANGE_FUNCTION: &str = "_skopos_range";
 /// this crate's functions made to a function of its own whose errors say where the call
 /// is (gotmpl's do not, and Go names the failing call, not the first of its name).
 pub(crate) fn run_like_go(template: Template, forms: &Arc<GoForms>) -> Template {
-    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
     let mut sites = Vec::new();
-    let template = names.into_iter().fold(template, |template, name| {
-        match template.lookup(&name).cloned() {
-            Some(mut tree) => {
-                pipe_into_go_functions(&mut tree.nodes);
-                name_sites(&mut tree.nodes, &mut sites);
-                template.add_parse_tree(&name, tree)
-            }
-            None => template,
-        }
+    let template = rewrite_trees(template, &mut |nodes| {
+        pipe_into_go_functions(nodes);
+        name_sites(nodes, &mut sites);
     });
     sites
         .into_iter()
         .fold(template, |template, (name, function, offset)| {
             template.func(&name, at_site(forms, function, offset))
         })
+}
+
+/// `template` with `rewrite` applied to the nodes of every template in it.
+pub(crate) fn rewrite_trees(template: Template, rewrite: &mut dyn FnMut(&mut [Node])) -> Template {
+    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
+    names.into_iter().fold(template, |template, name| {
+        match template.lookup(&name).cloned() {
+            Some(mut tree) => {
+                rewrite(&mut tree.nodes);
+                template.add_parse_tree(&name, tree)
+            }
+            None => template,
+        }
+    })
 }
 
 /// A call renamed for its place: the new name, the function, and the command's offset.
@@ -68,19 +75,33 @@ pub(crate) fn for_each_pipe(nodes: &mut [Node], visit: &mut dyn FnMut(&mut PipeN
     }
 }
 
-/// `nodes` with every call of a [`site_function`] renamed for its place.
-fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
-    for_each_pipe(nodes, &mut |pipe| name_sites_in_pipe(pipe, sites));
+/// Call `visit` on every command of every pipeline in `nodes` (see [`for_each_pipe`]),
+/// including those of parenthesized pipelines among its operands, which come first.
+pub(crate) fn for_each_command(nodes: &mut [Node], visit: &mut dyn FnMut(&mut CommandNode)) {
+    for_each_pipe(nodes, &mut |pipe| for_each_command_in_pipe(pipe, visit));
 }
 
-fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
+fn for_each_command_in_pipe(pipe: &mut PipeNode, visit: &mut dyn FnMut(&mut CommandNode)) {
     for command in &mut pipe.commands {
-        let offset = command.pos.offset;
         for arg in &mut command.args {
-            if let Expr::Pipe(_, inner) = arg {
-                name_sites_in_pipe(inner, sites);
+            match arg {
+                Expr::Pipe(_, inner) => for_each_command_in_pipe(inner, visit),
+                Expr::Chain(_, term, _) => {
+                    if let Expr::Pipe(_, inner) = term.as_mut() {
+                        for_each_command_in_pipe(inner, visit);
+                    }
+                }
+                _ => {}
             }
         }
+        visit(command);
+    }
+}
+
+/// `nodes` with every call of a [`site_function`] renamed for its place.
+fn name_sites(nodes: &mut [Node], sites: &mut Vec<Site>) {
+    for_each_command(nodes, &mut |command| {
+        let offset = command.pos.offset;
         if let Some(Expr::Identifier(_, name)) = command.args.first_mut() {
             if let Some(function) = site_function(name) {
                 let renamed = site_name(name, offset);
@@ -88,7 +109,7 @@ fn name_sites_in_pipe(pipe: &mut PipeNode, sites: &mut Vec<Site>) {
                 sites.push((renamed, function, offset));
             }
         }
-    }
+    });
 }
 
 /// `nodes` with every printing action piped into [`PRINT_FUNCTION`], every `range`
@@ -129,32 +150,14 @@ pub(crate) fn refuse_at(template: Template, refusals: &[(usize, String)]) -> Tem
     if refusals.is_empty() {
         return template;
     }
-    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
-    names.into_iter().fold(template, |template, name| {
-        match template.lookup(&name).cloned() {
-            Some(mut tree) => {
-                refuse_in_nodes(&mut tree.nodes, refusals);
-                template.add_parse_tree(&name, tree)
-            }
-            None => template,
-        }
-    })
+    rewrite_trees(template, &mut |nodes| refuse_in_nodes(nodes, refusals))
 }
 
 /// The function a refused command calls instead: it fails with its first argument.
 pub(crate) const REFUSE_FUNCTION: &str = "_skopos_refuse";
 
 fn refuse_in_nodes(nodes: &mut [Node], refusals: &[(usize, String)]) {
-    for_each_pipe(nodes, &mut |pipe| refuse_in_pipe(pipe, refusals));
-}
-
-fn refuse_in_pipe(pipe: &mut PipeNode, refusals: &[(usize, String)]) {
-    for command in &mut pipe.commands {
-        for arg in &mut command.args {
-            if let Expr::Pipe(_, inner) = arg {
-                refuse_in_pipe(inner, refusals);
-            }
-        }
+    for_each_command(nodes, &mut |command| {
         let refusal = refusals.iter().find(|(pos, _)| *pos == command.pos.offset);
         if let (Some((_, message)), Some(Expr::Identifier(pos, name))) =
             (refusal, command.args.first_mut())
@@ -165,7 +168,7 @@ fn refuse_in_pipe(pipe: &mut PipeNode, refusals: &[(usize, String)]) {
                 .args
                 .insert(1, Expr::String(pos, message.as_str().into()));
         }
-    }
+    });
 }
 
 /// `pipe` with a last command calling `function` on its value.

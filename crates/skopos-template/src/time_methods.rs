@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 
-use gotmpl::parse::{CommandNode, Expr, Node, Number, PipeNode};
+use gotmpl::parse::{CommandNode, Expr, Number, PipeNode};
 use gotmpl::{Template, TemplateError, Value};
 use skopos_core::go::time::{GoTime, MONTH_NAMES, WEEKDAY_NAMES};
 
 use crate::go_exec::{self, located_failure, Types};
-use crate::go_rewrite::for_each_pipe;
+use crate::go_rewrite::{for_each_command, rewrite_trees};
 use crate::go_syntax::{self, Arg};
 use crate::GoForms;
 
@@ -266,45 +266,19 @@ pub(crate) fn call_time_methods(
     if calls.is_empty() {
         return template;
     }
-    let names: Vec<String> = template.templates().into_iter().map(String::from).collect();
-    let template = names.into_iter().fold(template, |template, name| {
-        match template.lookup(&name).cloned() {
-            Some(mut tree) => {
-                rewrite(&mut tree.nodes, &calls);
-                template.add_parse_tree(&name, tree)
+    let template = rewrite_trees(template, &mut |nodes| {
+        for_each_command(nodes, &mut |command| {
+            for (index, call) in calls.iter().enumerate() {
+                if call.command == command.pos.offset {
+                    rewrite_command(command, index, call);
+                }
             }
-            None => template,
-        }
+        });
     });
     let forms = Arc::clone(forms);
     template.func(TIME_FUNCTION, move |args: &[Value]| {
         run(&forms, &calls, args)
     })
-}
-
-fn rewrite(nodes: &mut [Node], calls: &[TimeCall]) {
-    for_each_pipe(nodes, &mut |pipe| rewrite_pipe(pipe, calls));
-}
-
-fn rewrite_pipe(pipe: &mut PipeNode, calls: &[TimeCall]) {
-    for command in &mut pipe.commands {
-        for arg in &mut command.args {
-            match arg {
-                Expr::Pipe(_, inner) => rewrite_pipe(inner, calls),
-                Expr::Chain(_, term, _) => {
-                    if let Expr::Pipe(_, inner) = term.as_mut() {
-                        rewrite_pipe(inner, calls);
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (index, call) in calls.iter().enumerate() {
-            if call.command == command.pos.offset {
-                rewrite_command(command, index, call);
-            }
-        }
-    }
 }
 
 /// `command` with the chain `call` (number `index`) made a call of [`TIME_FUNCTION`].
