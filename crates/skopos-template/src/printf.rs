@@ -767,6 +767,21 @@ fn general(number: f64, precision: Option<usize>, upper: bool) -> String {
     format!("{number:.decimals$}")
 }
 
+/// The bits after the point of a finite float's mantissa.
+const FRACTION_BITS: u32 = 52;
+
+/// A finite float's magnitude as `mantissa × 2^(exponent − FRACTION_BITS)`: the leading 1
+/// made explicit for normal numbers, subnormals with the smallest exponent.
+fn float_parts(number: f64) -> (u64, i32) {
+    let bits = number.to_bits();
+    let biased_exponent = ((bits >> FRACTION_BITS) & 0x7ff) as i32;
+    let fraction = bits & ((1 << FRACTION_BITS) - 1);
+    match biased_exponent {
+        0 => (fraction, -1022),
+        biased => (fraction | 1 << FRACTION_BITS, biased - 1023),
+    }
+}
+
 /// Go's `%x` of a float: `-0x1.8p+01`, the mantissa normalized to a leading 1, its
 /// hexadecimal digits all (trailing zeros left out) or rounded to `precision` (half to
 /// even), the binary exponent with at least two digits.
@@ -774,15 +789,7 @@ fn hex_float(number: f64, precision: Option<usize>, upper: bool) -> String {
     if !number.is_finite() {
         return non_finite(number);
     }
-    /// The bits after the point of a normalized mantissa.
-    const FRACTION_BITS: u32 = 52;
-    let bits = number.to_bits();
-    let biased_exponent = ((bits >> FRACTION_BITS) & 0x7ff) as i32;
-    let fraction = bits & ((1 << FRACTION_BITS) - 1);
-    let (mut mantissa, mut exponent) = match biased_exponent {
-        0 => (fraction, -1022),
-        biased => (fraction | 1 << FRACTION_BITS, biased - 1023),
-    };
+    let (mut mantissa, mut exponent) = float_parts(number);
     if mantissa == 0 {
         exponent = 0;
     }
@@ -832,13 +839,9 @@ fn binary_float(number: f64) -> String {
     if !number.is_finite() {
         return non_finite(number);
     }
-    let bits = number.to_bits();
-    let biased_exponent = ((bits >> 52) & 0x7ff) as i64;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mantissa, exponent) = match biased_exponent {
-        0 => (fraction, -1074),
-        biased => (fraction | 1 << 52, biased - 1075),
-    };
+    let (mantissa, exponent) = float_parts(number);
+    // The mantissa as an integer: its point moved past the fraction bits.
+    let exponent = exponent - FRACTION_BITS as i32;
     let sign = if number.is_sign_negative() { "-" } else { "" };
     let exponent_sign = if exponent >= 0 { "+" } else { "" };
     format!("{sign}{mantissa}p{exponent_sign}{exponent}")
