@@ -154,8 +154,15 @@ impl RegistryClient {
     }
 
     /// Ask the registry to make blob `digest` of `from_repo` available in `repo` without
-    /// uploading it. `false` means it did not (the caller then uploads the blob).
-    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from_repo: &str) -> Result<bool> {
+    /// uploading it. `false` means it did not (the caller then uploads the blob); the upload
+    /// session the registry opens instead goes to `sessions`, for that upload.
+    pub async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from_repo: &str,
+        sessions: &UploadSessions,
+    ) -> Result<bool> {
         let context = || {
             format!(
                 "mounting blob {digest} from {from_repo} into {}/{repo}",
@@ -172,9 +179,11 @@ impl RegistryClient {
         match response.status() {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => {
-                // The registry could not mount and started an upload instead: cancel it.
+                // The registry could not mount and started an upload instead.
                 if let Ok(location) = upload_location(&response) {
-                    self.cancel_upload(location, scopes).await;
+                    if let Some(surplus) = sessions.keep(OpenUpload { location, scopes }) {
+                        self.cancel_upload(surplus.location, surplus.scopes).await;
+                    }
                 }
                 Ok(false)
             }
@@ -193,9 +202,13 @@ impl RegistryClient {
         repo: &str,
         stream: BlobReader,
         expected: Option<&BlobInfo>,
+        sessions: &UploadSessions,
     ) -> Result<WrittenBlob> {
         let context = || format!("uploading a blob to {}/{repo}", self.registry());
-        let location = self.start_upload(repo).await.with_context(context)?;
+        let location = self
+            .start_upload(repo, sessions)
+            .await
+            .with_context(context)?;
         let result = self
             .upload_to(repo, location.clone(), stream, expected)
             .await;
@@ -215,9 +228,13 @@ impl RegistryClient {
         file: FileBlob,
         info: &BlobInfo,
         sent: SentBytes,
+        sessions: &UploadSessions,
     ) -> Result<WrittenBlob> {
         let context = || format!("uploading a blob to {}/{repo}", self.registry());
-        let location = self.start_upload(repo).await.with_context(context)?;
+        let location = self
+            .start_upload(repo, sessions)
+            .await
+            .with_context(context)?;
         let size = file.length;
         let body = Body::File(FileBody { stream, file, sent });
         let result = async {
@@ -232,8 +249,21 @@ impl RegistryClient {
         result.with_context(context)
     }
 
-    /// `POST` a new upload session; where to send its data.
-    async fn start_upload(&self, repo: &str) -> Result<Url> {
+    /// Cancel the upload sessions in `sessions` that no upload took.
+    pub async fn cancel_unused_uploads(&self, sessions: &UploadSessions) {
+        let cancels = sessions
+            .take_all()
+            .into_iter()
+            .map(|upload| self.cancel_upload(upload.location, upload.scopes));
+        futures_util::future::join_all(cancels).await;
+    }
+
+    /// A session of `sessions`, or else a new one (`POST`); where to send its data.
+    async fn start_upload(&self, repo: &str, sessions: &UploadSessions) -> Result<Url> {
+        if let Some(location) = sessions.take() {
+            tracing::debug!("Uploading through the session a failed mount opened");
+            return Ok(location);
+        }
         let request = Request::new(
             Method::POST,
             format!("/v2/{repo}/blobs/uploads/"),
@@ -318,6 +348,50 @@ impl RegistryClient {
             Ok(response) => tracing::debug!("cancelling upload: status {}", response.status()),
             Err(err) => tracing::debug!("cancelling upload: {err:#}"),
         }
+    }
+}
+
+/// Upload sessions that a registry opened when it could not mount a blob into one
+/// repository (a `202` to `POST …?mount=`), kept by one image's push until one of its
+/// uploads takes them: each saves the `DELETE` that would cancel it and the `POST` that
+/// would open the next one (the distribution spec lets a client go on with such a session).
+#[derive(Default)]
+pub struct UploadSessions(std::sync::Mutex<Vec<OpenUpload>>);
+
+/// An upload session, and the scopes of the request that opened it (whose token cancels it).
+struct OpenUpload {
+    location: Url,
+    scopes: Vec<Scope>,
+}
+
+/// Sessions kept at most; one more is cancelled at once. A copy uploads each blob right
+/// after trying to mount it, so few wait at any time.
+const MAX_KEPT_UPLOAD_SESSIONS: usize = 16;
+
+impl UploadSessions {
+    /// Keep `upload`, or hand it back when enough are kept.
+    fn keep(&self, upload: OpenUpload) -> Option<OpenUpload> {
+        let mut kept = self.lock();
+        if kept.len() >= MAX_KEPT_UPLOAD_SESSIONS {
+            return Some(upload);
+        }
+        kept.push(upload);
+        None
+    }
+
+    fn take(&self) -> Option<Url> {
+        self.lock().pop().map(|upload| upload.location)
+    }
+
+    fn take_all(&self) -> Vec<OpenUpload> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// The list even if a thread panicked holding it: it is consistent at every step.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<OpenUpload>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -65,6 +65,7 @@ mod tags;
 pub mod timeouts;
 pub mod tls;
 
+pub use blob::UploadSessions;
 pub use client::RegistryClient;
 pub use config::ClientConfig;
 pub use errors::RegistryError;

@@ -12,7 +12,7 @@ use common::{blob_info, read_all, reader};
 use skopos_core::media_type::OCI_MANIFEST;
 use skopos_core::retry::Transient;
 use skopos_core::{Credentials, Digest, Secret};
-use skopos_registry::{ClientConfig, RegistryClient};
+use skopos_registry::{ClientConfig, RegistryClient, UploadSessions};
 
 fn client(host: &str, credentials: Credentials) -> RegistryClient {
     let mut config = ClientConfig::new(host);
@@ -88,8 +88,18 @@ async fn bearer_tokens_per_scope_set_cached_and_widened_on_insufficient_scope() 
     }
     assert_eq!(client.list_tags("app").await.unwrap(), ["a"]);
     let digest = Digest::sha256_of(b"layer");
-    assert!(client.mount_blob("dst", &digest, "src").await.unwrap());
-    assert!(!client.mount_blob("dst", &digest, "src2").await.unwrap());
+    let sessions = UploadSessions::default();
+    assert!(client
+        .mount_blob("dst", &digest, "src", &sessions)
+        .await
+        .unwrap());
+    assert!(!client
+        .mount_blob("dst", &digest, "src2", &sessions)
+        .await
+        .unwrap());
+    // The upload the failed mount started is kept for an upload; unused, it is cancelled.
+    assert!(!server.requests().iter().any(|r| r.method == "DELETE"));
+    client.cancel_unused_uploads(&sessions).await;
 
     let requests = server.requests();
     let tokens: Vec<_> = requests.iter().filter(|r| r.path() == "/token").collect();
@@ -340,7 +350,12 @@ async fn uploads_take_two_requests_when_the_digest_is_known_and_three_otherwise(
     let digest = Digest::sha256_of(&data);
 
     let written = client
-        .put_blob("app", reader(&data), Some(&blob_info(&data)))
+        .put_blob(
+            "app",
+            reader(&data),
+            Some(&blob_info(&data)),
+            &UploadSessions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -354,7 +369,10 @@ async fn uploads_take_two_requests_when_the_digest_is_known_and_three_otherwise(
     assert_eq!(requests[1].params("_state", false), ["abc"]);
     assert_eq!(requests[1].params("digest", false), [digest.to_string()]);
 
-    let written = client.put_blob("app", reader(&data), None).await.unwrap();
+    let written = client
+        .put_blob("app", reader(&data), None, &UploadSessions::default())
+        .await
+        .unwrap();
     assert_eq!(written.digest, digest);
     let requests: Vec<_> = server.requests().into_iter().skip(3).collect();
     let summary: Vec<_> = requests.iter().map(|r| r.method.as_str()).collect();

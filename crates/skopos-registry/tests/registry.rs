@@ -10,7 +10,7 @@ use common::{blob_info, read_all, reader, TestImage, TestRegistryClients as _};
 use skopos_core::error::is_image_not_found;
 use skopos_core::media_type::OCI_MANIFEST;
 use skopos_core::{Credentials, Digest};
-use skopos_registry::RegistryClient;
+use skopos_registry::{RegistryClient, UploadSessions};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry, TestTls};
 use skopos_testimage::token::{TokenIssuer, ISSUER, SERVICE};
 
@@ -18,13 +18,23 @@ use skopos_testimage::token::{TokenIssuer, ISSUER, SERVICE};
 /// config without (PATCH then PUT).
 async fn push(client: &RegistryClient, repo: &str, tag: &str, image: &TestImage) -> Digest {
     let layer = client
-        .put_blob(repo, reader(&image.layer), Some(&blob_info(&image.layer)))
+        .put_blob(
+            repo,
+            reader(&image.layer),
+            Some(&blob_info(&image.layer)),
+            &UploadSessions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(layer.digest, Digest::sha256_of(&image.layer));
     assert_eq!(layer.size, image.layer.len() as u64);
     let config = client
-        .put_blob(repo, reader(&image.config), None)
+        .put_blob(
+            repo,
+            reader(&image.config),
+            None,
+            &UploadSessions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(config.digest, Digest::sha256_of(&image.config));
@@ -76,7 +86,7 @@ async fn push_pull_mount_tags_delete_over_plain_http() {
         None
     );
     assert!(client
-        .mount_blob("other", &layer_digest, "ns/app")
+        .mount_blob("other", &layer_digest, "ns/app", &UploadSessions::default())
         .await
         .unwrap());
     assert!(client
@@ -84,11 +94,29 @@ async fn push_pull_mount_tags_delete_over_plain_http() {
         .await
         .unwrap()
         .is_some());
-    let unknown = Digest::sha256_of(b"not uploaded anywhere");
+    // A blob the source lacks is not mounted; the upload the registry starts instead
+    // takes the blob.
+    let unknown_blob = b"not uploaded anywhere";
+    let unknown = Digest::sha256_of(unknown_blob);
+    let sessions = UploadSessions::default();
     assert!(!client
-        .mount_blob("other", &unknown, "ns/app")
+        .mount_blob("other", &unknown, "ns/app", &sessions)
         .await
         .unwrap());
+    let written = client
+        .put_blob(
+            "other",
+            reader(unknown_blob),
+            Some(&blob_info(unknown_blob)),
+            &sessions,
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.digest, unknown);
+    assert_eq!(
+        client.blob_exists("other", &unknown).await.unwrap(),
+        Some(unknown_blob.len() as u64)
+    );
 
     // Tags, across pages of two.
     for tag in ["v2", "v3", "v4", "latest"] {
@@ -153,7 +181,12 @@ async fn digest_mismatches_are_refused() {
     let mut wrong = blob_info(&image.layer);
     wrong.digest = Digest::sha256_of(b"something else");
     let err = client
-        .put_blob("repo", reader(&image.layer), Some(&wrong))
+        .put_blob(
+            "repo",
+            reader(&image.layer),
+            Some(&wrong),
+            &UploadSessions::default(),
+        )
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("uploading a blob"), "{err:#}");
@@ -348,7 +381,12 @@ async fn token_auth_push_pull_mount_delete() {
     assert_eq!(read_all(stream).await.unwrap(), image.layer);
     // One token carries push on the target and pull on the source.
     assert!(client
-        .mount_blob("team/copy", &layer_digest, "team/app")
+        .mount_blob(
+            "team/copy",
+            &layer_digest,
+            "team/app",
+            &UploadSessions::default(),
+        )
         .await
         .unwrap());
     assert!(token_server

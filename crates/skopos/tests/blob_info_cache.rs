@@ -185,6 +185,86 @@ fn a_warm_cache_does_not_ask_the_destination_twice_for_a_blob_it_lacks() {
 }
 
 #[test]
+fn a_failed_mount_s_upload_session_carries_the_blob() {
+    // The cache remembers each blob in repository `gone`, which then loses them: a push to
+    // another repository asks `gone` for a mount, the registry starts an upload instead
+    // (202), and the blob goes up through that upload: no DELETE of it, no second POST.
+    let registry = TestRegistry::start(RegistryOptions {
+        delete_enabled: true,
+        ..RegistryOptions::default()
+    });
+    let proxy = RegistryProxy::start(&registry.host)
+        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
+    let workspace = Workspace::new();
+    workspace.image_from("src", "t", &ImageSpec::new(73).with_layers(2, 20_000));
+    push(
+        &workspace,
+        &["oci:src:t", &format!("docker://{}/gone:v1", proxy.host)],
+    );
+    let blobs: Vec<String> = proxy
+        .exchanges()
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.target.starts_with("/v2/gone/blobs/"))
+        .map(|e| e.target.clone())
+        .collect();
+    assert_eq!(blobs.len(), 3, "{}", listing(&proxy.exchanges()));
+    for blob in &blobs {
+        let status = delete_on_registry(&registry.host, blob);
+        assert!(status.contains(" 202 "), "DELETE {blob}: {status}");
+    }
+
+    proxy.clear_exchanges();
+    let target = format!("docker://{}/fresh:v1", proxy.host);
+    push(&workspace, &["oci:src:t", &target]);
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    let count = |method: &str, mount: bool, status: u16| {
+        exchanges
+            .iter()
+            .filter(|e| e.method == method && e.target.starts_with("/v2/fresh/blobs/uploads/"))
+            .filter(|e| e.target.contains("mount=") == mount && e.status == Some(status))
+            .count()
+    };
+    assert_eq!(
+        count("POST", true, 202),
+        3,
+        "a mount tried per blob:
+{log}"
+    );
+    assert_eq!(
+        count("POST", false, 202),
+        0,
+        "no other upload started:
+{log}"
+    );
+    assert_eq!(
+        count("PUT", false, 201),
+        3,
+        "each blob uploaded:
+{log}"
+    );
+    assert!(
+        !exchanges.iter().any(|e| e.method == "DELETE"),
+        "no upload cancelled:
+{log}"
+    );
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &target,
+            "oci:back:t",
+        ])
+        .assert_success();
+    assert_eq!(
+        manifest_digest(&workspace, &target),
+        manifest_digest(&workspace, "oci:src:t")
+    );
+}
+
+#[test]
 fn processes_sharing_the_cache_file_at_once_all_succeed_and_all_record() {
     let registry = TestRegistry::start(RegistryOptions::default());
     let workspace = Workspace::new();

@@ -11,7 +11,7 @@ use skopos_core::error::is_image_not_found;
 use skopos_core::media_type as mt;
 use skopos_core::signature_blob::SigstoreBlob;
 use skopos_core::{BlobInfo, BlobReader, Digest, Result};
-use skopos_registry::RegistryClient;
+use skopos_registry::{RegistryClient, UploadSessions};
 
 /// The largest attachment payload read (containers/image's `MaxSignatureBodySize`).
 const MAX_PAYLOAD_SIZE: u64 = 4 << 20;
@@ -148,7 +148,7 @@ async fn put_bytes(
     };
     let reader: BlobReader = Box::pin(std::io::Cursor::new(bytes));
     let written = client
-        .put_blob(repository, reader, Some(&info))
+        .put_blob(repository, reader, Some(&info), &UploadSessions::default())
         .await
         .with_context(|| format!("writing blob {}", info.digest))?;
     Ok(Descriptor {

@@ -11,6 +11,7 @@ use skopos_core::{
 };
 
 use skopos_core::signature_blob::SigstoreBlob;
+use skopos_registry::UploadSessions;
 
 use super::attachments::write_attachments;
 use super::lookaside::{storage_for, write_signatures, SignatureStorage};
@@ -31,6 +32,8 @@ pub struct DockerDestination {
     storage: SignatureStorage,
     /// The digest of the top-level manifest written, which top-level signatures sign.
     top_level_digest: std::sync::Mutex<Option<Digest>>,
+    /// Upload sessions that failed mounts opened, for the uploads that follow them.
+    upload_sessions: UploadSessions,
 }
 
 impl DockerDestination {
@@ -56,6 +59,7 @@ impl DockerDestination {
             precompute_digests_in: ctx.docker_precompute_digests.then(|| ctx.tmpdir()),
             storage,
             top_level_digest: std::sync::Mutex::new(None),
+            upload_sessions: UploadSessions::default(),
         })
     }
 }
@@ -86,7 +90,10 @@ impl ImageDestination for DockerDestination {
         let Some(from) = &self.mount_from else {
             return Ok(None);
         };
-        if !client.mount_blob(repository, &info.digest, from).await? {
+        if !client
+            .mount_blob(repository, &info.digest, from, &self.upload_sessions)
+            .await?
+        {
             return Ok(None);
         }
         let size = match info.size {
@@ -124,7 +131,7 @@ impl ImageDestination for DockerDestination {
         }
         if from.path() != repository.as_str() {
             if !client
-                .mount_blob(repository, &info.digest, from.path())
+                .mount_blob(repository, &info.digest, from.path(), &self.upload_sessions)
                 .await?
             {
                 return Ok(None);
@@ -159,7 +166,9 @@ impl ImageDestination for DockerDestination {
         let client = &self.endpoint.client;
         let repository = &self.endpoint.repository;
         let (None, Some(spool_dir)) = (expected, &self.precompute_digests_in) else {
-            return client.put_blob(repository, stream, expected).await;
+            return client
+                .put_blob(repository, stream, expected, &self.upload_sessions)
+                .await;
         };
         tracing::debug!("Precomputing digest layer for {repository}");
         let dir = spool_dir.clone();
@@ -181,7 +190,12 @@ impl ImageDestination for DockerDestination {
         };
         // `spooled` lives until the upload is done: dropping it removes the spooled copy.
         let written = client
-            .put_blob(repository, Box::pin(content), Some(&info))
+            .put_blob(
+                repository,
+                Box::pin(content),
+                Some(&info),
+                &self.upload_sessions,
+            )
             .await;
         drop(spooled);
         written
@@ -198,7 +212,14 @@ impl ImageDestination for DockerDestination {
     ) -> Result<WrittenBlob> {
         self.endpoint
             .client
-            .put_file_blob(&self.endpoint.repository, stream, file, info, sent)
+            .put_file_blob(
+                &self.endpoint.repository,
+                stream,
+                file,
+                info,
+                sent,
+                &self.upload_sessions,
+            )
             .await
     }
 
@@ -268,7 +289,13 @@ impl ImageDestination for DockerDestination {
         write_signatures(&self.storage.lookaside, &digest, &simple).await
     }
 
+    /// The registry holds everything already; only upload sessions that failed mounts
+    /// opened and no upload took are left to cancel.
     async fn commit(&self) -> Result<()> {
+        self.endpoint
+            .client
+            .cancel_unused_uploads(&self.upload_sessions)
+            .await;
         Ok(())
     }
 }
