@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use rustix::fs::FlockOperation;
+use skopos_core::writeback::Writeback;
 use skopos_core::{BlobReader, Digest};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 
@@ -35,6 +36,9 @@ pub(crate) const MIN_KEPT_SIZE: u64 = 1 << 20;
 pub(crate) struct PartialFile {
     file: File,
     path: PathBuf,
+    /// The file is the destination's staging file, flushed to disk once complete (rather
+    /// than a file apart, removed once the copy is over).
+    staging: bool,
 }
 
 impl PartialFile {
@@ -46,11 +50,15 @@ impl PartialFile {
             tracing::debug!("Not keeping partial blobs in {}: {reason}", dir.display());
             return None;
         }
-        PartialFile::open_at(dir.join(format!(
+        let path = dir.join(format!(
             "{}-{}.partial",
             digest.algorithm().name(),
             digest.hex()
-        )))
+        ));
+        PartialFile::open_at(path).map(|file| PartialFile {
+            staging: false,
+            ..file
+        })
     }
 
     /// The partial file at `path` (a destination's staging file, in a directory the
@@ -98,7 +106,11 @@ impl PartialFile {
             );
             return None;
         }
-        Some(PartialFile { file, path })
+        Some(PartialFile {
+            file,
+            path,
+            staging: true,
+        })
     }
 
     /// How many bytes the file holds.
@@ -221,6 +233,8 @@ pub(crate) struct KeepingReader {
     /// False after a failed write: the file then stops growing (and is cut back to what
     /// was written whole), the stream goes on.
     appending: bool,
+    /// For a staging file, flushed to disk once complete: its writeout starts as it grows.
+    writeback: Option<Writeback>,
     state: KeepingState,
 }
 
@@ -228,12 +242,14 @@ impl KeepingReader {
     /// A stream of the whole blob from the first `kept` bytes of `file` and `tail`.
     pub(crate) fn new(file: Arc<PartialFile>, kept: u64, tail: BlobReader) -> (Self, KeepingState) {
         let state = KeepingState::default();
+        let writeback = file.staging.then(|| Writeback::from(kept));
         let reader = KeepingReader {
             file,
             kept,
             position: 0,
             tail,
             appending: true,
+            writeback,
             state: state.clone(),
         };
         (reader, state)
@@ -279,6 +295,8 @@ impl AsyncRead for KeepingReader {
                         }
                         this.appending = false;
                         let _ = this.file.file.set_len(this.position);
+                    } else if let Some(writeback) = this.writeback.as_mut() {
+                        writeback.wrote(&this.file.file, this.position + new.len() as u64);
                     }
                 }
                 this.position += new.len() as u64;

@@ -29,6 +29,7 @@ pub mod strict_json;
 pub mod tar_headers;
 pub mod tar_split_crc;
 pub mod verified;
+pub mod writeback;
 
 pub use credentials::{Credentials, Secret};
 pub use digest::Digest;

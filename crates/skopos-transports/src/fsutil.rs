@@ -18,6 +18,7 @@ use rustix::fs::FlockOperation;
 use skopos_core::digest::{Algorithm, Hasher};
 use skopos_core::go::text::go_errno_text;
 use skopos_core::read::read_full;
+use skopos_core::writeback::Writeback;
 use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, Result, WrittenBlob};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
@@ -572,7 +573,9 @@ pub(crate) async fn spool(
     hashed: bool,
 ) -> std::result::Result<Spooled, SpoolError> {
     let file = BlobFile::new(temp, hashed);
-    let BlobFile { temp, hasher, size } = write_stream(&mut stream, file, thread_sleeps).await?;
+    let BlobFile {
+        temp, hasher, size, ..
+    } = write_stream(&mut stream, file, thread_sleeps).await?;
     Ok(Spooled {
         temp,
         size,
@@ -676,12 +679,18 @@ struct BlobFile {
     /// Hashes the content when nobody has said what its digest is.
     hasher: Option<Hasher>,
     size: u64,
+    /// For a file flushed to disk when finished (a staged blob, not a spooled one): its
+    /// writeout starts as it grows.
+    writeback: Option<Writeback>,
 }
 
 impl BlobFile {
     /// Blocks: call from a blocking thread.
     fn create(dir: &Path, prefix: &str, hashed: bool) -> Result<BlobFile> {
-        Ok(BlobFile::new(create_temp_file(dir, prefix)?, hashed))
+        Ok(BlobFile {
+            writeback: Some(Writeback::default()),
+            ..BlobFile::new(create_temp_file(dir, prefix)?, hashed)
+        })
     }
 
     fn new(temp: tempfile::NamedTempFile, hashed: bool) -> BlobFile {
@@ -689,6 +698,7 @@ impl BlobFile {
             temp,
             hasher: hashed.then(|| Algorithm::Sha256.hasher()),
             size: 0,
+            writeback: None,
         }
     }
 
@@ -703,6 +713,9 @@ impl BlobFile {
             hasher.update(bytes);
         }
         self.size += bytes.len() as u64;
+        if let Some(writeback) = self.writeback.as_mut() {
+            writeback.wrote(self.temp.as_file(), self.size);
+        }
         Ok(())
     }
 
