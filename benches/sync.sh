@@ -4,7 +4,9 @@
 # cost one tags/list and one manifest HEAD per tag), by BIN and by a reference skopeo,
 # alternated in one run. Prints each side's median wall time, CPU time (user + system) and
 # peak RSS (/usr/bin/time), and BIN's ratio to the reference (issue 13's goals: sync wall
-# <= 0.25x skopeo 1.9.3's, no-op re-sync wall <= 0.1x).
+# <= 0.25x skopeo 1.9.3's, no-op re-sync wall <= 0.1x). Also the CPU time the two registries
+# spent serving each side (their /proc/PID/stat), median per run: on a machine of few cores
+# the registries' work, not the client's, sets how fast a sync can be.
 # The registries and the 20 tags (acc/many:t1..t20 on 127.0.0.1:5000) are those world.sh of
 # the shared bench directory brings up. Not run by the tests.
 #   usage: [REF=skopeo] [RUNS=5] [WORLD=path/to/world.sh] benches/sync.sh BIN
@@ -29,17 +31,30 @@ sync_line() { # binary -> the sync command line
     echo "$1 --insecure-policy sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false $R/acc/many $D/bench"
 }
 empty_destination() { rm -rf "$ACC/dest/data/docker"; }
-measure() { # binary -> "wall cpu rss" of one sync
-    local out
+measure() { # binary -> "wall cpu rss registries-cpu" of one sync
+    local out before after
+    before=$(registries_cpu)
     out=$(/usr/bin/time -f '%e %U %S %M' bash -c "$(sync_line "$1") >/dev/null 2>>$work/err" 2>&1 | tail -1)
+    after=$(registries_cpu)
     read -r wall user sys rss <<< "$out"
-    echo "$wall $(echo "$user + $sys" | bc) $rss"
+    echo "$wall $(echo "$user + $sys" | bc) $rss $(echo "$after - $before" | bc)"
+}
+# CPU seconds (user + system) the registries on ports 5000 and 5001 have used so far.
+registries_cpu() {
+    local total=0 port pid ticks
+    for port in 5000 5001; do
+        pid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+        [ -n "$pid" ] || { echo "sync.sh: no registry on port $port" >&2; exit 1; }
+        ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+        total=$((total + ticks))
+    done
+    echo "scale=2; $total / $(getconf CLK_TCK)" | bc
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 column() { cut -d' ' -f"$2" "$1" | median; }
 
-printf '%-15s %9s %9s %6s | %8s %8s %6s | %9s %9s %9s\n' case "wall s" "cpu s" MiB \
-    "ref wall" "ref cpu" MiB "wall x" "cpu x" "rss x"
+printf '%-15s %9s %9s %6s %7s | %8s %8s %6s %7s | %9s %9s %9s\n' case "wall s" "cpu s" MiB \
+    "reg cpu" "ref wall" "ref cpu" MiB "reg cpu" "wall x" "cpu x" "rss x"
 for case in sync no-op-re-sync; do
     : > "$work/bin"; : > "$work/ref"
     for _ in $(seq "$RUNS"); do
@@ -55,9 +70,11 @@ for case in sync no-op-re-sync; do
     done
     bw=$(column "$work/bin" 1); bc_=$(column "$work/bin" 2); bm=$(column "$work/bin" 3)
     rw=$(column "$work/ref" 1); rc=$(column "$work/ref" 2); rm_=$(column "$work/ref" 3)
-    awk -v c="$case" -v bw="$bw" -v bc="$bc_" -v bm="$bm" -v rw="$rw" -v rc="$rc" -v rm="$rm_" 'BEGIN {
-        printf "%-15s %9.2f %9.2f %6d | %8.2f %8.2f %6d | %9.2f %9.2f %9.2f\n",
-            c, bw, bc, bm / 1024, rw, rc, rm / 1024, bw / rw, (rc > 0 ? bc / rc : 0), bm / rm }'
+    bg=$(column "$work/bin" 4); rg=$(column "$work/ref" 4)
+    awk -v c="$case" -v bw="$bw" -v bc="$bc_" -v bm="$bm" -v rw="$rw" -v rc="$rc" -v rm="$rm_" \
+        -v bg="$bg" -v rg="$rg" 'BEGIN {
+        printf "%-15s %9.2f %9.2f %6d %7.2f | %8.2f %8.2f %6d %7.2f | %9.2f %9.2f %9.2f\n",
+            c, bw, bc, bm / 1024, bg, rw, rc, rm / 1024, rg, bw / rw, (rc > 0 ? bc / rc : 0), bm / rm }'
 done
 empty_destination
 errors=$(grep -iE 'level=(error|fatal)|^Error' "$work/err" | tail -3 || true)
