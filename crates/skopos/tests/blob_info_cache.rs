@@ -134,25 +134,30 @@ fn delete_on_registry(host: &str, path: &str) -> String {
     response.lines().next().unwrap_or_default().to_string()
 }
 
-#[test]
-fn a_warm_cache_does_not_ask_the_destination_twice_for_a_blob_it_lacks() {
-    // The cache remembers each blob in this very repository; the registry then loses them.
-    // The next push asks the repository once per blob (as containers/image does), not once
-    // for the copy and once more for the cache's candidate naming the same place.
+/// A registry that deletes, behind a counting proxy, where image `seed` was pushed to
+/// `repo` (so the workspace's cache remembers its blobs there) and then lost those blobs.
+/// Returns the `HEAD` targets of the three blobs (two layers and the config).
+fn registry_that_lost_a_pushed_image(
+    workspace: &Workspace,
+    seed: u64,
+    repo: &str,
+) -> (TestRegistry, RegistryProxy, Vec<String>) {
     let registry = TestRegistry::start(RegistryOptions {
         delete_enabled: true,
         ..RegistryOptions::default()
     });
     let proxy = RegistryProxy::start(&registry.host)
         .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
-    let workspace = Workspace::new();
-    workspace.image_from("src", "t", &ImageSpec::new(72).with_layers(2, 20_000));
-    let target = format!("docker://{}/gone:v1", proxy.host);
-    push(&workspace, &["oci:src:t", &target]);
+    workspace.image_from("src", "t", &ImageSpec::new(seed).with_layers(2, 20_000));
+    push(
+        workspace,
+        &["oci:src:t", &format!("docker://{}/{repo}:v1", proxy.host)],
+    );
+    let prefix = format!("/v2/{repo}/blobs/");
     let blobs: Vec<String> = proxy
         .exchanges()
         .iter()
-        .filter(|e| e.method == "HEAD" && e.target.starts_with("/v2/gone/blobs/"))
+        .filter(|e| e.method == "HEAD" && e.target.starts_with(&prefix))
         .map(|e| e.target.clone())
         .collect();
     assert_eq!(
@@ -165,9 +170,21 @@ fn a_warm_cache_does_not_ask_the_destination_twice_for_a_blob_it_lacks() {
         let status = delete_on_registry(&registry.host, blob);
         assert!(status.contains(" 202 "), "DELETE {blob}: {status}");
     }
-
     proxy.clear_exchanges();
-    push(&workspace, &["oci:src:t", &target]);
+    (registry, proxy, blobs)
+}
+
+#[test]
+fn a_warm_cache_does_not_ask_the_destination_twice_for_a_blob_it_lacks() {
+    // The cache remembers each blob in this very repository; the registry then loses them.
+    // The next push asks the repository once per blob (as containers/image does), not once
+    // for the copy and once more for the cache's candidate naming the same place.
+    let workspace = Workspace::new();
+    let (_registry, proxy, blobs) = registry_that_lost_a_pushed_image(&workspace, 72, "gone");
+    push(
+        &workspace,
+        &["oci:src:t", &format!("docker://{}/gone:v1", proxy.host)],
+    );
     let exchanges = proxy.exchanges();
     let log = listing(&exchanges);
     for blob in &blobs {
@@ -189,31 +206,8 @@ fn a_failed_mount_s_upload_session_carries_the_blob() {
     // The cache remembers each blob in repository `gone`, which then loses them: a push to
     // another repository asks `gone` for a mount, the registry starts an upload instead
     // (202), and the blob goes up through that upload: no DELETE of it, no second POST.
-    let registry = TestRegistry::start(RegistryOptions {
-        delete_enabled: true,
-        ..RegistryOptions::default()
-    });
-    let proxy = RegistryProxy::start(&registry.host)
-        .unwrap_or_else(|error| panic!("starting the registry proxy: {error}"));
     let workspace = Workspace::new();
-    workspace.image_from("src", "t", &ImageSpec::new(73).with_layers(2, 20_000));
-    push(
-        &workspace,
-        &["oci:src:t", &format!("docker://{}/gone:v1", proxy.host)],
-    );
-    let blobs: Vec<String> = proxy
-        .exchanges()
-        .iter()
-        .filter(|e| e.method == "HEAD" && e.target.starts_with("/v2/gone/blobs/"))
-        .map(|e| e.target.clone())
-        .collect();
-    assert_eq!(blobs.len(), 3, "{}", listing(&proxy.exchanges()));
-    for blob in &blobs {
-        let status = delete_on_registry(&registry.host, blob);
-        assert!(status.contains(" 202 "), "DELETE {blob}: {status}");
-    }
-
-    proxy.clear_exchanges();
+    let (_registry, proxy, _) = registry_that_lost_a_pushed_image(&workspace, 73, "gone");
     let target = format!("docker://{}/fresh:v1", proxy.host);
     push(&workspace, &["oci:src:t", &target]);
     let exchanges = proxy.exchanges();
@@ -228,26 +222,15 @@ fn a_failed_mount_s_upload_session_carries_the_blob() {
     assert_eq!(
         count("POST", true, 202),
         3,
-        "a mount tried per blob:
-{log}"
+        "a mount tried per blob:\n{log}"
     );
-    assert_eq!(
-        count("POST", false, 202),
-        0,
-        "no other upload started:
-{log}"
-    );
-    assert_eq!(
-        count("PUT", false, 201),
-        3,
-        "each blob uploaded:
-{log}"
-    );
+    assert_eq!(count("POST", false, 202), 0, "no other upload:\n{log}");
+    assert_eq!(count("PUT", false, 201), 3, "each blob uploaded:\n{log}");
     assert!(
         !exchanges.iter().any(|e| e.method == "DELETE"),
-        "no upload cancelled:
-{log}"
+        "no upload cancelled:\n{log}"
     );
+    // Whole and readable: a pull verifies every blob against its digest.
     workspace
         .skopos(&[
             "--insecure-policy",
