@@ -197,33 +197,82 @@ fn publish(dir: &Path, staging: Staging, version: LayoutVersion) -> Result<()> {
         check_existing_image(dir)?;
     }
     let own_name = staging_path.file_name().map(OsString::from);
+    let mut old_names = Vec::new();
     for name in list_dir(dir)? {
         if Some(&name) == own_name.as_ref() {
             continue;
         }
-        let path = dir.join(&name);
         if is_staging_name(&name) {
             // Another writer's directory: remove it only if nobody holds it any more.
+            let path = dir.join(&name);
             if let Some(_stale) = DirLock::try_exclusive(&path)? {
                 remove_all(&path)?;
             }
             continue;
         }
-        remove_all(&path)?;
+        old_names.push(name);
     }
+    // The old image stays readable until `manifest.json` is replaced, the new one is whole
+    // from then on: a copy killed at any point leaves one of them (with, at worst, files of
+    // the other that no manifest names, which the next copy here removes).
     let mut new_names = list_dir(&staging_path)?;
-    // The top-level manifest last, so that a reader never finds it before its blobs.
-    new_names.sort_by_key(|name| name == "manifest.json");
-    for name in new_names {
-        let from = staging_path.join(&name);
-        let to = dir.join(&name);
+    new_names.sort_by_key(PublishStep::of);
+    let mut old_signatures_removed = false;
+    for name in &new_names {
+        if PublishStep::of(name) >= PublishStep::Signature && !old_signatures_removed {
+            // The old manifest's signatures must not be left beside the new manifest.
+            for old in old_names
+                .iter()
+                .filter(|old| PublishStep::of(old) == PublishStep::Signature)
+            {
+                remove_all(&dir.join(old))?;
+            }
+            old_signatures_removed = true;
+        }
+        let from = staging_path.join(name);
+        let to = dir.join(name);
+        if fs::symlink_metadata(&to).is_ok_and(|meta| meta.is_dir()) {
+            remove_all(&to)?;
+        }
         fs::rename(&from, &to).map_err(|err| path_error("rename to", &to, &err))?;
+    }
+    for old in old_names.iter().filter(|old| !new_names.contains(old)) {
+        remove_all(&dir.join(old))?;
     }
     drop(staging.lock);
     staging
         .dir
         .close()
         .map_err(|err| path_error("remove", &staging_path, &err))
+}
+
+/// The order in which a new image's files go into the directory.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum PublishStep {
+    /// Blobs and the manifests of a list's instances: named by their digests, they are
+    /// the same bytes as any file of the old image of the same name.
+    Content,
+    Version,
+    /// `signature-N` and `<digest>.signature-N`: what signs a manifest.
+    Signature,
+    /// `manifest.json`, last: the old image is the one a reader finds until it is
+    /// replaced.
+    TopLevelManifest,
+}
+
+impl PublishStep {
+    fn of(name: &OsString) -> PublishStep {
+        let name = name.to_string_lossy();
+        if name == "manifest.json" {
+            PublishStep::TopLevelManifest
+        } else if name.starts_with("signature-") || name.contains(".signature-") {
+            PublishStep::Signature
+        } else if name == "version" {
+            PublishStep::Version
+        } else {
+            PublishStep::Content
+        }
+    }
 }
 
 fn remove_all(path: &Path) -> Result<()> {
@@ -373,5 +422,40 @@ impl Drop for DirDestination {
             // Fails, harmlessly, if anything else has appeared in the meantime.
             let _ = fs::remove_dir(&self.dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_top_level_manifest_goes_in_last_after_its_signatures_and_blobs() {
+        let mut names: Vec<OsString> = [
+            "manifest.json",
+            "signature-1",
+            "version",
+            "0123abcd",
+            "0123abcd.manifest.json",
+            "0123abcd.signature-1",
+            "4567ef01",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        names.sort_by_key(PublishStep::of);
+        let order: Vec<_> = names.iter().map(|n| n.to_string_lossy()).collect();
+        assert_eq!(
+            order,
+            [
+                "0123abcd",
+                "0123abcd.manifest.json",
+                "4567ef01",
+                "version",
+                "signature-1",
+                "0123abcd.signature-1",
+                "manifest.json",
+            ]
+        );
     }
 }
