@@ -242,7 +242,7 @@ impl KeepingReader {
     /// A stream of the whole blob from the first `kept` bytes of `file` and `tail`.
     pub(crate) fn new(file: Arc<PartialFile>, kept: u64, tail: BlobReader) -> (Self, KeepingState) {
         let state = KeepingState::default();
-        let writeback = file.staging.then(|| Writeback::from(kept));
+        let writeback = file.staging.then(|| Writeback::starting_at(kept));
         let reader = KeepingReader {
             file,
             kept,

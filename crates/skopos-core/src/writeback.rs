@@ -22,7 +22,7 @@ pub struct Writeback {
 
 impl Writeback {
     /// A file with nothing written yet, or whose first `offset` bytes were written earlier.
-    pub fn from(offset: u64) -> Writeback {
+    pub fn starting_at(offset: u64) -> Writeback {
         Writeback {
             started_up_to: offset,
         }
