@@ -217,25 +217,26 @@ fn publish(dir: &Path, staging: Staging, version: LayoutVersion) -> Result<()> {
     // the other that no manifest names, which the next copy here removes).
     let mut new_names = list_dir(&staging_path)?;
     new_names.sort_by_key(PublishStep::of);
-    let mut old_signatures_removed = false;
-    for name in &new_names {
-        if PublishStep::of(name) >= PublishStep::Signature && !old_signatures_removed {
-            // The old manifest's signatures must not be left beside the new manifest.
-            for old in old_names
-                .iter()
-                .filter(|old| PublishStep::of(old) == PublishStep::Signature)
-            {
-                remove_all(&dir.join(old))?;
-            }
-            old_signatures_removed = true;
-        }
+    let signatures_from =
+        new_names.partition_point(|name| PublishStep::of(name) < PublishStep::Signature);
+    let (content, signatures_and_manifest) = new_names.split_at(signatures_from);
+    let rename_in = |name: &OsString| -> Result<()> {
         let from = staging_path.join(name);
         let to = dir.join(name);
         if fs::symlink_metadata(&to).is_ok_and(|meta| meta.is_dir()) {
             remove_all(&to)?;
         }
-        fs::rename(&from, &to).map_err(|err| path_error("rename to", &to, &err))?;
+        fs::rename(&from, &to).map_err(|err| path_error("rename to", &to, &err))
+    };
+    content.iter().try_for_each(rename_in)?;
+    // The old manifest's signatures must not be left beside the new manifest.
+    for old in old_names
+        .iter()
+        .filter(|old| PublishStep::of(old) == PublishStep::Signature)
+    {
+        remove_all(&dir.join(old))?;
     }
+    signatures_and_manifest.iter().try_for_each(rename_in)?;
     for old in old_names.iter().filter(|old| !new_names.contains(old)) {
         remove_all(&dir.join(old))?;
     }
