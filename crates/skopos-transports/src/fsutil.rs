@@ -362,12 +362,14 @@ enum Piece {
     End,
 }
 
-/// A blob in its temporary file, complete and flushed, not yet under its digest's name.
-/// Dropping it removes the file.
+/// A blob in its temporary file, complete, not yet under its digest's name. Dropping it
+/// removes the file.
 #[derive(Debug)]
 pub(crate) struct StagedBlob {
     temp: tempfile::TempPath,
     final_path: PathBuf,
+    /// The open file while its content still has to be flushed to disk.
+    unflushed: Option<File>,
 }
 
 impl StagedBlob {
@@ -376,13 +378,65 @@ impl StagedBlob {
         &self.final_path
     }
 
-    /// Rename the blob to its final name. Blocks: call from a blocking thread.
+    /// Hand the flush of the blob to disk to `flushes`, which starts it at once on a
+    /// blocking thread; the destination waits for them all before its commit makes
+    /// anything visible. The copy goes on with its next blob meanwhile instead of holding
+    /// one of its parallel transfers while the disk catches up.
+    pub(crate) fn flush_in_background(&mut self, flushes: &BackgroundFlushes) -> Result<()> {
+        match self.unflushed.take() {
+            Some(file) => flushes.start(file, self.temp.to_path_buf()),
+            None => Ok(()),
+        }
+    }
+
+    /// Rename the blob to its final name, flushing it to disk first unless that was
+    /// handed to [`BackgroundFlushes`]. Blocks: call from a blocking thread.
     pub(crate) fn publish(self) -> Result<()> {
+        if let Some(file) = &self.unflushed {
+            file.sync_all()
+                .map_err(|err| path_error("sync", &self.temp, &err))?;
+        }
         create_dir_all(parent_dir(&self.final_path))?;
         let final_path = self.final_path;
         self.temp
             .persist(&final_path)
             .map_err(|err| path_error("rename to", &final_path, &err.error))?;
+        Ok(())
+    }
+}
+
+/// Flushes of staged blobs to disk, each running on a blocking thread since it was
+/// started, all waited for at once before a commit.
+#[derive(Debug, Default)]
+pub(crate) struct BackgroundFlushes {
+    running: std::sync::Mutex<Vec<(PathBuf, tokio::task::JoinHandle<io::Result<()>>)>>,
+}
+
+impl BackgroundFlushes {
+    /// Start flushing `file` (at `path`, for the error message). Needs a Tokio runtime.
+    fn start(&self, file: File, path: PathBuf) -> Result<()> {
+        let flushing = tokio::task::spawn_blocking(move || file.sync_all());
+        self.running
+            .lock()
+            .map_err(|_| anyhow!("internal error: a poisoned lock"))?
+            .push((path, flushing));
+        Ok(())
+    }
+
+    /// Wait until every flush started so far has ended; the first failure, if any.
+    pub(crate) async fn wait(&self) -> Result<()> {
+        let running = std::mem::take(
+            &mut *self
+                .running
+                .lock()
+                .map_err(|_| anyhow!("internal error: a poisoned lock"))?,
+        );
+        for (path, flushing) in running {
+            flushing
+                .await
+                .context("a file-system thread failed")?
+                .map_err(|err| path_error("sync", &path, &err))?;
+        }
         Ok(())
     }
 }
@@ -409,27 +463,31 @@ pub(crate) fn stage_bytes(
     Ok(StagedBlob {
         temp: temp.into_temp_path(),
         final_path,
+        unflushed: None,
     })
 }
 
-/// Stream `stream` into a temporary file, flush it to disk, make it mode 0644 and rename
-/// it to its digest's path, but only once the stream has ended without error; on any
-/// failure the temporary file is removed and nothing appears under the blob's name.
-/// The digest is `expected`'s (the copy engine verifies the stream) or, without one,
-/// computed here.
+/// Stream `stream` into a temporary file, make it mode 0644, hand its flush to disk to
+/// `flushes` and rename it to its digest's path, but only once the stream has ended
+/// without error; on any failure the temporary file is removed and nothing appears under
+/// the blob's name. For a destination whose blobs are out of sight until a commit that
+/// first waits for `flushes`. The digest is `expected`'s (the copy engine verifies the
+/// stream) or, without one, computed here.
 pub(crate) async fn store_blob(
     stream: BlobReader,
     expected: Option<&BlobInfo>,
     placement: BlobPlacement,
+    flushes: &BackgroundFlushes,
 ) -> Result<WrittenBlob> {
-    let (written, staged) = stage_blob(stream, expected, placement).await?;
+    let (written, mut staged) = stage_blob(stream, expected, placement).await?;
+    staged.flush_in_background(flushes)?;
     blocking(move || staged.publish()).await?;
     Ok(written)
 }
 
-/// Like [`store_blob`], but leave the complete blob in its temporary file for the caller
-/// to publish (or drop) later: a destination that must not change anything visible
-/// before its commit uses this.
+/// Like [`store_blob`], but leave the complete blob in its temporary file, not yet
+/// flushed, for the caller to publish (or drop) later: a destination that must not
+/// change anything visible before its commit uses this.
 pub(crate) async fn stage_blob(
     stream: BlobReader,
     expected: Option<&BlobInfo>,
@@ -472,7 +530,8 @@ pub(crate) fn staging_file_name(prefix: &str, digest: &Digest) -> String {
 
 /// Stage the complete blob `info` that a copy wrote into `file` (a destination's
 /// [`skopos_core::ImageDestination::staging_file`]) as [`stage_blob`] stages a stream:
-/// flushed to disk, mode 0644, under a fresh temporary name in `placement.temp_dir`
+/// mode 0644, flushed before it is published, under a fresh temporary name in
+/// `placement.temp_dir`
 /// (renamed, not copied: the fixed name is free again at once, for the next copy of
 /// the same blob). Blocks: call from a blocking thread.
 pub(crate) fn stage_file(
@@ -496,9 +555,6 @@ pub(crate) fn stage_file(
         ));
     }
     opened
-        .sync_all()
-        .map_err(|err| path_error("sync", file, &err))?;
-    opened
         .set_permissions(Permissions::from_mode(BLOB_MODE))
         .map_err(|err| path_error("chmod", file, &err))?;
     create_dir_all(&placement.temp_dir)?;
@@ -511,6 +567,7 @@ pub(crate) fn stage_file(
     let staged = StagedBlob {
         temp,
         final_path: (placement.final_path)(&info.digest),
+        unflushed: Some(opened),
     };
     Ok((WrittenBlob::new(info.digest.clone(), size), staged))
 }
@@ -739,8 +796,8 @@ impl BlobFile {
         }
     }
 
-    /// Check the size, flush the file to disk and make it mode 0644. Blocks: call from a
-    /// blocking thread.
+    /// Check the size and make the file mode 0644, ready to be flushed and published.
+    /// Blocks: call from a blocking thread.
     fn finish(
         self,
         expected: Option<&BlobInfo>,
@@ -759,15 +816,13 @@ impl BlobFile {
                 ));
             }
         }
-        let temp = self.temp;
-        let file = temp.as_file();
-        file.sync_all()
-            .map_err(|err| path_error("sync", temp.path(), &err))?;
+        let (file, temp) = self.temp.into_parts();
         file.set_permissions(Permissions::from_mode(BLOB_MODE))
-            .map_err(|err| path_error("chmod", temp.path(), &err))?;
+            .map_err(|err| path_error("chmod", &temp, &err))?;
         let staged = StagedBlob {
-            temp: temp.into_temp_path(),
+            temp,
             final_path: final_path(&digest),
+            unflushed: Some(file),
         };
         Ok((WrittenBlob::new(digest, size), staged))
     }
@@ -971,6 +1026,41 @@ mod tests {
         staged.publish().unwrap();
         assert!(fs::read(dir.path().join("blob")).unwrap() == data);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stored_blob_s_flush_runs_on_until_the_commit_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = patterned(IO_CHUNK_SIZE + 11);
+        let stream: BlobReader = Box::pin(io::Cursor::new(data.clone()));
+        let flushes = BackgroundFlushes::default();
+        let written = store_blob(stream, None, placement_in(dir.path()), &flushes)
+            .await
+            .unwrap();
+        assert_eq!(written.size, data.len() as u64);
+        // Stored under its name while its flush was handed on, not waited for.
+        assert!(fs::read(dir.path().join("blob")).unwrap() == data);
+        let mode = fs::metadata(dir.path().join("blob"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, BLOB_MODE);
+        assert_eq!(flushes.running.lock().unwrap().len(), 1);
+        flushes.wait().await.unwrap();
+        assert!(flushes.running.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_staged_blob_not_handed_to_background_flushes_is_flushed_when_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = patterned(100);
+        let stream: BlobReader = Box::pin(io::Cursor::new(data.clone()));
+        let (_, staged) = stage_blob(stream, None, placement_in(dir.path()))
+            .await
+            .unwrap();
+        assert!(staged.unflushed.is_some());
+        blocking(move || staged.publish()).await.unwrap();
+        assert!(fs::read(dir.path().join("blob")).unwrap() == data);
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use super::{
     blob_path, manifest_path, not_an_image_dir, signature_path, unsupported_version, version_path,
     LayoutVersion, MAX_SUPPORTED_VERSION, VERSION_1_1, VERSION_1_2,
 };
-use crate::fsutil::{self, path_error, BlobPlacement, DirLock};
+use crate::fsutil::{self, path_error, BackgroundFlushes, BlobPlacement, DirLock};
 
 /// Name prefix of staging directories. Entries with this prefix are ours: they do not
 /// make a directory "non-empty", and stale ones (left by a killed process) are removed.
@@ -51,6 +51,8 @@ pub struct DirDestination {
     compression: LayerCompression,
     /// Whether some file name carries a non-sha256 digest (layout version 1.2).
     uses_non_sha256: AtomicBool,
+    /// The staged blobs' flushes to disk, waited for before `commit` moves them in.
+    flushes: BackgroundFlushes,
     committed: AtomicBool,
 }
 
@@ -107,6 +109,7 @@ impl DirDestination {
             created_dir,
             compression,
             uses_non_sha256: AtomicBool::new(false),
+            flushes: BackgroundFlushes::default(),
             committed: AtomicBool::new(false),
         })
     }
@@ -301,12 +304,10 @@ impl ImageDestination for DirDestination {
         let file = self.staging_file_path(&info.digest);
         let placement = self.placement();
         let info = info.clone();
-        let written = fsutil::blocking(move || {
-            let (written, staged) = fsutil::stage_file(&file, &info, placement)?;
-            staged.publish()?;
-            Ok(written)
-        })
-        .await?;
+        let (written, mut staged) =
+            fsutil::blocking(move || fsutil::stage_file(&file, &info, placement)).await?;
+        staged.flush_in_background(&self.flushes)?;
+        fsutil::blocking(move || staged.publish()).await?;
         self.note_digest(&written.digest);
         Ok(written)
     }
@@ -333,7 +334,7 @@ impl ImageDestination for DirDestination {
         expected: Option<&BlobInfo>,
         _is_config: bool,
     ) -> Result<WrittenBlob> {
-        let written = fsutil::store_blob(stream, expected, self.placement()).await?;
+        let written = fsutil::store_blob(stream, expected, self.placement(), &self.flushes).await?;
         self.note_digest(&written.digest);
         Ok(written)
     }
@@ -391,6 +392,7 @@ impl ImageDestination for DirDestination {
         } else {
             VERSION_1_1
         };
+        self.flushes.wait().await?;
         let dir = self.dir.clone();
         fsutil::blocking(move || publish(&dir, staging, version))
             .await

@@ -22,7 +22,7 @@ use skopos_core::{
 
 use super::index::{Descriptor, Index, REF_NAME_ANNOTATION};
 use super::{index_path, oci_layout_path, BlobStore, OCI_LAYOUT_CONTENT};
-use crate::fsutil::{self, path_error, BlobPlacement, DirLock, StagedBlob};
+use crate::fsutil::{self, path_error, BackgroundFlushes, BlobPlacement, DirLock, StagedBlob};
 
 /// An image being written into an OCI layout.
 #[derive(Debug)]
@@ -42,6 +42,8 @@ pub struct OciDestination {
     /// Blobs and manifests written so far, still under temporary names: `commit`
     /// publishes them, so a failed copy adds nothing to the layout.
     staged: Mutex<HashMap<PathBuf, (WrittenBlob, StagedBlob)>>,
+    /// The staged blobs' flushes to disk, waited for before `commit` publishes them.
+    flushes: BackgroundFlushes,
 }
 
 /// Name prefix of the files in which blobs are written in place
@@ -81,6 +83,7 @@ impl OciDestination {
             compression,
             top_level: Mutex::new(None),
             staged: Mutex::new(HashMap::new()),
+            flushes: BackgroundFlushes::default(),
         })
     }
 
@@ -157,8 +160,9 @@ impl ImageDestination for OciDestination {
         let file = self.staging_file_path(&info.digest);
         let placement = self.placement();
         let info = info.clone();
-        let (written, staged) =
+        let (written, mut staged) =
             fsutil::blocking(move || fsutil::stage_file(&file, &info, placement)).await?;
+        staged.flush_in_background(&self.flushes)?;
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written.clone(), staged));
         Ok(written)
@@ -192,7 +196,8 @@ impl ImageDestination for OciDestination {
         expected: Option<&BlobInfo>,
         _is_config: bool,
     ) -> Result<WrittenBlob> {
-        let (written, staged) = fsutil::stage_blob(stream, expected, self.placement()).await?;
+        let (written, mut staged) = fsutil::stage_blob(stream, expected, self.placement()).await?;
+        staged.flush_in_background(&self.flushes)?;
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written.clone(), staged));
         Ok(written)
@@ -265,6 +270,7 @@ impl ImageDestination for OciDestination {
             .lock()
             .map_err(|_| anyhow!("internal error: a poisoned lock"))?
             .clone();
+        self.flushes.wait().await?;
         let staged: Vec<StagedBlob> = self.staged()?.drain().map(|(_, (_, s))| s).collect();
         let dir = self.dir.clone();
         let temp_dir = self.temp_dir.clone();
