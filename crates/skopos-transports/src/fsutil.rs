@@ -354,6 +354,10 @@ pub(crate) struct BlobPlacement {
     pub temp_prefix: &'static str,
     /// The final path of the blob with this digest.
     pub final_path: Box<dyn FnOnce(&Digest) -> PathBuf + Send>,
+    /// Whether the blob must be on disk before it is published. Not for a layout that
+    /// lives only until it is archived: the archive is flushed instead, and the layout's
+    /// files are deleted before the kernel would write them out.
+    pub durable: bool,
 }
 
 enum Piece {
@@ -441,29 +445,23 @@ impl BackgroundFlushes {
     }
 }
 
-/// Write `bytes` (a manifest) into a staged blob that [`StagedBlob::publish`] later
-/// renames to `final_path`. Blocks: call from a blocking thread.
+/// Write `bytes` (a manifest with digest `digest`) into a staged blob, as [`stage_blob`]
+/// stages a stream. Blocks: call from a blocking thread.
 pub(crate) fn stage_bytes(
-    temp_dir: &Path,
-    temp_prefix: &str,
-    final_path: PathBuf,
     bytes: &[u8],
+    digest: &Digest,
+    placement: BlobPlacement,
 ) -> Result<StagedBlob> {
-    create_dir_all(temp_dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(temp_prefix)
-        .tempfile_in(temp_dir)
-        .map_err(|err| path_error("create a temporary file in", temp_dir, &err))?;
+    let mut temp = create_temp_file(&placement.temp_dir, placement.temp_prefix)?;
     temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
         .map_err(|err| path_error("write", temp.path(), &err))?;
-    temp.as_file()
-        .set_permissions(Permissions::from_mode(BLOB_MODE))
-        .map_err(|err| path_error("chmod", temp.path(), &err))?;
+    let (file, temp) = temp.into_parts();
+    file.set_permissions(Permissions::from_mode(BLOB_MODE))
+        .map_err(|err| path_error("chmod", &temp, &err))?;
     Ok(StagedBlob {
-        temp: temp.into_temp_path(),
-        final_path,
-        unflushed: None,
+        temp,
+        final_path: (placement.final_path)(digest),
+        unflushed: placement.durable.then_some(file),
     })
 }
 
@@ -514,9 +512,10 @@ async fn stage_blob_with(
         temp_dir,
         temp_prefix,
         final_path,
+        durable,
     } = placement;
     let hashed = expected.is_none();
-    let file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed)).await?;
+    let file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed, durable)).await?;
     let file = write_stream(&mut stream, file, sleeps).await?;
     blocking(move || file.finish(expected.as_ref(), final_path)).await
 }
@@ -567,7 +566,7 @@ pub(crate) fn stage_file(
     let staged = StagedBlob {
         temp,
         final_path: (placement.final_path)(&info.digest),
-        unflushed: Some(opened),
+        unflushed: placement.durable.then_some(opened),
     };
     Ok((WrittenBlob::new(info.digest.clone(), size), staged))
 }
@@ -742,10 +741,11 @@ struct BlobFile {
 }
 
 impl BlobFile {
-    /// Blocks: call from a blocking thread.
-    fn create(dir: &Path, prefix: &str, hashed: bool) -> Result<BlobFile> {
+    /// A file for a staged blob, flushed to disk when finished if `durable`. Blocks: call
+    /// from a blocking thread.
+    fn create(dir: &Path, prefix: &str, hashed: bool, durable: bool) -> Result<BlobFile> {
         Ok(BlobFile {
-            writeback: Some(Writeback::default()),
+            writeback: durable.then(Writeback::default),
             ..BlobFile::new(create_temp_file(dir, prefix)?, hashed)
         })
     }
@@ -822,7 +822,8 @@ impl BlobFile {
         let staged = StagedBlob {
             temp,
             final_path: final_path(&digest),
-            unflushed: Some(file),
+            // A file whose writeout started as it grew is one to flush.
+            unflushed: self.writeback.is_some().then_some(file),
         };
         Ok((WrittenBlob::new(digest, size), staged))
     }
@@ -991,6 +992,7 @@ mod tests {
             temp_dir: dir.join("tmp"),
             temp_prefix: "test-put-blob",
             final_path: Box::new(move |_| final_path),
+            durable: true,
         }
     }
 
@@ -1061,6 +1063,28 @@ mod tests {
         assert!(staged.unflushed.is_some());
         blocking(move || staged.publish()).await.unwrap();
         assert!(fs::read(dir.path().join("blob")).unwrap() == data);
+    }
+
+    #[tokio::test]
+    async fn a_blob_of_a_layout_that_is_only_archived_is_not_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = patterned(IO_CHUNK_SIZE + 3);
+        let stream: BlobReader = Box::pin(io::Cursor::new(data.clone()));
+        let placement = BlobPlacement {
+            durable: false,
+            ..placement_in(dir.path())
+        };
+        let flushes = BackgroundFlushes::default();
+        store_blob(stream, None, placement, &flushes).await.unwrap();
+        assert!(fs::read(dir.path().join("blob")).unwrap() == data);
+        assert!(flushes.running.lock().unwrap().is_empty());
+        let placement = BlobPlacement {
+            durable: false,
+            ..placement_in(dir.path())
+        };
+        let manifest = b"{}";
+        let staged = stage_bytes(manifest, &Digest::sha256_of(manifest), placement).unwrap();
+        assert!(staged.unflushed.is_none());
     }
 
     #[tokio::test]

@@ -122,6 +122,7 @@ impl DirDestination {
             temp_dir: self.staging_path.clone(),
             temp_prefix: "dir-put-blob",
             final_path: Box::new(move |digest| blob_path(&staging, digest)),
+            durable: true,
         }
     }
 

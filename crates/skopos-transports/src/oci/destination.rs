@@ -44,6 +44,9 @@ pub struct OciDestination {
     staged: Mutex<HashMap<PathBuf, (WrittenBlob, StagedBlob)>>,
     /// The staged blobs' flushes to disk, waited for before `commit` publishes them.
     flushes: BackgroundFlushes,
+    /// Whether blobs are flushed to disk before `commit` publishes them: not in a
+    /// temporary layout that is archived, then deleted.
+    durable: bool,
 }
 
 /// Name prefix of the files in which blobs are written in place
@@ -84,6 +87,21 @@ impl OciDestination {
             top_level: Mutex::new(None),
             staged: Mutex::new(HashMap::new()),
             flushes: BackgroundFlushes::default(),
+            durable: true,
+        })
+    }
+
+    /// [`OciDestination::open`] for a layout in a temporary directory that lives only
+    /// until the caller archives it (`oci-archive:`): its blobs are not flushed to disk,
+    /// the archive is.
+    pub(crate) fn open_temporary(
+        path: &Path,
+        image: &OciImage,
+        ctx: &SystemContext,
+    ) -> Result<Self> {
+        Ok(OciDestination {
+            durable: false,
+            ..OciDestination::open(path, image, ctx)?
         })
     }
 
@@ -222,12 +240,13 @@ impl ImageDestination for OciDestination {
             Some(digest) => digest.clone(),
             None => Digest::sha256_of(manifest),
         };
-        let path = self.blobs.path(&digest);
         let bytes = manifest.to_vec();
-        let temp_dir = self.temp_dir.clone();
-        let staged =
-            fsutil::blocking(move || fsutil::stage_bytes(&temp_dir, "oci-put-blob", path, &bytes))
+        let placement = self.placement();
+        let manifest_digest = digest.clone();
+        let mut staged =
+            fsutil::blocking(move || fsutil::stage_bytes(&bytes, &manifest_digest, placement))
                 .await?;
+        staged.flush_in_background(&self.flushes)?;
         let written = WrittenBlob::new(digest.clone(), manifest.len() as u64);
         self.staged()?
             .insert(staged.final_path().to_path_buf(), (written, staged));
@@ -295,6 +314,7 @@ impl OciDestination {
             temp_dir: self.temp_dir.clone(),
             temp_prefix: "oci-put-blob",
             final_path: Box::new(move |digest| blobs.path(digest)),
+            durable: self.durable,
         }
     }
 

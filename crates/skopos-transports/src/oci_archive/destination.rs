@@ -70,7 +70,7 @@ impl OciArchiveDestination {
             oci_shared_blob_dir: None,
             ..ctx.clone()
         };
-        let layout = OciDestination::open(layout_dir.path(), image, &layout_ctx)?;
+        let layout = OciDestination::open_temporary(layout_dir.path(), image, &layout_ctx)?;
         let image_name = match image {
             OciImage::Named(name) => name.clone(),
             OciImage::Only | OciImage::Index(_) => String::new(),
