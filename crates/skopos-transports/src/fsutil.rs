@@ -358,6 +358,24 @@ pub(crate) struct BlobPlacement {
     /// lives only until it is archived: the archive is flushed instead, and the layout's
     /// files are deleted before the kernel would write them out.
     pub durable: bool,
+    /// Whether `temp_dir` is created when missing (a shared blob directory may not exist
+    /// yet). Not a destination's own staging directory, which exists as long as the
+    /// destination does: a blocking thread still running after an abandoned copy removed
+    /// it would make it again and leave it behind.
+    pub make_temp_dir: bool,
+}
+
+impl BlobPlacement {
+    /// A new temporary file in `temp_dir`. Blocks: call from a blocking thread.
+    fn create_temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        if self.make_temp_dir {
+            return create_temp_file(&self.temp_dir, self.temp_prefix);
+        }
+        tempfile::Builder::new()
+            .prefix(self.temp_prefix)
+            .tempfile_in(&self.temp_dir)
+            .map_err(|err| path_error("create a temporary file in", &self.temp_dir, &err))
+    }
 }
 
 enum Piece {
@@ -400,7 +418,13 @@ impl StagedBlob {
             file.sync_all()
                 .map_err(|err| path_error("sync", &self.temp, &err))?;
         }
-        create_dir_all(parent_dir(&self.final_path))?;
+        // The blob's directory may not exist yet (an OCI layout's `blobs/sha256`). The
+        // temporary file's own directory does, unless an abandoned copy removed it: that
+        // must stay undone.
+        let parent = parent_dir(&self.final_path);
+        if Some(parent) != self.temp.parent() {
+            create_dir_all(parent)?;
+        }
         let final_path = self.final_path;
         self.temp
             .persist(&final_path)
@@ -452,7 +476,7 @@ pub(crate) fn stage_bytes(
     digest: &Digest,
     placement: BlobPlacement,
 ) -> Result<StagedBlob> {
-    let mut temp = create_temp_file(&placement.temp_dir, placement.temp_prefix)?;
+    let mut temp = placement.create_temp_file()?;
     temp.write_all(bytes)
         .map_err(|err| path_error("write", temp.path(), &err))?;
     let (file, temp) = temp.into_parts();
@@ -508,16 +532,14 @@ async fn stage_blob_with(
     sleeps: fn() -> u64,
 ) -> Result<(WrittenBlob, StagedBlob)> {
     let expected = expected.cloned();
-    let BlobPlacement {
-        temp_dir,
-        temp_prefix,
-        final_path,
-        durable,
-    } = placement;
     let hashed = expected.is_none();
-    let file = blocking(move || BlobFile::create(&temp_dir, temp_prefix, hashed, durable)).await?;
+    let (file, placement) = blocking(move || {
+        let file = BlobFile::staged(placement.create_temp_file()?, hashed, placement.durable);
+        Ok((file, placement))
+    })
+    .await?;
     let file = write_stream(&mut stream, file, sleeps).await?;
-    blocking(move || file.finish(expected.as_ref(), final_path)).await
+    blocking(move || file.finish(expected.as_ref(), placement.final_path)).await
 }
 
 /// The name of the file in which a destination stages blob `digest` for a copy that
@@ -556,12 +578,7 @@ pub(crate) fn stage_file(
     opened
         .set_permissions(Permissions::from_mode(BLOB_MODE))
         .map_err(|err| path_error("chmod", file, &err))?;
-    create_dir_all(&placement.temp_dir)?;
-    let temp = tempfile::Builder::new()
-        .prefix(placement.temp_prefix)
-        .tempfile_in(&placement.temp_dir)
-        .map_err(|err| path_error("create a temporary file in", &placement.temp_dir, &err))?
-        .into_temp_path();
+    let temp = placement.create_temp_file()?.into_temp_path();
     fs::rename(file, &temp).map_err(|err| path_error("rename to", &temp, &err))?;
     let staged = StagedBlob {
         temp,
@@ -741,13 +758,12 @@ struct BlobFile {
 }
 
 impl BlobFile {
-    /// A file for a staged blob, flushed to disk when finished if `durable`. Blocks: call
-    /// from a blocking thread.
-    fn create(dir: &Path, prefix: &str, hashed: bool, durable: bool) -> Result<BlobFile> {
-        Ok(BlobFile {
+    /// `temp` as the file of a staged blob, flushed to disk when finished if `durable`.
+    fn staged(temp: tempfile::NamedTempFile, hashed: bool, durable: bool) -> BlobFile {
+        BlobFile {
             writeback: durable.then(Writeback::default),
-            ..BlobFile::new(create_temp_file(dir, prefix)?, hashed)
-        })
+            ..BlobFile::new(temp, hashed)
+        }
     }
 
     fn new(temp: tempfile::NamedTempFile, hashed: bool) -> BlobFile {
@@ -993,6 +1009,7 @@ mod tests {
             temp_prefix: "test-put-blob",
             final_path: Box::new(move |_| final_path),
             durable: true,
+            make_temp_dir: true,
         }
     }
 
@@ -1085,6 +1102,38 @@ mod tests {
         let manifest = b"{}";
         let staged = stage_bytes(manifest, &Digest::sha256_of(manifest), placement).unwrap();
         assert!(staged.unflushed.is_none());
+    }
+
+    /// A destination's own staging directory, where blobs are staged and published.
+    fn staging_placement(staging: &Path) -> BlobPlacement {
+        let final_path = staging.join("blob");
+        BlobPlacement {
+            temp_dir: staging.to_path_buf(),
+            temp_prefix: "test-put-blob",
+            final_path: Box::new(move |_| final_path),
+            durable: true,
+            make_temp_dir: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn blob_threads_outliving_an_abandoned_copy_do_not_make_its_staging_dir_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("staging");
+        fs::create_dir(&staging).unwrap();
+        let stream: BlobReader = Box::pin(io::Cursor::new(patterned(10)));
+        let (_, staged) = stage_blob(stream, None, staging_placement(&staging))
+            .await
+            .unwrap();
+        // The copy is abandoned: its destination removes the staging directory while
+        // a blocking thread has yet to publish the blob, and another to start one.
+        fs::remove_dir_all(&staging).unwrap();
+        assert!(staged.publish().is_err());
+        let stream: BlobReader = Box::pin(io::Cursor::new(patterned(10)));
+        assert!(stage_blob(stream, None, staging_placement(&staging))
+            .await
+            .is_err());
+        assert!(!staging.exists());
     }
 
     #[tokio::test]

@@ -123,6 +123,7 @@ impl DirDestination {
             temp_prefix: "dir-put-blob",
             final_path: Box::new(move |digest| blob_path(&staging, digest)),
             durable: true,
+            make_temp_dir: false,
         }
     }
 

@@ -315,6 +315,7 @@ impl OciDestination {
             temp_prefix: "oci-put-blob",
             final_path: Box::new(move |digest| blobs.path(digest)),
             durable: self.durable,
+            make_temp_dir: true,
         }
     }
 
