@@ -608,7 +608,7 @@ fn reference_match(value: &Json) -> Result<ReferenceMatch> {
     })
 }
 
-/// A `remapIdentity` prefix must be a host[:port] or a name that starts with one.
+/// A `remapIdentity` prefix must be a `host[:port]` or a name that starts with one.
 fn validate_remap_prefix(prefix: &str) -> Result<()> {
     // containers/image asks for a whole domain, or a name that matches the name grammar
     // and starts with `domain/`: that is a name whose parse takes a domain.

@@ -159,7 +159,7 @@ impl Response {
         }
     }
 
-    /// The whole body, refused with [`LimitExceeded`] as soon as it is longer than `limit`
+    /// The whole body, refused with [`LimitExceeded`](skopos_core::limits::LimitExceeded) as soon as it is longer than `limit`
     /// (or says so in its `Content-Length`): no more than that is ever read.
     pub(crate) async fn bytes_at_most(mut self, limit: u64) -> Result<Vec<u8>> {
         let announced = self

@@ -1,5 +1,5 @@
 //! The parsed template rewritten to run as Go runs it: every printing action ends in a
-//! function that prints its value with [`GoForms`](crate::GoForms)'s `%v`, not gotmpl's
+//! function that prints its value with [`GoForms`]'s `%v`, not gotmpl's
 //! own formatting, every `range` pipeline in one that refuses what Go cannot iterate
 //! over (gotmpl ranges over a struct's fields and words its refusal its own way), and every
 //! `if` and `with` pipeline in one that makes a nil pointer false.

@@ -47,6 +47,6 @@ mod test_support;
 
 pub use format::is_json_format;
 pub use go_forms::GoForms;
-/// The template data: what [`render`] takes.
+/// The template data: what [`render()`] takes.
 pub use gotmpl::Value;
 pub use render::{render, RenderError};

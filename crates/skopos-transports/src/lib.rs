@@ -126,7 +126,7 @@ pub async fn open_destination(
 /// Linking libostree loads some sixty shared libraries (glib, gio, gpgme, curl, ICU, …) into
 /// the process before `main`, which tripled the start-up time of every command. So nothing
 /// in this crate refers to the transport directly: a program that wants it calls
-/// [`install_ostree`] first, and only that program's link pulls libostree in. The `skopos`
+/// `install_ostree` first, and only that program's link pulls libostree in. The `skopos`
 /// binary leaves it out and runs the `skopos-ostree` helper for commands that name an
 /// `ostree:` image.
 struct OstreeOpeners {

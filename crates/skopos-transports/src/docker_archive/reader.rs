@@ -123,7 +123,7 @@ struct Entry {
     size: u64,
 }
 
-/// A regular file inside the archive, found by [`ArchiveFile::find`].
+/// A regular file inside the archive, found by [`ArchiveFile::lookup`].
 #[derive(Debug, Clone)]
 pub(crate) struct Component {
     pub offset: u64,

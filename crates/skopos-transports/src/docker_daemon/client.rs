@@ -171,8 +171,8 @@ impl DaemonClient {
     }
 
     /// `POST /images/load?quiet=1`: connects now, then streams what is written to the
-    /// returned [`LoadUpload`] as the request body. The body is complete only after
-    /// [`LoadUpload::finish`]; an upload dropped before that ends the request with an error,
+    /// returned [`LoadUpload`] as the request body. The body is complete only after its
+    /// writer's `shutdown`; an upload dropped before that ends the request with an error,
     /// without the final chunk, so the daemon loads nothing.
     pub(crate) async fn image_load(&self) -> Result<LoadUpload> {
         let path = "/images/load?quiet=1";
@@ -539,7 +539,7 @@ fn client_identity(
 
 /// A running `POST /images/load`: the body's writer and the daemon's reply.
 pub(crate) struct LoadUpload {
-    /// Where the tar goes; [`LoadUpload::finish`] ends the body.
+    /// Where the tar goes; its `shutdown` ends the body.
     pub(crate) writer: UploadWriter,
     /// The daemon's answer.
     pub(crate) reply: LoadReply,
