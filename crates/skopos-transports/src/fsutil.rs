@@ -552,9 +552,8 @@ pub(crate) fn staging_file_name(prefix: &str, digest: &Digest) -> String {
 /// Stage the complete blob `info` that a copy wrote into `file` (a destination's
 /// [`skopos_core::ImageDestination::staging_file`]) as [`stage_blob`] stages a stream:
 /// mode 0644, flushed before it is published, under a fresh temporary name in
-/// `placement.temp_dir`
-/// (renamed, not copied: the fixed name is free again at once, for the next copy of
-/// the same blob). Blocks: call from a blocking thread.
+/// `placement.temp_dir` (renamed, not copied: the fixed name is free again at once, for
+/// the next copy of the same blob). Blocks: call from a blocking thread.
 pub(crate) fn stage_file(
     file: &Path,
     info: &BlobInfo,
