@@ -10,7 +10,8 @@
 # small images so that it takes a few minutes. Rerun after changes that move the data path;
 # names that no longer exist are ignored by the linker, new ones are laid out as before.
 # Needs valgrind and the registries and images of the shared bench's world.sh. Not run by the
-# tests.
+# tests. BIN must come from `cargo build --release` of the whole workspace: a one-package build
+# (`-p skopos`) unifies other dependency features, so its functions have other names.
 #   usage: [ACC=/tmp/acc] [WORLD=path/to/world.sh] benches/text-order.sh BIN
 set -euo pipefail
 BIN=$(realpath "${1:?usage: benches/text-order.sh BIN}")
