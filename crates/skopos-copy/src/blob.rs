@@ -10,13 +10,14 @@ use std::task::{Context, Poll};
 use anyhow::Context as _;
 use async_compression::tokio::bufread::{XzEncoder, ZstdEncoder};
 use async_compression::Level;
+use futures_util::StreamExt as _;
 use skopos_core::blob_info_cache::{compressor_name, BlobFact, BlobInfoCache};
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
 use skopos_core::manifest::{CompressionUpdate, CryptoUpdate};
 use skopos_core::{
-    BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, ImageSource, LayerCompression,
-    Result, WrittenBlob,
+    BlobChunks, BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, ImageSource,
+    LayerCompression, Result, WrittenBlob,
 };
 use skopos_crypt::{
     decrypt_layer, encrypt_layer, is_encrypted_media_type, DecryptConfig, EncryptConfig,
@@ -239,6 +240,12 @@ pub(crate) async fn copy_blob(
     };
     let reading = || format!("reading blob {}", info.digest);
     let Some(kept) = keep_partial(source, destination, info) else {
+        // Bytes that go out unchanged and unhashed need not pass through buffers of ours.
+        if destination.checks_blob_digests() && !crypto.is_active() {
+            if let Some((chunks, size)) = source.blob_chunks(info).await.with_context(reading)? {
+                return copy.store_chunks(chunks, size).await;
+            }
+        }
         let (stream, size, file) = source.blob_with_file(info).await.with_context(reading)?;
         return copy
             .store(stream, size, 0, None, file)
@@ -435,8 +442,7 @@ impl BlobCopy<'_> {
         in_place: Option<&KeepingState>,
         file: Option<FileBlob>,
     ) -> std::result::Result<Stored, (anyhow::Error, bool)> {
-        let (source, destination, info, kind, plan, crypto) = (
-            self.source,
+        let (destination, info, kind, plan, crypto) = (
             self.destination,
             self.info,
             self.kind,
@@ -446,12 +452,13 @@ impl BlobCopy<'_> {
         let size = size.or(info.size);
         let counted: BlobReader = Box::pin(ProgressReader {
             inner: stream,
-            digest: info.digest.clone(),
-            read: 0,
             // A resumed blob's progress was reported while its rest was read: replaying
             // the kept file only reports its end.
-            reported: if resumed > 0 { size.unwrap_or(0) } else { 0 },
-            progress: self.progress.clone(),
+            counter: ProgressCounter::new(
+                info.digest.clone(),
+                self.progress.clone(),
+                if resumed > 0 { size.unwrap_or(0) } else { 0 },
+            ),
         });
         let verify = |stream: BlobReader| {
             let (verified, summary) = DigestingReader::new(
@@ -486,19 +493,7 @@ impl BlobCopy<'_> {
                 (detected, Box::pin(stream) as BlobReader, None)
             }
         };
-        // containers/image: a zstd blob whose annotations name a TOC is zstd:chunked.
-        let detected = match detected {
-            Some(Compression::Zstd) if self.chunked => Some(Compression::ZstdChunked),
-            other => other,
-        };
-        let transform = if kind == BlobKind::Config
-            || is_encrypted_media_type(&info.media_type) && !decrypting
-        {
-            // An encrypted layer kept encrypted is opaque: its compression cannot change.
-            Transform::Keep
-        } else {
-            decide(&plan, detected)
-        };
+        let (detected, transform) = self.transform_for(detected, decrypting);
         tracing::debug!(
             "Copying blob {}: detected compression {}, {transform:?}",
             info.digest,
@@ -617,33 +612,14 @@ impl BlobCopy<'_> {
             // What was written is the uncompressed layer itself.
             diff_id = Some(written.digest.clone());
         }
-        // What an encrypted or decrypted copy wrote says nothing about the source blob's
-        // compression variants, so only plain copies teach the cache.
-        if let (Some(cache), false) = (self.cache, crypto.is_active()) {
-            cache.record(&learned_facts(
-                source,
-                destination,
-                info,
-                detected,
-                transform,
-                &written,
-                diff_id.as_ref(),
-            ));
-        }
-        if plan.need_diff_id && diff_id.is_none() {
-            diff_id = Some(diff_id_from_source(source, info).await.map_err(failed)?);
-        }
-        self.progress.event(CopyEvent::BlobDone {
-            digest: info.digest.clone(),
-            kind,
-            read: summary
-                .as_ref()
-                .map_or(Some(written.size), |summary| summary.get().map(|s| s.size))
-                .unwrap_or(0),
-            resumed,
-            stored_digest: written.digest.clone(),
-            size: written.size,
-        });
+        let read = summary
+            .as_ref()
+            .map_or(Some(written.size), |summary| summary.get().map(|s| s.size))
+            .unwrap_or(0);
+        let diff_id = self
+            .conclude(&written, detected, transform, diff_id, read, resumed)
+            .await
+            .map_err(failed)?;
         Ok(Stored {
             copied: CopiedBlob {
                 written,
@@ -655,6 +631,139 @@ impl BlobCopy<'_> {
             handed_over,
         })
     }
+
+    /// Pass on the blob `chunks` (the source's buffers, not verified) to a destination that
+    /// checks digests, in those buffers when it keeps the blob as it is; a blob whose
+    /// compression changes goes through [`Self::store`].
+    async fn store_chunks(&self, chunks: BlobChunks, size: Option<u64>) -> Result<CopiedBlob> {
+        let info = self.info;
+        let (head, chunks) = peek_chunks(chunks, Compression::DETECT_LEN)
+            .await
+            .with_context(|| format!("reading blob {}", info.digest))?;
+        let (detected, transform) = self.transform_for(Compression::detect(&head), false);
+        if transform != Transform::Keep {
+            let stream = Box::pin(tokio_util::io::StreamReader::new(chunks));
+            return self
+                .store(stream, size, 0, None, None)
+                .await
+                .map(|stored| stored.copied)
+                .map_err(|(error, _)| error);
+        }
+        let mut counter = ProgressCounter::new(info.digest.clone(), self.progress.clone(), 0);
+        let mut chunks = chunks;
+        let counted = Box::pin(futures_util::stream::poll_fn(move |cx| {
+            let next = chunks.poll_next_unpin(cx);
+            match &next {
+                Poll::Ready(Some(Ok(bytes))) => counter.count(bytes.len() as u64),
+                Poll::Ready(None) => counter.count(0),
+                _ => {}
+            }
+            next
+        }));
+        let written = self
+            .destination
+            .put_blob_chunks(counted, info, self.kind == BlobKind::Config)
+            .await
+            .with_context(|| format!("copying blob {}", info.digest))?;
+        // Kept as it is, an uncompressed layer is its own uncompressed digest.
+        let diff_id = detected.is_none().then(|| written.digest.clone());
+        let diff_id = self
+            .conclude(&written, detected, transform, diff_id, written.size, 0)
+            .await?;
+        Ok(CopiedBlob {
+            written,
+            compression: CompressionUpdate::Unchanged,
+            crypto: CryptoUpdate::Unchanged,
+            diff_id,
+            annotations: BTreeMap::new(),
+        })
+    }
+
+    /// The compression the blob is in, given what its first bytes show, and what to do
+    /// to it.
+    fn transform_for(
+        &self,
+        detected: Option<Compression>,
+        decrypting: bool,
+    ) -> (Option<Compression>, Transform) {
+        // containers/image: a zstd blob whose annotations name a TOC is zstd:chunked.
+        let detected = match detected {
+            Some(Compression::Zstd) if self.chunked => Some(Compression::ZstdChunked),
+            other => other,
+        };
+        let transform = if self.kind == BlobKind::Config
+            || is_encrypted_media_type(&self.info.media_type) && !decrypting
+        {
+            // An encrypted layer kept encrypted is opaque: its compression cannot change.
+            Transform::Keep
+        } else {
+            decide(&self.plan, detected)
+        };
+        (detected, transform)
+    }
+
+    /// After a blob is written: teach the cache, find the uncompressed digest when the plan
+    /// needs it and it is not known yet (`diff_id`), and report the blob done (`read` bytes
+    /// of the source, `resumed` of them from an earlier copy). The uncompressed digest.
+    async fn conclude(
+        &self,
+        written: &WrittenBlob,
+        detected: Option<Compression>,
+        transform: Transform,
+        diff_id: Option<Digest>,
+        read: u64,
+        resumed: u64,
+    ) -> Result<Option<Digest>> {
+        let info = self.info;
+        // What an encrypted or decrypted copy wrote says nothing about the source blob's
+        // compression variants, so only plain copies teach the cache.
+        if let (Some(cache), false) = (self.cache, self.crypto.is_active()) {
+            cache.record(&learned_facts(
+                self.source,
+                self.destination,
+                info,
+                detected,
+                transform,
+                written,
+                diff_id.as_ref(),
+            ));
+        }
+        let diff_id = match diff_id {
+            None if self.plan.need_diff_id => Some(diff_id_from_source(self.source, info).await?),
+            known => known,
+        };
+        self.progress.event(CopyEvent::BlobDone {
+            digest: info.digest.clone(),
+            kind: self.kind,
+            read,
+            resumed,
+            stored_digest: written.digest.clone(),
+            size: written.size,
+        });
+        Ok(diff_id)
+    }
+}
+
+/// The first `len` bytes of `chunks` (fewer when it is shorter), and the whole of
+/// `chunks` again, none of its buffers copied.
+async fn peek_chunks(mut chunks: BlobChunks, len: usize) -> io::Result<(Vec<u8>, BlobChunks)> {
+    let mut head = Vec::with_capacity(len);
+    let mut taken = Vec::new();
+    while head.len() < len {
+        match chunks.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                let wanted = (len - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..wanted]);
+                taken.push(Ok(chunk));
+            }
+            None => break,
+        }
+    }
+    Ok((
+        head,
+        Box::pin(futures_util::stream::iter(taken).chain(chunks)),
+    ))
 }
 
 /// Read `stream` to its end (and with it, every check and copy on its way), dropping
@@ -908,10 +1017,7 @@ fn gzip_level(level: Option<i32>) -> Result<u32> {
 /// Counts bytes read from the source and reports them, at most every 256 KiB.
 struct ProgressReader {
     inner: BlobReader,
-    digest: Digest,
-    read: u64,
-    reported: u64,
-    progress: Arc<dyn ProgressSink>,
+    counter: ProgressCounter,
 }
 
 const PROGRESS_STEP: u64 = 256 * 1024;
@@ -926,17 +1032,41 @@ impl AsyncRead for ProgressReader {
         let this = &mut *self;
         let poll = this.inner.as_mut().poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
-            let n = (buf.filled().len() - before) as u64;
-            this.read += n;
-            if n == 0 || this.read.saturating_sub(this.reported) >= PROGRESS_STEP {
-                this.reported = this.read;
-                this.progress.event(CopyEvent::BlobProgress {
-                    digest: this.digest.clone(),
-                    read: this.read,
-                });
-            }
+            this.counter.count((buf.filled().len() - before) as u64);
         }
         poll
+    }
+}
+
+/// The bytes of one blob read so far, reported at most every 256 KiB and at the end.
+struct ProgressCounter {
+    digest: Digest,
+    read: u64,
+    reported: u64,
+    progress: Arc<dyn ProgressSink>,
+}
+
+impl ProgressCounter {
+    /// A counter that takes the first `reported` bytes as reported already.
+    fn new(digest: Digest, progress: Arc<dyn ProgressSink>, reported: u64) -> ProgressCounter {
+        ProgressCounter {
+            digest,
+            read: 0,
+            reported,
+            progress,
+        }
+    }
+
+    /// `n` more bytes read; 0 means the end of the blob.
+    fn count(&mut self, n: u64) {
+        self.read += n;
+        if n == 0 || self.read.saturating_sub(self.reported) >= PROGRESS_STEP {
+            self.reported = self.read;
+            self.progress.event(CopyEvent::BlobProgress {
+                digest: self.digest.clone(),
+                read: self.read,
+            });
+        }
     }
 }
 

@@ -17,6 +17,12 @@ use crate::Result;
 /// A blob's bytes, streamed.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 
+/// A blob's bytes as the buffers they arrived in (a registry's HTTP body), which a
+/// destination can send on as they are: reading them through a [`BlobReader`] copies every
+/// byte into buffers of the reader's caller.
+pub type BlobChunks =
+    Pin<Box<dyn futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
 /// A blob kept as `length` bytes of a local file from `offset` (a blob of an `oci:` or
 /// `dir:` layout): what a destination may send without reading it through user space.
 #[derive(Debug, Clone)]
@@ -178,6 +184,15 @@ pub trait ImageSource: Send + Sync {
     ) -> Result<(BlobReader, Option<u64>, Option<FileBlob>)> {
         let (reader, size) = self.blob(info).await?;
         Ok((reader, size, None))
+    }
+
+    /// [`blob`](ImageSource::blob) as the buffers the bytes arrive in, for a source that
+    /// receives them so (a registry): a blob passed on unchanged to a destination that
+    /// [checks digests](ImageDestination::checks_blob_digests) then goes out in those buffers
+    /// ([`ImageDestination::put_blob_chunks`]). `None` (the default): the source has no such
+    /// buffers; use `blob`. Not verified, as `blob`.
+    async fn blob_chunks(&self, _info: &BlobInfo) -> Result<Option<(BlobChunks, Option<u64>)>> {
+        Ok(None)
     }
 
     /// Whether [`blob_from`](ImageSource::blob_from) can start in the middle of a blob
@@ -359,6 +374,21 @@ pub trait ImageDestination: Send + Sync {
         _sent: SentBytes,
     ) -> Result<WrittenBlob> {
         self.put_blob(stream, Some(info), is_config).await
+    }
+
+    /// [`put_blob`](ImageDestination::put_blob) of blob `info`, passed on unchanged, from
+    /// the buffers a source received it in ([`ImageSource::blob_chunks`]). Called only when
+    /// the destination [checks digests](ImageDestination::checks_blob_digests). A
+    /// destination that sends buffers as they are (a registry) takes them; the default
+    /// reads them with `put_blob`.
+    async fn put_blob_chunks(
+        &self,
+        chunks: BlobChunks,
+        info: &BlobInfo,
+        is_config: bool,
+    ) -> Result<WrittenBlob> {
+        let reader = tokio_util::io::StreamReader::new(chunks);
+        self.put_blob(Box::pin(reader), Some(info), is_config).await
     }
 
     /// Store a manifest: the top-level one when `instance` is `None`, otherwise the

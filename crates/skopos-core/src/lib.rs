@@ -35,7 +35,7 @@ pub use credentials::{Credentials, Secret};
 pub use digest::Digest;
 pub use error::{ImageNotFound, Result};
 pub use image::{
-    BlobInfo, BlobReader, BlobTail, FileBlob, ImageDestination, ImageSource, LayerCompression,
-    SentBytes, SystemContext, WrittenBlob,
+    BlobChunks, BlobInfo, BlobReader, BlobTail, FileBlob, ImageDestination, ImageSource,
+    LayerCompression, SentBytes, SystemContext, WrittenBlob,
 };
 pub use reference::ImageName;

@@ -80,6 +80,13 @@ impl ImageSource for VerifiedSource {
         self.inner.blob_with_file(info).await
     }
 
+    async fn blob_chunks(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<Option<(crate::BlobChunks, Option<u64>)>> {
+        self.inner.blob_chunks(info).await
+    }
+
     fn resumes_blob_reads(&self) -> bool {
         self.inner.resumes_blob_reads()
     }

@@ -2,15 +2,19 @@
 //! connection, cross-repository mounts and streaming uploads.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use http::{Method, StatusCode};
 use skopos_core::digest::DigestingReader;
-use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, FileBlob, SentBytes, WrittenBlob};
+use skopos_core::{
+    BlobChunks, BlobInfo, BlobReader, BlobTail, Digest, FileBlob, SentBytes, WrittenBlob,
+};
 use tokio_util::io::StreamReader;
 use url::Url;
 
@@ -66,6 +70,17 @@ impl RegistryClient {
         repo: &str,
         digest: &Digest,
     ) -> Result<(BlobReader, Option<u64>)> {
+        let (chunks, size) = self.get_blob_chunks(repo, digest).await?;
+        Ok((Box::pin(StreamReader::new(chunks)), size))
+    }
+
+    /// [`Self::get_blob_unverified`] as the buffers the body arrives in, for a caller that
+    /// sends them on as they are (reading them copies every byte).
+    pub async fn get_blob_chunks(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<(BlobChunks, Option<u64>)> {
         let context = || format!("fetching blob {digest} from {}/{repo}", self.registry());
         let path = format!("/v2/{repo}/blobs/{digest}");
         let request = Request::new(Method::GET, path.clone(), vec![Scope::pull(repo)]);
@@ -76,7 +91,7 @@ impl RegistryClient {
                 .context(context()));
         }
         let size = content_length(&response);
-        Ok((self.resumable_body(path, repo, 0, response), size))
+        Ok((self.resumable_chunks(path, repo, 0, response), size))
     }
 
     /// Blob `digest` of `repo` from byte `offset` on (`Range: bytes=OFFSET-`), not
@@ -140,6 +155,19 @@ impl RegistryClient {
         offset: u64,
         response: Response,
     ) -> BlobReader {
+        Box::pin(StreamReader::new(
+            self.resumable_chunks(path, repo, offset, response),
+        ))
+    }
+
+    /// [`Self::resumable_body`] as the buffers it arrives in.
+    fn resumable_chunks(
+        &self,
+        path: String,
+        repo: &str,
+        offset: u64,
+        response: Response,
+    ) -> BlobChunks {
         let download = Download {
             client: self.clone(),
             path,
@@ -149,8 +177,7 @@ impl RegistryClient {
             failures: 0,
             finished: false,
         };
-        let stream = futures_util::stream::unfold(download, Download::next_chunk).boxed();
-        Box::pin(StreamReader::new(stream))
+        Box::pin(futures_util::stream::unfold(download, Download::next_chunk))
     }
 
     /// Ask the registry to make blob `digest` of `from_repo` available in `repo` without
@@ -204,18 +231,10 @@ impl RegistryClient {
         expected: Option<&BlobInfo>,
         sessions: &UploadSessions,
     ) -> Result<WrittenBlob> {
-        let context = || format!("uploading a blob to {}/{repo}", self.registry());
-        let location = self
-            .start_upload(repo, sessions)
-            .await
-            .with_context(context)?;
-        let result = self
-            .upload_to(repo, location.clone(), stream, expected)
-            .await;
-        if result.is_err() {
-            self.cancel_upload(location, vec![Scope::push(repo)]).await;
-        }
-        result.with_context(context)
+        self.in_session(repo, sessions, |location| {
+            self.upload_to(repo, location, stream, expected)
+        })
+        .await
     }
 
     /// [`Self::put_blob`] of blob `info`, whose bytes are both `stream` and `file`: over
@@ -230,19 +249,47 @@ impl RegistryClient {
         sent: SentBytes,
         sessions: &UploadSessions,
     ) -> Result<WrittenBlob> {
+        let size = file.length;
+        let body = Body::File(FileBody { stream, file, sent });
+        self.in_session(repo, sessions, |location| async move {
+            self.put_with_digest(repo, location, body, info).await?;
+            check_uploaded_size(info, size)
+        })
+        .await
+    }
+
+    /// [`Self::put_blob`] of blob `info` from the buffers `chunks` (a download's), each sent
+    /// as it is: no copy into buffers of the upload's own. The registry checks the digest.
+    pub async fn put_blob_chunks(
+        &self,
+        repo: &str,
+        chunks: BlobChunks,
+        info: &BlobInfo,
+        sessions: &UploadSessions,
+    ) -> Result<WrittenBlob> {
+        self.in_session(repo, sessions, |location| {
+            self.put_counted(repo, location, chunks, info)
+        })
+        .await
+    }
+
+    /// `upload` through a session of `sessions` or a new one, which is cancelled when the
+    /// upload fails.
+    async fn in_session<F>(
+        &self,
+        repo: &str,
+        sessions: &UploadSessions,
+        upload: impl FnOnce(Url) -> F,
+    ) -> Result<WrittenBlob>
+    where
+        F: std::future::Future<Output = Result<WrittenBlob>>,
+    {
         let context = || format!("uploading a blob to {}/{repo}", self.registry());
         let location = self
             .start_upload(repo, sessions)
             .await
             .with_context(context)?;
-        let size = file.length;
-        let body = Body::File(FileBody { stream, file, sent });
-        let result = async {
-            self.put_with_digest(repo, location.clone(), body, info)
-                .await?;
-            check_uploaded_size(info, size)
-        }
-        .await;
+        let result = upload(location.clone()).await;
         if result.is_err() {
             self.cancel_upload(location, vec![Scope::push(repo)]).await;
         }
@@ -297,6 +344,25 @@ impl RegistryClient {
         Ok(())
     }
 
+    /// Blob `info` from `chunks` in one `PUT …?digest=` to upload `location`; not hashed
+    /// (see [`Self::put_with_digest`]), but its size is counted and checked.
+    async fn put_counted(
+        &self,
+        repo: &str,
+        location: Url,
+        chunks: impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static,
+        info: &BlobInfo,
+    ) -> Result<WrittenBlob> {
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
+        let chunks = chunks.inspect_ok(move |chunk| {
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        });
+        self.put_with_digest(repo, location, Body::from_chunks(chunks), info)
+            .await?;
+        check_uploaded_size(info, sent.load(Ordering::Relaxed))
+    }
+
     async fn upload_to(
         &self,
         repo: &str,
@@ -305,11 +371,9 @@ impl RegistryClient {
         expected: Option<&BlobInfo>,
     ) -> Result<WrittenBlob> {
         if let Some(info) = expected {
-            // Not hashed (see put_with_digest); the size is counted.
-            let (reader, counted) = CountingReader::new(stream);
-            self.put_with_digest(repo, location, Body::from_reader(reader), info)
-                .await?;
-            return check_uploaded_size(info, counted.load(std::sync::atomic::Ordering::Relaxed));
+            return self
+                .put_counted(repo, location, Body::reader_chunks(stream), info)
+                .await;
         }
         let (reader, summary) =
             DigestingReader::new(stream, skopos_core::digest::Algorithm::Sha256, None, None);
@@ -559,41 +623,5 @@ fn refused_content(error: anyhow::Error, digest: &Digest) -> anyhow::Error {
         error.context(format!("blob {digest} does not match its digest"))
     } else {
         error
-    }
-}
-
-/// Counts the bytes read through it.
-struct CountingReader {
-    inner: BlobReader,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl CountingReader {
-    fn new(inner: BlobReader) -> (CountingReader, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        (
-            CountingReader {
-                inner,
-                count: count.clone(),
-            },
-            count,
-        )
-    }
-}
-
-impl tokio::io::AsyncRead for CountingReader {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = self.inner.as_mut().poll_read(cx, buf);
-        if let std::task::Poll::Ready(Ok(())) = &poll {
-            let read = (buf.filled().len() - before) as u64;
-            self.count
-                .fetch_add(read, std::sync::atomic::Ordering::Relaxed);
-        }
-        poll
     }
 }

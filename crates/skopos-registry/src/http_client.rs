@@ -10,6 +10,7 @@
 //! `Authorization` when they leave the host.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, Stream};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::header::{
     HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, LOCATION, PROXY_AUTHORIZATION,
@@ -72,9 +73,21 @@ pub(crate) enum Body {
 impl Body {
     /// A body streamed from `reader` in 64 KiB chunks.
     pub(crate) fn from_reader(reader: impl AsyncRead + Send + 'static) -> Body {
-        let frames = ReaderStream::with_capacity(reader, UPLOAD_CHUNK)
-            .map_ok(Frame::data)
-            .map_err(BoxError::from);
+        Body::from_chunks(Body::reader_chunks(reader))
+    }
+
+    /// `reader` read in the 64 KiB chunks a body streamed from it is sent in.
+    pub(crate) fn reader_chunks(
+        reader: impl AsyncRead + Send + 'static,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        ReaderStream::with_capacity(reader, UPLOAD_CHUNK)
+    }
+
+    /// A body of the buffers `chunks`, each sent as it is.
+    pub(crate) fn from_chunks(
+        chunks: impl Stream<Item = io::Result<Bytes>> + Send + 'static,
+    ) -> Body {
+        let frames = chunks.map_ok(Frame::data).map_err(BoxError::from);
         Body::Stream(StreamBody::new(frames).boxed_unsync())
     }
 

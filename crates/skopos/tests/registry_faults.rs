@@ -1,7 +1,8 @@
 //! `docker://` through a loopback proxy in front of a real registry: how many requests a push
 //! makes (per blob, for new blobs, existing blobs and cross-repository mounts, and with
 //! `--dest-precompute-digests` for layers compressed on the way), and recovery
-//! from faults — a pull whose blob download breaks, a push whose upload breaks, a 429 with
+//! from faults — a pull whose blob download breaks, a registry-to-registry copy whose download
+//! breaks or brings other bytes, a push whose upload breaks, a 429 with
 //! `Retry-After`, a 500 with `--retry-times`, a connection closed without an answer.
 
 mod common;
@@ -276,6 +277,62 @@ fn a_pull_whose_blob_download_breaks_mid_way_still_gives_the_same_bytes() {
     assert!(
         gets.len() >= 2 && gets[0].fault.is_some(),
         "the broken download must be fetched again:\n{log}"
+    );
+}
+
+/// A registry-to-registry copy sends each layer on in the buffers it was downloaded in,
+/// without hashing it: the destination registry checks the digest. A layer served with other
+/// bytes is refused by the destination, leaving no tag there; a download cut mid-way is
+/// resumed on the way.
+#[test]
+fn a_registry_to_registry_copy_is_refused_other_bytes_and_resumes_a_cut_download() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image_from("src", "t", &ImageSpec::new(35).with_layers(2, 64 * 1024));
+    let origin = format!("docker://{}/origin:v1", registry.host);
+    copy(&workspace, &["oci:src:t", &origin]).assert_success();
+    let source = format!("docker://{}/origin:v1", proxy.host);
+    // Another registry: the one behind the proxy would mount the layers from `origin`.
+    let destination = TestRegistry::start(RegistryOptions::default());
+    let layer = &image.layers[0];
+    assert!(layer.size > 8192, "the layer must be larger than the cut");
+    let layer_gets = format!("^/v2/origin/blobs/{}$", layer.digest);
+
+    let mut other = common::read(&workspace.path("src").join("blobs/sha256").join(layer.hex()));
+    other[100] ^= 0xff;
+    proxy.add_fault(Fault::new(
+        "GET",
+        &layer_gets,
+        FaultAction::ReplaceResponseBody(other),
+    ));
+    let refused = format!("docker://{}/refused:v1", destination.host);
+    let outcome = copy(&workspace, &[&source, &refused]);
+    println!("{}\n{}", outcome.stderr, listing(&proxy.exchanges()));
+    assert_one_line_failure(&outcome, Some(1));
+    let message = format!("blob {} does not match its digest", layer.digest);
+    assert!(outcome.stderr.contains(&message), "{}", outcome.stderr);
+    let missing = workspace.skopos(&["inspect", "--tls-verify=false", &refused]);
+    assert_one_line_failure(&missing, Some(2));
+
+    proxy.add_fault(Fault::new(
+        "GET",
+        &layer_gets,
+        FaultAction::DropResponseAfter(8192),
+    ));
+    let before = proxy.exchanges().len();
+    let resumed = format!("docker://{}/resumed:v1", destination.host);
+    copy(&workspace, &[&source, &resumed]).assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges[before..]);
+    println!("{log}");
+    let gets = exchanges[before..]
+        .iter()
+        .filter(|e| e.method == "GET" && e.target.contains(layer.hex()))
+        .count();
+    assert!(gets >= 2, "the cut download must be resumed:\n{log}");
+    assert_eq!(
+        common::registry_manifest_digest(&workspace, &resumed),
+        image.manifest.digest
     );
 }
 

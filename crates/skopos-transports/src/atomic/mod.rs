@@ -63,6 +63,13 @@ impl ImageSource for AtomicSource {
         self.resolved().await?.0.blob(info).await
     }
 
+    async fn blob_chunks(
+        &self,
+        info: &BlobInfo,
+    ) -> Result<Option<(skopos_core::BlobChunks, Option<u64>)>> {
+        self.resolved().await?.0.blob_chunks(info).await
+    }
+
     /// The image is read from the cluster's registry, which serves ranges.
     fn resumes_blob_reads(&self) -> bool {
         true

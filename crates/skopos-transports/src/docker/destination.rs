@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use skopos_core::media_type as mt;
 use skopos_core::reference::DockerReference;
 use skopos_core::{
-    BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, LayerCompression, Result, SentBytes,
-    SystemContext, WrittenBlob,
+    BlobChunks, BlobInfo, BlobReader, Digest, FileBlob, ImageDestination, LayerCompression, Result,
+    SentBytes, SystemContext, WrittenBlob,
 };
 
 use skopos_core::signature_blob::SigstoreBlob;
@@ -199,6 +199,24 @@ impl ImageDestination for DockerDestination {
             .await;
         drop(spooled);
         written
+    }
+
+    /// A download's buffers go into the upload's body as they are.
+    async fn put_blob_chunks(
+        &self,
+        chunks: BlobChunks,
+        info: &BlobInfo,
+        _is_config: bool,
+    ) -> Result<WrittenBlob> {
+        self.endpoint
+            .client
+            .put_blob_chunks(
+                &self.endpoint.repository,
+                chunks,
+                info,
+                &self.upload_sessions,
+            )
+            .await
     }
 
     /// Over plain HTTP, without a proxy, the file goes to the socket with `sendfile`.

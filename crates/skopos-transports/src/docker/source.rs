@@ -4,7 +4,9 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use skopos_config::auth::Environment;
 use skopos_core::reference::DockerReference;
-use skopos_core::{BlobInfo, BlobReader, BlobTail, Digest, ImageSource, Result, SystemContext};
+use skopos_core::{
+    BlobChunks, BlobInfo, BlobReader, BlobTail, Digest, ImageSource, Result, SystemContext,
+};
 
 use super::attachments::read_attachments;
 use super::lookaside::{read_signatures, storage_for, SignatureStorage};
@@ -77,6 +79,16 @@ impl ImageSource for DockerSource {
             // The copy engine verifies every blob; hashing here too would double the cost.
             .get_blob_unverified(&self.endpoint.repository, &info.digest)
             .await
+    }
+
+    /// The HTTP body's buffers, for a registry destination to send on as they are.
+    async fn blob_chunks(&self, info: &BlobInfo) -> Result<Option<(BlobChunks, Option<u64>)>> {
+        let (chunks, size) = self
+            .endpoint
+            .client
+            .get_blob_chunks(&self.endpoint.repository, &info.digest)
+            .await?;
+        Ok(Some((chunks, size)))
     }
 
     fn resumes_blob_reads(&self) -> bool {
