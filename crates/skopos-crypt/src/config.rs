@@ -9,6 +9,7 @@ use skopos_core::go::text::go_errno_text;
 use x509_cert::Certificate;
 
 use crate::keys::{PrivateKey, PublicKey};
+use crate::legacy_pem::EncryptedPem;
 use crate::pgp;
 use crate::provider::{self, ProviderAttrs};
 
@@ -115,13 +116,19 @@ impl DecryptConfig {
             if let Some(certificate) = crate::pkcs7::parse_certificate(&data) {
                 config.certificates.push(certificate);
             }
-            if is_legacy_encrypted_pem(&data) {
-                match password {
-                    None => bail!(": Missing password for encrypted private key"),
-                    Some(_) => {
-                        bail!("password-protected private keys are not supported by skopos yet")
-                    }
+            if let Some(block) = EncryptedPem::find(&data) {
+                // ocicrypt's ParsePrivateKey: a key it cannot decrypt stops the command, one
+                // it decrypts but cannot read is ignored as any other file that is no key.
+                let Some(password) = &password else {
+                    bail!(": Missing password for encrypted private key");
+                };
+                let der = block
+                    .decrypt(password)
+                    .map_err(|_| anyhow!(": Wrong password: could not decrypt private key"))?;
+                if let Some(private) = PrivateKey::from_pem_contents(&der) {
+                    config.private_keys.push(private);
                 }
+                continue;
             }
             if let Some(private) = PrivateKey::parse(&data) {
                 config.private_keys.push(private);
@@ -156,11 +163,6 @@ fn password_bytes(spec: &str) -> Result<Vec<u8>> {
         return Ok(bytes);
     }
     Ok(spec.as_bytes().to_vec())
-}
-
-/// An OpenSSL "traditional" encrypted PEM key (`Proc-Type: 4,ENCRYPTED`).
-fn is_legacy_encrypted_pem(data: &[u8]) -> bool {
-    std::str::from_utf8(data).is_ok_and(|t| t.contains("Proc-Type: 4,ENCRYPTED"))
 }
 
 #[cfg(test)]

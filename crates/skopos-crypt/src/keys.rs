@@ -97,9 +97,13 @@ impl PrivateKey {
         if let Ok(key) = p521::SecretKey::from_sec1_der(data) {
             return Some(PrivateKey::P521(key));
         }
-        // In PEM, as Go's x509: PKCS#8 or PKCS#1 only.
-        let der = pem_or_der(data)?;
-        Self::from_pkcs8_der(&der).or_else(|| Self::from_pkcs1_der(&der))
+        Self::from_pem_contents(&pem_or_der(data)?)
+    }
+
+    /// A key from the DER a PEM block holds (decrypted, for a password-protected block): in
+    /// PEM, as Go's x509 reads it, PKCS#8 or PKCS#1 only.
+    pub fn from_pem_contents(der: &[u8]) -> Option<PrivateKey> {
+        Self::from_pkcs8_der(der).or_else(|| Self::from_pkcs1_der(der))
     }
 
     fn from_pkcs8_der(der: &[u8]) -> Option<PrivateKey> {

@@ -19,6 +19,7 @@ pub mod jwe;
 pub mod keys;
 pub mod layer;
 pub mod layer_cipher;
+pub mod legacy_pem;
 pub mod options;
 pub mod pgp;
 pub mod pkcs7;

@@ -541,6 +541,185 @@ fn encryption_needs_an_oci_manifest_as_in_skopeo() {
     }
 }
 
+/// The fixed password-protected key of `tests/fixtures/password-protected-key`, copied into
+/// the work area as `fixed.pem` (password "secret") with its public key `fixed.pub`.
+fn fixed_password_protected_key(workspace: &Workspace) {
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/password-protected-key");
+    for (from, to) in [("rsa-aes256.pem", "fixed.pem"), ("rsa.pub", "fixed.pub")] {
+        std::fs::copy(fixtures.join(from), workspace.path(to))
+            .unwrap_or_else(|e| panic!("copying fixture {from}: {e}"));
+    }
+}
+
+#[test]
+fn password_protected_private_keys_decrypt_as_in_skopeo() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 37);
+    fixed_password_protected_key(&workspace);
+    // OpenSSL's traditional encrypted PEM in every cipher Go's x509 reads, made from one key.
+    key_pair(&workspace, "rsa", "rsa");
+    // OpenSSL 3 writes single DES only with its legacy provider loaded.
+    for (cipher, providers) in [
+        ("aes128", &[][..]),
+        ("aes192", &[]),
+        ("aes256", &[]),
+        ("des3", &[]),
+        ("des", &["-provider", "legacy", "-provider", "default"]),
+    ] {
+        let out = format!("rsa-{cipher}.pem");
+        let cipher_flag = format!("-{cipher}");
+        let mut args = vec!["rsa"];
+        args.extend(providers);
+        args.extend([
+            "-in",
+            "rsa.pem",
+            &cipher_flag,
+            "-traditional",
+            "-passout",
+            "pass:pw",
+            "-out",
+            &out,
+        ]);
+        openssl(&workspace, &args);
+        let text = String::from_utf8_lossy(&read(&workspace.path(&out))).into_owned();
+        assert!(text.contains("Proc-Type: 4,ENCRYPTED"), "{cipher}: {text}");
+    }
+    std::fs::write(workspace.path("password"), "pw").unwrap();
+    workspace
+        .skopos(&copy_args(
+            &["--encryption-key", "jwe:rsa.pub"],
+            "oci:src:t",
+            "oci:enc:t",
+        ))
+        .assert_success();
+    // Every cipher, and the password forms `TEXT`, `pass=TEXT` and `file=PATH`.
+    for (n, key) in [
+        "rsa-aes128.pem:pw",
+        "rsa-aes192.pem:pass=pw",
+        "rsa-aes256.pem:file=password",
+        "rsa-des3.pem:pw",
+        "rsa-des.pem:pw",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = format!("dec-{n}");
+        workspace
+            .skopos(&copy_args(
+                &["--decryption-key", key],
+                "oci:enc:t",
+                &format!("oci:{out}:t"),
+            ))
+            .assert_success();
+        assert_decrypted(&workspace.path(&out), &image, &format!("skopos with {key}"));
+    }
+    if let Some(theirs) = workspace.skopeo_1_22(
+        "decrypting with a password-protected key with skopeo 1.22.2",
+        &[],
+        &copy_args(
+            &["--decryption-key", "rsa-aes256.pem:pw"],
+            "oci:enc:t",
+            "oci:skopeo-dec:t",
+        ),
+    ) {
+        theirs.assert_success();
+        assert_decrypted(&workspace.path("skopeo-dec"), &image, "skopeo");
+    }
+
+    // A missing or wrong password stops the command before anything is read; an EC key in
+    // this format decrypts but Go's x509 reads only PKCS#8 or PKCS#1 from it, so skopeo
+    // ignores the file as any other that is no key.
+    openssl(
+        &workspace,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.pem",
+        ],
+    );
+    openssl(
+        &workspace,
+        &[
+            "ec",
+            "-in",
+            "ec.pem",
+            "-aes128",
+            "-passout",
+            "pass:pw",
+            "-out",
+            "ec-aes128.pem",
+        ],
+    );
+    workspace
+        .skopos(&copy_args(
+            &["--encryption-key", "jwe:fixed.pub"],
+            "oci:src:t",
+            "oci:enc-fixed:t",
+        ))
+        .assert_success();
+    let layer = layout_manifest(&workspace.path("enc-fixed"))["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (what, key, expected) in [
+        (
+            "no password",
+            "fixed.pem",
+            "Invalid decryption keys: : Missing password for encrypted private key".to_string(),
+        ),
+        (
+            "a wrong password",
+            "fixed.pem:pass=wrong",
+            "Invalid decryption keys: : Wrong password: could not decrypt private key".to_string(),
+        ),
+        (
+            "an EC key",
+            "ec-aes128.pem:pw",
+            format!("decrypting layer {layer}: missing private key needed for decryption:\\n"),
+        ),
+    ] {
+        let out = format!("out-{}", what.replace(' ', "-"));
+        let destination = format!("oci:{out}:t");
+        let args = copy_args(&["--decryption-key", key], "oci:enc-fixed:t", &destination);
+        let ours = workspace.skopos(&args);
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(skopeo_message(&ours.stderr), expected, "{what}");
+        assert_nothing_written(&workspace.path(&out));
+        let skopeo_destination = format!("oci:skopeo-{out}:t");
+        let args = copy_args(
+            &["--decryption-key", key],
+            "oci:enc-fixed:t",
+            &skopeo_destination,
+        );
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("decrypting with {what} with skopeo 1.22.2"),
+            &[],
+            &args,
+        ) {
+            assert_eq!(theirs.code, Some(1), "{what}: {}", theirs.stderr);
+            assert_eq!(skopeo_message(&theirs.stderr), expected, "{what}");
+        }
+    }
+    // And the right password of the fixed key.
+    workspace
+        .skopos(&copy_args(
+            &["--decryption-key", "fixed.pem:secret"],
+            "oci:enc-fixed:t",
+            "oci:dec-fixed:t",
+        ))
+        .assert_success();
+    assert_decrypted(
+        &workspace.path("dec-fixed"),
+        &image,
+        "skopos with the fixed key",
+    );
+}
+
 #[test]
 fn recipient_errors_read_as_skopeo() {
     let workspace = Workspace::new();
