@@ -8,7 +8,7 @@ use skopos_core::go::text::go_errno_text;
 
 use x509_cert::Certificate;
 
-use crate::keys::{PrivateKey, PublicKey};
+use crate::keys::{JweRecipient, PrivateKey};
 use crate::legacy_pem::EncryptedPem;
 use crate::pgp;
 use crate::provider::{self, ProviderAttrs};
@@ -16,8 +16,8 @@ use crate::provider::{self, ProviderAttrs};
 /// The recipients every encrypted layer's key is wrapped for.
 #[derive(Debug, Clone, Default)]
 pub struct EncryptConfig {
-    /// `jwe:` public keys.
-    pub jwe: Vec<PublicKey>,
+    /// `jwe:` recipients.
+    pub jwe: Vec<JweRecipient>,
     /// `pkcs7:` certificates.
     pub pkcs7: Vec<Certificate>,
     /// `pgp:` recipients (none without `pgp:` values or without GnuPG installed).
@@ -68,7 +68,7 @@ impl EncryptConfig {
                 "jwe" => {
                     let data = read_file(value)
                         .map_err(|e| anyhow!("Unable to read file: {}", open_error(value, &e)))?;
-                    let key = PublicKey::parse(&data)
+                    let key = JweRecipient::parse(&data)
                         .ok_or_else(|| anyhow!("File provided is not a public key"))?;
                     config.jwe.push(key);
                 }

@@ -1,8 +1,9 @@
 //! The `jwe` key wrapper: the layer's private options encrypted as one JWE (RFC 7516) for
 //! all recipients, in the JSON serialization go-jose's `FullSerialize` writes (flattened for
 //! one recipient, general for several). Key management is RSA-OAEP for RSA keys and
-//! ECDH-ES+A256KW for EC keys, content encryption A256GCM, as ocicrypt asks go-jose for.
-//! Reading also takes RSA-OAEP-256, ECDH-ES+A128KW/A192KW and A128GCM/A192GCM.
+//! ECDH-ES+A256KW for EC keys, or what a JWK's `alg` asks for (RSA-OAEP-256,
+//! ECDH-ES+A128KW/A192KW too); content encryption A256GCM, as ocicrypt asks go-jose for.
+//! Reading also takes A128GCM/A192GCM.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
@@ -14,14 +15,15 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::keys::{PrivateKey, PublicKey};
+use crate::keys::{JweRecipient, PrivateKey, PublicKey};
 
 type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
 
-/// ECDH-ES+A256KW to `$public` on curve `$curve`: an ephemeral key, its public half in
-/// the header as `epk`, the shared secret through the Concat KDF into an AES key wrap key.
+/// ECDH-ES+AnnnKW (`$alg`) to `$public` on curve `$curve`: an ephemeral key, its public
+/// half in the header as `epk`, the shared secret through the Concat KDF into an AES key
+/// wrap key of `$kek_len` bytes.
 macro_rules! ecdh_wrap {
-    ($curve:ident, $public:expr, $crv:literal, $header:expr, $cek:expr) => {{
+    ($curve:ident, $public:expr, $crv:literal, $alg:expr, $kek_len:expr, $header:expr, $cek:expr) => {{
         let ephemeral = $curve::ecdh::EphemeralSecret::random(&mut OsRng);
         let shared = ephemeral.diffie_hellman($public);
         let point = ephemeral.public_key().to_encoded_point(false);
@@ -34,14 +36,13 @@ macro_rules! ecdh_wrap {
         epk.insert("crv".into(), $crv.into());
         epk.insert("x".into(), B64URL.encode(x).into());
         epk.insert("y".into(), B64URL.encode(y).into());
-        $header.insert("alg".into(), ALG_ECDH_ES_A256KW.into());
         $header.insert("epk".into(), Value::Object(epk));
         let kek = concat_kdf_key(
             shared.raw_secret_bytes().as_slice(),
-            ALG_ECDH_ES_A256KW,
+            $alg,
             &[],
             &[],
-            32,
+            $kek_len,
         )?;
         aes_kw_wrap(&kek, $cek)?
     }};
@@ -85,8 +86,6 @@ macro_rules! ecdh_unwrap {
 }
 
 const ENC_A256GCM: &str = "A256GCM";
-const ALG_RSA_OAEP: &str = "RSA-OAEP";
-const ALG_ECDH_ES_A256KW: &str = "ECDH-ES+A256KW";
 
 /// go-jose's `rawJSONWebEncryption`, in its field order.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -120,7 +119,7 @@ struct JsonRecipient {
 }
 
 /// Encrypt `plaintext` for every key in `recipients`; `None` when there are none.
-pub fn wrap(recipients: &[PublicKey], plaintext: &[u8]) -> Result<Option<Vec<u8>>> {
+pub fn wrap(recipients: &[JweRecipient], plaintext: &[u8]) -> Result<Option<Vec<u8>>> {
     if recipients.is_empty() {
         return Ok(None);
     }
@@ -171,19 +170,32 @@ pub fn wrap(recipients: &[PublicKey], plaintext: &[u8]) -> Result<Option<Vec<u8>
     Ok(Some(serde_json::to_vec(&jwe)?))
 }
 
-/// The recipient header and the content key wrapped for `key`.
-fn wrap_cek(key: &PublicKey, cek: &[u8; 32]) -> Result<(Map<String, Value>, Vec<u8>)> {
+/// The recipient header and the content key wrapped for `recipient`, with the algorithm
+/// it asks for; one go-jose does not do with that key fails as go-jose's encrypter does.
+fn wrap_cek(recipient: &JweRecipient, cek: &[u8; 32]) -> Result<(Map<String, Value>, Vec<u8>)> {
     let mut header = Map::new();
-    let encrypted = match key {
-        PublicKey::Rsa(rsa_key) => {
-            header.insert("alg".into(), ALG_RSA_OAEP.into());
-            rsa_key
-                .encrypt(&mut OsRng, rsa::Oaep::new::<sha1::Sha1>(), cek)
-                .map_err(|e| anyhow!("JWE Encrypt failed: {e}"))?
-        }
-        PublicKey::P256(p) => ecdh_wrap!(p256, p, "P-256", header, cek),
-        PublicKey::P384(p) => ecdh_wrap!(p384, p, "P-384", header, cek),
-        PublicKey::P521(p) => ecdh_wrap!(p521, p, "P-521", header, cek),
+    let alg = recipient.algorithm.as_str();
+    header.insert("alg".into(), alg.into());
+    if let Some(kid) = &recipient.key_id {
+        header.insert("kid".into(), kid.as_str().into());
+    }
+    let kek_len = match alg {
+        "ECDH-ES+A128KW" => 16,
+        "ECDH-ES+A192KW" => 24,
+        _ => 32,
+    };
+    let ecdh = alg.starts_with("ECDH-ES+A") && alg.ends_with("KW");
+    let encrypted = match (&recipient.key, alg) {
+        (PublicKey::Rsa(rsa_key), "RSA-OAEP") => rsa_key
+            .encrypt(&mut OsRng, rsa::Oaep::new::<sha1::Sha1>(), cek)
+            .map_err(|e| anyhow!("JWE Encrypt failed: {e}"))?,
+        (PublicKey::Rsa(rsa_key), "RSA-OAEP-256") => rsa_key
+            .encrypt(&mut OsRng, rsa::Oaep::new::<sha2::Sha256>(), cek)
+            .map_err(|e| anyhow!("JWE Encrypt failed: {e}"))?,
+        (PublicKey::P256(p), _) if ecdh => ecdh_wrap!(p256, p, "P-256", alg, kek_len, header, cek),
+        (PublicKey::P384(p), _) if ecdh => ecdh_wrap!(p384, p, "P-384", alg, kek_len, header, cek),
+        (PublicKey::P521(p), _) if ecdh => ecdh_wrap!(p521, p, "P-521", alg, kek_len, header, cek),
+        _ => bail!("jose.NewMultiEncrypter failed: go-jose/go-jose: unknown/unsupported algorithm"),
     };
     Ok((header, encrypted))
 }
@@ -203,10 +215,13 @@ fn concat_kdf_key(z: &[u8], alg: &str, apu: &[u8], apv: &[u8], len: usize) -> Re
 }
 
 fn aes_kw_wrap(kek: &[u8], cek: &[u8]) -> Result<Vec<u8>> {
-    let kek: [u8; 32] = kek.try_into().map_err(|_| anyhow!("JWE Encrypt failed"))?;
-    aes_kw::KekAes256::new(&kek.into())
-        .wrap_vec(cek)
-        .map_err(|_| anyhow!("JWE Encrypt failed"))
+    let wrapped = match kek.len() {
+        16 => aes_kw::KekAes128::new(kek.into()).wrap_vec(cek),
+        24 => aes_kw::KekAes192::new(kek.into()).wrap_vec(cek),
+        32 => aes_kw::KekAes256::new(kek.into()).wrap_vec(cek),
+        _ => bail!("JWE Encrypt failed"),
+    };
+    wrapped.map_err(|_| anyhow!("JWE Encrypt failed"))
 }
 
 fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Vec<u8>> {
@@ -358,7 +373,7 @@ mod tests {
     fn one_and_several_recipients() {
         let (rsa_public, rsa_private) = rsa_pair();
         let (ec_public, ec_private) = p384_pair();
-        let single = wrap(std::slice::from_ref(&rsa_public), b"secret")
+        let single = wrap(&[rsa_public.clone().into()], b"secret")
             .unwrap()
             .unwrap();
         let text = String::from_utf8(single.clone()).unwrap();
@@ -374,7 +389,9 @@ mod tests {
             "JWE: No suitable private key found for decryption"
         );
 
-        let both = wrap(&[rsa_public, ec_public], b"secret").unwrap().unwrap();
+        let both = wrap(&[rsa_public.into(), ec_public.into()], b"secret")
+            .unwrap()
+            .unwrap();
         assert!(String::from_utf8(both.clone())
             .unwrap()
             .contains("recipients"));

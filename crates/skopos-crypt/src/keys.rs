@@ -1,7 +1,7 @@
 //! Asymmetric key files as ocicrypt reads them: public keys as DER or PEM
 //! SubjectPublicKeyInfo (any PEM label), private keys as DER PKCS#8, PKCS#1 or SEC1, or PEM
-//! PKCS#8 or PKCS#1. RSA and the NIST curves P-256, P-384 and P-521 are the key types JWE
-//! can wrap to.
+//! PKCS#8 or PKCS#1, and both as JWKs ([`crate::jwk`]). RSA and the NIST curves P-256,
+//! P-384 and P-521 are the key types JWE can wrap to.
 
 use pkcs8::DecodePrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -18,6 +18,44 @@ pub enum PublicKey {
     P384(p384::PublicKey),
     /// A NIST P-521 key.
     P521(p521::PublicKey),
+}
+
+/// A `jwe:` recipient: its public key and the key management algorithm go-jose is asked
+/// for, as ocicrypt picks it: RSA-OAEP for an RSA key file, ECDH-ES+A256KW for an EC key
+/// file, and a JWK's own `alg` (RSA-OAEP without one); a JWK's `kid` goes into the header.
+#[derive(Debug, Clone)]
+pub struct JweRecipient {
+    /// The key the content key is wrapped to.
+    pub key: PublicKey,
+    /// The JWE `alg`.
+    pub algorithm: String,
+    /// The JWE `kid`, from a JWK.
+    pub key_id: Option<String>,
+}
+
+impl JweRecipient {
+    /// Parse a `jwe:` key file: DER or PEM SubjectPublicKeyInfo, else a public JWK.
+    pub fn parse(data: &[u8]) -> Option<JweRecipient> {
+        match PublicKey::parse(data) {
+            Some(key) => Some(key.into()),
+            None => crate::jwk::recipient(data),
+        }
+    }
+}
+
+impl From<PublicKey> for JweRecipient {
+    /// The recipient a key file of this key would be.
+    fn from(key: PublicKey) -> JweRecipient {
+        let algorithm = match key {
+            PublicKey::Rsa(_) => "RSA-OAEP",
+            PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_) => "ECDH-ES+A256KW",
+        };
+        JweRecipient {
+            key,
+            algorithm: algorithm.to_string(),
+            key_id: None,
+        }
+    }
 }
 
 /// A private key able to unwrap layer keys.
@@ -97,7 +135,11 @@ impl PrivateKey {
         if let Ok(key) = p521::SecretKey::from_sec1_der(data) {
             return Some(PrivateKey::P521(key));
         }
-        Self::from_pem_contents(&pem_or_der(data)?)
+        // As ocicrypt: what is not PEM may be a JWK.
+        match pem_or_der(data) {
+            Some(der) => Self::from_pem_contents(&der),
+            None => crate::jwk::private_key(data),
+        }
     }
 
     /// A key from the DER a PEM block holds (decrypted, for a password-protected block): in

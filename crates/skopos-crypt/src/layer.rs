@@ -220,7 +220,7 @@ mod tests {
     async fn encrypts_and_decrypts_a_layer_stream() {
         let secret = p256::SecretKey::random(&mut OsRng);
         let encrypt = Arc::new(EncryptConfig {
-            jwe: vec![PublicKey::P256(secret.public_key())],
+            jwe: vec![PublicKey::P256(secret.public_key()).into()],
             ..Default::default()
         });
         let plain = b"layer bytes".repeat(1000);

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod jwe;
+pub mod jwk;
 pub mod keys;
 pub mod layer;
 pub mod layer_cipher;

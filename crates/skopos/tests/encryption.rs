@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use base64::Engine as _;
 use common::gnupg::{Keys, BOB_PASSPHRASE};
 use common::{assert_one_line_failure, parse_json, read, skopeo_message, Workspace};
 use serde_json::Value;
@@ -169,7 +170,6 @@ fn assert_encrypted(dir: &Path, image: &WrittenImage, indices: &[usize]) {
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .unwrap_or_else(|e| panic!("base64 {text:?}: {e}"))
@@ -718,6 +718,244 @@ fn password_protected_private_keys_decrypt_as_in_skopeo() {
         &image,
         "skopos with the fixed key",
     );
+}
+
+/// The named hex fields of `openssl pkey -text -noout` for private key `pem`, as bytes
+/// (`publicExponent`, on one line, as its decimal value's big-endian bytes).
+fn openssl_key_fields(
+    workspace: &Workspace,
+    pem: &str,
+) -> std::collections::HashMap<String, Vec<u8>> {
+    let output = Command::new("openssl")
+        .args(["pkey", "-in", pem, "-text", "-noout"])
+        .current_dir(workspace.path(""))
+        .output()
+        .unwrap_or_else(|e| panic!("running openssl: {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut fields = std::collections::HashMap::new();
+    let mut current: Option<String> = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Some(hex_line) = line.strip_prefix("    ") {
+            if let Some(name) = &current {
+                let bytes: Vec<u8> = hex_line
+                    .split(':')
+                    .filter(|b| !b.trim().is_empty())
+                    .map(|b| u8::from_str_radix(b.trim(), 16).unwrap())
+                    .collect();
+                fields
+                    .entry(name.clone())
+                    .or_insert_with(Vec::new)
+                    .extend(bytes);
+            }
+        } else if let Some(rest) = line.strip_prefix("publicExponent: ") {
+            let value: u64 = rest.split(' ').next().unwrap().parse().unwrap();
+            let bytes = value.to_be_bytes();
+            let first = bytes.iter().position(|&b| b != 0).unwrap();
+            fields.insert("publicExponent".into(), bytes[first..].to_vec());
+            current = None;
+        } else {
+            current = line.strip_suffix(':').map(str::to_string);
+        }
+    }
+    fields
+}
+
+/// A private key's JWKs, made from what openssl prints of `NAME.pem` (not by skopos):
+/// `NAME.jwk` (private) and `NAME.pub.jwk` (public, with `extra` members such as `alg`).
+fn jwks(workspace: &Workspace, name: &str, curve: Option<(&str, usize)>, extra: &str) {
+    let fields = openssl_key_fields(workspace, &format!("{name}.pem"));
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    // openssl prints a leading zero byte on values whose top bit is set; a JWK has none,
+    // and EC values have exactly the curve's length.
+    let unsigned = |name: &str| {
+        let bytes = &fields[name];
+        let first = bytes.iter().position(|&b| b != 0).unwrap_or(0);
+        bytes[first..].to_vec()
+    };
+    let (public, private) = match curve {
+        None => {
+            let public = format!(
+                r#"{{"kty":"RSA","n":"{}","e":"{}"{extra}}}"#,
+                b64(&unsigned("modulus")),
+                b64(&fields["publicExponent"])
+            );
+            let private = format!(
+                r#"{{"kty":"RSA","n":"{}","e":"{}","d":"{}","p":"{}","q":"{}"}}"#,
+                b64(&unsigned("modulus")),
+                b64(&fields["publicExponent"]),
+                b64(&unsigned("privateExponent")),
+                b64(&unsigned("prime1")),
+                b64(&unsigned("prime2"))
+            );
+            (public, private)
+        }
+        Some((crv, len)) => {
+            let point = &fields["pub"];
+            assert_eq!(point.len(), 1 + 2 * len, "an uncompressed point");
+            let (x, y) = (&point[1..1 + len], &point[1 + len..]);
+            let d = unsigned("priv");
+            let mut padded = vec![0u8; len - d.len()];
+            padded.extend(d);
+            let public = format!(
+                r#"{{"kty":"EC","crv":"{crv}","x":"{}","y":"{}"{extra}}}"#,
+                b64(x),
+                b64(y)
+            );
+            let private = format!(
+                r#"{{"kty":"EC","crv":"{crv}","x":"{}","y":"{}","d":"{}"}}"#,
+                b64(x),
+                b64(y),
+                b64(&padded)
+            );
+            (public, private)
+        }
+    };
+    std::fs::write(workspace.path(&format!("{name}.pub.jwk")), public).unwrap();
+    std::fs::write(workspace.path(&format!("{name}.jwk")), private).unwrap();
+}
+
+#[test]
+fn jwk_keys_encrypt_and_decrypt_with_skopeo() {
+    let workspace = Workspace::new();
+    let image = workspace.image("src", "t", 38);
+    key_pair(&workspace, "rsa", "rsa");
+    jwks(&workspace, "rsa", None, "");
+    key_pair(&workspace, "rsa256", "rsa");
+    jwks(
+        &workspace,
+        "rsa256",
+        None,
+        r#","alg":"RSA-OAEP-256","kid":"key-1""#,
+    );
+    key_pair(&workspace, "p256", "P-256");
+    jwks(
+        &workspace,
+        "p256",
+        Some(("P-256", 32)),
+        r#","alg":"ECDH-ES+A128KW""#,
+    );
+    key_pair(&workspace, "p521", "P-521");
+    jwks(
+        &workspace,
+        "p521",
+        Some(("P-521", 66)),
+        r#","alg":"ECDH-ES+A256KW""#,
+    );
+    for (name, alg) in [
+        ("rsa", "RSA-OAEP"),
+        ("rsa256", "RSA-OAEP-256"),
+        ("p256", "ECDH-ES+A128KW"),
+        ("p521", "ECDH-ES+A256KW"),
+    ] {
+        // skopos encrypts to the public JWK with its algorithm; skopeo decrypts with the PEM
+        // key, skopos with the private JWK.
+        let public = format!("jwe:{name}.pub.jwk");
+        let encrypted = format!("oci:enc-{name}:t");
+        workspace
+            .skopos(&copy_args(
+                &["--encryption-key", &public],
+                "oci:src:t",
+                &encrypted,
+            ))
+            .assert_success();
+        assert_encrypted(&workspace.path(&format!("enc-{name}")), &image, &[0, 1, 2]);
+        let manifest = layout_manifest(&workspace.path(&format!("enc-{name}")));
+        let wrapped = base64_decode(
+            manifest["layers"][0]["annotations"][KEYS_JWE]
+                .as_str()
+                .unwrap(),
+        );
+        let jwe = parse_json(&wrapped);
+        let protected = parse_json(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwe["protected"].as_str().unwrap())
+                .unwrap(),
+        );
+        assert_eq!(protected["alg"], alg, "{name}");
+        if name == "rsa256" {
+            assert_eq!(protected["kid"], "key-1");
+        }
+        let private_jwk = format!("{name}.jwk");
+        let private_pem = format!("{name}.pem");
+        let ours = format!("oci:dec-{name}:t");
+        workspace
+            .skopos(&copy_args(
+                &["--decryption-key", &private_jwk],
+                &encrypted,
+                &ours,
+            ))
+            .assert_success();
+        assert_decrypted(&workspace.path(&format!("dec-{name}")), &image, "skopos");
+        let theirs = format!("oci:skopeo-dec-{name}:t");
+        workspace
+            .skopeo(&copy_args(
+                &["--decryption-key", &private_pem],
+                &encrypted,
+                &theirs,
+            ))
+            .assert_success();
+        assert_decrypted(
+            &workspace.path(&format!("skopeo-dec-{name}")),
+            &image,
+            "skopeo",
+        );
+
+        // skopeo encrypts to the public JWK; skopos decrypts with the private JWK. skopeo
+        // 1.9.3 (ocicrypt 1.1) ignores a JWK's `alg`, so it takes only the plain RSA one.
+        let by_skopeo = format!("oci:skopeo-enc-{name}:t");
+        let args = copy_args(&["--encryption-key", &public], "oci:src:t", &by_skopeo);
+        let outcome = if name == "rsa" {
+            workspace.skopeo(&args)
+        } else {
+            match workspace.skopeo_1_22(
+                &format!("encrypting to a {alg} JWK with skopeo 1.22.2"),
+                &[],
+                &args,
+            ) {
+                Some(outcome) => outcome,
+                None => continue,
+            }
+        };
+        outcome.assert_success();
+        let back = format!("oci:back-{name}:t");
+        workspace
+            .skopos(&copy_args(
+                &["--decryption-key", &private_jwk],
+                &by_skopeo,
+                &back,
+            ))
+            .assert_success();
+        assert_decrypted(&workspace.path(&format!("back-{name}")), &image, "skopos");
+    }
+
+    // An EC JWK without `alg` gets ocicrypt's RSA-OAEP, which go-jose refuses for an EC
+    // key; a private JWK is no recipient.
+    jwks(&workspace, "p256", Some(("P-256", 32)), "");
+    for (key, expected) in [
+        (
+            "jwe:p256.pub.jwk",
+            "Unable to finalize encryption: jose.NewMultiEncrypter failed: go-jose/go-jose: unknown/unsupported algorithm",
+        ),
+        ("jwe:rsa.jwk", "Invalid encryption keys: File provided is not a public key"),
+    ] {
+        let args = copy_args(&["--encryption-key", key], "oci:src:t", "oci:out:t");
+        let ours = workspace.skopos(&args);
+        assert_one_line_failure(&ours, Some(1));
+        assert_eq!(skopeo_message(&ours.stderr), expected, "{key}");
+        assert_nothing_written(&workspace.path("out"));
+        let skopeo_args = copy_args(&["--encryption-key", key], "oci:src:t", "oci:skopeo-out:t");
+        if let Some(theirs) = workspace.skopeo_1_22(
+            &format!("encrypting to {key} with skopeo 1.22.2"),
+            &[],
+            &skopeo_args,
+        ) {
+            assert_eq!(skopeo_message(&theirs.stderr), expected, "{key}");
+        }
+    }
 }
 
 #[test]
