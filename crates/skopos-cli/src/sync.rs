@@ -155,6 +155,9 @@ async fn sync(
     } else {
         skopos_sync::parallel_images(destination_transport, live)
     };
+    // More images are looked at than copied at once: one already mirrored is settled by a
+    // HEAD or two, and a copy waits here for its turn after its check.
+    let copy_slots = tokio::sync::Semaphore::new(parallel_images);
 
     let destination = &args.args[1];
     let mut errors_present = false;
@@ -213,7 +216,7 @@ async fn sync(
             planned.push((repository, source_name, target, position));
         }
     }
-    let options = &options;
+    let (options, copy_slots) = (&options, &copy_slots);
     let (policy, signing, destination_ctx) = (&policy, signing.as_ref(), &destination_ctx);
     let copies = planned
         .into_iter()
@@ -247,13 +250,16 @@ async fn sync(
                     referrers: &args.referrers,
                     json: json.clone(),
                     output: output.clone(),
+                    copy_slots,
                 };
                 let copied = with_retry(retry, || image.copy()).await;
                 (output, source_name, Some(destination_name), copied)
             }
         });
-    // Up to `parallel_images` copies run at once; results come back in the plan's order.
-    let mut copies = futures_util::stream::iter(copies).buffered(parallel_images);
+    // Up to `parallel_images` copies run at once, among more images being looked at;
+    // results come back in the plan's order.
+    let mut copies =
+        futures_util::stream::iter(copies).buffered(skopos_sync::images_in_flight(parallel_images));
     while let Some((output, source_name, destination_name, copied)) = copies.next().await {
         output.print();
         let destination_name = match (copied, destination_name) {
@@ -325,6 +331,8 @@ struct ImageToCopy<'a> {
     /// `--progress-json-fd`'s writer, which passes events on to the progress lines.
     json: Option<Arc<JsonProgress>>,
     output: Arc<ImageOutput>,
+    /// The run's turns to copy: taken once the image is known to need reading.
+    copy_slots: &'a tokio::sync::Semaphore,
 }
 
 impl ImageToCopy<'_> {
@@ -346,6 +354,11 @@ impl ImageToCopy<'_> {
             Mirrored::No => true,
             Mirrored::Unknown => false,
         };
+        let _copy_slot = self
+            .copy_slots
+            .acquire()
+            .await
+            .context("internal error: the sync's copy slots were closed")?;
         let destination_ctx = SystemContext {
             docker_mount_source: self.source_name.docker_reference().cloned(),
             ..self.destination_ctx.clone()

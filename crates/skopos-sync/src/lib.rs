@@ -1,10 +1,10 @@
 //! Planning a `sync` as skopeo does: which images a source names ([`images_to_copy`]:
 //! a registry repository, a tree of `dir:` images, an OCI layout, a YAML list of
-//! registries), where each
-//! goes ([`destination_target`], [`destination_reference`]), and how many are copied at
-//! once ([`parallel_images`]), and whether the destination already holds an image
-//! ([`MirrorCheck`]). The copies themselves are the copy engine's; the command
-//! line prints what this crate reports through [`SyncLog`].
+//! registries), where each goes ([`destination_target`], [`destination_reference`]), how
+//! many are copied at once ([`parallel_images`]) and looked at once ([`images_in_flight`]),
+//! and whether the destination already holds an image ([`MirrorCheck`]). The copies
+//! themselves are the copy engine's; the command line prints what this crate reports
+//! through [`SyncLog`].
 
 #![deny(missing_docs)]
 
@@ -49,6 +49,19 @@ const IMAGE_PARALLEL_COPIES: usize = 4;
 /// containers/image's per-image default, so that several images overlap without each
 /// opening its own six connections.
 pub const TRANSFERS_PER_REGISTRY: usize = 12;
+
+/// Images looked at at once when several are copied at once. Looking at an image already
+/// mirrored costs a manifest `HEAD` at each registry and nothing else, so a re-sync of a mirror
+/// mostly up to date is a row of round trips: with as many in flight as a registry gets
+/// transfers, a network's latency is paid about once per dozen images instead of once per four,
+/// while copies still start no more than [`parallel_images`] at a time.
+pub fn images_in_flight(parallel_images: usize) -> usize {
+    if parallel_images > 1 {
+        parallel_images.max(TRANSFERS_PER_REGISTRY)
+    } else {
+        1
+    }
+}
 
 /// How many images to copy at once. Directories are written one image at a time: after a
 /// failure skopeo leaves no directory for the images after it, and one left behind would

@@ -2,14 +2,16 @@
 //! it records every exchange (method, path + query, status) so tests can count the requests a
 //! client makes, and applies scripted [`Fault`]s — a connection dropped part-way through a
 //! response or request body, or a canned 429 / 500 — so tests can check how a client recovers,
-//! and can answer for an endpoint the registry lacks (a `200` with a given body).
+//! and can answer for an endpoint the registry lacks (a `200` with a given body). A
+//! [`Gathering`] holds matching requests back until several wait together, so a test can
+//! see how many a client sends at once without timing it.
 //!
 //! Plain HTTP only, one thread per client connection, one upstream connection per request.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -116,11 +118,54 @@ impl Fault {
     }
 }
 
+/// Requests held back before they are forwarded until `count` of them wait together, or
+/// until `max_wait` passes: with a client that sends them one after another each waits the
+/// whole time, with one that sends `count` at once none waits. The most that ever waited
+/// together is what a client had in flight at once.
+#[derive(Debug)]
+pub struct Gathering {
+    method: String,
+    target: Regex,
+    count: usize,
+    max_wait: Duration,
+}
+
+impl Gathering {
+    /// Hold `method` requests whose path + query matches the regex `target` until `count`
+    /// wait together or `max_wait` passes.
+    ///
+    /// # Panics
+    /// When `target` is not a valid regex (a mistake in the test itself).
+    pub fn new(method: &str, target: &str, count: usize, max_wait: Duration) -> Gathering {
+        let target = Regex::new(target)
+            .unwrap_or_else(|error| panic!("invalid gathering target pattern {target:?}: {error}"));
+        Gathering {
+            method: method.to_string(),
+            target,
+            count,
+            max_wait,
+        }
+    }
+}
+
+/// The requests a [`Gathering`] holds now, the most it held at once, and whether its
+/// count was reached (which releases every request waiting).
+#[derive(Default)]
+struct Gathered {
+    waiting: usize,
+    most: usize,
+    /// Bumped each time the count is reached, so those waiting know they were released.
+    releases: u64,
+}
+
 /// What the connection threads share with the test.
 #[derive(Default)]
 struct State {
     exchanges: Mutex<Vec<Exchange>>,
     faults: Mutex<Vec<Fault>>,
+    gathering: Mutex<Option<Gathering>>,
+    gathered: Mutex<Gathered>,
+    gathered_changed: Condvar,
     stopping: AtomicBool,
     /// Requests read whose exchange is not recorded yet (see [`InFlight`]).
     in_flight: AtomicUsize,
@@ -158,6 +203,37 @@ impl State {
             }
         }
         fired
+    }
+
+    /// Holds the request while the [`Gathering`] it matches, if any, asks so.
+    fn gather(&self, method: &str, target: &str) {
+        let (count, max_wait) = match &*lock(&self.gathering) {
+            Some(g) if g.method == method && g.target.is_match(target) => (g.count, g.max_wait),
+            _ => return,
+        };
+        let deadline = Instant::now() + max_wait;
+        let mut gathered = lock(&self.gathered);
+        gathered.waiting += 1;
+        gathered.most = gathered.most.max(gathered.waiting);
+        if gathered.waiting >= count {
+            gathered.releases += 1;
+            gathered.waiting = 0;
+            self.gathered_changed.notify_all();
+            return;
+        }
+        let release = gathered.releases;
+        while gathered.releases == release {
+            let now = Instant::now();
+            if now >= deadline {
+                gathered.waiting -= 1;
+                return;
+            }
+            gathered = self
+                .gathered_changed
+                .wait_timeout(gathered, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     fn record(&self, request: &RequestSeen, status: Option<u16>, response_bytes: u64) {
@@ -214,6 +290,18 @@ impl RegistryProxy {
             thread::sleep(Duration::from_millis(5));
         }
         lock(&self.state.exchanges).clone()
+    }
+
+    /// Hold requests back as `gathering` says (in place of any earlier one).
+    pub fn set_gathering(&self, gathering: Gathering) {
+        *lock(&self.state.gathering) = Some(gathering);
+        *lock(&self.state.gathered) = Gathered::default();
+    }
+
+    /// The most requests the [`Gathering`] held at once: how many the client had in flight
+    /// together.
+    pub fn most_gathered(&self) -> usize {
+        lock(&self.state.gathered).most
     }
 
     /// Forget the exchanges so far (to count one command's requests).
@@ -481,6 +569,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
         let (method, target) = (method.to_string(), target.to_string());
         let in_flight = InFlight::new(state);
         let fault = state.fault_for(&method, &target);
+        state.gather(&method, &target);
         let seen = RequestSeen {
             method: method.clone(),
             target: target.clone(),

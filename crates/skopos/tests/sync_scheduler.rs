@@ -2,12 +2,12 @@
 //! several repositories copied at once upload each blob they share once, and a re-sync of
 //! an already mirrored repository (and `--dry-run`) reads no manifest, only the tag list
 //! and one manifest `HEAD` per tag, and each registry is pinged once per run, not once per
-//! image.
+//! image; those `HEAD`s go out a dozen at once, not one copy slot's worth at a time.
 
 mod common;
 
 use common::Workspace;
-use skopos_testimage::proxy::{Exchange, RegistryProxy};
+use skopos_testimage::proxy::{Exchange, Gathering, RegistryProxy};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
 use skopos_testimage::{ImageSpec, WrittenImage};
 
@@ -271,5 +271,70 @@ fn a_sync_of_several_images_pings_each_registry_once() {
         1,
         "destination requests:\n{}",
         listing(&at_destination)
+    );
+}
+
+#[test]
+fn a_re_sync_looks_at_a_dozen_images_at_once_while_copying_four() {
+    // As many as a registry gets transfers at once (skopos_sync::TRANSFERS_PER_REGISTRY):
+    // more than the four images a registry destination copies at once.
+    const AT_ONCE: usize = 12;
+    let source = TestRegistry::start(RegistryOptions::default());
+    let (_destination, destination_proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    for n in 0..AT_ONCE {
+        let tag = format!("t{n}");
+        workspace.image_from(
+            "src",
+            &tag,
+            &ImageSpec::new(300 + n as u64).with_layers(1, 1_000),
+        );
+        push(
+            &workspace,
+            &format!("oci:src:{tag}"),
+            &format!("docker://{}/app:{tag}", source.host),
+        );
+    }
+    let source = format!("{}/app", source.host);
+    let destination = format!("{}/mirror", destination_proxy.host);
+    let docker = ["--src", "docker", "--dest", "docker"];
+    // The first sync copies every image, but no more than four at once: their manifest PUTs
+    // are held back for a second, and never more than four wait together.
+    destination_proxy.set_gathering(Gathering::new(
+        "PUT",
+        "^/v2/mirror/app/manifests/",
+        AT_ONCE,
+        std::time::Duration::from_secs(1),
+    ));
+    sync(&workspace, &docker, &source, &destination);
+    let most = destination_proxy.most_gathered();
+    assert!(
+        (1..=4).contains(&most),
+        "{most} manifest PUTs in flight at once at the destination:\n{}",
+        listing(&destination_proxy.exchanges())
+    );
+
+    // The destination's manifest HEADs wait until all twelve are there together (or, with a
+    // client that sends fewer at once, for the most a test should wait, after which each
+    // goes on: the sync still succeeds, only slowly).
+    destination_proxy.set_gathering(Gathering::new(
+        "HEAD",
+        "^/v2/mirror/app/manifests/",
+        AT_ONCE,
+        std::time::Duration::from_secs(3),
+    ));
+    let stdout = sync(&workspace, &docker, &source, &destination);
+    assert_eq!(
+        stdout
+            .matches("Skipping: image already present at destination\n")
+            .count(),
+        AT_ONCE,
+        "{stdout}"
+    );
+    assert_eq!(
+        destination_proxy.most_gathered(),
+        AT_ONCE,
+        "manifest HEADs in flight at once at the destination:\n{}",
+        listing(&destination_proxy.exchanges())
     );
 }
