@@ -10,8 +10,11 @@
 # is the wall time no client could beat on this machine, the CPU time of BIN and of the
 # registries serving it spread over every core, and "goal" issue 13's target for it.
 # The registries and the 20 tags (acc/many:t1..t20 on 127.0.0.1:5000) are those world.sh of
-# the shared bench directory brings up. Not run by the tests.
-#   usage: [REF=skopeo] [RUNS=5] [WORLD=path/to/world.sh] benches/sync.sh BIN
+# the shared bench directory brings up. With DELAY_MS set, both registries are reached through
+# delay-proxy.py (each byte delayed DELAY_MS each way, as across a network of that latency):
+# there a no-op re-sync is a row of round trips, and the floor column (CPU only) does not apply.
+# Not run by the tests.
+#   usage: [REF=skopeo] [RUNS=5] [DELAY_MS=10] [WORLD=path/to/world.sh] benches/sync.sh BIN
 set -euo pipefail
 BIN=${1:?usage: benches/sync.sh BIN}
 REF=${REF:-skopeo}
@@ -27,7 +30,22 @@ if [ ! -x /usr/bin/time ]; then
 fi
 "$WORLD" >/dev/null
 work=$(mktemp -d /tmp/sync-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+proxies=()
+trap 'rm -rf "$work"; [ ${#proxies[@]} -eq 0 ] || kill "${proxies[@]}" 2>/dev/null' EXIT
+if [ -n "${DELAY_MS:-}" ]; then
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    delayed=()
+    for upstream in "$R" "$D"; do
+        port=$(free_port)
+        python3 "$(dirname "$0")/delay-proxy.py" "$port" "$upstream" "$DELAY_MS" &
+        proxies+=($!)
+        delayed+=("127.0.0.1:$port")
+    done
+    R=${delayed[0]} D=${delayed[1]}
+    for address in "$R" "$D"; do
+        until curl -s -o /dev/null "http://$address/v2/"; do sleep 0.1; done
+    done
+fi
 
 sync_line() { # binary -> the sync command line
     echo "$1 --insecure-policy sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false $R/acc/many $D/bench"
