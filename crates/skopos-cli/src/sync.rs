@@ -4,11 +4,13 @@
 //! (same log lines and messages). `oci` on either side is upstream skopeo's pull request
 //! #2804 (see skopos_sync); skopeo 1.22.2's help text, which does not list it, is kept.
 
+use std::pin::pin;
 use std::sync::Arc;
 
 use crate::attachments::{is_attachment_tag, Attachments};
 use crate::cli::ReferrersArgs;
 use anyhow::{anyhow, bail, Context as _};
+use futures_util::future::{self, Either};
 use futures_util::StreamExt as _;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
 use skopos_core::retry::with_retry;
@@ -101,12 +103,6 @@ async fn sync(
         source_ctx.docker_tls_verify.get_or_insert(verify);
     }
 
-    let source = &args.args[0];
-    let repositories = with_retry(retry, || {
-        skopos_sync::images_to_copy(&StderrLog, source, source_transport, &source_ctx)
-    })
-    .await?;
-
     let mut destination_ctx = SystemContext {
         auth_file: args
             .dest_image
@@ -121,6 +117,31 @@ async fn sync(
     if let Some(verify) = args.tls_verify {
         destination_ctx.docker_tls_verify.get_or_insert(verify);
     }
+
+    let (source, destination) = (&args.args[0], &args.args[1]);
+    let listing = with_retry(retry, || {
+        skopos_sync::images_to_copy(&StderrLog, source, source_transport, &source_ctx)
+    });
+    // A registry destination is pinged while the source is listed: the first images'
+    // checks find it answered. A ping not over when the listing is, is dropped (the checks
+    // ping again, so a destination that never answers costs one timeout, not two), and a
+    // failed one is left for the checks to report.
+    let repositories = if destination_transport == "docker" && !args.dry_run {
+        let warm_destination = async {
+            if let Ok(ImageName::Docker(reference)) =
+                skopos_sync::destination_reference(destination, destination_transport)
+            {
+                let _ =
+                    skopos_transports::docker::ping_destination(&reference, &destination_ctx).await;
+            }
+        };
+        match future::select(pin!(listing), pin!(warm_destination)).await {
+            Either::Left((listed, _unfinished_ping)) => listed?,
+            Either::Right(((), listing)) => listing.await?,
+        }
+    } else {
+        listing.await?
+    };
     let signing = SigningKeys::from_flags(&args.shared)?;
     let options = CopyOptions {
         image_list_selection,
@@ -159,7 +180,6 @@ async fn sync(
     // HEAD or two, and a copy waits here for its turn after its check.
     let copy_slots = tokio::sync::Semaphore::new(parallel_images);
 
-    let destination = &args.args[1];
     let mut errors_present = false;
     let mut images_synced = 0usize;
     if args.dry_run {

@@ -38,6 +38,10 @@ pub struct Exchange {
     /// Response body bytes relayed to the client (chunked framing included): what a
     /// download cost.
     pub response_bytes: u64,
+    /// When the proxy had read the request's head (before any [`Gathering`] held it).
+    pub arrived: Instant,
+    /// When the exchange was over: the response relayed, or the connection dropped.
+    pub finished: Instant,
 }
 
 /// What a [`Fault`] does to the request it matches.
@@ -244,6 +248,8 @@ impl State {
             fault: request.fault.clone(),
             range: request.range.clone(),
             response_bytes,
+            arrived: request.arrived,
+            finished: Instant::now(),
         });
     }
 }
@@ -254,6 +260,7 @@ struct RequestSeen {
     target: String,
     fault: Option<FaultAction>,
     range: Option<String>,
+    arrived: Instant,
 }
 
 /// A running proxy; stops accepting connections when dropped.
@@ -567,6 +574,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             )));
         };
         let (method, target) = (method.to_string(), target.to_string());
+        let arrived = Instant::now();
         let in_flight = InFlight::new(state);
         let fault = state.fault_for(&method, &target);
         state.gather(&method, &target);
@@ -575,6 +583,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             target: target.clone(),
             fault: fault.clone(),
             range: request.header("range").map(str::to_string),
+            arrived,
         };
         if let Some(FaultAction::RemoveRequestHeader(name)) = &fault {
             request

@@ -338,3 +338,46 @@ fn a_re_sync_looks_at_a_dozen_images_at_once_while_copying_four() {
         listing(&destination_proxy.exchanges())
     );
 }
+
+#[test]
+fn the_destination_registry_is_pinged_while_the_source_is_listed() {
+    let (_source, source_proxy) = registry_behind_proxy();
+    let (_destination, destination_proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    workspace.image_from("src", "t1", &ImageSpec::new(400).with_layers(1, 1_000));
+    push(
+        &workspace,
+        "oci:src:t1",
+        &format!("docker://{}/app:t1", source_proxy.host),
+    );
+    // The tag list is held back for a second (a gathering of two that its one request never
+    // completes): a ping sent only after the listing would arrive after it.
+    source_proxy.set_gathering(Gathering::new(
+        "GET",
+        "^/v2/app/tags/list",
+        2,
+        std::time::Duration::from_secs(1),
+    ));
+    source_proxy.clear_exchanges();
+    sync(
+        &workspace,
+        &["--src", "docker", "--dest", "docker"],
+        &format!("{}/app", source_proxy.host),
+        &format!("{}/mirror", destination_proxy.host),
+    );
+    let at_source = source_proxy.exchanges();
+    let listed = at_source
+        .iter()
+        .find(|e| e.target.starts_with("/v2/app/tags/list"))
+        .unwrap_or_else(|| panic!("no tag list read:\n{}", listing(&at_source)));
+    let at_destination = destination_proxy.exchanges();
+    let pinged = at_destination
+        .iter()
+        .find(|e| e.target == "/v2/")
+        .unwrap_or_else(|| panic!("no destination ping:\n{}", listing(&at_destination)));
+    assert!(
+        pinged.arrived < listed.finished,
+        "the destination was pinged only after the source's tags were listed"
+    );
+    assert_eq!(pings(&at_destination), 1, "{}", listing(&at_destination));
+}

@@ -105,6 +105,17 @@ pub async fn head_destination(
     }
 }
 
+/// Settle how the registry a push to `reference` writes to is reached (its scheme and
+/// `/v2/` answer) before the first request needs it: a sync does this while it lists its
+/// source, so the first images' checks do not each wait for it. Inside
+/// [`sharing_registry_clients`] only; elsewhere the answer would be thrown away.
+pub async fn ping_destination(reference: &DockerReference, ctx: &SystemContext) -> Result<()> {
+    settings::connect_primary(reference, ctx)?
+        .client
+        .ping()
+        .await
+}
+
 /// The tags of `reference`'s repository (`skopos list-tags docker://…`), following the
 /// registry's pagination.
 pub async fn repository_tags(
