@@ -109,8 +109,12 @@ impl SqliteCache {
         what: &str,
         body: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Option<T> {
-        let pending = std::mem::take(&mut *lock(&self.pending));
+        // The connection first: facts taken from `pending` are invisible to every other
+        // query until written, so they are taken only by the transaction about to write
+        // them (otherwise a query that won the connection could miss a fact recorded
+        // before it started, and a sync upload a blob it could have mounted).
         let mut connection = lock(&self.connection);
+        let pending = std::mem::take(&mut *lock(&self.pending));
         let result = connection
             .transaction_with_behavior(TransactionBehavior::Exclusive)
             .and_then(|tx| {
