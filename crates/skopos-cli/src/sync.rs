@@ -4,13 +4,11 @@
 //! (same log lines and messages). `oci` on either side is upstream skopeo's pull request
 //! #2804 (see skopos_sync); skopeo 1.22.2's help text, which does not list it, is kept.
 
-use std::pin::pin;
 use std::sync::Arc;
 
 use crate::attachments::{is_attachment_tag, Attachments};
 use crate::cli::ReferrersArgs;
 use anyhow::{anyhow, bail, Context as _};
-use futures_util::future::{self, Either};
 use futures_util::StreamExt as _;
 use skopos_copy::{copy_image, CopyOptions, ImageListSelection, ProgressSink};
 use skopos_core::retry::with_retry;
@@ -123,9 +121,9 @@ async fn sync(
         skopos_sync::images_to_copy(&StderrLog, source, source_transport, &source_ctx)
     });
     // A registry destination is pinged while the source is listed: the first images'
-    // checks find it answered. A ping not over when the listing is, is dropped (the checks
-    // ping again, so a destination that never answers costs one timeout, not two), and a
-    // failed one is left for the checks to report.
+    // checks find it answered. A ping still going when the listing ends is waited for, not
+    // dropped (the checks would only send another); a failed one is left for the checks to
+    // report.
     let repositories = if destination_transport == "docker" && !args.dry_run {
         let warm_destination = async {
             if let Ok(ImageName::Docker(reference)) =
@@ -135,10 +133,7 @@ async fn sync(
                     skopos_transports::docker::ping_destination(&reference, &destination_ctx).await;
             }
         };
-        match future::select(pin!(listing), pin!(warm_destination)).await {
-            Either::Left((listed, _unfinished_ping)) => listed?,
-            Either::Right(((), listing)) => listing.await?,
-        }
+        tokio::join!(listing, warm_destination).0?
     } else {
         listing.await?
     };
