@@ -53,6 +53,27 @@ fn push(workspace: &Workspace, source: &str, target: &str) {
         .assert_success();
 }
 
+/// Pushes tags `t1`..`t<count>` of repository `app` to `registry`: one small image each, made
+/// from seeds `seed`, `seed + 1`, ….
+fn push_tags(workspace: &Workspace, registry: &str, count: usize, seed: u64) -> Vec<String> {
+    (1..=count)
+        .map(|n| {
+            let tag = format!("t{n}");
+            workspace.image_from(
+                "src",
+                &tag,
+                &ImageSpec::new(seed + n as u64).with_layers(1, 2_000),
+            );
+            push(
+                workspace,
+                &format!("oci:src:{tag}"),
+                &format!("docker://{registry}/app:{tag}"),
+            );
+            tag
+        })
+        .collect()
+}
+
 fn sync(workspace: &Workspace, extra: &[&str], source: &str, destination: &str) -> String {
     let mut args = vec![
         "--insecure-policy",
@@ -145,19 +166,7 @@ fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more()
     let (_source, source_proxy) = registry_behind_proxy();
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    let tags = ["t1", "t2", "t3"];
-    for (n, tag) in tags.iter().enumerate() {
-        workspace.image_from(
-            "src",
-            tag,
-            &ImageSpec::new(100 + n as u64).with_layers(1, 2_000),
-        );
-        push(
-            &workspace,
-            &format!("oci:src:{tag}"),
-            &format!("docker://{}/app:{tag}", source_proxy.host),
-        );
-    }
+    let tags = push_tags(&workspace, &source_proxy.host, 3, 100);
     let source = format!("{}/app", source_proxy.host);
     let destination = format!("{}/mirror", destination_proxy.host);
     let docker = ["--src", "docker", "--dest", "docker"];
@@ -195,7 +204,7 @@ fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more()
         1,
         "{log}"
     );
-    for tag in tags {
+    for tag in &tags {
         let heads = at_source
             .iter()
             .filter(|e| e.method == "HEAD" && e.target == format!("/v2/app/manifests/{tag}"))
@@ -229,19 +238,7 @@ fn a_sync_of_several_images_pings_each_registry_once() {
     let (_source, source_proxy) = registry_behind_proxy();
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    let tags = ["t1", "t2", "t3"];
-    for (n, tag) in tags.iter().enumerate() {
-        workspace.image_from(
-            "src",
-            tag,
-            &ImageSpec::new(200 + n as u64).with_layers(1, 2_000),
-        );
-        push(
-            &workspace,
-            &format!("oci:src:{tag}"),
-            &format!("docker://{}/app:{tag}", source_proxy.host),
-        );
-    }
+    let tags = push_tags(&workspace, &source_proxy.host, 3, 200);
     source_proxy.clear_exchanges();
     let source = format!("{}/app", source_proxy.host);
     let destination = format!("{}/mirror", destination_proxy.host);
@@ -282,19 +279,7 @@ fn a_re_sync_looks_at_a_dozen_images_at_once_while_copying_four() {
     let source = TestRegistry::start(RegistryOptions::default());
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    for n in 0..AT_ONCE {
-        let tag = format!("t{n}");
-        workspace.image_from(
-            "src",
-            &tag,
-            &ImageSpec::new(300 + n as u64).with_layers(1, 1_000),
-        );
-        push(
-            &workspace,
-            &format!("oci:src:{tag}"),
-            &format!("docker://{}/app:{tag}", source.host),
-        );
-    }
+    push_tags(&workspace, &source.host, AT_ONCE, 300);
     let source = format!("{}/app", source.host);
     let destination = format!("{}/mirror", destination_proxy.host);
     let docker = ["--src", "docker", "--dest", "docker"];
