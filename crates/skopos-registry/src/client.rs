@@ -2,6 +2,7 @@
 //! the scheme and the authentication method, and the request loop that adds
 //! authorization, re-authenticates on 401 and waits out 429/502/503/504.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use http::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT, WWW_AUTHENTICATE,
 };
 use http::{Method, StatusCode};
+use skopos_core::retry::Transient;
 use skopos_core::Credentials;
 use url::Url;
 
@@ -40,7 +42,32 @@ pub(crate) struct Inner {
     insecure_http_allowed: bool,
     retry_base_delay: Duration,
     endpoint: tokio::sync::OnceCell<Endpoint>,
+    /// Held while a ping is under way, with the last ping's failure: the callers that waited
+    /// for that ping share its failure instead of each trying again in turn (a sync's dozen
+    /// images in flight would otherwise wait out a silent registry's timeouts a dozen times).
+    ping: tokio::sync::Mutex<Option<PingFailure>>,
+    /// Failed pings so far: a caller that saw this number change while it waited shares the
+    /// failure; one that comes later (a retry) pings again.
+    ping_failures: AtomicU64,
     tokens: TokenCache,
+}
+
+/// What callers that waited for a failed ping are told.
+struct PingFailure {
+    /// The failure, as one line.
+    message: String,
+    /// Whether `--retry-times` may try again ([`skopos_core::retry::is_retryable`]).
+    retryable: bool,
+}
+
+impl PingFailure {
+    fn to_error(&self) -> anyhow::Error {
+        if self.retryable {
+            anyhow::Error::new(Transient(self.message.clone()))
+        } else {
+            anyhow::anyhow!("{}", self.message)
+        }
+    }
 }
 
 /// Where and how to talk to the registry, as learnt from the ping.
@@ -118,6 +145,8 @@ impl RegistryClient {
                 insecure_http_allowed: config.insecure_http_allowed,
                 retry_base_delay: config.retry_base_delay,
                 endpoint: tokio::sync::OnceCell::new(),
+                ping: tokio::sync::Mutex::new(None),
+                ping_failures: AtomicU64::new(0),
                 tokens: TokenCache::default(),
             }),
         })
@@ -146,7 +175,18 @@ impl RegistryClient {
     }
 
     async fn endpoint(&self) -> Result<&Endpoint> {
-        self.inner
+        if let Some(endpoint) = self.inner.endpoint.get() {
+            return Ok(endpoint);
+        }
+        let failures_before = self.inner.ping_failures.load(Ordering::SeqCst);
+        let mut last_failure = self.inner.ping.lock().await;
+        if self.inner.ping_failures.load(Ordering::SeqCst) != failures_before {
+            if let Some(failure) = &*last_failure {
+                return Err(failure.to_error());
+            }
+        }
+        let pinged = self
+            .inner
             .endpoint
             .get_or_try_init(|| async {
                 let https = self.ping_scheme("https").await;
@@ -160,7 +200,15 @@ impl RegistryClient {
                 result
                     .with_context(|| format!("pinging container registry {}", self.inner.registry))
             })
-            .await
+            .await;
+        if let Err(err) = &pinged {
+            *last_failure = Some(PingFailure {
+                message: format!("{err:#}"),
+                retryable: skopos_core::retry::is_retryable(err),
+            });
+            self.inner.ping_failures.fetch_add(1, Ordering::SeqCst);
+        }
+        pinged
     }
 
     async fn ping_scheme(&self, scheme: &str) -> Result<Endpoint> {

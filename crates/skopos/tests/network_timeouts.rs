@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{assert_one_line_failure, snapshot, tree_differences, Outcome, Workspace};
@@ -27,6 +27,8 @@ const SHORT: (&str, &str) = (
 struct SilentServer {
     host: String,
     stopping: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl SilentServer {
@@ -34,17 +36,23 @@ impl SilentServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the silent server");
         let host = listener.local_addr().expect("its address").to_string();
         let stopping = Arc::new(AtomicBool::new(false));
-        let stop = stopping.clone();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (stop, count) = (stopping.clone(), accepted.clone());
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for connection in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
+                count.fetch_add(1, Ordering::SeqCst);
                 held.extend(connection.ok());
             }
         });
-        SilentServer { host, stopping }
+        SilentServer {
+            host,
+            stopping,
+            accepted,
+        }
     }
 }
 
@@ -155,6 +163,64 @@ fn a_silent_server_fails_every_command_at_the_headers_limit_after_the_http_fallb
         ],
     );
     assert_timed_out(&outcome, "net/http: timeout awaiting response headers");
+}
+
+#[test]
+fn a_sync_to_a_silent_registry_waits_out_its_timeouts_once_per_wave_not_once_per_image() {
+    // Twelve images are looked at at once; their checks wait for one ping of the destination
+    // and share its failure, rather than each pinging again in turn after it.
+    const TAGS: usize = 12;
+    let workspace = Workspace::new();
+    let source = TestRegistry::start(RegistryOptions::default());
+    for n in 1..=TAGS {
+        let tag = format!("t{n}");
+        workspace.image_from(
+            "src",
+            &tag,
+            &ImageSpec::new(500 + n as u64).with_layers(1, 1_000),
+        );
+        workspace
+            .skopos(&[
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                &format!("oci:src:{tag}"),
+                &format!("docker://{}/app:{tag}", source.host),
+            ])
+            .assert_success();
+    }
+    let server = SilentServer::start();
+    let sync = workspace.skopos_with_env(
+        &[SHORT],
+        &[
+            "--insecure-policy",
+            "sync",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("{}/app", source.host),
+            &server.host,
+        ],
+    );
+    assert_eq!(sync.code, Some(1), "{}", sync.stderr);
+    let last = sync.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("level=fatal")
+            && last.contains("net/http: timeout awaiting response headers"),
+        "sync should end with the headers timeout, got: {}",
+        sync.stderr
+    );
+    // Each ping is two connections (HTTPS, whose handshake times out, then HTTP).
+    let pings = server.accepted.load(Ordering::SeqCst) / 2;
+    assert!(
+        pings < TAGS / 2,
+        "{pings} pings of the silent registry for {TAGS} images:\n{}",
+        sync.stderr
+    );
 }
 
 #[test]
