@@ -172,24 +172,7 @@ fn a_sync_to_a_silent_registry_waits_out_its_timeouts_once_per_wave_not_once_per
     const TAGS: usize = 12;
     let workspace = Workspace::new();
     let source = TestRegistry::start(RegistryOptions::default());
-    for n in 1..=TAGS {
-        let tag = format!("t{n}");
-        workspace.image_from(
-            "src",
-            &tag,
-            &ImageSpec::new(500 + n as u64).with_layers(1, 1_000),
-        );
-        workspace
-            .skopos(&[
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                &format!("oci:src:{tag}"),
-                &format!("docker://{}/app:{tag}", source.host),
-            ])
-            .assert_success();
-    }
+    workspace.push_tags(&source.host, TAGS, 500);
     let server = SilentServer::start();
     let sync = workspace.skopos_with_env(
         &[SHORT],

@@ -40,40 +40,6 @@ fn after_pings(exchanges: Vec<Exchange>) -> Vec<Exchange> {
         .collect()
 }
 
-fn push(workspace: &Workspace, source: &str, target: &str) {
-    workspace
-        .skopos(&[
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            source,
-            target,
-        ])
-        .assert_success();
-}
-
-/// Pushes tags `t1`..`t<count>` of repository `app` to `registry`: one small image each, made
-/// from seeds `seed`, `seed + 1`, ….
-fn push_tags(workspace: &Workspace, registry: &str, count: usize, seed: u64) -> Vec<String> {
-    (1..=count)
-        .map(|n| {
-            let tag = format!("t{n}");
-            workspace.image_from(
-                "src",
-                &tag,
-                &ImageSpec::new(seed + n as u64).with_layers(1, 2_000),
-            );
-            push(
-                workspace,
-                &format!("oci:src:{tag}"),
-                &format!("docker://{registry}/app:{tag}"),
-            );
-            tag
-        })
-        .collect()
-}
-
 fn sync(workspace: &Workspace, extra: &[&str], source: &str, destination: &str) -> String {
     let mut args = vec![
         "--insecure-policy",
@@ -101,8 +67,7 @@ fn two_repositories_sharing_layers_upload_each_shared_blob_once() {
                 .with_layers(3, 20_000)
                 .with_label("repo", repo);
             let image = workspace.image_from(&format!("src-{repo}"), "v1", &spec);
-            push(
-                &workspace,
+            workspace.push(
                 &format!("oci:src-{repo}:v1"),
                 &format!("docker://{}/{repo}:v1", source.host),
             );
@@ -166,7 +131,7 @@ fn a_no_op_re_sync_costs_the_tag_list_and_one_head_per_tag_and_dry_run_no_more()
     let (_source, source_proxy) = registry_behind_proxy();
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    let tags = push_tags(&workspace, &source_proxy.host, 3, 100);
+    let tags = workspace.push_tags(&source_proxy.host, 3, 100);
     let source = format!("{}/app", source_proxy.host);
     let destination = format!("{}/mirror", destination_proxy.host);
     let docker = ["--src", "docker", "--dest", "docker"];
@@ -238,7 +203,7 @@ fn a_sync_of_several_images_pings_each_registry_once() {
     let (_source, source_proxy) = registry_behind_proxy();
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    let tags = push_tags(&workspace, &source_proxy.host, 3, 200);
+    let tags = workspace.push_tags(&source_proxy.host, 3, 200);
     source_proxy.clear_exchanges();
     let source = format!("{}/app", source_proxy.host);
     let destination = format!("{}/mirror", destination_proxy.host);
@@ -279,7 +244,7 @@ fn a_re_sync_looks_at_a_dozen_images_at_once_while_copying_four() {
     let source = TestRegistry::start(RegistryOptions::default());
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
-    push_tags(&workspace, &source.host, AT_ONCE, 300);
+    workspace.push_tags(&source.host, AT_ONCE, 300);
     let source = format!("{}/app", source.host);
     let destination = format!("{}/mirror", destination_proxy.host);
     let docker = ["--src", "docker", "--dest", "docker"];
@@ -330,8 +295,7 @@ fn the_destination_registry_is_pinged_while_the_source_is_listed() {
     let (_destination, destination_proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
     workspace.image_from("src", "t1", &ImageSpec::new(400).with_layers(1, 1_000));
-    push(
-        &workspace,
+    workspace.push(
         "oci:src:t1",
         &format!("docker://{}/app:t1", source_proxy.host),
     );

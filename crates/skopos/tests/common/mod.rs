@@ -180,6 +180,39 @@ impl Workspace {
             .unwrap_or_else(|error| panic!("writing test image {name}:{tag}: {error}"))
     }
 
+    /// Copies `source` to the plain-HTTP registry image `target` with skopos.
+    pub fn push(&self, source: &str, target: &str) {
+        self.skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            source,
+            target,
+        ])
+        .assert_success();
+    }
+
+    /// Pushes tags `t1`..`t<count>` of repository `app` to the plain-HTTP `registry`: one
+    /// small image each, made from seeds `seed + 1`, `seed + 2`, …. The tags.
+    pub fn push_tags(&self, registry: &str, count: usize, seed: u64) -> Vec<String> {
+        (1..=count)
+            .map(|n| {
+                let tag = format!("t{n}");
+                self.image_from(
+                    "src",
+                    &tag,
+                    &ImageSpec::new(seed + n as u64).with_layers(1, 2_000),
+                );
+                self.push(
+                    &format!("oci:src:{tag}"),
+                    &format!("docker://{registry}/app:{tag}"),
+                );
+                tag
+            })
+            .collect()
+    }
+
     /// A linux/amd64 + linux/arm64/v8 + linux/s390x index tagged `tag` in layout `name`.
     pub fn multi_arch(&self, name: &str, tag: &str) -> WrittenIndex {
         self.layout(name)
