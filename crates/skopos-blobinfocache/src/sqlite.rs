@@ -102,25 +102,31 @@ impl SqliteCache {
         })
     }
 
-    /// Run `body` in one exclusive transaction; what it returns, or `None` (logged) when
-    /// the database fails: a cache that cannot answer knows nothing.
+    /// Run `body` in one exclusive transaction that sees the facts recorded and not yet
+    /// written, and changes nothing: the facts are written in it and rolled back with it.
+    /// What `body` returns, or `None` (logged) when the database fails: a cache that
+    /// cannot answer knows nothing.
+    ///
+    /// Rolled back rather than committed, because a commit syncs the file (containers/image
+    /// opens it with a full sync) and a lookup is on a copy's way: the first lookup after a
+    /// blob was stored waited 30 ms for the disk under the copy's own writes, holding back
+    /// the next layer's upload. The facts are written once, by [`BlobInfoCache::flush`].
     fn transaction<T>(
         &self,
         what: &str,
         body: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Option<T> {
-        // The connection first: facts taken from `pending` are invisible to every other
-        // query until written, so they are taken only by the transaction about to write
-        // them (otherwise a query that won the connection could miss a fact recorded
-        // before it started, and a sync upload a blob it could have mounted).
+        // The connection first: `flush` takes the pending facts under it, so a lookup sees
+        // each fact either pending or written, never neither (a sync would otherwise upload
+        // a blob it could have mounted).
         let mut connection = lock(&self.connection);
-        let pending = std::mem::take(&mut *lock(&self.pending));
+        let pending = lock(&self.pending).clone();
         let result = connection
             .transaction_with_behavior(TransactionBehavior::Exclusive)
             .and_then(|tx| {
                 write_facts(&tx, &pending)?;
                 let value = body(&tx)?;
-                tx.commit()?;
+                tx.rollback()?;
                 Ok(value)
             });
         match result {
@@ -266,9 +272,22 @@ impl BlobInfoCache for SqliteCache {
         lock(&self.pending).extend_from_slice(facts);
     }
 
+    /// Writes the facts recorded and not yet written in one transaction (one sync of the
+    /// file); best effort, as recording is.
     fn flush(&self) {
-        if !lock(&self.pending).is_empty() {
-            self.transaction("recording blob facts", |_| Ok(()));
+        let mut connection = lock(&self.connection);
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        if pending.is_empty() {
+            return;
+        }
+        let written = connection
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .and_then(|tx| {
+                write_facts(&tx, &pending)?;
+                tx.commit()
+            });
+        if let Err(err) = written {
+            tracing::debug!("blob info cache: recording blob facts: {err}");
         }
     }
 
@@ -405,6 +424,27 @@ mod tests {
             ..registry("a")
         };
         assert!(cache.candidates(&elsewhere, &digest(1), true).is_empty());
+    }
+
+    #[test]
+    fn lookups_see_facts_held_back_without_writing_them_to_the_file() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("blob-info-cache-v1.sqlite");
+        let copying = SqliteCache::open(&path).expect("a cache file");
+        let other_process = SqliteCache::open(&path).expect("the same file again");
+        let (gzip, plain) = (digest(1), digest(2));
+        copying.record(&[pair(&gzip, &plain), seen_at("a", &gzip)]);
+        assert_eq!(copying.uncompressed_digest(&gzip), Some(plain.clone()));
+        assert_eq!(copying.candidates(&registry("a"), &gzip, false).len(), 1);
+        // Still held back: a lookup's transaction is rolled back, not committed (a commit
+        // would wait for the disk in the middle of a copy).
+        assert_eq!(other_process.uncompressed_digest(&gzip), None);
+        copying.flush();
+        assert_eq!(other_process.uncompressed_digest(&gzip), Some(plain));
+        assert_eq!(
+            other_process.candidates(&registry("a"), &gzip, false).len(),
+            1
+        );
     }
 
     #[test]

@@ -84,8 +84,8 @@ pub trait BlobInfoCache: Send + Sync + std::fmt::Debug {
     /// The uncompressed digest of `any`, `any` itself when it is known to be
     /// uncompressed, `None` when nothing is known.
     fn uncompressed_digest(&self, any: &Digest) -> Option<Digest>;
-    /// Record `facts`. A cache may hold them back until [`BlobInfoCache::flush`] or its
-    /// next lookup, so that a copy writes its file once, not once per blob.
+    /// Record `facts`. A cache may hold them back until [`BlobInfoCache::flush`], so that a
+    /// copy writes its file once, not once per blob; its own lookups see them all the same.
     fn record(&self, facts: &[BlobFact]);
     /// Write what [`BlobInfoCache::record`] held back (the copy engine calls this when an
     /// image is done).
