@@ -339,12 +339,25 @@ impl Copier {
         };
         let semaphore = Arc::new(Semaphore::new(parallel));
         let mut seen = std::collections::HashSet::new();
+        let distinct: Vec<(SourceLayer, LayerCrypto)> = layers
+            .into_iter()
+            .zip(crypto)
+            .filter(|(layer, _)| seen.insert(layer.info.digest.clone()))
+            .collect();
+        let mut ahead = PreparedAhead::new(
+            &self.destination,
+            distinct
+                .iter()
+                .map(|(layer, _)| layer.info.clone())
+                .collect(),
+            parallel,
+        );
         let mut tasks = Vec::new();
         // Set by a failed layer, so that no more layers are started.
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for (layer, crypto) in layers.into_iter().zip(crypto) {
-            if !seen.insert(layer.info.digest.clone()) {
-                continue;
+        for (index, (layer, crypto)) in distinct.into_iter().enumerate() {
+            if semaphore.available_permits() == 0 {
+                ahead.prepare_from(index);
             }
             let copier = self.clone();
             // Taken here, in manifest order, as containers/image does: with one permit (a
@@ -392,6 +405,7 @@ impl Copier {
                 Ok(Err(e)) => e,
                 Err(join) => anyhow!("a layer copy failed: {join}"),
             };
+            ahead.stop();
             // One failed layer fails the image: stop the others instead of finishing them,
             // and wait until they are gone, so that the destination is dropped (and cleans
             // up) only once nothing writes into it any more.
@@ -404,6 +418,8 @@ impl Copier {
             }
             return Err(failure);
         }
+        // Finished before the image is committed, which cancels the sessions no upload took.
+        ahead.finish().await;
         Ok(copied)
     }
 
@@ -704,6 +720,53 @@ fn layers_to_encrypt(wanted: &[i64], count: usize) -> Result<Vec<usize>> {
             }
         })
         .collect()
+}
+
+/// Layers readied at the destination ahead of their copy ([`ImageDestination::prepare_blob`]):
+/// while every transfer slot is taken, the layers next in line, as many as there are slots,
+/// are checked (and their uploads opened) so that each starts sending when it gets a slot.
+struct PreparedAhead {
+    destination: Arc<dyn ImageDestination>,
+    layers: Vec<BlobInfo>,
+    /// How far ahead of the layer waiting for a slot to prepare; 0 prepares nothing (one
+    /// slot: the destination writes layers one by one, in order).
+    reach: usize,
+    /// Layers before this one were prepared, or got a slot unprepared.
+    next: usize,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl PreparedAhead {
+    fn new(destination: &Arc<dyn ImageDestination>, layers: Vec<BlobInfo>, slots: usize) -> Self {
+        PreparedAhead {
+            destination: destination.clone(),
+            layers,
+            reach: if slots > 1 { slots } else { 0 },
+            next: 0,
+            tasks: tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Layer `waiting` waits for a slot: prepare it and those after it, within reach.
+    fn prepare_from(&mut self, waiting: usize) {
+        let until = (waiting + self.reach).min(self.layers.len());
+        for info in &self.layers[self.next.max(waiting)..until] {
+            let (destination, info) = (self.destination.clone(), info.clone());
+            self.tasks
+                .spawn(async move { destination.prepare_blob(&info).await });
+        }
+        self.next = self.next.max(until);
+    }
+
+    /// Stop preparing: the copy failed.
+    fn stop(&mut self) {
+        self.tasks.abort_all();
+    }
+
+    /// Wait for the preparations still under way.
+    async fn finish(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 #[cfg(test)]

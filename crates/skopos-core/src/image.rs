@@ -318,6 +318,14 @@ pub trait ImageDestination: Send + Sync {
     /// If the destination already has this blob, what it has; the copy then skips it.
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>>;
 
+    /// Get ready for blob `info`, which the copy will soon check for
+    /// ([`try_reuse_blob`](ImageDestination::try_reuse_blob)) and may then store: the engine
+    /// calls this for layers waiting for a transfer slot, so that a destination whose checks
+    /// and uploads cost round trips makes them while earlier layers are still being sent,
+    /// not when a slot frees. Best effort: a failure is left for the check to meet again.
+    /// The default does nothing.
+    async fn prepare_blob(&self, _info: &BlobInfo) {}
+
     /// Where this destination's blobs go, for the blob-info cache: blobs recorded in the
     /// same transport and scope are offered to [`ImageDestination::try_reuse_blob_from`].
     /// `None` (the default) for destinations that cannot take blobs from elsewhere.

@@ -21,7 +21,8 @@ use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::header::{
-    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, LOCATION, PROXY_AUTHORIZATION,
+    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+    PROXY_AUTHORIZATION,
 };
 use http::uri::Scheme;
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -177,7 +178,7 @@ impl Response {
     pub(crate) async fn bytes_at_most(mut self, limit: u64) -> Result<Vec<u8>> {
         let announced = self
             .headers
-            .get(http::header::CONTENT_LENGTH)
+            .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if let Some(size) = announced {
@@ -263,7 +264,11 @@ impl HttpClient {
             Body::File(file) if self.reaches_server_in_plain_tcp(&url) => {
                 return self.send_file(method, url, headers, file).await;
             }
-            Body::File(file) => Body::from_reader(file.stream),
+            Body::File(file) => {
+                // Sized, as `sendfile`'s request is, rather than sent in chunks.
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(file.file.length));
+                Body::from_reader(file.stream)
+            }
             other => other,
         };
         for _ in 0..=MAX_REDIRECTS {

@@ -35,6 +35,9 @@ pub struct Exchange {
     pub fault: Option<FaultAction>,
     /// The request's `Range` header, as sent by the client (before any fault removed it).
     pub range: Option<String>,
+    /// Whether the request's body came in chunks (`Transfer-Encoding: chunked`) rather than
+    /// with its length given.
+    pub request_chunked: bool,
     /// Response body bytes relayed to the client (chunked framing included): what a
     /// download cost.
     pub response_bytes: u64,
@@ -247,6 +250,7 @@ impl State {
             status,
             fault: request.fault.clone(),
             range: request.range.clone(),
+            request_chunked: request.chunked,
             response_bytes,
             arrived: request.arrived,
             finished: Instant::now(),
@@ -260,6 +264,7 @@ struct RequestSeen {
     target: String,
     fault: Option<FaultAction>,
     range: Option<String>,
+    chunked: bool,
     arrived: Instant,
 }
 
@@ -583,6 +588,7 @@ fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Res
             target: target.clone(),
             fault: fault.clone(),
             range: request.header("range").map(str::to_string),
+            chunked: request.is_chunked(),
             arrived,
         };
         if let Some(FaultAction::RemoveRequestHeader(name)) = &fault {

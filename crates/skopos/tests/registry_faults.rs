@@ -1,6 +1,7 @@
 //! `docker://` through a loopback proxy in front of a real registry: how many requests a push
 //! makes (per blob, for new blobs, existing blobs and cross-repository mounts, and with
-//! `--dest-precompute-digests` for layers compressed on the way), and recovery
+//! `--dest-precompute-digests` for layers compressed on the way), how uploads are sent (with
+//! their length; the layers waiting for a slot readied while the first are sent), and recovery
 //! from faults — a pull whose blob download breaks, a registry-to-registry copy whose download
 //! breaks or brings other bytes, a push whose upload breaks, a 429 with
 //! `Retry-After`, a 500 with `--retry-times`, a connection closed without an answer.
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{assert_one_line_failure, snapshot, Workspace};
-use skopos_testimage::proxy::{Exchange, Fault, FaultAction, RegistryProxy};
+use skopos_testimage::proxy::{Exchange, Fault, FaultAction, Gathering, RegistryProxy};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
 use skopos_testimage::{Compression, ImageSpec, WrittenImage};
 
@@ -240,6 +241,159 @@ fn dest_precompute_digests_skips_uploading_a_layer_compressed_on_the_way_that_th
         .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in --tmpdir: {left:?}");
+}
+
+/// Layers waiting for a transfer slot are checked (`HEAD`) and get their upload sessions
+/// (`POST`) while the first layers are still being sent, so that each starts sending as soon
+/// as it gets a slot.
+#[test]
+fn layers_waiting_for_a_slot_are_checked_and_their_uploads_opened_while_the_first_are_sent() {
+    let (_registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image_from("src", "t", &ImageSpec::new(37).with_layers(4, 4096));
+    let layers = &image.layers;
+    // Two slots: the first two layers get them, and their uploads are held for a second.
+    let first_two = format!("digest=sha256%3A({}|{})", layers[0].hex(), layers[1].hex());
+    proxy.set_gathering(Gathering::new("PUT", &first_two, 3, Duration::from_secs(1)));
+    let destination = format!("docker://{}/ahead:v1", proxy.host);
+    copy(
+        &workspace,
+        &["--image-parallel-copies", "2", "oci:src:t", &destination],
+    )
+    .assert_success();
+    let exchanges = proxy.exchanges();
+    let start = exchanges
+        .iter()
+        .map(|e| e.arrived)
+        .min()
+        .expect("exchanges");
+    let log = exchanges
+        .iter()
+        .map(|e| {
+            format!(
+                "  {:>5} ms .. {:>5} ms  {} {}",
+                (e.arrived - start).as_millis(),
+                (e.finished - start).as_millis(),
+                e.method,
+                e.target.split('?').next().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{log}");
+    let first_sent = exchanges
+        .iter()
+        .filter(|e| e.method == "PUT" && e.target.contains("digest=sha256"))
+        .map(|e| e.finished)
+        .min()
+        .expect("blob uploads");
+    for layer in &layers[2..] {
+        let checked = exchanges
+            .iter()
+            .find(|e| e.method == "HEAD" && e.target.contains(layer.hex()))
+            .unwrap_or_else(|| panic!("no HEAD of {}:\n{log}", layer.digest));
+        assert!(
+            checked.arrived < first_sent,
+            "{} was checked only after an upload was done:\n{log}",
+            layer.digest
+        );
+    }
+    let opened_early = exchanges
+        .iter()
+        .filter(|e| e.method == "POST" && e.arrived < first_sent)
+        .count();
+    assert_eq!(
+        opened_early,
+        layers.len(),
+        "upload sessions opened before the first upload was done:\n{log}"
+    );
+    // Every session opened was used: none was left to cancel.
+    assert_eq!(count(&exchanges, "DELETE", |_| true), 0, "{log}");
+}
+
+/// A layer passed from one registry to another goes out with its length (from the manifest),
+/// not in chunks: the registry reads it in fewer, larger reads.
+#[test]
+fn a_registry_to_registry_copy_sends_each_layer_with_its_length() {
+    let source = TestRegistry::start(RegistryOptions::default());
+    let (_destination, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    let image = workspace.image_from("src", "t", &ImageSpec::new(38).with_layers(3, 64 * 1024));
+    let origin = format!("docker://{}/origin:v1", source.host);
+    copy(&workspace, &["oci:src:t", &origin]).assert_success();
+    copy(
+        &workspace,
+        &[&origin, &format!("docker://{}/copied:v1", proxy.host)],
+    )
+    .assert_success();
+    let exchanges = proxy.exchanges();
+    let log = listing(&exchanges);
+    for layer in &image.layers {
+        let upload = exchanges
+            .iter()
+            .find(|e| e.method == "PUT" && e.target.contains(layer.hex()))
+            .unwrap_or_else(|| panic!("no upload of {}:\n{log}", layer.digest));
+        assert!(
+            !upload.request_chunked,
+            "{} was sent in chunks:\n{log}",
+            layer.digest
+        );
+    }
+}
+
+/// A source manifest that gives a layer a size other than the blob's fails a
+/// registry-to-registry copy in one line, with no tag left at the destination, whether the
+/// size it gives is short or long.
+#[test]
+fn a_layer_of_the_wrong_size_fails_a_registry_to_registry_copy_in_one_line() {
+    let (registry, proxy) = registry_behind_proxy();
+    let destination = TestRegistry::start(RegistryOptions::default());
+    let workspace = Workspace::new();
+    let image = workspace.image_from("src", "t", &ImageSpec::new(39).with_layers(1, 64 * 1024));
+    copy(
+        &workspace,
+        &[
+            "oci:src:t",
+            &format!("docker://{}/origin:v1", registry.host),
+        ],
+    )
+    .assert_success();
+    let layer = &image.layers[0];
+    let manifest = String::from_utf8(common::read(
+        &workspace
+            .path("src")
+            .join("blobs/sha256")
+            .join(image.manifest.hex()),
+    ))
+    .expect("a UTF-8 manifest");
+    let size = format!("\"size\":{}", layer.size);
+    assert!(manifest.contains(&size), "{manifest}");
+    for (name, wrong) in [("short", layer.size - 1), ("long", layer.size + 1)] {
+        let lying = manifest.replacen(&size, &format!("\"size\":{wrong}"), 1);
+        proxy.add_fault(Fault::new(
+            "GET",
+            "^/v2/origin/manifests/v1$",
+            FaultAction::ReplaceResponseBody(lying.into_bytes()),
+        ));
+        let target = format!("docker://{}/{name}:v1", destination.host);
+        let outcome = copy(
+            &workspace,
+            &[&format!("docker://{}/origin:v1", proxy.host), &target],
+        );
+        println!("{name}: {}", outcome.stderr);
+        assert_one_line_failure(&outcome, Some(1));
+        assert!(
+            outcome.stderr.contains(&layer.digest),
+            "{name}: {}",
+            outcome.stderr
+        );
+        if name == "long" {
+            let message = format!("has {} bytes, expected {wrong}", layer.size);
+            assert!(outcome.stderr.contains(&message), "{}", outcome.stderr);
+        }
+        let missing = workspace.skopos(&["inspect", "--tls-verify=false", &target]);
+        assert_one_line_failure(&missing, Some(2));
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Writing an image to a registry.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -32,8 +33,12 @@ pub struct DockerDestination {
     storage: SignatureStorage,
     /// The digest of the top-level manifest written, which top-level signatures sign.
     top_level_digest: std::sync::Mutex<Option<Digest>>,
-    /// Upload sessions that failed mounts opened, for the uploads that follow them.
+    /// Upload sessions that failed mounts opened or that were opened ahead, for the uploads
+    /// that follow them.
     upload_sessions: UploadSessions,
+    /// What the checks made ahead ([`ImageDestination::prepare_blob`]) found: the size of a
+    /// blob the repository has, `None` for one it lacked. Each answers one later check.
+    checked_ahead: std::sync::Mutex<HashMap<Digest, Option<u64>>>,
 }
 
 impl DockerDestination {
@@ -60,7 +65,18 @@ impl DockerDestination {
             storage,
             top_level_digest: std::sync::Mutex::new(None),
             upload_sessions: UploadSessions::default(),
+            checked_ahead: std::sync::Mutex::default(),
         })
+    }
+}
+
+impl DockerDestination {
+    /// The answers of checks made ahead, even if a thread panicked holding them: each
+    /// insert or removal leaves them consistent.
+    fn checked_ahead(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Option<u64>>> {
+        self.checked_ahead
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -84,7 +100,12 @@ impl ImageDestination for DockerDestination {
     async fn try_reuse_blob(&self, info: &BlobInfo) -> Result<Option<WrittenBlob>> {
         let client = &self.endpoint.client;
         let repository = &self.endpoint.repository;
-        if let Some(size) = client.blob_exists(repository, &info.digest).await? {
+        let checked = self.checked_ahead().remove(&info.digest);
+        let found = match checked {
+            Some(found) => found,
+            None => client.blob_exists(repository, &info.digest).await?,
+        };
+        if let Some(size) = found {
             return Ok(Some(WrittenBlob::new(info.digest.clone(), size)));
         }
         let Some(from) = &self.mount_from else {
@@ -107,6 +128,32 @@ impl ImageDestination for DockerDestination {
             mounted: true,
             ..WrittenBlob::new(info.digest.clone(), size)
         }))
+    }
+
+    /// The check's `HEAD` now, and for a blob the repository lacks an upload session
+    /// (`POST`) that the next upload takes: a layer waiting for a slot then starts sending
+    /// when it gets one. On a loopback registry busy syncing the first layers to disk, these
+    /// two took 150 ms at each slot handed on. A blob mounted from another repository gets
+    /// its session from the mount.
+    async fn prepare_blob(&self, info: &BlobInfo) {
+        let client = &self.endpoint.client;
+        let repository = &self.endpoint.repository;
+        let found = match client.blob_exists(repository, &info.digest).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::debug!("checking blob {} ahead: {err:#}", info.digest);
+                return;
+            }
+        };
+        self.checked_ahead().insert(info.digest.clone(), found);
+        if found.is_none() && self.mount_from.is_none() {
+            if let Err(err) = client
+                .open_upload_ahead(repository, &info.digest, &self.upload_sessions)
+                .await
+            {
+                tracing::debug!("opening an upload session ahead: {err:#}");
+            }
+        }
     }
 
     fn blob_location(&self) -> Option<skopos_core::blob_info_cache::BlobLocation> {
@@ -308,7 +355,7 @@ impl ImageDestination for DockerDestination {
     }
 
     /// The registry holds everything already; only upload sessions that failed mounts
-    /// opened and no upload took are left to cancel.
+    /// opened or that were opened ahead, and that no upload took, are left to cancel.
     async fn commit(&self) -> Result<()> {
         self.endpoint
             .client
