@@ -122,11 +122,14 @@ impl LayerCrypto {
 
 /// What a blob copy shares with other copies: the blob-info cache, the claims of copies
 /// running at the same time, and where the image's progress events go.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct SharedState<'a> {
     pub cache: Option<&'a dyn BlobInfoCache>,
     pub claims: Option<&'a crate::BlobClaims>,
     pub progress: &'a Arc<dyn ProgressSink>,
+    /// The transfer slot this blob holds, if it may give it back before the destination
+    /// has answered.
+    pub slot: Option<TransferSlot>,
 }
 
 impl<'a> SharedState<'a> {
@@ -139,7 +142,38 @@ impl<'a> SharedState<'a> {
             cache: options.blob_info_cache.as_deref(),
             claims: options.blob_claims.as_deref(),
             progress,
+            slot: None,
         }
+    }
+
+    /// This state for a blob holding transfer slot `slot`.
+    pub fn holding(self, slot: TransferSlot) -> SharedState<'a> {
+        SharedState {
+            slot: Some(slot),
+            ..self
+        }
+    }
+}
+
+/// A layer's hold on one of its copy's transfer slots, given back as soon as the layer's
+/// bytes have all been read from the source: what is left, the destination committing the
+/// blob (a registry syncing it to disk took 100–250 ms), need not keep the next layer from
+/// starting.
+#[derive(Clone)]
+pub(crate) struct TransferSlot(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl TransferSlot {
+    pub fn holding(permit: tokio::sync::OwnedSemaphorePermit) -> TransferSlot {
+        TransferSlot(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    /// Give the slot back (once; later calls do nothing).
+    fn release(&self) {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.take();
     }
 }
 
@@ -160,6 +194,7 @@ pub(crate) async fn copy_blob(
         cache,
         claims,
         progress,
+        slot,
     } = shared;
     let info = &layer.info;
     progress.event(CopyEvent::BlobStarted {
@@ -237,6 +272,7 @@ pub(crate) async fn copy_blob(
         crypto,
         cache,
         progress,
+        slot,
     };
     let reading = || format!("reading blob {}", info.digest);
     let Some(kept) = keep_partial(source, destination, info) else {
@@ -343,6 +379,7 @@ struct BlobCopy<'a> {
     /// Where what this copy learns about the blob is recorded.
     cache: Option<&'a dyn BlobInfoCache>,
     progress: &'a Arc<dyn ProgressSink>,
+    slot: Option<TransferSlot>,
 }
 
 impl BlobCopy<'_> {
@@ -458,7 +495,8 @@ impl BlobCopy<'_> {
                 info.digest.clone(),
                 self.progress.clone(),
                 if resumed > 0 { size.unwrap_or(0) } else { 0 },
-            ),
+            )
+            .releasing(self.slot.clone(), size),
         });
         let verify = |stream: BlobReader| {
             let (verified, summary) = DigestingReader::new(
@@ -570,7 +608,13 @@ impl BlobCopy<'_> {
             (_, Some(file)) => {
                 let progress = self.progress.clone();
                 let digest = info.digest.clone();
+                let (slot, length) = (self.slot.clone(), file.length);
                 let sent = Arc::new(move |read| {
+                    if read >= length {
+                        if let Some(slot) = &slot {
+                            slot.release();
+                        }
+                    }
                     progress.event(CopyEvent::BlobProgress {
                         digest: digest.clone(),
                         read,
@@ -649,7 +693,8 @@ impl BlobCopy<'_> {
                 .map(|stored| stored.copied)
                 .map_err(|(error, _)| error);
         }
-        let mut counter = ProgressCounter::new(info.digest.clone(), self.progress.clone(), 0);
+        let mut counter = ProgressCounter::new(info.digest.clone(), self.progress.clone(), 0)
+            .releasing(self.slot.clone(), size.or(info.size));
         let mut chunks = chunks;
         let counted = Box::pin(futures_util::stream::poll_fn(move |cx| {
             let next = chunks.poll_next_unpin(cx);
@@ -1044,6 +1089,8 @@ struct ProgressCounter {
     read: u64,
     reported: u64,
     progress: Arc<dyn ProgressSink>,
+    /// The transfer slot to give back once the blob is read, and its size if known.
+    slot: Option<(TransferSlot, Option<u64>)>,
 }
 
 impl ProgressCounter {
@@ -1054,12 +1101,27 @@ impl ProgressCounter {
             read: 0,
             reported,
             progress,
+            slot: None,
+        }
+    }
+
+    /// This counter, giving `slot` back once the blob is read: at its end, or once `size`
+    /// bytes are (a destination sending a sized body reads no further).
+    fn releasing(self, slot: Option<TransferSlot>, size: Option<u64>) -> ProgressCounter {
+        ProgressCounter {
+            slot: slot.map(|slot| (slot, size)),
+            ..self
         }
     }
 
     /// `n` more bytes read; 0 means the end of the blob.
     fn count(&mut self, n: u64) {
         self.read += n;
+        if let Some((slot, size)) = &self.slot {
+            if n == 0 || size.is_some_and(|size| self.read >= size) {
+                slot.release();
+            }
+        }
         if n == 0 || self.read.saturating_sub(self.reported) >= PROGRESS_STEP {
             self.reported = self.read;
             self.progress.event(CopyEvent::BlobProgress {

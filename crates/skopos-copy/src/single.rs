@@ -17,7 +17,9 @@ use skopos_crypt::is_encrypted_media_type;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use crate::blob::{copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SharedState, SourceLayer};
+use crate::blob::{
+    copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SharedState, SourceLayer, TransferSlot,
+};
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
 
@@ -338,6 +340,9 @@ impl Copier {
             1
         };
         let semaphore = Arc::new(Semaphore::new(parallel));
+        // Layers a slot was given back by (their bytes sent, the destination still
+        // committing them) stay in flight: at most as many again as there are slots.
+        let in_flight = Arc::new(Semaphore::new(2 * parallel));
         let mut seen = std::collections::HashSet::new();
         let distinct: Vec<(SourceLayer, LayerCrypto)> = layers
             .into_iter()
@@ -360,14 +365,19 @@ impl Copier {
                 ahead.prepare_from(index);
             }
             let copier = self.clone();
+            let cancelled = |_| anyhow!("the copy was cancelled");
+            let in_flight = in_flight.clone().acquire_owned().await.map_err(cancelled)?;
             // Taken here, in manifest order, as containers/image does: with one permit (a
             // destination that writes sequentially, like a tar) the layers are then
-            // written in manifest order, not in whatever order the tasks start.
-            let permit = semaphore
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| anyhow!("the copy was cancelled"))?;
+            // written in manifest order, not in whatever order the tasks start. Such a
+            // layer keeps its slot until it is stored; with several slots, a layer gives
+            // its slot back once its bytes are read.
+            let permit = semaphore.clone().acquire_owned().await.map_err(cancelled)?;
+            let (slot, kept_permit) = if parallel > 1 {
+                (Some(TransferSlot::holding(permit)), None)
+            } else {
+                (None, Some(permit))
+            };
             if failed.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
@@ -379,11 +389,16 @@ impl Copier {
             // Spawned, not joined in place: each layer's hashing and (de)compression
             // then runs on its own worker thread.
             tasks.push(tokio::spawn(async move {
-                let _permit = permit;
+                let _held = (in_flight, kept_permit);
+                let shared = SharedState::of(&copier.options, &copier.progress);
+                let shared = match slot {
+                    Some(slot) => shared.holding(slot),
+                    None => shared,
+                };
                 let copied = copy_blob(
                     copier.source.as_ref(),
                     copier.destination.as_ref(),
-                    SharedState::of(&copier.options, &copier.progress),
+                    shared,
                     &layer,
                     BlobKind::Layer,
                     plan,

@@ -243,72 +243,111 @@ fn dest_precompute_digests_skips_uploading_a_layer_compressed_on_the_way_that_th
     assert!(left.is_empty(), "left in --tmpdir: {left:?}");
 }
 
-/// Layers waiting for a transfer slot are checked (`HEAD`) and get their upload sessions
-/// (`POST`) while the first layers are still being sent, so that each starts sending as soon
-/// as it gets a slot.
-#[test]
-fn layers_waiting_for_a_slot_are_checked_and_their_uploads_opened_while_the_first_are_sent() {
+/// A push of four small layers through two transfer slots whose first two layers' requests
+/// `method` are held for a second: the exchanges the proxy saw, when the held ones were done,
+/// and the layers.
+fn push_holding_first_two(
+    method: &str,
+    repository: &str,
+) -> (Vec<Exchange>, Instant, WrittenImage) {
     let (_registry, proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
     let image = workspace.image_from("src", "t", &ImageSpec::new(37).with_layers(4, 4096));
     let layers = &image.layers;
-    // Two slots: the first two layers get them, and their uploads are held for a second.
-    let first_two = format!("digest=sha256%3A({}|{})", layers[0].hex(), layers[1].hex());
-    proxy.set_gathering(Gathering::new("PUT", &first_two, 3, Duration::from_secs(1)));
-    let destination = format!("docker://{}/ahead:v1", proxy.host);
+    // Matched in a HEAD's path and in a PUT's `?digest=`.
+    let first_two = format!("sha256(:|%3A)({}|{})", layers[0].hex(), layers[1].hex());
+    proxy.set_gathering(Gathering::new(
+        method,
+        &first_two,
+        3,
+        Duration::from_secs(1),
+    ));
+    let destination = format!("docker://{}/{repository}:v1", proxy.host);
     copy(
         &workspace,
         &["--image-parallel-copies", "2", "oci:src:t", &destination],
     )
     .assert_success();
     let exchanges = proxy.exchanges();
-    let start = exchanges
+    let held_done = exchanges
         .iter()
-        .map(|e| e.arrived)
+        .filter(|e| {
+            e.method == method
+                && (e.target.contains(layers[0].hex()) || e.target.contains(layers[1].hex()))
+        })
+        .map(|e| e.finished)
         .min()
-        .expect("exchanges");
-    let log = exchanges
+        .expect("the held requests");
+    (exchanges, held_done, image)
+}
+
+/// The exchanges with times relative to the first, for failure messages.
+fn timed_listing(exchanges: &[Exchange]) -> String {
+    let start = exchanges.iter().map(|e| e.arrived).min();
+    exchanges
         .iter()
         .map(|e| {
+            let since = |at: Instant| start.map_or(0, |start| (at - start).as_millis());
             format!(
                 "  {:>5} ms .. {:>5} ms  {} {}",
-                (e.arrived - start).as_millis(),
-                (e.finished - start).as_millis(),
+                since(e.arrived),
+                since(e.finished),
                 e.method,
                 e.target.split('?').next().unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+/// Layers waiting for a transfer slot are checked (`HEAD`) and get their upload sessions
+/// (`POST`) while the layers holding the slots are still at it, so that each starts sending
+/// as soon as it gets a slot.
+#[test]
+fn layers_waiting_for_a_slot_are_checked_and_their_uploads_opened_meanwhile() {
+    let (exchanges, held_done, image) = push_holding_first_two("HEAD", "ahead");
+    let log = timed_listing(&exchanges);
     println!("{log}");
-    let first_sent = exchanges
-        .iter()
-        .filter(|e| e.method == "PUT" && e.target.contains("digest=sha256"))
-        .map(|e| e.finished)
-        .min()
-        .expect("blob uploads");
-    for layer in &layers[2..] {
+    for layer in &image.layers[2..] {
         let checked = exchanges
             .iter()
             .find(|e| e.method == "HEAD" && e.target.contains(layer.hex()))
             .unwrap_or_else(|| panic!("no HEAD of {}:\n{log}", layer.digest));
         assert!(
-            checked.arrived < first_sent,
-            "{} was checked only after an upload was done:\n{log}",
+            checked.arrived < held_done,
+            "{} was checked only after the first layers were:\n{log}",
             layer.digest
         );
     }
+    // The first two layers, held in their checks, have opened none yet.
     let opened_early = exchanges
         .iter()
-        .filter(|e| e.method == "POST" && e.arrived < first_sent)
+        .filter(|e| e.method == "POST" && e.arrived < held_done)
         .count();
-    assert_eq!(
-        opened_early,
-        layers.len(),
-        "upload sessions opened before the first upload was done:\n{log}"
-    );
-    // Every session opened was used: none was left to cancel.
+    assert_eq!(opened_early, 2, "sessions opened ahead:\n{log}");
+    // Each session opened ahead went to its layer: none was left to cancel.
     assert_eq!(count(&exchanges, "DELETE", |_| true), 0, "{log}");
+}
+
+/// A layer whose bytes are all sent gives its transfer slot to the next one while the
+/// registry has still to answer (a registry commits a blob, syncing it to disk, before it
+/// answers).
+#[test]
+fn a_layer_whose_bytes_are_sent_hands_on_its_slot_before_the_registry_answers() {
+    let (exchanges, held_done, image) = push_holding_first_two("PUT", "handed");
+    let log = timed_listing(&exchanges);
+    println!("{log}");
+    for layer in &image.layers[2..] {
+        let upload = exchanges
+            .iter()
+            .find(|e| e.method == "PUT" && e.target.contains(layer.hex()))
+            .unwrap_or_else(|| panic!("no upload of {}:\n{log}", layer.digest));
+        assert!(
+            upload.arrived < held_done,
+            "{} was sent only after the first uploads were answered:\n{log}",
+            layer.digest
+        );
+    }
 }
 
 /// A layer passed from one registry to another goes out with its length (from the manifest),
