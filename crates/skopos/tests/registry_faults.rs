@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{assert_one_line_failure, snapshot, Workspace};
 use skopos_testimage::proxy::{Exchange, Fault, FaultAction, Gathering, RegistryProxy};
 use skopos_testimage::registry::{RegistryOptions, TestRegistry};
-use skopos_testimage::{Compression, ImageSpec, WrittenImage};
+use skopos_testimage::{Blob, Compression, ImageSpec, WrittenImage};
 
 /// A plain-HTTP registry and a proxy in front of it.
 fn registry_behind_proxy() -> (TestRegistry, RegistryProxy) {
@@ -300,6 +300,27 @@ fn timed_listing(exchanges: &[Exchange]) -> String {
         .join("\n")
 }
 
+/// Asserts that a `method` request naming each of `layers` arrived before `moment`.
+fn assert_each_arrived_before(
+    exchanges: &[Exchange],
+    method: &str,
+    layers: &[Blob],
+    moment: Instant,
+    log: &str,
+) {
+    for layer in layers {
+        let exchange = exchanges
+            .iter()
+            .find(|e| e.method == method && e.target.contains(layer.hex()))
+            .unwrap_or_else(|| panic!("no {method} of {}:\n{log}", layer.digest));
+        assert!(
+            exchange.arrived < moment,
+            "the {method} of {} came only after the first layers' were done:\n{log}",
+            layer.digest
+        );
+    }
+}
+
 /// Layers waiting for a transfer slot are checked (`HEAD`) and get their upload sessions
 /// (`POST`) while the layers holding the slots are still at it, so that each starts sending
 /// as soon as it gets a slot.
@@ -308,17 +329,7 @@ fn layers_waiting_for_a_slot_are_checked_and_their_uploads_opened_meanwhile() {
     let (exchanges, held_done, image) = push_holding_first_two("HEAD", "ahead");
     let log = timed_listing(&exchanges);
     println!("{log}");
-    for layer in &image.layers[2..] {
-        let checked = exchanges
-            .iter()
-            .find(|e| e.method == "HEAD" && e.target.contains(layer.hex()))
-            .unwrap_or_else(|| panic!("no HEAD of {}:\n{log}", layer.digest));
-        assert!(
-            checked.arrived < held_done,
-            "{} was checked only after the first layers were:\n{log}",
-            layer.digest
-        );
-    }
+    assert_each_arrived_before(&exchanges, "HEAD", &image.layers[2..], held_done, &log);
     // The first two layers, held in their checks, have opened none yet.
     let opened_early = exchanges
         .iter()
@@ -337,17 +348,7 @@ fn a_layer_whose_bytes_are_sent_hands_on_its_slot_before_the_registry_answers() 
     let (exchanges, held_done, image) = push_holding_first_two("PUT", "handed");
     let log = timed_listing(&exchanges);
     println!("{log}");
-    for layer in &image.layers[2..] {
-        let upload = exchanges
-            .iter()
-            .find(|e| e.method == "PUT" && e.target.contains(layer.hex()))
-            .unwrap_or_else(|| panic!("no upload of {}:\n{log}", layer.digest));
-        assert!(
-            upload.arrived < held_done,
-            "{} was sent only after the first uploads were answered:\n{log}",
-            layer.digest
-        );
-    }
+    assert_each_arrived_before(&exchanges, "PUT", &image.layers[2..], held_done, &log);
 }
 
 /// A layer passed from one registry to another goes out with its length (from the manifest),
