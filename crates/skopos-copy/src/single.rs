@@ -219,7 +219,12 @@ impl Copier {
                         .is_some_and(skopos_chunked::has_toc_digest),
             })
             .collect();
-        let copied = self.copy_layers(sources, crypto, plan, fixed).await?;
+        // A config that will go as it is (no other manifest type is tried first) can be
+        // readied at the destination while the layers are copied.
+        let config_ahead = image.config().filter(|_| candidates.first() == Some(&mime));
+        let copied = self
+            .copy_layers(sources, crypto, plan, fixed, config_ahead)
+            .await?;
         let updates: Vec<LayerUpdate> = layers
             .iter()
             .zip(&copy_infos)
@@ -324,13 +329,15 @@ impl Copier {
         Ok(signatures)
     }
 
-    /// Copy every distinct layer, several at once, keyed by source digest.
+    /// Copy every distinct layer, several at once, keyed by source digest; `config`, stored
+    /// after them, is readied at the destination meanwhile.
     async fn copy_layers(
         &self,
         layers: Vec<SourceLayer>,
         crypto: Vec<LayerCrypto>,
         plan: LayerPlan,
         fixed: std::collections::HashSet<Digest>,
+        config: Option<BlobInfo>,
     ) -> Result<HashMap<Digest, CopiedBlob>> {
         let parallel = if self.source.has_thread_safe_get_blob()
             && self.destination.has_thread_safe_put_blob()
@@ -357,6 +364,9 @@ impl Copier {
                 .collect(),
             parallel,
         );
+        if let Some(config) = config {
+            ahead.prepare_now(config);
+        }
         let mut tasks = Vec::new();
         // Set by a failed layer, so that no more layers are started.
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -737,9 +747,10 @@ fn layers_to_encrypt(wanted: &[i64], count: usize) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Layers readied at the destination ahead of their copy ([`ImageDestination::prepare_blob`]):
+/// Blobs readied at the destination ahead of their copy ([`ImageDestination::prepare_blob`]):
 /// while every transfer slot is taken, the layers next in line, as many as there are slots,
-/// are checked (and their uploads opened) so that each starts sending when it gets a slot.
+/// are checked (and their uploads opened) so that each starts sending when it gets a slot;
+/// the config, stored after the layers, from the start.
 struct PreparedAhead {
     destination: Arc<dyn ImageDestination>,
     layers: Vec<BlobInfo>,
@@ -765,12 +776,20 @@ impl PreparedAhead {
     /// Layer `waiting` waits for a slot: prepare it and those after it, within reach.
     fn prepare_from(&mut self, waiting: usize) {
         let until = (waiting + self.reach).min(self.layers.len());
-        for info in &self.layers[self.next.max(waiting)..until] {
-            let (destination, info) = (self.destination.clone(), info.clone());
-            self.tasks
-                .spawn(async move { destination.prepare_blob(&info).await });
+        for index in self.next.max(waiting)..until {
+            self.prepare_now(self.layers[index].clone());
         }
         self.next = self.next.max(until);
+    }
+
+    /// Prepare blob `info` now (with one slot, nothing is prepared).
+    fn prepare_now(&mut self, info: BlobInfo) {
+        if self.reach == 0 {
+            return;
+        }
+        let destination = self.destination.clone();
+        self.tasks
+            .spawn(async move { destination.prepare_blob(&info).await });
     }
 
     /// Stop preparing: the copy failed.

@@ -321,21 +321,23 @@ fn assert_each_arrived_before(
     }
 }
 
-/// Layers waiting for a transfer slot are checked (`HEAD`) and get their upload sessions
-/// (`POST`) while the layers holding the slots are still at it, so that each starts sending
-/// as soon as it gets a slot.
+/// Layers waiting for a transfer slot, and the config stored after the layers, are checked
+/// (`HEAD`) and get their upload sessions (`POST`) while the layers holding the slots are
+/// still at it, so that each starts sending as soon as its turn comes.
 #[test]
-fn layers_waiting_for_a_slot_are_checked_and_their_uploads_opened_meanwhile() {
+fn waiting_layers_and_the_config_are_checked_and_their_uploads_opened_meanwhile() {
     let (exchanges, held_done, image) = push_holding_first_two("HEAD", "ahead");
     let log = timed_listing(&exchanges);
     println!("{log}");
-    assert_each_arrived_before(&exchanges, "HEAD", &image.layers[2..], held_done, &log);
+    let mut waiting = image.layers[2..].to_vec();
+    waiting.push(image.config.clone());
+    assert_each_arrived_before(&exchanges, "HEAD", &waiting, held_done, &log);
     // The first two layers, held in their checks, have opened none yet.
     let opened_early = exchanges
         .iter()
         .filter(|e| e.method == "POST" && e.arrived < held_done)
         .count();
-    assert_eq!(opened_early, 2, "sessions opened ahead:\n{log}");
+    assert_eq!(opened_early, waiting.len(), "sessions opened ahead:\n{log}");
     // Each session opened ahead went to its layer: none was left to cancel.
     assert_eq!(count(&exchanges, "DELETE", |_| true), 0, "{log}");
 }
