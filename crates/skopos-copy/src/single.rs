@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
-use skopos_core::blob_info_cache::BlobFact;
+use skopos_core::blob_info_cache::{BlobFact, BlobInfoCache};
 use skopos_core::compression::Compression;
 use skopos_core::error::ManifestTypeRejected;
 use skopos_core::manifest::{
@@ -358,6 +358,7 @@ impl Copier {
             .collect();
         let mut ahead = PreparedAhead::new(
             &self.destination,
+            self.options.blob_info_cache.clone(),
             distinct
                 .iter()
                 .map(|(layer, _)| layer.info.clone())
@@ -753,6 +754,8 @@ fn layers_to_encrypt(wanted: &[i64], count: usize) -> Result<Vec<usize>> {
 /// the config, stored after the layers, from the start.
 struct PreparedAhead {
     destination: Arc<dyn ImageDestination>,
+    /// Blobs it knows elsewhere at the destination's registry are left to be mounted.
+    cache: Option<Arc<dyn BlobInfoCache>>,
     layers: Vec<BlobInfo>,
     /// How far ahead of the layer waiting for a slot to prepare; 0 prepares nothing (one
     /// slot: the destination writes layers one by one, in order).
@@ -763,9 +766,15 @@ struct PreparedAhead {
 }
 
 impl PreparedAhead {
-    fn new(destination: &Arc<dyn ImageDestination>, layers: Vec<BlobInfo>, slots: usize) -> Self {
+    fn new(
+        destination: &Arc<dyn ImageDestination>,
+        cache: Option<Arc<dyn BlobInfoCache>>,
+        layers: Vec<BlobInfo>,
+        slots: usize,
+    ) -> Self {
         PreparedAhead {
             destination: destination.clone(),
+            cache,
             layers,
             reach: if slots > 1 { slots } else { 0 },
             next: 0,
@@ -782,10 +791,17 @@ impl PreparedAhead {
         self.next = self.next.max(until);
     }
 
-    /// Prepare blob `info` now (with one slot, nothing is prepared).
+    /// Prepare blob `info` now; not with one slot, nor a blob the cache knows at the
+    /// destination's registry (its copy will mount it, and a session opened for it ahead
+    /// would only be cancelled).
     fn prepare_now(&mut self, info: BlobInfo) {
         if self.reach == 0 {
             return;
+        }
+        if let (Some(cache), Some(location)) = (&self.cache, self.destination.blob_location()) {
+            if !cache.candidates(&location, &info.digest, true).is_empty() {
+                return;
+            }
         }
         let destination = self.destination.clone();
         self.tasks
