@@ -189,13 +189,10 @@ impl RegistryClient {
             .inner
             .endpoint
             .get_or_try_init(|| async {
-                let https = self.ping_scheme("https").await;
-                let result = match https {
-                    Err(err) if self.inner.insecure_http_allowed => {
-                        tracing::debug!("HTTPS ping failed ({err:#}), trying plain HTTP");
-                        self.ping_scheme("http").await
-                    }
-                    other => other,
+                let result = if self.inner.insecure_http_allowed {
+                    self.ping_https_or_http().await
+                } else {
+                    self.ping_scheme("https").await
                 };
                 result
                     .with_context(|| format!("pinging container registry {}", self.inner.registry))
@@ -209,6 +206,35 @@ impl RegistryClient {
             self.inner.ping_failures.fetch_add(1, Ordering::SeqCst);
         }
         pinged
+    }
+
+    /// HTTPS if the registry answers it, else plain HTTP: containers/image's choice when
+    /// plain HTTP is allowed. It tries one after the other; here both pings go out at once,
+    /// so that the plain one does not wait for the HTTPS attempt to fail first (a refused
+    /// TLS handshake, a round trip or a timeout). An HTTPS answer wins even when the plain
+    /// ping answered first; the plain ping is dropped once HTTPS has answered.
+    async fn ping_https_or_http(&self) -> Result<Endpoint> {
+        let https = self.ping_scheme("https");
+        let http = self.ping_scheme("http");
+        tokio::pin!(https, http);
+        let mut plain = None;
+        let secure = loop {
+            tokio::select! {
+                biased;
+                secure = &mut https => break secure,
+                answered = &mut http, if plain.is_none() => plain = Some(answered),
+            }
+        };
+        match secure {
+            Err(err) => {
+                tracing::debug!("HTTPS ping failed ({err:#}), using plain HTTP");
+                match plain {
+                    Some(answered) => answered,
+                    None => http.await,
+                }
+            }
+            secure => secure,
+        }
     }
 
     async fn ping_scheme(&self, scheme: &str) -> Result<Endpoint> {

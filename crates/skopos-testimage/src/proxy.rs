@@ -176,6 +176,9 @@ struct State {
     stopping: AtomicBool,
     /// Requests read whose exchange is not recorded yet (see [`InFlight`]).
     in_flight: AtomicUsize,
+    /// How long a TLS handshake attempt is held, and recorded, before its connection is
+    /// closed; `None`: closed at once, unrecorded.
+    tls_hold: Mutex<Option<Duration>>,
 }
 
 /// A request the proxy has read and not yet recorded. The client may have its whole
@@ -314,6 +317,13 @@ impl RegistryProxy {
     /// together.
     pub fn most_gathered(&self) -> usize {
         lock(&self.state.gathered).most
+    }
+
+    /// Hold each TLS handshake attempt (a client trying HTTPS on this plain-HTTP proxy) for
+    /// `hold` before closing its connection, instead of closing it at once: a registry slow
+    /// to refuse HTTPS. Such an attempt is recorded as an exchange with method `TLS`.
+    pub fn hold_tls_attempts(&self, hold: Duration) {
+        *lock(&self.state.tls_hold) = Some(hold);
     }
 
     /// Forget the exchanges so far (to count one command's requests).
@@ -569,6 +579,25 @@ fn copy_exact(
 /// Serves the requests of one client connection until it closes or a fault closes it.
 fn serve_connection(client: TcpStream, upstream: &str, state: &State) -> io::Result<()> {
     let mut client_reader = BufReader::new(client.try_clone()?);
+    // A TLS record starts with its content type, 22 for a handshake: a client trying HTTPS.
+    if client_reader.fill_buf()?.first() == Some(&22) {
+        let Some(hold) = *lock(&state.tls_hold) else {
+            return Ok(());
+        };
+        let seen = RequestSeen {
+            method: "TLS".into(),
+            target: String::new(),
+            fault: None,
+            range: None,
+            chunked: false,
+            arrived: Instant::now(),
+        };
+        let in_flight = InFlight::new(state);
+        thread::sleep(hold);
+        state.record(&seen, None, 0);
+        drop(in_flight);
+        return Ok(());
+    }
     let mut client_writer = client;
     while let Some(mut request) = read_head(&mut client_reader)? {
         let mut parts = request.start_line.split(' ');

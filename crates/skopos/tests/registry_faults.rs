@@ -438,6 +438,40 @@ fn a_layer_of_the_wrong_size_fails_a_registry_to_registry_copy_in_one_line() {
     }
 }
 
+/// With TLS verification off, the plain-HTTP ping goes out together with the HTTPS attempt
+/// instead of after it failed (containers/image tries one, then the other); HTTPS would
+/// still win where it answers. Here the HTTPS attempt is refused only after a second.
+#[test]
+fn with_tls_verification_off_the_plain_ping_does_not_wait_for_the_https_attempt() {
+    let (registry, proxy) = registry_behind_proxy();
+    let workspace = Workspace::new();
+    workspace.image_from("src", "t", &ImageSpec::new(40).with_layers(1, 1024));
+    copy(
+        &workspace,
+        &["oci:src:t", &format!("docker://{}/app:v1", registry.host)],
+    )
+    .assert_success();
+    proxy.hold_tls_attempts(Duration::from_secs(1));
+    let image = format!("docker://{}/app:v1", proxy.host);
+    workspace
+        .skopos(&["inspect", "--tls-verify=false", &image])
+        .assert_success();
+    let exchanges = proxy.exchanges();
+    let log = timed_listing(&exchanges);
+    let attempt = exchanges
+        .iter()
+        .find(|e| e.method == "TLS")
+        .unwrap_or_else(|| panic!("no HTTPS attempt:\n{log}"));
+    let ping = exchanges
+        .iter()
+        .find(|e| e.method == "GET" && e.target == "/v2/")
+        .unwrap_or_else(|| panic!("no plain ping:\n{log}"));
+    assert!(
+        ping.arrived < attempt.finished,
+        "the plain ping waited for the HTTPS attempt to fail:\n{log}"
+    );
+}
+
 #[test]
 fn a_pull_whose_blob_download_breaks_mid_way_still_gives_the_same_bytes() {
     let (registry, proxy) = registry_behind_proxy();
