@@ -347,8 +347,8 @@ impl Copier {
             1
         };
         let semaphore = Arc::new(Semaphore::new(parallel));
-        // Layers a slot was given back by (their bytes sent, the destination still
-        // committing them) stay in flight: at most as many again as there are slots.
+        // A layer that gave its slot back (its bytes read, the destination still committing
+        // it) is still in flight: at most twice as many layers as slots are.
         let in_flight = Arc::new(Semaphore::new(2 * parallel));
         let mut seen = std::collections::HashSet::new();
         let distinct: Vec<(SourceLayer, LayerCrypto)> = layers
