@@ -214,9 +214,7 @@ impl RegistryClient {
                         scopes,
                         blob: None,
                     };
-                    if let Some(surplus) = sessions.keep(opened) {
-                        self.cancel_upload(surplus.location, surplus.scopes).await;
-                    }
+                    self.keep_session(sessions, opened).await;
                 }
                 Ok(false)
             }
@@ -328,10 +326,15 @@ impl RegistryClient {
             scopes: vec![Scope::push(repo)],
             blob: Some(digest.clone()),
         };
+        self.keep_session(sessions, opened).await;
+        Ok(())
+    }
+
+    /// Keep session `opened` in `sessions`, or cancel it when enough are kept.
+    async fn keep_session(&self, sessions: &UploadSessions, opened: OpenUpload) {
         if let Some(surplus) = sessions.keep(opened) {
             self.cancel_upload(surplus.location, surplus.scopes).await;
         }
-        Ok(())
     }
 
     /// A session of `sessions` for blob `digest`, or else a new one; where to send its data.
