@@ -11,7 +11,9 @@ use anyhow::Context as _;
 use async_compression::tokio::bufread::{XzEncoder, ZstdEncoder};
 use async_compression::Level;
 use futures_util::StreamExt as _;
-use skopos_core::blob_info_cache::{compressor_name, BlobFact, BlobInfoCache};
+use skopos_core::blob_info_cache::{
+    compressor_name, BlobFact, BlobInfoCache, BlobLocation, ReuseCandidate,
+};
 use skopos_core::compression::Compression;
 use skopos_core::digest::{Algorithm, DigestingReader};
 use skopos_core::manifest::{CompressionUpdate, CryptoUpdate};
@@ -856,10 +858,7 @@ pub(crate) async fn reuse_known_blob(
         _ => None,
     };
     for candidate in cache.candidates(&location, &info.digest, compress_to.is_some()) {
-        // The caller has just asked the destination itself for this very blob; asking
-        // again (one more HEAD per blob on every warm-cache push) would only repeat the
-        // answer. containers/image skips this candidate the same way.
-        if candidate.digest == info.digest && candidate.location == location.location {
+        if !is_tried_after_the_destination(&candidate, &info.digest, &location) {
             continue;
         }
         let (compression, size) = match compress_to {
@@ -903,6 +902,18 @@ pub(crate) async fn reuse_known_blob(
         }
     }
     None
+}
+
+/// Whether a copy of `digest` tries `candidate` once the destination itself has said it
+/// lacks the blob: every candidate but the blob itself at the destination's own location.
+/// Asking again for that one (one more `HEAD` per blob on every warm-cache push) would only
+/// repeat the answer; containers/image skips it the same way.
+pub(crate) fn is_tried_after_the_destination(
+    candidate: &ReuseCandidate,
+    digest: &Digest,
+    destination: &BlobLocation,
+) -> bool {
+    candidate.digest != *digest || candidate.location != destination.location
 }
 
 /// The compression a layer will be written with when the copy compresses or recompresses

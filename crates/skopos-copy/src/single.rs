@@ -18,7 +18,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
 use crate::blob::{
-    copy_blob, CopiedBlob, LayerCrypto, LayerPlan, SharedState, SourceLayer, TransferSlot,
+    copy_blob, is_tried_after_the_destination, CopiedBlob, LayerCrypto, LayerPlan, SharedState,
+    SourceLayer, TransferSlot,
 };
 use crate::events::{BlobKind, CopyEvent, ProgressSink};
 use crate::{CopyOptions, CopyOutcome};
@@ -791,15 +792,21 @@ impl PreparedAhead {
         self.next = self.next.max(until);
     }
 
-    /// Prepare blob `info` now; not with one slot, nor a blob the cache knows at the
-    /// destination's registry (its copy will mount it, and a session opened for it ahead
-    /// would only be cancelled).
+    /// Prepare blob `info` now; not with one slot, nor a blob the cache knows elsewhere at
+    /// the destination's registry (its copy will mount it, and a session opened for it
+    /// ahead would only be cancelled). A blob the cache knows only in the destination's own
+    /// repository is prepared: its copy asks the repository and nothing else, and the
+    /// repository may have lost it since (deleted, collected, a registry started afresh).
     fn prepare_now(&mut self, info: BlobInfo) {
         if self.reach == 0 {
             return;
         }
         if let (Some(cache), Some(location)) = (&self.cache, self.destination.blob_location()) {
-            if !cache.candidates(&location, &info.digest, true).is_empty() {
+            if cache
+                .candidates(&location, &info.digest, true)
+                .iter()
+                .any(|candidate| is_tried_after_the_destination(candidate, &info.digest, &location))
+            {
                 return;
             }
         }

@@ -87,7 +87,8 @@ pub struct RegistryOptions<'a> {
 /// A running registry; stopped when dropped.
 pub struct TestRegistry {
     child: Child,
-    _dir: tempfile::TempDir,
+    /// The config and, under `storage`, what the registry stores.
+    dir: tempfile::TempDir,
     /// `127.0.0.1:<port>`.
     pub host: String,
 }
@@ -100,6 +101,19 @@ impl Drop for TestRegistry {
 }
 
 impl TestRegistry {
+    /// Removes repository `name` from the registry's storage, blobs' links and manifests:
+    /// the registry then knows nothing of it, as after a deletion and a garbage collection,
+    /// while clients may still remember what they pushed there.
+    pub fn remove_repository(&self, name: &str) {
+        let path = self
+            .dir
+            .path()
+            .join("storage/docker/registry/v2/repositories")
+            .join(name);
+        std::fs::remove_dir_all(&path)
+            .unwrap_or_else(|error| panic!("removing {}: {error}", path.display()));
+    }
+
     /// Start a registry; panics (failing the test) with an install hint when the registry
     /// or htpasswd is missing.
     pub fn start(options: RegistryOptions<'_>) -> TestRegistry {
@@ -171,7 +185,7 @@ impl TestRegistry {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return TestRegistry {
                         child,
-                        _dir: dir,
+                        dir,
                         host: format!("127.0.0.1:{port}"),
                     };
                 }

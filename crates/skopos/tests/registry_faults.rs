@@ -245,15 +245,24 @@ fn dest_precompute_digests_skips_uploading_a_layer_compressed_on_the_way_that_th
 
 /// A push of four small layers through two transfer slots whose first two layers' requests
 /// `method` are held for a second: the exchanges the proxy saw, when the held ones were done,
-/// and the layers.
+/// and the layers. With `pushed_and_lost`, the image was pushed to the repository before and
+/// the registry has lost the repository since, so that the blob-info cache remembers every
+/// blob there.
 fn push_holding_first_two(
     method: &str,
     repository: &str,
+    pushed_and_lost: bool,
 ) -> (Vec<Exchange>, Instant, WrittenImage) {
-    let (_registry, proxy) = registry_behind_proxy();
+    let (registry, proxy) = registry_behind_proxy();
     let workspace = Workspace::new();
     let image = workspace.image_from("src", "t", &ImageSpec::new(37).with_layers(4, 4096));
     let layers = &image.layers;
+    let destination = format!("docker://{}/{repository}:v1", proxy.host);
+    if pushed_and_lost {
+        copy(&workspace, &["oci:src:t", &destination]).assert_success();
+        registry.remove_repository(repository);
+        proxy.clear_exchanges();
+    }
     // Matched in a HEAD's path and in a PUT's `?digest=`.
     let first_two = format!("sha256(:|%3A)({}|{})", layers[0].hex(), layers[1].hex());
     proxy.set_gathering(Gathering::new(
@@ -262,7 +271,6 @@ fn push_holding_first_two(
         3,
         Duration::from_secs(1),
     ));
-    let destination = format!("docker://{}/{repository}:v1", proxy.host);
     copy(
         &workspace,
         &["--image-parallel-copies", "2", "oci:src:t", &destination],
@@ -326,7 +334,19 @@ fn assert_each_arrived_before(
 /// still at it, so that each starts sending as soon as its turn comes.
 #[test]
 fn waiting_layers_and_the_config_are_checked_and_their_uploads_opened_meanwhile() {
-    let (exchanges, held_done, image) = push_holding_first_two("HEAD", "ahead");
+    assert_waiting_blobs_prepared(false);
+}
+
+/// The same when the blob-info cache remembers every blob in the destination repository,
+/// which the registry has lost since: the copy asks the repository and nothing else, so the
+/// blobs are prepared as unknown ones are.
+#[test]
+fn blobs_the_cache_knows_only_in_the_destination_repository_are_prepared_too() {
+    assert_waiting_blobs_prepared(true);
+}
+
+fn assert_waiting_blobs_prepared(pushed_and_lost: bool) {
+    let (exchanges, held_done, image) = push_holding_first_two("HEAD", "ahead", pushed_and_lost);
     let log = timed_listing(&exchanges);
     println!("{log}");
     let mut waiting = image.layers[2..].to_vec();
@@ -347,7 +367,7 @@ fn waiting_layers_and_the_config_are_checked_and_their_uploads_opened_meanwhile(
 /// answers).
 #[test]
 fn a_layer_whose_bytes_are_sent_hands_on_its_slot_before_the_registry_answers() {
-    let (exchanges, held_done, image) = push_holding_first_two("PUT", "handed");
+    let (exchanges, held_done, image) = push_holding_first_two("PUT", "handed", false);
     let log = timed_listing(&exchanges);
     println!("{log}");
     assert_each_arrived_before(&exchanges, "PUT", &image.layers[2..], held_done, &log);
