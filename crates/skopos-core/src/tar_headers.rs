@@ -35,6 +35,20 @@ pub struct TarHeaderTooLong {
     pub limit: u64,
 }
 
+/// Go's `archive/tar` error for a header block that is not one.
+pub const INVALID_TAR_HEADER: &str = "archive/tar: invalid tar header";
+
+/// Whether `err`, from the `tar` crate, refuses a header block: a checksum that does not
+/// match, or a numeric field that is no number, which Go's `archive/tar` both calls
+/// [`INVALID_TAR_HEADER`]. The crate's own words for these quote the block's raw bytes
+/// (binary, over several lines, whatever the file handed over as a tar holds), so they are
+/// not for showing. Errors of the reader under the crate pass through it unchanged and are
+/// not these.
+pub fn is_invalid_tar_header(err: &io::Error) -> bool {
+    let text = err.to_string();
+    text == "archive header checksum mismatch" || text.starts_with("numeric field ")
+}
+
 /// What the bytes after the current header are.
 #[derive(Debug, Clone, Copy)]
 enum Position {
@@ -442,5 +456,37 @@ mod tests {
         assert!(guard.seek(SeekFrom::Current(1024 + 1)).is_err());
         assert!(guard.seek(SeekFrom::Start(0)).is_err());
         assert_eq!(guard.seek(SeekFrom::Current(1024)).unwrap(), 1536);
+    }
+
+    /// The `tar` crate's refusals of a block, in whichever words it picks for the block at
+    /// hand (the checksum field unreadable, or readable and wrong), are recognized; an error
+    /// of the reader under the crate is not.
+    #[test]
+    fn the_tar_crate_refusing_a_block_is_an_invalid_header_and_a_read_failure_is_not() {
+        let first_error = |reader: Box<dyn Read>| {
+            let mut archive = tar::Archive::new(reader);
+            let mut entries = archive.entries().expect("entries");
+            entries
+                .next()
+                .expect("an entry or an error")
+                .err()
+                .expect("an error")
+        };
+        let text = b"root:x:0:0:root:/root:/bin/bash\n".repeat(32);
+        let mut wrong_checksum = header(tar::EntryType::Regular, "a", 0);
+        wrong_checksum.as_mut_bytes()[148..156].copy_from_slice(b"0000001\0");
+        for block in [text, wrong_checksum.as_bytes().to_vec()] {
+            let err = first_error(Box::new(io::Cursor::new(block)));
+            assert!(is_invalid_tar_header(&err), "{err}");
+        }
+
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("connection reset by peer"))
+            }
+        }
+        let err = first_error(Box::new(Failing));
+        assert!(!is_invalid_tar_header(&err), "{err}");
     }
 }

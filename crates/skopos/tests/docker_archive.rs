@@ -692,16 +692,43 @@ fn broken_archives_fail_with_one_line_like_skopeo() {
         None,
     );
 
-    for archive in ["truncated.tar", "missing-config.tar", "missing-layer.tar"] {
-        let pair = workspace.run_both(&["inspect", &format!("docker-archive:{archive}")]);
+    // Not a tar at all: text lines, which the reason must not quote.
+    let text = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n";
+    fs::write(workspace.path("not-a-tar.tar"), text.repeat(20)).unwrap();
+
+    let archives = [
+        "truncated.tar",
+        "missing-config.tar",
+        "missing-layer.tar",
+        "not-a-tar.tar",
+    ];
+    let compare_with_newest =
+        common::skopeo_1_22_binary("docker-archive: error messages compared with skopeo 1.22.2")
+            .is_some();
+    for archive in archives {
+        let args = ["inspect", &format!("docker-archive:{archive}")];
+        let pair = workspace.run_both(&args);
         assert_one_line_failure(&pair.skopos, Some(1));
+        let message = skopeo_message(&pair.skopos.stderr);
+        // skopeo 1.22 quotes the components' names, as 1.9.3 did not.
         assert_eq!(
-            skopeo_message(&pair.skopos.stderr),
-            skopeo_message(&pair.skopeo.stderr),
+            message.replace('"', ""),
+            skopeo_message(&pair.skopeo.stderr).replace('"', ""),
             "{archive}"
         );
+        if compare_with_newest {
+            let newest = workspace
+                .skopeo_1_22("", &[], &[&["--insecure-policy"], &args[..]].concat())
+                .expect("skopeo 1.22.2");
+            assert_eq!(message, skopeo_message(&newest.stderr), "{archive}");
+        }
     }
     assert_refused(&workspace, "truncated.tar", "unexpected EOF");
+    assert_refused(
+        &workspace,
+        "not-a-tar.tar",
+        "loading tar component \"manifest.json\": archive/tar: invalid tar header",
+    );
     assert_refused(&workspace, "missing-config.tar", "file does not exist");
     assert_refused(
         &workspace,

@@ -23,6 +23,7 @@ use skopos_core::{BlobReader, Result, SystemContext};
 use tokio::io::AsyncReadExt;
 
 use crate::fsutil::{self, go_error_text, FileRange, SpoolError};
+use crate::tar_errors::{tar_read_failure, TarReadFailure};
 
 /// The archive's table of contents.
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";
@@ -250,14 +251,14 @@ impl ArchiveFile {
             })),
             _ => bail!(
                 "Error reading tar archive component {}: not a regular file",
-                entry.name
+                go_quote(&entry.name)
             ),
         }
     }
 
     /// The whole of component `name` (at most `limit` bytes).
     pub(crate) async fn read_component(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
-        let context = || format!("loading tar component {name}");
+        let context = || format!("loading tar component {}", go_quote(name));
         let component = self
             .lookup(name)
             .and_then(|found| found.ok_or_else(|| anyhow!("file does not exist")))
@@ -376,15 +377,14 @@ fn index_entries(mut file: &File) -> Result<HashMap<String, Entry>> {
 /// An error met while indexing. containers/image meets a broken archive while it looks
 /// for `manifest.json` (which `docker save` writes last), and says so.
 fn index_error(err: &io::Error) -> anyhow::Error {
-    // The tar crate reports a short header block in words of its own.
-    let truncated = err.kind() == io::ErrorKind::UnexpectedEof
-        || err.to_string().contains("failed to read entire block");
-    let reason = if truncated {
-        "unexpected EOF".to_string()
-    } else {
-        go_error_text(err)
+    let reason = match tar_read_failure(err) {
+        TarReadFailure::Truncated => "unexpected EOF".to_string(),
+        TarReadFailure::Other(why) => why,
     };
-    anyhow!("loading tar component {MANIFEST_FILE}: {reason}")
+    anyhow!(
+        "loading tar component {}: {reason}",
+        go_quote(MANIFEST_FILE)
+    )
 }
 
 /// `name` cleaned, or an error when it does not name something inside the archive.

@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use skopos_core::tar_headers::{TarHeaderGuard, TarHeaderTooLong};
+use skopos_core::tar_headers::TarHeaderGuard;
 use skopos_core::{BlobReader, FileBlob, Result};
 
 use crate::fsutil::{go_error_text, FileRange};
+use crate::tar_errors::{tar_read_failure, TarReadFailure};
 
 /// How many symlinks one lookup may pass through, as Linux's limit (`ELOOP`).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -63,17 +64,14 @@ impl TarIndex {
         (&file)
             .rewind()
             .map_err(|err| fail(format!("seek: {}", go_error_text(&err))))?;
-        // A tar is whole 512-byte blocks: a header that cannot be read from a file that
-        // is not is most likely cut short.
-        let cut_short = length % 512 != 0;
         let mut members = HashMap::new();
         {
             let mut reader = tar::Archive::new(TarHeaderGuard::new(&file));
             let entries = reader
                 .entries_with_seek()
-                .map_err(|err| fail(describe_tar_error(&err, cut_short)))?;
+                .map_err(|err| fail(describe_tar_error(&err)))?;
             for entry in entries {
-                let entry = entry.map_err(|err| fail(describe_tar_error(&err, cut_short)))?;
+                let entry = entry.map_err(|err| fail(describe_tar_error(&err)))?;
                 let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let Some(name) = clean_member_name(&raw_name).map_err(fail)? else {
                     // The root directory itself (`./`).
@@ -243,20 +241,11 @@ fn classify<R: io::Read>(
     Ok(Some(member))
 }
 
-/// Why the tar reader failed, in Go's words where it is the format's fault: the tar
-/// crate's own messages can quote raw header bytes.
-fn describe_tar_error(err: &io::Error, cut_short: bool) -> String {
-    let too_long = err
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<TarHeaderTooLong>());
-    if let Some(too_long) = too_long {
-        too_long.to_string()
-    } else if err.raw_os_error().is_some() {
-        go_error_text(err)
-    } else if cut_short || err.kind() == io::ErrorKind::UnexpectedEof {
-        "unexpected EOF: the archive is truncated".to_string()
-    } else {
-        "archive/tar: invalid tar header".to_string()
+/// Why the tar reader failed, in Go's words where it is the format's fault.
+fn describe_tar_error(err: &io::Error) -> String {
+    match tar_read_failure(err) {
+        TarReadFailure::Truncated => "unexpected EOF: the archive is truncated".to_string(),
+        TarReadFailure::Other(why) => why,
     }
 }
 
@@ -478,14 +467,18 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_a_tar_is_an_invalid_header() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        let noise: Vec<u8> = (0..3072u32).map(|i| (i * 7919 % 251) as u8).collect();
-        io::Write::write_all(&mut file, &noise).unwrap();
-        let err = index_of(&file).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "untarring file \"a.tar\": archive/tar: invalid tar header"
-        );
+        // Whole blocks or not: Go checks the first header block before anything else.
+        for length in [3072u32, 2000] {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            let noise: Vec<u8> = (0..length).map(|i| (i * 7919 % 251) as u8).collect();
+            io::Write::write_all(&mut file, &noise).unwrap();
+            let err = index_of(&file).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "untarring file \"a.tar\": archive/tar: invalid tar header",
+                "{length} bytes"
+            );
+        }
     }
 
     #[test]
