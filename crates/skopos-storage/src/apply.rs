@@ -21,7 +21,7 @@ use std::rc::Rc;
 use anyhow::Context;
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 use skopos_core::digest::{Algorithm, Hasher};
-use skopos_core::tar_headers::TarHeaderGuard;
+use skopos_core::tar_headers::{is_invalid_tar_header, TarHeaderGuard, INVALID_TAR_HEADER};
 use skopos_core::{Digest, Result};
 
 use crate::paths::{clean_relative, resolve_in_root, resolve_parent_in_root};
@@ -127,9 +127,9 @@ pub fn apply_layer<R: Read, W: Write>(
         uids: BTreeSet::new(),
         gids: BTreeSet::new(),
     };
-    let entries = archive.entries().context("reading the layer tar")?;
+    let entries = archive.entries().map_err(layer_tar_error)?;
     for entry in entries {
-        let mut entry = entry.context("reading the layer tar")?;
+        let mut entry = entry.map_err(layer_tar_error)?;
         let segment = std::mem::take(&mut state.borrow_mut().segment);
         tar_split.segment(&segment)?;
         applier.apply_entry(&mut entry, &state, tar_split)?;
@@ -160,6 +160,16 @@ pub fn apply_layer<R: Read, W: Write>(
         uids: applier.uids.into_iter().collect(),
         gids: applier.gids.into_iter().collect(),
     })
+}
+
+/// A layer's tar could not be read: a header that is none in Go's words (the `tar` crate's
+/// would quote the layer's bytes), anything else as it came.
+fn layer_tar_error(err: io::Error) -> anyhow::Error {
+    if is_invalid_tar_header(&err) {
+        anyhow::anyhow!("reading the layer tar: {INVALID_TAR_HEADER}")
+    } else {
+        anyhow::Error::new(err).context("reading the layer tar")
+    }
 }
 
 /// Per-layer state while applying entries.

@@ -541,6 +541,41 @@ fn a_layer_whose_long_name_claims_4_gib_is_refused_naming_the_limit() {
     assert_eq!(store.image_list(), Vec::<String>::new());
 }
 
+/// A layer that is no tar at all (here lines of text) fails the copy in one line, in Go's
+/// words as skopeo's does, without quoting the layer's bytes; nothing is stored.
+#[test]
+fn a_layer_that_is_not_a_tar_fails_in_go_s_words_without_its_bytes() {
+    let workspace = Workspace::new();
+    let text = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n";
+    write_layout(
+        &workspace.path("text"),
+        &[(text.repeat(20).into_bytes(), false)],
+    );
+    let store = PodmanStore::new("vfs");
+    let args = [
+        "--insecure-policy",
+        "copy",
+        "oci:text:latest",
+        &store.reference(NAME),
+    ];
+    let outcome = workspace.skopos(&args);
+    assert_one_line_failure(&outcome, Some(1));
+    let reason = "archive/tar: invalid tar header";
+    assert!(outcome.stderr.contains(reason), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("root:x"), "{}", outcome.stderr);
+    assert_eq!(store.image_list(), Vec::<String>::new());
+    // skopeo gives the same reason (after its own wrapping of the layer applier's output).
+    let skopeo_store = PodmanStore::new("vfs");
+    let expected = workspace.skopeo_as_root(&[
+        "--insecure-policy",
+        "copy",
+        "oci:text:latest",
+        &skopeo_store.reference(NAME),
+    ]);
+    assert_eq!(expected.code, Some(1));
+    assert!(expected.stderr.contains(reason), "{}", expected.stderr);
+}
+
 #[test]
 fn a_layer_escaping_its_directory_fails_and_leaves_nothing_podman_sees() {
     let workspace = Workspace::new();
