@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _};
 use async_trait::async_trait;
 use skopos_core::compression::Compression;
+use skopos_core::go::text::go_quote;
 use skopos_core::limits::MAX_MANIFEST_BODY;
 use skopos_core::reference::{resolve_path_to_fully_explicit, OciImage};
 use skopos_core::{BlobInfo, BlobReader, Digest, FileBlob, ImageSource, Result, SystemContext};
@@ -95,12 +96,18 @@ impl Opened {
 
 /// Open the archive and index it if it is a plain tar. Blocks.
 fn open_tar(resolved: &Path, tmpdir: &Path) -> Result<Opened> {
-    // skopeo's wording: it fails here while preparing its extraction directory.
+    // skopeo's wording: it fails here while preparing its extraction directory, and names a
+    // missing archive as such (skopeo 1.22; 1.9.3 gave the open error).
     let mut file = File::open(resolved).map_err(|err| {
-        anyhow!(
-            "creating temp directory: {}",
-            path_error("open", resolved, &err)
-        )
+        let why = if err.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "archive file not found: {}",
+                go_quote(&resolved.to_string_lossy())
+            )
+        } else {
+            path_error("open", resolved, &err).to_string()
+        };
+        anyhow!("creating temp directory: {why}")
     })?;
     let mut magic = Vec::with_capacity(Compression::DETECT_LEN);
     (&mut file)
@@ -323,7 +330,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "creating temp directory: open {}: no such file or directory",
+                "creating temp directory: archive file not found: \"{}\"",
                 missing.display()
             )
         );
