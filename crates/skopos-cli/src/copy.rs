@@ -260,17 +260,6 @@ fn copy_options(global: &GlobalArgs, args: &CopyArgs) -> anyhow::Result<CopyOpti
             )
         })?),
     };
-    if let Some(level) = args.dest_compress_level {
-        let format = compression_format.unwrap_or(Compression::Gzip);
-        let valid = match format {
-            Compression::Gzip => (1..=9).contains(&level),
-            Compression::Zstd => (1..=22).contains(&level),
-            _ => true,
-        };
-        if !valid {
-            bail!("invalid --dest-compress-level {level} for {format}");
-        }
-    }
     // skopeo 1.22.2's checks of these flags, before any use of them.
     if args.dest_force_compress_format && args.dest_compress_format.is_none() {
         bail!("cannot use ForceCompressionFormat with undefined default compression format");

@@ -1033,22 +1033,22 @@ fn encoder<R: AsyncRead + Send + Unpin + 'static>(
     level: Option<i32>,
     stream: R,
 ) -> Result<(BlobReader, ChunkedAnnotations)> {
-    let quality = level.map(Level::Precise).unwrap_or(Level::Default);
     let encoded: BlobReader = match to {
         // Reads whole 64 KiB blocks itself: no buffer in front.
         Compression::Gzip => Box::pin(AdaptiveGzipEncoder::new(stream, gzip_level(level)?)),
         Compression::Zstd => Box::pin(ZstdEncoder::with_quality(
             BufReader::with_capacity(STREAM_BUFFER, stream),
-            quality,
+            level.map_or(Level::Default, |level| Level::Precise(zstd_level(level))),
         )),
+        // containers/image compresses xz at its one level, whatever level is asked for.
         Compression::Xz => Box::pin(XzEncoder::with_quality(
             BufReader::with_capacity(STREAM_BUFFER, stream),
-            quality,
+            Level::Default,
         )),
         Compression::ZstdChunked => {
             return Ok(chunked::encode(
                 stream,
-                level.unwrap_or(skopos_chunked::DEFAULT_LEVEL),
+                zstd_level(level.unwrap_or(skopos_chunked::DEFAULT_LEVEL)),
             ))
         }
         Compression::Bzip2 => {
@@ -1058,15 +1058,29 @@ fn encoder<R: AsyncRead + Send + Unpin + 'static>(
     Ok((encoded, ChunkedAnnotations::default()))
 }
 
-/// The gzip level to use: `--dest-compress-level` (checked to be 1–9 by the CLI) or gzip's
-/// default.
+/// The deflate level for `--dest-compress-level` `level`, taken as Go's gzip writer takes it
+/// (skopeo checks the level only when it compresses a layer, so this does too): 0 to 9, -1
+/// for the default, -2 for Huffman-only coding, which has no deflate level here (the fastest
+/// stands in for it); any other level is refused in Go's words.
 fn gzip_level(level: Option<i32>) -> Result<u32> {
     match level {
-        None => Ok(DEFAULT_GZIP_LEVEL),
-        Some(level) => u32::try_from(level)
-            .ok()
-            .filter(|level| (1..=9).contains(level))
-            .ok_or_else(|| anyhow::anyhow!("invalid gzip compression level {level}")),
+        None | Some(-1) => Ok(DEFAULT_GZIP_LEVEL),
+        Some(-2) => Ok(1),
+        Some(level @ 0..=9) => Ok(level.unsigned_abs()),
+        Some(level) => anyhow::bail!("gzip: invalid compression level: {level}"),
+    }
+}
+
+/// The zstd level for `--dest-compress-level` `level`. containers/image's zstd encoder has
+/// four speeds, picked from the level as `EncoderLevelFromZstd` picks them (below 3, below 6,
+/// below 10, the rest) and documented as about zstd's levels 1, 3, 7 and 11; so any integer
+/// is a level there, and a high one costs no more than level 11. The same speeds here.
+fn zstd_level(level: i32) -> i32 {
+    match level {
+        ..=2 => 1,
+        3..=5 => 3,
+        6..=9 => 7,
+        _ => 11,
     }
 }
 

@@ -162,6 +162,23 @@ fn copy_multi_arch_index_only_copies_just_the_index_like_skopeo() {
 
 /// The sizes of the layers of the image tagged `t` in the OCI layout `dir`.
 fn layer_sizes(workspace: &Workspace, dir: &str) -> Vec<u64> {
+    layer_field(workspace, dir, "size", serde_json::Value::as_u64)
+}
+
+/// The digests of the layers of the image tagged `t` in the OCI layout `dir`.
+fn layer_digests(workspace: &Workspace, dir: &str) -> Vec<String> {
+    layer_field(workspace, dir, "digest", |digest| {
+        digest.as_str().map(str::to_string)
+    })
+}
+
+/// Field `field` of each layer of the image tagged `t` in the OCI layout `dir`.
+fn layer_field<T>(
+    workspace: &Workspace,
+    dir: &str,
+    field: &str,
+    convert: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Vec<T> {
     let index = parse_json(&read(&workspace.path(&format!("{dir}/index.json"))));
     let digest = index["manifests"][0]["digest"]
         .as_str()
@@ -176,7 +193,7 @@ fn layer_sizes(workspace: &Workspace, dir: &str) -> Vec<u64> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| l["size"].as_u64().unwrap())
+        .map(|layer| convert(&layer[field]).unwrap_or_else(|| panic!("no layer {field} in {dir}")))
         .collect()
 }
 
@@ -209,6 +226,65 @@ fn copy_dest_compress_level_changes_how_hard_layers_are_compressed() {
         fast[0] > small[0],
         "level 1 gave {fast:?}, level 9 gave {small:?}"
     );
+}
+
+/// `--dest-compress-level` is taken as skopeo takes it: any zstd level picks one of four
+/// speeds (so 12 and 19 write the same bytes), gzip takes -2 to 9, and another gzip level
+/// fails in Go's words only when a layer is compressed with it, not when the layers already
+/// are gzip.
+#[test]
+fn compression_levels_are_taken_as_skopeo_takes_them() {
+    let workspace = Workspace::new();
+    let uncompressed = ImageSpec::new(13)
+        .with_layers(1, 100_000)
+        .with_compression(Compression::Uncompressed);
+    workspace.image_from("plain", "t", &uncompressed);
+    workspace.image("gzipped", "t", 14);
+    for (source, format, level, refused) in [
+        ("plain", "zstd", "99", false),
+        ("plain", "zstd", "-5", false),
+        ("plain", "zstd", "12", false),
+        ("plain", "zstd", "19", false),
+        ("plain", "gzip", "-2", false),
+        ("plain", "gzip", "-1", false),
+        ("plain", "gzip", "0", false),
+        ("plain", "gzip", "10", true),
+        ("gzipped", "gzip", "99", false),
+    ] {
+        let out = format!("oci:{source}-{format}{level}-{WHO}:t");
+        let source = format!("oci:{source}:t");
+        let args = [
+            "copy",
+            "-q",
+            "--dest-compress-format",
+            format,
+            "--dest-compress-level",
+            level,
+            &source,
+            &out,
+        ];
+        let pair = workspace.run_both(&args);
+        if refused {
+            assert_one_line_failure(&pair.skopos, Some(1));
+            let reason = format!("gzip: invalid compression level: {level}");
+            for outcome in [&pair.skopos, &pair.skopeo] {
+                assert!(
+                    outcome.stderr.contains(&reason),
+                    "{args:?}: {}",
+                    outcome.stderr
+                );
+            }
+        } else {
+            pair.assert_both_succeed();
+        }
+    }
+    for tool in ["skopos", "skopeo"] {
+        assert_eq!(
+            layer_digests(&workspace, &format!("plain-zstd12-{tool}")),
+            layer_digests(&workspace, &format!("plain-zstd19-{tool}")),
+            "{tool}: zstd levels 12 and 19"
+        );
+    }
 }
 
 #[test]
