@@ -406,7 +406,8 @@ async fn list_tags(global: &GlobalArgs, args: &cli::ListTagsArgs) -> anyhow::Res
             let tags = skopos_core::retry::with_retry(copy::retry_options(&args.retry)?, || {
                 skopos_transports::docker::repository_tags(&reference, &ctx)
             })
-            .await?;
+            .await
+            .context("Error listing repository tags")?;
             let output = TagList {
                 repository: reference.name(),
                 tags,

@@ -30,7 +30,8 @@ impl RegistryClient {
         repo: &str,
         page_size: Option<u32>,
     ) -> Result<Vec<String>> {
-        let context = || format!("fetching tags list of {}/{repo}", self.registry());
+        // containers/image's words, which skopeo's callers wrap in their own.
+        let context = || "fetching tags list".to_string();
         let mut next = Some(match page_size {
             Some(n) => format!("/v2/{repo}/tags/list?n={n}"),
             None => format!("/v2/{repo}/tags/list"),
@@ -41,7 +42,9 @@ impl RegistryClient {
             let request = Request::new(Method::GET, target, vec![Scope::pull(repo)]);
             let response = self.send(request).await.with_context(context)?;
             if response.status() != StatusCode::OK {
-                return Err(response_error(response, NotFound::IsImageNotFound)
+                // A repository the registry does not know is no image lookup failing: skopeo
+                // exits with status 1 there, as for any other error.
+                return Err(response_error(response, NotFound::IsPlainError)
                     .await
                     .context(context()));
             }

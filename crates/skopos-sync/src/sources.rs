@@ -143,9 +143,9 @@ async fn images_in_repository(
                 Vec::new()
             }
             None => {
-                return Err(err.context(format!(
-                    "Error determining repository tags for image {name}"
-                )))
+                return Err(
+                    err.context(format!("Error determining repository tags for repo {name}"))
+                )
             }
         },
     };

@@ -553,3 +553,88 @@ fn login_writes_credentials_skopeo_can_use_and_logout_removes_them() {
     ]);
     assert_one_line_failure(&denied, Some(1));
 }
+
+/// A repository or tag the registry lacks fails `list-tags`, `sync`, `delete` and `inspect`
+/// with skopeo 1.22's words and exit statuses: 2 only for a manifest the registry does not
+/// know; a repository it does not know is an ordinary failure (1).
+#[test]
+fn missing_repositories_and_tags_fail_as_in_skopeo_1_22() {
+    let registry = plain_registry();
+    let workspace = Workspace::new();
+    workspace.image("src", "t", 31);
+    let host = &registry.host;
+    workspace
+        .skopos(&[
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "oci:src:t",
+            &format!("docker://{host}/present:v1"),
+        ])
+        .assert_success();
+    let absent = format!("{host}/absent");
+    let untagged = format!("{host}/present:nosuch");
+    let unknown_repository = "fetching tags list: repository name not known to registry";
+    let cases: [(Vec<String>, i32, String); 4] = [
+        (
+            vec!["list-tags".into(), format!("docker://{absent}")],
+            1,
+            format!("Error listing repository tags: {unknown_repository}"),
+        ),
+        (
+            vec![
+                "sync".into(),
+                "--src".into(),
+                "docker".into(),
+                "--dest".into(),
+                "dir".into(),
+                "--src-tls-verify=false".into(),
+                absent.clone(),
+                "synced".into(),
+            ],
+            1,
+            format!("Error determining repository tags for repo {absent}: {unknown_repository}"),
+        ),
+        (
+            vec!["delete".into(), format!("docker://{untagged}")],
+            1,
+            format!("Unable to delete {untagged}. Image may not exist or is not stored with a v2 Schema in a v2 registry"),
+        ),
+        (
+            vec!["inspect".into(), format!("docker://{untagged}")],
+            2,
+            format!("Error parsing image name \"docker://{untagged}\": reading manifest nosuch in {host}/present: manifest unknown"),
+        ),
+    ];
+    let compare_with_newest =
+        common::skopeo_1_22_binary("registry errors compared with skopeo 1.22.2").is_some();
+    for (command, status, message) in cases {
+        let mut args = vec!["--insecure-policy".to_string(), command[0].clone()];
+        if command[0] != "sync" {
+            args.push("--tls-verify=false".into());
+        }
+        args.extend(command[1..].iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let outcome = workspace.skopos(&args);
+        let last_line = |stderr: &str| {
+            common::skopeo_message(stderr.trim_end().lines().last().unwrap_or_default())
+        };
+        if command[0] == "sync" {
+            // sync logs its progress before the failure, as skopeo does.
+            assert_eq!(outcome.code, Some(status), "{}", outcome.stderr);
+        } else {
+            assert_one_line_failure(&outcome, Some(status));
+        }
+        assert_eq!(last_line(&outcome.stderr), message);
+        // skopeo 1.9.3 fails too, with status 1 (status 2 came in 1.16; its words differ).
+        assert_eq!(workspace.skopeo(&args).code, Some(1), "{args:?}");
+        if compare_with_newest {
+            let newest = workspace
+                .skopeo_1_22("", &[], &args)
+                .expect("skopeo 1.22.2");
+            assert_eq!(newest.code, Some(status), "{args:?}");
+            assert_eq!(last_line(&newest.stderr), message);
+        }
+    }
+}

@@ -133,10 +133,19 @@ pub async fn delete_image(reference: &DockerReference, ctx: &SystemContext) -> R
     let endpoint = settings::connect_primary(reference, ctx)?;
     let env = skopos_config::auth::Environment::from_process();
     let storage = lookaside::storage_for(&endpoint.reference, ctx, &env, true)?;
-    let (manifest, _) = endpoint
+    let found = endpoint
         .client
         .get_manifest(&endpoint.repository, &settings::tag_or_digest(reference))
-        .await?;
+        .await;
+    let (manifest, _) = match found {
+        // containers/image's words for a manifest the registry does not have (exit status
+        // 1: nothing was found to delete, which is no image lookup failing).
+        Err(err) if skopos_core::error::is_image_not_found(&err) => anyhow::bail!(
+            "Unable to delete {}. Image may not exist or is not stored with a v2 Schema in a v2 registry",
+            endpoint.reference
+        ),
+        found => found?,
+    };
     let digest = skopos_core::manifest::manifest_digest(&manifest)?;
     endpoint
         .client
