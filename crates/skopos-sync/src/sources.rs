@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context as _};
 use indexmap::IndexMap;
 use skopos_core::go::text::{go_errno_text, go_path_clean, go_path_join, go_quote};
 use skopos_core::reference::DockerReference;
@@ -131,24 +131,11 @@ async fn images_in_repository(
 ) -> anyhow::Result<Vec<ImageName>> {
     let name = repository.name();
     log.log(Level::Info, "Getting tags", &[("image", name.clone())]);
-    let tags = match skopos_transports::docker::repository_tags(repository, ctx).await {
-        Ok(tags) => tags,
-        Err(err) => match skopos_registry::RegistryError::unauthorized_in(&err) {
-            // Some registries block the tag list; skopeo goes on as if it were empty.
-            Some(refusal) => {
-                log.message(Level::Warning, &format!(
-                        "Registry disallows tag list retrieval: unable to retrieve auth token: invalid username/password: {refusal}"
-                    ),
-                );
-                Vec::new()
-            }
-            None => {
-                return Err(
-                    err.context(format!("Error determining repository tags for repo {name}"))
-                )
-            }
-        },
-    };
+    // Any failure, a refusal of the credentials too, ends the sync: skopeo 1.11 dropped the
+    // warning (and empty list) 1.9.3 gave a registry that refused the tag list.
+    let tags = skopos_transports::docker::repository_tags(repository, ctx)
+        .await
+        .with_context(|| format!("Error determining repository tags for repo {name}"))?;
     tags.iter()
         .map(|tag| {
             let tagged = repository.with_tag(tag).map_err(|err| {
