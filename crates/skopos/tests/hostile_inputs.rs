@@ -571,17 +571,12 @@ fn a_tag_list_linking_back_to_itself_stops_list_tags_and_sync() {
 
     loop_back();
     common::create_dir(&workspace.path("synced"));
-    let outcome = workspace.skopos(&[
-        "--insecure-policy",
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--src-tls-verify=false",
+    let mut args = vec!["--insecure-policy".to_string()];
+    args.extend(common::sync_registry_to_dir(
         &format!("{}/hostile/app", proxy.host),
         "synced",
-    ]);
+    ));
+    let outcome = workspace.skopos(&args.iter().map(String::as_str).collect::<Vec<_>>());
     // sync reports its progress on stderr as skopeo's does; the error is the last line.
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
     let last = outcome.stderr.trim_end().lines().last().unwrap_or_default();

@@ -566,16 +566,7 @@ fn missing_repositories_and_tags_fail_as_in_skopeo_1_22() {
     let workspace = Workspace::new();
     workspace.image("src", "t", 31);
     let host = &registry.host;
-    workspace
-        .skopos(&[
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            "oci:src:t",
-            &format!("docker://{host}/present:v1"),
-        ])
-        .assert_success();
+    workspace.push("oci:src:t", &format!("docker://{host}/present:v1"));
     let absent = format!("{host}/absent");
     let untagged = format!("{host}/present:nosuch");
     let unknown_repository = "fetching tags list: repository name not known to registry";

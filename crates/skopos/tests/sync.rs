@@ -144,18 +144,11 @@ fn docker_to_dir_scoped_and_unscoped_match_skopeo() {
     let host = &registry.host;
     let repository = format!("{host}/src/app");
     for (scoped, out) in [(true, "scoped-@WHO"), (false, "flat-@WHO")] {
-        let mut args = vec![
-            "sync",
-            "--src",
-            "docker",
-            "--dest",
-            "dir",
-            "--src-tls-verify=false",
-        ];
+        let mut owned = common::sync_registry_to_dir(&repository, out);
         if scoped {
-            args.push("--scoped");
+            owned.insert(1, "--scoped".to_string());
         }
-        args.extend([repository.as_str(), out]);
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         let pair = workspace.run_both(&args);
         pair.assert_both_succeed();
         let written = |tool: &str| workspace.path(&out.replace(WHO, tool));
@@ -557,17 +550,11 @@ fn all_and_format_reach_the_copy_like_skopeo() {
         (&[][..], "multi/app", "system-@WHO"),
         (&["--format", "v2s2"][..], "single/app", "v2s2-@WHO"),
     ] {
-        let repository = format!("{host}/{repository}");
-        let mut args = vec![
-            "sync",
-            "--src",
-            "docker",
-            "--dest",
-            "dir",
-            "--src-tls-verify=false",
-        ];
-        args.extend_from_slice(flags);
-        args.extend([repository.as_str(), out]);
+        let mut owned = common::sync_registry_to_dir(&format!("{host}/{repository}"), out);
+        for (position, flag) in flags.iter().enumerate() {
+            owned.insert(1 + position, flag.to_string());
+        }
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         workspace.run_both(&args).assert_both_succeed();
         assert_same_tree(
             &workspace.path(&out.replace(WHO, "skopos")),
@@ -627,16 +614,10 @@ fn a_registry_refusing_the_tag_list_fails_the_sync_as_in_skopeo_1_22() {
         ..RegistryOptions::default()
     });
     let host = &registry.host;
-    let pair = workspace.run_both(&[
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--src-tls-verify=false",
-        &format!("{host}/private/app"),
-        "out-@WHO",
-    ]);
+    let repository = format!("{host}/private/app");
+    let args = common::sync_registry_to_dir(&repository, "out-@WHO");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pair = workspace.run_both(&args);
     assert_eq!(pair.skopeo.code, Some(1), "{}", pair.skopeo.stderr);
     assert_eq!(pair.skopos.code, Some(1), "{}", pair.skopos.stderr);
     let lines = log_lines(&pair.skopos.stderr, "skopos");
@@ -648,20 +629,13 @@ fn a_registry_refusing_the_tag_list_fails_the_sync_as_in_skopeo_1_22() {
         "{lines:?}"
     );
     assert!(!workspace.path("out-skopos").exists());
+    let mut newest_args = vec!["--insecure-policy".to_string()];
+    newest_args.extend(common::sync_registry_to_dir(&repository, "out-newest"));
+    let newest_args: Vec<&str> = newest_args.iter().map(String::as_str).collect();
     let newest = workspace.skopeo_1_22(
         "sync: a refused tag list compared with skopeo 1.22.2",
         &[],
-        &[
-            "--insecure-policy",
-            "sync",
-            "--src",
-            "docker",
-            "--dest",
-            "dir",
-            "--src-tls-verify=false",
-            &format!("{host}/private/app"),
-            "out-newest",
-        ],
+        &newest_args,
     );
     if let Some(newest) = newest {
         assert_eq!(newest.code, Some(1), "{}", newest.stderr);

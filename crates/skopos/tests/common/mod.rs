@@ -881,6 +881,23 @@ pub fn assert_one_line_failure(outcome: &Outcome, expected_code: Option<i32>) {
     );
 }
 
+/// The arguments of `sync` from the plain-HTTP registry repository `repository` into the
+/// directory `destination` (without `--insecure-policy`, which callers add or not).
+pub fn sync_registry_to_dir(repository: &str, destination: &str) -> Vec<String> {
+    [
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--src-tls-verify=false",
+        repository,
+        destination,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 /// The text of an error line without logrus's `time=… level=fatal msg="…"` wrapping and with its
 /// quoting undone; a line without that wrapping is returned as it is. Lets messages be compared
 /// whichever way each tool frames them.
