@@ -51,9 +51,9 @@ struct ErrorEntry {
     detail: Option<serde_json::Value>,
 }
 
-/// The error codes containers/image knows (docker/distribution registers them), each with
-/// its default message. Any other code is `UNKNOWN` there.
-const KNOWN_CODES: [(&str, &str); 20] = [
+/// The error codes containers/image knows (the docker/distribution packages it builds with
+/// register them), each with its default message. Any other code is `UNKNOWN` there.
+const KNOWN_CODES: [(&str, &str); 19] = [
     ("UNKNOWN", "unknown error"),
     ("UNSUPPORTED", "The operation is unsupported."),
     ("UNAUTHORIZED", "authentication required"),
@@ -85,8 +85,17 @@ const KNOWN_CODES: [(&str, &str); 20] = [
         "PAGINATION_NUMBER_INVALID",
         "invalid number of results requested",
     ),
-    ("RANGE_INVALID", "invalid content range"),
 ];
+
+/// `code` and its default message as containers/image knows them: `UNKNOWN`'s for a code it
+/// does not know.
+fn known_code(code: &str) -> (&'static str, &'static str) {
+    KNOWN_CODES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .copied()
+        .unwrap_or(KNOWN_CODES[0])
+}
 
 impl ErrorEntry {
     /// The entry as skopeo 1.22 words it. The code reads as lowercase words (`manifest
@@ -95,11 +104,7 @@ impl ErrorEntry {
     /// alone (containers/image drops the redundant code); any other message follows the
     /// code: `denied: not allowed to push here`.
     fn text(&self) -> String {
-        let (code, default) = KNOWN_CODES
-            .iter()
-            .find(|(known, _)| *known == self.code)
-            .copied()
-            .unwrap_or(KNOWN_CODES[0]);
+        let (code, default) = known_code(&self.code);
         let words = code.to_ascii_lowercase().replace('_', " ");
         let has_detail = self.detail.as_ref().is_some_and(|detail| !detail.is_null());
         let is_default = self.message.is_empty() || self.message == default;
@@ -160,10 +165,7 @@ fn challenge_error(headers: &http::HeaderMap) -> Option<ErrorEntry> {
             Some("insufficient_scope") => "DENIED",
             _ => continue,
         };
-        let default = KNOWN_CODES
-            .iter()
-            .find(|(known, _)| *known == code)
-            .map_or("", |(_, message)| *message);
+        let (_, default) = known_code(code);
         let message = challenge
             .params
             .get("error_description")
