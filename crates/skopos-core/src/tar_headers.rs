@@ -1,5 +1,7 @@
 //! A guard in front of the `tar` crate that refuses an oversized PAX or GNU long-name
-//! record before the crate reads it.
+//! record before the crate reads it, and the crate's reading errors in the words of Go's
+//! `archive/tar` (the crate's own can quote raw header bytes: binary, over several lines,
+//! whatever the file handed over as a tar holds).
 //!
 //! The `tar` crate reads a GNU long name or long link (`L`, `K`) and a PAX extended header
 //! (`x`) whole into memory, however large its header says it is, so a hostile archive can
@@ -16,6 +18,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
+use crate::go::text::go_errno_text;
 use crate::limits::MAX_TAR_SPECIAL_FILE;
 
 const BLOCK: usize = 512;
@@ -47,6 +50,41 @@ pub const INVALID_TAR_HEADER: &str = "archive/tar: invalid tar header";
 pub fn is_invalid_tar_header(err: &io::Error) -> bool {
     let text = err.to_string();
     text == "archive header checksum mismatch" || text.starts_with("numeric field ")
+}
+
+/// Why reading a tar's headers failed, for a reader over a file (whose own errors are OS
+/// errors).
+#[derive(Debug, PartialEq, Eq)]
+pub enum TarReadFailure {
+    /// The archive ends inside a header block (Go: `unexpected EOF`); each reader says it
+    /// in its transport's words.
+    Truncated,
+    /// Anything else, as Go words it: a header that is not one ([`INVALID_TAR_HEADER`]), a
+    /// header record past its limit, an I/O error.
+    Other(String),
+}
+
+/// What `err`, from the `tar` crate's entry iterator over a file, means. A whole header block
+/// that does not check out is invalid, as in Go, however long the file is; one cut short is
+/// the end of a truncated archive.
+pub fn tar_read_failure(err: &io::Error) -> TarReadFailure {
+    let too_long = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TarHeaderTooLong>());
+    if let Some(too_long) = too_long {
+        return TarReadFailure::Other(too_long.to_string());
+    }
+    if err.raw_os_error().is_some() {
+        return TarReadFailure::Other(go_errno_text(err));
+    }
+    // The tar crate reports a header block cut short in words of its own.
+    if err.kind() == io::ErrorKind::UnexpectedEof
+        || err.to_string().contains("failed to read entire block")
+    {
+        TarReadFailure::Truncated
+    } else {
+        TarReadFailure::Other(INVALID_TAR_HEADER.to_string())
+    }
 }
 
 /// What the bytes after the current header are.
@@ -463,20 +501,11 @@ mod tests {
     /// of the reader under the crate is not.
     #[test]
     fn the_tar_crate_refusing_a_block_is_an_invalid_header_and_a_read_failure_is_not() {
-        let first_error = |reader: Box<dyn Read>| {
-            let mut archive = tar::Archive::new(reader);
-            let mut entries = archive.entries().expect("entries");
-            entries
-                .next()
-                .expect("an entry or an error")
-                .err()
-                .expect("an error")
-        };
         let text = b"root:x:0:0:root:/root:/bin/bash\n".repeat(32);
         let mut wrong_checksum = header(tar::EntryType::Regular, "a", 0);
         wrong_checksum.as_mut_bytes()[148..156].copy_from_slice(b"0000001\0");
         for block in [text, wrong_checksum.as_bytes().to_vec()] {
-            let err = first_error(Box::new(io::Cursor::new(block)));
+            let err = first_error(io::Cursor::new(block));
             assert!(is_invalid_tar_header(&err), "{err}");
         }
 
@@ -486,7 +515,50 @@ mod tests {
                 Err(io::Error::other("connection reset by peer"))
             }
         }
-        let err = first_error(Box::new(Failing));
+        let err = first_error(Failing);
         assert!(!is_invalid_tar_header(&err), "{err}");
+    }
+
+    /// Why the first entry of `reader`, read as a tar, could not be read.
+    fn first_error(reader: impl Read) -> io::Error {
+        let mut archive = tar::Archive::new(reader);
+        let mut entries = archive.entries().expect("entries");
+        entries
+            .next()
+            .expect("an entry or an error")
+            .err()
+            .expect("an error")
+    }
+
+    #[test]
+    fn a_block_that_is_no_header_is_invalid_whatever_the_length() {
+        for length in [512, 2000, 3072] {
+            let noise: Vec<u8> = (0..length).map(|i| (i * 7919 % 251) as u8).collect();
+            assert_eq!(
+                tar_read_failure(&first_error(noise.as_slice())),
+                TarReadFailure::Other(INVALID_TAR_HEADER.to_string()),
+                "{length} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn text_is_not_quoted_into_the_reason() {
+        let text =
+            b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                .repeat(10);
+        assert_eq!(
+            tar_read_failure(&first_error(text.as_slice())),
+            TarReadFailure::Other(INVALID_TAR_HEADER.to_string())
+        );
+    }
+
+    #[test]
+    fn a_header_block_cut_short_is_a_truncation() {
+        let block = header(tar::EntryType::Regular, "a", 0);
+        assert_eq!(
+            tar_read_failure(&first_error(&block.as_bytes()[..300])),
+            TarReadFailure::Truncated
+        );
     }
 }

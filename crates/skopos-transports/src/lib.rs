@@ -17,7 +17,6 @@ pub mod ostree;
 pub mod sif;
 pub mod storage;
 mod tag_source;
-mod tar_errors;
 pub mod tarball;
 
 pub use tag_source::TagSource;

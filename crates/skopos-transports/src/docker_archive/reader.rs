@@ -18,12 +18,11 @@ use anyhow::{anyhow, bail, Context as _};
 use serde::Deserialize;
 use skopos_core::compression::Compression;
 use skopos_core::go::text::{go_path_clean, go_quote};
-use skopos_core::tar_headers::TarHeaderGuard;
+use skopos_core::tar_headers::{tar_read_failure, TarHeaderGuard, TarReadFailure};
 use skopos_core::{BlobReader, Result, SystemContext};
 use tokio::io::AsyncReadExt;
 
 use crate::fsutil::{self, go_error_text, FileRange, SpoolError};
-use crate::tar_errors::{tar_read_failure, TarReadFailure};
 
 /// The archive's table of contents.
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";

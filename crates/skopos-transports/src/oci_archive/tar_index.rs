@@ -18,11 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
-use skopos_core::tar_headers::TarHeaderGuard;
+use skopos_core::tar_headers::{tar_read_failure, TarHeaderGuard, TarReadFailure};
 use skopos_core::{BlobReader, FileBlob, Result};
 
 use crate::fsutil::{go_error_text, FileRange};
-use crate::tar_errors::{tar_read_failure, TarReadFailure};
 
 /// How many symlinks one lookup may pass through, as Linux's limit (`ELOOP`).
 const MAX_SYMLINK_HOPS: usize = 40;
